@@ -1,0 +1,104 @@
+"""What a file is, what hashing it produced, and why it was rejected.
+
+These are the value types shared by the image and video hashers and by the services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+MediaKind = Literal["image", "video"]
+
+
+class RejectReason(StrEnum):
+    """Why a file cannot be checked or shared; each is final, so the file is never retried."""
+
+    UNSUPPORTED_MEDIA = "unsupported_media"
+    TOO_LARGE = "too_large"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    CORRUPT = "corrupt"
+    LOW_QUALITY = "low_quality"
+    EMPTY = "empty"
+    NO_FRAMES = "no_frames"
+    INVALID_HASH_LIST = "invalid_hash_list"
+
+
+class Rejected(Exception):
+    """A file that can never be hashed as asked; `reason` is a `RejectReason` users can act on."""
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a hasher accepts, so hostile files cost bounded memory and time."""
+
+    max_file_bytes: int = 2 * 1024**3
+    max_image_bytes: int = 100 * 1024**2
+    max_image_pixels: int = 100_000_000
+    max_image_side: int = 30_000
+    max_video_seconds: float = 4 * 3600.0
+    max_gif_frames: int = 16
+    video_fps: float = 1.0
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """The PDQ hash of one video frame at `offset` seconds from the start."""
+
+    offset: float
+    pdq: str
+    quality: int
+
+
+@dataclass(frozen=True)
+class MediaHashes:
+    """Everything hashing one file produced.
+
+    `signals` holds one lowercase hex hash per signal name (sha256, md5, and for images pdq and
+    phash). `pdq_variants` are extra PDQ hashes a check also queries (rotations, flips, trimmed
+    borders, regions); `frames` are a video's per-frame PDQ hashes.
+    """
+
+    media: MediaKind
+    signals: dict[str, str]
+    pdq_quality: int | None = None
+    pdq_variants: tuple[str, ...] = ()
+    frames: tuple[FrameHash, ...] = ()
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def sniff_media(head: bytes) -> tuple[MediaKind, str] | None:
+    """(kind, format) from a file's first bytes, by content, not extension; None if unknown."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image", "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image", "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video", "avi"
+    if head.startswith(b"BM"):
+        return "image", "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image", "tiff"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+            return "image", "heif"
+        if brand in (b"avif", b"avis"):
+            return "image", "avif"
+        return "video", "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video", "matroska"
+    return None

@@ -1,0 +1,143 @@
+"""PDQ, Meta's 256-bit perceptual image hash, in numpy.
+
+The pipeline follows the reference implementation (ThreatExchange `pdq/python` and `pdq/cpp`):
+
+1. the caller hands an RGB image no larger than 512x512 (`PDQ_DOWNSAMPLE_DIMS`; the reference
+   Python port shrinks with Pillow's `thumbnail`, which `prepare_for_pdq` repeats);
+2. luma ``Y = 0.299 R + 0.587 G + 0.114 B`` in floating point;
+3. two passes of the Jarosz box filter along rows then columns, window ``ceil(n / 128)``;
+4. decimation to 64x64 by sampling the centre of each cell;
+5. quality: the sum of absolute neighbour differences on the 64x64 buffer, scaled, capped at 100;
+6. the 16x16 block of DCT-II coefficients 1..16 in each direction (``D A D^T``);
+7. bit ``16 i + j`` is set where coefficient ``(i, j)`` exceeds the median of all 256;
+8. hex: the sixteen 16-bit words, most significant word first.
+
+Rotations and flips of the image only permute and negate DCT coefficients, so all eight
+dihedral variants come from one DCT, as in the reference's `...WithDihedrals` functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+PDQ_DOWNSAMPLE_DIMS = 512
+PDQ_HEX_LENGTH = 64
+PDQ_BITS = 256
+PDQ_MATCH_THRESHOLD = 31
+PDQ_MIN_QUALITY = 50
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+_DCT_16x64 = np.sqrt(2.0 / 64.0) * np.cos(
+    (np.pi / 2.0 / 64.0) * np.outer(np.arange(1, 17), 2 * np.arange(64) + 1)
+)
+# Coefficient row i (frequency i + 1) changes sign under a flip when i + 1 is odd.
+_FLIP_SIGNS = np.where(np.arange(16) % 2 == 0, -1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PdqHash:
+    """A PDQ hash (64 lowercase hex digits) with its quality score (0-100)."""
+
+    hex: str
+    quality: int
+
+
+def prepare_for_pdq(image: Image.Image) -> Image.Image:
+    """An RGB copy no larger than 512x512, as the reference Python port feeds the hasher."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    if max(rgb.size) > PDQ_DOWNSAMPLE_DIMS:
+        rgb = rgb.copy() if rgb is image else rgb
+        rgb.thumbnail((PDQ_DOWNSAMPLE_DIMS, PDQ_DOWNSAMPLE_DIMS))
+    return rgb
+
+
+def pdq_hash(image: Image.Image) -> PdqHash:
+    """The PDQ hash of `image` (any size or mode)."""
+    coefficients, quality = _dct_and_quality(_luma(prepare_for_pdq(image)))
+    return PdqHash(_coefficients_to_hex(coefficients), quality)
+
+
+def pdq_dihedral_hashes(image: Image.Image) -> tuple[PdqHash, ...]:
+    """The PDQ hashes of all eight rotations and flips of `image`; the original comes first."""
+    coefficients, quality = _dct_and_quality(_luma(prepare_for_pdq(image)))
+    return tuple(PdqHash(_coefficients_to_hex(c), quality) for c in dihedral_coefficients(coefficients))
+
+
+def pdq_from_luma(luma: np.ndarray) -> PdqHash:
+    """The PDQ hash of a 2-D float luma array already at hashing size (at most 512 per side)."""
+    coefficients, quality = _dct_and_quality(luma)
+    return PdqHash(_coefficients_to_hex(coefficients), quality)
+
+
+def dihedral_coefficients(coefficients: np.ndarray) -> list[np.ndarray]:
+    """The 16x16 DCT blocks of the original and its 7 rotations/flips."""
+    flip_x = coefficients * _FLIP_SIGNS[np.newaxis, :]
+    flip_y = coefficients * _FLIP_SIGNS[:, np.newaxis]
+    rotate_180 = flip_x * _FLIP_SIGNS[:, np.newaxis]
+    return [
+        coefficients,
+        flip_x.T,  # rotate 90
+        rotate_180,
+        flip_y.T,  # rotate 270
+        flip_x,
+        flip_y,
+        coefficients.T,  # transpose
+        rotate_180.T,  # anti-transpose
+    ]
+
+
+def _luma(rgb: Image.Image) -> np.ndarray:
+    pixels = np.asarray(rgb, dtype=np.float64)
+    return pixels @ _LUMA
+
+
+def _box_filter(values: np.ndarray, window: int, axis: int) -> np.ndarray:
+    # The reference's box1DFloat: output o averages inputs [o - (window - half), o + half).
+    half = (window + 2) // 2
+    length = values.shape[axis]
+    sums = np.cumsum(values, axis=axis)
+    zero = np.zeros_like(np.take(sums, [0], axis=axis))
+    sums = np.concatenate([zero, sums], axis=axis)
+    positions = np.arange(length)
+    low = np.maximum(0, positions - (window - half))
+    high = np.minimum(length, positions + half)
+    shape = [1, 1]
+    shape[axis] = length
+    counts = (high - low).reshape(shape)
+    return (np.take(sums, high, axis=axis) - np.take(sums, low, axis=axis)) / counts
+
+
+def _window(old_dimension: int, new_dimension: int = 64) -> int:
+    return (old_dimension + 2 * new_dimension - 1) // (2 * new_dimension)
+
+
+def _dct_and_quality(luma: np.ndarray) -> tuple[np.ndarray, int]:
+    rows, cols = luma.shape
+    along_rows, along_cols = _window(cols), _window(rows)
+    filtered = luma
+    for _ in range(2):
+        filtered = _box_filter(filtered, along_rows, axis=1)
+        filtered = _box_filter(filtered, along_cols, axis=0)
+    row_index = ((np.arange(64) + 0.5) * rows / 64).astype(np.intp)
+    col_index = ((np.arange(64) + 0.5) * cols / 64).astype(np.intp)
+    block = filtered[np.ix_(row_index, col_index)]
+    return _DCT_16x64 @ block @ _DCT_16x64.T, _quality(block)
+
+
+def _quality(block: np.ndarray) -> int:
+    scale = 100.0 / 255.0
+    gradient = np.abs(np.trunc(np.diff(block, axis=0) * scale)).sum()
+    gradient += np.abs(np.trunc(np.diff(block, axis=1) * scale)).sum()
+    return min(100, int(gradient / 90))
+
+
+def _coefficients_to_hex(coefficients: np.ndarray) -> str:
+    flat = coefficients.ravel()
+    median = np.partition(flat, 127)[127]  # the reference's Torben median: the lower middle value
+    bits = flat > median
+    # Bit k lives in 16-bit word k // 16 at position k % 16; words print most significant first.
+    words = bits.reshape(16, 16)[::-1, ::-1]
+    return np.packbits(words).tobytes().hex()
