@@ -90,15 +90,27 @@ def sniff_media(head: bytes) -> tuple[MediaKind, str] | None:
         return "video", "avi"
     if head.startswith(b"BM"):
         return "image", "bmp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic and BigTIFF
         return "image", "tiff"
     if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
-            return "image", "heif"
-        if brand in (b"avif", b"avis"):
-            return "image", "avif"
-        return "video", "mp4"
+        return _sniff_iso_media(head)
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", "matroska"
     return None
+
+
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"})
+_STILL_IMAGE_BRANDS = frozenset({b"mif1", b"msf1"})
+
+
+def _sniff_iso_media(head: bytes) -> tuple[MediaKind, str]:
+    # An ISO-BMFF file names a major brand and compatible brands in its `ftyp` box; AVIF often
+    # has the generic major brand `mif1` and says `avif` only among the compatible ones.
+    box_end = min(len(head), max(16, int.from_bytes(head[:4], "big")))
+    brands = {head[8:12]} | {head[i : i + 4] for i in range(16, box_end - 3, 4)}
+    if brands & _AVIF_BRANDS:
+        return "image", "avif"
+    if brands & _HEIF_BRANDS or head[8:12] in _STILL_IMAGE_BRANDS:
+        return "image", "heif"
+    return "video", "mp4"

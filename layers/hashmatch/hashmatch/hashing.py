@@ -1,0 +1,37 @@
+"""Hash any file a platform drops: sniff what it is, then hand it to the image or video hasher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hashmatch.media import Limits, MediaHashes, RejectReason, Rejected, sniff_media
+
+SNIFF_BYTES = 64
+
+
+def hash_file(path: str | Path, limits: Limits | None = None) -> MediaHashes:
+    """All signals of the image or video at `path`.
+
+    Raises `Rejected` (never anything else for bad input) when the file is empty, too large,
+    not a supported image or video, corrupt, or a decompression bomb.
+    """
+    limits = limits or Limits()
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise Rejected(RejectReason.EMPTY, "the file is empty")
+    if size > limits.max_file_bytes:
+        raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes is over the {limits.max_file_bytes} limit")
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    sniffed = sniff_media(head)
+    if sniffed is None:
+        raise Rejected(RejectReason.UNSUPPORTED_MEDIA, "not a supported image or video format")
+    kind, _format = sniffed
+    if kind == "image":
+        from hashmatch.imaging import hash_image
+
+        return hash_image(str(path), limits)
+    from hashmatch.video import hash_video
+
+    return hash_video(str(path), limits)

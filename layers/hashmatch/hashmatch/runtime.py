@@ -1,0 +1,90 @@
+"""Wiring for the Lambda functions and the local stack: settings, clients, adapters, service.
+
+Built once per process on first use (never at import), so a warm function keeps its
+near-match index between invocations and only reads the bank's log tail.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from hashmatch.adapters.dynamodb import DynamoBank
+from hashmatch.adapters.s3 import S3ObjectStore
+from hashmatch.adapters.sns import SnsNotifier
+from hashmatch.hashing import hash_file
+from hashmatch.matching import Matcher, NearIndexes
+from hashmatch.notifications import ObjectRef
+from hashmatch.service import HashmatchService, Outcome
+from hashmatch.settings import Settings
+
+IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@dataclass
+class Runtime:
+    """The service plus an idempotent entry point: one S3 event, processed once."""
+
+    service: HashmatchService
+    idempotency: IdempotencyConfig
+    process_once: Any
+
+    def process(self, obj: ObjectRef, lambda_context: Any = None) -> str:
+        if lambda_context is not None:
+            self.idempotency.register_lambda_context(lambda_context)
+        result: dict[str, str] = self.process_once(event={"identity": obj.identity, "key": obj.key, **_fields(obj)})
+        return result["outcome"]
+
+
+def _fields(obj: ObjectRef) -> dict[str, Any]:
+    return {"bucket": obj.bucket, "etag": obj.etag, "size": obj.size, "sequencer": obj.sequencer}
+
+
+def build_runtime(settings: Settings, session: boto3.session.Session | None = None) -> Runtime:
+    """Adapters on `session` (the default one when None), the service, and its idempotency guard."""
+    session = session or boto3.session.Session()
+    bank = DynamoBank(settings.table_name, session.resource("dynamodb"))
+    service = HashmatchService(
+        store=S3ObjectStore(session.client("s3")),
+        bank=bank,
+        notifier=SnsNotifier(settings.topic_arn, session.client("sns")),
+        matcher=Matcher(bank, NearIndexes()),
+        hasher=hash_file,
+        platforms=settings.platforms,
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=IDEMPOTENCY_PARTITION,
+        expiry_attr="expires_at",
+        boto3_client=session.client("dynamodb"),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="identity", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
+    )
+
+    def process(event: dict[str, Any]) -> dict[str, str]:
+        obj = ObjectRef(event["bucket"], event["key"], event["etag"], event["size"], event["sequencer"])
+        outcome: Outcome = service.process(obj)
+        return {"outcome": outcome.value}
+
+    guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(
+        process
+    )
+    return Runtime(service=service, idempotency=config, process_once=guarded)
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """The process-wide runtime, built from the environment on first call."""
+    return build_runtime(Settings.from_environment())

@@ -1,0 +1,164 @@
+"""The service end to end on in-memory ports: check, share, withdraw, rejections, idempotence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hashmatch.hashing import hash_file
+from hashmatch.matching import Matcher, NearIndexes
+from hashmatch.notifications import EventType
+from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
+from hashmatch.service import HashmatchService, Outcome, UnroutableObject, route_for
+from tests.fakes import MemoryBank, MemoryStore, RecordingNotifier
+
+pytestmark = pytest.mark.unit
+
+PLATFORMS = ("tiktok", "facebook", "youtube")
+BUCKET = "ingest"
+
+
+@pytest.fixture
+def parts() -> tuple[HashmatchService, MemoryStore, MemoryBank, RecordingNotifier]:
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    service = HashmatchService(
+        store=store,
+        bank=bank,
+        notifier=notifier,
+        matcher=Matcher(bank, NearIndexes()),
+        hasher=hash_file,
+        platforms=PLATFORMS,
+        clock=lambda: datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
+    )
+    return service, store, bank, notifier
+
+
+def test_route_for_names_action_and_platform() -> None:
+    assert route_for("check/tiktok/a/b.jpg", PLATFORMS).platform == "tiktok"
+    assert route_for("share/youtube/x.jsonl", PLATFORMS).action == "share"
+    for bad in ("check/unknown/x.jpg", "check/tiktok/", "other/tiktok/x.jpg", "check"):
+        with pytest.raises(UnroutableObject):
+            route_for(bad, PLATFORMS)
+
+
+def test_share_alerts_every_other_member_and_deletes_the_media(parts) -> None:
+    service, store, bank, notifier = parts
+    obj = store.put(BUCKET, "share/tiktok/a.jpg", jpeg_bytes(scene(1)), {"labels": "graphic-violence,gore"})
+
+    assert service.process(obj) is Outcome.PROCESSED
+
+    assert [n.event_type for n in notifier.to("tiktok")] == [EventType.SHARE_ACCEPTED]
+    for platform in ("facebook", "youtube"):
+        (alert,) = notifier.to(platform)
+        assert alert.event_type is EventType.HASH_SHARED
+        assert alert.body["items"][0]["labels"] == ["gore", "graphic-violence"]
+        assert alert.body["items"][0]["contributor"] == "tiktok"
+        assert alert.labels == ("gore", "graphic-violence")
+    assert store.objects == {}
+    assert len(bank.items) == 1
+
+
+def test_check_finds_edited_copies_and_is_clean_on_unrelated(parts) -> None:
+    service, store, _bank, notifier = parts
+    original = scene(2)
+    service.process(store.put(BUCKET, "share/tiktok/a.jpg", jpeg_bytes(original), {"labels": "graphic-violence"}))
+    copies = {
+        "exact": jpeg_bytes(original),
+        "reencoded": jpeg_bytes(original, quality=40),
+        "resized": png_bytes(resized(original, 0.5)),
+        "mirrored": jpeg_bytes(mirrored(original)),
+        "unrelated": jpeg_bytes(scene(3)),
+    }
+    for name, body in copies.items():
+        service.process(store.put(BUCKET, f"check/facebook/{name}.jpg", body, {"content-id": name}))
+
+    verdicts = {n.body["content_id"]: n for n in notifier.to("facebook") if n.body.get("content_id")}
+    for name in ("exact", "reencoded", "resized", "mirrored"):
+        assert verdicts[name].event_type is EventType.MATCH_FOUND, name
+        assert verdicts[name].body["matches"][0]["labels"] == ["graphic-violence"]
+        assert verdicts[name].body["contributors"] == ["tiktok"]
+    assert verdicts["exact"].body["matches"][0]["signal"] == "sha256"
+    assert verdicts["mirrored"].body["matches"][0]["query"] != "original"
+    assert verdicts["unrelated"].event_type is EventType.CHECK_CLEAN
+    assert store.objects == {}
+
+
+def test_unusable_files_are_rejected_with_a_reason_and_deleted(parts) -> None:
+    service, store, _bank, notifier = parts
+    inputs = {"empty": b"", "text": b"hello, not an image\n", "truncated": jpeg_bytes(scene(4))[:300]}
+    for name, body in inputs.items():
+        assert service.process(store.put(BUCKET, f"check/youtube/{name}", body, {"content-id": name})) is Outcome.PROCESSED
+    reasons = {n.body["content_id"]: n.body["rejection"]["reason"] for n in notifier.to("youtube")}
+    assert reasons == {"empty": "empty", "text": "unsupported_media", "truncated": "corrupt"}
+    assert all(n.event_type is EventType.CHECK_REJECTED for n in notifier.sent)
+    assert store.objects == {}
+
+
+def test_a_second_delivery_of_a_processed_object_does_nothing(parts) -> None:
+    service, store, _bank, notifier = parts
+    obj = store.put(BUCKET, "check/tiktok/a.jpg", jpeg_bytes(scene(5)))
+    assert service.process(obj) is Outcome.PROCESSED
+    assert service.process(obj) is Outcome.ALREADY_PROCESSED
+    assert len(notifier.sent) == 1
+
+
+def test_hash_list_share_then_withdraw(parts) -> None:
+    service, store, bank, notifier = parts
+    image = scene(6)
+    hashes = hash_file_bytes(jpeg_bytes(image))
+    listing = f'{{"signals": {{"pdq": "{hashes.signals["pdq"]}"}}, "labels": ["self-harm"]}}\n'
+    service.process(store.put(BUCKET, "share/youtube/list.jsonl", listing.encode(), {"labels": "ignored"}))
+    service.process(store.put(BUCKET, "check/tiktok/copy.jpg", jpeg_bytes(image, quality=50), {"content-id": "c1"}))
+    (verdict,) = [n for n in notifier.to("tiktok") if n.body.get("content_id") == "c1"]
+    assert verdict.event_type is EventType.MATCH_FOUND
+    assert verdict.body["matches"][0]["labels"] == ["self-harm"]
+
+    service.process(store.put(BUCKET, "withdraw/youtube/w.txt", f"pdq:{hashes.signals['pdq']}\n".encode()))
+    assert {n.event_type for n in notifier.sent[-3:]} == {EventType.HASH_WITHDRAWN}
+    service.process(store.put(BUCKET, "check/tiktok/copy2.jpg", jpeg_bytes(image, quality=50), {"content-id": "c2"}))
+    (after,) = [n for n in notifier.to("tiktok") if n.body.get("content_id") == "c2"]
+    assert after.event_type is EventType.CHECK_CLEAN
+    assert all(item.status == "withdrawn" for item in bank.items.values())
+
+
+def test_withdrawing_what_another_platform_shared_is_rejected(parts) -> None:
+    service, store, _bank, notifier = parts
+    body = jpeg_bytes(scene(7))
+    service.process(store.put(BUCKET, "share/tiktok/a.jpg", body))
+    sha256 = hash_file_bytes(body).signals["sha256"]
+    service.process(store.put(BUCKET, "withdraw/facebook/w.txt", f"sha256:{sha256}\n".encode()))
+    (rejection,) = [n for n in notifier.to("facebook") if n.event_type is EventType.SHARE_REJECTED]
+    assert "none of these" in rejection.body["rejection"]["message"]
+
+
+def test_invalid_hash_list_rejects_the_whole_file(parts) -> None:
+    service, store, bank, notifier = parts
+    listing = b"md5:0123456789abcdef0123456789abcdef\npdq:nothex\n"
+    service.process(store.put(BUCKET, "share/tiktok/list.txt", listing))
+    (rejection,) = notifier.to("tiktok")
+    assert rejection.event_type is EventType.SHARE_REJECTED
+    assert rejection.body["rejection"]["reason"] == "invalid_hash_list"
+    assert "line 2" in rejection.body["rejection"]["message"]
+    assert bank.items == {}
+
+
+def test_too_large_objects_are_rejected_without_download(parts) -> None:
+    service, store, _bank, notifier = parts
+    from hashmatch.media import Limits
+
+    service._limits = Limits(max_file_bytes=10)
+    service.process(store.put(BUCKET, "check/tiktok/big.jpg", b"x" * 11, {"content-id": "big"}))
+    (rejection,) = notifier.sent
+    assert rejection.body["rejection"]["reason"] == "too_large"
+    assert rejection.body["content_id"] == "big"
+
+
+def hash_file_bytes(body: bytes):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f"
+        path.write_bytes(body)
+        return hash_file(path)
