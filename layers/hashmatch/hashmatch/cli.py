@@ -19,12 +19,11 @@ import json
 import os
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hashmatch.client import Clients, Coalition, UnknownPlatform
 from hashmatch.media import Rejected
 
 
@@ -58,95 +57,32 @@ def hash_command(files: Sequence[str]) -> int:
     return 1 if failures else 0
 
 
-@dataclass
-class Deployment:
-    """Where a member platform drops files and reads notifications."""
-
-    bucket: str
-    platforms: list[str]
-    clients: Any
-    inbox_urls: dict[str, str]
-
-    def inbox(self, platform: str) -> str:
-        if platform not in self.inbox_urls:
-            raise SystemExit(
-                f"no inbox queue for {platform}: subscribe an SQS queue to its topic and pass --inbox-queue-url"
-            )
-        return self.inbox_urls[platform]
-
-
-class _Clients:
-    def __init__(self, endpoint: str | None, region: str | None) -> None:
-        import boto3
-
-        self._session = boto3.session.Session(region_name=region or os.environ.get("AWS_DEFAULT_REGION"))
-        self._endpoint = endpoint
-        self._made: dict[str, Any] = {}
-
-    def __call__(self, service: str) -> Any:
-        if service not in self._made:
-            self._made[service] = self._session.client(service, endpoint_url=self._endpoint)
-        return self._made[service]
-
-
-def _deployment(args: argparse.Namespace) -> Deployment:
+def _coalition(args: argparse.Namespace) -> Coalition:
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     if args.stack_name:
-        clients = _Clients(endpoint, args.region)
-        stacks = clients("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
         inboxes = {args.platform: args.inbox_queue_url} if getattr(args, "inbox_queue_url", None) else {}
-        return Deployment(outputs["IngestBucketName"], outputs["PlatformList"].split(","), clients, inboxes)
+        return Coalition.deployed(args.stack_name, Clients(endpoint, args.region), inboxes)
     if not endpoint:
         raise SystemExit("say where the stack is: --stack-name NAME, or --endpoint-url / AWS_ENDPOINT_URL for local")
-    from hashmatch.local.stack import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, inbox_queue_name, project_root
-    from hashmatch.local.template import Stack
-
-    for key, value in LOCAL_CREDENTIALS.items():
-        os.environ.setdefault(key, value)
-    clients = _Clients(endpoint, args.region)
-    stack = Stack.from_file(project_root() / "template.yaml", DEFAULT_STACK_NAME, endpoint=endpoint)
-    outputs = stack.outputs()
-    platforms = list(stack.parameters["Platforms"])
-    inboxes = {
-        p: clients("sqs").get_queue_url(QueueName=inbox_queue_name(DEFAULT_STACK_NAME, p))["QueueUrl"]
-        for p in platforms
-    }
-    return Deployment(outputs["IngestBucketName"], platforms, clients, inboxes)
-
-
-def _require_platform(deployment: Deployment, platform: str) -> None:
-    if platform not in deployment.platforms:
-        raise SystemExit(f"unknown platform {platform!r}; members: {', '.join(deployment.platforms)}")
-
-
-def _put(deployment: Deployment, key: str, body: bytes, metadata: dict[str, str]) -> None:
-    deployment.clients("s3").put_object(Bucket=deployment.bucket, Key=key, Body=body, Metadata=metadata)
-
-
-def _object_key(action: str, platform: str, name: str) -> str:
-    return f"{action}/{platform}/{uuid.uuid4().hex[:12]}-{Path(name).name}"
+    return Coalition.local(endpoint)
 
 
 def share_command(args: argparse.Namespace) -> int:
-    deployment = _deployment(args)
-    _require_platform(deployment, args.platform)
+    coalition = _coalition(args)
     metadata = {"labels": ",".join(args.label)} if args.label else {}
     for name, value in (("severity", args.severity), ("incident", args.incident), ("note", args.note)):
         if value:
             metadata[name] = value
     for name in args.files:
-        key = _object_key("share", args.platform, name)
-        _put(deployment, key, Path(name).read_bytes(), metadata)
-        _print({"file": name, "key": key, "bucket": deployment.bucket})
+        key = coalition.put("share", args.platform, name, Path(name).read_bytes(), metadata)
+        _print({"file": name, "key": key, "bucket": coalition.bucket})
     return 0
 
 
 def withdraw_command(args: argparse.Namespace) -> int:
     from hashmatch.signals.digest import file_digests
 
-    deployment = _deployment(args)
-    _require_platform(deployment, args.platform)
+    coalition = _coalition(args)
     lines = []
     for target in args.targets:
         if Path(target).is_file():
@@ -154,66 +90,30 @@ def withdraw_command(args: argparse.Namespace) -> int:
                 lines.append(f"sha256:{file_digests(stream)['sha256']}")
         else:
             lines.append(target if ":" in target else target.lower())
-    key = _object_key("withdraw", args.platform, "withdraw.txt")
-    _put(deployment, key, ("\n".join(lines) + "\n").encode(), {})
+    key = coalition.put("withdraw", args.platform, "withdraw.txt", ("\n".join(lines) + "\n").encode())
     _print({"key": key, "hashes": lines})
     return 0
 
 
 def check_command(args: argparse.Namespace) -> int:
-    deployment = _deployment(args)
-    _require_platform(deployment, args.platform)
-    keys = {}
+    coalition = _coalition(args)
+    names = {}
     for name in args.files:
-        key = _object_key("check", args.platform, name)
-        _put(deployment, key, Path(name).read_bytes(), {"content-id": Path(name).name})
-        keys[key] = name
+        key = coalition.put("check", args.platform, name, Path(name).read_bytes(), {"content-id": Path(name).name})
+        names[key] = name
         if not args.wait:
-            _print({"file": name, "key": key, "bucket": deployment.bucket})
+            _print({"file": name, "key": key, "bucket": coalition.bucket})
     if not args.wait:
         return 0
-    deadline = time.monotonic() + args.wait
-    pending = dict(keys)
-    for notification in _read_inbox(deployment, args.platform, until=deadline, keys=set(pending)):
-        name = pending.pop(notification["object"]["key"])
-        _print({"file": name, **notification})
-        if not pending:
-            return 0
-    for key, name in pending.items():
+    for verdict in coalition.verdicts(args.platform, set(names), timeout=args.wait):
+        _print({"file": names.pop(verdict["object"]["key"]), **verdict})
+    for key, name in names.items():
         _print({"file": name, "key": key, "error": {"code": "timeout", "message": f"no verdict in {args.wait}s"}})
-    return 1
-
-
-def _read_inbox(
-    deployment: Deployment, platform: str, until: float, keys: set[str] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Notifications from the platform's inbox queue; with `keys`, only verdicts about those objects
-    (others are left in the queue for the next reader)."""
-    sqs = deployment.clients("sqs")
-    url = deployment.inbox(platform)
-    while time.monotonic() < until:
-        wait = max(0, min(2, int(until - time.monotonic())))
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait).get("Messages", [])
-        if not messages and keys is None:
-            return
-        for message in messages:
-            envelope = json.loads(message["Body"])
-            body = json.loads(envelope["Message"]) if "Message" in envelope else envelope
-            wanted = keys is None or (
-                body.get("event_type") in ("match.found", "check.clean", "check.rejected")
-                and body.get("object", {}).get("key") in keys
-            )
-            if wanted:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                yield body
-            else:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return 1 if names else 0
 
 
 def inbox_command(args: argparse.Namespace) -> int:
-    deployment = _deployment(args)
-    _require_platform(deployment, args.platform)
-    for notification in _read_inbox(deployment, args.platform, until=time.monotonic() + args.wait):
+    for notification in _coalition(args).notifications(args.platform, wait_seconds=args.wait):
         _print(notification)
     return 0
 
@@ -284,7 +184,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     handlers = {
         "hash": lambda: hash_command(args.files),
         "local": lambda: local_command(args),
@@ -294,7 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "withdraw": lambda: withdraw_command(args),
         "inbox": lambda: inbox_command(args),
     }
-    return handlers[args.command]()
+    try:
+        return handlers[args.command]()
+    except UnknownPlatform as error:
+        parser.error(str(error))
+    except OSError as error:
+        print(f"hashmatch: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

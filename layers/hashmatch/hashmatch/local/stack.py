@@ -105,8 +105,15 @@ def _load_handler(root: Path, code_uri: str, handler: str) -> Callable[[dict[str
 class LocalStack:
     """The whole system against an AWS emulation on 127.0.0.1; `start()` then `stop()`."""
 
-    def __init__(self, root: Path | None = None, port: int = 0, stack_name: str = DEFAULT_STACK_NAME) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        port: int = 0,
+        stack_name: str = DEFAULT_STACK_NAME,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
         self.root = root or project_root()
+        self.parameters = parameters or {}
         self.port = port
         self.stack_name = stack_name
         self.endpoint = ""
@@ -119,6 +126,7 @@ class LocalStack:
     def start(self, poll: bool = True) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -126,7 +134,9 @@ class LocalStack:
         self.endpoint = f"http://{host}:{port}"
         os.environ.update(LOCAL_CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
-        self.stack = Stack.from_file(self.root / "template.yaml", self.stack_name, endpoint=self.endpoint)
+        self.stack = Stack.from_file(
+            self.root / "template.yaml", self.stack_name, endpoint=self.endpoint, overrides=self.parameters
+        )
         self._create_resources()
         self._configure_functions()
         if poll:
@@ -165,7 +175,8 @@ class LocalStack:
         assert stack is not None
         dynamodb, sqs, sns, s3 = (client(name, self.endpoint) for name in ("dynamodb", "sqs", "sns", "s3"))
         for logical, spec in stack.of_type("AWS::DynamoDB::Table").items():
-            self._create_table(dynamodb, logical, stack.resolve(spec.get("Properties", {})))
+            name = stack.physical_names(logical)["ref"]
+            self._create_table(dynamodb, name, stack.resolve(spec.get("Properties", {})))
         for logical, spec in stack.of_type("AWS::SNS::Topic").items():
             sns.create_topic(Name=stack.physical_names(logical)["TopicName"])
         queues = stack.of_type("AWS::SQS::Queue")
@@ -210,9 +221,9 @@ class LocalStack:
         logger.info("resources not emulated locally: %s", ", ".join(skipped))
 
     @staticmethod
-    def _create_table(dynamodb: Any, logical: str, properties: dict[str, Any]) -> None:
+    def _create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> None:
         request: dict[str, Any] = {
-            "TableName": properties.get("TableName") or logical,
+            "TableName": name,
             "KeySchema": properties["KeySchema"],
             "AttributeDefinitions": properties["AttributeDefinitions"],
             "BillingMode": "PAY_PER_REQUEST",
@@ -296,9 +307,10 @@ class LocalStack:
         try:
             result = function.handler(event, context)
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        except Exception:
+        except Exception as error:
             # Powertools raises when every record of the batch failed: Lambda retries them all.
-            logger.exception("%s failed its whole batch", function.logical_id)
+            # The handler has logged each record's error already.
+            logger.warning("%s failed its whole batch: %s", function.logical_id, str(error).splitlines()[0])
             failed = {m["MessageId"] for m in messages}
         for message in messages:
             if message["MessageId"] in failed:
