@@ -42,8 +42,9 @@ class ObjectRef:
 
     @property
     def identity(self) -> str:
-        """What makes two S3 events about this object the same delivery."""
-        return f"{self.bucket}/{self.key}#{self.etag}#{self.size}"
+        """What makes two S3 events the same delivery: S3's sequencer differs for each new write
+        of a key, and stays the same when an event is delivered again."""
+        return f"{self.bucket}/{self.key}#{self.sequencer}#{self.etag}#{self.size}"
 
 
 @dataclass(frozen=True)

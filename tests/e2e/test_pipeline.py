@@ -1,0 +1,131 @@
+"""The whole pipeline on the local stack: S3 put -> queue -> handler -> bank -> SNS -> inbox."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import jsonschema
+import pytest
+
+from hashmatch.client import Coalition
+from hashmatch.local.stack import LocalStack, client
+from hashmatch.notifications import notification_schema
+from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_stack")]
+
+TIMEOUT = 60.0
+
+
+def _verdicts(coalition: Coalition, platform: str, keys: list[str]) -> dict[str, dict]:
+    found = {v["object"]["key"]: v for v in coalition.verdicts(platform, set(keys), TIMEOUT)}
+    assert set(found) == set(keys), "every check gets a verdict"
+    validator = jsonschema.Draft202012Validator(notification_schema())
+    for verdict in found.values():
+        validator.validate(verdict)
+    return found
+
+
+def _drain(coalition: Coalition, platform: str, event_type: str, wait: float = TIMEOUT) -> list[dict]:
+    deadline = time.monotonic() + wait
+    collected: list[dict] = []
+    while time.monotonic() < deadline and not collected:
+        collected = [n for n in coalition.notifications(platform, 1) if n["event_type"] == event_type]
+    return collected
+
+
+def test_share_alerts_others_and_copies_match(coalition: Coalition, local_stack: LocalStack) -> None:
+    original = scene(101)
+    coalition.put("share", "twitch", "live.jpg", jpeg_bytes(original), {"labels": "self-harm", "incident": "inc-7"})
+    alerts = _drain(coalition, "reddit", "hash.shared")
+    assert alerts and alerts[0]["items"][0]["labels"] == ["self-harm"]
+    assert alerts[0]["items"][0]["incident"] == "inc-7"
+    assert _drain(coalition, "twitch", "share.accepted")
+
+    bodies = {
+        "copy.jpg": jpeg_bytes(original, quality=40),
+        "small.png": png_bytes(resized(original, 0.4)),
+        "mirror.jpg": jpeg_bytes(mirrored(original)),
+        "other.jpg": jpeg_bytes(scene(102)),
+    }
+    keys = {coalition.put("check", "snapchat", name, body, {"content-id": name}): name for name, body in bodies.items()}
+    verdicts = {keys[k]: v for k, v in _verdicts(coalition, "snapchat", list(keys)).items()}
+    for name in ("copy.jpg", "small.png", "mirror.jpg"):
+        assert verdicts[name]["event_type"] == "match.found", name
+        assert verdicts[name]["content_id"] == name
+        assert verdicts[name]["matches"][0]["contributor"] == "twitch"
+    assert verdicts["other.jpg"]["event_type"] == "check.clean"
+
+    s3 = client("s3", local_stack.endpoint)
+    assert s3.list_objects_v2(Bucket=coalition.bucket).get("KeyCount", 0) == 0, "raw media is deleted"
+
+
+def test_sns_attributes_let_subscribers_filter(coalition: Coalition, local_stack: LocalStack) -> None:
+    sqs, sns = client("sqs", local_stack.endpoint), client("sns", local_stack.endpoint)
+    url = sqs.create_queue(QueueName="filtered-pinterest")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=local_stack.outputs["TopicpinterestArn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"labels": ["terrorism"]})},
+    )
+    coalition.put("share", "youtube", "a.jpg", jpeg_bytes(scene(103)), {"labels": "graphic-violence"})
+    coalition.put("share", "youtube", "b.jpg", jpeg_bytes(scene(104)), {"labels": "terrorism"})
+    assert len(_drain(coalition, "pinterest", "hash.shared")) >= 1
+    deadline, bodies = time.monotonic() + TIMEOUT, []
+    while time.monotonic() < deadline and not bodies:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+    time.sleep(2)
+    bodies += [
+        json.loads(json.loads(m["Body"])["Message"]) for m in sqs.receive_message(QueueUrl=url).get("Messages", [])
+    ]
+    assert [b["items"][0]["labels"] for b in bodies] == [["terrorism"]]
+
+
+def test_unusable_files_are_rejected(coalition: Coalition) -> None:
+    bodies = {"empty.jpg": b"", "text.png": b"not a picture", "cut.jpg": jpeg_bytes(scene(105))[:500]}
+    keys = {coalition.put("check", "facebook", n, b, {"content-id": n}): n for n, b in bodies.items()}
+    verdicts = {keys[k]: v for k, v in _verdicts(coalition, "facebook", list(keys)).items()}
+    assert {n: v["rejection"]["reason"] for n, v in verdicts.items()} == {
+        "empty.jpg": "empty",
+        "text.png": "unsupported_media",
+        "cut.jpg": "corrupt",
+    }
+
+
+def test_a_redelivered_event_gives_one_verdict(coalition: Coalition, local_stack: LocalStack) -> None:
+    sqs = client("sqs", local_stack.endpoint)
+    (check_function,) = [f for f in local_stack.functions if f.logical_id == "CheckFunction"]
+    key = coalition.put("check", "twitter", "dup.jpg", jpeg_bytes(scene(106)), {"content-id": "dup"})
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": coalition.bucket},
+                    "object": {"key": key, "size": 1, "eTag": "x", "sequencer": "00FF"},
+                },
+            }
+        ]
+    }
+    for _ in range(2):
+        sqs.send_message(QueueUrl=check_function.queue_url, MessageBody=json.dumps(event))
+    verdicts = _verdicts(coalition, "twitter", [key])
+    assert verdicts[key]["content_id"] == "dup"
+    time.sleep(3)
+    again = [n for n in coalition.notifications("twitter", 1) if n.get("object", {}).get("key") == key]
+    assert again == [], "the duplicate deliveries produced no second verdict"
+
+
+def test_a_failing_record_is_retried_then_dead_lettered(coalition: Coalition, local_stack: LocalStack) -> None:
+    sqs = client("sqs", local_stack.endpoint)
+    (check_function,) = [f for f in local_stack.functions if f.logical_id == "CheckFunction"]
+    dlq = local_stack.outputs["CheckDeadLetterQueueUrl"]
+    sqs.send_message(QueueUrl=check_function.queue_url, MessageBody="this is not an S3 event")
+    deadline, landed = time.monotonic() + 90, []
+    while time.monotonic() < deadline and not landed:
+        landed = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+    assert [m["Body"] for m in landed] == ["this is not an S3 event"]
