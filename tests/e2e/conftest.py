@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from hashmatch.client import Coalition
 from hashmatch.local.stack import LocalStack
 

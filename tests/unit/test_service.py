@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from hashmatch.hashing import hash_file
 from hashmatch.matching import Matcher, NearIndexes
 from hashmatch.notifications import EventType
 from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 from hashmatch.service import HashmatchService, Outcome, UnroutableObject, route_for
+
 from tests.fakes import MemoryBank, MemoryStore, RecordingNotifier
 
 pytestmark = pytest.mark.unit
@@ -88,7 +88,9 @@ def test_unusable_files_are_rejected_with_a_reason_and_deleted(parts) -> None:
     service, store, _bank, notifier = parts
     inputs = {"empty": b"", "text": b"hello, not an image\n", "truncated": jpeg_bytes(scene(4))[:300]}
     for name, body in inputs.items():
-        assert service.process(store.put(BUCKET, f"check/youtube/{name}", body, {"content-id": name})) is Outcome.PROCESSED
+        assert (
+            service.process(store.put(BUCKET, f"check/youtube/{name}", body, {"content-id": name})) is Outcome.PROCESSED
+        )
     reasons = {n.body["content_id"]: n.body["rejection"]["reason"] for n in notifier.to("youtube")}
     assert reasons == {"empty": "empty", "text": "unsupported_media", "truncated": "corrupt"}
     assert all(n.event_type is EventType.CHECK_REJECTED for n in notifier.sent)

@@ -142,7 +142,9 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hashmatch", description="Catch re-uploads of harmful media by sharing hashes.")
+    parser = argparse.ArgumentParser(
+        prog="hashmatch", description="Catch re-uploads of harmful media by sharing hashes."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     hash_parser = commands.add_parser("hash", help="print the signals of files as JSON lines")

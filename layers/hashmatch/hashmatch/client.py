@@ -62,7 +62,9 @@ class Coalition:
         stack = Stack.from_file((root or project_root()) / "template.yaml", DEFAULT_STACK_NAME, endpoint=endpoint)
         platforms = list(stack.parameters["Platforms"])
         sqs = clients("sqs")
-        inboxes = {p: sqs.get_queue_url(QueueName=inbox_queue_name(DEFAULT_STACK_NAME, p))["QueueUrl"] for p in platforms}
+        inboxes = {
+            p: sqs.get_queue_url(QueueName=inbox_queue_name(DEFAULT_STACK_NAME, p))["QueueUrl"] for p in platforms
+        }
         return cls(stack.outputs()["IngestBucketName"], platforms, clients, inboxes)
 
     def _member(self, platform: str) -> None:

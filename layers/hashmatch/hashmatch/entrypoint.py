@@ -30,4 +30,7 @@ def handle_ingest_batch(event: dict[str, Any], context: Any, actions: tuple[Acti
             outcome = runtime().process(obj, context)
             logger.info("processed", key=obj.key, outcome=outcome)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hashmatch.media import Limits, MediaHashes, RejectReason, Rejected, sniff_media
+from hashmatch.media import Limits, MediaHashes, Rejected, RejectReason, sniff_media
 
 SNIFF_BYTES = 64
 

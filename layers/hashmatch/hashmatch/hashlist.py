@@ -22,7 +22,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from hashmatch.media import RejectReason, Rejected
+from hashmatch.media import Rejected, RejectReason
 from hashmatch.signals import SIGNAL_TYPES, validate_hash
 
 MAX_HASH_LIST_BYTES = 64 * 1024**2

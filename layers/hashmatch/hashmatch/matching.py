@@ -104,9 +104,7 @@ class NearIndexes:
             ids, values = by_signal.setdefault(entry.signal, ([], []))
             ids.append(entry_id)
             values.append(entry.value)
-            self._entries[entry_id] = IndexedEntry(
-                change.item_id, entry.signal, entry.value, entry.kind, entry.offset
-            )
+            self._entries[entry_id] = IndexedEntry(change.item_id, entry.signal, entry.value, entry.kind, entry.offset)
             self._by_item.setdefault(change.item_id, set()).add((entry.signal, entry_id))
         for signal, (ids, values) in by_signal.items():
             self._indexes[signal].add(np.array(ids, dtype=np.int64), _pack(values))
@@ -177,18 +175,18 @@ class Matcher:
         found.update(self._bank.get_items(missing))
         matches = []
         for (item_id, signal), (distance, query, detail) in best.items():
-            item = found.get(item_id)
-            if item is None or item.status != "active":
+            stored = found.get(item_id)
+            if stored is None or stored.status != "active":
                 continue
             matches.append(
                 Match(
                     item_id=item_id,
                     signal=signal,
                     distance=distance,
-                    labels=item.provenance.labels,
-                    contributor=item.provenance.contributor,
-                    severity=item.provenance.severity,
-                    incident=item.provenance.incident,
+                    labels=stored.provenance.labels,
+                    contributor=stored.provenance.contributor,
+                    severity=stored.provenance.severity,
+                    incident=stored.provenance.incident,
                     query=query,
                     detail=detail,
                 )

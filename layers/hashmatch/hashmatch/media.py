@@ -23,6 +23,7 @@ class RejectReason(StrEnum):
     EMPTY = "empty"
     NO_FRAMES = "no_frames"
     INVALID_HASH_LIST = "invalid_hash_list"
+    UNKNOWN_ITEM = "unknown_item"
 
 
 class Rejected(Exception):

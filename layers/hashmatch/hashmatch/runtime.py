@@ -78,9 +78,7 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         outcome: Outcome = service.process(obj)
         return {"outcome": outcome.value}
 
-    guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(
-        process
-    )
+    guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(process)
     return Runtime(service=service, idempotency=config, process_once=guarded)
 
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from hashmatch.bank import NearEntry, Provenance, SharedItem, item_id_for
-from hashmatch.hashlist import HashListEntry, looks_like_hash_list, parse_hash_list
 from hashmatch.hashing import SNIFF_BYTES
+from hashmatch.hashlist import HashListEntry, looks_like_hash_list, parse_hash_list
 from hashmatch.matching import Matcher, Thresholds
-from hashmatch.media import Limits, MediaHashes, RejectReason, Rejected, sniff_media
+from hashmatch.media import Limits, MediaHashes, Rejected, RejectReason, sniff_media
 from hashmatch.notifications import (
     EventType,
     Notification,
@@ -62,8 +62,7 @@ def route_for(key: str, platforms: tuple[str, ...]) -> Route:
         raise UnroutableObject(f"key {key!r} is not <check|share|withdraw>/<platform>/<name>")
     if parts[1] not in platforms:
         raise UnroutableObject(f"key {key!r} names platform {parts[1]!r}, not one of {', '.join(platforms)}")
-    action: Action = parts[0]  # type: ignore[assignment]
-    return Route(action, parts[1])
+    return Route(cast(Action, parts[0]), parts[1])
 
 
 def _labels(raw: str | None) -> tuple[str, ...]:
@@ -154,10 +153,27 @@ class HashmatchService:
             return [self._rejection(EventType.SHARE_REJECTED, platform, obj, content_id, rejected)]
         self._bank.put_items(items)
         others = [p for p in self._platforms if p != platform]
-        common = {"obj": obj, "content_id": content_id, "occurred_at": provenance.shared_at, "items": items}
-        accepted = items_notifications(event_type=EventType.SHARE_ACCEPTED, recipients=[platform], **common)
-        shared = items_notifications(event_type=EventType.HASH_SHARED, recipients=others, **common)
-        return accepted + shared
+        return [
+            *self._item_notifications(EventType.SHARE_ACCEPTED, [platform], obj, content_id, items),
+            *self._item_notifications(EventType.HASH_SHARED, others, obj, content_id, items),
+        ]
+
+    def _item_notifications(
+        self,
+        event_type: EventType,
+        recipients: list[str],
+        obj: ObjectRef,
+        content_id: str | None,
+        items: list[SharedItem],
+    ) -> list[Notification]:
+        return items_notifications(
+            event_type=event_type,
+            recipients=recipients,
+            obj=obj,
+            content_id=content_id,
+            occurred_at=self._now(),
+            items=items,
+        )
 
     def _withdraw(self, platform: str, obj: ObjectRef, path: Path, metadata: dict[str, str]) -> list[Notification]:
         content_id = metadata.get("content-id")
@@ -172,19 +188,11 @@ class HashmatchService:
                     if item.provenance.contributor == platform and item.status == "active":
                         items[item.item_id] = item
         if not items:
-            rejected = Rejected(RejectReason.INVALID_HASH_LIST, f"{platform} shared none of these hashes")
-            return [self._rejection(EventType.SHARE_REJECTED, platform, obj, content_id, rejected)]
+            unknown = Rejected(RejectReason.UNKNOWN_ITEM, f"{platform} shared none of these hashes, or withdrew them")
+            return [self._rejection(EventType.SHARE_REJECTED, platform, obj, content_id, unknown)]
         withdrawn = list(items.values())
-        now = self._now()
-        self._bank.withdraw_items(withdrawn, now)
-        return items_notifications(
-            event_type=EventType.HASH_WITHDRAWN,
-            recipients=list(self._platforms),
-            obj=obj,
-            content_id=content_id,
-            occurred_at=now,
-            items=withdrawn,
-        )
+        self._bank.withdraw_items(withdrawn, self._now())
+        return self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), obj, content_id, withdrawn)
 
     def _items_to_share(self, path: Path, signal: str | None, provenance: Provenance) -> list[SharedItem]:
         with path.open("rb") as stream:
@@ -234,7 +242,9 @@ def _item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
 
 def _item_from_entry(entry: HashListEntry, provenance: Provenance) -> SharedItem:
     labels = entry.labels if entry.labels is not None else provenance.labels
-    overrides = {name: entry.overrides.get(name) or getattr(provenance, name) for name in ("severity", "incident", "note")}
+    overrides = {
+        name: entry.overrides.get(name) or getattr(provenance, name) for name in ("severity", "incident", "note")
+    }
     primary = sorted(entry.signals.items())[0]
     return SharedItem(
         item_id=item_id_for(provenance.contributor, *primary),

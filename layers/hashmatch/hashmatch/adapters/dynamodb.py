@@ -95,9 +95,7 @@ class DynamoBank:
                     break
 
     def items_by_exact(self, signal: str, value: str) -> list[SharedItem]:
-        response = self._table.query(
-            KeyConditionExpression=Key("pk").eq(f"HASH#{signal}#{value}"), ConsistentRead=True
-        )
+        response = self._table.query(KeyConditionExpression=Key("pk").eq(f"HASH#{signal}#{value}"), ConsistentRead=True)
         ids = [record["item_id"] for record in response["Items"]]
         found = self.get_items(ids)
         return [found[item_id] for item_id in ids if item_id in found]

@@ -60,6 +60,70 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
+def topic_arn(stack: Stack, platform: str) -> str:
+    """The platform's topic ARN as the template's TOPIC_ARN_TEMPLATE convention names it."""
+    return str(stack.resolve({"Fn::Sub": "arn:aws:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-" + platform}))
+
+
+def provision(stack: Stack, make_client: Callable[[str], Any]) -> None:
+    """Create the template's tables, topics, queues and buckets (with their notifications)."""
+    dynamodb, sqs, sns, s3 = (make_client(name) for name in ("dynamodb", "sqs", "sns", "s3"))
+    for logical, spec in stack.of_type("AWS::DynamoDB::Table").items():
+        _create_table(dynamodb, stack.physical_names(logical)["ref"], stack.resolve(spec.get("Properties", {})))
+    for logical in stack.of_type("AWS::SNS::Topic"):
+        sns.create_topic(Name=stack.physical_names(logical)["TopicName"])
+    queues = stack.of_type("AWS::SQS::Queue")
+    # Dead-letter queues first: a redrive policy names its target by ARN.
+    for logical in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name].get("Properties", {})):
+        properties = stack.resolve(queues[logical].get("Properties", {}))
+        attributes = {
+            key: json.dumps(value) if isinstance(value, dict) else str(value)
+            for key, value in properties.items()
+            if key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")
+        }
+        name = stack.physical_names(logical)["QueueName"]
+        stack.physical[logical]["ref"] = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    for logical, spec in stack.of_type("AWS::S3::Bucket").items():
+        properties = stack.resolve(spec.get("Properties", {}))
+        bucket = stack.physical_names(logical)["ref"]
+        s3.create_bucket(Bucket=bucket)
+        queue_configurations = [
+            {
+                "QueueArn": entry["Queue"],
+                "Events": [entry["Event"]],
+                "Filter": {"Key": {"FilterRules": entry["Filter"]["S3Key"]["Rules"]}},
+            }
+            for entry in properties.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+        ]
+        if queue_configurations:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configurations}
+            )
+    skipped = sorted({spec["Type"] for spec in stack.resources.values()} - set(EMULATED_TYPES))
+    logger.info("resources not emulated locally: %s", ", ".join(skipped))
+
+
+def _create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> None:
+    request: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": properties["KeySchema"],
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    wanted = ("IndexName", "KeySchema", "Projection")
+    indexes = [
+        {k: v for k, v in index.items() if k in wanted} for index in properties.get("GlobalSecondaryIndexes", [])
+    ]
+    if indexes:
+        request["GlobalSecondaryIndexes"] = indexes
+    dynamodb.create_table(**request)
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+        )
+
+
 class _LambdaContext:
     """What handlers and Powertools read from Lambda's context object."""
 
@@ -93,7 +157,8 @@ class QueueFunction:
 def _load_handler(root: Path, code_uri: str, handler: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     module_name, function_name = handler.rsplit(".", 1)
     path = root / code_uri / f"{module_name.replace('.', '/')}.py"
-    spec = importlib.util.spec_from_file_location(f"hashmatch_function_{code_uri.strip('/').replace('/', '_')}", path)
+    module_id = f"hashmatch_function_{code_uri.strip('/').replace('/', '_')}"
+    spec = importlib.util.spec_from_file_location(module_id, path)
     if spec is None or spec.loader is None:
         raise FileNotFoundError(f"handler module {path} not found")
     module: ModuleType = importlib.util.module_from_spec(spec)
@@ -171,75 +236,13 @@ class LocalStack:
         return platforms
 
     def _create_resources(self) -> None:
-        stack = self.stack
-        assert stack is not None
-        dynamodb, sqs, sns, s3 = (client(name, self.endpoint) for name in ("dynamodb", "sqs", "sns", "s3"))
-        for logical, spec in stack.of_type("AWS::DynamoDB::Table").items():
-            name = stack.physical_names(logical)["ref"]
-            self._create_table(dynamodb, name, stack.resolve(spec.get("Properties", {})))
-        for logical, spec in stack.of_type("AWS::SNS::Topic").items():
-            sns.create_topic(Name=stack.physical_names(logical)["TopicName"])
-        queues = stack.of_type("AWS::SQS::Queue")
-        # Dead-letter queues first: a redrive policy names its target by ARN.
-        for logical in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name].get("Properties", {})):
-            properties = stack.resolve(queues[logical].get("Properties", {}))
-            attributes = {
-                key: json.dumps(value) if isinstance(value, dict) else str(value)
-                for key, value in properties.items()
-                if key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")
-            }
-            url = sqs.create_queue(QueueName=stack.physical_names(logical)["QueueName"], Attributes=attributes)[
-                "QueueUrl"
-            ]
-            if url != stack.physical_names(logical)["ref"]:
-                stack.physical[logical]["ref"] = url
-        for logical, spec in stack.of_type("AWS::S3::Bucket").items():
-            properties = stack.resolve(spec.get("Properties", {}))
-            bucket = stack.physical_names(logical)["ref"]
-            s3.create_bucket(Bucket=bucket)
-            notification = properties.get("NotificationConfiguration", {})
-            queue_configurations = [
-                {
-                    "QueueArn": entry["Queue"],
-                    "Events": [entry["Event"]],
-                    "Filter": {"Key": {"FilterRules": entry["Filter"]["S3Key"]["Rules"]}},
-                }
-                for entry in notification.get("QueueConfigurations", [])
-            ]
-            if queue_configurations:
-                s3.put_bucket_notification_configuration(
-                    Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configurations}
-                )
+        assert self.stack is not None
+        provision(self.stack, lambda service: client(service, self.endpoint))
+        sqs, sns = client("sqs", self.endpoint), client("sns", self.endpoint)
         for platform in self.platforms:
             url = sqs.create_queue(QueueName=inbox_queue_name(self.stack_name, platform))["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            topic = self.outputs.get(f"Topic{platform}Arn") or stack.resolve(
-                {"Fn::Sub": "arn:aws:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-" + platform}
-            )
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-        skipped = sorted({spec["Type"] for spec in stack.resources.values()} - set(EMULATED_TYPES))
-        logger.info("resources not emulated locally: %s", ", ".join(skipped))
-
-    @staticmethod
-    def _create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> None:
-        request: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": properties["KeySchema"],
-            "AttributeDefinitions": properties["AttributeDefinitions"],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        indexes = properties.get("GlobalSecondaryIndexes")
-        if indexes:
-            request["GlobalSecondaryIndexes"] = [
-                {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")} for index in indexes
-            ]
-        dynamodb.create_table(**request)
-        ttl = properties.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(
-                TableName=request["TableName"],
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-            )
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+            sns.subscribe(TopicArn=topic_arn(self.stack, platform), Protocol="sqs", Endpoint=attributes["QueueArn"])
 
     def _configure_functions(self) -> None:
         stack = self.stack

@@ -38,7 +38,7 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
 
@@ -48,7 +48,7 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 def load_template(path: Path) -> dict[str, Any]:
     """The template as plain data, short tags turned into their long `Fn::` forms."""
     with path.open() as stream:
-        document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(stream, Loader=_CfnLoader)  # a SafeLoader subclass
     if not isinstance(document, dict) or "Resources" not in document:
         raise TemplateError(f"{path} is not a CloudFormation template")
     return document
@@ -112,7 +112,8 @@ class Stack:
                 continue
             identifier, collection, fragment = value
             for element in self.resolve(collection):
-                expanded.update(self._expand(_replace_identifier(copy.deepcopy(fragment), identifier, element)))
+                instance = _replace_identifier(copy.deepcopy(fragment), identifier, element)
+                expanded.update(self._expand(instance))
         return expanded
 
     def pseudo(self, name: str) -> str | None:
@@ -133,7 +134,7 @@ class Stack:
 
     def _condition_value(self, node: Any) -> bool:
         if isinstance(node, dict) and len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Fn::Equals":
                 left, right = (self.resolve(v) for v in value)
                 return bool(left == right)
@@ -154,7 +155,7 @@ class Stack:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref":
                 return self._ref(value)
             if key == "Fn::GetAtt":

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from hashmatch.bank import Match, Provenance, SharedItem
+from hashmatch.notifications import (
+    MAX_ITEMS_PER_MESSAGE,
+    EventType,
+    ObjectRef,
+    items_notifications,
+    notification_schema,
+    rejection_notification,
+    verdict_notification,
+)
+
+pytestmark = pytest.mark.unit
+
+OBJ = ObjectRef("bucket", "check/tiktok/a.jpg", "etag", 10, "00AB")
+SIGNALS = {"sha256": "a" * 64, "md5": "b" * 32, "pdq": "c" * 64, "phash": "d" * 16}
+WHEN = "2026-11-30T12:00:00.000Z"
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = notification_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def _match(**overrides) -> Match:
+    fields = {"item_id": "i1", "signal": "pdq", "distance": 12, "labels": ("gore",), "contributor": "youtube"}
+    return Match(**{**fields, **overrides})
+
+
+def test_verdicts_conform(validator) -> None:
+    found = verdict_notification(
+        platform="tiktok",
+        obj=OBJ,
+        content_id="c-1",
+        occurred_at=WHEN,
+        media="image",
+        signals=SIGNALS,
+        matches=[_match(), _match(item_id="i2", contributor="reddit", severity="high")],
+    )
+    validator.validate(found.body)
+    assert found.event_type is EventType.MATCH_FOUND
+    assert found.body["contributors"] == ["reddit", "youtube"]
+    assert found.labels == ("gore",)
+    clean = verdict_notification(
+        platform="tiktok", obj=OBJ, content_id=None, occurred_at=WHEN, media="image", signals=SIGNALS, matches=[]
+    )
+    validator.validate(clean.body)
+    assert clean.event_type is EventType.CHECK_CLEAN
+
+
+def test_schema_catches_inconsistent_bodies(validator) -> None:
+    clean = verdict_notification(
+        platform="tiktok", obj=OBJ, content_id=None, occurred_at=WHEN, media="image", signals=SIGNALS, matches=[]
+    ).body
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**clean, "event_type": "match.found"})
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**clean, "signals": {"pdq": "XYZ"}})
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**clean, "surprise": 1})
+
+
+def test_rejections_conform(validator) -> None:
+    body = rejection_notification(
+        event_type=EventType.CHECK_REJECTED,
+        platform="tiktok",
+        obj=OBJ,
+        content_id="c",
+        occurred_at=WHEN,
+        reason="corrupt",
+        message="truncated JPEG",
+    ).body
+    validator.validate(body)
+    assert body["rejection"] == {"reason": "corrupt", "message": "truncated JPEG"}
+
+
+def test_shared_items_are_paged_for_every_recipient(validator) -> None:
+    items = [
+        SharedItem(f"i{n}", Provenance("youtube", WHEN, ("gore",), note="n"), "hashes", {"md5": f"{n:032x}"})
+        for n in range(MAX_ITEMS_PER_MESSAGE + 1)
+    ]
+    sent = items_notifications(
+        event_type=EventType.HASH_SHARED,
+        recipients=["tiktok", "reddit"],
+        obj=OBJ,
+        content_id=None,
+        occurred_at=WHEN,
+        items=items,
+    )
+    assert len(sent) == 4
+    for notification in sent:
+        validator.validate(notification.body)
+    assert [n.body["page"] for n in sent if n.platform == "tiktok"] == [{"number": 1, "of": 2}, {"number": 2, "of": 2}]
+    assert len({n.body["notification_id"] for n in sent}) == 4
+
+
+def test_notification_ids_are_stable_across_redeliveries() -> None:
+    def build():
+        return verdict_notification(
+            platform="tiktok", obj=OBJ, content_id=None, occurred_at=WHEN, media="image", signals=SIGNALS, matches=[]
+        )
+
+    assert build().body["notification_id"] == build().body["notification_id"]
