@@ -28,3 +28,27 @@ def test_a_missing_variable_is_named(missing: str) -> None:
 def test_topic_template_needs_the_placeholder() -> None:
     with pytest.raises(SettingsError, match="platform"):
         Settings.from_environment({**ENV, "TOPIC_ARN_TEMPLATE": "arn:aws:sns:us-east-1:1:fixed"})
+
+
+def test_platforms_choose_thresholds_within_the_operators_bounds() -> None:
+    settings = Settings.from_environment({**ENV, "PLATFORM_THRESHOLDS": '{"tiktok": {"pdq": 24}}'})
+    assert settings.thresholds_for("tiktok").pdq == 24
+    assert settings.thresholds_for("tiktok").phash == settings.thresholds_for("reddit").phash
+    assert settings.thresholds_for("reddit").pdq == 31
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "bounds", "message"),
+    [
+        ('{"tiktok": {"pdq": 60}}', "", "outside 16..40"),
+        ('{"tiktok": {"pdq": 20}}', '{"pdq": [24, 32]}', "outside 24..32"),
+        ('{"nobody": {"pdq": 20}}', "", "not a member"),
+        ('{"tiktok": {"md5": 3}}', "", "no bounds"),
+        ('{"tiktok": 3}', "", "must map"),
+        ("{not json", "", "not valid JSON"),
+    ],
+)
+def test_bad_threshold_configuration_fails_fast(thresholds: str, bounds: str, message: str) -> None:
+    env = {**ENV, "PLATFORM_THRESHOLDS": thresholds, "THRESHOLD_BOUNDS": bounds}
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_environment(env)

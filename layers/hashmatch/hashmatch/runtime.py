@@ -60,6 +60,7 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         matcher=Matcher(bank, NearIndexes()),
         hasher=hash_file,
         platforms=settings.platforms,
+        thresholds=settings.thresholds_for,
     )
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.table_name,

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from hashmatch.matching import Thresholds
 
 TABLE_NAME = "TABLE_NAME"
 INGEST_BUCKET = "INGEST_BUCKET"
 PLATFORMS = "PLATFORMS"
 TOPIC_ARN_TEMPLATE = "TOPIC_ARN_TEMPLATE"
 PLATFORM_THRESHOLDS = "PLATFORM_THRESHOLDS"
+THRESHOLD_BOUNDS = "THRESHOLD_BOUNDS"
+
+# How far operators let a platform move its own thresholds by default: PDQ from clearly strict to
+# the PDQ authors' loosest recommendation plus margin; pHash up to where different photos of one
+# scene begin to collide (see README, "Choosing thresholds").
+DEFAULT_BOUNDS = {"pdq": (16, 40), "phash": (0, 10)}
 
 
 class SettingsError(RuntimeError):
@@ -23,7 +32,11 @@ class Settings:
     ingest_bucket: str
     platforms: tuple[str, ...]
     topic_arn_template: str
-    platform_thresholds: str = ""
+    platform_thresholds: dict[str, Thresholds] = field(default_factory=dict)
+
+    def thresholds_for(self, platform: str) -> Thresholds:
+        """The thresholds `platform` asked for, or the defaults."""
+        return self.platform_thresholds.get(platform, Thresholds())
 
     def topic_arn(self, platform: str) -> str:
         """The SNS topic ARN of `platform`; `{platform}` in the template is replaced by its name."""
@@ -43,10 +56,49 @@ class Settings:
         template = required(TOPIC_ARN_TEMPLATE)
         if "{platform}" not in template:
             raise SettingsError(f"{TOPIC_ARN_TEMPLATE} must contain '{{platform}}', got {template!r}")
+        bounds = _json(env, THRESHOLD_BOUNDS) or DEFAULT_BOUNDS
         return cls(
             table_name=required(TABLE_NAME),
             ingest_bucket=required(INGEST_BUCKET),
             platforms=platforms,
             topic_arn_template=template,
-            platform_thresholds=env.get(PLATFORM_THRESHOLDS, ""),
+            platform_thresholds=_platform_thresholds(_json(env, PLATFORM_THRESHOLDS), bounds, platforms),
         )
+
+
+def _json(env: Mapping[str, str], name: str) -> dict[str, object]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{name} is not valid JSON: {error.msg}") from error
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} must be a JSON object")
+    return value
+
+
+def _platform_thresholds(
+    requested: Mapping[str, object], bounds: Mapping[str, object], platforms: tuple[str, ...]
+) -> dict[str, Thresholds]:
+    """`{"tiktok": {"pdq": 24}}` checked against the operators' `{"pdq": [16, 40]}` bounds."""
+    resolved = {}
+    for platform, asked in requested.items():
+        if platform not in platforms:
+            raise SettingsError(f"{PLATFORM_THRESHOLDS} names {platform!r}, not a member platform")
+        if not isinstance(asked, dict):
+            raise SettingsError(f"{PLATFORM_THRESHOLDS}[{platform!r}] must map signal names to integers")
+        values = {}
+        for signal, threshold in asked.items():
+            limits = bounds.get(signal)
+            if not isinstance(limits, list | tuple) or len(limits) != 2:
+                raise SettingsError(f"{PLATFORM_THRESHOLDS}[{platform!r}] sets {signal!r}, which has no bounds")
+            low, high = limits
+            if not isinstance(threshold, int) or not low <= threshold <= high:
+                raise SettingsError(
+                    f"{PLATFORM_THRESHOLDS}[{platform!r}][{signal!r}] = {threshold!r} is outside {low}..{high}"
+                )
+            values[signal] = threshold
+        resolved[platform] = Thresholds(**values)
+    return resolved
