@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hashmatch demo
 
-lint: $(STAMP)
+lint: $(STAMP) sam-validate lint-template
 	$(BIN)/ruff check layers functions tests benchmarks
 	$(BIN)/ruff format --check layers functions tests benchmarks
 	$(BIN)/mypy
@@ -46,3 +46,81 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# ---------------------------------------------------------------- template and SAM (offline)
+SAM_ENV := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+SAM := .venv-tools/bin/sam
+CHECKOV_VERSION := 3.3.30
+# `sam build` runs pip for a function only if its folder holds a requirements.txt, and then needs a
+# python3.12 on PATH; the layers (BuildMethod makefile) pick wheels for the Lambda target with
+# whatever python3 is first. Put pyenv's newest 3.12 first when there is one.
+PY312_BIN := $(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.12.*/bin)))
+SAM_PATH := $(if $(PY312_BIN),$(PY312_BIN):)$(PATH)
+LAMBDA_UNZIPPED_LIMIT := 262144000
+
+# template.yaml with Fn::ForEach expanded (Platforms default) and the SAM transform applied, for
+# scanners that skip Fn::ForEach (checkov) or SAM resources. Offline: no AWS calls.
+define EXPAND_TEMPLATE
+import json, sys
+from cfnlint.decode import decode
+from cfnlint.template import Template
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+cfn = Template(sys.argv[1], decode(sys.argv[1])[0], ["us-east-1"])
+cfn.transform()
+template = json.loads(json.dumps(cfn.template))
+template.pop("Globals", None)
+template["Transform"] = "AWS::Serverless-2016-10-31"
+for resource in template["Resources"].values():
+    key = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(resource["Type"])
+    if key:
+        resource["Properties"][key] = "s3://placeholder/artifact.zip"
+translated = Translator(None, Parser()).translate(template, {}, get_managed_policy_map=dict)
+json.dump(translated, sys.stdout, indent=1)
+endef
+export EXPAND_TEMPLATE
+
+.PHONY: sam-tools sam-validate lint-template sam-build layer-size deps-closure checkov
+
+$(SAM): .ci/tools-requirements.txt
+	python3 -m venv .venv-tools
+	.venv-tools/bin/pip install --quiet --disable-pip-version-check -r .ci/tools-requirements.txt
+	touch $@
+
+sam-tools: $(SAM)
+
+build/template.expanded.json: template.yaml $(SAM)
+	mkdir -p build
+	$(SAM_ENV) .venv-tools/bin/python -c "$$EXPAND_TEMPLATE" template.yaml > $@.tmp
+	mv $@.tmp $@
+
+sam-validate: $(SAM)
+	$(SAM_ENV) $(SAM) validate --lint --language-extensions --template template.yaml
+
+lint-template: $(STAMP) build/template.expanded.json
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint build/template.expanded.json
+
+sam-build: $(SAM)
+	PATH="$(SAM_PATH)" $(SAM_ENV) $(SAM) build --language-extensions --template template.yaml
+	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) layer-size
+
+# Lambda's limit is 250 MB unzipped for a function plus all its layers.
+layer-size:
+	@for fn in CheckFunction ShareFunction; do \
+		total=$$(du -sb .aws-sam/build/HashmatchLayer .aws-sam/build/DepsLayer .aws-sam/build/$$fn | awk '{s += $$1} END {print s}'); \
+		echo "$$fn + layers: $$total bytes unzipped (limit $(LAMBDA_UNZIPPED_LIMIT))"; \
+		test $$total -lt $(LAMBDA_UNZIPPED_LIMIT) || { echo "$$fn is over Lambda's unzipped size limit" >&2; exit 1; }; \
+	done
+
+deps-closure:
+	$(MAKE) -C layers/deps check-closure
+
+.venv-checkov/bin/checkov:
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+# checkov skips resources inside Fn::ForEach: scan the template and its expansion.
+checkov: .venv-checkov/bin/checkov build/template.expanded.json
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/template.expanded.json

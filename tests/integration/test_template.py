@@ -1,0 +1,355 @@
+"""Security and wiring properties of template.yaml, checked on the template itself (no AWS, no network).
+
+The template is read with the same loader the local stack uses (`hashmatch.local.template`), which turns
+CloudFormation's short tags into data and expands `Fn::ForEach` per platform, so these tests also show
+that the local stack can read what is deployed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hashmatch.local.template import Stack, load_template
+
+pytestmark = pytest.mark.integration
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+STACK_NAME = "hashmatch"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+BUCKET = f"{STACK_NAME}-ingest-{ACCOUNT}-{REGION}"
+BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
+PLATFORMS = ["tiktok", "facebook", "instagram", "youtube", "twitter", "twitch", "snapchat", "pinterest", "reddit"]
+QUEUES = {"CheckQueue": "CheckDeadLetterQueue", "ShareQueue": "ShareDeadLetterQueue"}
+FUNCTIONS = {"CheckFunction": "CheckQueue", "ShareFunction": "ShareQueue"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    return Stack.from_file(TEMPLATE, STACK_NAME)
+
+
+def _props(stack: Stack, logical: str) -> dict[str, Any]:
+    return stack.resources[logical].get("Properties", {})
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return _as_list(document["Statement"])
+
+
+def _denies_insecure_transport(statement: dict[str, Any]) -> bool:
+    condition = statement.get("Condition", {}).get("Bool", {})
+    return (
+        statement["Effect"] == "Deny"
+        and statement.get("Principal") == "*"
+        and str(condition.get("aws:SecureTransport")).lower() == "false"
+    )
+
+
+def _function_properties(template: dict[str, Any], stack: Stack, logical: str) -> dict[str, Any]:
+    return {**template.get("Globals", {}).get("Function", {}), **_props(stack, logical)}
+
+
+# ---------------------------------------------------------------- parameters and shape
+
+
+def test_platforms_parameter_default_and_pattern(template: dict[str, Any]) -> None:
+    spec = template["Parameters"]["Platforms"]
+    assert spec["Type"] == "CommaDelimitedList"
+    assert spec["Default"].split(",") == PLATFORMS
+    # Names become logical IDs (Fn::ForEach), S3 prefixes and topic names.
+    pattern = re.compile(spec["AllowedPattern"])
+    assert all(pattern.fullmatch(p) for p in PLATFORMS)
+    for bad in ("TikTok", "x-platform", "a b", "", "9gag"):
+        assert not pattern.fullmatch(bad), bad
+
+
+def test_every_platform_gets_topic_policy_and_access_policy(stack: Stack) -> None:
+    for platform in PLATFORMS:
+        assert stack.resources[f"PlatformTopic{platform}"]["Type"] == "AWS::SNS::Topic"
+        assert stack.resources[f"PlatformTopicPolicy{platform}"]["Type"] == "AWS::SNS::TopicPolicy"
+        assert stack.resources[f"PlatformAccess{platform}"]["Type"] == "AWS::IAM::ManagedPolicy"
+        topic = stack.physical_names(f"PlatformTopic{platform}")
+        assert topic["TopicName"] == f"{STACK_NAME}-{platform}"
+
+
+def test_fewer_platforms_give_fewer_resources() -> None:
+    stack = Stack.from_file(TEMPLATE, STACK_NAME, overrides={"Platforms": "alpha,beta"})
+    topics = sorted(stack.of_type("AWS::SNS::Topic"))
+    assert topics == ["PlatformTopicalpha", "PlatformTopicbeta"]
+
+
+def test_function_environment_contract(template: dict[str, Any], stack: Stack) -> None:
+    for logical in FUNCTIONS:
+        env = stack.function_environment(logical)
+        assert env["TABLE_NAME"] == stack.physical_names("BankTable")["ref"]
+        assert env["INGEST_BUCKET"] == BUCKET
+        assert env["PLATFORMS"] == ",".join(PLATFORMS)
+        assert env["TOPIC_ARN_TEMPLATE"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{{platform}}"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "hashmatch"
+        assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        # Every platform topic is where the template says it is.
+        for platform in PLATFORMS:
+            topic = stack.physical_names(f"PlatformTopic{platform}")["TopicArn"]
+            assert env["TOPIC_ARN_TEMPLATE"].replace("{platform}", platform) == topic
+    function = template["Globals"]["Function"]
+    assert function["Runtime"] == "python3.12"
+    assert function["Architectures"] == ["x86_64"]
+
+
+def test_outputs(stack: Stack) -> None:
+    outputs = stack.outputs()
+    for name in (
+        "IngestBucketName",
+        "BankTableName",
+        "CheckQueueUrl",
+        "ShareQueueUrl",
+        "CheckDeadLetterQueueUrl",
+        "ShareDeadLetterQueueUrl",
+        "TopicArnTemplate",
+        "PlatformList",
+    ):
+        assert name in outputs, name
+    assert outputs["IngestBucketName"] == BUCKET
+    assert outputs["PlatformList"] == ",".join(PLATFORMS)
+    for platform in PLATFORMS:
+        assert outputs[f"Topic{platform}Arn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"
+
+
+# ---------------------------------------------------------------- ingest bucket
+
+
+def test_bucket_is_private_encrypted_and_owner_enforced(stack: Stack) -> None:
+    bucket = _props(stack, "IngestBucket")
+    assert stack.resolve(bucket["BucketName"]) == BUCKET
+    block = bucket["PublicAccessBlockConfiguration"]
+    for key in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        assert block[key] is True, key
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert "VersioningConfiguration" not in bucket  # versions would keep deleted media
+
+
+def test_raw_objects_expire_under_every_ingest_prefix(stack: Stack) -> None:
+    rules = _props(stack, "IngestBucket")["LifecycleConfiguration"]["Rules"]
+    expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules if r["Status"] == "Enabled" and "Prefix" in r}
+    assert set(expiring) >= {"check/", "share/", "withdraw/"}
+    assert all(days == {"Ref": "RawObjectRetentionDays"} for days in expiring.values())
+    assert any("AbortIncompleteMultipartUpload" in r for r in rules)
+
+
+def test_bucket_notifications_route_prefixes_to_queues(stack: Stack) -> None:
+    bucket = stack.resources["IngestBucket"]
+    assert bucket["DependsOn"] in ("IngestQueuePolicy", ["IngestQueuePolicy"])
+    routes = {}
+    for entry in bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]:
+        assert entry["Event"] == "s3:ObjectCreated:*"
+        (rule,) = entry["Filter"]["S3Key"]["Rules"]
+        assert rule["Name"] == "prefix"
+        routes[rule["Value"]] = entry["Queue"]
+    assert routes == {
+        "check/": {"Fn::GetAtt": ["CheckQueue", "Arn"]},
+        "share/": {"Fn::GetAtt": ["ShareQueue", "Arn"]},
+        "withdraw/": {"Fn::GetAtt": ["ShareQueue", "Arn"]},
+    }
+
+
+def test_bucket_policy_is_tls_only_and_confines_writes(stack: Stack) -> None:
+    policy = stack.resolve(_props(stack, "IngestBucketPolicy"))
+    statements = _statements(policy["PolicyDocument"])
+    assert not [s for s in statements if s["Effect"] == "Allow"], "access is granted by identity policies only"
+    tls = [s for s in statements if _denies_insecure_transport(s)]
+    assert tls and tls[0]["Action"] == "s3:*"
+    assert set(_as_list(tls[0]["Resource"])) == {BUCKET_ARN, f"{BUCKET_ARN}/*"}
+    outside = [s for s in statements if "NotResource" in s]
+    assert len(outside) == 1 and outside[0]["Effect"] == "Deny"
+    assert set(outside[0]["NotResource"]) == {f"{BUCKET_ARN}/{p}/*" for p in ("check", "share", "withdraw")}
+
+
+# ---------------------------------------------------------------- queues
+
+
+@pytest.mark.parametrize(("queue", "dead_letter_queue"), QUEUES.items())
+def test_queue_redrives_to_its_dead_letter_queue(stack: Stack, queue: str, dead_letter_queue: str) -> None:
+    redrive = _props(stack, queue)["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter_queue, "Arn"]}
+    assert int(redrive["maxReceiveCount"]) == 5
+    assert int(_props(stack, dead_letter_queue)["MessageRetentionPeriod"]) == 14 * 24 * 3600
+
+
+@pytest.mark.parametrize(("function", "queue"), FUNCTIONS.items())
+def test_visibility_timeout_covers_six_function_timeouts(
+    template: dict[str, Any], stack: Stack, function: str, queue: str
+) -> None:
+    timeout = int(_function_properties(template, stack, function)["Timeout"])
+    assert int(_props(stack, queue)["VisibilityTimeout"]) >= 6 * timeout
+
+
+def test_every_queue_is_encrypted(stack: Stack) -> None:
+    queues = stack.of_type("AWS::SQS::Queue")
+    assert set(queues) == set(QUEUES) | set(QUEUES.values())
+    for logical, spec in queues.items():
+        properties = spec["Properties"]
+        assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties, logical
+
+
+def test_ingest_queue_policy_admits_only_this_bucket(stack: Stack) -> None:
+    properties = _props(stack, "IngestQueuePolicy")
+    assert properties["Queues"] == [{"Ref": "CheckQueue"}, {"Ref": "ShareQueue"}]
+    statements = _statements(stack.resolve(properties["PolicyDocument"]))
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == BUCKET_ARN
+    assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
+    assert any(_denies_insecure_transport(s) for s in statements)
+
+
+def test_dead_letter_queues_are_tls_only(stack: Stack) -> None:
+    properties = _props(stack, "DeadLetterQueuePolicy")
+    assert properties["Queues"] == [{"Ref": q} for q in QUEUES.values()]
+    statements = _statements(properties["PolicyDocument"])
+    assert all(s["Effect"] == "Deny" for s in statements)
+    assert any(_denies_insecure_transport(s) for s in statements)
+
+
+# ---------------------------------------------------------------- bank
+
+
+def test_bank_table(stack: Stack) -> None:
+    table = _props(stack, "BankTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    attributes = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert attributes == {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"}
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "gsi1"
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["gsi1pk", "gsi1sk"]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert stack.resolve(table["DeletionProtectionEnabled"]) is True  # default: Retain
+
+
+# ---------------------------------------------------------------- topics and platform access
+
+
+def test_topics_are_encrypted(stack: Stack) -> None:
+    for logical, spec in stack.of_type("AWS::SNS::Topic").items():
+        assert spec["Properties"].get("KmsMasterKeyId"), logical
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_topic_policy_grants_nothing_and_is_tls_only(stack: Stack, platform: str) -> None:
+    properties = _props(stack, f"PlatformTopicPolicy{platform}")
+    own_topic = {"Fn::GetAtt": [{"Fn::Sub": f"PlatformTopic{platform}"}, "TopicArn"]}
+    assert properties["Topics"] == [own_topic]
+    statements = _statements(properties["PolicyDocument"])
+    # No Allow: the account-wide default topic policy is replaced; identity policies decide.
+    assert all(s["Effect"] == "Deny" for s in statements)
+    assert all(s["Resource"] == own_topic for s in statements)
+    assert any(_denies_insecure_transport(s) for s in statements)
+    (publish,) = [s for s in statements if s["Action"] == "sns:Publish"]
+    allowed_publishers = publish["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert allowed_publishers == [{"Fn::GetAtt": [f, "Arn"]} for f in ("CheckFunctionRole", "ShareFunctionRole")]
+    (subscribe,) = [s for s in statements if s["Action"] == "sns:Subscribe"]
+    assert "http" not in subscribe["Condition"]["StringNotEquals"]["sns:Protocol"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, platform: str) -> None:
+    document = stack.resolve(_props(stack, f"PlatformAccess{platform}")["PolicyDocument"])
+    granted: dict[str, set[str]] = {}
+    for statement in _statements(document):
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in _as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(_as_list(statement["Resource"]))
+    assert granted == {
+        "s3:PutObject": {f"{BUCKET_ARN}/{prefix}/{platform}/*" for prefix in ("check", "share", "withdraw")},
+        "sns:Subscribe": {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"},
+    }
+
+
+# ---------------------------------------------------------------- functions
+
+
+@pytest.mark.parametrize(("function", "queue"), FUNCTIONS.items())
+def test_event_source_reports_batch_item_failures(
+    template: dict[str, Any], stack: Stack, function: str, queue: str
+) -> None:
+    properties = _function_properties(template, stack, function)
+    (event,) = properties["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["Handler"] == "app.handler"
+    assert properties["Layers"] == [{"Ref": "HashmatchLayer"}, {"Ref": "DepsLayer"}]
+
+
+@pytest.mark.parametrize(
+    ("function", "prefixes"), [("CheckFunction", {"check"}), ("ShareFunction", {"share", "withdraw"})]
+)
+def test_function_policies_are_least_privilege(stack: Stack, function: str, prefixes: set[str]) -> None:
+    policies = _props(stack, function)["Policies"]
+    assert all(isinstance(p, dict) and set(p) == {"Statement"} for p in policies), "inline statements only"
+    statements = [s for p in policies for s in stack.resolve(p)["Statement"]]
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, action
+            granted.setdefault(action, set()).update(_as_list(statement["Resource"]))
+    assert all(r != "*" for resources in granted.values() for r in resources)
+    objects = {f"{BUCKET_ARN}/{prefix}/*" for prefix in prefixes}
+    assert granted.pop("s3:GetObject") == objects
+    assert granted.pop("s3:DeleteObject") == objects
+    assert granted.pop("s3:ListBucket") == {BUCKET_ARN}
+    assert granted.pop("sns:Publish") == {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-*"}
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
+    assert all(action.startswith("dynamodb:") for action in granted)
+    assert all(resources == {table, f"{table}/index/*"} for resources in granted.values())
+    assert "dynamodb:PutItem" in granted and "dynamodb:Query" in granted
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_functions_have_room_for_videos_and_a_log_group(template: dict[str, Any], stack: Stack, function: str) -> None:
+    properties = _function_properties(template, stack, function)
+    assert properties["EphemeralStorage"]["Size"] == 10240
+    assert int(properties["MemorySize"]) >= 2048
+    (group,) = [
+        spec["Properties"]
+        for spec in stack.of_type("AWS::Logs::LogGroup").values()
+        if spec["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+    ]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+# ---------------------------------------------------------------- linter
+
+
+def test_cfn_lint_finds_nothing() -> None:
+    try:
+        from cfnlint.api import lint_file
+    except ImportError:
+        pytest.skip("cfn-lint is NOT installed: template.yaml was NOT linted (pip install -e '.[dev]' to lint it)")
+    matches = lint_file(TEMPLATE, config={"regions": [REGION]})
+    assert not matches, "\n".join(str(m) for m in matches)
