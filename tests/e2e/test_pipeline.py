@@ -7,6 +7,7 @@ import time
 
 import jsonschema
 import pytest
+
 from hashmatch.client import Coalition
 from hashmatch.local.stack import LocalStack, client
 from hashmatch.notifications import notification_schema

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from hashmatch.events import MalformedEvent, objects_from_message
 from hashmatch.service import route_for
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from hashmatch.hashlist import looks_like_hash_list, parse_hash_list
-from hashmatch.media import Rejected
 from hypothesis import given
 from hypothesis import strategies as st
+
+from hashmatch.hashlist import looks_like_hash_list, parse_hash_list
+from hashmatch.media import Rejected
 
 pytestmark = pytest.mark.unit
 

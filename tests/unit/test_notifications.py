@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+
 from hashmatch.bank import Match, Provenance, SharedItem
 from hashmatch.notifications import (
     MAX_ITEMS_PER_MESSAGE,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from hashmatch.hashing import hash_file
 from hashmatch.matching import Matcher, NearIndexes
 from hashmatch.notifications import EventType
 from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 from hashmatch.service import HashmatchService, Outcome, UnroutableObject, route_for
-
 from tests.fakes import MemoryBank, MemoryStore, RecordingNotifier
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from hashmatch.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,8 @@ The pipeline follows the reference implementation (ThreatExchange `pdq/python` a
    Python port shrinks with Pillow's `thumbnail`, which `prepare_for_pdq` repeats);
 2. luma ``Y = 0.299 R + 0.587 G + 0.114 B`` in floating point;
 3. two passes of the Jarosz box filter along rows then columns, window ``ceil(n / 128)``;
-4. decimation to 64x64 by sampling the centre of each cell;
+4. decimation to 64x64 by sampling the centre of each cell (steps 3 and 4 are linear, so they run
+   as one cached 64 x n matrix per axis: two small matrix products instead of sliding sums);
 5. quality: the sum of absolute neighbour differences on the 64x64 buffer, scaled, capped at 100;
 6. the 16x16 block of DCT-II coefficients 1..16 in each direction (``D A D^T``);
 7. bit ``16 i + j`` is set where coefficient ``(i, j)`` exceeds the median of all 256;
@@ -19,6 +20,7 @@ dihedral variants come from one DCT, as in the reference's `...WithDihedrals` fu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -30,9 +32,7 @@ PDQ_MATCH_THRESHOLD = 31
 PDQ_MIN_QUALITY = 50
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
-_DCT_16x64 = np.sqrt(2.0 / 64.0) * np.cos(
-    (np.pi / 2.0 / 64.0) * np.outer(np.arange(1, 17), 2 * np.arange(64) + 1)
-)
+_DCT_16x64 = np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2.0 / 64.0) * np.outer(np.arange(1, 17), 2 * np.arange(64) + 1))
 # Coefficient row i (frequency i + 1) changes sign under a flip when i + 1 is odd.
 _FLIP_SIGNS = np.where(np.arange(16) % 2 == 0, -1.0, 1.0)
 
@@ -72,6 +72,12 @@ def pdq_from_luma(luma: np.ndarray) -> PdqHash:
     return PdqHash(_coefficients_to_hex(coefficients), quality)
 
 
+def pdq_dihedral_from_luma(luma: np.ndarray) -> tuple[PdqHash, ...]:
+    """`pdq_dihedral_hashes` for a 2-D luma array already at hashing size; the original first."""
+    coefficients, quality = _dct_and_quality(np.asarray(luma, dtype=np.float64))
+    return tuple(PdqHash(_coefficients_to_hex(c), quality) for c in dihedral_coefficients(coefficients))
+
+
 def dihedral_coefficients(coefficients: np.ndarray) -> list[np.ndarray]:
     """The 16x16 DCT blocks of the original and its 7 rotations/flips."""
     flip_x = coefficients * _FLIP_SIGNS[np.newaxis, :]
@@ -89,25 +95,45 @@ def dihedral_coefficients(coefficients: np.ndarray) -> list[np.ndarray]:
     ]
 
 
+def pdq_luma(image: Image.Image) -> np.ndarray:
+    """PDQ's float luma of an image: an "L" or "F" image's values are taken as luma already."""
+    if image.mode in ("L", "F"):
+        return np.asarray(image, dtype=np.float64)
+    return _luma(image if image.mode == "RGB" else image.convert("RGB"))
+
+
 def _luma(rgb: Image.Image) -> np.ndarray:
     pixels = np.asarray(rgb, dtype=np.float64)
     return pixels @ _LUMA
 
 
-def _box_filter(values: np.ndarray, window: int, axis: int) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _filter_and_decimate(length: int) -> np.ndarray:
+    """The 64 x `length` matrix taking a luma axis to its 64 decimated, twice box-filtered samples.
+
+    Both box-filter passes and the decimation are linear, so one small matrix product per axis
+    replaces the reference's sliding sums: ``block = rows_matrix @ luma @ cols_matrix.T``.
+    """
+    window = _window(length)
     # The reference's box1DFloat: output o averages inputs [o - (window - half), o + half).
     half = (window + 2) // 2
-    length = values.shape[axis]
-    sums = np.cumsum(values, axis=axis)
-    zero = np.zeros_like(np.take(sums, [0], axis=axis))
-    sums = np.concatenate([zero, sums], axis=axis)
     positions = np.arange(length)
     low = np.maximum(0, positions - (window - half))
     high = np.minimum(length, positions + half)
-    shape = [1, 1]
-    shape[axis] = length
-    counts = (high - low).reshape(shape)
-    return (np.take(sums, high, axis=axis) - np.take(sums, low, axis=axis)) / counts
+    counts = high - low
+    centres = ((np.arange(64) + 0.5) * length / 64).astype(np.intp)
+    # Row r averages the first pass's outputs around centre r, and each of those averages a window
+    # of inputs: add each output's weight over its window, as steps in a difference array, so
+    # memory stays 64 x `length` whatever the size.
+    rows = np.repeat(np.arange(64), counts[centres])
+    outputs = np.concatenate([np.arange(low[c], high[c]) for c in centres])
+    weights = 1.0 / (counts[centres].repeat(counts[centres]) * counts[outputs])
+    steps = np.zeros((64, length + 1))
+    np.add.at(steps, (rows, low[outputs]), weights)
+    np.add.at(steps, (rows, high[outputs]), -weights)
+    matrix = np.cumsum(steps[:, :length], axis=1)
+    matrix.setflags(write=False)
+    return matrix
 
 
 def _window(old_dimension: int, new_dimension: int = 64) -> int:
@@ -116,14 +142,7 @@ def _window(old_dimension: int, new_dimension: int = 64) -> int:
 
 def _dct_and_quality(luma: np.ndarray) -> tuple[np.ndarray, int]:
     rows, cols = luma.shape
-    along_rows, along_cols = _window(cols), _window(rows)
-    filtered = luma
-    for _ in range(2):
-        filtered = _box_filter(filtered, along_rows, axis=1)
-        filtered = _box_filter(filtered, along_cols, axis=0)
-    row_index = ((np.arange(64) + 0.5) * rows / 64).astype(np.intp)
-    col_index = ((np.arange(64) + 0.5) * cols / 64).astype(np.intp)
-    block = filtered[np.ix_(row_index, col_index)]
+    block = _filter_and_decimate(rows) @ luma @ _filter_and_decimate(cols).T
     return _DCT_16x64 @ block @ _DCT_16x64.T, _quality(block)
 
 
