@@ -1,0 +1,67 @@
+"""Through the local stack: a shared hash matches the very next check, and a withdrawn one stops
+matching, with shares and checks overlapping."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from hashmatch.client import Coalition
+from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_stack")]
+
+ROUNDS = 50
+TIMEOUT = 300.0
+
+
+def _shared_notice(coalition: Coalition, platform: str, key: str, timeout: float) -> dict:
+    """Wait for the sharer's own share.accepted about `key` (the same moment hash.shared goes out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for notification in coalition.notifications(platform, 0.5):
+            if notification.get("object", {}).get("key") == key:
+                return notification
+    raise AssertionError(f"no share notification for {key}")
+
+
+def test_fifty_overlapping_shares_each_match_the_very_next_check(coalition: Coalition) -> None:
+    # Each round has its own sharing platform, so rounds read separate inboxes while overlapping.
+    sharers = ["facebook", "youtube", "twitter", "pinterest", "reddit"]
+
+    def round_trip(n: int) -> str:
+        picture = scene(5000 + n, (384, 288))
+        sharer = sharers[n % len(sharers)]
+        key = coalition.put("share", sharer, f"r{n}.jpg", jpeg_bytes(picture), {"labels": f"round-{n}"})
+        notice = _shared_notice(coalition, sharer, key, TIMEOUT)
+        assert notice["event_type"] == "share.accepted"
+        check_key = coalition.put("check", "snapchat", f"r{n}.png", png_bytes(mirrored(resized(picture, 0.7))))
+        return check_key
+
+    with ThreadPoolExecutor(max_workers=len(sharers)) as pool:
+        futures = [pool.submit(round_trip, n) for n in range(ROUNDS)]
+        keys = [f.result() for f in futures]
+    verdicts = {v["object"]["key"]: v for v in coalition.verdicts("snapchat", set(keys), TIMEOUT)}
+    assert len(verdicts) == ROUNDS
+    for n, key in enumerate(keys):
+        verdict = verdicts[key]
+        assert verdict["event_type"] == "match.found", n
+        assert f"round-{n}" in {label for m in verdict["matches"] for label in m["labels"]}, n
+
+
+def test_a_withdrawn_hash_stops_matching_at_once(coalition: Coalition) -> None:
+    picture = scene(6001, (384, 288))
+    key = coalition.put("share", "twitch", "w.jpg", jpeg_bytes(picture), {"labels": "withdraw-me"})
+    accepted = _shared_notice(coalition, "twitch", key, TIMEOUT)
+    check = coalition.put("check", "instagram", "before.jpg", jpeg_bytes(picture, 50))
+    (before,) = coalition.verdicts("instagram", {check}, TIMEOUT)
+    assert before["event_type"] == "match.found"
+
+    withdrawal = coalition.put("withdraw", "twitch", "w.txt", f"sha256:{accepted['items'][0]['signals']['sha256']}\n".encode())
+    notice = _shared_notice(coalition, "twitch", withdrawal, TIMEOUT)
+    assert notice["event_type"] == "hash.withdrawn"
+    check = coalition.put("check", "instagram", "after.jpg", jpeg_bytes(picture, 50))
+    (after,) = coalition.verdicts("instagram", {check}, TIMEOUT)
+    assert after["event_type"] == "check.clean"

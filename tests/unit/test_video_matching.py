@@ -1,0 +1,257 @@
+"""Video matching on the reference videos and on edits of them made here with PyAV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from hashmatch.media import FrameHash, Limits, MediaHashes
+from hashmatch.video import ALL_FRAMES, hash_video
+from hashmatch.video_matching import (
+    MIN_MATCHED_FRAMES,
+    FramePair,
+    frame_pairs,
+    frame_pdq_variants,
+    match_pairs,
+    match_video,
+    shared_frame_runs,
+    video_frames_showing_image,
+)
+
+pytestmark = pytest.mark.unit
+
+CHAIRS = ("chair-orig-22-sd-bar", "chair-19-sd-bar", "chair-22-sd-grey-bar", "chair-22-with-small-logo-bar")
+PATTERNS = ("pattern-hd-no-bar", "pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar")
+OTHERS = ("doorknob-hd-no-bar",)
+ALL = CHAIRS + PATTERNS + OTHERS
+SOURCE = "chair-orig-22-sd-bar"
+CLIP_FIRST, CLIP_FRAMES = 97, 180  # 6 s starting off any 1-fps grid (3.233 s)
+EDIT_FRAMES = 300  # whole-video edits cover the first 10 s of the source
+
+
+def _video_dir() -> Path:
+    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video"
+    if not folder.is_dir():
+        pytest.skip(f"reference videos not found at {folder} (they live beside the checkout, in ../shared/data)")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def video_dir() -> Path:
+    return _video_dir()
+
+
+@pytest.fixture(scope="module")
+def dense(video_dir: Path) -> dict[str, MediaHashes]:
+    return {name: hash_video(str(video_dir / f"{name}.mp4"), Limits(), ALL_FRAMES) for name in ALL}
+
+
+@pytest.fixture(scope="module")
+def sparse(video_dir: Path) -> dict[str, MediaHashes]:
+    return {name: hash_video(str(video_dir / f"{name}.mp4"), Limits()) for name in ALL}
+
+
+def _family(name: str) -> str:
+    return name.split("-")[0]
+
+
+@pytest.mark.parametrize("check", ALL)
+@pytest.mark.parametrize("shared", ALL)
+def test_reference_families_match_each_other_and_nothing_else(
+    check: str, shared: str, dense: dict[str, MediaHashes], sparse: dict[str, MediaHashes]
+) -> None:
+    result = match_video(sparse[check], dense[shared])
+    if check in OTHERS or shared in OTHERS:
+        # Its frames are mostly a flat wall (quality < 80, unstable even against the reference),
+        # so only the negative is asserted.
+        if check != shared:
+            assert not result.matched, result
+    elif _family(check) == _family(shared):
+        assert result.matched, result
+    else:
+        assert not result.matched and not result.segments, result
+
+
+def test_shorter_cut_reports_offsets_in_both_videos(
+    dense: dict[str, MediaHashes], sparse: dict[str, MediaHashes]
+) -> None:
+    result = match_video(sparse["chair-19-sd-bar"], dense["chair-orig-22-sd-bar"])
+    assert result.matched and result.check_coverage == 1.0
+    (segment,) = result.segments
+    # chair-19 is the last 18.8 s of the 22.4 s original.
+    assert segment.check_start == pytest.approx(0.0, abs=0.1)
+    assert segment.shared_start == pytest.approx(3.6, abs=0.6)
+    assert segment.shared_end - segment.shared_start == pytest.approx(18.8, abs=1.0)
+
+
+# --- edits made here -------------------------------------------------------------------------
+
+
+def _moving_pattern(count: int, width: int, height: int, seed: int) -> Iterator[np.ndarray]:
+    """Unrelated footage: seeded coloured noise, smoothed and scrolling."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (height // 8 + 2, width // 8 + 2, 3), dtype=np.uint8)
+    big = np.kron(base, np.ones((8, 8, 1), dtype=np.uint8))
+    for index in range(count):
+        shift = 2 * index
+        yield np.roll(big, (shift, shift // 2), axis=(0, 1))[:height, :width]
+
+
+class _Writer:
+    def __init__(self, path: Path, width: int, height: int, fps: int) -> None:
+        self.path = path
+        self.container = av.open(str(path), "w")
+        self.stream = self.container.add_stream("libx264", rate=fps)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        self.stream.options = {"preset": "ultrafast"}
+        self.count = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = self.count
+        frame.time_base = Fraction(1, int(self.stream.average_rate or 30))
+        self.count += 1
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
+@pytest.fixture(scope="module")
+def edits(video_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One decoding pass over the source writes every edit."""
+    folder = tmp_path_factory.mktemp("video-edits")
+    source = av.open(str(video_dir / f"{SOURCE}.mp4"))
+    stream = source.streams.video[0]
+    width, height = stream.codec_context.width, stream.codec_context.height
+    pad = 120
+    writers = {
+        "clip": _Writer(folder / "clip.mp4", width, height, 30),
+        "mirror": _Writer(folder / "mirror.mp4", width, height, 30),
+        "letterbox": _Writer(folder / "letterbox.mp4", width, height + 2 * pad, 30),
+        "half": _Writer(folder / "half.mp4", width // 2, height // 2, 30),
+        "fps60": _Writer(folder / "fps60.mp4", width, height, 60),
+        "splice": _Writer(folder / "splice.mp4", width, height, 30),
+        "unrelated": _Writer(folder / "unrelated.mp4", width, height, 30),
+    }
+    for rgb in _moving_pattern(8 * 30, width, height, seed=7):
+        writers["splice"].write(rgb)
+    # The first EDIT_FRAMES frames of the source, streamed (never all in memory).
+    for index, frame in enumerate(source.decode(stream)):
+        if index >= EDIT_FRAMES:
+            break
+        rgb = frame.to_ndarray(format="rgb24")
+        if CLIP_FIRST <= index < CLIP_FIRST + CLIP_FRAMES:
+            writers["clip"].write(rgb)
+            writers["splice"].write(rgb)
+        writers["mirror"].write(rgb[:, ::-1])
+        writers["letterbox"].write(np.pad(rgb, ((pad, pad), (0, 0), (0, 0))))
+        writers["half"].write(rgb[::2, ::2])
+        writers["fps60"].write(rgb)
+        writers["fps60"].write(rgb)
+    source.close()
+    for rgb in _moving_pattern(6 * 30, width, height, seed=8):
+        writers["splice"].write(rgb)
+    for rgb in _moving_pattern(10 * 30, width, height, seed=9):
+        writers["unrelated"].write(rgb)
+    for writer in writers.values():
+        writer.close()
+    return {name: writer.path for name, writer in writers.items()}
+
+
+@pytest.fixture(scope="module")
+def edit_hashes(edits: dict[str, Path]) -> dict[str, MediaHashes]:
+    return {name: hash_video(str(path), Limits()) for name, path in edits.items()}
+
+
+@pytest.mark.parametrize("edit", ["clip", "mirror", "letterbox", "half", "fps60"])
+def test_edited_copies_match_the_shared_original(
+    edit: str, dense: dict[str, MediaHashes], edit_hashes: dict[str, MediaHashes]
+) -> None:
+    result = match_video(edit_hashes[edit], dense[SOURCE])
+    assert result.matched, result
+    if edit == "mirror":
+        assert {s.orientation for s in result.segments} == {"flip_x"}
+
+
+def test_clip_cut_off_the_grid_is_located_in_the_shared_video(
+    dense: dict[str, MediaHashes], edit_hashes: dict[str, MediaHashes]
+) -> None:
+    result = match_video(edit_hashes["clip"], dense[SOURCE])
+    assert result.reason == "check is a clip of the shared video"
+    (segment,) = result.segments
+    start = CLIP_FIRST / 30
+    assert segment.shared_start == pytest.approx(start, abs=0.1)
+    assert segment.shared_end == pytest.approx(start + CLIP_FRAMES / 30, abs=1.1)
+    assert segment.best_distance <= 8
+
+
+def test_splice_of_shared_clip_into_other_footage_matches(
+    edits: dict[str, Path], edit_hashes: dict[str, MediaHashes]
+) -> None:
+    shared_clip = hash_video(str(edits["clip"]), Limits(), ALL_FRAMES)
+    result = match_video(edit_hashes["splice"], shared_clip)
+    assert result.matched and result.reason == "shared video found in check", result
+    (segment,) = result.segments
+    assert segment.check_start == pytest.approx(8.0, abs=1.0)
+    assert segment.check_end == pytest.approx(14.0, abs=1.1)
+    assert result.check_coverage < 0.5  # matched because the shared clip is inside the check
+
+
+def test_unrelated_footage_matches_nothing(dense: dict[str, MediaHashes], edit_hashes: dict[str, MediaHashes]) -> None:
+    for name, shared in dense.items():
+        assert not match_video(edit_hashes["unrelated"], shared).matched, name
+
+
+def test_single_frame_match_is_not_enough() -> None:
+    pairs = [FramePair(5.0, 1.0, 1.0, 0, "original")]
+    result = match_pairs(pairs, check_duration=1.0, shared_duration=1.0, sample_period=1.0)
+    assert not result.matched and not result.segments
+    aligned = [FramePair(5.0 + i, 1.0 + i, 1.0 + i, 3, "original") for i in range(MIN_MATCHED_FRAMES)]
+    assert match_pairs(aligned, check_duration=10.0, shared_duration=4.0, sample_period=1.0).matched
+
+
+def test_pairs_at_inconsistent_offsets_do_not_align() -> None:
+    # Three lookalike frames, each at a different shift: no alignment.
+    pairs = [FramePair(float(i), 10.0 * i, 10.0 * i, 5, "original") for i in range(5)]
+    assert not match_pairs(pairs, check_duration=5.0, shared_duration=50.0, sample_period=1.0).matched
+
+
+def test_blank_frames_are_never_stored_nor_queried() -> None:
+    black = FrameHash(0.0, "0" * 64, 0)
+    hashes = MediaHashes(media="video", signals={}, frames=(black, black), extra={"frame_dihedrals": ((), ())})
+    assert shared_frame_runs(hashes.frames) == []
+    assert frame_pdq_variants(hashes) == []
+
+
+def test_static_frames_are_stored_once_as_a_run() -> None:
+    pdq = "a5" * 32
+    frames = [FrameHash(i / 30, pdq, 90) for i in range(60)]
+    (run,) = shared_frame_runs(frames)
+    assert (run.start, run.end) == (0.0, pytest.approx(59 / 30))
+
+
+def test_frame_queries_cover_eight_orientations(sparse: dict[str, MediaHashes]) -> None:
+    queries = frame_pdq_variants(sparse[SOURCE])
+    usable = [f for f in sparse[SOURCE].frames if f.quality >= 50]
+    assert len(queries) == 8 * len(usable)
+    runs = shared_frame_runs(sparse[SOURCE].frames)
+    assert frame_pairs(queries[:1], runs)[0].distance == 0
+
+
+def test_video_matches_a_shared_still_image_when_a_frame_shows_it(
+    dense: dict[str, MediaHashes], sparse: dict[str, MediaHashes]
+) -> None:
+    still = dense[SOURCE].frames[300].pdq  # a still taken from the shared footage at 10 s
+    hits = video_frames_showing_image(sparse[SOURCE], [still])
+    assert hits and any(abs(offset - 10.0) <= 1.0 for offset, _ in hits)
+    other = dense["pattern-hd-no-bar"].frames[100].pdq
+    assert video_frames_showing_image(sparse[SOURCE], [other]) == []
