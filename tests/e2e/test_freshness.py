@@ -59,7 +59,9 @@ def test_a_withdrawn_hash_stops_matching_at_once(coalition: Coalition) -> None:
     (before,) = coalition.verdicts("instagram", {check}, TIMEOUT)
     assert before["event_type"] == "match.found"
 
-    withdrawal = coalition.put("withdraw", "twitch", "w.txt", f"sha256:{accepted['items'][0]['signals']['sha256']}\n".encode())
+    withdrawal = coalition.put(
+        "withdraw", "twitch", "w.txt", f"sha256:{accepted['items'][0]['signals']['sha256']}\n".encode()
+    )
     notice = _shared_notice(coalition, "twitch", withdrawal, TIMEOUT)
     assert notice["event_type"] == "hash.withdrawn"
     check = coalition.put("check", "instagram", "after.jpg", jpeg_bytes(picture, 50))

@@ -73,7 +73,9 @@ def test_concurrent_shares_and_checks_on_several_instances(bank_backend) -> None
     def share_then_check(n: int) -> str:
         instances[n % 3].process(store.put("ingest", f"share/tiktok/{n}.jpg", jpeg_bytes(pictures[n])))
         checker = instances[(n + 1) % 3]
-        checker.process(store.put("ingest", f"check/reddit/{n}.jpg", jpeg_bytes(pictures[n], 40), {"content-id": str(n)}))
+        checker.process(
+            store.put("ingest", f"check/reddit/{n}.jpg", jpeg_bytes(pictures[n], 40), {"content-id": str(n)})
+        )
         return str(n)
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hashmatch.local.template import Stack, load_template
 
 pytestmark = pytest.mark.integration

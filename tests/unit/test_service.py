@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from PIL import Image
 
 from hashmatch.hashing import hash_file
 from hashmatch.matching import Matcher, NearIndexes
@@ -164,3 +165,32 @@ def hash_file_bytes(body: bytes):
         path = Path(folder) / "f"
         path.write_bytes(body)
         return hash_file(path)
+
+
+def test_video_clips_splices_and_frames_match_a_shared_video(parts) -> None:
+    from hashmatch.samples import letterboxed_frames, mirrored_frames, panning_frames, video_bytes
+
+    service, store, _bank, notifier = parts
+    footage = panning_frames(11, seconds=12)
+    service.process(store.put(BUCKET, "share/tiktok/stream.mp4", video_bytes(footage), {"labels": "self-harm"}))
+    other = panning_frames(12, seconds=10)
+    checks = {
+        "clip": video_bytes(footage[37 : 37 + 24 * 6]),
+        "mirrored-letterboxed": video_bytes(letterboxed_frames(mirrored_frames(footage))),
+        "spliced": video_bytes(other[:120] + footage[50 : 50 + 24 * 5] + other[120:]),
+        "unrelated": video_bytes(other),
+        "still": jpeg_bytes(Image.fromarray(footage[100])),
+    }
+    for name, body in checks.items():
+        service.process(store.put(BUCKET, f"check/facebook/{name}", body, {"content-id": name}))
+    verdicts = {n.body["content_id"]: n.body for n in notifier.to("facebook") if n.body.get("content_id")}
+    for name in ("clip", "mirrored-letterboxed", "spliced"):
+        assert verdicts[name]["event_type"] == "match.found", name
+        (match,) = verdicts[name]["matches"]
+        assert match["signal"] == "vpdq" and match["labels"] == ["self-harm"]
+        assert match["detail"]["segments"], name
+    clip = verdicts["clip"]["matches"][0]["detail"]["segments"][0]
+    assert abs(clip["shared_start"] - 37 / 24) < 1.0
+    assert verdicts["unrelated"]["event_type"] == "check.clean"
+    assert verdicts["still"]["event_type"] == "match.found"
+    assert verdicts["still"]["matches"][0]["query"] == "original"

@@ -36,12 +36,14 @@ class Provenance:
 
 @dataclass(frozen=True)
 class NearEntry:
-    """One hash a near-match index holds for an item: its main hash, a variant, or a video frame."""
+    """One hash a near-match index holds for an item: its main hash, a variant, or a video frame
+    (a run of near-identical frames from `offset` to `end` seconds)."""
 
     signal: str
     value: str
     kind: EntryKind = "hash"
     offset: float | None = None
+    end: float | None = None
 
     def entry_id(self, item_id: str) -> int:
         return entry_id_for(item_id, self.signal, f"{self.kind}:{self.offset}:{self.value}")
@@ -73,6 +75,7 @@ class IndexedEntry:
     value: str
     kind: EntryKind
     offset: float | None
+    end: float | None = None
 
 
 @dataclass(frozen=True)

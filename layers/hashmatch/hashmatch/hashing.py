@@ -9,8 +9,11 @@ from hashmatch.media import Limits, MediaHashes, Rejected, RejectReason, sniff_m
 SNIFF_BYTES = 64
 
 
-def hash_file(path: str | Path, limits: Limits | None = None) -> MediaHashes:
+def hash_file(path: str | Path, limits: Limits | None = None, *, for_sharing: bool = False) -> MediaHashes:
     """All signals of the image or video at `path`.
+
+    A video is sampled at `limits.video_fps` for a check, and hashed at every frame when it is
+    being shared (`for_sharing`), so that a check sampled at any instant finds a shared frame.
 
     Raises `Rejected` (never anything else for bad input) when the file is empty, too large,
     not a supported image or video, corrupt, or a decompression bomb.
@@ -31,7 +34,7 @@ def hash_file(path: str | Path, limits: Limits | None = None) -> MediaHashes:
     if kind == "image":
         from hashmatch.imaging import hash_image
 
-        return hash_image(str(path), limits)
-    from hashmatch.video import hash_video
+        return hash_image(str(path), limits, for_sharing=for_sharing)
+    from hashmatch.video import ALL_FRAMES, hash_video
 
-    return hash_video(str(path), limits)
+    return hash_video(str(path), limits, fps=ALL_FRAMES if for_sharing else None)

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import ExifTags, Image, features
 
 from hashmatch.media import FrameHash, Limits, MediaHashes, Rejected, RejectReason, sniff_media
+from hashmatch.robust import index_variants, query_variants
 from hashmatch.signals.digest import file_digests
 from hashmatch.signals.pdq import PDQ_DOWNSAMPLE_DIMS, pdq_dihedral_from_luma, pdq_from_luma, pdq_luma
 from hashmatch.signals.phash import phash
@@ -84,8 +85,10 @@ def decode_image(path: str, limits: Limits, *, at_least: int | None = None) -> I
         return _oriented(to_rgb(image), _orientation(image))
 
 
-def hash_image(path: str, limits: Limits) -> MediaHashes:
-    """sha256, md5, PDQ (with its 7 other rotations/flips as `pdq_variants`) and pHash of an image.
+def hash_image(path: str, limits: Limits, *, for_sharing: bool = False) -> MediaHashes:
+    """sha256, md5, PDQ (with its 7 other rotations/flips as `pdq_variants`) and pHash of an image,
+    and the PDQ hashes of its framings as `pdq_regions`: those to store when `for_sharing`, else
+    those to query (see `hashmatch.robust`).
 
     `width` and `height` are the full image's, after EXIF orientation. An animation (GIF, WebP,
     APNG) also gets the PDQ hashes of up to `limits.max_gif_frames` frames spread over it in
@@ -109,6 +112,7 @@ def hash_image(path: str, limits: Limits) -> MediaHashes:
         signals=signals,
         pdq_quality=dihedral[0].quality,
         pdq_variants=tuple(variant.hex for variant in dihedral[1:]),
+        pdq_regions=index_variants(thumbnail) if for_sharing else query_variants(thumbnail),
         frames=frames,
         width=width,
         height=height,

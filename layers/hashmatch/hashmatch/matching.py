@@ -13,14 +13,19 @@ from hashmatch.bank import IndexedEntry, Match, SharedItem
 from hashmatch.index import NearIndex
 from hashmatch.media import MediaHashes
 from hashmatch.ports import Bank, BankChange
+from hashmatch.robust import PDQ_CORROBORATED_THRESHOLD, PHASH_CORROBORATION_THRESHOLD
 from hashmatch.signals import SIGNAL_TYPES
-from hashmatch.signals.pdq import PDQ_MIN_QUALITY
+from hashmatch.signals.hamming import hex_distance
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from hashmatch.video_matching import FramePair, FrameQuery, frame_pdq_variants, match_check_pairs
 
 EXACT_SIGNALS = ("sha256", "md5")
 NEAR_SIGNALS = ("pdq", "phash")
 # A change-log position starts with its writer's clock; a writer re-logs any entry that took
 # longer than half of this to commit, so re-reading this far back never misses one.
 LOG_OVERLAP = timedelta(seconds=60)
+# See Matcher: how far past the PDQ threshold a pHash-corroborated original may be (31 + 17 = 48).
+CORROBORATION_MARGIN = PDQ_CORROBORATED_THRESHOLD - PDQ_MATCH_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,9 @@ class NearIndexes:
             ids, values = by_signal.setdefault(entry.signal, ([], []))
             ids.append(entry_id)
             values.append(entry.value)
-            self._entries[entry_id] = IndexedEntry(change.item_id, entry.signal, entry.value, entry.kind, entry.offset)
+            self._entries[entry_id] = IndexedEntry(
+                change.item_id, entry.signal, entry.value, entry.kind, entry.offset, entry.end
+            )
             self._by_item.setdefault(change.item_id, set()).add((entry.signal, entry_id))
         for signal, (ids, values) in by_signal.items():
             self._indexes[signal].add(np.array(ids, dtype=np.int64), _pack(values))
@@ -144,37 +151,87 @@ def _pack(values: Sequence[str]) -> np.ndarray:
     return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(len(values), -1)
 
 
+@dataclass
+class _Evidence:
+    """The best evidence found so far that a checked file matches one item on one signal."""
+
+    distance: int
+    query: str
+    detail: dict[str, object]
+
+
 class Matcher:
-    """Finds the bank items a hashed file matches, exactly or within the near thresholds."""
+    """Finds the bank items a hashed file matches, exactly or within the near thresholds.
+
+    The rules, in the order they are tried:
+
+    - sha256 / md5 equal: a match;
+    - PDQ within the threshold (31 by default) between any hash of the check (the original, its
+      rotations/flips, its framings) and any stored for an item (the original, its framings, a
+      video's frames): a match;
+    - the upright original PDQ within `CORROBORATION_MARGIN` more bits of an item's original PDQ,
+      when the two pHashes are within `PHASH_CORROBORATION_THRESHOLD`: text or a logo over the
+      picture moves PDQ further than pHash;
+    - pHash within its threshold, only for items shared with no PDQ (a hash list from a system
+      that has pHash alone): two photos of one scene can be 2-4 pHash bits apart, so pHash never
+      overrules PDQ;
+    - a video against a shared video by the clip/splice rules of `hashmatch.video_matching`, and
+      against a shared still image when one of its frames shows it.
+    """
 
     def __init__(self, bank: Bank, near: NearIndexes) -> None:
         self._bank = bank
         self._near = near
 
     def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None) -> list[Match]:
-        """Every active item matched, best distance per (item, signal), exact signals first."""
+        """Every active item matched, with the best evidence per (item, signal), exact signals first."""
         thresholds = thresholds or Thresholds()
-        best: dict[tuple[str, str], tuple[int, str, dict[str, object]]] = {}
+        best: dict[tuple[str, str], _Evidence] = {}
         found: dict[str, SharedItem] = {}
+
+        def consider(item_id: str, signal: str, evidence: _Evidence) -> None:
+            key = (item_id, signal)
+            if key not in best or evidence.distance < best[key].distance:
+                best[key] = evidence
+
         for signal in EXACT_SIGNALS:
             value = hashes.signals.get(signal)
             if value:
                 for item in self._bank.items_by_exact(signal, value):
                     found[item.item_id] = item
-                    best[(item.item_id, signal)] = (0, "original", {})
+                    consider(item.item_id, signal, _Evidence(0, "original", {}))
 
         self._near.refresh(self._bank)
-        for signal, queries in _near_queries(hashes).items():
-            names = [name for name, _ in queries]
-            for hit in self._near.query(signal, [value for _, value in queries], thresholds.for_signal(signal)):
-                key = (hit.entry.item_id, signal)
-                if key not in best or hit.distance < best[key][0]:
-                    best[key] = (hit.distance, names[hit.query_row], _entry_detail(hit.entry))
+        queries = _pdq_queries(hashes)
+        for hit in self._near.query("pdq", [value for _, value in queries], thresholds.pdq):
+            consider(
+                hit.entry.item_id, "pdq", _Evidence(hit.distance, queries[hit.query_row][0], _entry_detail(hit.entry))
+            )
+        corroborate = self._corroboration_candidates(hashes, thresholds.pdq)
+        phash_hits = self._phash_hits(hashes, thresholds.phash)
+        frame_hits = self._frame_hits(hashes, thresholds.pdq) if hashes.media == "video" else {}
 
-        missing = [item_id for item_id, _ in best if item_id not in found]
-        found.update(self._bank.get_items(missing))
+        wanted = (
+            {item_id for item_id, _ in best} | {h.entry.item_id for h in corroborate + phash_hits} | set(frame_hits)
+        )
+        found.update(self._bank.get_items([item_id for item_id in wanted if item_id not in found]))
+        for hit in corroborate:
+            phash_distance = _phash_distance(hashes, found.get(hit.entry.item_id))
+            if phash_distance is not None and phash_distance <= PHASH_CORROBORATION_THRESHOLD:
+                consider(
+                    hit.entry.item_id, "pdq", _Evidence(hit.distance, "original", {"phash_distance": phash_distance})
+                )
+        for hit in phash_hits:
+            candidate = found.get(hit.entry.item_id)
+            if candidate is not None and "pdq" not in candidate.signals:
+                consider(hit.entry.item_id, "phash", _Evidence(hit.distance, "original", {}))
+        for item_id, hits in frame_hits.items():
+            if item_id in found:
+                for signal, evidence in _video_evidence(hashes, found[item_id], hits):
+                    consider(item_id, signal, evidence)
+
         matches = []
-        for (item_id, signal), (distance, query, detail) in best.items():
+        for (item_id, signal), evidence in best.items():
             stored = found.get(item_id)
             if stored is None or stored.status != "active":
                 continue
@@ -182,31 +239,90 @@ class Matcher:
                 Match(
                     item_id=item_id,
                     signal=signal,
-                    distance=distance,
+                    distance=evidence.distance,
                     labels=stored.provenance.labels,
                     contributor=stored.provenance.contributor,
                     severity=stored.provenance.severity,
                     incident=stored.provenance.incident,
-                    query=query,
-                    detail=detail,
+                    query=evidence.query,
+                    detail=evidence.detail,
                 )
             )
-        order = {name: rank for rank, name in enumerate(EXACT_SIGNALS + NEAR_SIGNALS)}
+        order = {name: rank for rank, name in enumerate((*EXACT_SIGNALS, "vpdq", *NEAR_SIGNALS))}
         return sorted(matches, key=lambda m: (order.get(m.signal, 99), m.distance, m.item_id))
 
+    def _corroboration_candidates(self, hashes: MediaHashes, threshold: int) -> list[NearHit]:
+        """Stored original PDQs a little beyond the threshold from the check's upright original."""
+        if not _usable_pdq(hashes) or "phash" not in hashes.signals:
+            return []
+        wide = self._near.query("pdq", [hashes.signals["pdq"]], threshold + CORROBORATION_MARGIN)
+        return [hit for hit in wide if hit.distance > threshold and hit.entry.kind == "hash"]
 
-def _near_queries(hashes: MediaHashes) -> dict[str, list[tuple[str, str]]]:
-    # Low-quality PDQ (flat, blank, tiny images) matches everything alike: such files query nothing
-    # near, and their pHash is no better, so both are skipped.
-    if hashes.pdq_quality is None or hashes.pdq_quality < PDQ_MIN_QUALITY:
-        return {}
-    queries: dict[str, list[tuple[str, str]]] = {}
-    if "pdq" in hashes.signals:
-        queries["pdq"] = [("original", hashes.signals["pdq"])]
-        queries["pdq"] += [(f"variant-{i + 1}", v) for i, v in enumerate(hashes.pdq_variants)]
-    if "phash" in hashes.signals:
-        queries["phash"] = [("original", hashes.signals["phash"])]
+    def _phash_hits(self, hashes: MediaHashes, threshold: int) -> list[NearHit]:
+        if not _usable_pdq(hashes) or "phash" not in hashes.signals:
+            return []
+        return self._near.query("phash", [hashes.signals["phash"]], threshold)
+
+    def _frame_hits(self, hashes: MediaHashes, threshold: int) -> dict[str, list[tuple[FrameQuery, NearHit]]]:
+        """A sampled video's frames (all eight orientations) against every stored PDQ, by item."""
+        queries = frame_pdq_variants(hashes)
+        by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
+        for hit in self._near.query("pdq", [q.pdq for q in queries], threshold):
+            by_item.setdefault(hit.entry.item_id, []).append((queries[hit.query_row], hit))
+        return by_item
+
+
+def _usable_pdq(hashes: MediaHashes) -> bool:
+    # Low-quality PDQ (flat, blank, tiny pictures) is alike for unrelated pictures: never queried.
+    return "pdq" in hashes.signals and hashes.pdq_quality is not None and hashes.pdq_quality >= PDQ_MIN_QUALITY
+
+
+def _phash_distance(hashes: MediaHashes, item: SharedItem | None) -> int | None:
+    if item is None or "phash" not in item.signals or "phash" not in hashes.signals:
+        return None
+    return hex_distance(hashes.signals["phash"], item.signals["phash"])
+
+
+def _pdq_queries(hashes: MediaHashes) -> list[tuple[str, str]]:
+    """(name, hex) of every PDQ hash a checked picture is queried with."""
+    queries: list[tuple[str, str]] = []
+    if _usable_pdq(hashes):
+        queries.append(("original", hashes.signals["pdq"]))
+        queries += [(f"rotation-{i + 1}", value) for i, value in enumerate(hashes.pdq_variants)]
+    # Framings are hashed only where their own quality is >= 50, so they count even when the
+    # whole picture's does not (a plain picture padded with a busy blurred fill).
+    queries += [(f"framing-{i + 1}", value) for i, value in enumerate(hashes.pdq_regions)]
+    if hashes.media == "image":
+        # An animated picture's sampled frames: one frame showing a shared picture is a match.
+        # (A video's frames follow the clip/splice rules instead: see Matcher._frame_hits.)
+        queries += [(f"frame@{f.offset:.2f}s", f.pdq) for f in hashes.frames if f.quality >= PDQ_MIN_QUALITY]
     return queries
+
+
+def _video_evidence(
+    check: MediaHashes, item: SharedItem, hits: list[tuple[FrameQuery, NearHit]]
+) -> list[tuple[str, _Evidence]]:
+    """A shared video matches by the clip/splice rules; a shared still image when a frame shows it."""
+    if item.media == "video":
+        pairs = [
+            FramePair(
+                query.offset,
+                hit.entry.offset or 0.0,
+                hit.entry.end or hit.entry.offset or 0.0,
+                hit.distance,
+                query.orientation,
+            )
+            for query, hit in hits
+            if hit.entry.kind == "frame"
+        ]
+        verdict = match_check_pairs(check, pairs, item.duration or 0.0)
+        if not verdict.matched:
+            return []
+        distance = min(segment.best_distance for segment in verdict.segments)
+        return [("vpdq", _Evidence(distance, "frames", verdict.as_dict()))]
+    query, hit = min(hits, key=lambda pair: pair[1].distance)
+    detail: dict[str, object] = {"check_offset": query.offset, "orientation": query.orientation}
+    return [("pdq", _Evidence(hit.distance, f"frame@{query.offset:.2f}s", detail))]
 
 
 def _entry_detail(entry: IndexedEntry) -> dict[str, object]:

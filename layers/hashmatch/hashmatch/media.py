@@ -62,14 +62,17 @@ class MediaHashes:
     """Everything hashing one file produced.
 
     `signals` holds one lowercase hex hash per signal name (sha256, md5, and for images pdq and
-    phash). `pdq_variants` are extra PDQ hashes a check also queries (rotations, flips, trimmed
-    borders, regions); `frames` are a video's per-frame PDQ hashes.
+    phash). `pdq_variants` are the main PDQ's 7 other rotations/flips; `pdq_regions` are PDQ hashes
+    of the picture's framings (inside bars, padding and captions, central crops): for a check,
+    those to query (`robust.query_variants`), for a share, those to store (`robust.index_variants`).
+    `frames` are a video's (or an animation's) per-frame PDQ hashes.
     """
 
     media: MediaKind
     signals: dict[str, str]
     pdq_quality: int | None = None
     pdq_variants: tuple[str, ...] = ()
+    pdq_regions: tuple[str, ...] = ()
     frames: tuple[FrameHash, ...] = ()
     duration: float | None = None
     width: int | None = None

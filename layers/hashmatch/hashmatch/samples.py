@@ -65,3 +65,51 @@ def letterboxed(image: Image.Image, ratio: float = 0.2, fill: tuple[int, int, in
     canvas = Image.new("RGB", (width, height + 2 * bar), fill)
     canvas.paste(image, (0, bar))
     return canvas
+
+
+def panning_frames(seed: int, seconds: float, fps: int = 24, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
+    """Frames of a camera panning across a seeded scene, as RGB arrays: footage whose consecutive
+    frames differ the way hand-held video does."""
+    width, height = size
+    canvas = np.asarray(scene(seed, (width * 2, height * 2)))
+    count = int(seconds * fps)
+    frames = []
+    for index in range(count):
+        progress = index / max(1, count - 1)
+        left = int(progress * width)
+        top = int((0.5 - 0.5 * np.cos(progress * np.pi)) * height)
+        frames.append(np.ascontiguousarray(canvas[top : top + height, left : left + width]))
+    return frames
+
+
+def video_bytes(frames: list[np.ndarray], fps: int = 24) -> bytes:
+    """The frames encoded as an H.264 MP4 (PyAV's bundled ffmpeg)."""
+    import tempfile
+    from fractions import Fraction
+    from pathlib import Path
+
+    import av
+
+    height, width = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "video.mp4"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"preset": "ultrafast"}
+            for index, rgb in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts, frame.time_base = index, Fraction(1, fps)
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode())
+        return path.read_bytes()
+
+
+def mirrored_frames(frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.ascontiguousarray(frame[:, ::-1]) for frame in frames]
+
+
+def letterboxed_frames(frames: list[np.ndarray], ratio: float = 0.15) -> list[np.ndarray]:
+    height = frames[0].shape[0]
+    bar = np.zeros((int(height * ratio) // 2 * 2, frames[0].shape[1], 3), dtype=np.uint8)
+    return [np.ascontiguousarray(np.concatenate([bar, frame, bar])) for frame in frames]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
 from hashmatch.bank import NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.hashing import SNIFF_BYTES
@@ -32,12 +32,16 @@ from hashmatch.notifications import (
 )
 from hashmatch.ports import Bank, Notifier, ObjectStore
 from hashmatch.signals.pdq import PDQ_MIN_QUALITY
+from hashmatch.video_matching import shared_frame_runs
 
 logger = logging.getLogger(__name__)
 
 Action = Literal["check", "share", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("check", "share", "withdraw")
-Hasher = Callable[[Path], MediaHashes]
+
+
+class Hasher(Protocol):
+    def __call__(self, path: Path, *, for_sharing: bool = False) -> MediaHashes: ...
 
 
 class UnroutableObject(Exception):
@@ -200,7 +204,7 @@ class HashmatchService:
         if sniff_media(head) is None and looks_like_hash_list(head):
             entries = parse_hash_list(path.read_bytes(), signal)
             return [_item_from_entry(entry, provenance) for entry in entries]
-        return [_item_from_media(self._hasher(path), provenance)]
+        return [_item_from_media(self._hasher(path, for_sharing=True), provenance)]
 
     def _rejection(
         self, event_type: EventType, platform: str, obj: ObjectRef, content_id: str | None, rejected: Rejected
@@ -225,11 +229,9 @@ def _item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
     entries: list[NearEntry] = []
     if hashes.pdq_quality is not None and hashes.pdq_quality >= PDQ_MIN_QUALITY:
         entries += _near_entries(hashes.signals)
-    entries += [
-        NearEntry("pdq", frame.pdq, "frame", frame.offset)
-        for frame in hashes.frames
-        if frame.quality >= PDQ_MIN_QUALITY
-    ]
+    entries += [NearEntry("pdq", region, "variant") for region in hashes.pdq_regions]
+    # A video's frames, stored as runs of near-identical consecutive frames (low quality left out).
+    entries += [NearEntry("pdq", run.pdq, "frame", run.start, run.end) for run in shared_frame_runs(hashes.frames)]
     return SharedItem(
         item_id=item_id_for(provenance.contributor, "sha256", hashes.signals["sha256"]),
         provenance=provenance,

@@ -50,6 +50,7 @@ __all__ = [
     "VideoMatch",
     "frame_pairs",
     "frame_pdq_variants",
+    "match_check_pairs",
     "match_pairs",
     "match_video",
     "shared_frame_runs",
@@ -79,7 +80,11 @@ SEGMENT_GAP = 3.0
 # the shared video and ~30% of the check. Half of either side leaves room for heavier edits.
 SHARED_COVERAGE = 0.5
 CHECK_COVERAGE = 0.5
-MIN_MATCHED_SECONDS = 20.0
+# A few seconds of a shared video spliced into unrelated footage cover little of either side: an
+# aligned excerpt this long (at least MIN_MATCHED_FRAMES samples at one time shift, each within
+# the frame threshold, where different scenes measure >= 90 bits apart) is a match on its own.
+# A 5 s excerpt of a 12 s shared video inside 15 s of other footage covers 42% / 33%.
+MIN_MATCHED_SECONDS = 4.0
 
 _ORIENTATIONS = ("original", "rotate90", "rotate180", "rotate270", "flip_x", "flip_y", "transpose", "transverse")
 
@@ -250,7 +255,7 @@ def match_pairs(
     elif check_coverage >= CHECK_COVERAGE:
         reason = "check is a clip of the shared video"
     elif check_seconds >= MIN_MATCHED_SECONDS:
-        reason = "long excerpt of the shared video"
+        reason = "excerpt of the shared video"
     else:
         reason = "too little of either video matched"
     matched = reason not in ("no aligned frames", "too little of either video matched")
@@ -260,11 +265,15 @@ def match_pairs(
 def match_video(check: MediaHashes, shared: MediaHashes) -> VideoMatch:
     """Whether the sampled `check` video shows the densely hashed `shared` video (both from `hash_video`)."""
     runs = shared_frame_runs(shared.frames)
-    pairs = frame_pairs(frame_pdq_variants(check), runs)
+    return match_check_pairs(check, frame_pairs(frame_pdq_variants(check), runs), _duration(shared))
+
+
+def match_check_pairs(check: MediaHashes, pairs: Iterable[FramePair], shared_duration: float) -> VideoMatch:
+    """The verdict for a sampled `check` video from its frame pairs with one shared video."""
     return match_pairs(
         pairs,
         check_duration=_duration(check),
-        shared_duration=_duration(shared),
+        shared_duration=shared_duration,
         sample_period=_sample_period(check),
     )
 

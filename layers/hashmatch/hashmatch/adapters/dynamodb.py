@@ -86,7 +86,7 @@ class DynamoBank:
                         "sk": position,
                         "op": operation,
                         "item_id": item_id,
-                        "entries": [[e.signal, e.value, e.kind, _decimal(e.offset)] for e in chunk],
+                        "entries": [[e.signal, e.value, e.kind, _decimal(e.offset), _decimal(e.end)] for e in chunk],
                     }
                 )
                 # Readers look back LOG_OVERLAP before their last position: an entry that took
@@ -131,8 +131,8 @@ class DynamoBank:
                     operation=record["op"],
                     item_id=record["item_id"],
                     entries=tuple(
-                        NearEntry(signal, value, kind, None if offset is None else float(offset))
-                        for signal, value, kind, offset in record.get("entries", [])
+                        NearEntry(signal, value, kind, *(None if t is None else float(t) for t in times))
+                        for signal, value, kind, *times in record.get("entries", [])
                     ),
                 )
             if "LastEvaluatedKey" not in response:

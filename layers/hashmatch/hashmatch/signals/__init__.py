@@ -12,9 +12,9 @@ from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 
 __all__ = ["SIGNAL_TYPES", "SignalType", "signal_type", "validate_hash"]
 
-# pHash: measured on the reference photos (see README, "Choosing thresholds"): edits of one photo
-# stay within 8 bits, while two different photos of one scene came as close as 4 bits apart, so
-# pHash alone is trusted only at <= 6 and otherwise corroborates PDQ.
+# pHash, measured in benchmarks/bench_robustness.py: 98% of mild edits of a photo stay within 8
+# bits, but two photos of one scene can be 2-4 bits apart. So pHash corroborates PDQ (within 8,
+# see hashmatch.matching) and matches on its own only items shared without a PDQ, at this threshold.
 PHASH_MATCH_THRESHOLD = 6
 
 

@@ -1,0 +1,384 @@
+"""Extra PDQ hashes that let edited copies of an image match: borders, captions, crops.
+
+PDQ follows the picture's framing closely: a crop of 1% per side moves it ~22 bits, 2% ~40 bits,
+so plain PDQ misses copies that add pixels (letterbox bars, 9:16 padding with solid or blurred
+fill, caption bars) or lose some (crops). Two sets of extra hashes put the framing back:
+
+- `index_variants(image)`: 3 hashes stored beside a shared image's main PDQ: its content (inside
+  its own letterbox bars, if any) and central crops of that at 90% and 80%, so a copy cropped by
+  5% or 10% per side finds a stored hash with the same framing.
+- `query_variants(image)`: hashes queried beside a checked image's main PDQ and its 8 dihedral
+  variants: the content rectangles found inside padding, bars and caption bars, each in its 8
+  rotations/flips (all from one DCT), and for the whole image and the image without its caption
+  bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped by
+  anything from 0 to 10% per side lands within 1% of a stored framing: at most 88 hashes, ~30
+  on average.
+
+Every region is hashed from one luma at most 256 pixels on the long side: a summed-area table gives
+the exact area average of any rectangle on PDQ's 64x64 grid, then PDQ's DCT, median threshold and
+quality score apply unchanged. Area averaging ignores the source resolution, so these hashes also
+hold where the reference filter aliases (fine textures, small text) under resizing and flips; that
+is why the whole image is stored once more as a region hash. Hashes of PDQ quality below 50 are
+never produced, and an image that is flat inside the bars or padding found around it produces none.
+
+`is_match` holds the rule: PDQ's 31 bits for every pairing, plus pHash corroboration for upright
+whole images. `benchmarks/bench_robustness.py` measures all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from PIL import Image
+
+from hashmatch.signals.pdq import (
+    PDQ_MATCH_THRESHOLD,
+    PDQ_MIN_QUALITY,
+    _coefficients_to_hex,
+    _DCT_16x64,
+    _quality,
+    dihedral_coefficients,
+)
+
+__all__ = [
+    "INDEX_CROP_SCALES",
+    "PDQ_CORROBORATED_THRESHOLD",
+    "PHASH_CORROBORATION_THRESHOLD",
+    "QUERY_CROP_SCALES",
+    "HashKind",
+    "Region",
+    "content_regions",
+    "index_variants",
+    "is_match",
+    "query_variants",
+]
+
+# Borders are found and regions hashed on a luma at most this long: a 64x64 grid cell still averages
+# 2-4 pixels of even a small region, and hashes match as well as from 512 pixels, for a quarter of
+# the work.
+WORK_SIDE = 256
+
+# Central crops of the content stored for a shared image, as a share of each side: a copy cropped
+# by c per side keeps the central 1 - 2c.
+INDEX_CROP_SCALES: tuple[float, ...] = (0.9, 0.8)
+# Central crops queried for a checked image: a copy cropped by c, cropped again by q, has the
+# framing (1 - 2c) q of the original; q in steps of 0.02 puts that within 1% of 1.0, 0.9 or 0.8
+# for every c from 0 to 10%.
+QUERY_CROP_SCALES: tuple[float, ...] = (0.98, 0.96, 0.94, 0.92, 0.90)
+
+# Bars of one colour (letterbox, solid padding, caption bars), on the analysis luma (0-255).
+BAR_TOLERANCE = 16.0  # a bar pixel is within this of the bar's colour (JPEG ringing included)
+BAR_CLEAN_SHARE = 0.95  # a line of a solid bar is at least this much bar colour
+CAPTION_SHARE = 0.1  # a line of a caption bar (text included) is at least this much bar colour
+MAX_CAPTION = 0.4  # caption bars are looked for within this share of the side
+# Padding around a centred picture (solid or blurred fill): a seam at the same distance from two
+# opposite edges, with flat fill outside it.
+SEAM_MIN_SCORE = 1.8  # seam step / (1 + detail of the busiest fill line) of an accepted seam
+SEAM_MAX_FILL_DETAIL = 0.35  # mean fill detail / picture detail of an accepted seam
+MAX_PADDING = 0.375  # padding is looked for within this share of the side, on each side
+# Matching (`is_match`): a PDQ distance beyond 31 bits still matches when pHash agrees closely.
+PDQ_CORROBORATED_THRESHOLD = 48
+PHASH_CORROBORATION_THRESHOLD = 8
+
+# Rectangles.
+MIN_BORDER = 0.02  # thinner borders (a share of the side) are ignored
+MIN_CONTENT = 0.25  # a content rectangle keeps at least this share of each side
+SAME_REGION = 0.005  # rectangles whose edges are closer than this (share of the side) are one
+MIN_SIDE = 16  # images smaller than this (analysis pixels) are hashed whole only
+
+
+class HashKind(StrEnum):
+    """Where a PDQ hash came from: the whole image, or a region of it."""
+
+    MAIN = "main"  # the whole image as it is, by the reference hasher
+    DIHEDRAL = "dihedral"  # one of the whole image's 7 other rotations/flips
+    REGION = "region"  # a content rectangle or central crop (`index_variants`, `query_variants`)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle as shares of the image's width and height: left, top, right, bottom in [0, 1]."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def central_crop(self, scale: float) -> Region:
+        """The centred rectangle `scale` times as wide and as high as this one."""
+        margin_x = (self.right - self.left) * (1.0 - scale) / 2.0
+        margin_y = (self.bottom - self.top) * (1.0 - scale) / 2.0
+        return Region(self.left + margin_x, self.top + margin_y, self.right - margin_x, self.bottom - margin_y)
+
+    def close_to(self, other: Region) -> bool:
+        """Whether every edge is within `SAME_REGION` of the other's: one framing for PDQ."""
+        edges = zip(
+            (self.left, self.top, self.right, self.bottom),
+            (other.left, other.top, other.right, other.bottom),
+            strict=True,
+        )
+        return all(abs(a - b) <= SAME_REGION for a, b in edges)
+
+
+WHOLE = Region(0.0, 0.0, 1.0, 1.0)
+
+
+def is_match(distance: int, query_kind: HashKind, stored_kind: HashKind, phash_distance: int | None = None) -> bool:
+    """Whether a query PDQ hash `distance` bits from a stored one is a match.
+
+    - Any pairing of whole-image and region hashes within PDQ's 31 bits matches: across the
+      benchmark's photos, no hash of one photo (original, edited copy, any region or orientation)
+      came closer than 80 bits to any hash stored for another.
+    - Upright whole image against stored whole image, 32 to `PDQ_CORROBORATED_THRESHOLD` bits,
+      matches when the two images' pHashes (`phash_distance`) are within
+      `PHASH_CORROBORATION_THRESHOLD`: text or a logo over the picture moves PDQ further than
+      pHash. pHash never matches alone: two photos of one scene can be 2-4 pHash bits apart.
+      Only the upright pair qualifies, since pHash has no rotated or cropped variants.
+    """
+    if distance <= PDQ_MATCH_THRESHOLD:
+        return True
+    return (
+        query_kind is HashKind.MAIN
+        and stored_kind is HashKind.MAIN
+        and phash_distance is not None
+        and distance <= PDQ_CORROBORATED_THRESHOLD
+        and phash_distance <= PHASH_CORROBORATION_THRESHOLD
+    )
+
+
+def index_variants(image: Image.Image) -> tuple[str, ...]:
+    """Extra PDQ hashes to store for a shared image, beside its main PDQ.
+
+    Three: the content (the whole image, or what lies inside its own letterbox or pillarbox bars)
+    and its central crops at `INDEX_CROP_SCALES`; fewer where a hash's PDQ quality is below 50.
+    `image` is an RGB image of any size, already upright (EXIF applied).
+    """
+    luma = _Luma(image)
+    content = _inside_own_bars(luma.pixels)
+    regions = [content, *(content.central_crop(scale) for scale in INDEX_CROP_SCALES)]
+    return _unique(h for region in regions for h in luma.hashes(region, _IDENTITY))
+
+
+def query_variants(image: Image.Image) -> tuple[str, ...]:
+    """Extra PDQ hashes to query for a checked image, beside its main PDQ and 8 dihedral variants.
+
+    The whole image and each content rectangle found (inside padding, bars or caption bars) in
+    its 8 rotations/flips; for the whole image and the image without its caption bars also central crops at
+    `QUERY_CROP_SCALES`, as they are and mirrored. Hashes of PDQ quality below 50 are left out, and
+    a blank or flat image, or one flat inside its padding or bars, gives none. `image` is an RGB
+    image of any size, already upright (EXIF applied).
+    """
+    luma = _Luma(image)
+    framed, padded = _candidates(luma.pixels)
+    inside = {region: luma.hashes(region, _ALL_ORIENTATIONS) for region in (*framed, *padded)}
+    # Flat inside every frame found on two opposite sides: a blank frame, as degenerate as a blank image.
+    framing = [hashes for region, hashes in inside.items() if region.top > 0.0 and region.bottom < 1.0]
+    framing += [hashes for region, hashes in inside.items() if region.left > 0.0 and region.right < 1.0]
+    if framing and not any(framing):
+        return ()
+    hashes: list[str] = []
+    for region in framed:
+        hashes.extend(inside[region])
+        for scale in QUERY_CROP_SCALES:
+            hashes.extend(luma.hashes(region.central_crop(scale), _MIRRORED))
+    for region in padded:
+        hashes.extend(inside[region])
+    return _unique(hashes)
+
+
+def content_regions(image: Image.Image) -> list[Region]:
+    """The rectangles `query_variants` hashes before cropping: the whole image first."""
+    framed, padded = _candidates(_Luma(image).pixels)
+    return [*framed, *padded]
+
+
+# ---------------------------------------------------------------- finding the picture in a frame
+
+
+def _candidates(luma: np.ndarray) -> tuple[list[Region], list[Region]]:
+    """Content rectangles: those a caption may have been added to (the whole image first), and
+    those inside padding, where the picture was kept whole."""
+    framed = [WHOLE]
+    padded: list[Region] = []
+    height, width = luma.shape
+    if height < MIN_SIDE or width < MIN_SIDE:
+        return framed, padded
+
+    def add(borders: tuple[int, int, int, int], into: list[Region]) -> None:
+        region = _region_inside(borders, width, height)
+        if region is not None and not any(region.close_to(seen) for seen in (*framed, *padded)):
+            into.append(region)
+
+    top = _bar(luma, caption=True)
+    bottom = _bar(luma[::-1], caption=True)
+    add((0, top, 0, 0), framed)
+    add((0, 0, 0, bottom), framed)
+    add((0, top, 0, bottom), framed)
+    add(_solid_bars(luma), padded)
+    rows, cols = _padding(luma), _padding(luma.T)
+    add((cols, rows, cols, rows), padded)
+    return framed, padded
+
+
+def _inside_own_bars(luma: np.ndarray) -> Region:
+    """The rectangle inside a shared image's own letterbox or pillarbox bars, if it has them.
+
+    Only bars in equal pairs count: a photo's flat sky or wall is content, and trimming it would
+    move every stored hash away from copies that keep it.
+    """
+    height, width = luma.shape
+    if height < MIN_SIDE or width < MIN_SIDE:
+        return WHOLE
+    left, top, right, bottom = _solid_bars(luma)
+    if abs(left - right) > SAME_REGION * width + 1:
+        left = right = 0
+    if abs(top - bottom) > SAME_REGION * height + 1:
+        top = bottom = 0
+    region = _region_inside((left, top, right, bottom), width, height)
+    return WHOLE if region is None else region
+
+
+def _region_inside(borders: tuple[int, int, int, int], width: int, height: int) -> Region | None:
+    left, top, right, bottom = borders
+    if not any(borders):
+        return None
+    if (width - left - right) < MIN_CONTENT * width or (height - top - bottom) < MIN_CONTENT * height:
+        return None
+    return Region(left / width, top / height, 1.0 - right / width, 1.0 - bottom / height)
+
+
+def _solid_bars(luma: np.ndarray) -> tuple[int, int, int, int]:
+    """Thickness of the solid bars at the left, top, right and bottom edges (0 where none)."""
+    return (
+        _bar(luma.T, caption=False),
+        _bar(luma, caption=False),
+        _bar(luma.T[::-1], caption=False),
+        _bar(luma[::-1], caption=False),
+    )
+
+
+def _bar(lines: np.ndarray, *, caption: bool) -> int:
+    """Thickness in lines of the bar of one colour at the start of `lines` (0 when there is none).
+
+    A solid bar ends at the first line that is not almost all the edge line's colour. A caption
+    bar has text on it: it ends at the last clean line before the first line with almost none of
+    the bar's colour, within `MAX_CAPTION` of the side.
+    """
+    colour = float(np.median(lines[0]))
+    share = (np.abs(lines - colour) < BAR_TOLERANCE).mean(axis=1)
+    clean = share >= BAR_CLEAN_SHARE
+    if caption:
+        reach = min(int(MAX_CAPTION * len(lines)), _leading_run(share >= CAPTION_SHARE))
+        clean_lines = np.flatnonzero(clean[:reach])
+        thickness = int(clean_lines[-1]) + 1 if len(clean_lines) else 0
+    else:
+        thickness = _leading_run(clean)
+    return thickness if thickness >= MIN_BORDER * len(lines) else 0
+
+
+def _leading_run(flags: np.ndarray) -> int:
+    return len(flags) if flags.all() else int(np.argmin(flags))
+
+
+def _padding(luma: np.ndarray) -> int:
+    """Thickness of even padding above and below a centred picture (0 when none is found).
+
+    The picture's edges are a seam: a step between neighbouring rows at the same distance from
+    the top and the bottom, with fill outside it far flatter than the picture. Each candidate
+    thickness t scores min(step at t, step at height - t) / (1 + detail of the busiest fill line);
+    the best counts when it stands out and its fill is flat on average.
+    """
+    height = luma.shape[0]
+    first, last = max(2, int(MIN_BORDER * height)), int(MAX_PADDING * height)
+    if last <= first:
+        return 0
+    steps = np.abs(np.diff(luma, axis=0)).mean(axis=1)
+    step_at = np.concatenate([[0.0], steps, [0.0]])  # step_at[r]: between rows r - 1 and r
+    detail = np.abs(np.diff(luma, axis=1)).mean(axis=1)
+    detail_before = np.concatenate([[0.0], np.cumsum(detail)])
+    thickness = np.arange(first, last + 1)
+    far = height - thickness  # the bottom seam, give or take a row when the picture is odd
+    step = np.minimum(step_at[thickness], np.maximum(np.maximum(step_at[far - 1], step_at[far]), step_at[far + 1]))
+    fill = (detail_before[thickness] + detail_before[height] - detail_before[far]) / (2 * thickness)
+    picture = (detail_before[far] - detail_before[thickness]) / (height - 2 * thickness)
+    # The busiest fill line, so that a seam found inside the picture (past its flat margin) scores low.
+    busiest = np.maximum(
+        np.maximum.accumulate(detail)[thickness - 1], np.maximum.accumulate(detail[::-1])[thickness - 1]
+    )
+    score = step / (1.0 + busiest)
+    best = int(np.argmax(score))
+    if score[best] < SEAM_MIN_SCORE or fill[best] > SEAM_MAX_FILL_DETAIL * picture[best]:
+        return 0
+    return int(thickness[best])
+
+
+# ---------------------------------------------------------------- hashing regions
+
+
+# Which of `dihedral_coefficients`' eight blocks to hash: all, the original, it and its mirror.
+_ALL_ORIENTATIONS = tuple(range(8))
+_IDENTITY = (0,)
+_MIRRORED = (0, 4)
+_GRID = 64  # PDQ's buffer
+
+
+class _Luma:
+    """An image's luma (Y = 0.299 R + 0.587 G + 0.114 B) at most `WORK_SIDE` long, with a
+    summed-area table for the area average of any rectangle."""
+
+    def __init__(self, image: Image.Image) -> None:
+        grey = _shrunk(image if image.mode == "L" else image.convert("L"), WORK_SIDE)
+        self.pixels = np.asarray(grey, dtype=np.float64)
+        self.height, self.width = self.pixels.shape
+        self.table = np.zeros((self.height + 1, self.width + 1))
+        self.table[1:, 1:] = self.pixels.cumsum(axis=1).cumsum(axis=0)
+
+    def hashes(self, region: Region, orientations: Sequence[int]) -> list[str]:
+        """PDQ hashes of `region` in the `orientations` asked for; none when quality is below 50."""
+        block = self._block(region)
+        if block is None or _quality(block) < PDQ_MIN_QUALITY:
+            return []
+        coefficients = dihedral_coefficients(_DCT_16x64 @ block @ _DCT_16x64.T)
+        return [_coefficients_to_hex(coefficients[i]) for i in orientations]
+
+    def _block(self, region: Region) -> np.ndarray | None:
+        # The integral of a piecewise-constant image is bilinear inside each pixel, so interpolating
+        # the table at fractional corners gives exact area averages over fractional cells.
+        xs = np.linspace(region.left * self.width, region.right * self.width, _GRID + 1)
+        ys = np.linspace(region.top * self.height, region.bottom * self.height, _GRID + 1)
+        if xs[-1] - xs[0] < 1.0 or ys[-1] - ys[0] < 1.0:
+            return None
+        x0, x_weight = _split(xs, self.width)
+        y0, y_weight = _split(ys, self.height)
+        t = self.table
+        above = t[np.ix_(y0, x0)] * (1.0 - x_weight) + t[np.ix_(y0, x0 + 1)] * x_weight
+        below = t[np.ix_(y0 + 1, x0)] * (1.0 - x_weight) + t[np.ix_(y0 + 1, x0 + 1)] * x_weight
+        corners = above * (1.0 - y_weight)[:, None] + below * y_weight[:, None]
+        sums = corners[1:, 1:] - corners[1:, :-1] - corners[:-1, 1:] + corners[:-1, :-1]
+        return sums / (np.diff(ys)[:, None] * np.diff(xs)[None, :])
+
+
+def _split(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer table index below each position (clamped) and the fraction beyond it."""
+    clipped = np.clip(positions, 0.0, float(size))
+    index = np.minimum(clipped.astype(np.intp), size - 1)
+    return index, clipped - index
+
+
+def _shrunk(image: Image.Image, side: int) -> Image.Image:
+    longest = max(image.size)
+    if longest <= side:
+        return image
+    if longest >= 4 * side:  # a cheap integer box reduction first
+        image = image.reduce(longest // (2 * side))
+        longest = max(image.size)
+    scale = side / longest
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BOX)
+
+
+def _unique(hashes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(hashes))

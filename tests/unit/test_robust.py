@@ -1,0 +1,277 @@
+"""Properties of the robustness variants: edited copies match, degenerate and unrelated images do not."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+
+from hashmatch import robust
+from hashmatch.robust import HashKind, Region, index_variants, is_match, query_variants
+from hashmatch.signals.hamming import hex_distance
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_dihedral_hashes, pdq_hash
+
+pytestmark = pytest.mark.unit
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+BRIDGE = "pdq/bridge-mods/aaa-orig.jpg"
+DESK = "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg"
+UNRELATED = (
+    BRIDGE,
+    DESK,
+    "pdq/reg-test-input/pen-and-coaster.png",
+    "pdq/reg-test-input/labelme-subset/q0122.jpg",
+    "pdq/reg-test-input/labelme-subset/q0746.jpg",
+)
+
+
+def reference_photo(relative: str) -> Image.Image:
+    """A photo from ../shared/data, as the imaging module may hand it over (here at most 512 px)."""
+    path = DATA / relative
+    if not path.exists():
+        pytest.skip(f"reference media not found at {path} (the shared data folder beside the checkout)")
+    return _load(path)
+
+
+@functools.cache
+def _load(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        image.draft("RGB", (1024, 1024))
+        photo = ImageOps.exif_transpose(image).convert("RGB")
+    photo.thumbnail((512, 512))
+    return photo
+
+
+@functools.cache
+def synthetic_photo(seed: int = 7, size: tuple[int, int] = (480, 320)) -> Image.Image:
+    """A seeded stand-in for a photo: smooth shapes at several scales, in colour."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    canvas = np.zeros((height, width, 3))
+    for cells, weight in ((4, 1.0), (12, 0.5), (40, 0.25)):
+        noise = rng.random((cells * height // width + 1, cells, 3))
+        layer = Image.fromarray((noise * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
+        canvas += weight * np.asarray(layer, dtype=np.float64)
+    canvas = 255 * (canvas - canvas.min()) / (canvas.max() - canvas.min())
+    return Image.fromarray(canvas.astype(np.uint8))
+
+
+def stored_hashes(image: Image.Image) -> list[tuple[str, HashKind]]:
+    return [(pdq_hash(image).hex, HashKind.MAIN)] + [(h, HashKind.REGION) for h in index_variants(image)]
+
+
+def queried_hashes(image: Image.Image) -> list[tuple[str, HashKind]]:
+    dihedral = pdq_dihedral_hashes(image)
+    kinds = [HashKind.MAIN] + [HashKind.DIHEDRAL] * 7
+    return [(h.hex, kind) for h, kind in zip(dihedral, kinds, strict=True)] + [
+        (h, HashKind.REGION) for h in query_variants(image)
+    ]
+
+
+def matches(copy: Image.Image, original: Image.Image) -> bool:
+    """Whether hashmatch's PDQ rule (no pHash) finds `copy` among `original`'s stored hashes."""
+    stored = stored_hashes(original)
+    return any(
+        is_match(hex_distance(q, s), q_kind, s_kind) for q, q_kind in queried_hashes(copy) for s, s_kind in stored
+    )
+
+
+def plain_pdq_matches(copy: Image.Image, original: Image.Image) -> bool:
+    return hex_distance(pdq_hash(copy).hex, pdq_hash(original).hex) <= PDQ_MATCH_THRESHOLD
+
+
+def letterbox(image: Image.Image, share: float = 0.4) -> Image.Image:
+    bar = int(image.height * share / 2)
+    return ImageOps.expand(image, border=(0, bar, 0, bar), fill=(0, 0, 0))
+
+
+def pad_nine_sixteen_blurred(image: Image.Image) -> Image.Image:
+    width = max(image.width, round(image.height * 9 / 16))
+    size = (width, round(width * 16 / 9))
+    background = ImageOps.fit(image, size).filter(ImageFilter.GaussianBlur(size[0] * 0.03))
+    fitted = ImageOps.contain(image, size)
+    background.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
+    return background
+
+
+def crop_per_side(image: Image.Image, share: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((round(w * share), round(h * share), round(w * (1 - share)), round(h * (1 - share))))
+
+
+def caption_above(image: Image.Image, text: str = "when the weekend finally hits") -> Image.Image:
+    bar = int(image.height * 0.18)
+    canvas = Image.new("RGB", (image.width, image.height + bar), (255, 255, 255))
+    canvas.paste(image, (0, bar))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=int(bar * 0.4))
+    draw.text((image.width // 2, bar // 2), text, fill=(0, 0, 0), font=font, anchor="mm")
+    return canvas
+
+
+# ---------------------------------------------------------------- degenerate images
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (640, 480), (120, 130, 140)),
+        Image.new("RGB", (640, 480), (0, 0, 0)),
+        Image.new("RGB", (5, 3), (200, 10, 10)),
+        letterbox(Image.new("RGB", (640, 360), (250, 250, 250))),
+        Image.fromarray(np.tile(np.linspace(0, 255, 640, dtype=np.uint8), (480, 1))).convert("RGB"),
+    ],
+    ids=["grey", "black", "tiny", "letterboxed-blank", "gradient"],
+)
+def test_flat_or_tiny_image_produces_no_variants(image: Image.Image) -> None:
+    assert index_variants(image) == ()
+    assert query_variants(image) == ()
+
+
+def test_flat_images_of_different_colours_never_match_each_other() -> None:
+    grey, white = Image.new("RGB", (300, 200), (128, 128, 128)), Image.new("RGB", (300, 200), (255, 255, 255))
+    assert not any(
+        is_match(hex_distance(q, s), HashKind.REGION, HashKind.REGION)
+        for q in query_variants(grey)
+        for s in index_variants(white)
+    )
+
+
+# ---------------------------------------------------------------- synthetic photo (no data folder)
+
+
+def test_synthetic_photo_is_usable() -> None:
+    assert pdq_hash(synthetic_photo()).quality >= 50
+
+
+def test_letterboxed_synthetic_copy_matches_via_variants_and_not_plain_pdq() -> None:
+    original = synthetic_photo()
+    copy = letterbox(original)
+    assert not plain_pdq_matches(copy, original)
+    assert matches(copy, original)
+
+
+@pytest.mark.parametrize("share", [0.05, 0.07, 0.10])
+def test_symmetric_crop_of_synthetic_photo_matches(share: float) -> None:
+    original = synthetic_photo(seed=11)
+    copy = crop_per_side(original, share)
+    assert not plain_pdq_matches(copy, original)
+    assert matches(copy, original)
+
+
+def test_mirrored_letterboxed_synthetic_copy_matches() -> None:
+    original = synthetic_photo(seed=3)
+    assert matches(letterbox(ImageOps.mirror(original)), original)
+
+
+def test_unrelated_synthetic_photos_do_not_match() -> None:
+    photos = [synthetic_photo(seed) for seed in range(4)]
+    stored = [stored_hashes(photo) for photo in photos]
+    for i, photo in enumerate(photos):
+        queried = queried_hashes(photo)
+        for j, hashes in enumerate(stored):
+            if i != j:
+                assert not any(
+                    is_match(hex_distance(q, s), q_kind, s_kind) for q, q_kind in queried for s, s_kind in hashes
+                )
+
+
+# ---------------------------------------------------------------- real photos
+
+
+def test_letterboxed_photo_matches_via_query_variants_and_not_plain_pdq() -> None:
+    original = reference_photo(BRIDGE)
+    copy = letterbox(original)
+    assert not plain_pdq_matches(copy, original)
+    assert matches(copy, original)
+
+
+def test_photo_padded_to_nine_sixteen_with_blurred_fill_matches() -> None:
+    original = reference_photo(DESK)
+    copy = pad_nine_sixteen_blurred(original)
+    assert not plain_pdq_matches(copy, original)
+    assert matches(copy, original)
+
+
+def test_ten_percent_crop_of_photo_matches() -> None:
+    original = reference_photo(BRIDGE)
+    copy = crop_per_side(original, 0.10)
+    assert not plain_pdq_matches(copy, original)
+    assert matches(copy, original)
+
+
+def test_captioned_photo_matches() -> None:
+    original = reference_photo(DESK)
+    copy = caption_above(original)
+    assert not plain_pdq_matches(copy, original)
+    assert matches(copy, original)
+
+
+def test_rotated_photo_matches() -> None:
+    original = reference_photo(BRIDGE)
+    assert matches(original.transpose(Image.Transpose.ROTATE_90), original)
+
+
+def test_different_photos_and_their_copies_stay_far_apart() -> None:
+    photos = [reference_photo(path) for path in UNRELATED]
+    stored = [[h for h, _ in stored_hashes(photo)] for photo in photos]
+    for i, photo in enumerate(photos):
+        for copy in (letterbox(photo), crop_per_side(photo, 0.1)):
+            queried = [h for h, _ in queried_hashes(copy)]
+            for j, hashes in enumerate(stored):
+                if i != j:
+                    closest = min(hex_distance(q, s) for q in queried for s in hashes)
+                    assert closest > 2 * PDQ_MATCH_THRESHOLD, (UNRELATED[i], UNRELATED[j], closest)
+
+
+def test_low_quality_photo_produces_no_variants() -> None:
+    photo = reference_photo("pdq/misc-images/small.jpg")
+    assert pdq_hash(photo).quality < 50
+    assert index_variants(photo) == ()
+    assert query_variants(photo) == ()
+
+
+# ---------------------------------------------------------------- sizes, geometry, match rule
+
+
+def test_variant_counts_stay_small() -> None:
+    photo = synthetic_photo()
+    assert len(index_variants(photo)) == 1 + len(robust.INDEX_CROP_SCALES)
+    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8
+
+
+def test_content_regions_find_the_picture_inside_black_bars() -> None:
+    original = synthetic_photo()
+    regions = robust.content_regions(letterbox(original, share=0.5))
+    assert regions[0] == robust.WHOLE
+    expected = Region(0.0, 1 / 6, 1.0, 5 / 6)  # bars of a quarter of the picture's height, above and below
+    assert any(region.close_to(expected) for region in regions[1:]), regions
+
+
+def test_central_crop_keeps_the_centre() -> None:
+    crop = Region(0.0, 0.0, 1.0, 1.0).central_crop(0.8)
+    assert crop.close_to(Region(0.1, 0.1, 0.9, 0.9))
+
+
+def test_region_block_is_the_exact_area_average() -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (128, 128)).astype(np.uint8)
+    luma = robust._Luma(Image.fromarray(pixels))
+    block = luma._block(robust.WHOLE)
+    assert block is not None
+    expected = pixels.astype(np.float64).reshape(64, 2, 64, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(block, expected, atol=1e-6)
+
+
+def test_is_match_threshold_and_phash_corroboration() -> None:
+    main, dihedral, region = HashKind.MAIN, HashKind.DIHEDRAL, HashKind.REGION
+    assert is_match(31, region, region)
+    assert not is_match(32, region, region)
+    assert is_match(40, main, main, phash_distance=robust.PHASH_CORROBORATION_THRESHOLD)
+    assert not is_match(40, main, main, phash_distance=robust.PHASH_CORROBORATION_THRESHOLD + 1)
+    assert not is_match(40, main, main)
+    assert not is_match(robust.PDQ_CORROBORATED_THRESHOLD + 1, main, main, phash_distance=0)
+    assert not is_match(40, dihedral, main, phash_distance=0)  # pHash has no rotated variants
+    assert not is_match(40, region, main, phash_distance=0)
