@@ -15,7 +15,18 @@ from PIL import Image
 
 from hashmatch.client import Coalition
 from hashmatch.local.stack import LocalStack
-from hashmatch.samples import jpeg_bytes, letterboxed, mirrored, png_bytes, resized, scene
+from hashmatch.samples import (
+    jpeg_bytes,
+    letterboxed,
+    letterboxed_frames,
+    mirrored,
+    mirrored_frames,
+    panning_frames,
+    png_bytes,
+    resized,
+    scene,
+    video_bytes,
+)
 
 SHARER = "tiktok"
 CHECKER = "instagram"
@@ -43,6 +54,17 @@ def _image_uploads(original: Image.Image) -> list[Upload]:
     return [Upload(name, make(), expected) for name, make, expected in edits]
 
 
+def _video_uploads(footage: list, other: list) -> list[Upload]:
+    fps = 24
+    return [
+        Upload("clip-6s-offgrid.mp4", video_bytes(footage[37 : 37 + 6 * fps]), "match.found"),
+        Upload("mirrored-letterboxed.mp4", video_bytes(letterboxed_frames(mirrored_frames(footage))), "match.found"),
+        Upload("spliced-5s.mp4", video_bytes(other[:120] + footage[60 : 60 + 5 * fps] + other[120:]), "match.found"),
+        Upload("screenshot.jpg", jpeg_bytes(Image.fromarray(footage[150])), "match.found"),
+        Upload("unrelated.mp4", video_bytes(other), "check.clean"),
+    ]
+
+
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -53,10 +75,15 @@ def _describe(notification: dict[str, object]) -> str:
         matches = notification["matches"]
         assert isinstance(matches, list)
         best = matches[0]
-        return (
-            f"{event:<14} {best['signal']} distance {best['distance']} via {best['query']}; "
-            f"labels {','.join(best['labels'])}; shared by {best['contributor']}"
-        )
+        evidence = f"{best['signal']} distance {best['distance']} via {best['query']}"
+        if best["signal"] == "vpdq":
+            segment = best["detail"]["segments"][0]
+            evidence = (
+                f"vpdq {best['detail']['matched_seconds']:.0f}s matched, check {segment['check_start']:.1f}-"
+                f"{segment['check_end']:.1f}s = shared {segment['shared_start']:.1f}-{segment['shared_end']:.1f}s"
+                f" ({segment['orientation']})"
+            )
+        return f"{event:<14} {evidence}; labels {','.join(best['labels'])}; shared by {best['contributor']}"
     if event == "check.rejected":
         rejection = notification["rejection"]
         assert isinstance(rejection, dict)
@@ -66,6 +93,34 @@ def _describe(notification: dict[str, object]) -> str:
         assert isinstance(items, list)
         return f"{event:<14} {len(items)} item(s) from {items[0]['contributor']}, labels {','.join(items[0]['labels'])}"
     return event
+
+
+def _report(coalition: Coalition, keys: dict[str, Upload], received: dict[str, list[str]]) -> int:
+    """Print each verdict against the expected one; how many were not as expected."""
+    failures = 0
+    verdicts = {v["object"]["key"]: v for v in coalition.verdicts(CHECKER, set(keys), VERDICT_TIMEOUT)}
+    for key, upload in keys.items():
+        verdict = verdicts.get(key)
+        if verdict:
+            received[CHECKER].append(f"{_describe(verdict)} [{upload.name}]")
+        ok = (verdict["event_type"] if verdict else "no verdict") == upload.expected
+        failures += not ok
+        detail = _describe(verdict) if verdict else f"nothing within {VERDICT_TIMEOUT:.0f}s"
+        _say(f"   {'ok ' if ok else 'BAD'} {upload.name:<26} {detail}")
+    return failures
+
+
+def _wait_for_alerts(coalition: Coalition, received: dict[str, list[str]], event: str, count: int) -> list[str]:
+    """Read every platform's inbox until `count` platforms got `event`; the platforms that did."""
+    alerted: list[str] = []
+    deadline = time.monotonic() + VERDICT_TIMEOUT
+    while len(alerted) < count and time.monotonic() < deadline:
+        for platform in coalition.platforms:
+            for notification in coalition.notifications(platform, wait_seconds=0.5):
+                received[platform].append(_describe(notification))
+                if notification["event_type"] == event:
+                    alerted.append(platform)
+    return alerted
 
 
 def run_demo(port: int = 0) -> int:
@@ -81,32 +136,23 @@ def run_demo(port: int = 0) -> int:
         coalition.put("share", SHARER, "incident.jpg", jpeg_bytes(original), {"labels": LABEL, "severity": "high"})
         others = [p for p in coalition.platforms if p != SHARER]
         received: dict[str, list[str]] = {p: [] for p in coalition.platforms}
-        alerted: list[str] = []
-        deadline = time.monotonic() + VERDICT_TIMEOUT
-        while len(alerted) < len(others) and time.monotonic() < deadline:
-            for platform in coalition.platforms:
-                for notification in coalition.notifications(platform, wait_seconds=0.5):
-                    received[platform].append(_describe(notification))
-                    if notification["event_type"] == "hash.shared":
-                        alerted.append(platform)
+        alerted = _wait_for_alerts(coalition, received, "hash.shared", len(others))
         _say(f"   hash.shared reached {len(alerted)} of {len(others)} other members: {', '.join(alerted)}")
 
         _say(f"\n2. {CHECKER} checks edited copies and unrelated files")
         uploads = _image_uploads(original)
         keys = {coalition.put("check", CHECKER, u.name, u.body, {"content-id": u.name}): u for u in uploads}
-        failures = 0
-        verdicts = {v["object"]["key"]: v for v in coalition.verdicts(CHECKER, set(keys), VERDICT_TIMEOUT)}
-        for key, upload in keys.items():
-            verdict = verdicts.get(key)
-            if verdict:
-                received[CHECKER].append(f"{_describe(verdict)} [{upload.name}]")
-            got = verdict["event_type"] if verdict else "no verdict"
-            ok = got == upload.expected
-            failures += not ok
-            detail = _describe(verdict) if verdict else f"nothing within {VERDICT_TIMEOUT:.0f}s"
-            _say(f"   {'ok ' if ok else 'BAD'} {upload.name:<20} {detail}")
+        failures = _report(coalition, keys, received)
 
-        _say("\n3. The notifications each platform received on its own topic")
+        _say(f"\n3. {SHARER} shares 12 s of a live stream labelled self-harm; {CHECKER} checks re-uploads")
+        footage, other = panning_frames(11, seconds=12), panning_frames(12, seconds=10)
+        coalition.put("share", SHARER, "stream.mp4", video_bytes(footage), {"labels": "self-harm"})
+        _wait_for_alerts(coalition, received, "hash.shared", 2)
+        uploads = _video_uploads(footage, other)
+        keys = {coalition.put("check", CHECKER, u.name, u.body, {"content-id": u.name}): u for u in uploads}
+        failures += _report(coalition, keys, received)
+
+        _say("\n4. The notifications each platform received on its own topic")
         for platform in coalition.platforms:
             received[platform] += [_describe(n) for n in coalition.notifications(platform, wait_seconds=0.2)]
             for line in received[platform] or ["-"]:
