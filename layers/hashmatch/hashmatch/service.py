@@ -204,7 +204,7 @@ class HashmatchService:
         if sniff_media(head) is None and looks_like_hash_list(head):
             entries = parse_hash_list(path.read_bytes(), signal)
             return [_item_from_entry(entry, provenance) for entry in entries]
-        return [_item_from_media(self._hasher(path, for_sharing=True), provenance)]
+        return [item_from_media(self._hasher(path, for_sharing=True), provenance)]
 
     def _rejection(
         self, event_type: EventType, platform: str, obj: ObjectRef, content_id: str | None, rejected: Rejected
@@ -225,7 +225,9 @@ def _near_entries(signals: dict[str, str]) -> list[NearEntry]:
     return [NearEntry(name, signals[name]) for name in ("pdq", "phash") if name in signals]
 
 
-def _item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
+def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
+    """The bank item for shared media: its signals, and the near entries the index will hold
+    (the PDQ and pHash when usable, the stored framings, a video's frame runs)."""
     entries: list[NearEntry] = []
     if hashes.pdq_quality is not None and hashes.pdq_quality >= PDQ_MIN_QUALITY:
         entries += _near_entries(hashes.signals)
