@@ -2,21 +2,26 @@
 
 For every real photo found (the reference photos in ../shared/data, the sample photos shipped in
 scikit-image and PyWavelets when installed, one frame of each reference video), the benchmark makes
-seeded edited copies (mirror, rotation, letterbox, 9:16 padding with solid or blurred fill, crops,
-caption bars, meme text, watermark, JPEG, resize, colour filters and combinations), then reports per
-edit the share of copies matched by
+seeded edited copies with `hashmatch.edits` (mirror, rotation, letterbox, 9:16 padding with solid or
+blurred fill, crops, caption bars, meme text, watermark, JPEG, resize, colour filters and
+combinations) and runs them through the service's own code path, in memory:
 
-- hashmatch: stored = main PDQ + `index_variants`; query = main PDQ + 8 dihedral + `query_variants`,
-  matched by `robust.is_match`;
-- plain PDQ: main hash against main hash, within 31 bits;
-- PDQ + dihedral: the 8 rotations/flips of the copy against the main hash, within 31 bits;
-- pHash: within 10 bits;
+- every photo is written as a JPEG file (quality 95) and shared: `HashmatchService.process` hashes
+  it with `hashing.hash_file(path, for_sharing=True)` and stores the item (main PDQ and pHash, the
+  stored framings as "variant" entries) in a bank;
+- every edited copy is written as a file (JPEG q95; PNG for the edits that end in a JPEG re-encode,
+  so that their q30-50 pixels are not re-encoded again: `edits.encode_copy`) and checked: the same
+  service hashes it with `hash_file(path)` and `matching.Matcher` answers with the verdict.
 
-and the false matches: every original and every copy of one photo queried against the stored hashes
-of every other photo. A second table measures pHash thresholds: edits of one photo against different
-photos of one scene (a stereo pair, two photos of one desk, video frames seconds apart).
+Per edit, the share of copies whose verdict names their own photo, beside anchors measured on the
+same hashes: plain PDQ (main against main, within 31 bits), PDQ + 8 dihedral (the copy's 8
+rotations/flips against the main), pHash within 10 bits. False matches: every verdict naming
+another photo (every copy is checked against a bank holding every photo), and for the anchors every
+pair of a copy and a different photo. A second table measures pHash thresholds: edits of one photo
+against different photos of one scene (a stereo pair, two photos of one desk, video frames seconds
+apart).
 
-    .venv/bin/python benchmarks/bench_robustness.py            # whole run, about a minute
+    .venv/bin/python benchmarks/bench_robustness.py            # whole run, a few minutes
     .venv/bin/python benchmarks/bench_robustness.py --quick    # a few photos, for a smoke test
 """
 
@@ -27,25 +32,33 @@ import importlib.util
 import random
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+from PIL import Image
 
 from hashmatch import robust
+from hashmatch.bank import SharedItem
+from hashmatch.edits import EDITS, KNOWN_LIMITS, MILD_EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
+from hashmatch.hashing import hash_file
+from hashmatch.matching import Matcher, NearIndexes
+from hashmatch.media import MediaHashes
+from hashmatch.notifications import EventType, Notification, ObjectRef
+from hashmatch.ports import BankChange, FetchedObject
+from hashmatch.service import HashmatchService
 from hashmatch.signals.hamming import popcount_rows
-from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, pdq_dihedral_hashes, pdq_hash
-from hashmatch.signals.phash import phash
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 
 SEED = 20240611
-SERVICE_SIDE = 1024  # the imaging module hands images at most this long on the long side
 PHASH_ANCHOR_THRESHOLD = 10
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-Edit = Callable[[Image.Image, random.Random], Image.Image]
+BUCKET = "ingest"
+SHARER, CHECKER = "tiktok", "reddit"
 
 
 # ---------------------------------------------------------------- photos
@@ -55,11 +68,6 @@ Edit = Callable[[Image.Image, random.Random], Image.Image]
 class Photo:
     name: str
     image: Image.Image
-
-
-def _open(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).convert("RGB")
 
 
 def _package_dir(package: str) -> Path | None:
@@ -103,26 +111,17 @@ SKIMAGE_PHOTOS = [
     "rocket.jpg",
     "text.png",
 ]
-SHARED_PHOTOS = (
-    # The bridge family (bridge-mods/*, dih/*, misc-images/b.jpg, modes/*) is one scene: one photo.
-    "pdq/bridge-mods/aaa-orig.jpg",
-    "pdq/misc-images/c.png",
-    "pdq/reg-test-input/pen-and-coaster.png",
-    "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg",
-    *(f"pdq/reg-test-input/labelme-subset/{n}.jpg" for n in ("q0003", "q0004", "q0122", "q0291")),
-    *(f"pdq/reg-test-input/labelme-subset/{n}.jpg" for n in ("q0746", "q1050", "q2821")),
-)
 VIDEO_PHOTOS = ("chair-orig-22-sd-bar", "pattern-hd-no-bar", "doorknob-hd-no-bar")
 
 
 def gather_photos() -> list[Photo]:
     """Every real photo available here, one per scene."""
-    photos = [Photo(Path(p).stem, _open(DATA / p)) for p in SHARED_PHOTOS if (DATA / p).exists()]
+    photos = [Photo(Path(p).stem, open_photo(DATA / p)) for p in REFERENCE_PHOTOS if (DATA / p).exists()]
     skimage = _package_dir("skimage")
     if skimage is not None:
         for name in SKIMAGE_PHOTOS:
             if (skimage / "data" / name).exists():
-                photos.append(Photo(f"skimage:{Path(name).stem}", _open(skimage / "data" / name)))
+                photos.append(Photo(f"skimage:{Path(name).stem}", open_photo(skimage / "data" / name)))
     pywt = _package_dir("pywt")
     if pywt is not None:
         for name in ("aero", "ascent"):
@@ -145,16 +144,16 @@ def gather_scene_pairs() -> list[tuple[str, Image.Image, Image.Image]]:
         pairs.append(
             (
                 "motorcycle stereo pair",
-                _open(skimage / "data" / "motorcycle_left.png"),
-                _open(skimage / "data" / "motorcycle_right.png"),
+                open_photo(skimage / "data" / "motorcycle_left.png"),
+                open_photo(skimage / "data" / "motorcycle_right.png"),
             )
         )
     if (DATA / "pdq/misc-images/c.png").exists():
         pairs.append(
             (
                 "pen and coaster, two shots",
-                _open(DATA / "pdq/misc-images/c.png"),
-                _open(DATA / "pdq/reg-test-input/pen-and-coaster.png"),
+                open_photo(DATA / "pdq/misc-images/c.png"),
+                open_photo(DATA / "pdq/reg-test-input/pen-and-coaster.png"),
             )
         )
     for name in (*VIDEO_PHOTOS, "chair-19-sd-bar", "pattern-sd-grey-bar"):
@@ -169,275 +168,126 @@ def gather_scene_pairs() -> list[tuple[str, Image.Image, Image.Image]]:
     return pairs
 
 
-# ---------------------------------------------------------------- edits
-
-CAPTIONS = (
-    "when the weekend finally hits",
-    "nobody:  absolutely nobody:",
-    "this is why we can't have nice things",
-    "POV: you forgot to check the stove",
-    "wait for it...",
-    "me explaining to my mom",
-)
+# ---------------------------------------------------------------- the service, in memory
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=max(8, size))
+class FolderStore:
+    """`ports.ObjectStore` over files written beside each other in one folder (key = file name)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, key: str, body: bytes) -> ObjectRef:
+        path = self.root / key.replace("/", "_")
+        path.write_bytes(body)
+        return ObjectRef(BUCKET, key, size=len(body))
+
+    @contextmanager
+    def fetch(self, obj: ObjectRef, max_bytes: int) -> Iterator[FetchedObject | None]:
+        path = self.root / obj.key.replace("/", "_")
+        if not path.exists():
+            yield None
+            return
+        size = path.stat().st_size
+        yield FetchedObject(path if size <= max_bytes else None, {}, size)
+
+    def delete(self, obj: ObjectRef) -> None:
+        (self.root / obj.key.replace("/", "_")).unlink(missing_ok=True)
 
 
-def _fit_text(draw: ImageDraw.ImageDraw, text: str, width: int, size: int) -> ImageFont.ImageFont:
-    font = _font(size)
-    while size > 8 and draw.textlength(text, font=font) > 0.94 * width:
-        size = int(size * 0.9)
-        font = _font(size)
-    return font  # type: ignore[return-value]
+class MemoryBank:
+    """`ports.Bank` in dictionaries: items, exact-hash lookups and an append-only change log."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, SharedItem] = {}
+        self._exact: dict[tuple[str, str], set[str]] = {}
+        self._log: list[BankChange] = []
+
+    def put_items(self, items: Sequence[SharedItem]) -> None:
+        for item in items:
+            self.items[item.item_id] = replace(item, status="active")
+            for signal, value in item.exact_signals.items():
+                self._exact.setdefault((signal, value), set()).add(item.item_id)
+            if item.near_entries:
+                # Positions sort as the Matcher's log positions do: a timestamp, then the item.
+                position = f"2026-01-01T00:00:00.{len(self._log):06d}Z#{item.item_id}#add#00000"
+                self._log.append(BankChange(position, "add", item.item_id, item.near_entries))
+
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:
+        raise NotImplementedError("the benchmark never withdraws")
+
+    def items_by_exact(self, signal: str, value: str) -> list[SharedItem]:
+        return [self.items[i] for i in sorted(self._exact.get((signal, value), ()))]
+
+    def get_items(self, item_ids: Sequence[str]) -> dict[str, SharedItem]:
+        return {i: self.items[i] for i in item_ids if i in self.items}
+
+    def changes_since(self, position: str | None) -> Iterator[BankChange]:
+        return iter([c for c in self._log if position is None or c.position > position])
 
 
-def mirror(image: Image.Image, rng: random.Random) -> Image.Image:
-    return ImageOps.mirror(image)
+class Coalition:
+    """One `HashmatchService` on in-memory ports, hashing with `hash_file`, keeping every hash it
+    computed (for the anchors) and the CPU time hashing took."""
 
-
-def rotate_90(image: Image.Image, rng: random.Random) -> Image.Image:
-    return image.transpose(Image.Transpose.ROTATE_90)
-
-
-def rotate_180(image: Image.Image, rng: random.Random) -> Image.Image:
-    return image.transpose(Image.Transpose.ROTATE_180)
-
-
-def letterbox(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Black bars above and below adding 25-50% to the height (a wide picture in a taller frame)."""
-    extra = int(image.height * rng.uniform(0.25, 0.5))
-    return ImageOps.expand(image, border=(0, extra // 2, 0, extra - extra // 2), fill=(0, 0, 0))
-
-
-def _nine_sixteen(image: Image.Image) -> tuple[int, int]:
-    width = max(image.width, round(image.height * 9 / 16))
-    return width, round(width * 16 / 9)
-
-
-def pad_solid(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Fitted into a 9:16 frame of one colour (black, white or a seeded grey/colour)."""
-    colour = rng.choice([(0, 0, 0), (255, 255, 255), (24, 24, 24), (rng.randrange(256),) * 3])
-    return ImageOps.pad(image, _nine_sixteen(image), color=colour)
-
-
-def pad_blurred(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Fitted into a 9:16 frame filled with a blurred, zoomed copy of itself."""
-    size = _nine_sixteen(image)
-    background = ImageOps.fit(image, size).filter(ImageFilter.GaussianBlur(size[0] * rng.uniform(0.02, 0.05)))
-    background = ImageEnhance.Brightness(background).enhance(rng.uniform(0.6, 1.0))
-    fitted = ImageOps.contain(image, size)
-    background.paste(fitted, ((size[0] - fitted.width) // 2, (size[1] - fitted.height) // 2))
-    return background
-
-
-def _crop(image: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
-    w, h = image.size
-    return image.crop((round(left * w), round(top * h), round(w - right * w), round(h - bottom * h)))
-
-
-def crop_5(image: Image.Image, rng: random.Random) -> Image.Image:
-    return _crop(image, 0.05, 0.05, 0.05, 0.05)
-
-
-def crop_10(image: Image.Image, rng: random.Random) -> Image.Image:
-    return _crop(image, 0.10, 0.10, 0.10, 0.10)
-
-
-def crop_between(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Every side cut by one seeded 3-9%: between the scales hashmatch stores."""
-    cut = rng.uniform(0.03, 0.09)
-    return _crop(image, cut, cut, cut, cut)
-
-
-def crop_sloppy(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Each side cut by its own seeded 0-1.5%: a hand-made crop of the borders."""
-    return _crop(image, *(rng.uniform(0.0, 0.015) for _ in range(4)))
-
-
-def crop_asymmetric(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Each side cut by its own seeded 0-10%: beyond what a framing-bound hash can follow."""
-    return _crop(image, *(rng.uniform(0.0, 0.10) for _ in range(4)))
-
-
-def _caption(image: Image.Image, rng: random.Random, top: bool) -> Image.Image:
-    bar = int(image.height * rng.uniform(0.12, 0.22))
-    background, ink = rng.choice([((255, 255, 255), (0, 0, 0)), ((0, 0, 0), (255, 255, 255))])
-    canvas = Image.new("RGB", (image.width, image.height + bar), background)
-    canvas.paste(image, (0, bar if top else 0))
-    draw = ImageDraw.Draw(canvas)
-    text = rng.choice(CAPTIONS)
-    font = _fit_text(draw, text, image.width, int(bar * 0.45))
-    y = bar // 2 if top else image.height + bar // 2
-    draw.text((image.width // 2, y), text, fill=ink, font=font, anchor="mm")
-    return canvas
-
-
-def caption_top(image: Image.Image, rng: random.Random) -> Image.Image:
-    return _caption(image, rng, top=True)
-
-
-def caption_bottom(image: Image.Image, rng: random.Random) -> Image.Image:
-    return _caption(image, rng, top=False)
-
-
-def meme_text(image: Image.Image, rng: random.Random) -> Image.Image:
-    """White text with a black outline over the top and bottom of the picture."""
-    canvas = image.copy()
-    draw = ImageDraw.Draw(canvas)
-    size = int(image.height * 0.09)
-    for text, y in ((rng.choice(CAPTIONS).upper(), 0.08), (rng.choice(CAPTIONS).upper(), 0.92)):
-        font = _fit_text(draw, text, image.width, size)
-        draw.text(
-            (image.width // 2, int(image.height * y)),
-            text,
-            fill=(255, 255, 255),
-            font=font,
-            anchor="mm",
-            stroke_width=max(1, size // 12),
-            stroke_fill=(0, 0, 0),
+    def __init__(self, root: Path) -> None:
+        self.store = FolderStore(root)
+        self.bank = MemoryBank()
+        self.sent: list[Notification] = []
+        self.hashed: dict[str, MediaHashes] = {}
+        self.hash_ms: dict[bool, list[float]] = {True: [], False: []}
+        self.service = HashmatchService(
+            store=self.store,
+            bank=self.bank,
+            notifier=self,
+            matcher=Matcher(self.bank, NearIndexes()),
+            hasher=self._hash,
+            platforms=(SHARER, CHECKER),
         )
-    return canvas
+
+    def publish(self, notification: Notification) -> None:
+        self.sent.append(notification)
+
+    def _hash(self, path: Path, *, for_sharing: bool = False) -> MediaHashes:
+        start = time.process_time()
+        hashes = hash_file(path, for_sharing=for_sharing)
+        self.hash_ms[for_sharing].append((time.process_time() - start) * 1000)
+        self.hashed[path.name] = hashes
+        return hashes
+
+    def _drop(self, action: str, platform: str, name: str, body: bytes) -> tuple[Notification, MediaHashes]:
+        key = f"{action}/{platform}/{len(self.sent):06d}-{name}"
+        obj = self.store.put(key, body)
+        sent = len(self.sent)
+        self.service.process(obj)
+        (answer,) = [n for n in self.sent[sent:] if n.platform == platform]
+        return answer, self.hashed[key.replace("/", "_")]
+
+    def share(self, name: str, body: bytes) -> tuple[SharedItem, MediaHashes]:
+        answer, hashes = self._drop("share", SHARER, name, body)
+        assert answer.event_type is EventType.SHARE_ACCEPTED, answer.body
+        return self.bank.items[answer.body["items"][0]["item_id"]], hashes
+
+    def check(self, name: str, body: bytes) -> tuple[dict[str, dict], MediaHashes]:
+        """The verdict's matches by item id, and the copy's hashes."""
+        answer, hashes = self._drop("check", CHECKER, name, body)
+        assert answer.event_type in (EventType.MATCH_FOUND, EventType.CHECK_CLEAN), answer.body
+        return {m["item_id"]: m for m in answer.body["matches"]}, hashes
 
 
-def watermark(image: Image.Image, rng: random.Random) -> Image.Image:
-    """A half-transparent logo (disc and handle) in a seeded corner, about a fifth of the width."""
-    canvas = image.convert("RGBA")
-    overlay = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
-    logo = int(min(image.size) * 0.12)
-    margin = int(min(image.size) * 0.03)
-    right, bottom = rng.random() < 0.5, rng.random() < 0.7
-    x = image.width - margin - logo * 3 if right else margin
-    y = image.height - margin - logo if bottom else margin
-    alpha = rng.randint(140, 200)
-    draw.ellipse((x, y, x + logo, y + logo), fill=(255, 40, 90, alpha))
-    draw.text((x + logo // 2, y + logo // 2), "▶", fill=(255, 255, 255, alpha), anchor="mm", font=_font(logo // 2))
-    draw.text(
-        (x + logo + margin // 2, y + logo // 2),
-        f"@user{rng.randrange(1000, 9999)}",
-        fill=(255, 255, 255, alpha),
-        anchor="lm",
-        font=_font(int(logo * 0.4)),
-    )
-    return Image.alpha_composite(canvas, overlay).convert("RGB")
+# ---------------------------------------------------------------- anchors and distances
 
 
-def jpeg(image: Image.Image, rng: random.Random) -> Image.Image:
-    import io
-
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=rng.randint(30, 50))
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return decoded.convert("RGB")
+def queried_pdq(hashes: MediaHashes) -> list[str]:
+    """Every PDQ hash the Matcher queries for a checked image: the main one and its 7 rotations/flips
+    (when of usable quality), and its framings."""
+    usable = hashes.pdq_quality is not None and hashes.pdq_quality >= PDQ_MIN_QUALITY
+    main = [hashes.signals["pdq"], *hashes.pdq_variants] if usable else []
+    return [*main, *hashes.pdq_regions]
 
 
-def resize_half(image: Image.Image, rng: random.Random) -> Image.Image:
-    return image.resize((max(1, image.width // 2), max(1, image.height // 2)), Image.Resampling.BILINEAR)
-
-
-def resize_double(image: Image.Image, rng: random.Random) -> Image.Image:
-    return image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC)
-
-
-def grey(image: Image.Image, rng: random.Random) -> Image.Image:
-    return ImageOps.grayscale(image).convert("RGB")
-
-
-def sepia(image: Image.Image, rng: random.Random) -> Image.Image:
-    return ImageOps.colorize(ImageOps.grayscale(image), black=(40, 26, 13), white=(255, 240, 192))
-
-
-def saturate(image: Image.Image, rng: random.Random) -> Image.Image:
-    return ImageEnhance.Color(image).enhance(rng.uniform(1.8, 2.5))
-
-
-def mirror_letterbox(image: Image.Image, rng: random.Random) -> Image.Image:
-    return letterbox(mirror(image, rng), rng)
-
-
-def crop_caption(image: Image.Image, rng: random.Random) -> Image.Image:
-    return caption_bottom(crop_between(image, rng), rng)
-
-
-def rotate_pad_blurred(image: Image.Image, rng: random.Random) -> Image.Image:
-    return pad_blurred(mirror(image, rng), rng)
-
-
-def jpeg_crop_watermark(image: Image.Image, rng: random.Random) -> Image.Image:
-    return jpeg(watermark(crop_5(image, rng), rng), rng)
-
-
-EDITS: dict[str, Edit] = {
-    "mirror": mirror,
-    "rotate 90": rotate_90,
-    "rotate 180": rotate_180,
-    "letterbox (black bars)": letterbox,
-    "pad 9:16, solid fill": pad_solid,
-    "pad 9:16, blurred fill": pad_blurred,
-    "crop 5% per side": crop_5,
-    "crop 10% per side": crop_10,
-    "crop 3-9% per side": crop_between,
-    "crop 0-1.5% per side, asymmetric": crop_sloppy,
-    "crop 0-10% per side, asymmetric": crop_asymmetric,
-    "caption bar on top": caption_top,
-    "caption bar below": caption_bottom,
-    "meme text on the picture": meme_text,
-    "watermark logo": watermark,
-    "JPEG q30-50": jpeg,
-    "resize 0.5x": resize_half,
-    "resize 2x": resize_double,
-    "greyscale": grey,
-    "sepia": sepia,
-    "high saturation": saturate,
-    "mirror + letterbox": mirror_letterbox,
-    "crop 3-9% + caption": crop_caption,
-    "mirror + pad 9:16 blurred": rotate_pad_blurred,
-    "crop 5% + watermark + JPEG": jpeg_crop_watermark,
-}
-# Crops that move the picture's centre by more than ~1.5% of a side: PDQ (and any hash of the whole
-# frame) moves 40+ bits per 2%, and no affordable set of stored or queried crops follows them.
-KNOWN_LIMITS = ("crop 0-10% per side, asymmetric",)
-MILD_EDITS = ("JPEG q30-50", "resize 0.5x", "resize 2x", "greyscale", "sepia", "high saturation", "watermark logo")
-
-
-# ---------------------------------------------------------------- hashing as the service does
-
-
-def as_service_sees(image: Image.Image) -> Image.Image:
-    if max(image.size) <= SERVICE_SIDE:
-        return image
-    small = image.copy()
-    small.thumbnail((SERVICE_SIDE, SERVICE_SIDE), Image.Resampling.BILINEAR)
-    return small
-
-
-@dataclass
-class Hashes:
-    main: str | None  # None when PDQ quality < 50: the service rejects such media
-    dihedral: list[str] = field(default_factory=list)
-    variants: list[str] = field(default_factory=list)
-    phash: str = ""
-
-
-def stored_hashes(image: Image.Image) -> Hashes:
-    image = as_service_sees(image)
-    main = pdq_hash(image)
-    if main.quality < PDQ_MIN_QUALITY:
-        return Hashes(None, phash=phash(image))
-    return Hashes(main.hex, [main.hex], list(robust.index_variants(image)), phash(image))
-
-
-def query_hashes(image: Image.Image) -> Hashes:
-    image = as_service_sees(image)
-    dihedral = pdq_dihedral_hashes(image)
-    variants = list(robust.query_variants(image))
-    if dihedral[0].quality < PDQ_MIN_QUALITY:
-        # A padded copy of a plain picture can score low as a whole while its content does not.
-        return Hashes(None, [], variants, phash(image))
-    return Hashes(dihedral[0].hex, [h.hex for h in dihedral], variants, phash(image))
+def stored_pdq(item: SharedItem) -> list[str]:
+    return [entry.value for entry in item.near_entries if entry.signal == "pdq"]
 
 
 def _bits(hashes: list[str]) -> np.ndarray:
@@ -458,45 +308,31 @@ def _phash_distance(left: str, right: str) -> int:
 
 
 @dataclass
-class Verdicts:
-    hashmatch: bool
-    hashmatch_pdq_only: bool  # without pHash corroboration
-    hashmatch_distance: int
+class Anchors:
     plain: bool
     dihedral: bool
     phash: bool
-    upright_distance: int  # PDQ, the copy's main hash against the stored main hash
     phash_distance: int
 
 
-def compare(query: Hashes, stored: Hashes) -> Verdicts:
-    """How each method judges `query` against `stored`."""
-    phash_distance = _phash_distance(query.phash, stored.phash)
-    if stored.main is None:  # rejected at share time: nothing stored
-        return Verdicts(False, False, 256, False, False, phash_distance <= PHASH_ANCHOR_THRESHOLD, 256, phash_distance)
-    main, dihedral, region = robust.HashKind.MAIN, robust.HashKind.DIHEDRAL, robust.HashKind.REGION
-    upright = _min_distance(query.dihedral[:1], [stored.main])
-    pairs = (
-        (upright, main, main),
-        (_min_distance(query.dihedral[1:], [stored.main]), dihedral, main),
-        (_min_distance(query.dihedral, stored.variants), dihedral, region),
-        (_min_distance(query.variants, [stored.main]), region, main),
-        (_min_distance(query.variants, stored.variants), region, region),
-    )
-    hashmatch = any(
-        robust.is_match(distance, query_kind, stored_kind, phash_distance)
-        for distance, query_kind, stored_kind in pairs
-    )
-    pdq_only = any(robust.is_match(distance, query_kind, stored_kind) for distance, query_kind, stored_kind in pairs)
-    return Verdicts(
-        hashmatch,
-        pdq_only,
-        min(distance for distance, _, _ in pairs),
+def anchors(copy: MediaHashes, shared: MediaHashes) -> Anchors:
+    """How plain PDQ, PDQ with 8 dihedral variants and pHash judge `copy` against `shared`."""
+    phash_distance = _phash_distance(copy.signals["phash"], shared.signals["phash"])
+    usable = copy.pdq_quality is not None and copy.pdq_quality >= PDQ_MIN_QUALITY
+    upright = _min_distance([copy.signals["pdq"]], [shared.signals["pdq"]]) if usable else 256
+    turned = _min_distance(list(copy.pdq_variants), [shared.signals["pdq"]]) if usable else 256
+    return Anchors(
         upright <= PDQ_MATCH_THRESHOLD,
-        min(pairs[0][0], pairs[1][0]) <= PDQ_MATCH_THRESHOLD,
+        min(upright, turned) <= PDQ_MATCH_THRESHOLD,
         phash_distance <= PHASH_ANCHOR_THRESHOLD,
-        upright,
         phash_distance,
+    )
+
+
+def _pdq_only(match: dict) -> bool:
+    """Whether a match stands without pHash corroboration: exact, or PDQ within 31 bits."""
+    return match["signal"] in ("sha256", "md5") or (
+        match["signal"] == "pdq" and match["distance"] <= PDQ_MATCH_THRESHOLD
     )
 
 
@@ -527,53 +363,75 @@ class EditResult:
         self.closest_other = min(self.closest_other, other.closest_other)
 
 
+@dataclass
+class Shared:
+    photo: Photo
+    item: SharedItem
+    hashes: MediaHashes
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.0f}%" if whole else "-"
-
-
-def run(photos: list[Photo], seed: int, only: list[str] | None = None) -> tuple[dict[str, EditResult], list[Photo]]:
-    """Per edit: how each method judges every copy against its own photo and every other photo."""
-    stored = {p.name: stored_hashes(p.image) for p in photos}
-    usable = [p for p in photos if stored[p.name].main is not None]
-    results: dict[str, EditResult] = {}
-    for edit_index, (edit_name, edit) in enumerate({"original": _unchanged, **EDITS}.items()):
-        if only and edit_name != "original" and not any(part in edit_name for part in only):
-            continue
-        result = results.setdefault(edit_name, EditResult())
-        for photo_index, photo in enumerate(usable):
-            rng = random.Random(seed * 1000 + edit_index * 100 + photo_index)
-            copy = query_hashes(edit(photo.image, rng))
-            own = compare(copy, stored[photo.name])
-            result.copies += 1
-            result.hashmatch += own.hashmatch
-            result.pdq_only += own.hashmatch_pdq_only
-            result.plain += own.plain
-            result.dihedral += own.dihedral
-            result.phash += own.phash
-            result.distances.append(own.hashmatch_distance)
-            result.phash_distances.append(own.phash_distance)
-            if not own.hashmatch:
-                result.misses.append(photo.name)
-            for other in photos:
-                if other.name == photo.name:
-                    continue
-                verdict = compare(copy, stored[other.name])
-                result.false_hashmatch += verdict.hashmatch
-                result.false_plain += verdict.plain
-                result.false_phash += verdict.phash
-                result.closest_other = min(result.closest_other, verdict.hashmatch_distance)
-    return results, usable
 
 
 def _unchanged(image: Image.Image, rng: random.Random) -> Image.Image:
     return image
 
 
+def share_all(coalition: Coalition, photos: list[Photo]) -> tuple[list[Shared], list[Photo]]:
+    """Every photo shared as a JPEG q95 file; those whose PDQ quality is below 50 are left out
+    (the service stores no PDQ for them, so only an exact copy could match)."""
+    shared, rejected = [], []
+    for photo in photos:
+        body, suffix = encode_copy(photo.image, "original")
+        item, hashes = coalition.share(f"{photo.name.replace(':', '-')}{suffix}", body)
+        if hashes.pdq_quality is not None and hashes.pdq_quality >= PDQ_MIN_QUALITY:
+            shared.append(Shared(photo, item, hashes))
+        else:
+            rejected.append(photo)
+    return shared, rejected
+
+
+def run(coalition: Coalition, shared: list[Shared], seed: int, only: list[str] | None = None) -> dict[str, EditResult]:
+    """Per edit: the verdict on every copy, and how the anchors judge it against every photo."""
+    results: dict[str, EditResult] = {}
+    for edit_index, (edit_name, edit) in enumerate({"original": _unchanged, **EDITS}.items()):
+        if only and edit_name != "original" and not any(part in edit_name for part in only):
+            continue
+        result = results.setdefault(edit_name, EditResult())
+        for photo_index, own in enumerate(shared):
+            rng = random.Random(seed * 1000 + edit_index * 100 + photo_index)
+            body, suffix = encode_copy(edit(own.photo.image, rng), edit_name)
+            matched, copy = coalition.check(f"{own.photo.name.replace(':', '-')}{suffix}", body)
+            mine = matched.get(own.item.item_id)
+            judged = anchors(copy, own.hashes)
+            result.copies += 1
+            result.hashmatch += mine is not None
+            result.pdq_only += mine is not None and _pdq_only(mine)
+            result.plain += judged.plain
+            result.dihedral += judged.dihedral
+            result.phash += judged.phash
+            result.distances.append(_min_distance(queried_pdq(copy), stored_pdq(own.item)))
+            result.phash_distances.append(judged.phash_distance)
+            if mine is None:
+                result.misses.append(own.photo.name)
+            queried = queried_pdq(copy)
+            for other in shared:
+                if other is own:
+                    continue
+                wrong = anchors(copy, other.hashes)
+                result.false_hashmatch += other.item.item_id in matched
+                result.false_plain += wrong.plain
+                result.false_phash += wrong.phash
+                result.closest_other = min(result.closest_other, _min_distance(queried, stored_pdq(other.item)))
+    return results
+
+
 def print_table(results: dict[str, EditResult]) -> None:
     print(
         "| edit | copies | **hashmatch** | hashmatch, PDQ only | plain PDQ | PDQ + 8 dihedral "
         f"| pHash <= {PHASH_ANCHOR_THRESHOLD} | median / max best distance "
-        "| false matches: hashmatch / plain PDQ / pHash | closest other photo (bits) |"
+        "| false matches: hashmatch / plain PDQ / pHash | closest other photo (PDQ bits) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     total, limited = EditResult(), EditResult()
@@ -604,13 +462,21 @@ def print_misses(results: dict[str, EditResult]) -> None:
             print(f"- {name}: {', '.join(photos)}")
 
 
-def phash_thresholds(results: dict[str, EditResult], photos: list[Photo]) -> None:
+def phash_thresholds(coalition: Coalition, results: dict[str, EditResult], shared: list[Shared]) -> None:
     """pHash distance: edits of one photo vs different photos (of one scene, and unrelated)."""
-    pairs = gather_scene_pairs()
-    scene = [(name, _phash_distance(phash(a), phash(b)), _pdq_distance(a, b)) for name, a, b in pairs]
-    hashes = [phash(as_service_sees(p.image)) for p in photos]
+    scene = []
+    for name, a, b in gather_scene_pairs():
+        (ha, hb) = (hash_file(_written(coalition, image)) for image in (a, b))
+        scene.append(
+            (
+                name,
+                _phash_distance(ha.signals["phash"], hb.signals["phash"]),
+                _min_distance([ha.signals["pdq"]], [hb.signals["pdq"]]),
+            )
+        )
+    hashes = [s.hashes.signals["phash"] for s in shared]
     unrelated = [_phash_distance(hashes[i], hashes[j]) for i in range(len(hashes)) for j in range(i + 1, len(hashes))]
-    mild = [d for name in MILD_EDITS for d in results[name].phash_distances]
+    mild = [d for name in MILD_EDITS if name in results for d in results[name].phash_distances]
     every = [d for name, r in results.items() if name != "original" for d in r.phash_distances]
     print("\npHash distances (64 bits):")
     print(f"- pairs of different photos of one scene: {sorted(d for _, d, _ in scene)}")
@@ -631,20 +497,24 @@ def phash_thresholds(results: dict[str, EditResult], photos: list[Photo]) -> Non
         )
 
 
-def _pdq_distance(a: Image.Image, b: Image.Image) -> int:
-    return _min_distance([pdq_hash(a).hex], [pdq_hash(b).hex])
+def _written(coalition: Coalition, image: Image.Image) -> Path:
+    body, suffix = encode_copy(image, "original")
+    path = coalition.store.root / f"scene-{time.perf_counter_ns()}{suffix}"
+    path.write_bytes(body)
+    return path
 
 
-def cost(photos: list[Photo]) -> None:
-    """CPU milliseconds per image for index_variants + query_variants, at 512 and 1024 px.
+def cost(coalition: Coalition, shared: list[Shared]) -> None:
+    """CPU milliseconds per image: `index_variants` + `query_variants` alone at 512 and 1024 px, and
+    `hash_file` as a whole (decode, sha256/md5, PDQ and its rotations, pHash, variants) as run.
 
     CPU time of this process (`time.process_time`), so that other work on a shared machine does not
     count; numpy here runs single-threaded (no BLAS-sized products).
     """
     for side in (512, 1024):
         images = []
-        for photo in photos:
-            image = photo.image.copy()
+        for s in shared:
+            image = s.photo.image.copy()
             image.thumbnail((side, side))
             images.append(image)
         index_ms: list[float] = []
@@ -664,6 +534,12 @@ def cost(photos: list[Photo]) -> None:
             f"query_variants {statistics.median(query_ms):.1f} ms, both: median "
             f"{statistics.median(both):.1f} ms, p95 {np.percentile(both, 95):.1f} ms"
         )
+    for for_sharing, what in ((True, "share"), (False, "check")):
+        ms = coalition.hash_ms[for_sharing]
+        print(
+            f"- hash_file for a {what}, whole files as written here: median {statistics.median(ms):.1f} ms, "
+            f"p95 {np.percentile(ms, 95):.1f} ms ({len(ms)} files)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -679,23 +555,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         photos = photos[:6]
     started = time.perf_counter()
-    results, usable = run(photos, args.seed, args.edit)
-    skipped = sorted({p.name for p in photos} - {p.name for p in usable})
-    print(f"Robustness of image matching, seed {args.seed}, {len(usable)} photos")
-    print(f"({len(photos)} gathered; PDQ quality < {PDQ_MIN_QUALITY}, so rejected: {', '.join(skipped) or 'none'})\n")
-    print_table(results)
-    print_misses(results)
-    if args.edit:
-        return 0
-    sizes = [len(stored_hashes(p.image).variants) for p in usable]
-    queries = [len(query_hashes(p.image).variants) for p in usable]
-    print(
-        f"\nStored per image: 1 main + {statistics.mean(sizes):.2f} index variants (max {max(sizes)}); "
-        f"queried per image: 9 + {statistics.mean(queries):.1f} query variants (max {max(queries)})"
-    )
-    print("\nCost of the variants on one core:")
-    cost(usable)
-    phash_thresholds(results, usable)
+    with tempfile.TemporaryDirectory(prefix="bench-robustness-") as folder:
+        coalition = Coalition(Path(folder))
+        shared, rejected = share_all(coalition, photos)
+        results = run(coalition, shared, args.seed, args.edit)
+        print(f"Robustness of image matching through HashmatchService, seed {args.seed}, {len(shared)} photos")
+        print(
+            f"({len(photos)} gathered; PDQ quality < {PDQ_MIN_QUALITY}, so no PDQ stored: "
+            f"{', '.join(p.name for p in rejected) or 'none'})\n"
+        )
+        print_table(results)
+        print_misses(results)
+        if args.edit:
+            return 0
+        stored = [sum(e.kind == "variant" for e in s.item.near_entries) for s in shared]
+        queried = [len(coalition.hashed[k].pdq_regions) for k in coalition.hashed if k.startswith("check_")]
+        print(
+            f"\nStored per image: 1 main + {statistics.mean(stored):.2f} variants (max {max(stored)}); "
+            f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)})"
+        )
+        print("\nCost on one core:")
+        cost(coalition, shared)
+        phash_thresholds(coalition, results, shared)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 

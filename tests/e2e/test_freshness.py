@@ -3,12 +3,11 @@ matching, with shares and checks overlapping."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hashmatch.client import Coalition
+from hashmatch.client import SHARE_REPLIES, Coalition
 from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_stack")]
@@ -18,13 +17,9 @@ TIMEOUT = 300.0
 
 
 def _shared_notice(coalition: Coalition, platform: str, key: str, timeout: float) -> dict:
-    """Wait for the sharer's own share.accepted about `key` (the same moment hash.shared goes out)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for notification in coalition.notifications(platform, 0.5):
-            if notification.get("object", {}).get("key") == key:
-                return notification
-    raise AssertionError(f"no share notification for {key}")
+    """The sharer's own reply about `key` (share.accepted goes out with hash.shared)."""
+    (reply,) = coalition.verdicts(platform, {key}, timeout, SHARE_REPLIES)
+    return reply
 
 
 def test_fifty_overlapping_shares_each_match_the_very_next_check(coalition: Coalition) -> None:

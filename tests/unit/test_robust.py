@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from hashmatch import robust
 from hashmatch.robust import HashKind, Region, index_variants, is_match, query_variants
 from hashmatch.signals.hamming import hex_distance
-from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_dihedral_hashes, pdq_hash
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, _quality, pdq_dihedral_hashes, pdq_hash
 
 pytestmark = pytest.mark.unit
 
@@ -219,7 +219,9 @@ def test_different_photos_and_their_copies_stay_far_apart() -> None:
     photos = [reference_photo(path) for path in UNRELATED]
     stored = [[h for h, _ in stored_hashes(photo)] for photo in photos]
     for i, photo in enumerate(photos):
-        for copy in (letterbox(photo), crop_per_side(photo, 0.1)):
+        w, h = photo.size
+        uneven = photo.crop((round(0.08 * w), round(0.01 * h), round(0.97 * w), round(0.93 * h)))
+        for copy in (letterbox(photo), crop_per_side(photo, 0.1), uneven):
             queried = [h for h, _ in queried_hashes(copy)]
             for j, hashes in enumerate(stored):
                 if i != j:
@@ -239,8 +241,41 @@ def test_low_quality_photo_produces_no_variants() -> None:
 
 def test_variant_counts_stay_small() -> None:
     photo = synthetic_photo()
+    uneven = len(robust.UNEVEN_CUTS) ** 4
     assert len(index_variants(photo)) == 1 + len(robust.INDEX_CROP_SCALES)
-    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8
+    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8 + uneven
+
+
+def test_grid_hashes_are_the_hashes_of_each_rectangle() -> None:
+    luma = robust._Luma(synthetic_photo(seed=5))
+    xs, ys = [(0.0, 1.0), (0.05, 0.93)], [(0.1, 0.9), (0.02, 0.97), (0.0, 0.85)]
+    grid = luma.grid_hashes(xs, ys)
+    one_by_one = [luma.hashes(Region(x0, y0, x1, y1), (0,))[0] for y0, y1 in ys for x0, x1 in xs]
+    assert len(grid) == len(one_by_one) == 6
+    # The grid runs in single precision: a coefficient next to the median may flip a bit.
+    assert all(hex_distance(a, b) <= 2 for a, b in zip(grid, one_by_one, strict=True))
+
+
+def test_qualities_are_pdq_quality_scores() -> None:
+    luma = robust._Luma(synthetic_photo(seed=9))
+    blocks = luma._blocks([(0.0, 1.0), (0.1, 0.6)], [(0.0, 1.0), (0.3, 0.5)])
+    assert robust._qualities(blocks).tolist() == [[_quality(b) for b in row] for row in blocks]
+
+
+def test_grid_hashes_leave_out_flat_rectangles() -> None:
+    luma = robust._Luma(Image.new("RGB", (320, 240), (90, 90, 90)))
+    assert luma.grid_hashes([(0.0, 1.0)], [(0.0, 1.0)]) == []
+
+
+# Each side's cut within 1% of one of `robust.UNEVEN_CUTS` (1/60, 3/60, 5/60).
+@pytest.mark.parametrize("cuts", [(0.08, 0.01, 0.02, 0.07), (0.01, 0.06, 0.09, 0.04), (0.05, 0.09, 0.0, 0.02)])
+def test_unevenly_cropped_synthetic_photo_matches(cuts: tuple[float, float, float, float]) -> None:
+    original = synthetic_photo(seed=13)
+    w, h = original.size
+    left, top, right, bottom = cuts
+    copy = original.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
+    assert not plain_pdq_matches(copy, original)
+    assert matches(copy, original)
 
 
 def test_content_regions_find_the_picture_inside_black_bars() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 VERDICTS = ("match.found", "check.clean", "check.rejected")
+SHARE_REPLIES = ("share.accepted", "share.rejected", "hash.withdrawn")
 
 
 class UnknownPlatform(ValueError):
@@ -90,16 +91,21 @@ class Coalition:
         """Every notification waiting in the platform's inbox (consumed), until it stays empty."""
         yield from self._read(platform, time.monotonic() + wait_seconds, keys=None)
 
-    def verdicts(self, platform: str, keys: set[str], timeout: float) -> Iterator[dict[str, Any]]:
-        """Verdicts about the objects `keys`, as they arrive; other notifications stay queued."""
+    def verdicts(
+        self, platform: str, keys: set[str], timeout: float, event_types: tuple[str, ...] = VERDICTS
+    ) -> Iterator[dict[str, Any]]:
+        """Replies about the objects `keys` (verdicts by default; `SHARE_REPLIES` for what the
+        platform shared or withdrew), as they arrive; other notifications stay queued."""
         pending = set(keys)
-        for body in self._read(platform, time.monotonic() + timeout, keys=pending):
+        for body in self._read(platform, time.monotonic() + timeout, keys=pending, event_types=event_types):
             pending.discard(body["object"]["key"])
             yield body
             if not pending:
                 return
 
-    def _read(self, platform: str, until: float, keys: set[str] | None) -> Iterator[dict[str, Any]]:
+    def _read(
+        self, platform: str, until: float, keys: set[str] | None, event_types: tuple[str, ...] = VERDICTS
+    ) -> Iterator[dict[str, Any]]:
         sqs = self.clients("sqs")
         url = self.inbox_url(platform)
         while time.monotonic() < until:
@@ -113,7 +119,7 @@ class Coalition:
                 envelope = json.loads(message["Body"])
                 body: dict[str, Any] = json.loads(envelope["Message"]) if "Message" in envelope else envelope
                 wanted = keys is None or (
-                    body.get("event_type") in VERDICTS and body.get("object", {}).get("key") in keys
+                    body.get("event_type") in event_types and body.get("object", {}).get("key") in keys
                 )
                 if wanted:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
