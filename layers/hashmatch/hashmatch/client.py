@@ -15,6 +15,9 @@ import boto3
 
 VERDICTS = ("match.found", "check.clean", "check.rejected")
 SHARE_REPLIES = ("share.accepted", "share.rejected", "hash.withdrawn")
+# Notifications a filtered read passes over stay hidden this long, so the next receive reaches the
+# ones behind them instead of getting the same ten again; then other readers see them.
+PASSED_OVER_SECONDS = 5
 
 
 class UnknownPlatform(ValueError):
@@ -126,5 +129,5 @@ class Coalition:
                     yield body
                 else:
                     sqs.change_message_visibility(
-                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=PASSED_OVER_SECONDS
                     )
