@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration e2e format bench clean
+DYNAMODB_LOCAL_JAR := .cache/dynamodb-local/node_modules/amplify-dynamodb-simulator/emulator/DynamoDBLocal.jar
+
+.PHONY: demo test test-isolated dynamodb-local lint unit integration e2e format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +26,18 @@ lint: $(STAMP) sam-validate lint-template
 
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+
+# Amazon's DynamoDB Local (the jar npm's amplify-dynamodb-simulator bundles), for the tests that
+# need real DynamoDB; fetched from the npm registry once.
+$(DYNAMODB_LOCAL_JAR):
+	.ci/dynamodb-local.sh
+
+dynamodb-local: $(DYNAMODB_LOCAL_JAR)
+
+# `make test` in a private network namespace with only loopback (needs root). DynamoDB Local listens
+# on every interface, so its tests run only there; a plain `make test` skips them, loudly.
+test-isolated: $(STAMP) $(DYNAMODB_LOCAL_JAR)
+	unshare --net -- sh -c 'ip link set lo up && exec $(MAKE) test'
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit tests
@@ -43,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_robustness.py
 	$(BIN)/python benchmarks/bench_index.py
 	$(BIN)/python benchmarks/bench_video.py
+	$(BIN)/python benchmarks/bench_local_check.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

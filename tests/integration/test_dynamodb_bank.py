@@ -10,7 +10,7 @@ import hashlib
 import random
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency import (
@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch.adapters.dynamodb import LOG_ENTRIES_PER_RECORD, DynamoBank
 from hashmatch.bank import ItemStatus, NearEntry, Provenance, SharedItem, item_id_for
@@ -253,7 +254,7 @@ def test_powertools_idempotency_on_the_bank_table(bank_backend: BankBackend) -> 
     config = IdempotencyConfig(
         event_key_jmespath="identity", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
     )
-    config.register_lambda_context(_LambdaContext())
+    config.register_lambda_context(cast(LambdaContext, _LambdaContext()))
     runs: list[str] = []
 
     @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)

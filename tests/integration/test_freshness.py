@@ -15,7 +15,7 @@ from hashmatch.samples import jpeg_bytes, mirrored, resized, scene
 from hashmatch.service import HashmatchService
 from tests.fakes import MemoryStore, RecordingNotifier
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dynamodb_local")]
 
 PLATFORMS = ("tiktok", "reddit", "youtube")
 
