@@ -21,16 +21,9 @@ CONFORMANCE_QUALITY = 80
 CONFORMANCE_VIDEOS = ("chair-19-sd-bar", "pattern-hd-no-bar", "doorknob-hd-no-bar", "test-padded-dimensions")
 
 
-def _video_dir() -> Path:
-    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video"
-    if not folder.is_dir():
-        pytest.skip(f"reference videos not found at {folder} (they live beside the checkout, in ../shared/data)")
-    return folder
-
-
 @pytest.fixture(scope="module")
-def video_dir() -> Path:
-    return _video_dir()
+def video_dir(shared_data: Path) -> Path:
+    return shared_data / "video"
 
 
 def _reference(path: Path) -> list[tuple[int, int, str, float]]:

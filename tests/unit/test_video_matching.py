@@ -34,16 +34,9 @@ CLIP_FIRST, CLIP_FRAMES = 97, 180  # 6 s starting off any 1-fps grid (3.233 s)
 EDIT_FRAMES = 300  # whole-video edits cover the first 10 s of the source
 
 
-def _video_dir() -> Path:
-    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video"
-    if not folder.is_dir():
-        pytest.skip(f"reference videos not found at {folder} (they live beside the checkout, in ../shared/data)")
-    return folder
-
-
 @pytest.fixture(scope="module")
-def video_dir() -> Path:
-    return _video_dir()
+def video_dir(shared_data: Path) -> Path:
+    return shared_data / "video"
 
 
 @pytest.fixture(scope="module")
