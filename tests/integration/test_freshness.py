@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
 
 from hashmatch.adapters.dynamodb import DynamoBank
@@ -65,9 +66,21 @@ def test_warm_and_cold_instances_see_shares_and_withdrawals_at_once(bank_backend
 
 
 def test_concurrent_shares_and_checks_on_several_instances(bank_backend) -> None:
-    bank = DynamoBank(bank_backend.table_name, bank_backend.resource)
     store, notifier = MemoryStore(), RecordingNotifier()
-    instances = [_instance(bank, store, notifier) for _ in range(3)]
+    # Each instance has its own boto3 resource, as separate Lambda instances do (and boto3
+    # resources must not be shared across threads).
+    endpoint = bank_backend.client.meta.endpoint_url
+    instances = [
+        _instance(
+            DynamoBank(
+                bank_backend.table_name,
+                boto3.session.Session(region_name="us-east-1").resource("dynamodb", endpoint_url=endpoint),
+            ),
+            store,
+            notifier,
+        )
+        for _ in range(3)
+    ]
     pictures = [scene(400 + n, (320, 240)) for n in range(12)]
 
     def share_then_check(n: int) -> str:

@@ -1,12 +1,15 @@
 """Wiring for the Lambda functions and the local stack: settings, clients, adapters, service.
 
 Built once per process on first use (never at import), so a warm function keeps its
-near-match index between invocations and only reads the bank's log tail.
+near-match index between invocations and only reads the bank's log tail. With a snapshot
+bucket, a cold matcher starts from the newest snapshot on its first check and reads the log
+written since; without one (or when the snapshot cannot be read) it replays the whole log.
 """
 
 from __future__ import annotations
 
-import functools
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +22,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from hashmatch.adapters.dynamodb import DynamoBank
 from hashmatch.adapters.s3 import S3ObjectStore
+from hashmatch.adapters.snapshots import S3SnapshotStore
 from hashmatch.adapters.sns import SnsNotifier
 from hashmatch.hashing import hash_file
-from hashmatch.matching import Matcher, NearIndexes
+from hashmatch.matching import Matcher, NearIndexes, NearState
 from hashmatch.notifications import ObjectRef
 from hashmatch.service import HashmatchService, Outcome
 from hashmatch.settings import Settings
+from hashmatch.snapshot import SnapshotError
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -57,7 +64,7 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         store=S3ObjectStore(session.client("s3")),
         bank=bank,
         notifier=SnsNotifier(settings.topic_arn, session.client("sns")),
-        matcher=Matcher(bank, NearIndexes()),
+        matcher=Matcher(bank, near_indexes(settings, session)),
         hasher=hash_file,
         platforms=settings.platforms,
         thresholds=settings.thresholds_for,
@@ -83,7 +90,33 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
     return Runtime(service=service, idempotency=config, process_once=guarded)
 
 
-@functools.cache
+def near_indexes(settings: Settings, session: boto3.session.Session) -> NearIndexes:
+    """Near-match indexes that load the newest snapshot on their first refresh, when there is a bucket.
+
+    Loading waits for the first check, so a function that never matches never downloads one.
+    """
+    if not settings.snapshot_bucket:
+        return NearIndexes()
+    store = S3SnapshotStore(settings.snapshot_bucket, session.client("s3"))
+
+    def newest_snapshot() -> NearState | None:
+        try:
+            return store.latest_state()
+        except SnapshotError:
+            # Replaying the log is slow but gives the same indexes; the next snapshot replaces this one.
+            logger.exception("the newest near-match snapshot is unreadable; replaying the whole change log")
+            return None
+
+    return NearIndexes(bootstrap=newest_snapshot)
+
+
+_per_thread = threading.local()
+
+
 def runtime() -> Runtime:
-    """The process-wide runtime, built from the environment on first call."""
-    return build_runtime(Settings.from_environment())
+    """This thread's runtime, built from the environment on first call: one per Lambda instance,
+    and one per poller thread in the local stack (boto3 resources are not shared across threads)."""
+    if not hasattr(_per_thread, "runtime"):
+        _per_thread.runtime = build_runtime(Settings.from_environment())
+    built: Runtime = _per_thread.runtime
+    return built

@@ -15,6 +15,7 @@ PLATFORMS = "PLATFORMS"
 TOPIC_ARN_TEMPLATE = "TOPIC_ARN_TEMPLATE"
 PLATFORM_THRESHOLDS = "PLATFORM_THRESHOLDS"
 THRESHOLD_BOUNDS = "THRESHOLD_BOUNDS"
+SNAPSHOT_BUCKET = "SNAPSHOT_BUCKET"
 
 # How far operators let a platform move its own thresholds by default: PDQ from clearly strict to
 # the PDQ authors' loosest recommendation plus margin; pHash up to where different photos of one
@@ -33,6 +34,8 @@ class Settings:
     platforms: tuple[str, ...]
     topic_arn_template: str
     platform_thresholds: dict[str, Thresholds] = field(default_factory=dict)
+    # Where near-match snapshots are published; None: every cold matcher replays the whole log.
+    snapshot_bucket: str | None = None
 
     def thresholds_for(self, platform: str) -> Thresholds:
         """The thresholds `platform` asked for, or the defaults."""
@@ -63,6 +66,7 @@ class Settings:
             platforms=platforms,
             topic_arn_template=template,
             platform_thresholds=_platform_thresholds(_json(env, PLATFORM_THRESHOLDS), bounds, platforms),
+            snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
         )
 
 

@@ -1,0 +1,157 @@
+"""Snapshots of the matcher's near-match state, so a cold matcher replays only the log's tail.
+
+A snapshot holds both near-match indexes, the entry table that maps index entries back to bank
+items, the change-log position it reflects and the positions applied inside the overlap window
+before it (`hashmatch.matching.NearState`). Loading one and refreshing from the bank gives the
+same indexes as replaying the whole log.
+
+Format (version 1), pickle-free; every array is a ``.npy`` record (``numpy.lib.format``,
+``allow_pickle=False``):
+
+* 8 bytes magic ``b"HMNEARSN"``;
+* ``header``: uint8 array of UTF-8 JSON with ``format``, ``version``, ``position``, ``applied``,
+  ``signals`` (in file order), ``entries``, ``items`` and ``timed`` (the entry table's row counts);
+* one near-index snapshot per signal (`hashmatch.index.NearIndex.serialize`, its own versioned format);
+* the entry table's arrays in `EntryTable` field order, each checked against the header's counts;
+* 8 bytes end marker ``b"HMSNAPND"``, so a truncated file is never mistaken for a whole one.
+
+A reader rejects another magic, format or version, arrays of the wrong dtype or shape, and arrays
+that disagree with each other, with `SnapshotError`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from hashmatch.index import NearIndex
+from hashmatch.matching import ITEM_ID_DTYPE, LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
+
+__all__ = ["FORMAT_VERSION", "SnapshotError", "SnapshotInfo", "load_snapshot", "read_snapshot", "write_snapshot"]
+
+FORMAT_MAGIC = b"HMNEARSN"
+END_MARKER = b"HMSNAPND"
+FORMAT_NAME = "hashmatch.near-snapshot"
+FORMAT_VERSION = 1
+
+
+class SnapshotError(ValueError):
+    """The file is not a snapshot this code can read: wrong format or version, truncated or corrupt."""
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What a written snapshot holds."""
+
+    position: str | None
+    entries: int
+    items: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"position": self.position, "entries": self.entries, "items": self.items}
+
+
+def write_snapshot(near: NearIndexes, fileobj: BinaryIO) -> SnapshotInfo:
+    """Write `near` (recent adds merged first) to `fileobj`; refreshes wait until it is written."""
+    with near.frozen_state() as state:
+        table = state.table
+        header = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "position": state.position,
+            "applied": list(state.applied),
+            "signals": list(NEAR_SIGNALS),
+            "entries": len(table),
+            "items": int(table.item_ids.shape[0]),
+            "timed": int(table.timed_rows.shape[0]),
+        }
+        fileobj.write(FORMAT_MAGIC)
+        _write(fileobj, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        for signal in NEAR_SIGNALS:
+            state.indexes[signal].serialize(fileobj)
+        for array in table.arrays().values():
+            _write(fileobj, array)
+        fileobj.write(END_MARKER)
+        return SnapshotInfo(state.position, len(table), int(table.item_ids.shape[0]))
+
+
+def read_snapshot(fileobj: BinaryIO) -> NearState:
+    """The state written by `write_snapshot`; raises `SnapshotError` for anything else."""
+    if fileobj.read(len(FORMAT_MAGIC)) != FORMAT_MAGIC:
+        raise SnapshotError("not a hashmatch near-match snapshot (bad magic)")
+    try:
+        header = json.loads(_read(fileobj, np.dtype(np.uint8)).tobytes())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise SnapshotError(f"corrupt snapshot header: {error}") from error
+    if not isinstance(header, dict):
+        raise SnapshotError("corrupt snapshot header: not a JSON object")
+    if header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
+        raise SnapshotError(
+            f"unsupported snapshot {header.get('format')!r} version {header.get('version')!r}; "
+            f"this code reads {FORMAT_NAME!r} version {FORMAT_VERSION}: publish a new snapshot"
+        )
+    try:
+        signals = list(header["signals"])
+        n, items, timed = (int(header[key]) for key in ("entries", "items", "timed"))
+        position = header["position"]
+        applied = tuple(str(p) for p in header["applied"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise SnapshotError(f"corrupt snapshot header: {error!r}") from error
+    if signals != list(NEAR_SIGNALS):
+        raise SnapshotError(f"snapshot holds indexes for {signals}, this code expects {list(NEAR_SIGNALS)}")
+    indexes = {}
+    for signal in signals:
+        try:
+            indexes[signal] = NearIndex.load(fileobj)
+        except (ValueError, KeyError, TypeError) as error:
+            raise SnapshotError(f"corrupt {signal} index in snapshot: {error}") from error
+    shapes = {
+        "item_ids": (ITEM_ID_DTYPE, (items,)),
+        "item_starts": (np.dtype(np.int64), (items + 1,)),
+        "item_entries": (np.dtype(np.uint32), (n,)),
+        "entry_ids": (np.dtype(np.int64), (n,)),
+        "entry_items": (np.dtype(np.uint32), (n,)),
+        "entry_signals": (np.dtype(np.uint8), (n,)),
+        "entry_kinds": (np.dtype(np.uint8), (n,)),
+        "entry_alive": (np.dtype(bool), (n,)),
+        "timed_rows": (np.dtype(np.uint32), (timed,)),
+        "times": (np.dtype(np.float64), (timed, 2)),
+    }
+    arrays = {f.name: _read(fileobj, *shapes[f.name]) for f in fields(EntryTable)}
+    if fileobj.read(len(END_MARKER)) != END_MARKER:
+        raise SnapshotError("truncated or corrupt snapshot: no end marker after the last array")
+    table = EntryTable(**arrays)
+    try:
+        table.validate()
+    except ValueError as error:
+        raise SnapshotError(f"corrupt snapshot: {error}") from error
+    live = table.entry_signals[table.entry_alive]
+    for code, signal in enumerate(signals):
+        if len(indexes[signal]) != int(np.count_nonzero(live == code)):
+            raise SnapshotError(f"corrupt snapshot: the {signal} index and the entry table disagree on its size")
+    return NearState(indexes, table, position, applied)
+
+
+def load_snapshot(fileobj: BinaryIO, overlap: timedelta = LOG_OVERLAP) -> NearIndexes:
+    """`NearIndexes` continuing from the snapshot in `fileobj`; raises `SnapshotError` as `read_snapshot`."""
+    return NearIndexes.from_state(read_snapshot(fileobj), overlap)
+
+
+def _write(fileobj: BinaryIO, array: np.ndarray) -> None:
+    np.lib.format.write_array(fileobj, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _read(fileobj: BinaryIO, dtype: np.dtype, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    try:
+        array = np.lib.format.read_array(fileobj, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as error:
+        raise SnapshotError(f"truncated or corrupt snapshot: {error}") from error
+    if array.dtype.kind != dtype.kind or array.dtype.itemsize != dtype.itemsize:
+        raise SnapshotError(f"corrupt snapshot: expected {dtype} {shape}, got {array.dtype} {array.shape}")
+    if shape is not None and array.shape != shape:
+        raise SnapshotError(f"corrupt snapshot: expected {dtype} {shape}, got {array.dtype} {array.shape}")
+    return array if array.dtype.isnative or dtype.kind == "S" else array.astype(dtype.newbyteorder("="))
