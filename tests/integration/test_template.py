@@ -335,7 +335,7 @@ def test_function_policies_are_least_privilege(stack: Stack, function: str, pref
 def test_functions_have_room_for_videos_and_a_log_group(template: dict[str, Any], stack: Stack, function: str) -> None:
     properties = _function_properties(template, stack, function)
     assert properties["EphemeralStorage"]["Size"] == 10240
-    assert int(properties["MemorySize"]) >= 2048
+    assert int(stack.resolve(properties["MemorySize"])) >= 2048
     (group,) = [
         spec["Properties"]
         for spec in stack.of_type("AWS::Logs::LogGroup").values()
