@@ -194,3 +194,30 @@ def test_video_clips_splices_and_frames_match_a_shared_video(parts) -> None:
     assert verdicts["unrelated"]["event_type"] == "check.clean"
     assert verdicts["still"]["event_type"] == "match.found"
     assert verdicts["still"]["matches"][0]["query"] == "original"
+
+
+def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
+    from hashmatch.matching import Thresholds
+
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    strict = {"tiktok": Thresholds(pdq=2, phash=0)}
+    service = HashmatchService(
+        store=store,
+        bank=bank,
+        notifier=notifier,
+        matcher=Matcher(bank, NearIndexes()),
+        hasher=hash_file,
+        platforms=PLATFORMS,
+        thresholds=lambda platform: strict.get(platform, Thresholds()),
+    )
+    original = scene(8)
+    service.process(store.put(BUCKET, "share/youtube/a.jpg", png_bytes(original)))
+    stamped = original.copy()
+    stamped.paste((255, 255, 255), (40, 40, 340, 200))  # a logo over a corner moves PDQ a few bits
+    copy = jpeg_bytes(stamped, quality=40)
+    for platform in ("tiktok", "facebook"):
+        service.process(store.put(BUCKET, f"check/{platform}/copy.jpg", copy, {"content-id": platform}))
+    verdicts = {n.body["content_id"]: n for n in notifier.sent if n.body.get("content_id")}
+    assert verdicts["facebook"].event_type is EventType.MATCH_FOUND
+    assert min(m["distance"] for m in verdicts["facebook"].body["matches"]) > 2
+    assert verdicts["tiktok"].event_type is EventType.CHECK_CLEAN
