@@ -40,7 +40,7 @@ import numpy as np
 
 from hashmatch.bank import IndexedEntry, NearEntry
 from hashmatch.index import NearIndex
-from hashmatch.matching import ITEM_ID_DTYPE, LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
+from hashmatch.near import ITEM_ID_DTYPE, LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
 from hashmatch.ports import BankChange
 from hashmatch.snapshot import read_snapshot, write_snapshot
 

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from hashmatch.adapters.dynamodb import LOG_ENTRIES_PER_RECORD, DynamoBank
 from hashmatch.bank import ItemStatus, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.local.template import Stack
-from hashmatch.matching import NearIndexes
+from hashmatch.near import NearIndexes
 from hashmatch.runtime import IDEMPOTENCY_PARTITION, IDEMPOTENCY_SECONDS
 from tests.integration.conftest import BankBackend
 

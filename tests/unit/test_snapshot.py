@@ -13,7 +13,7 @@ import pytest
 
 from hashmatch import snapshot
 from hashmatch.bank import IndexedEntry, NearEntry, Provenance, SharedItem, item_id_for
-from hashmatch.matching import NearHit, NearIndexes
+from hashmatch.near import NearHit, NearIndexes
 from hashmatch.ports import BankChange
 from hashmatch.signals.hamming import hex_distance
 from hashmatch.snapshot import SnapshotError, load_snapshot, write_snapshot

@@ -25,7 +25,8 @@ from hashmatch.adapters.s3 import S3ObjectStore
 from hashmatch.adapters.snapshots import S3SnapshotStore
 from hashmatch.adapters.sns import SnsNotifier
 from hashmatch.hashing import hash_file
-from hashmatch.matching import Matcher, NearIndexes, NearState
+from hashmatch.matching import Matcher
+from hashmatch.near import NearIndexes, NearState
 from hashmatch.notifications import ObjectRef
 from hashmatch.service import HashmatchService, Outcome
 from hashmatch.settings import Settings

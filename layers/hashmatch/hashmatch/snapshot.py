@@ -2,7 +2,7 @@
 
 A snapshot holds both near-match indexes, the entry table that maps index entries back to bank
 items, the change-log position it reflects and the positions applied inside the overlap window
-before it (`hashmatch.matching.NearState`). Loading one and refreshing from the bank gives the
+before it (`hashmatch.near.NearState`). Loading one and refreshing from the bank gives the
 same indexes as replaying the whole log.
 
 Format (version 1), pickle-free; every array is a ``.npy`` record (``numpy.lib.format``,
@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from hashmatch.index import NearIndex
-from hashmatch.matching import ITEM_ID_DTYPE, LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
+from hashmatch.near import ITEM_ID_DTYPE, LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
 
 __all__ = ["FORMAT_VERSION", "SnapshotError", "SnapshotInfo", "load_snapshot", "read_snapshot", "write_snapshot"]
 

@@ -19,7 +19,7 @@ import boto3
 
 from hashmatch.adapters.dynamodb import DynamoBank
 from hashmatch.adapters.snapshots import S3SnapshotStore
-from hashmatch.matching import NearIndexes, NearState
+from hashmatch.near import NearIndexes, NearState
 from hashmatch.ports import Bank
 from hashmatch.settings import SNAPSHOT_BUCKET, Settings, SettingsError
 from hashmatch.snapshot import SnapshotError

@@ -26,7 +26,7 @@ from hashmatch.ports import BankChange
 
 LOG_PARTITION = "LOG"
 LOG_ENTRIES_PER_RECORD = 1000  # ~100 bytes each: well under DynamoDB's 400 KB item limit
-SLOW_COMMIT_SECONDS = 2.0  # under half the readers' overlap window (matching.LOG_OVERLAP)
+SLOW_COMMIT_SECONDS = 2.0  # under half the readers' overlap window (near.LOG_OVERLAP)
 BATCH_GET_LIMIT = 100
 
 

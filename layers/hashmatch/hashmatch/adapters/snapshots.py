@@ -24,7 +24,7 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from hashmatch.matching import NearIndexes, NearState
+from hashmatch.near import NearIndexes, NearState
 from hashmatch.snapshot import FORMAT_VERSION, read_snapshot, write_snapshot
 
 PREFIX = "snapshots/"
