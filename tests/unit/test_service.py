@@ -146,11 +146,19 @@ def test_invalid_hash_list_rejects_the_whole_file(parts) -> None:
     assert bank.items == {}
 
 
-def test_too_large_objects_are_rejected_without_download(parts) -> None:
-    service, store, _bank, notifier = parts
+def test_too_large_objects_are_rejected_without_download() -> None:
     from hashmatch.media import Limits
 
-    service._limits = Limits(max_file_bytes=10)
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    service = HashmatchService(
+        store=store,
+        bank=bank,
+        notifier=notifier,
+        matcher=Matcher(bank, NearIndexes()),
+        hasher=hash_file,
+        platforms=PLATFORMS,
+        limits=Limits(max_file_bytes=10),
+    )
     service.process(store.put(BUCKET, "check/tiktok/big.jpg", b"x" * 11, {"content-id": "big"}))
     (rejection,) = notifier.sent
     assert rejection.body["rejection"]["reason"] == "too_large"
