@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from hashmatch.client import Clients, Coalition, UnknownPlatform
 from hashmatch.media import Rejected
 
@@ -201,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command]()
     except UnknownPlatform as error:
         parser.error(str(error))
-    except OSError as error:
+    except (OSError, BotoCoreError, ClientError) as error:
         print(f"hashmatch: {error}", file=sys.stderr)
         return 2
 
