@@ -8,10 +8,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from hashmatch.bank import SharedItem
+from hashmatch.hashing import hash_file
+from hashmatch.matching import Matcher, NearIndexes
 from hashmatch.notifications import Notification, ObjectRef
-from hashmatch.ports import BankChange, FetchedObject
+from hashmatch.ports import Bank, BankChange, FetchedObject
+from hashmatch.service import HashmatchService
 
 
 class MemoryStore:
@@ -92,3 +96,18 @@ class MemoryBank:
 
     def changes_since(self, position: str | None) -> Iterator[BankChange]:
         return iter([c for c in self.log if position is None or c.position > position])
+
+
+def service_on(
+    bank: Bank, store: MemoryStore, notifier: RecordingNotifier, platforms: tuple[str, ...], **options: Any
+) -> HashmatchService:
+    """The real service and matcher (with its own near-match index) on these ports: one instance."""
+    return HashmatchService(
+        store=store,
+        bank=bank,
+        notifier=notifier,
+        matcher=Matcher(bank, NearIndexes()),
+        hasher=hash_file,
+        platforms=platforms,
+        **options,
+    )

@@ -10,11 +10,10 @@ import pytest
 
 from hashmatch.adapters.dynamodb import DynamoBank
 from hashmatch.hashing import hash_file
-from hashmatch.matching import Matcher, NearIndexes
 from hashmatch.notifications import EventType
 from hashmatch.samples import jpeg_bytes, mirrored, resized, scene
 from hashmatch.service import HashmatchService
-from tests.fakes import MemoryStore, RecordingNotifier
+from tests.fakes import MemoryStore, RecordingNotifier, service_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dynamodb_local")]
 
@@ -23,14 +22,7 @@ PLATFORMS = ("tiktok", "reddit", "youtube")
 
 def _instance(bank: DynamoBank, store: MemoryStore, notifier: RecordingNotifier) -> HashmatchService:
     """One matcher instance: its own in-memory index, the shared bank."""
-    return HashmatchService(
-        store=store,
-        bank=bank,
-        notifier=notifier,
-        matcher=Matcher(bank, NearIndexes()),
-        hasher=hash_file,
-        platforms=PLATFORMS,
-    )
+    return service_on(bank, store, notifier, PLATFORMS)
 
 
 def _verdict(service: HashmatchService, store: MemoryStore, notifier: RecordingNotifier, name: str, body: bytes):

@@ -8,11 +8,10 @@ import pytest
 from PIL import Image
 
 from hashmatch.hashing import hash_file
-from hashmatch.matching import Matcher, NearIndexes
 from hashmatch.notifications import EventType
 from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 from hashmatch.service import HashmatchService, Outcome, UnroutableObject, route_for
-from tests.fakes import MemoryBank, MemoryStore, RecordingNotifier
+from tests.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
 
 pytestmark = pytest.mark.unit
 
@@ -23,15 +22,7 @@ BUCKET = "ingest"
 @pytest.fixture
 def parts() -> tuple[HashmatchService, MemoryStore, MemoryBank, RecordingNotifier]:
     store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
-    service = HashmatchService(
-        store=store,
-        bank=bank,
-        notifier=notifier,
-        matcher=Matcher(bank, NearIndexes()),
-        hasher=hash_file,
-        platforms=PLATFORMS,
-        clock=lambda: datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
-    )
+    service = service_on(bank, store, notifier, PLATFORMS, clock=lambda: datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
     return service, store, bank, notifier
 
 
@@ -150,15 +141,7 @@ def test_too_large_objects_are_rejected_without_download() -> None:
     from hashmatch.media import Limits
 
     store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
-    service = HashmatchService(
-        store=store,
-        bank=bank,
-        notifier=notifier,
-        matcher=Matcher(bank, NearIndexes()),
-        hasher=hash_file,
-        platforms=PLATFORMS,
-        limits=Limits(max_file_bytes=10),
-    )
+    service = service_on(bank, store, notifier, PLATFORMS, limits=Limits(max_file_bytes=10))
     service.process(store.put(BUCKET, "check/tiktok/big.jpg", b"x" * 11, {"content-id": "big"}))
     (rejection,) = notifier.sent
     assert rejection.body["rejection"]["reason"] == "too_large"
@@ -209,14 +192,8 @@ def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
 
     store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
     strict = {"tiktok": Thresholds(pdq=2, phash=0)}
-    service = HashmatchService(
-        store=store,
-        bank=bank,
-        notifier=notifier,
-        matcher=Matcher(bank, NearIndexes()),
-        hasher=hash_file,
-        platforms=PLATFORMS,
-        thresholds=lambda platform: strict.get(platform, Thresholds()),
+    service = service_on(
+        bank, store, notifier, PLATFORMS, thresholds=lambda platform: strict.get(platform, Thresholds())
     )
     original = scene(8)
     service.process(store.put(BUCKET, "share/youtube/a.jpg", png_bytes(original)))

@@ -321,10 +321,11 @@ class EntryTable:
     def __len__(self) -> int:
         return int(self.entry_ids.shape[0])
 
-    def validate(self) -> None:
-        """Raises ValueError when the arrays disagree with each other (a corrupt snapshot)."""
-        n, items, timed = len(self), self.item_ids.shape[0], self.timed_rows.shape[0]
-        expected = {
+    @staticmethod
+    def layout(entries: int, items: int, timed: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+        """The dtype and shape of each array of a table with these counts."""
+        n = entries
+        return {
             "item_ids": (ITEM_ID_DTYPE, (items,)),
             "item_starts": (np.dtype(np.int64), (items + 1,)),
             "item_entries": (np.dtype(np.uint32), (n,)),
@@ -336,6 +337,11 @@ class EntryTable:
             "timed_rows": (np.dtype(np.uint32), (timed,)),
             "times": (np.dtype(np.float64), (timed, 2)),
         }
+
+    def validate(self) -> None:
+        """Raises ValueError when the arrays disagree with each other (a corrupt snapshot)."""
+        n, items, timed = len(self), self.item_ids.shape[0], self.timed_rows.shape[0]
+        expected = self.layout(n, items, timed)
         for name, array in self.arrays().items():
             dtype, shape = expected[name]
             if array.dtype != dtype or array.shape != shape:

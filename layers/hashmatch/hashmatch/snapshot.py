@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from hashmatch.index import NearIndex
-from hashmatch.near import ITEM_ID_DTYPE, LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
+from hashmatch.near import LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
 
 __all__ = ["FORMAT_VERSION", "SnapshotError", "SnapshotInfo", "load_snapshot", "read_snapshot", "write_snapshot"]
 
@@ -109,18 +109,7 @@ def read_snapshot(fileobj: BinaryIO) -> NearState:
             indexes[signal] = NearIndex.load(fileobj)
         except (ValueError, KeyError, TypeError) as error:
             raise SnapshotError(f"corrupt {signal} index in snapshot: {error}") from error
-    shapes = {
-        "item_ids": (ITEM_ID_DTYPE, (items,)),
-        "item_starts": (np.dtype(np.int64), (items + 1,)),
-        "item_entries": (np.dtype(np.uint32), (n,)),
-        "entry_ids": (np.dtype(np.int64), (n,)),
-        "entry_items": (np.dtype(np.uint32), (n,)),
-        "entry_signals": (np.dtype(np.uint8), (n,)),
-        "entry_kinds": (np.dtype(np.uint8), (n,)),
-        "entry_alive": (np.dtype(bool), (n,)),
-        "timed_rows": (np.dtype(np.uint32), (timed,)),
-        "times": (np.dtype(np.float64), (timed, 2)),
-    }
+    shapes = EntryTable.layout(n, items, timed)
     arrays = {f.name: _read(fileobj, *shapes[f.name]) for f in fields(EntryTable)}
     if fileobj.read(len(END_MARKER)) != END_MARKER:
         raise SnapshotError("truncated or corrupt snapshot: no end marker after the last array")
