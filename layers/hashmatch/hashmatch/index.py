@@ -46,7 +46,6 @@ Every array is read straight into its final buffer, so loading is bound by disk 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,6 +54,8 @@ from math import comb
 from typing import BinaryIO
 
 import numpy as np
+
+from hashmatch.arrayfile import read_array, read_header, write_array, write_header
 
 __all__ = [
     "DEFAULT_DELTA_LIMIT",
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 FORMAT_MAGIC = b"HMNEARIX"
+_WHAT = "near-index snapshot"
 FORMAT_NAME = "hashmatch.near-index"
 FORMAT_VERSION = 1
 
@@ -295,10 +297,9 @@ class NearIndex:
             "dead_rows": self._dead,
             "delta_rows": self.delta_size,
         }
-        fileobj.write(FORMAT_MAGIC)
-        _write(fileobj, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        write_header(fileobj, FORMAT_MAGIC, header)
         for array in self._arrays_in_file_order():
-            _write(fileobj, array)
+            write_array(fileobj, array)
 
     @classmethod
     def load(cls, fileobj: BinaryIO) -> NearIndex:
@@ -307,32 +308,20 @@ class NearIndex:
         Raises ValueError when the file is not a near-index snapshot, has an unknown version or
         its arrays disagree with its header.
         """
-        if fileobj.read(len(FORMAT_MAGIC)) != FORMAT_MAGIC:
-            raise ValueError("not a hashmatch near-index snapshot (bad magic)")
-        try:
-            header = json.loads(_read(fileobj, np.dtype(np.uint8)).tobytes())
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ValueError(f"corrupt near-index snapshot header: {error}") from error
-        if not isinstance(header, dict):
-            raise ValueError("corrupt near-index snapshot header: not a JSON object")
-        if header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
-            raise ValueError(
-                f"unsupported near-index snapshot {header.get('format')!r} "
-                f"version {header.get('version')!r}; this code reads version {FORMAT_VERSION}"
-            )
+        header = read_header(fileobj, FORMAT_MAGIC, FORMAT_NAME, FORMAT_VERSION, _WHAT)
         index = cls(header["bits"], chunks=len(header["chunks"]), delta_limit=header["delta_limit"])
         if [list(c) for c in index._chunks] != header["chunks"]:
             raise ValueError(f"snapshot chunk layout {header['chunks']} is not the one this code builds")
         n, nd, nw = header["main_rows"], header["delta_rows"], index._nwords
-        index._words = _read(fileobj, np.dtype(_U64), (n, nw))
-        index._ids = _read(fileobj, np.dtype(np.int64), (n,))
-        index._alive = _read(fileobj, np.dtype(bool), (n,))
-        index._id_sorted = _read(fileobj, np.dtype(np.int64), (n,))
-        index._id_rows = _read(fileobj, np.dtype(np.uint32), (n,))
-        index._perm = _read(fileobj, np.dtype(np.uint32), (len(index._chunks), n))
-        index._offsets = _read(fileobj, np.dtype(np.uint32), index._offsets.shape)
-        index._delta_ids = _read(fileobj, np.dtype(np.int64), (nd,))
-        index._delta_words = _read(fileobj, np.dtype(_U64), (nd, nw))
+        index._words = read_array(fileobj, np.dtype(_U64), (n, nw), what=_WHAT)
+        index._ids = read_array(fileobj, np.dtype(np.int64), (n,), what=_WHAT)
+        index._alive = read_array(fileobj, np.dtype(bool), (n,), what=_WHAT)
+        index._id_sorted = read_array(fileobj, np.dtype(np.int64), (n,), what=_WHAT)
+        index._id_rows = read_array(fileobj, np.dtype(np.uint32), (n,), what=_WHAT)
+        index._perm = read_array(fileobj, np.dtype(np.uint32), (len(index._chunks), n), what=_WHAT)
+        index._offsets = read_array(fileobj, np.dtype(np.uint32), index._offsets.shape, what=_WHAT)
+        index._delta_ids = read_array(fileobj, np.dtype(np.int64), (nd,), what=_WHAT)
+        index._delta_words = read_array(fileobj, np.dtype(_U64), (nd, nw), what=_WHAT)
         index._dead = n - int(np.count_nonzero(index._alive))
         if index._dead != header["dead_rows"]:
             raise ValueError("corrupt near-index snapshot: dead row count disagrees with header")
@@ -668,17 +657,3 @@ def _brute_force(qwords: np.ndarray, words: np.ndarray, threshold: int) -> tuple
     if not row_parts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
     return np.concatenate(qrow_parts), np.concatenate(row_parts), np.concatenate(dist_parts)
-
-
-def _write(fileobj: BinaryIO, array: np.ndarray) -> None:
-    np.lib.format.write_array(fileobj, np.ascontiguousarray(array), allow_pickle=False)
-
-
-def _read(fileobj: BinaryIO, dtype: np.dtype, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    try:
-        array = np.lib.format.read_array(fileobj, allow_pickle=False)
-    except (ValueError, EOFError, OSError) as error:
-        raise ValueError(f"corrupt near-index snapshot: {error}") from error
-    if array.dtype != dtype or (shape is not None and array.shape != shape):
-        raise ValueError(f"corrupt near-index snapshot: expected {dtype} {shape}, got {array.dtype} {array.shape}")
-    return array if array.dtype.isnative else array.astype(dtype.newbyteorder("="))

@@ -21,13 +21,13 @@ that disagree with each other, with `SnapshotError`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from hashmatch.arrayfile import read_array, read_header, write_array, write_header
 from hashmatch.index import NearIndex
 from hashmatch.near import LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
 
@@ -69,31 +69,18 @@ def write_snapshot(near: NearIndexes, fileobj: BinaryIO) -> SnapshotInfo:
             "items": int(table.item_ids.shape[0]),
             "timed": int(table.timed_rows.shape[0]),
         }
-        fileobj.write(FORMAT_MAGIC)
-        _write(fileobj, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        write_header(fileobj, FORMAT_MAGIC, header)
         for signal in NEAR_SIGNALS:
             state.indexes[signal].serialize(fileobj)
         for array in table.arrays().values():
-            _write(fileobj, array)
+            write_array(fileobj, array)
         fileobj.write(END_MARKER)
         return SnapshotInfo(state.position, len(table), int(table.item_ids.shape[0]))
 
 
 def read_snapshot(fileobj: BinaryIO) -> NearState:
     """The state written by `write_snapshot`; raises `SnapshotError` for anything else."""
-    if fileobj.read(len(FORMAT_MAGIC)) != FORMAT_MAGIC:
-        raise SnapshotError("not a hashmatch near-match snapshot (bad magic)")
-    try:
-        header = json.loads(_read(fileobj, np.dtype(np.uint8)).tobytes())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise SnapshotError(f"corrupt snapshot header: {error}") from error
-    if not isinstance(header, dict):
-        raise SnapshotError("corrupt snapshot header: not a JSON object")
-    if header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
-        raise SnapshotError(
-            f"unsupported snapshot {header.get('format')!r} version {header.get('version')!r}; "
-            f"this code reads {FORMAT_NAME!r} version {FORMAT_VERSION}: publish a new snapshot"
-        )
+    header = read_header(fileobj, FORMAT_MAGIC, FORMAT_NAME, FORMAT_VERSION, "snapshot", SnapshotError)
     try:
         signals = list(header["signals"])
         n, items, timed = (int(header[key]) for key in ("entries", "items", "timed"))
@@ -110,7 +97,9 @@ def read_snapshot(fileobj: BinaryIO) -> NearState:
         except (ValueError, KeyError, TypeError) as error:
             raise SnapshotError(f"corrupt {signal} index in snapshot: {error}") from error
     shapes = EntryTable.layout(n, items, timed)
-    arrays = {f.name: _read(fileobj, *shapes[f.name]) for f in fields(EntryTable)}
+    arrays = {
+        f.name: read_array(fileobj, *shapes[f.name], what="snapshot", error=SnapshotError) for f in fields(EntryTable)
+    }
     if fileobj.read(len(END_MARKER)) != END_MARKER:
         raise SnapshotError("truncated or corrupt snapshot: no end marker after the last array")
     table = EntryTable(**arrays)
@@ -128,19 +117,3 @@ def read_snapshot(fileobj: BinaryIO) -> NearState:
 def load_snapshot(fileobj: BinaryIO, overlap: timedelta = LOG_OVERLAP) -> NearIndexes:
     """`NearIndexes` continuing from the snapshot in `fileobj`; raises `SnapshotError` as `read_snapshot`."""
     return NearIndexes.from_state(read_snapshot(fileobj), overlap)
-
-
-def _write(fileobj: BinaryIO, array: np.ndarray) -> None:
-    np.lib.format.write_array(fileobj, np.ascontiguousarray(array), allow_pickle=False)
-
-
-def _read(fileobj: BinaryIO, dtype: np.dtype, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    try:
-        array = np.lib.format.read_array(fileobj, allow_pickle=False)
-    except (ValueError, EOFError, OSError) as error:
-        raise SnapshotError(f"truncated or corrupt snapshot: {error}") from error
-    if array.dtype.kind != dtype.kind or array.dtype.itemsize != dtype.itemsize:
-        raise SnapshotError(f"corrupt snapshot: expected {dtype} {shape}, got {array.dtype} {array.shape}")
-    if shape is not None and array.shape != shape:
-        raise SnapshotError(f"corrupt snapshot: expected {dtype} {shape}, got {array.dtype} {array.shape}")
-    return array if array.dtype.isnative or dtype.kind == "S" else array.astype(dtype.newbyteorder("="))
