@@ -14,8 +14,6 @@ from typing import Any, cast
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,7 +22,7 @@ from hashmatch.adapters.dynamodb import LOG_ENTRIES_PER_RECORD, DynamoBank
 from hashmatch.bank import ItemStatus, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.local.template import Stack
 from hashmatch.near import NearIndexes
-from hashmatch.runtime import IDEMPOTENCY_PARTITION, IDEMPOTENCY_SECONDS
+from hashmatch.runtime import IDEMPOTENCY_PARTITION, idempotency
 from tests.integration.conftest import BankBackend
 
 # One worker holds every test here, so an xdist run starts DynamoDB Local once.
@@ -242,18 +240,7 @@ class _LambdaContext:
 
 
 def test_powertools_idempotency_on_the_bank_table(bank_backend: BankBackend) -> None:
-    # Configured as hashmatch.runtime.build_runtime configures it.
-    persistence = DynamoDBPersistenceLayer(
-        table_name=bank_backend.table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value=IDEMPOTENCY_PARTITION,
-        expiry_attr="expires_at",
-        boto3_client=bank_backend.client,
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="identity", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
-    )
+    persistence, config = idempotency(bank_backend.table_name, bank_backend.client)
     config.register_lambda_context(cast(LambdaContext, _LambdaContext()))
     runs: list[str] = []
 

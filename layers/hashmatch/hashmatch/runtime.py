@@ -70,17 +70,7 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         platforms=settings.platforms,
         thresholds=settings.thresholds_for,
     )
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value=IDEMPOTENCY_PARTITION,
-        expiry_attr="expires_at",
-        boto3_client=session.client("dynamodb"),
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="identity", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
-    )
+    persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 
     def process(event: dict[str, Any]) -> dict[str, str]:
         obj = ObjectRef(event["bucket"], event["key"], event["etag"], event["size"], event["sequencer"])
@@ -89,6 +79,23 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
 
     guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(process)
     return Runtime(service=service, idempotency=config, process_once=guarded)
+
+
+def idempotency(table_name: str, dynamodb_client: Any) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
+    """Powertools idempotency on the bank table: records under pk IDEMPOTENCY, keyed by the event's
+    `identity`, expired by the table's TTL attribute after a day."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=IDEMPOTENCY_PARTITION,
+        expiry_attr="expires_at",
+        boto3_client=dynamodb_client,
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="identity", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
+    )
+    return persistence, config
 
 
 def near_indexes(settings: Settings, session: boto3.session.Session) -> NearIndexes:
