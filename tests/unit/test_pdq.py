@@ -16,7 +16,10 @@ from hashmatch.signals.hamming import hex_distance
 from hashmatch.signals.pdq import (
     PDQ_MATCH_THRESHOLD,
     PDQ_MIN_QUALITY,
+    _coefficients_to_hex,
     _filter_and_decimate,
+    hex_to_bits,
+    low_frequency_key,
     pdq_dihedral_from_luma,
     pdq_dihedral_hashes,
     pdq_hash,
@@ -209,3 +212,21 @@ def test_hash_of_a_jpeg_round_trip_stays_close(shared_data: Path) -> None:
     buffer = io.BytesIO()
     rgb.save(buffer, "JPEG", quality=70)
     assert hex_distance(pdq_hash(rgb).hex, pdq_hash(Image.open(buffer)).hex) <= REENCODED_BITS
+
+
+def test_hex_to_bits_reads_back_the_coefficients_above_the_median() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        coefficients = rng.normal(size=(16, 16))
+        bits = hex_to_bits(_coefficients_to_hex(coefficients))
+        assert (bits == (coefficients > np.partition(coefficients.ravel(), 127)[127])).all()
+
+
+def test_low_frequency_key_is_the_bits_of_the_8x8_lowest_frequencies() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        a, b = (_coefficients_to_hex(rng.normal(size=(16, 16))) for _ in range(2))
+        key_a, key_b = low_frequency_key(a), low_frequency_key(b)
+        assert len(key_a) == 16
+        assert hex_distance(key_a, key_b) == int((hex_to_bits(a)[:8, :8] != hex_to_bits(b)[:8, :8]).sum())
+        assert int(key_a, 16).bit_count() == int(hex_to_bits(a)[:8, :8].sum())

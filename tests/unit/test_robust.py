@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from hashmatch import robust
 from hashmatch.robust import HashKind, Region, index_variants, is_match, query_variants
 from hashmatch.signals.hamming import hex_distance
-from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, _quality, pdq_dihedral_hashes, pdq_hash
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, _quality, low_frequency_key, pdq_dihedral_hashes, pdq_hash
 
 pytestmark = pytest.mark.unit
 
@@ -77,6 +77,18 @@ def matches(copy: Image.Image, original: Image.Image) -> bool:
     return any(
         is_match(hex_distance(q, s), q_kind, s_kind) for q, q_kind in queried_hashes(copy) for s, s_kind in stored
     )
+
+
+def uneven_crop_distance(copy: Image.Image, original: Image.Image, *, any_start: bool = False) -> int:
+    """The closest `UnevenCropSearch` brings `copy` to any framing stored for `original`."""
+    _, search = robust.check_framings(copy)
+    assert search is not None
+    return min(search.distance_to(stored, any_start=any_start) for stored in index_variants(original))
+
+
+def cut(image: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
 
 
 def plain_pdq_matches(copy: Image.Image, original: Image.Image) -> bool:
@@ -241,19 +253,22 @@ def test_low_quality_photo_produces_no_variants() -> None:
 
 def test_variant_counts_stay_small() -> None:
     photo = synthetic_photo()
-    uneven = len(robust.UNEVEN_CUTS) ** 4
     assert len(index_variants(photo)) == 1 + len(robust.INDEX_CROP_SCALES)
-    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8 + uneven
+    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8
+    hashes, search = robust.check_framings(photo)
+    assert hashes == query_variants(photo)
+    assert search is not None and len(search.keys) == len(search.hashes) == len(robust.UNEVEN_CUTS) ** 4
 
 
 def test_grid_hashes_are_the_hashes_of_each_rectangle() -> None:
     luma = robust._Luma(synthetic_photo(seed=5))
     xs, ys = [(0.0, 1.0), (0.05, 0.93)], [(0.1, 0.9), (0.02, 0.97), (0.0, 0.85)]
-    grid = luma.grid_hashes(xs, ys)
-    one_by_one = [luma.hashes(Region(x0, y0, x1, y1), (0,))[0] for y0, y1 in ys for x0, x1 in xs]
+    grid = luma.grid(xs, ys)
+    assert [region for region, _ in grid] == [Region(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
+    one_by_one = [luma.hashes(region, (0,))[0] for region, _ in grid]
     assert len(grid) == len(one_by_one) == 6
     # The grid runs in single precision: a coefficient next to the median may flip a bit.
-    assert all(hex_distance(a, b) <= 2 for a, b in zip(grid, one_by_one, strict=True))
+    assert all(hex_distance(value, b) <= 2 for (_, value), b in zip(grid, one_by_one, strict=True))
 
 
 def test_qualities_are_pdq_quality_scores() -> None:
@@ -264,18 +279,67 @@ def test_qualities_are_pdq_quality_scores() -> None:
 
 def test_grid_hashes_leave_out_flat_rectangles() -> None:
     luma = robust._Luma(Image.new("RGB", (320, 240), (90, 90, 90)))
-    assert luma.grid_hashes([(0.0, 1.0)], [(0.0, 1.0)]) == []
+    assert luma.grid([(0.0, 1.0)], [(0.0, 1.0)]) == []
+    assert robust.check_framings(Image.new("RGB", (320, 240), (90, 90, 90))) == ((), None)
 
 
-# Each side's cut within 1% of one of `robust.UNEVEN_CUTS` (1/60, 3/60, 5/60).
-@pytest.mark.parametrize("cuts", [(0.08, 0.01, 0.02, 0.07), (0.01, 0.06, 0.09, 0.04), (0.05, 0.09, 0.0, 0.02)])
-def test_unevenly_cropped_synthetic_photo_matches(cuts: tuple[float, float, float, float]) -> None:
+# Each side cut by its own share, up to 10%: near the grid of `robust.UNEVEN_CUTS`, between its
+# points, and at its ends (no cut, the whole 10%), where the grid is 1/60 off. With all four sides
+# at an end at once (0.1, 0, 0, 0.1) the keys of some photos drift past the threshold (the tail
+# the benchmark measures: ~2% of uneven crops); the search itself still finds them.
+UNEVEN = [
+    (0.08, 0.01, 0.02, 0.07),
+    (0.01, 0.06, 0.09, 0.04),
+    (0.05, 0.09, 0.0, 0.02),
+    (0.0, 0.1, 0.05, 0.03),
+    (0.033, 0.067, 0.0, 0.1),
+]
+
+
+@pytest.mark.parametrize("cuts", UNEVEN)
+def test_unevenly_cropped_synthetic_photo_matches_by_the_search_alone(cuts: tuple[float, ...]) -> None:
     original = synthetic_photo(seed=13)
-    w, h = original.size
-    left, top, right, bottom = cuts
-    copy = original.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
-    assert not plain_pdq_matches(copy, original)
-    assert matches(copy, original)
+    copy = cut(original, *cuts)
+    assert not matches(copy, original)  # no framing hash queried comes within 31 bits
+    assert uneven_crop_distance(copy, original) <= PDQ_MATCH_THRESHOLD
+
+
+def test_unevenly_cropped_reference_photos_match() -> None:
+    """Seeded cuts of 0-10% per side, four per photo: the benchmark's edit, on fewer photos."""
+    rng = np.random.default_rng(20261130)
+    misses = []
+    for relative in UNRELATED:
+        original = reference_photo(relative)
+        for _ in range(4):
+            cuts = tuple(rng.uniform(0.0, 0.1, 4).round(3).tolist())
+            if uneven_crop_distance(cut(original, *cuts), original) > PDQ_MATCH_THRESHOLD:
+                misses.append((Path(relative).name, cuts))
+    assert len(misses) <= 2, misses  # 20 copies: at least 90% found
+
+
+def test_uneven_crop_search_never_brings_a_different_photo_close() -> None:
+    """Searched toward every framing of every other photo from the closest grid rectangle, whatever
+    its key and distance (the matcher only searches where keys agree and starts are close): twice
+    the threshold stays clear."""
+    photos = [reference_photo(relative) for relative in UNRELATED]
+    closest = min(
+        uneven_crop_distance(cut(copy, *UNEVEN[i % len(UNEVEN)]), other, any_start=True)
+        for i, copy in enumerate(photos)
+        for other in photos
+        if other is not copy
+    )
+    assert closest > 2 * PDQ_MATCH_THRESHOLD, closest
+
+
+def test_the_search_never_ends_further_than_it_started() -> None:
+    original, other = synthetic_photo(seed=13), synthetic_photo(seed=21)
+    _, search = robust.check_framings(cut(original, 0.1, 0.0, 0.0, 0.1))
+    assert search is not None
+    for stored in index_variants(other):
+        for row in (0, len(search.hashes) // 2, len(search.hashes) - 1):
+            distance, region = search.closest(row, stored)
+            assert distance <= hex_distance(search.hashes[row], stored)
+            assert 0.0 <= region.left < region.right <= 1.0 and 0.0 <= region.top < region.bottom <= 1.0
 
 
 def test_content_regions_find_the_picture_inside_black_bars() -> None:

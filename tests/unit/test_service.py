@@ -206,3 +206,24 @@ def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
     assert verdicts["facebook"].event_type is EventType.MATCH_FOUND
     assert min(m["distance"] for m in verdicts["facebook"].body["matches"]) > 2
     assert verdicts["tiktok"].event_type is EventType.CHECK_CLEAN
+
+
+def test_an_unevenly_cropped_copy_matches_through_the_uneven_crop_search(parts) -> None:
+    service, store, _bank, notifier = parts
+    original, other = scene(9), scene(10)
+    for name, image in (("a", original), ("b", other)):
+        service.process(store.put(BUCKET, f"share/youtube/{name}.png", png_bytes(image), {"labels": "gore"}))
+    w, h = original.size
+    copy = original.crop((round(w * 0.09), 0, round(w * 0.98), round(h * 0.93)))  # left 9%, right 2%, bottom 7%
+    service.process(store.put(BUCKET, "check/tiktok/copy.jpg", jpeg_bytes(copy), {"content-id": "copy"}))
+
+    (verdict,) = [n for n in notifier.sent if n.body.get("content_id") == "copy"]
+    assert verdict.event_type is EventType.MATCH_FOUND
+    (match,) = verdict.body["matches"]
+    assert match["query"] == "uneven-crop" and match["signal"] == "pdq" and match["distance"] <= 31
+    shared = {n.body["items"][0]["item_id"] for n in notifier.to("youtube") if n.event_type is EventType.SHARE_ACCEPTED}
+    assert match["item_id"] in shared
+    left, top, right, bottom = match["detail"]["region"]
+    # The stored 80% crop of the original, in the copy's coordinates: x (0.1 - 0.09) / 0.89 ...
+    assert abs(left - 0.01 / 0.89) < 0.02 and abs(right - 0.81 / 0.89) < 0.02
+    assert abs(top - 0.1 / 0.93) < 0.02 and abs(bottom - 0.9 / 0.93) < 0.02

@@ -13,9 +13,10 @@ import pytest
 
 from hashmatch import snapshot
 from hashmatch.bank import IndexedEntry, NearEntry, Provenance, SharedItem, item_id_for
-from hashmatch.near import NearHit, NearIndexes
+from hashmatch.near import FRAMING_KEYS, NearHit, NearIndexes
 from hashmatch.ports import BankChange
 from hashmatch.signals.hamming import hex_distance
+from hashmatch.signals.pdq import low_frequency_key
 from hashmatch.snapshot import SnapshotError, load_snapshot, write_snapshot
 from tests.fakes import MemoryBank
 
@@ -51,9 +52,11 @@ def _item(rng: random.Random, n: int, frames: int = 0) -> SharedItem:
     )
 
 
+THRESHOLDS = {"pdq": 31, "phash": 8, FRAMING_KEYS: 10}
+
+
 def _all_hits(near: NearIndexes, queries: dict[str, list[str]]) -> dict[str, list[NearHit]]:
-    thresholds = {"pdq": 31, "phash": 8}
-    return {signal: near.query(signal, values, thresholds[signal]) for signal, values in queries.items()}
+    return {signal: near.query(signal, values, THRESHOLDS[signal]) for signal, values in queries.items()}
 
 
 def _queries(rng: random.Random, items: list[SharedItem]) -> dict[str, list[str]]:
@@ -63,6 +66,7 @@ def _queries(rng: random.Random, items: list[SharedItem]) -> dict[str, list[str]
             queries[entry.signal].append(_near(rng, entry.value, rng.randrange(0, 12)))
     queries["pdq"] += [_hex(rng, 256) for _ in range(20)]
     queries["phash"] += [_hex(rng, 64) for _ in range(20)]
+    queries[FRAMING_KEYS] = [low_frequency_key(value) for value in queries["pdq"]]
     return queries
 
 
@@ -107,6 +111,11 @@ def test_a_loaded_snapshot_answers_exactly_as_the_original(shared, delta_limit: 
     assert hit.entry == IndexedEntry(items[0].item_id, "pdq", frame.value, "frame", frame.offset, frame.end)
     (untimed,) = loaded.query("pdq", [items[0].near_entries[-1].value], 0)
     assert untimed.entry.kind == "frame" and untimed.entry.offset is None and untimed.entry.end is None
+    # Framing keys point back to the whole stored PDQ framing, and only framings have one.
+    framing = items[0].near_entries[2]
+    (key_hit,) = loaded.query(FRAMING_KEYS, [low_frequency_key(framing.value)], 0)
+    assert key_hit.entry == IndexedEntry(items[0].item_id, "pdq", framing.value, "variant", None)
+    assert not loaded.query(FRAMING_KEYS, [low_frequency_key(frame.value)], 0)
 
 
 def test_refresh_after_loading_applies_only_the_tail(shared) -> None:
@@ -169,10 +178,11 @@ def test_a_truncated_snapshot_is_refused(shared) -> None:
 
 
 def test_a_snapshot_of_another_version_is_refused(shared, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 99)
+    # Version 1 (no framing-key index), as the previous release wrote it: the matcher replays the log instead.
+    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 1)
     data = _snapshot_bytes(shared[0])
     monkeypatch.undo()
-    with pytest.raises(SnapshotError, match=r"version 99.*reads 'hashmatch\.near-snapshot' version 1"):
+    with pytest.raises(SnapshotError, match=r"version 1; .*reads 'hashmatch\.near-snapshot' version 2"):
         load_snapshot(io.BytesIO(data))
 
 
@@ -191,7 +201,8 @@ def test_snapshot_header_is_json_with_format_and_position(shared) -> None:
     assert data.startswith(snapshot.FORMAT_MAGIC) and data.endswith(snapshot.END_MARKER)
     header = np.lib.format.read_array(io.BytesIO(data[8:]), allow_pickle=False)
     fields = json.loads(header.tobytes())
-    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 1
+    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 2
+    assert fields["signals"] == ["pdq", "phash", FRAMING_KEYS]
     assert fields["position"] == shared[0].log[-1].position
 
 
@@ -222,10 +233,14 @@ class _Reference:
         hits = []
         for row, value in enumerate(values):
             for entry_id, entry in self.entries.items():
-                if entry.signal == signal:
+                if signal == FRAMING_KEYS and entry.signal == "pdq" and entry.kind == "variant":
+                    distance = hex_distance(value, low_frequency_key(entry.value))
+                elif entry.signal == signal:
                     distance = hex_distance(value, entry.value)
-                    if distance <= threshold:
-                        hits.append((row, distance, entry_id, NearHit(row, entry, distance)))
+                else:
+                    continue
+                if distance <= threshold:
+                    hits.append((row, distance, entry_id, NearHit(row, entry, distance)))
         return [hit for *_, hit in sorted(hits, key=lambda h: h[:3])]
 
 
@@ -256,7 +271,7 @@ def test_the_compact_entry_table_answers_as_a_plain_dict_on_random_changes(seed:
             applied += near.refresh(bank)
             reference.catch_up(bank)
             queries = _queries(rng, rng.sample(items, 5))
-            for signal, threshold in (("pdq", 31), ("phash", 8)):
+            for signal, threshold in THRESHOLDS.items():
                 assert near.query(signal, queries[signal], threshold) == reference.query(
                     signal, queries[signal], threshold
                 )

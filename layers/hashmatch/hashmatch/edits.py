@@ -7,7 +7,6 @@ an RGB image and a `random.Random` (for the choices a person makes: how much to 
 caption, which corner), so a seed makes a run repeatable. The benchmark
 (`benchmarks/bench_robustness.py`) and the end-to-end tests measure matching over this catalogue.
 
-- `KNOWN_LIMITS`: edits hashmatch is not expected to catch reliably; reported, never hidden.
 - `MILD_EDITS`: edits that keep the framing and the picture (re-encoding, resizing, colour, a small
   logo), against which hash thresholds are tuned.
 - `REENCODED_EDITS`: edits that end in a lossy JPEG re-encode: store their result losslessly
@@ -26,7 +25,6 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 __all__ = [
     "CAPTIONS",
     "EDITS",
-    "KNOWN_LIMITS",
     "MILD_EDITS",
     "REENCODED_EDITS",
     "REFERENCE_PHOTOS",
@@ -143,7 +141,8 @@ def crop_sloppy(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def crop_asymmetric(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Each side cut by its own seeded 0-10%: the picture's centre moves, which central crops cannot follow."""
+    """Each side cut by its own seeded 0-10%: the picture's centre moves, which central crops cannot
+    follow (`robust.UnevenCropSearch` does)."""
     return _crop(image, *(rng.uniform(0.0, 0.10) for _ in range(4)))
 
 
@@ -282,10 +281,6 @@ EDITS: dict[str, Edit] = {
     "mirror + pad 9:16 blurred": rotate_pad_blurred,
     "crop 5% + watermark + JPEG": jpeg_crop_watermark,
 }
-# Crops that move the picture's centre by more than ~1.5% of a side: PDQ (and any hash of the whole
-# frame) moves 40+ bits per 2%; hashmatch's grid of off-centre query crops (`robust.UNEVEN_CUTS`)
-# catches about two thirds of them, a finer grid would cost more than a check can afford.
-KNOWN_LIMITS = ("crop 0-10% per side, asymmetric",)
 MILD_EDITS = ("JPEG q30-50", "resize 0.5x", "resize 2x", "greyscale", "sepia", "high saturation", "watermark logo")
 REENCODED_EDITS = ("JPEG q30-50", "crop 5% + watermark + JPEG")
 

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import ExifTags, Image, features
 
 from hashmatch.media import FrameHash, Limits, MediaHashes, Rejected, RejectReason, sniff_media
-from hashmatch.robust import index_variants, query_variants
+from hashmatch.robust import check_framings, index_variants
 from hashmatch.signals.digest import file_digests
 from hashmatch.signals.pdq import PDQ_DOWNSAMPLE_DIMS, pdq_dihedral_from_luma, pdq_from_luma, pdq_luma
 from hashmatch.signals.phash import phash
@@ -88,7 +88,7 @@ def decode_image(path: str, limits: Limits, *, at_least: int | None = None) -> I
 def hash_image(path: str, limits: Limits, *, for_sharing: bool = False) -> MediaHashes:
     """sha256, md5, PDQ (with its 7 other rotations/flips as `pdq_variants`) and pHash of an image,
     and the PDQ hashes of its framings as `pdq_regions`: those to store when `for_sharing`, else
-    those to query (see `hashmatch.robust`).
+    those to query, with the search for uneven crops as `uneven_crops` (see `hashmatch.robust`).
 
     `width` and `height` are the full image's, after EXIF orientation. An animation (GIF, WebP,
     APNG) also gets the PDQ hashes of up to `limits.max_gif_frames` frames spread over it in
@@ -107,15 +107,17 @@ def hash_image(path: str, limits: Limits, *, for_sharing: bool = False) -> Media
     dihedral = pdq_dihedral_from_luma(pdq_luma(thumbnail))
     signals["pdq"] = dihedral[0].hex
     signals["phash"] = phash(thumbnail)
+    regions, uneven_crops = (index_variants(thumbnail), None) if for_sharing else check_framings(thumbnail)
     return MediaHashes(
         media="image",
         signals=signals,
         pdq_quality=dihedral[0].quality,
         pdq_variants=tuple(variant.hex for variant in dihedral[1:]),
-        pdq_regions=index_variants(thumbnail) if for_sharing else query_variants(thumbnail),
+        pdq_regions=regions,
         frames=frames,
         width=width,
         height=height,
+        uneven_crops=uneven_crops,
     )
 
 

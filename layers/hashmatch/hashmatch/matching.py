@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 from hashmatch.bank import IndexedEntry, Match, SharedItem
 from hashmatch.media import MediaHashes
-from hashmatch.near import NEAR_SIGNALS, NearHit, NearIndexes
+from hashmatch.near import FRAMING_KEYS, NEAR_SIGNALS, NearHit, NearIndexes
 from hashmatch.ports import Bank
-from hashmatch.robust import PDQ_CORROBORATED_THRESHOLD, PHASH_CORROBORATION_THRESHOLD
+from hashmatch.robust import (
+    FRAMING_KEY_THRESHOLD,
+    MAX_UNEVEN_CROP_SEARCHES,
+    PDQ_CORROBORATED_THRESHOLD,
+    PHASH_CORROBORATION_THRESHOLD,
+    UNEVEN_CROP_START_LIMIT,
+)
 from hashmatch.signals import SIGNAL_TYPES
 from hashmatch.signals.hamming import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
@@ -51,6 +57,9 @@ class Matcher:
     - PDQ within the threshold (31 by default) between any hash of the check (the original, its
       rotations/flips, its framings) and any stored for an item (the original, its framings, a
       video's frames): a match;
+    - for an image cut unevenly: a stored framing whose low-frequency key is within
+      `FRAMING_KEY_THRESHOLD` of a grid rectangle's (`robust.UnevenCropSearch`), when the search
+      around that rectangle finds a framing within the PDQ threshold of it: a match;
     - the upright original PDQ within `CORROBORATION_MARGIN` more bits of an item's original PDQ,
       when the two pHashes are within `PHASH_CORROBORATION_THRESHOLD`: text or a logo over the
       picture moves PDQ further than pHash;
@@ -89,6 +98,8 @@ class Matcher:
             consider(
                 hit.entry.item_id, "pdq", _Evidence(hit.distance, queries[hit.query_row][0], _entry_detail(hit.entry))
             )
+        for item_id, evidence in self._uneven_crop_evidence(hashes, thresholds.pdq, best):
+            consider(item_id, "pdq", evidence)
         corroborate = self._corroboration_candidates(hashes, thresholds.pdq)
         phash_hits = self._phash_hits(hashes, thresholds.phash)
         frame_hits = self._frame_hits(hashes, thresholds.pdq) if hashes.media == "video" else {}
@@ -132,6 +143,36 @@ class Matcher:
             )
         order = {name: rank for rank, name in enumerate((*EXACT_SIGNALS, "vpdq", *NEAR_SIGNALS))}
         return sorted(matches, key=lambda m: (order.get(m.signal, 99), m.distance, m.item_id))
+
+    def _uneven_crop_evidence(
+        self, hashes: MediaHashes, threshold: int, best: dict[tuple[str, str], _Evidence]
+    ) -> list[tuple[str, _Evidence]]:
+        """Stored framings found inside an unevenly cut copy, for items not matched on PDQ already.
+
+        Each stored framing whose key a grid rectangle's is near starts one search, from the
+        rectangle whose PDQ is closest to it (at most `UNEVEN_CROP_START_LIMIT` bits away); at most
+        `MAX_UNEVEN_CROP_SEARCHES` searches per check, closest starts first.
+        """
+        search = hashes.uneven_crops
+        if search is None:
+            return []
+        starts: dict[tuple[str, str], tuple[int, int]] = {}
+        for hit in self._near.query(FRAMING_KEYS, list(search.keys), FRAMING_KEY_THRESHOLD):
+            known = best.get((hit.entry.item_id, "pdq"))
+            if known is not None and known.distance <= threshold:
+                continue
+            start = hex_distance(search.hashes[hit.query_row], hit.entry.value)
+            framing = (hit.entry.item_id, hit.entry.value)
+            if start <= UNEVEN_CROP_START_LIMIT and (framing not in starts or start < starts[framing][0]):
+                starts[framing] = (start, hit.query_row)
+        evidence = []
+        ordered = sorted(starts.items(), key=lambda pair: pair[1])[:MAX_UNEVEN_CROP_SEARCHES]
+        for (item_id, stored), (_, row) in ordered:
+            distance, region = search.closest(row, stored)
+            if distance <= threshold:
+                edges = [round(edge, 4) for edge in (region.left, region.top, region.right, region.bottom)]
+                evidence.append((item_id, _Evidence(distance, "uneven-crop", {"region": edges})))
+        return evidence
 
     def _corroboration_candidates(self, hashes: MediaHashes, threshold: int) -> list[NearHit]:
         """Stored original PDQs a little beyond the threshold from the check's upright original."""

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from hashmatch.robust import UnevenCropSearch
 
 MediaKind = Literal["image", "video"]
 
@@ -65,7 +68,9 @@ class MediaHashes:
     phash). `pdq_variants` are the main PDQ's 7 other rotations/flips; `pdq_regions` are PDQ hashes
     of the picture's framings (inside bars, padding and captions, central crops): for a check,
     those to query (`robust.query_variants`), for a share, those to store (`robust.index_variants`).
-    `frames` are a video's (or an animation's) per-frame PDQ hashes.
+    `frames` are a video's (or an animation's) per-frame PDQ hashes. A checked image also carries
+    its `uneven_crops` search (`robust.UnevenCropSearch`), which the matcher runs against the
+    stored framings it finds; it holds the picture's small luma and is never stored or sent.
     """
 
     media: MediaKind
@@ -78,6 +83,7 @@ class MediaHashes:
     width: int | None = None
     height: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    uneven_crops: UnevenCropSearch | None = field(default=None, compare=False, repr=False)
 
 
 def sniff_media(head: bytes) -> tuple[MediaKind, str] | None:

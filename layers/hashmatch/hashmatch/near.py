@@ -15,8 +15,15 @@ from hashmatch.bank import EntryKind, IndexedEntry
 from hashmatch.index import NearIndex, default_chunks
 from hashmatch.ports import Bank, BankChange
 from hashmatch.signals import SIGNAL_TYPES
+from hashmatch.signals.pdq import LOW_FREQUENCY_BYTES
 
 NEAR_SIGNALS = ("pdq", "phash")
+# A third index, derived from the PDQ one: the low-frequency keys (`signals.pdq.low_frequency_key`)
+# of every stored PDQ framing ("variant" entries), under the same entry ids, for
+# `robust.UnevenCropSearch`. A hit on it names the PDQ entry, with its whole PDQ hash as the value.
+FRAMING_KEYS = "framing_key"
+FRAMING_KEY_BITS = 64
+INDEX_NAMES = (*NEAR_SIGNALS, FRAMING_KEYS)
 # A change-log position starts with its writer's clock; a writer re-logs any entry that took
 # longer than half of this to commit (adapters.dynamodb.SLOW_COMMIT_SECONDS), so re-reading this
 # far back never misses one. Short, because every check re-reads it.
@@ -64,6 +71,7 @@ class NearIndexes:
         delta_limit: int = ENTRY_DELTA_LIMIT,
     ) -> None:
         self._indexes = {name: NearIndex(SIGNAL_TYPES[name].bits) for name in NEAR_SIGNALS}
+        self._indexes[FRAMING_KEYS] = NearIndex(FRAMING_KEY_BITS)
         self._table = EntryTable.empty()
         self._dead = 0
         self._delta: dict[int, IndexedEntry] = {}
@@ -149,6 +157,8 @@ class NearIndexes:
             yield NearState(dict(self._indexes), self._table, self._position, tuple(sorted(self._applied)))
 
     def query(self, signal: str, values: Sequence[str], threshold: int) -> list[NearHit]:
+        """Every stored entry within `threshold` bits of each of `values` in the index named `signal`
+        (one of `INDEX_NAMES`). Hits on `FRAMING_KEYS` are PDQ entries: their value is the whole PDQ."""
         if not values:
             return []
         with self._lock:
@@ -157,7 +167,7 @@ class NearIndexes:
             if not len(hits):
                 return []
             unique, inverse = np.unique(hits.ids, return_inverse=True)
-            entries = self._entries_of(index, unique)
+            entries = self._entries_of(self._indexes["pdq" if signal == FRAMING_KEYS else signal], unique)
             return [
                 NearHit(row, entry, distance)
                 for row, entry, distance in zip(
@@ -183,8 +193,8 @@ class NearIndexes:
             self._adopt(state)
 
     def _adopt(self, state: NearState) -> None:
-        if set(state.indexes) != set(NEAR_SIGNALS):
-            raise ValueError(f"a near state needs indexes for {NEAR_SIGNALS}, got {sorted(state.indexes)}")
+        if set(state.indexes) != set(INDEX_NAMES):
+            raise ValueError(f"a near state needs indexes for {INDEX_NAMES}, got {sorted(state.indexes)}")
         self._indexes = dict(state.indexes)
         self._table = state.table
         self._dead = len(state.table) - int(np.count_nonzero(state.table.entry_alive))
@@ -227,7 +237,13 @@ class NearIndexes:
                 id_array = id_array[~present]
                 values = [value for value, known in zip(values, present.tolist(), strict=True) if not known]
             if values:
-                self._indexes[signal].add(id_array, _pack(values))
+                rows = _pack(values)
+                self._indexes[signal].add(id_array, rows)
+                if signal == "pdq":
+                    framings = np.array([self._delta[i].kind == "variant" for i in id_array.tolist()], dtype=bool)
+                    if framings.any():
+                        keys = np.ascontiguousarray(rows[framings][:, LOW_FREQUENCY_BYTES])
+                        self._indexes[FRAMING_KEYS].add(id_array[framings], keys)
 
     def _remove_item(self, item_id: str) -> None:
         by_signal: dict[str, list[int]] = {}
@@ -245,6 +261,8 @@ class NearIndexes:
         for signal, ids in by_signal.items():
             if ids:
                 self._indexes[signal].remove(ids)
+                if signal == "pdq":  # framing keys share their PDQ entry's id; other ids are ignored
+                    self._indexes[FRAMING_KEYS].remove(ids)
 
     def _maybe_merge(self) -> None:
         if len(self._delta) > self._delta_limit or self._dead > max(self._delta_limit, len(self._table) // 8):

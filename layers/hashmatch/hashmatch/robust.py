@@ -2,18 +2,23 @@
 
 PDQ follows the picture's framing closely: a crop of 1% per side moves it ~22 bits, 2% ~40 bits,
 so plain PDQ misses copies that add pixels (letterbox bars, 9:16 padding with solid or blurred
-fill, caption bars) or lose some (crops). Two sets of extra hashes put the framing back:
+fill, caption bars) or lose some (crops). Extra hashes put the framing back:
 
 - `index_variants(image)`: 3 hashes stored beside a shared image's main PDQ: its content (inside
   its own letterbox bars, if any) and central crops of that at 90% and 80%, so a copy cropped by
   5% or 10% per side finds a stored hash with the same framing.
-- `query_variants(image)`: hashes queried beside a checked image's main PDQ and its 8 dihedral
-  variants: the content rectangles found inside padding, bars and caption bars, each in its 8
-  rotations/flips (all from one DCT), and for the whole image and the image without its caption
-  bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped by
-  anything from 0 to 10% per side lands within 1% of a stored framing; and, for copies cut
-  unevenly (each side by its own 0-10%), 81 off-centre crops of the whole image on a grid of cuts
-  (`UNEVEN_CUTS`) where the stored 80% crop would lie: at most ~170 hashes, ~120 on average.
+- `check_framings(image)`: for a checked image, the hashes queried beside its main PDQ and its 8
+  dihedral variants: the content rectangles found inside padding, bars and caption bars, each in
+  its 8 rotations/flips (all from one DCT), and for the whole image and the image without its
+  caption bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped
+  by anything from 0 to 10% per side lands within 1% of a stored framing: ~30 hashes;
+- and an `UnevenCropSearch` for copies cut unevenly (each side by its own 0-10%, which moves the
+  picture's centre): the stored 80% crop lies somewhere inside such a copy. 81 rectangles on a grid
+  of cuts (`UNEVEN_CUTS`) come within ~1.7% of it; their PDQ is often still 32-60 bits away, but
+  the 64 bits of its 8x8 lowest frequencies (`signals.pdq.low_frequency_key`), which drift half as
+  fast, are within `FRAMING_KEY_THRESHOLD` of the stored crop's. The matcher looks those keys up,
+  and for each stored crop found, `UnevenCropSearch.closest` moves the rectangle's four edges to
+  where its PDQ agrees best with the stored one; the PDQ distance there decides, at the usual 31 bits.
 
 Every region is hashed from one luma at most 256 pixels on the long side: a summed-area table gives
 the exact area average of any rectangle on PDQ's 64x64 grid, then PDQ's DCT, median threshold and
@@ -35,22 +40,31 @@ from enum import StrEnum
 import numpy as np
 from PIL import Image
 
+from hashmatch.signals.hamming import hex_distance
 from hashmatch.signals.pdq import (
+    PDQ_BITS,
     PDQ_MATCH_THRESHOLD,
     PDQ_MIN_QUALITY,
     _coefficients_to_hex,
     _DCT_16x64,
     dihedral_coefficients,
+    hex_to_bits,
+    low_frequency_key,
 )
 
 __all__ = [
+    "FRAMING_KEY_THRESHOLD",
     "INDEX_CROP_SCALES",
+    "MAX_UNEVEN_CROP_SEARCHES",
     "PDQ_CORROBORATED_THRESHOLD",
     "PHASH_CORROBORATION_THRESHOLD",
     "QUERY_CROP_SCALES",
+    "UNEVEN_CROP_START_LIMIT",
     "UNEVEN_CUTS",
     "HashKind",
     "Region",
+    "UnevenCropSearch",
+    "check_framings",
     "content_regions",
     "index_variants",
     "is_match",
@@ -71,11 +85,24 @@ INDEX_CROP_SCALES: tuple[float, ...] = (0.9, 0.8)
 QUERY_CROP_SCALES: tuple[float, ...] = (0.98, 0.96, 0.94, 0.92, 0.90)
 # Uneven crops (each side cut by its own 0-10%) move the picture's centre, which central crops
 # cannot follow. The stored 80% central crop still lies inside such a copy, at a place set by the
-# cuts (left, right) on each axis: the copy is also queried cropped to where that stored crop would
-# lie for each pair of cuts on this grid, on both axes (9 x 9 = 81 crops, all from one summed-area
-# table). Every edge within 1% of the stored crop's keeps PDQ within 31 bits for ~93% of photos,
-# within 1.5% for ~64%: the grid (cuts at most 1/60 off) catches about two thirds of such copies.
+# cuts (left, right) on each axis: `UnevenCropSearch` starts from where that stored crop would lie
+# for each pair of cuts on this grid, on both axes (9 x 9 = 81 rectangles, all from one
+# summed-area table), every edge within 1/60 of the truth.
 UNEVEN_CUTS: tuple[float, ...] = (1 / 60, 3 / 60, 5 / 60)
+# A grid rectangle's low-frequency key within this many of its 64 bits of a stored framing's makes
+# that framing a candidate (measured on 175 unevenly cropped copies of 35 photos: 98% of the copies
+# have a grid key within 10 bits of their stored crop's; keys of different photos came no closer
+# than 15).
+FRAMING_KEY_THRESHOLD = 10
+# `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
+# fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 1/60 from any start.
+SEARCH_STEPS: tuple[float, ...] = (0.008, 0.004, 0.002)
+SEARCH_MOVES = 6
+# The matcher searches from a grid rectangle at most this many PDQ bits from the stored framing
+# (copies start 32 bits away at the median, 84 at the 99th percentile; different photos 96 and
+# more), and at most this many times per check, closest starts first: a search costs a few ms.
+UNEVEN_CROP_START_LIMIT = 100
+MAX_UNEVEN_CROP_SEARCHES = 4
 
 # Bars of one colour (letterbox, solid padding, caption bars), on the analysis luma (0-255).
 BAR_TOLERANCE = 16.0  # a bar pixel is within this of the bar's colour (JPEG ringing included)
@@ -170,24 +197,39 @@ def index_variants(image: Image.Image) -> tuple[str, ...]:
     return _unique(h for region in regions for h in luma.hashes(region, _IDENTITY))
 
 
+def check_framings(image: Image.Image) -> tuple[tuple[str, ...], UnevenCropSearch | None]:
+    """What a checked image is looked up with besides its main PDQ and 8 dihedral variants: the
+    framings' hashes to query (`query_variants`), and the search for uneven crops (None when the
+    image is too small, blank or flat, or flat inside its padding or bars).
+
+    `image` is an RGB image of any size, already upright (EXIF applied).
+    """
+    luma = _Luma(image)
+    hashes = _query_hashes(luma)
+    if hashes is None:
+        return (), None
+    search = UnevenCropSearch(luma)
+    return hashes, search if search.keys else None
+
+
 def query_variants(image: Image.Image) -> tuple[str, ...]:
     """Extra PDQ hashes to query for a checked image, beside its main PDQ and 8 dihedral variants.
 
     The whole image and each content rectangle found (inside padding, bars or caption bars) in
-    its 8 rotations/flips; for the whole image and the image without its caption bars also central crops at
-    `QUERY_CROP_SCALES`, as they are and mirrored; and the whole image's off-centre crops on the
-    grid of `UNEVEN_CUTS`, as they are. Hashes of PDQ quality below 50 are left out, and a blank or
-    flat image, or one flat inside its padding or bars, gives none. `image` is an RGB image of any
-    size, already upright (EXIF applied).
+    its 8 rotations/flips; for the whole image and the image without its caption bars also central
+    crops at `QUERY_CROP_SCALES`, as they are and mirrored. Hashes of PDQ quality below 50 are left
+    out, and a blank or flat image, or one flat inside its padding or bars, gives none. `image` is
+    an RGB image of any size, already upright (EXIF applied).
     """
-    luma = _Luma(image)
+    return _query_hashes(_Luma(image)) or ()
+
+
+def _query_hashes(luma: _Luma) -> tuple[str, ...] | None:
+    """`query_variants` of `luma`; None for a picture flat inside the frame found around it."""
     framed, padded = _candidates(luma.pixels)
     inside = {region: luma.hashes(region, _ALL_ORIENTATIONS) for region in (*framed, *padded)}
-    # Flat inside every frame found on two opposite sides: a blank frame, as degenerate as a blank image.
-    framing = [hashes for region, hashes in inside.items() if region.top > 0.0 and region.bottom < 1.0]
-    framing += [hashes for region, hashes in inside.items() if region.left > 0.0 and region.right < 1.0]
-    if framing and not any(framing):
-        return ()
+    if _blank_inside_frame(inside):
+        return None
     hashes: list[str] = []
     for region in framed:
         hashes.extend(inside[region])
@@ -195,9 +237,95 @@ def query_variants(image: Image.Image) -> tuple[str, ...]:
             hashes.extend(luma.hashes(region.central_crop(scale), _MIRRORED))
     for region in padded:
         hashes.extend(inside[region])
-    spans = _uneven_crop_spans()
-    hashes.extend(luma.grid_hashes(spans, spans))
     return _unique(hashes)
+
+
+def _blank_inside_frame(inside: dict[Region, list[str]]) -> bool:
+    """Flat inside every frame found on two opposite sides: a blank frame, as degenerate as a blank image."""
+    framing = [hashes for region, hashes in inside.items() if region.top > 0.0 and region.bottom < 1.0]
+    framing += [hashes for region, hashes in inside.items() if region.left > 0.0 and region.right < 1.0]
+    return bool(framing) and not any(framing)
+
+
+class UnevenCropSearch:
+    """Where a shared image's stored 80% crop lies inside a copy cut unevenly on every side.
+
+    `keys` are the low-frequency keys (`signals.pdq.low_frequency_key`) of the grid rectangles
+    (`UNEVEN_CUTS`) of PDQ quality >= 50, to look up among stored framings within
+    `FRAMING_KEY_THRESHOLD`; `hashes` their PDQ hashes, row for row. `closest(row, stored)` then
+    searches around rectangle `row` for the framing whose PDQ is closest to `stored`.
+    """
+
+    def __init__(self, luma: _Luma) -> None:
+        self._luma = luma
+        spans = _uneven_crop_spans()
+        grid = luma.grid(spans, spans)
+        self.regions: tuple[Region, ...] = tuple(region for region, _ in grid)
+        self.hashes: tuple[str, ...] = tuple(value for _, value in grid)
+        self.keys: tuple[str, ...] = tuple(low_frequency_key(value) for value in self.hashes)
+
+    def closest(self, row: int, stored: str) -> tuple[int, Region]:
+        """The PDQ distance to `stored` of the framing found around grid rectangle `row`, and that framing.
+
+        A pattern search: each round hashes the rectangle and the 24 others one step away on the
+        left or right edge and on the top or bottom edge (one summed-area table, one batch of DCTs)
+        and moves to the one whose coefficients disagree least with `stored`'s bits (each
+        disagreement weighted by how far the coefficient lies on the wrong side of the median),
+        until no move helps; then a finer step. The result is never worse than the start.
+        """
+        start = self.regions[row]
+        signs = np.where(hex_to_bits(stored), 1.0, -1.0).astype(np.float32).ravel()
+        edges = np.array([start.left, start.top, start.right, start.bottom])
+        for step in SEARCH_STEPS:
+            for _ in range(SEARCH_MOVES):
+                moved = self._best_move(edges, step, signs)
+                if moved is None:
+                    break
+                edges = moved
+        found = Region(*edges.tolist())
+        hashes = self._luma.hashes(found, _IDENTITY)
+        distance = hex_distance(hashes[0], stored) if hashes else PDQ_BITS
+        start_distance = hex_distance(self.hashes[row], stored)
+        return (distance, found) if distance < start_distance else (start_distance, start)
+
+    def distance_to(self, stored: str, *, any_start: bool = False) -> int:
+        """The PDQ distance the matcher's search reaches toward one stored framing, for measuring
+        (the matcher finds its starts through the framing-key index instead): searched from the grid
+        rectangle closest to it in PDQ among those whose key is within `FRAMING_KEY_THRESHOLD` of its
+        key, when that start is within `UNEVEN_CROP_START_LIMIT` (else `PDQ_BITS`, no search); with
+        `any_start`, from the closest rectangle whatever its key and distance, as an adversary would.
+        """
+        key = low_frequency_key(stored)
+        rows = [
+            row for row, value in enumerate(self.keys) if any_start or hex_distance(value, key) <= FRAMING_KEY_THRESHOLD
+        ]
+        if not rows:
+            return PDQ_BITS
+        start = min(rows, key=lambda row: hex_distance(self.hashes[row], stored))
+        if not any_start and hex_distance(self.hashes[start], stored) > UNEVEN_CROP_START_LIMIT:
+            return PDQ_BITS
+        return self.closest(start, stored)[0]
+
+    def _best_move(self, edges: np.ndarray, step: float, signs: np.ndarray) -> np.ndarray | None:
+        left, top, right, bottom = edges.tolist()
+        xs = _moves(left, right, step)
+        ys = _moves(top, bottom, step)
+        blocks = self._luma._blocks(xs, ys, np.float32)  # (5, 5, 64, 64)
+        dct = _DCT_16x64_SINGLE
+        coefficients = (dct @ blocks @ dct.T).reshape(len(ys) * len(xs), -1)
+        centred = coefficients - np.partition(coefficients, _MEDIAN, axis=1)[:, _MEDIAN : _MEDIAN + 1]
+        wrong = np.maximum(0.0, -signs * centred).sum(axis=1) / (np.abs(centred).sum(axis=1) + 1e-9)
+        best = int(np.argmin(wrong))
+        if best == 0 or wrong[best] >= wrong[0]:
+            return None
+        y, x = divmod(best, len(xs))
+        return np.array([xs[x][0], ys[y][0], xs[x][1], ys[y][1]])
+
+
+def _moves(low: float, high: float, step: float) -> list[tuple[float, float]]:
+    """A span as it is first, then with either end moved by `step` either way, kept inside [0, 1]."""
+    moves = [(low, high), (low - step, high), (low + step, high), (low, high - step), (low, high + step)]
+    return [(max(0.0, a), min(1.0, b)) for a, b in moves]
 
 
 def _uneven_crop_spans() -> list[tuple[float, float]]:
@@ -346,6 +474,9 @@ _ALL_ORIENTATIONS = tuple(range(8))
 _IDENTITY = (0,)
 _MIRRORED = (0, 4)
 _GRID = 64  # PDQ's buffer
+_DCT_16x64_SINGLE = _DCT_16x64.astype(np.float32)
+_CELL_EDGES = np.linspace(0.0, 1.0, _GRID + 1)
+_MEDIAN = 127  # PDQ's median of 256 coefficients: the lower middle one
 
 
 class _Luma:
@@ -367,10 +498,10 @@ class _Luma:
         coefficients = dihedral_coefficients(_DCT_16x64 @ block @ _DCT_16x64.T)
         return [_coefficients_to_hex(coefficients[i]) for i in orientations]
 
-    def grid_hashes(self, xs: Sequence[tuple[float, float]], ys: Sequence[tuple[float, float]]) -> list[str]:
-        """PDQ hashes (as they are) of every rectangle spanning one of `xs` (left, right) across and
-        one of `ys` (top, bottom) down, as shares of the sides, row by row; none for a rectangle of
-        quality below 50, and none at all for an image smaller than `MIN_SIDE`.
+    def grid(self, xs: Sequence[tuple[float, float]], ys: Sequence[tuple[float, float]]) -> list[tuple[Region, str]]:
+        """Every rectangle spanning one of `xs` (left, right) across and one of `ys` (top, bottom)
+        down, as shares of the sides, row by row, with its PDQ hash (as it is); none for a
+        rectangle of quality below 50, and none at all for an image smaller than `MIN_SIDE`.
 
         In single precision, for speed: a hash may differ from `hashes` of the same rectangle by a
         bit or two, where a coefficient lies that close to the median.
@@ -379,9 +510,11 @@ class _Luma:
             return []
         averages = self._blocks(xs, ys, np.float32)
         usable = _qualities(averages) >= PDQ_MIN_QUALITY
-        dct = _DCT_16x64.astype(np.float32)
+        dct = _DCT_16x64_SINGLE
         coefficients = dct @ averages[usable] @ dct.T
-        return [_coefficients_to_hex(c) for c in coefficients]
+        rectangles = [Region(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
+        kept = [region for region, keep in zip(rectangles, usable.ravel().tolist(), strict=True) if keep]
+        return [(region, _coefficients_to_hex(c)) for region, c in zip(kept, coefficients, strict=True)]
 
     def _block(self, region: Region) -> np.ndarray | None:
         """PDQ's 64x64 buffer of `region`: area averages; None for a region under a pixel across."""
@@ -421,7 +554,8 @@ def _qualities(blocks: np.ndarray) -> np.ndarray:
 def _grid_positions(spans: Sequence[tuple[float, float]], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each span, PDQ's 65 cell edges along an axis of `size` pixels: the table index below
     each, the fraction beyond it, and the 64 cell sizes."""
-    edges = np.array([np.linspace(start * size, end * size, _GRID + 1) for start, end in spans])
+    bounds = np.asarray(spans, dtype=np.float64) * size
+    edges = bounds[:, :1] + (bounds[:, 1:] - bounds[:, :1]) * _CELL_EDGES
     index, weight = _split(edges, size)
     return index, weight, np.diff(edges, axis=1)
 

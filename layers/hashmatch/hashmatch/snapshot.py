@@ -1,17 +1,17 @@
 """Snapshots of the matcher's near-match state, so a cold matcher replays only the log's tail.
 
-A snapshot holds both near-match indexes, the entry table that maps index entries back to bank
-items, the change-log position it reflects and the positions applied inside the overlap window
-before it (`hashmatch.near.NearState`). Loading one and refreshing from the bank gives the
-same indexes as replaying the whole log.
+A snapshot holds the near-match indexes (PDQ, pHash, and the framing keys derived from PDQ), the
+entry table that maps index entries back to bank items, the change-log position it reflects and
+the positions applied inside the overlap window before it (`hashmatch.near.NearState`). Loading
+one and refreshing from the bank gives the same indexes as replaying the whole log.
 
-Format (version 1), pickle-free; every array is a ``.npy`` record (``numpy.lib.format``,
-``allow_pickle=False``):
+Format (version 2; version 1 had no framing-key index, and is rejected: the matcher then replays
+the log), pickle-free; every array is a ``.npy`` record (``numpy.lib.format``, ``allow_pickle=False``):
 
 * 8 bytes magic ``b"HMNEARSN"``;
 * ``header``: uint8 array of UTF-8 JSON with ``format``, ``version``, ``position``, ``applied``,
-  ``signals`` (in file order), ``entries``, ``items`` and ``timed`` (the entry table's row counts);
-* one near-index snapshot per signal (`hashmatch.index.NearIndex.serialize`, its own versioned format);
+  ``signals`` (the index names, in file order), ``entries``, ``items`` and ``timed`` (the entry table's row counts);
+* one near-index snapshot per index name (`hashmatch.index.NearIndex.serialize`, its own versioned format);
 * the entry table's arrays in `EntryTable` field order, each checked against the header's counts;
 * 8 bytes end marker ``b"HMSNAPND"``, so a truncated file is never mistaken for a whole one.
 
@@ -29,14 +29,23 @@ import numpy as np
 
 from hashmatch.arrayfile import read_array, read_header, write_array, write_header
 from hashmatch.index import NearIndex
-from hashmatch.near import LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
+from hashmatch.near import (
+    ENTRY_KINDS,
+    FRAMING_KEYS,
+    INDEX_NAMES,
+    LOG_OVERLAP,
+    NEAR_SIGNALS,
+    EntryTable,
+    NearIndexes,
+    NearState,
+)
 
 __all__ = ["FORMAT_VERSION", "SnapshotError", "SnapshotInfo", "load_snapshot", "read_snapshot", "write_snapshot"]
 
 FORMAT_MAGIC = b"HMNEARSN"
 END_MARKER = b"HMSNAPND"
 FORMAT_NAME = "hashmatch.near-snapshot"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class SnapshotError(ValueError):
@@ -64,14 +73,14 @@ def write_snapshot(near: NearIndexes, fileobj: BinaryIO) -> SnapshotInfo:
             "version": FORMAT_VERSION,
             "position": state.position,
             "applied": list(state.applied),
-            "signals": list(NEAR_SIGNALS),
+            "signals": list(INDEX_NAMES),
             "entries": len(table),
             "items": int(table.item_ids.shape[0]),
             "timed": int(table.timed_rows.shape[0]),
         }
         write_header(fileobj, FORMAT_MAGIC, header)
-        for signal in NEAR_SIGNALS:
-            state.indexes[signal].serialize(fileobj)
+        for name in INDEX_NAMES:
+            state.indexes[name].serialize(fileobj)
         for array in table.arrays().values():
             write_array(fileobj, array)
         fileobj.write(END_MARKER)
@@ -88,8 +97,8 @@ def read_snapshot(fileobj: BinaryIO) -> NearState:
         applied = tuple(str(p) for p in header["applied"])
     except (KeyError, TypeError, ValueError) as error:
         raise SnapshotError(f"corrupt snapshot header: {error!r}") from error
-    if signals != list(NEAR_SIGNALS):
-        raise SnapshotError(f"snapshot holds indexes for {signals}, this code expects {list(NEAR_SIGNALS)}")
+    if signals != list(INDEX_NAMES):
+        raise SnapshotError(f"snapshot holds indexes for {signals}, this code expects {list(INDEX_NAMES)}")
     indexes = {}
     for signal in signals:
         try:
@@ -108,9 +117,14 @@ def read_snapshot(fileobj: BinaryIO) -> NearState:
     except ValueError as error:
         raise SnapshotError(f"corrupt snapshot: {error}") from error
     live = table.entry_signals[table.entry_alive]
-    for code, signal in enumerate(signals):
-        if len(indexes[signal]) != int(np.count_nonzero(live == code)):
-            raise SnapshotError(f"corrupt snapshot: the {signal} index and the entry table disagree on its size")
+    sizes = {signal: int(np.count_nonzero(live == code)) for code, signal in enumerate(NEAR_SIGNALS)}
+    framings = (live == NEAR_SIGNALS.index("pdq")) & (
+        table.entry_kinds[table.entry_alive] == ENTRY_KINDS.index("variant")
+    )
+    sizes[FRAMING_KEYS] = int(np.count_nonzero(framings))
+    for name, size in sizes.items():
+        if len(indexes[name]) != size:
+            raise SnapshotError(f"corrupt snapshot: the {name} index and the entry table disagree on its size")
     return NearState(indexes, table, position, applied)
 
 

@@ -30,6 +30,10 @@ PDQ_HEX_LENGTH = 64
 PDQ_BITS = 256
 PDQ_MATCH_THRESHOLD = 31
 PDQ_MIN_QUALITY = 50
+# The bytes of a PDQ hash (as `_coefficients_to_hex` lays it out) holding the bits of the 8x8
+# lowest-frequency DCT coefficients: bit 16 i + j sits in byte 31 - 2 i - j // 8, so for i, j < 8
+# these are the low bytes of the first eight 16-bit words from the end.
+LOW_FREQUENCY_BYTES = slice(17, 32, 2)
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 _DCT_16x64 = np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2.0 / 64.0) * np.outer(np.arange(1, 17), 2 * np.arange(64) + 1))
@@ -151,6 +155,22 @@ def _quality(block: np.ndarray) -> int:
     gradient = np.abs(np.trunc(np.diff(block, axis=0) * scale)).sum()
     gradient += np.abs(np.trunc(np.diff(block, axis=1) * scale)).sum()
     return min(100, int(gradient / 90))
+
+
+def low_frequency_key(pdq_hex: str) -> str:
+    """The 64 bits of `pdq_hex` that belong to its 8x8 lowest-frequency coefficients, as 16 hex digits.
+
+    Low frequencies move half as fast as PDQ's 16x16 when a picture is shifted or rescaled, so two
+    framings of one picture a few percent apart agree here long after the whole hash has drifted
+    past its threshold: `hashmatch.robust.UnevenCropSearch` finds candidates with it.
+    """
+    return bytes.fromhex(pdq_hex)[LOW_FREQUENCY_BYTES].hex()
+
+
+def hex_to_bits(pdq_hex: str) -> np.ndarray:
+    """The 16x16 boolean matrix of a PDQ hash: entry (i, j) is set when coefficient (i, j) exceeds the median."""
+    words = np.unpackbits(np.frombuffer(bytes.fromhex(pdq_hex), dtype=np.uint8)).reshape(16, 16)
+    return words[::-1, ::-1].astype(bool)
 
 
 def _coefficients_to_hex(coefficients: np.ndarray) -> str:
