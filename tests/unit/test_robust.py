@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from hashmatch import robust
 from hashmatch.robust import HashKind, Region, index_variants, is_match, query_variants
 from hashmatch.signals.hamming import hex_distance
-from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, _quality, low_frequency_key, pdq_dihedral_hashes, pdq_hash
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, _quality, pdq_dihedral_hashes, pdq_hash
 
 pytestmark = pytest.mark.unit
 
