@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_index.py                     # 1M PDQ hashes
     .venv/bin/python benchmarks/bench_index.py --size 10000000     # 10M (about 6 GB peak)
     .venv/bin/python benchmarks/bench_index.py --chunks 12,14,16   # compare chunk layouts
+    .venv/bin/python benchmarks/bench_index.py --framing-keys       # the uneven-crop lookup only
 
 For each data set (uniform random, and clustered like real PDQ banks) the same stored hashes and the
 same query batches go to:
@@ -39,7 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from hashmatch.index import NearIndex
+from hashmatch.robust import FRAMING_KEY_THRESHOLD, UNEVEN_CUTS
 from hashmatch.signals import PHASH_MATCH_THRESHOLD
+from hashmatch.signals.pdq import LOW_FREQUENCY_BYTES
 
 PDQ_THRESHOLD = 31
 BITS = 256
@@ -335,6 +338,56 @@ def bench_phash(args: argparse.Namespace) -> None:
         )
 
 
+def bench_framing_keys(args: argparse.Namespace) -> None:
+    """The uneven-crop lookup of one check: its grid rectangles' 64-bit framing keys within
+    `FRAMING_KEY_THRESHOLD` in a NearIndex of stored framings' keys, against the anchor it replaced:
+    the same rectangles' whole PDQ hashes within 31 bits in a PDQ NearIndex of the stored framings.
+
+    `--size` stored framings (random or clustered PDQ); each check queries 81 rectangles: half of
+    the checks are copies (81 hashes 20-70 bits from one stored framing, as grid rectangles around
+    an uneven crop measure), half unrelated pictures (random hashes).
+    """
+    rectangles = len(UNEVEN_CUTS) ** 4
+    for name in ["random", "clustered"] if args.data == "both" else [args.data]:
+        rng = np.random.default_rng(args.seed + 3)
+        stored = random_hashes(rng, args.size) if name == "random" else clustered_hashes(rng, args.size)
+        checks = []
+        for k in range(args.batches):
+            if k % 2 == 0:
+                picked = np.repeat(stored[rng.integers(0, args.size)][None], rectangles, axis=0)
+                checks.append(flip_bits(rng, picked, rng.uniform(20, 70, rectangles)))
+            else:
+                checks.append(random_hashes(rng, rectangles))
+        keys = np.ascontiguousarray(stored[:, LOW_FREQUENCY_BYTES])
+        key_index = NearIndex.build(64, np.arange(args.size), keys)
+        pdq_index = NearIndex.build(BITS, np.arange(args.size), stored)
+        ours, anchor = Timer(), Timer()
+        hits_ours = hits_anchor = 0
+        for check in checks:
+            check_keys = np.ascontiguousarray(check[:, LOW_FREQUENCY_BYTES])
+            with ours:
+                hits_ours += len(key_index.query(check_keys, FRAMING_KEY_THRESHOLD))
+            with anchor:
+                hits_anchor += len(pdq_index.query(check, PDQ_THRESHOLD))
+        o, a = ours.row(), anchor.row()
+        print(
+            f"\n== framing keys, {name}: {args.size:,} stored framings, {len(checks)} checks of {rectangles} rectangles"
+        )
+        print(
+            f"   keys within {FRAMING_KEY_THRESHOLD} (64-bit NearIndex, "
+            f"{key_index.nbytes / args.size:.1f} bytes/framing): "
+            f"p50 {o[0]:.2f} ms p99 {o[1]:.2f} (cpu p50 {o[2]:.2f}), {hits_ours / len(checks):.1f} candidates/check"
+        )
+        print(
+            f"   anchor, PDQ within {PDQ_THRESHOLD} (256-bit NearIndex, "
+            f"{pdq_index.nbytes / args.size:.1f} bytes/framing): "
+            f"p50 {a[0]:.2f} ms p99 {a[1]:.2f} (cpu p50 {a[2]:.2f}), {hits_anchor / len(checks):.1f} hits/check"
+        )
+        print(f"   ratio anchor / ours by cpu p50: {a[2] / o[2]:.1f}x")
+        del stored, key_index, pdq_index
+        gc.collect()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=1_000_000, help="stored hashes per data set")
@@ -350,8 +403,12 @@ def main() -> None:
     parser.add_argument("--skip-multihash", action="store_true")
     parser.add_argument("--skip-phash", action="store_true")
     parser.add_argument("--verify-numpy", type=int, default=3, help="batches cross-checked with numpy brute force")
+    parser.add_argument("--framing-keys", action="store_true", help="only the uneven-crop lookup (bench_framing_keys)")
     args = parser.parse_args()
     args.chunks = [int(c) for c in args.chunks.split(",") if c]
+    if args.framing_keys:
+        bench_framing_keys(args)
+        return
 
     import faiss
 

@@ -277,3 +277,39 @@ def test_the_compact_entry_table_answers_as_a_plain_dict_on_random_changes(seed:
                 )
             assert len(near) == len(reference.entries)
     assert applied > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_framing_candidates_are_the_closest_starts_among_key_hits(seed: int) -> None:
+    rng = random.Random(seed)
+    bank = MemoryBank()
+    items = [_item(rng, n) for n in range(40)]
+    bank.put_items(items)
+    bank.withdraw_items(items[:5], WHEN)
+    near = NearIndexes(delta_limit=rng.choice([1, 1000]))
+    near.refresh(bank)
+    framings = [e.value for item in items for e in item.near_entries if e.kind == "variant"]
+    hashes = [_near(rng, rng.choice(framings), rng.randrange(10, 60)) for _ in range(30)]
+    hashes += [_hex(rng, 256) for _ in range(10)]
+    keys = [low_frequency_key(value) for value in hashes]
+    skip = {items[10].item_id, items[11].item_id}
+
+    found = near.framing_candidates(keys, hashes, 10, 40, 6, skip_items=skip)
+
+    expected = []
+    for item in items[5:]:
+        for entry in item.near_entries:
+            if entry.kind != "variant" or item.item_id in skip:
+                continue
+            key = low_frequency_key(entry.value)
+            rows = [row for row, value in enumerate(keys) if hex_distance(value, key) <= 10]
+            if rows:
+                start = min(hex_distance(hashes[row], entry.value) for row in rows)
+                first = min(row for row in rows if hex_distance(hashes[row], entry.value) == start)
+                if start <= 40:
+                    expected.append((start, entry.entry_id(item.item_id), first, item.item_id, entry.value))
+    expected.sort()
+    assert len(expected) > 6  # the limit is exercised
+    assert [(h.distance, h.query_row, h.entry.item_id, h.entry.value) for h in found] == [
+        (start, row, item_id, value) for start, _, row, item_id, value in expected[:6]
+    ]

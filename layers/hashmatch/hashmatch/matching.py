@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hashmatch.bank import IndexedEntry, Match, SharedItem
 from hashmatch.media import MediaHashes
-from hashmatch.near import FRAMING_KEYS, NEAR_SIGNALS, NearHit, NearIndexes
+from hashmatch.near import NEAR_SIGNALS, NearHit, NearIndexes
 from hashmatch.ports import Bank
 from hashmatch.robust import (
     FRAMING_KEY_THRESHOLD,
@@ -156,22 +156,21 @@ class Matcher:
         search = hashes.uneven_crops
         if search is None:
             return []
-        starts: dict[tuple[str, str], tuple[int, int]] = {}
-        for hit in self._near.query(FRAMING_KEYS, list(search.keys), FRAMING_KEY_THRESHOLD):
-            known = best.get((hit.entry.item_id, "pdq"))
-            if known is not None and known.distance <= threshold:
-                continue
-            start = hex_distance(search.hashes[hit.query_row], hit.entry.value)
-            framing = (hit.entry.item_id, hit.entry.value)
-            if start <= UNEVEN_CROP_START_LIMIT and (framing not in starts or start < starts[framing][0]):
-                starts[framing] = (start, hit.query_row)
+        matched = {item_id for (item_id, signal), e in best.items() if signal == "pdq" and e.distance <= threshold}
+        candidates = self._near.framing_candidates(
+            search.keys,
+            search.hashes,
+            FRAMING_KEY_THRESHOLD,
+            UNEVEN_CROP_START_LIMIT,
+            MAX_UNEVEN_CROP_SEARCHES,
+            skip_items=matched,
+        )
         evidence = []
-        ordered = sorted(starts.items(), key=lambda pair: pair[1])[:MAX_UNEVEN_CROP_SEARCHES]
-        for (item_id, stored), (_, row) in ordered:
-            distance, region = search.closest(row, stored)
+        for hit in candidates:
+            distance, region = search.closest(hit.query_row, hit.entry.value)
             if distance <= threshold:
                 edges = [round(edge, 4) for edge in (region.left, region.top, region.right, region.bottom)]
-                evidence.append((item_id, _Evidence(distance, "uneven-crop", {"region": edges})))
+                evidence.append((hit.entry.item_id, _Evidence(distance, "uneven-crop", {"region": edges})))
         return evidence
 
     def _corroboration_candidates(self, hashes: MediaHashes, threshold: int) -> list[NearHit]:

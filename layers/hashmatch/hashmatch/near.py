@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -15,6 +15,7 @@ from hashmatch.bank import EntryKind, IndexedEntry
 from hashmatch.index import NearIndex, default_chunks
 from hashmatch.ports import Bank, BankChange
 from hashmatch.signals import SIGNAL_TYPES
+from hashmatch.signals.hamming import popcount_rows
 from hashmatch.signals.pdq import LOW_FREQUENCY_BYTES
 
 NEAR_SIGNALS = ("pdq", "phash")
@@ -178,6 +179,46 @@ class NearIndexes:
                 )
                 if entry is not None
             ]
+
+    def framing_candidates(
+        self,
+        keys: Sequence[str],
+        hashes: Sequence[str],
+        threshold: int,
+        start_limit: int,
+        limit: int,
+        skip_items: Collection[str] = (),
+    ) -> list[NearHit]:
+        """Stored PDQ framings whose framing key is within `threshold` bits of one of `keys`, for
+        `robust.UnevenCropSearch`: each with the row of `hashes` (the PDQ of the rectangle each key
+        came from) closest to it in PDQ, when that is at most `start_limit` bits; the `limit`
+        closest, closest first, leaving out the items in `skip_items`. A hit's `distance` is that
+        PDQ distance. Distances are worked out on arrays, so a bank dense with near-duplicates
+        costs no more than a few entries' lookups."""
+        if not keys:
+            return []
+        with self._lock:
+            hits = self._indexes[FRAMING_KEYS].query(_pack(keys), threshold)
+            if not len(hits):
+                return []
+            pdq = self._indexes["pdq"]
+            unique, inverse = np.unique(hits.ids, return_inverse=True)
+            stored = _stored_words(pdq, unique).astype(">u8").view(np.uint8).reshape(unique.shape[0], -1)
+            starts = popcount_rows(_pack(hashes)[hits.query_rows] ^ stored[inverse])
+            best = np.full(unique.shape[0], np.iinfo(np.int32).max, dtype=np.int32)
+            np.minimum.at(best, inverse, starts)
+            at_best = np.flatnonzero(starts == best[inverse])[::-1]  # the first row wins the assignment
+            best_row = np.empty(unique.shape[0], dtype=np.int64)
+            best_row[inverse[at_best]] = hits.query_rows[at_best]
+            close = np.flatnonzero(best <= start_limit)
+            close = close[np.lexsort((unique[close], best[close]))][: limit + 3 * len(skip_items)]
+            entries = self._entries_of(pdq, unique[close])
+            found = [
+                NearHit(int(best_row[k]), entry, int(best[k]))
+                for k, entry in zip(close.tolist(), entries, strict=True)
+                if entry is not None and entry.item_id not in skip_items
+            ]
+            return found[:limit]
 
     def __len__(self) -> int:
         return len(self._table) - self._dead + len(self._delta)
@@ -582,6 +623,14 @@ def _stable_order(keys: np.ndarray) -> np.ndarray:
 
 def _stored_hex(index: NearIndex, entry_ids: np.ndarray) -> list[str]:
     """The hex hash `index` holds under each id (every id must be present)."""
+    words = _stored_words(index, entry_ids)
+    digits = index.bits // 4
+    text = words.astype(">u8").tobytes().hex()
+    return [text[k * digits : (k + 1) * digits] for k in range(entry_ids.shape[0])]
+
+
+def _stored_words(index: NearIndex, entry_ids: np.ndarray) -> np.ndarray:
+    """The hash `index` holds under each id, as uint64 words (every id must be present)."""
     words = np.zeros((entry_ids.shape[0], index.bits // 64), dtype=np.uint64)
     found = np.zeros(entry_ids.shape[0], dtype=bool)
     if index.delta_size:
@@ -603,9 +652,7 @@ def _stored_hex(index: NearIndex, entry_ids: np.ndarray) -> list[str]:
         found[where] = True
     if not found.all():
         raise KeyError(f"entry ids not in the index: {entry_ids[~found][:5].tolist()}")
-    digits = index.bits // 4
-    text = words.astype(">u8").tobytes().hex()
-    return [text[k * digits : (k + 1) * digits] for k in range(entry_ids.shape[0])]
+    return words
 
 
 def _index_contents(index: NearIndex) -> tuple[np.ndarray, np.ndarray]:
