@@ -253,8 +253,8 @@ def test_low_quality_photo_produces_no_variants() -> None:
 
 def test_variant_counts_stay_small() -> None:
     photo = synthetic_photo()
-    assert len(index_variants(photo)) == 1 + len(robust.INDEX_CROP_SCALES)
-    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8
+    assert len(index_variants(photo)) == 2 + len(robust.INDEX_CROP_SCALES)
+    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3
     hashes, search = robust.check_framings(photo)
     assert hashes == query_variants(photo)
     assert search is not None and len(search.keys) == len(search.hashes) == len(robust.UNEVEN_CUTS) ** 4

@@ -4,14 +4,16 @@ PDQ follows the picture's framing closely: a crop of 1% per side moves it ~22 bi
 so plain PDQ misses copies that add pixels (letterbox bars, 9:16 padding with solid or blurred
 fill, caption bars) or lose some (crops). Extra hashes put the framing back:
 
-- `index_variants(image)`: 3 hashes stored beside a shared image's main PDQ: its content (inside
-  its own letterbox bars, if any) and central crops of that at 90% and 80%, so a copy cropped by
-  5% or 10% per side finds a stored hash with the same framing.
+- `index_variants(image)`: 4 hashes stored beside a shared image's main PDQ: its content (inside
+  its own letterbox bars, if any), central crops of that at 90% and 80%, so a copy cropped by
+  5% or 10% per side finds a stored hash with the same framing, and its middle band (without the
+  top and bottom 16%, where captions, meme text and watermarks go).
 - `check_framings(image)`: for a checked image, the hashes queried beside its main PDQ and its 8
   dihedral variants: the content rectangles found inside padding, bars and caption bars, each in
   its 8 rotations/flips (all from one DCT), and for the whole image and the image without its
   caption bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped
-  by anything from 0 to 10% per side lands within 1% of a stored framing: ~30 hashes;
+  by anything from 0 to 10% per side lands within 1% of a stored framing, and the middle band of
+  the whole image and of the picture inside padding: ~30-40 hashes;
 - and an `UnevenCropSearch` for copies cut unevenly (each side by its own 0-10%, which moves the
   picture's centre): the stored 80% crop lies somewhere inside such a copy. 81 rectangles on a grid
   of cuts (`UNEVEN_CUTS`) come within ~1.7% of it; their PDQ is often still 32-60 bits away, but
@@ -79,6 +81,11 @@ WORK_SIDE = 256
 # Central crops of the content stored for a shared image, as a share of each side: a copy cropped
 # by c per side keeps the central 1 - 2c.
 INDEX_CROP_SCALES: tuple[float, ...] = (0.9, 0.8)
+# Captions, meme text and watermarks are put over the top and bottom of a picture: its middle band,
+# without this share of the height above and below, is stored and queried too (measured on 31
+# photos: every copy with meme text or a corner logo keeps that band within 31 bits, where the
+# whole picture's PDQ moves up to 78).
+OVERLAY_MARGIN = 0.16
 # Central crops queried for a checked image: a copy cropped by c, cropped again by q, has the
 # framing (1 - 2c) q of the original; q in steps of 0.02 puts that within 1% of 1.0, 0.9 or 0.8
 # for every c from 0 to 10%.
@@ -148,6 +155,11 @@ class Region:
         margin_y = (self.bottom - self.top) * (1.0 - scale) / 2.0
         return Region(self.left + margin_x, self.top + margin_y, self.right - margin_x, self.bottom - margin_y)
 
+    def middle_band(self) -> Region:
+        """This rectangle without `OVERLAY_MARGIN` of its height at the top and at the bottom."""
+        margin = (self.bottom - self.top) * OVERLAY_MARGIN
+        return Region(self.left, self.top + margin, self.right, self.bottom - margin)
+
     def close_to(self, other: Region) -> bool:
         """Whether every edge is within `SAME_REGION` of the other's: one framing for PDQ."""
         edges = zip(
@@ -187,13 +199,14 @@ def is_match(distance: int, query_kind: HashKind, stored_kind: HashKind, phash_d
 def index_variants(image: Image.Image) -> tuple[str, ...]:
     """Extra PDQ hashes to store for a shared image, beside its main PDQ.
 
-    Three: the content (the whole image, or what lies inside its own letterbox or pillarbox bars)
-    and its central crops at `INDEX_CROP_SCALES`; fewer where a hash's PDQ quality is below 50.
-    `image` is an RGB image of any size, already upright (EXIF applied).
+    Four: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
+    its central crops at `INDEX_CROP_SCALES` and its middle band (`Region.middle_band`); fewer where
+    a hash's PDQ quality is below 50. `image` is an RGB image of any size, already upright (EXIF
+    applied).
     """
     luma = _Luma(image)
     content = _inside_own_bars(luma.pixels)
-    regions = [content, *(content.central_crop(scale) for scale in INDEX_CROP_SCALES)]
+    regions = [content, *(content.central_crop(scale) for scale in INDEX_CROP_SCALES), content.middle_band()]
     return _unique(h for region in regions for h in luma.hashes(region, _IDENTITY))
 
 
@@ -217,7 +230,8 @@ def query_variants(image: Image.Image) -> tuple[str, ...]:
 
     The whole image and each content rectangle found (inside padding, bars or caption bars) in
     its 8 rotations/flips; for the whole image and the image without its caption bars also central
-    crops at `QUERY_CROP_SCALES`, as they are and mirrored. Hashes of PDQ quality below 50 are left
+    crops at `QUERY_CROP_SCALES`, as they are and mirrored; the middle band of the whole image and
+    of the picture inside padding, as they are and mirrored. Hashes of PDQ quality below 50 are left
     out, and a blank or flat image, or one flat inside its padding or bars, gives none. `image` is
     an RGB image of any size, already upright (EXIF applied).
     """
@@ -237,6 +251,8 @@ def _query_hashes(luma: _Luma) -> tuple[str, ...] | None:
             hashes.extend(luma.hashes(region.central_crop(scale), _MIRRORED))
     for region in padded:
         hashes.extend(inside[region])
+    for region in (WHOLE, *padded):
+        hashes.extend(luma.hashes(region.middle_band(), _MIRRORED))
     return _unique(hashes)
 
 
