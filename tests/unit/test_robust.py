@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import random
 from pathlib import Path
 
 import numpy as np
@@ -374,3 +375,22 @@ def test_is_match_threshold_and_phash_corroboration() -> None:
     assert not is_match(robust.PDQ_CORROBORATED_THRESHOLD + 1, main, main, phash_distance=0)
     assert not is_match(40, dihedral, main, phash_distance=0)  # pHash has no rotated variants
     assert not is_match(40, region, main, phash_distance=0)
+
+
+@pytest.mark.parametrize("edit", ["meme text on the picture", "watermark logo"])
+def test_text_and_logos_over_the_top_and_bottom_match_by_the_middle_band(edit: str) -> None:
+    from hashmatch.edits import EDITS
+
+    band_only = 0
+    for seed, relative in enumerate(UNRELATED):
+        original = reference_photo(relative)
+        copy = EDITS[edit](original, random.Random(seed))
+        assert matches(copy, original), relative
+        stored_band = robust._Luma(original).hashes(robust.WHOLE.middle_band(), (0,))
+        band_only += not any(
+            hex_distance(q, s) <= PDQ_MATCH_THRESHOLD
+            for q, _ in queried_hashes(copy)
+            for s, _ in stored_hashes(original)
+            if s not in stored_band
+        )
+    assert band_only >= 1  # some of these copies are found by the band alone
