@@ -486,7 +486,8 @@ def print_table(results: dict[str, EditResult]) -> None:
             total.add(r)
     t = total
     print(
-        f"| **all edits** | {t.copies} | **{_pct(t.hashmatch, t.copies)}** | {_pct(t.pdq_only, t.copies)} "
+        f"| **all edits** | {t.copies} | **{100.0 * t.hashmatch / t.copies:.1f}% ({t.hashmatch})** "
+        f"| {_pct(t.pdq_only, t.copies)} "
         f"| {_pct(t.plain, t.copies)} | {_pct(t.dihedral, t.copies)} | {_pct(t.phash, t.copies)} | "
         f"| {t.false_hashmatch} / {t.false_plain} / {t.false_phash} | {t.closest_other} | {t.closest_searched} |"
     )
