@@ -219,6 +219,16 @@ def test_a_log_of_adds_and_removes_matches_a_model() -> None:
             queries = flip(centres, rng, rng.integers(0, 10, size=5))
             assert len(index) == len(model)
             assert as_list(index.query(queries, 31)) == brute_force(ids, stored, queries, 31)
+            # Stored hashes read back by id, and the whole contents, agree with the model too.
+            if ids.size:
+                np.testing.assert_array_equal(index.rows_of(ids[::-1]), stored[::-1])
+            held_ids, held_rows = index.contents()
+            order = np.argsort(held_ids)
+            np.testing.assert_array_equal(held_ids[order], ids)
+            np.testing.assert_array_equal(held_rows[order], stored)
+    missing = next(i for i in range(400) if i not in model)
+    with pytest.raises(KeyError, match=f"ids not in the index: \\[{missing}\\]"):
+        index.rows_of([missing])
 
 
 # -- snapshot ------------------------------------------------------------------------------------

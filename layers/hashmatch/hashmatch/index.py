@@ -258,6 +258,40 @@ class NearIndex:
         if self.delta_size:
             self._merge_delta()
 
+    # -- reading stored hashes ----------------------------------------------------------------
+
+    def rows_of(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The hash stored under each id, as packed ``uint8`` rows; raises KeyError naming ids not present."""
+        id_array = _as_ids(ids)
+        words = np.zeros((id_array.shape[0], self._nwords), dtype=np.uint64)
+        found = np.zeros(id_array.shape[0], dtype=bool)
+        if self.delta_size:
+            order = np.argsort(self._delta_ids)
+            ordered = self._delta_ids[order]
+            at = np.minimum(np.searchsorted(ordered, id_array), ordered.shape[0] - 1)
+            hit = ordered[at] == id_array
+            words[hit] = self._delta_words[order[at[hit]]]
+            found |= hit
+        lo = np.searchsorted(self._id_sorted, id_array, side="left")
+        hi = np.searchsorted(self._id_sorted, id_array, side="right")
+        # An id replaced by a later add has one live row and dead ones: take the live one.
+        for step in range(int((hi - lo).max(initial=0))):
+            candidate = (lo + step < hi) & ~found
+            rows = self._id_rows[(lo + step)[candidate]]
+            live = self._alive[rows]
+            where = np.flatnonzero(candidate)[live]
+            words[where] = self._words[rows[live]]
+            found[where] = True
+        if not found.all():
+            raise KeyError(f"ids not in the index: {id_array[~found][:5].tolist()}")
+        return _packed(words, self._bits)
+
+    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, packed ``uint8`` rows) of every live hash."""
+        alive = self._alive
+        ids = np.concatenate([self._ids[alive], self._delta_ids])
+        return ids, _packed(np.concatenate([self._words[alive], self._delta_words]), self._bits)
+
     # -- queries ------------------------------------------------------------------------------
 
     def query(self, queries: np.ndarray, threshold: int) -> NearMatches:
@@ -657,3 +691,8 @@ def _brute_force(qwords: np.ndarray, words: np.ndarray, threshold: int) -> tuple
     if not row_parts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
     return np.concatenate(qrow_parts), np.concatenate(row_parts), np.concatenate(dist_parts)
+
+
+def _packed(words: np.ndarray, bits: int) -> np.ndarray:
+    """uint64 words (most significant first, as stored) back to packed ``uint8`` rows."""
+    return words.astype(">u8").view(np.uint8).reshape(words.shape[0], bits // 8)

@@ -144,7 +144,7 @@ class NearIndexes:
                 wanted = default_chunks(index.bits, len(index))
                 # Only ever towards wider chunk keys: a bank hovering around the switch stays put.
                 if wanted < len(index.chunks):
-                    ids, rows = _index_contents(index)
+                    ids, rows = index.contents()
                     self._indexes[name] = NearIndex.build(index.bits, ids, rows)
                 else:
                     index.compact()
@@ -203,7 +203,7 @@ class NearIndexes:
                 return []
             pdq = self._indexes["pdq"]
             unique, inverse = np.unique(hits.ids, return_inverse=True)
-            stored = _stored_words(pdq, unique).astype(">u8").view(np.uint8).reshape(unique.shape[0], -1)
+            stored = pdq.rows_of(unique)
             starts = popcount_rows(_pack(hashes)[hits.query_rows] ^ stored[inverse])
             best = np.full(unique.shape[0], np.iinfo(np.int32).max, dtype=np.int32)
             np.minimum.at(best, inverse, starts)
@@ -617,50 +617,11 @@ def _stable_order(keys: np.ndarray) -> np.ndarray:
     return order
 
 
-# `NearIndex` offers no lookup of a stored hash by id, nor a dump of its rows: these two read its
-# arrays (layout described in hashmatch.index) and belong there as public methods.
-
-
 def _stored_hex(index: NearIndex, entry_ids: np.ndarray) -> list[str]:
     """The hex hash `index` holds under each id (every id must be present)."""
-    words = _stored_words(index, entry_ids)
     digits = index.bits // 4
-    text = words.astype(">u8").tobytes().hex()
+    text = index.rows_of(entry_ids).tobytes().hex()
     return [text[k * digits : (k + 1) * digits] for k in range(entry_ids.shape[0])]
-
-
-def _stored_words(index: NearIndex, entry_ids: np.ndarray) -> np.ndarray:
-    """The hash `index` holds under each id, as uint64 words (every id must be present)."""
-    words = np.zeros((entry_ids.shape[0], index.bits // 64), dtype=np.uint64)
-    found = np.zeros(entry_ids.shape[0], dtype=bool)
-    if index.delta_size:
-        order = np.argsort(index._delta_ids)
-        ordered = index._delta_ids[order]
-        at = np.minimum(np.searchsorted(ordered, entry_ids), ordered.shape[0] - 1)
-        hit = ordered[at] == entry_ids
-        words[hit] = index._delta_words[order[at[hit]]]
-        found |= hit
-    lo = np.searchsorted(index._id_sorted, entry_ids, side="left")
-    hi = np.searchsorted(index._id_sorted, entry_ids, side="right")
-    # An id replaced by a later add has one live row and dead ones: take the live one.
-    for step in range(int((hi - lo).max(initial=0))):
-        candidate = (lo + step < hi) & ~found
-        rows = index._id_rows[(lo + step)[candidate]]
-        live = index._alive[rows]
-        where = np.flatnonzero(candidate)[live]
-        words[where] = index._words[rows[live]]
-        found[where] = True
-    if not found.all():
-        raise KeyError(f"entry ids not in the index: {entry_ids[~found][:5].tolist()}")
-    return words
-
-
-def _index_contents(index: NearIndex) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, packed uint8 rows) of every live hash in `index`."""
-    alive = index._alive
-    ids = np.concatenate([index._ids[alive], index._delta_ids])
-    words = np.concatenate([index._words[alive], index._delta_words])
-    return ids, words.astype(">u8").view(np.uint8).reshape(ids.shape[0], index.bits // 8)
 
 
 def _position_time(position: str) -> datetime:
