@@ -429,15 +429,19 @@ def share_all(coalition: Coalition, photos: list[Photo]) -> tuple[list[Shared], 
     return shared, rejected
 
 
-def run(coalition: Coalition, shared: list[Shared], seed: int, only: list[str] | None = None) -> dict[str, EditResult]:
-    """Per edit: the verdict on every copy, and how the anchors judge it against every photo."""
+def run(
+    coalition: Coalition, shared: list[Shared], seed: int, only: list[str] | None = None, copies: int = 1
+) -> dict[str, EditResult]:
+    """Per edit: the verdict on every copy (`copies` seeded copies per photo), and how the anchors
+    judge it against every photo."""
     results: dict[str, EditResult] = {}
     for edit_index, (edit_name, edit) in enumerate({"original": _unchanged, **EDITS}.items()):
         if only and edit_name != "original" and not any(part in edit_name for part in only):
             continue
         result = results.setdefault(edit_name, EditResult())
-        for photo_index, own in enumerate(shared):
-            rng = random.Random(seed * 1000 + edit_index * 100 + photo_index)
+        for photo_index, own in [(p, s) for _ in range(copies) for p, s in enumerate(shared)]:
+            copy_index = len(result.distances) // len(shared)
+            rng = random.Random(seed * 1000 + edit_index * 100 + photo_index + 1_000_000 * copy_index)
             body, suffix = encode_copy(edit(own.photo.image, rng), edit_name)
             matched, copy = coalition.check(f"{own.photo.name.replace(':', '-')}{suffix}", body)
             mine = matched.get(own.item.item_id)
@@ -591,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--quick", action="store_true", help="six photos only")
     parser.add_argument("--edit", action="append", help="only edits whose name contains this (repeatable)")
+    parser.add_argument("--copies", type=int, default=1, help="seeded copies per photo and edit (default 1)")
     args = parser.parse_args(argv)
     photos = gather_photos()
     if not photos:
@@ -602,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-robustness-") as folder:
         coalition = Coalition(Path(folder))
         shared, rejected = share_all(coalition, photos)
-        results = run(coalition, shared, args.seed, args.edit)
+        results = run(coalition, shared, args.seed, args.edit, args.copies)
         print(f"Robustness of image matching through HashmatchService, seed {args.seed}, {len(shared)} photos")
         print(
             f"({len(photos)} gathered; PDQ quality < {PDQ_MIN_QUALITY}, so no PDQ stored: "

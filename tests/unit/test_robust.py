@@ -285,9 +285,9 @@ def test_grid_hashes_leave_out_flat_rectangles() -> None:
 
 
 # Each side cut by its own share, up to 10%: near the grid of `robust.UNEVEN_CUTS`, between its
-# points, and at its ends (no cut, the whole 10%), where the grid is 1/60 off. With all four sides
+# points, and at its ends (no cut, the whole 10%), where the grid is 0.0125 off. With all four sides
 # at an end at once (0.1, 0, 0, 0.1) the keys of some photos drift past the threshold (the tail
-# the benchmark measures: ~2% of uneven crops); the search itself still finds them.
+# the benchmark measures: ~4% of uneven crops); the search itself still finds them.
 UNEVEN = [
     (0.08, 0.01, 0.02, 0.07),
     (0.01, 0.06, 0.09, 0.04),

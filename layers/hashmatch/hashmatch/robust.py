@@ -16,7 +16,7 @@ fill, caption bars) or lose some (crops). Extra hashes put the framing back:
   the whole image and of the picture inside padding: ~30-40 hashes;
 - and an `UnevenCropSearch` for copies cut unevenly (each side by its own 0-10%, which moves the
   picture's centre): the stored 80% crop lies somewhere inside such a copy. 81 rectangles on a grid
-  of cuts (`UNEVEN_CUTS`) come within ~1.7% of it; their PDQ is often still 32-60 bits away, but
+  of cuts (`UNEVEN_CUTS`) come within ~2% of it; their PDQ is often still 32-60 bits away, but
   the 64 bits of its 8x8 lowest frequencies (`signals.pdq.low_frequency_key`), which drift half as
   fast, are within `FRAMING_KEY_THRESHOLD` of the stored crop's. The matcher looks those keys up,
   and for each stored crop found, `UnevenCropSearch.closest` moves the rectangle's four edges to
@@ -94,15 +94,18 @@ QUERY_CROP_SCALES: tuple[float, ...] = (0.98, 0.96, 0.94, 0.92, 0.90)
 # cannot follow. The stored 80% central crop still lies inside such a copy, at a place set by the
 # cuts (left, right) on each axis: `UnevenCropSearch` starts from where that stored crop would lie
 # for each pair of cuts on this grid, on both axes (9 x 9 = 81 rectangles, all from one
-# summed-area table), every edge within 1/60 of the truth.
-UNEVEN_CUTS: tuple[float, ...] = (1 / 60, 3 / 60, 5 / 60)
+# summed-area table), every edge within 0.019 of the truth. Points nearer the ends than an even
+# spread (1/60, 3/60, 5/60) help copies cut by almost nothing or almost 10% on several sides:
+# 368 against 367 of 384 seeded copies found through the benchmark (`bench_robustness.py --edit
+# 0-10% --copies 12`), 371 against 365 of another 384 searched directly.
+UNEVEN_CUTS: tuple[float, ...] = (0.0125, 0.05, 0.0875)
 # A grid rectangle's low-frequency key within this many of its 64 bits of a stored framing's makes
-# that framing a candidate (measured on 175 unevenly cropped copies of 35 photos: 98% of the copies
-# have a grid key within 10 bits of their stored crop's; keys of different photos came no closer
-# than 15).
+# that framing a candidate. Over those 384 copies, 12 bits would find 376 (97.9%) instead of 368
+# (95.8%), for 1.5-2.4x the key lookup's CPU (`bench_index.py --framing-keys`: 31-51 ms against
+# 21 ms per check at 1M framings); keys of different photos came no closer than 15.
 FRAMING_KEY_THRESHOLD = 10
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
-# fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 1/60 from any start.
+# fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
 SEARCH_STEPS: tuple[float, ...] = (0.008, 0.004, 0.002)
 SEARCH_MOVES = 6
 # The matcher searches from a grid rectangle at most this many PDQ bits from the stored framing
