@@ -1,12 +1,14 @@
 """`hashmatch demo`: the whole story on a fresh local stack, in under a minute.
 
 One platform shares a picture labelled graphic-violence; every other member is alerted; another
-platform checks edited copies and an unrelated picture and sees what the coalition catches.
+platform checks edited copies (re-encoded, resized, mirrored, letterboxed, cropped unevenly, with
+meme text) and an unrelated picture and sees what the coalition catches.
 The demo makes its own media and exits non-zero when a verdict is not the expected one.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from hashmatch.client import Coalition
+from hashmatch.edits import meme_text
 from hashmatch.local.stack import LocalStack
 from hashmatch.samples import (
     jpeg_bytes,
@@ -42,12 +45,16 @@ class Upload:
 
 
 def _image_uploads(original: Image.Image) -> list[Upload]:
+    width, height = original.size
+    uneven = (round(width * 0.09), 0, round(width * 0.98), round(height * 0.93))  # 9% off the left, 2% right, 7% bottom
     edits: list[tuple[str, Callable[[], bytes], str]] = [
         ("exact-copy.jpg", lambda: jpeg_bytes(original), "match.found"),
         ("re-encoded-q35.jpg", lambda: jpeg_bytes(original, quality=35), "match.found"),
         ("resized-half.png", lambda: png_bytes(resized(original, 0.5)), "match.found"),
         ("mirrored.jpg", lambda: jpeg_bytes(mirrored(original)), "match.found"),
         ("letterboxed.jpg", lambda: jpeg_bytes(letterboxed(original)), "match.found"),
+        ("cropped-unevenly.jpg", lambda: jpeg_bytes(original.crop(uneven)), "match.found"),
+        ("meme-text.jpg", lambda: jpeg_bytes(meme_text(original, random.Random(7))), "match.found"),
         ("unrelated.jpg", lambda: jpeg_bytes(scene(2024)), "check.clean"),
         ("not-an-image.jpg", lambda: b"this is text pretending to be a JPEG\n", "check.rejected"),
     ]

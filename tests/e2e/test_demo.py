@@ -1,0 +1,23 @@
+"""`hashmatch demo`, as `make demo` runs it: a fresh local stack in its own process, every verdict as expected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_ends_with_every_verdict_as_expected() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from hashmatch.cli import main; raise SystemExit(main(['demo']))"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "All verdicts as expected" in done.stdout
+    for upload in ("cropped-unevenly.jpg", "meme-text.jpg", "mirrored-letterboxed.mp4", "unrelated.jpg"):
+        assert f"ok  {upload}" in done.stdout, done.stdout
