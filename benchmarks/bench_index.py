@@ -366,7 +366,7 @@ def bench_framing_keys(args: argparse.Namespace) -> None:
         for check in checks:
             check_keys = np.ascontiguousarray(check[:, LOW_FREQUENCY_BYTES])
             with ours:
-                hits_ours += len(key_index.query(check_keys, FRAMING_KEY_THRESHOLD))
+                hits_ours += len(key_index.query(check_keys, args.key_threshold))
             with anchor:
                 hits_anchor += len(pdq_index.query(check, PDQ_THRESHOLD))
         o, a = ours.row(), anchor.row()
@@ -374,7 +374,7 @@ def bench_framing_keys(args: argparse.Namespace) -> None:
             f"\n== framing keys, {name}: {args.size:,} stored framings, {len(checks)} checks of {rectangles} rectangles"
         )
         print(
-            f"   keys within {FRAMING_KEY_THRESHOLD} (64-bit NearIndex, "
+            f"   keys within {args.key_threshold} (64-bit NearIndex, "
             f"{key_index.nbytes / args.size:.1f} bytes/framing): "
             f"p50 {o[0]:.2f} ms p99 {o[1]:.2f} (cpu p50 {o[2]:.2f}), {hits_ours / len(checks):.1f} candidates/check"
         )
@@ -404,6 +404,7 @@ def main() -> None:
     parser.add_argument("--skip-phash", action="store_true")
     parser.add_argument("--verify-numpy", type=int, default=3, help="batches cross-checked with numpy brute force")
     parser.add_argument("--framing-keys", action="store_true", help="only the uneven-crop lookup (bench_framing_keys)")
+    parser.add_argument("--key-threshold", type=int, default=FRAMING_KEY_THRESHOLD, help="for --framing-keys")
     args = parser.parse_args()
     args.chunks = [int(c) for c in args.chunks.split(",") if c]
     if args.framing_keys:

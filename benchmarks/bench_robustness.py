@@ -230,7 +230,7 @@ class Coalition:
     """One `HashmatchService` on in-memory ports, hashing with `hash_file`, keeping every hash it
     computed (for the anchors) and the CPU time hashing took."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, framing_key_threshold: int = robust.FRAMING_KEY_THRESHOLD) -> None:
         self.store = FolderStore(root)
         self.bank = MemoryBank()
         self.sent: list[Notification] = []
@@ -242,7 +242,7 @@ class Coalition:
             store=self.store,
             bank=self.bank,
             notifier=self,
-            matcher=Matcher(self.bank, NearIndexes()),
+            matcher=Matcher(self.bank, NearIndexes(), framing_key_threshold=framing_key_threshold),
             hasher=self._hash,
             platforms=(SHARER, CHECKER),
         )
@@ -596,6 +596,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="six photos only")
     parser.add_argument("--edit", action="append", help="only edits whose name contains this (repeatable)")
     parser.add_argument("--copies", type=int, default=1, help="seeded copies per photo and edit (default 1)")
+    parser.add_argument(
+        "--key-threshold",
+        type=int,
+        default=robust.FRAMING_KEY_THRESHOLD,
+        help=f"the matcher's framing-key threshold (default {robust.FRAMING_KEY_THRESHOLD})",
+    )
     args = parser.parse_args(argv)
     photos = gather_photos()
     if not photos:
@@ -605,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         photos = photos[:6]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-robustness-") as folder:
-        coalition = Coalition(Path(folder))
+        coalition = Coalition(Path(folder), args.key_threshold)
         shared, rejected = share_all(coalition, photos)
         results = run(coalition, shared, args.seed, args.edit, args.copies)
         print(f"Robustness of image matching through HashmatchService, seed {args.seed}, {len(shared)} photos")

@@ -70,9 +70,10 @@ class Matcher:
       against a shared still image when one of its frames shows it.
     """
 
-    def __init__(self, bank: Bank, near: NearIndexes) -> None:
+    def __init__(self, bank: Bank, near: NearIndexes, *, framing_key_threshold: int = FRAMING_KEY_THRESHOLD) -> None:
         self._bank = bank
         self._near = near
+        self._framing_key_threshold = framing_key_threshold
 
     def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None) -> list[Match]:
         """Every active item matched, with the best evidence per (item, signal), exact signals first."""
@@ -160,7 +161,7 @@ class Matcher:
         candidates = self._near.framing_candidates(
             search.keys,
             search.hashes,
-            FRAMING_KEY_THRESHOLD,
+            self._framing_key_threshold,
             UNEVEN_CROP_START_LIMIT,
             MAX_UNEVEN_CROP_SEARCHES,
             skip_items=matched,

@@ -95,14 +95,15 @@ QUERY_CROP_SCALES: tuple[float, ...] = (0.98, 0.96, 0.94, 0.92, 0.90)
 # cuts (left, right) on each axis: `UnevenCropSearch` starts from where that stored crop would lie
 # for each pair of cuts on this grid, on both axes (9 x 9 = 81 rectangles, all from one
 # summed-area table), every edge within 0.019 of the truth. Points nearer the ends than an even
-# spread (1/60, 3/60, 5/60) help copies cut by almost nothing or almost 10% on several sides:
-# 368 against 367 of 384 seeded copies found through the benchmark (`bench_robustness.py --edit
-# 0-10% --copies 12`), 371 against 365 of another 384 searched directly.
+# spread (1/60, 3/60, 5/60) help copies cut by almost nothing or almost 10% on several sides: of
+# 384 seeded copies (`bench_robustness.py --edit 0-10% --copies 12`) 368 are found, 367 with the
+# even spread.
 UNEVEN_CUTS: tuple[float, ...] = (0.0125, 0.05, 0.0875)
 # A grid rectangle's low-frequency key within this many of its 64 bits of a stored framing's makes
-# that framing a candidate. Over those 384 copies, 12 bits would find 376 (97.9%) instead of 368
-# (95.8%), for 1.5-2.4x the key lookup's CPU (`bench_index.py --framing-keys`: 31-51 ms against
-# 21 ms per check at 1M framings); keys of different photos came no closer than 15.
+# that framing a candidate. Of those 384 copies, 12 bits would find 376 (97.9%) instead of 368
+# (95.8%) (`--key-threshold 12`), for 1.5-2.4x the key lookup's CPU (`bench_index.py
+# --framing-keys --key-threshold 12`: 31-51 ms against 21 ms per check at 1M framings); keys of
+# different photos came no closer than 15.
 FRAMING_KEY_THRESHOLD = 10
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
 # fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
