@@ -34,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,10 +49,13 @@ from hashmatch.hashing import hash_file
 from hashmatch.matching import Matcher, NearIndexes
 from hashmatch.media import MediaHashes
 from hashmatch.notifications import EventType, Notification, ObjectRef
-from hashmatch.ports import BankChange, FetchedObject
+from hashmatch.ports import FetchedObject
 from hashmatch.service import HashmatchService
 from hashmatch.signals.hamming import popcount_rows
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fakes import MemoryBank
 
 SEED = 20240611
 PHASH_ANCHOR_THRESHOLD = 10
@@ -193,37 +196,6 @@ class FolderStore:
 
     def delete(self, obj: ObjectRef) -> None:
         (self.root / obj.key.replace("/", "_")).unlink(missing_ok=True)
-
-
-class MemoryBank:
-    """`ports.Bank` in dictionaries: items, exact-hash lookups and an append-only change log."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, SharedItem] = {}
-        self._exact: dict[tuple[str, str], set[str]] = {}
-        self._log: list[BankChange] = []
-
-    def put_items(self, items: Sequence[SharedItem]) -> None:
-        for item in items:
-            self.items[item.item_id] = replace(item, status="active")
-            for signal, value in item.exact_signals.items():
-                self._exact.setdefault((signal, value), set()).add(item.item_id)
-            if item.near_entries:
-                # Positions sort as the Matcher's log positions do: a timestamp, then the item.
-                position = f"2026-01-01T00:00:00.{len(self._log):06d}Z#{item.item_id}#add#00000"
-                self._log.append(BankChange(position, "add", item.item_id, item.near_entries))
-
-    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:
-        raise NotImplementedError("the benchmark never withdraws")
-
-    def items_by_exact(self, signal: str, value: str) -> list[SharedItem]:
-        return [self.items[i] for i in sorted(self._exact.get((signal, value), ()))]
-
-    def get_items(self, item_ids: Sequence[str]) -> dict[str, SharedItem]:
-        return {i: self.items[i] for i in item_ids if i in self.items}
-
-    def changes_since(self, position: str | None) -> Iterator[BankChange]:
-        return iter([c for c in self._log if position is None or c.position > position])
 
 
 class Coalition:
@@ -577,6 +549,22 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
             f"check_framings {statistics.median(query_ms):.1f} ms, both: median "
             f"{statistics.median(both):.1f} ms, p95 {np.percentile(both, 95):.1f} ms"
         )
+    search_ms = []
+    for index, own in enumerate(shared):
+        _, search = robust.check_framings(
+            EDITS["crop 0-10% per side, asymmetric"](own.photo.image, random.Random(index))
+        )
+        if search is None:
+            continue
+        for stored in stored_framings(own.item):
+            start = min(range(len(search.hashes)), key=lambda row: _min_distance([search.hashes[row]], [stored]))
+            began = time.process_time()
+            search.closest(start, stored)
+            search_ms.append((time.process_time() - began) * 1000)
+    print(
+        f"- one uneven-crop search (`UnevenCropSearch.closest`, toward each stored framing of an unevenly "
+        f"cropped copy): median {statistics.median(search_ms):.1f} ms, p95 {np.percentile(search_ms, 95):.1f} ms"
+    )
     for for_sharing, what in ((True, "share"), (False, "check")):
         ms = coalition.hash_ms[for_sharing]
         print(

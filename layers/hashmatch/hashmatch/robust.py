@@ -111,7 +111,7 @@ SEARCH_STEPS: tuple[float, ...] = (0.008, 0.004, 0.002)
 SEARCH_MOVES = 6
 # The matcher searches from a grid rectangle at most this many PDQ bits from the stored framing
 # (copies start 32 bits away at the median, 84 at the 99th percentile; different photos 96 and
-# more), and at most this many times per check, closest starts first: a search costs a few ms.
+# more), and at most this many times per check, closest starts first: a search costs ~10 ms.
 UNEVEN_CROP_START_LIMIT = 100
 MAX_UNEVEN_CROP_SEARCHES = 4
 
