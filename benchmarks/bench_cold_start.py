@@ -9,7 +9,7 @@ synthetic and in memory: one `add` record per item, `--shares-per-second` apart,
 overlap a refresh re-reads holds that many records a second (skipped as already applied).
 
 Measured, ours:
-* memory per hash of the `NearIndexes` (index arrays + entry table arrays, and the RSS growth);
+* memory per hash of the `BankIndex` (index arrays + entry table arrays, and the RSS growth);
 * snapshot size, write time and load time (a local file; S3 transfer time comes on top);
 * a check's `refresh` after loading the snapshot: empty tail, and a 1,000-entry tail (500 items);
 * a check's PDQ query (8 orientations, t=31) right after the tail.
@@ -38,17 +38,20 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from hashmatch.bank import IndexedEntry, NearEntry
-from hashmatch.index import NearIndex
-from hashmatch.near import ITEM_ID_DTYPE, LOG_OVERLAP, NEAR_SIGNALS, EntryTable, NearIndexes, NearState
-from hashmatch.ports import BankChange
-from hashmatch.snapshot import read_snapshot, write_snapshot
+from hashmatch.bank.model import IndexedEntry, NearEntry
+from hashmatch.index.bank_index import ITEM_ID_DTYPE, LOG_OVERLAP, BankIndex, EntryTable, IndexState
+from hashmatch.index.hamming import HammingIndex
+from hashmatch.index.snapshot import read_snapshot, write_snapshot
+from hashmatch.index.spec import SignalIndex
+from hashmatch.service.ports import BankChange
+from hashmatch.signals.pdq import FRAMING_KEYS
 
 SEED = 20260101
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 TAIL_ITEMS = 500  # 1,000 entries
 PDQ_THRESHOLD = 31
 T = TypeVar("T")
+SIGNAL_NAMES = ("pdq", "phash")  # the indexed signals, in entry-table code order
 
 
 def rss_bytes() -> int:
@@ -116,7 +119,7 @@ class ReplayAnchor:
     """The matcher's near-match state as it was before snapshots: Python objects per entry, full replay."""
 
     def __init__(self, overlap: timedelta = LOG_OVERLAP) -> None:
-        self._indexes = {name: NearIndex(256 if name == "pdq" else 64) for name in NEAR_SIGNALS}
+        self._indexes = {name: HammingIndex(256 if name == "pdq" else 64) for name in SIGNAL_NAMES}
         self._entries: dict[int, IndexedEntry] = {}
         self._by_item: dict[str, set[tuple[str, int]]] = {}
         self._applied: dict[str, datetime] = {}
@@ -160,13 +163,17 @@ class ReplayAnchor:
             self._indexes[signal].add(np.array(ids, dtype=np.int64), packed)
 
 
-def direct_state(log: SyntheticLog, rng: np.random.Generator) -> NearState:
+def direct_state(log: SyntheticLog, rng: np.random.Generator) -> IndexState:
     """The state a full replay of `log` reaches, built with array operations (ids drawn at random)."""
     n = log.n
     entry_ids = np.unique(rng.integers(0, 2**63 - 1, size=2 * n + 1024, dtype=np.int64))
     rng.shuffle(entry_ids)
     pdq_ids, phash_ids = entry_ids[:n], entry_ids[n : 2 * n]
-    indexes = {"pdq": NearIndex.build(256, pdq_ids, log.pdq), "phash": NearIndex.build(64, phash_ids, log.phash)}
+    indexes: dict[str, SignalIndex] = {
+        "pdq": HammingIndex.build(256, pdq_ids, log.pdq),
+        "phash": HammingIndex.build(64, phash_ids, log.phash),
+        FRAMING_KEYS.name: HammingIndex(64),  # the log's items have no framings
+    }
     order = np.argsort(log.item_ids)
     item_ids = log.item_ids[order]
     item_row = np.empty(n, dtype=np.uint32)
@@ -184,7 +191,7 @@ def direct_state(log: SyntheticLog, rng: np.random.Generator) -> NearState:
     )
     first_in_window = max(0, n - 1 - int(LOG_OVERLAP / log.spacing))
     applied = tuple(log.position(i) for i in range(first_in_window, n))
-    return NearState(indexes, table, log.position(n - 1), applied)
+    return IndexState(SIGNAL_NAMES, indexes, table, log.position(n - 1), applied)
 
 
 def tail_changes(log: SyntheticLog, rng: np.random.Generator, count: int) -> list[BankChange]:
@@ -218,7 +225,7 @@ def anchor_replay(log: SyntheticLog, size: int) -> tuple[float, float, float]:
     tracemalloc.stop()
     del anchor
     gc.collect()
-    ours = NearIndexes()
+    ours = BankIndex()
     _, our_seconds = timed(ours.refresh, bank)
     del ours
     gc.collect()
@@ -248,7 +255,7 @@ def main() -> None:
     gc.collect()
     before = rss_bytes()
     state, build_seconds = timed(direct_state, log, rng)
-    near = NearIndexes.from_state(state)
+    near = BankIndex.from_state(state)
     gc.collect()
     rss_growth = rss_bytes() - before
     index_bytes = sum(index.nbytes for index in state.indexes.values())
@@ -265,7 +272,7 @@ def main() -> None:
         gc.collect()
         with path.open("rb") as stream:
             loaded, load_seconds = timed(read_snapshot, stream)
-    cold = NearIndexes.from_state(loaded)
+    cold = BankIndex.from_state(loaded)
     del loaded
     bank = SyntheticBank(log)
     empty_applied, empty_seconds = timed(cold.refresh, bank)

@@ -40,9 +40,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from hashmatch.imaging import hash_image  # noqa: E402
-from hashmatch.media import Limits  # noqa: E402
-from hashmatch.signals.hamming import hex_distance  # noqa: E402
+from hashmatch.media.image import hash_image  # noqa: E402
+from hashmatch.media.model import Limits  # noqa: E402
+from hashmatch.signals.bits import hex_distance  # noqa: E402
 from hashmatch.signals.pdq import PDQ_MIN_QUALITY, pdq_hash  # noqa: E402
 
 SEED = 20240611

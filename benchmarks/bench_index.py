@@ -1,4 +1,4 @@
-"""Near-match index benchmark: hashmatch NearIndex against faiss, single thread, fixed seed.
+"""Near-match index benchmark: hashmatch HammingIndex against faiss, single thread, fixed seed.
 
     .venv/bin/python benchmarks/bench_index.py                     # 1M PDQ hashes
     .venv/bin/python benchmarks/bench_index.py --size 10000000     # 10M (about 6 GB peak)
@@ -8,7 +8,7 @@
 For each data set (uniform random, and clustered like real PDQ banks) the same stored hashes and the
 same query batches go to:
 
-* hashmatch ``NearIndex`` (the numpy multi-index hash, exact);
+* hashmatch ``HammingIndex`` (the numpy multi-index hash, exact);
 * faiss ``IndexBinaryFlat.range_search`` (exhaustive scan; also the brute-force truth);
 * faiss ``IndexBinaryMultiHash.range_search`` (16 tables of 16 bits, nflip 1).
 
@@ -39,10 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hashmatch.index import NearIndex
-from hashmatch.robust import FRAMING_KEY_THRESHOLD, UNEVEN_CUTS
-from hashmatch.signals import PHASH_MATCH_THRESHOLD
+from hashmatch.index.hamming import HammingIndex
+from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD
+from hashmatch.media.uneven import UNEVEN_CUTS
 from hashmatch.signals.pdq import LOW_FREQUENCY_BYTES
+from hashmatch.signals.phash import PHASH
 
 PDQ_THRESHOLD = 31
 BITS = 256
@@ -224,7 +225,7 @@ def bench_data_set(name: str, stored: np.ndarray, batches: np.ndarray, args: arg
     for chunks in args.chunks or [None]:
         gc.collect()
         started = time.perf_counter()
-        index = NearIndex.build(BITS, ids, stored, chunks=chunks)
+        index = HammingIndex.build(BITS, ids, stored, chunks=chunks)
         build = time.perf_counter() - started
         timer = Timer()
         wrong = 0
@@ -234,8 +235,8 @@ def bench_data_set(name: str, stored: np.ndarray, batches: np.ndarray, args: arg
             wrong += set(result) != expected
         m = len(index.chunks)
         if wrong:
-            sys.exit(f"NearIndex m={m} differs from brute force on {wrong} batches")
-        rows.append((f"hashmatch NearIndex m={m}", timer.row(), "exact", f"build {build:.1f} s"))
+            sys.exit(f"HammingIndex m={m} differs from brute force on {wrong} batches")
+        rows.append((f"hashmatch HammingIndex m={m}", timer.row(), "exact", f"build {build:.1f} s"))
         if ours is None:
             ours = timer.row()
             snapshot_report(index, batches, args)
@@ -254,7 +255,7 @@ def bench_data_set(name: str, stored: np.ndarray, batches: np.ndarray, args: arg
     print(f"   peak RSS so far: {peak_rss_gb():.1f} GB")
 
 
-def snapshot_report(index: NearIndex, batches: np.ndarray, args: argparse.Namespace) -> None:
+def snapshot_report(index: HammingIndex, batches: np.ndarray, args: argparse.Namespace) -> None:
     n = len(index)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "index.hmnx"
@@ -267,7 +268,7 @@ def snapshot_report(index: NearIndex, batches: np.ndarray, args: argparse.Namesp
             gc.collect()
             started = time.perf_counter()
             with path.open("rb") as source:
-                loaded = NearIndex.load(source)
+                loaded = HammingIndex.load(source)
             loads.append(time.perf_counter() - started)
             del loaded
         size = path.stat().st_size
@@ -311,15 +312,15 @@ def bench_phash(args: argparse.Namespace) -> None:
     queries = np.concatenate([near, rng.integers(0, 256, size=(args.batches * 8 - near.shape[0], 8), dtype=np.uint8)])
     batches = queries[rng.permutation(queries.shape[0])].reshape(-1, 8, 8)
     started = time.perf_counter()
-    index = NearIndex.build(64, np.arange(n), stored)
+    index = HammingIndex.build(64, np.arange(n), stored)
     build = time.perf_counter() - started
     flat = faiss.IndexBinaryFlat(64)
     flat.add(stored)
     print(
         f"\n== pHash: {n:,} random 64-bit hashes, {batches.shape[0]} batches of 8 images; "
-        f"NearIndex m={len(index.chunks)}, {index.nbytes / n:.1f} bytes/hash, build {build:.1f} s"
+        f"HammingIndex m={len(index.chunks)}, {index.nbytes / n:.1f} bytes/hash, build {build:.1f} s"
     )
-    for threshold in (PHASH_MATCH_THRESHOLD, 10):
+    for threshold in (PHASH.default_threshold, 10):
         ours, theirs = Timer(), Timer()
         wrong = 0
         for batch in batches:
@@ -329,10 +330,10 @@ def bench_phash(args: argparse.Namespace) -> None:
                 expected = as_sets(*flat.range_search(batch, threshold + 1))
             wrong += set(result) != expected
         if wrong:
-            sys.exit(f"pHash NearIndex differs from brute force on {wrong} batches")
+            sys.exit(f"pHash HammingIndex differs from brute force on {wrong} batches")
         o, t = ours.row(), theirs.row()
         print(
-            f"   t={threshold:2}: NearIndex p50 {o[0]:.2f} ms p99 {o[1]:.2f} (cpu p50 {o[2]:.2f}); "
+            f"   t={threshold:2}: HammingIndex p50 {o[0]:.2f} ms p99 {o[1]:.2f} (cpu p50 {o[2]:.2f}); "
             f"faiss Flat p50 {t[0]:.2f} ms p99 {t[1]:.2f} (cpu p50 {t[2]:.2f}); "
             f"{t[2] / o[2]:.1f}x by cpu; exact"
         )
@@ -340,8 +341,8 @@ def bench_phash(args: argparse.Namespace) -> None:
 
 def bench_framing_keys(args: argparse.Namespace) -> None:
     """The uneven-crop lookup of one check: its grid rectangles' 64-bit framing keys within
-    `FRAMING_KEY_THRESHOLD` in a NearIndex of stored framings' keys, against the anchor it replaced:
-    the same rectangles' whole PDQ hashes within 31 bits in a PDQ NearIndex of the stored framings.
+    `FRAMING_KEY_THRESHOLD` in a HammingIndex of stored framings' keys, against the anchor it replaced:
+    the same rectangles' whole PDQ hashes within 31 bits in a PDQ HammingIndex of the stored framings.
 
     `--size` stored framings (random or clustered PDQ); each check queries 81 rectangles: half of
     the checks are copies (81 hashes 20-70 bits from one stored framing, as grid rectangles around
@@ -359,8 +360,8 @@ def bench_framing_keys(args: argparse.Namespace) -> None:
             else:
                 checks.append(random_hashes(rng, rectangles))
         keys = np.ascontiguousarray(stored[:, LOW_FREQUENCY_BYTES])
-        key_index = NearIndex.build(64, np.arange(args.size), keys)
-        pdq_index = NearIndex.build(BITS, np.arange(args.size), stored)
+        key_index = HammingIndex.build(64, np.arange(args.size), keys)
+        pdq_index = HammingIndex.build(BITS, np.arange(args.size), stored)
         ours, anchor = Timer(), Timer()
         hits_ours = hits_anchor = 0
         for check in checks:
@@ -374,12 +375,12 @@ def bench_framing_keys(args: argparse.Namespace) -> None:
             f"\n== framing keys, {name}: {args.size:,} stored framings, {len(checks)} checks of {rectangles} rectangles"
         )
         print(
-            f"   keys within {args.key_threshold} (64-bit NearIndex, "
+            f"   keys within {args.key_threshold} (64-bit HammingIndex, "
             f"{key_index.nbytes / args.size:.1f} bytes/framing): "
             f"p50 {o[0]:.2f} ms p99 {o[1]:.2f} (cpu p50 {o[2]:.2f}), {hits_ours / len(checks):.1f} candidates/check"
         )
         print(
-            f"   anchor, PDQ within {PDQ_THRESHOLD} (256-bit NearIndex, "
+            f"   anchor, PDQ within {PDQ_THRESHOLD} (256-bit HammingIndex, "
             f"{pdq_index.nbytes / args.size:.1f} bytes/framing): "
             f"p50 {a[0]:.2f} ms p99 {a[1]:.2f} (cpu p50 {a[2]:.2f}), {hits_anchor / len(checks):.1f} hits/check"
         )
@@ -398,7 +399,7 @@ def main() -> None:
     parser.add_argument(
         "--chunks",
         default="",
-        help="comma-separated chunk counts to compare (default: what NearIndex.build picks for --size)",
+        help="comma-separated chunk counts to compare (default: what HammingIndex.build picks for --size)",
     )
     parser.add_argument("--skip-multihash", action="store_true")
     parser.add_argument("--skip-phash", action="store_true")

@@ -19,16 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from hashmatch.bank import Provenance
-from hashmatch.client import Coalition
-from hashmatch.hashing import hash_file
-from hashmatch.local.stack import LocalStack
-from hashmatch.matching import Matcher, NearIndexes
-from hashmatch.samples import jpeg_bytes, scene
-from hashmatch.service import item_from_media
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fakes import MemoryBank
+from hashmatch.bank.model import Provenance
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
+from hashmatch.media.hashing import hash_file
+from hashmatch.service.service import item_from_media
+from hashmatch_tools.client import Coalition
+from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.local.stack import LocalStack
+from hashmatch_tools.samples import jpeg_bytes, scene
 
 SEED = 1234
 SIZE = (1152, 864)  # 0.995 megapixels
@@ -36,7 +35,7 @@ SIZE = (1152, 864)  # 0.995 megapixels
 
 def _in_process(bodies: list[bytes], shared: bytes) -> list[float]:
     bank = MemoryBank()
-    matcher = Matcher(bank, NearIndexes())
+    matcher = Matcher(bank, BankIndex())
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "f.jpg"
         path.write_bytes(shared)

@@ -8,7 +8,7 @@ combinations) and runs them through the service's own code path, in memory:
 
 - every photo is written as a JPEG file (quality 95) and shared: `HashmatchService.process` hashes
   it with `hashing.hash_file(path, for_sharing=True)` and stores the item (main PDQ and pHash, the
-  stored framings as "variant" entries) in a bank;
+  stored framings as "framing" entries) in a bank;
 - every edited copy is written as a file (JPEG q95; PNG for the edits that end in a JPEG re-encode,
   so that their q30-50 pixels are not re-encoded again: `edits.encode_copy`) and checked: the same
   service hashes it with `hash_file(path)` and `matching.Matcher` answers with the verdict.
@@ -42,20 +42,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hashmatch import robust
-from hashmatch.bank import SharedItem
-from hashmatch.edits import EDITS, MILD_EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
-from hashmatch.hashing import hash_file
-from hashmatch.matching import Matcher, NearIndexes
-from hashmatch.media import MediaHashes
-from hashmatch.notifications import EventType, Notification, ObjectRef
-from hashmatch.ports import FetchedObject
-from hashmatch.service import HashmatchService
-from hashmatch.signals.hamming import popcount_rows
+from hashmatch.bank.model import SharedItem
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD
+from hashmatch.matching.rules import picture_queries
+from hashmatch.media import framing
+from hashmatch.media.hashing import hash_file
+from hashmatch.media.model import MediaHashes
+from hashmatch.service.notifications import EventType, Notification, ObjectRef
+from hashmatch.service.ports import FetchedObject
+from hashmatch.service.service import HashmatchService
+from hashmatch.signals.bits import popcount_rows
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fakes import MemoryBank
+from hashmatch_tools.edits import EDITS, MILD_EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
+from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.oracles import uneven_crop_distance
 
 SEED = 20240611
 PHASH_ANCHOR_THRESHOLD = 10
@@ -202,7 +204,7 @@ class Coalition:
     """One `HashmatchService` on in-memory ports, hashing with `hash_file`, keeping every hash it
     computed (for the anchors) and the CPU time hashing took."""
 
-    def __init__(self, root: Path, framing_key_threshold: int = robust.FRAMING_KEY_THRESHOLD) -> None:
+    def __init__(self, root: Path, framing_key_threshold: int = FRAMING_KEY_THRESHOLD) -> None:
         self.store = FolderStore(root)
         self.bank = MemoryBank()
         self.sent: list[Notification] = []
@@ -214,7 +216,7 @@ class Coalition:
             store=self.store,
             bank=self.bank,
             notifier=self,
-            matcher=Matcher(self.bank, NearIndexes(), framing_key_threshold=framing_key_threshold),
+            matcher=Matcher(self.bank, BankIndex(), framing_key_threshold=framing_key_threshold),
             hasher=self._hash,
             platforms=(SHARER, CHECKER),
         )
@@ -262,9 +264,7 @@ class Coalition:
 def queried_pdq(hashes: MediaHashes) -> list[str]:
     """Every PDQ hash the Matcher queries for a checked image: the main one and its 7 rotations/flips
     (when of usable quality), and its framings."""
-    usable = hashes.pdq_quality is not None and hashes.pdq_quality >= PDQ_MIN_QUALITY
-    main = [hashes.signals["pdq"], *hashes.pdq_variants] if usable else []
-    return [*main, *hashes.pdq_regions]
+    return [value for _, value in picture_queries(hashes, "pdq")]
 
 
 def stored_pdq(item: SharedItem) -> list[str]:
@@ -272,7 +272,7 @@ def stored_pdq(item: SharedItem) -> list[str]:
 
 
 def stored_framings(item: SharedItem) -> list[str]:
-    return [entry.value for entry in item.near_entries if entry.signal == "pdq" and entry.kind == "variant"]
+    return [entry.value for entry in item.near_entries if entry.signal == "pdq" and entry.kind == "framing"]
 
 
 def best_distance(copy: MediaHashes, item: SharedItem) -> int:
@@ -282,7 +282,7 @@ def best_distance(copy: MediaHashes, item: SharedItem) -> int:
     search = copy.uneven_crops
     if search is None:
         return direct
-    return min([direct, *(search.distance_to(stored) for stored in stored_framings(item))])
+    return min([direct, *(uneven_crop_distance(search, stored) for stored in stored_framings(item))])
 
 
 def closest_search(copy: MediaHashes, others: list[SharedItem], starts: int = 2) -> int:
@@ -294,7 +294,7 @@ def closest_search(copy: MediaHashes, others: list[SharedItem], starts: int = 2)
         return 256
     framings = [stored for item in others for stored in stored_framings(item)]
     nearest = sorted(framings, key=lambda stored: _min_distance(list(search.hashes), [stored]))[:starts]
-    return min((search.distance_to(stored, any_start=True) for stored in nearest), default=256)
+    return min((uneven_crop_distance(search, stored, any_start=True) for stored in nearest), default=256)
 
 
 def _bits(hashes: list[str]) -> np.ndarray:
@@ -327,7 +327,7 @@ def anchors(copy: MediaHashes, shared: MediaHashes) -> Anchors:
     phash_distance = _phash_distance(copy.signals["phash"], shared.signals["phash"])
     usable = copy.pdq_quality is not None and copy.pdq_quality >= PDQ_MIN_QUALITY
     upright = _min_distance([copy.signals["pdq"]], [shared.signals["pdq"]]) if usable else 256
-    turned = _min_distance(list(copy.pdq_variants), [shared.signals["pdq"]]) if usable else 256
+    turned = _min_distance(list(copy.orientation_hashes("pdq")), [shared.signals["pdq"]]) if usable else 256
     return Anchors(
         upright <= PDQ_MATCH_THRESHOLD,
         min(upright, turned) <= PDQ_MATCH_THRESHOLD,
@@ -520,8 +520,8 @@ def _written(coalition: Coalition, image: Image.Image) -> Path:
 
 
 def cost(coalition: Coalition, shared: list[Shared]) -> None:
-    """CPU milliseconds per image: `index_variants` + `check_framings` alone at 512 and 1024 px, and
-    `hash_file` as a whole (decode, sha256/md5, PDQ and its rotations, pHash, variants) as run.
+    """CPU milliseconds per image: `stored_framings` + `check_framings` alone at 512 and 1024 px, and
+    `hash_file` as a whole (decode, sha256/md5, PDQ and its rotations, pHash, framings) as run.
 
     CPU time of this process (`time.process_time`), so that other work on a shared machine does not
     count; numpy here runs single-threaded (no BLAS-sized products).
@@ -537,21 +537,21 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
         for _ in range(3):
             for image in images:
                 start = time.process_time()
-                robust.index_variants(image)
+                framing.stored_framings(image)
                 middle = time.process_time()
-                robust.check_framings(image)
+                framing.check_framings(image)
                 end = time.process_time()
                 index_ms.append((middle - start) * 1000)
                 query_ms.append((end - middle) * 1000)
         both = [a + b for a, b in zip(index_ms, query_ms, strict=True)]
         print(
-            f"- at most {side} px: index_variants {statistics.median(index_ms):.1f} ms, "
+            f"- at most {side} px: stored_framings {statistics.median(index_ms):.1f} ms, "
             f"check_framings {statistics.median(query_ms):.1f} ms, both: median "
             f"{statistics.median(both):.1f} ms, p95 {np.percentile(both, 95):.1f} ms"
         )
     search_ms = []
     for index, own in enumerate(shared):
-        _, search = robust.check_framings(
+        _, search = framing.check_framings(
             EDITS["crop 0-10% per side, asymmetric"](own.photo.image, random.Random(index))
         )
         if search is None:
@@ -587,8 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--key-threshold",
         type=int,
-        default=robust.FRAMING_KEY_THRESHOLD,
-        help=f"the matcher's framing-key threshold (default {robust.FRAMING_KEY_THRESHOLD})",
+        default=FRAMING_KEY_THRESHOLD,
+        help=f"the matcher's framing-key threshold (default {FRAMING_KEY_THRESHOLD})",
     )
     args = parser.parse_args(argv)
     photos = gather_photos()
@@ -611,10 +611,10 @@ def main(argv: list[str] | None = None) -> int:
         print_misses(results)
         if args.edit:
             return 0
-        stored = [sum(e.kind == "variant" for e in s.item.near_entries) for s in shared]
-        queried = [len(coalition.hashed[k].pdq_regions) for k in coalition.hashed if k.startswith("check_")]
+        stored = [sum(e.kind == "framing" for e in s.item.near_entries) for s in shared]
+        queried = [len(coalition.hashed[k].framing_hashes()) for k in coalition.hashed if k.startswith("check_")]
         print(
-            f"\nStored per image: 1 main + {statistics.mean(stored):.2f} variants (max {max(stored)}); "
+            f"\nStored per image: 1 main + {statistics.mean(stored):.2f} framings (max {max(stored)}); "
             f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)})"
         )
         print("\nCost on one core:")

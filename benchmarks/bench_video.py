@@ -30,8 +30,8 @@ from pathlib import Path
 
 import av
 
-from hashmatch.media import Limits
-from hashmatch.video import hash_video
+from hashmatch.media.model import Limits
+from hashmatch.media.video import hash_video
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
 SOURCES = (

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from hashmatch.entrypoint import handle_ingest_batch, logger
+from hashmatch.aws.entrypoint import handle_ingest_batch, logger
 
 
 @logger.inject_lambda_context

@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from hashmatch.entrypoint import logger
-from hashmatch.snapshot_job import rebuild
+from hashmatch.aws.entrypoint import logger
+from hashmatch.aws.snapshot_job import rebuild
 
 
 @logger.inject_lambda_context

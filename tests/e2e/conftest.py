@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hashmatch.client import Coalition
-from hashmatch.local.stack import LocalStack
+from hashmatch_tools.client import Coalition
+from hashmatch_tools.local.stack import LocalStack
 
 
 @pytest.fixture(scope="session")

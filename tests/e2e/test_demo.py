@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 def test_the_demo_ends_with_every_verdict_as_expected() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "from hashmatch.cli import main; raise SystemExit(main(['demo']))"],
+        [sys.executable, "-c", "from hashmatch_tools.cli import main; raise SystemExit(main(['demo']))"],
         capture_output=True,
         text=True,
         timeout=300,

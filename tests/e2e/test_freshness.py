@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hashmatch.client import SHARE_REPLIES, Coalition
-from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
+from hashmatch_tools.client import SHARE_REPLIES, Coalition
+from hashmatch_tools.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_stack")]
 

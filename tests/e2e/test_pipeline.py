@@ -9,10 +9,10 @@ from collections.abc import Callable
 import jsonschema
 import pytest
 
-from hashmatch.client import Coalition
-from hashmatch.local.stack import LocalStack, client
-from hashmatch.notifications import notification_schema
-from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
+from hashmatch.service.notifications import notification_schema
+from hashmatch_tools.client import Coalition
+from hashmatch_tools.local.stack import LocalStack, client
+from hashmatch_tools.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_stack")]
 

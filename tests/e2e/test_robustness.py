@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hashmatch.client import Coalition
-from hashmatch.edits import EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
 from hashmatch.signals.pdq import PDQ_MIN_QUALITY, pdq_hash
+from hashmatch_tools.client import Coalition
+from hashmatch_tools.edits import EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_stack")]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashmatch.client import SHARE_REPLIES, Coalition
-from hashmatch.samples import letterboxed_frames, mirrored_frames, panning_frames, video_bytes
+from hashmatch_tools.client import SHARE_REPLIES, Coalition
+from hashmatch_tools.samples import letterboxed_frames, mirrored_frames, panning_frames, video_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_stack")]
 

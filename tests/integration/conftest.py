@@ -22,8 +22,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from hashmatch.local.stack import LOCAL_CREDENTIALS, _create_table, provision
-from hashmatch.local.template import Stack
+from hashmatch_tools.local.stack import LOCAL_CREDENTIALS, _create_table, provision
+from hashmatch_tools.local.template import Stack
 from tests.integration.dynamodb_local import (
     DynamoDBLocal,
     DynamoDBLocalUnavailable,

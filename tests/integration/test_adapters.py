@@ -7,14 +7,14 @@ import json
 import boto3
 import pytest
 
-from hashmatch.adapters.s3 import S3ObjectStore
-from hashmatch.adapters.sns import SnsNotifier
-from hashmatch.local.stack import topic_arn
-from hashmatch.local.template import Stack
-from hashmatch.notifications import ObjectRef, verdict_notification
-from hashmatch.runtime import build_runtime
-from hashmatch.samples import jpeg_bytes, scene
-from hashmatch.settings import Settings
+from hashmatch.aws.runtime import build_runtime
+from hashmatch.aws.s3 import S3ObjectStore
+from hashmatch.aws.sns import SnsNotifier
+from hashmatch.service.notifications import ObjectRef, verdict_notification
+from hashmatch.service.settings import Settings
+from hashmatch_tools.local.stack import topic_arn
+from hashmatch_tools.local.template import Stack
+from hashmatch_tools.samples import jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def test_sns_notifier_publishes_body_and_filter_attributes(moto_aws: Stack) -> N
     url = sqs.create_queue(QueueName="probe")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn(moto_aws, "reddit"), Protocol="sqs", Endpoint=arn)
-    from hashmatch.bank import Match
+    from hashmatch.bank.model import Match
 
     notification = verdict_notification(
         platform="reddit",

@@ -18,11 +18,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hashmatch.adapters.dynamodb import LOG_ENTRIES_PER_RECORD, DynamoBank
-from hashmatch.bank import ItemStatus, NearEntry, Provenance, SharedItem, item_id_for
-from hashmatch.local.template import Stack
-from hashmatch.near import NearIndexes
-from hashmatch.runtime import IDEMPOTENCY_PARTITION, idempotency
+from hashmatch.aws.dynamodb import LOG_ENTRIES_PER_RECORD, DynamoBank
+from hashmatch.aws.runtime import IDEMPOTENCY_PARTITION, idempotency
+from hashmatch.bank.model import ItemStatus, NearEntry, Provenance, SharedItem, item_id_for
+from hashmatch.index.bank_index import BankIndex
+from hashmatch_tools.local.template import Stack
 from tests.integration.conftest import BankBackend
 
 # One worker holds every test here, so an xdist run starts DynamoDB Local once.
@@ -189,7 +189,7 @@ def test_repeated_put_overwrites_and_never_duplicates(bank: DynamoBank, bank_bac
     # Records in the table: one META per item and one HASH record per signal value; only the log grows.
     scan = bank_backend.client.scan(TableName=bank_backend.table_name, Select="COUNT", ConsistentRead=True)
     assert scan["Count"] == len(items) * (1 + 3) + 2 * len(items)
-    near = NearIndexes()
+    near = BankIndex()
     near.refresh(bank)
     assert len(near) == len(items)
 
@@ -217,7 +217,7 @@ def test_offsets_and_duration_round_trip_as_floats(bank: DynamoBank, bank_backen
 def test_near_indexes_refresh_applies_adds_then_a_remove(bank: DynamoBank) -> None:
     image, video = _item(1), _item(2, frames=40)
     bank.put_items([image, video])
-    near = NearIndexes()
+    near = BankIndex()
 
     assert near.refresh(bank) == 2
     assert len(near) == 1 + 40

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from hashmatch.adapters.dynamodb import DynamoBank
-from hashmatch.hashing import hash_file
-from hashmatch.notifications import EventType
-from hashmatch.samples import jpeg_bytes, mirrored, resized, scene
-from hashmatch.service import HashmatchService
-from tests.fakes import MemoryStore, RecordingNotifier, service_on
+from hashmatch.aws.dynamodb import DynamoBank
+from hashmatch.media.hashing import hash_file
+from hashmatch.service.notifications import EventType
+from hashmatch.service.service import HashmatchService
+from hashmatch_tools.fakes import MemoryStore, RecordingNotifier, service_on
+from hashmatch_tools.samples import jpeg_bytes, mirrored, resized, scene
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dynamodb_local")]
 

@@ -9,18 +9,18 @@ from typing import Any
 import boto3
 import pytest
 
-from hashmatch.adapters.dynamodb import DynamoBank
-from hashmatch.adapters.snapshots import POINTER_KEY, S3SnapshotStore
-from hashmatch.hashing import hash_file
-from hashmatch.local.template import Stack
-from hashmatch.matching import Matcher, NearIndexes
-from hashmatch.notifications import EventType, Notification
-from hashmatch.runtime import near_indexes
-from hashmatch.samples import jpeg_bytes, mirrored, resized, scene
-from hashmatch.service import HashmatchService
-from hashmatch.settings import Settings
-from hashmatch.snapshot_job import SnapshotBuilder
-from tests.fakes import MemoryStore, RecordingNotifier
+from hashmatch.aws.dynamodb import DynamoBank
+from hashmatch.aws.runtime import bank_index
+from hashmatch.aws.snapshot_job import SnapshotBuilder
+from hashmatch.aws.snapshots import POINTER_KEY, S3SnapshotStore
+from hashmatch.matching.matcher import BankIndex, Matcher
+from hashmatch.media.hashing import hash_file
+from hashmatch.service.notifications import EventType, Notification
+from hashmatch.service.service import HashmatchService
+from hashmatch.service.settings import Settings
+from hashmatch_tools.fakes import MemoryStore, RecordingNotifier
+from hashmatch_tools.local.template import Stack
+from hashmatch_tools.samples import jpeg_bytes, mirrored, resized, scene
 from tests.integration.conftest import REGION, TEMPLATE
 
 pytestmark = pytest.mark.integration
@@ -37,9 +37,9 @@ class _Deployment:
         self.bank = DynamoBank(self.settings.table_name, self.session.resource("dynamodb"))
         self.snapshots = S3SnapshotStore(self.settings.snapshot_bucket, self.s3)
         self.store, self.notifier = MemoryStore(), RecordingNotifier()
-        self.sharer = self.service(NearIndexes())
+        self.sharer = self.service(BankIndex())
 
-    def service(self, near: NearIndexes) -> HashmatchService:
+    def service(self, near: BankIndex) -> HashmatchService:
         return HashmatchService(
             store=self.store,
             bank=self.bank,
@@ -97,9 +97,9 @@ def test_a_cold_matcher_starts_from_the_snapshot_and_applies_the_tail(deployment
     deployment.withdraw(jpeg_bytes(withdrawn))
 
     # What a cold CheckFunction builds: the snapshot on its first refresh, then the log tail.
-    tail_probe = near_indexes(deployment.settings, deployment.session)
+    tail_probe = bank_index(deployment.settings, deployment.session)
     assert tail_probe.refresh(deployment.bank) == 3  # new, withdrawn, its withdrawal: not `old`
-    cold = deployment.service(near_indexes(deployment.settings, deployment.session))
+    cold = deployment.service(bank_index(deployment.settings, deployment.session))
     assert deployment.check(cold, "old", _copy(old)).event_type is EventType.MATCH_FOUND
     assert deployment.check(cold, "new", _copy(new)).event_type is EventType.MATCH_FOUND
     assert deployment.check(cold, "withdrawn", _copy(withdrawn)).event_type is EventType.CHECK_CLEAN
@@ -133,9 +133,9 @@ def test_an_unreadable_snapshot_falls_back_to_replaying_the_log(deployment: _Dep
     deployment.s3.put_object(
         Bucket=bucket, Key=POINTER_KEY, Body=json.dumps({"key": "snapshots/broken.bin", "position": "0"}).encode()
     )
-    near = near_indexes(deployment.settings, deployment.session)
+    near = bank_index(deployment.settings, deployment.session)
     assert near.refresh(deployment.bank) == 1
-    cold = deployment.service(near_indexes(deployment.settings, deployment.session))
+    cold = deployment.service(bank_index(deployment.settings, deployment.session))
     assert deployment.check(cold, "copy", _copy(picture)).event_type is EventType.MATCH_FOUND
 
 

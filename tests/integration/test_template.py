@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hashmatch.local.template import Stack, load_template
+from hashmatch_tools.local.template import Stack, load_template
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch.cli import main
-from hashmatch.samples import jpeg_bytes, scene
+from hashmatch_tools.cli import main
+from hashmatch_tools.samples import jpeg_bytes, scene
 
 pytestmark = pytest.mark.unit
 

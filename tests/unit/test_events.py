@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch.events import MalformedEvent, objects_from_message
-from hashmatch.service import route_for
+from hashmatch.service.events import MalformedEvent, objects_from_message
+from hashmatch.service.service import route_for
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.hashlist import looks_like_hash_list, parse_hash_list
-from hashmatch.media import Rejected
+from hashmatch.bank.hashlist import looks_like_hash_list, parse_hash_list
+from hashmatch.media.model import Rejected
 
 pytestmark = pytest.mark.unit
 

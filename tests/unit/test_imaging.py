@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from hashmatch import imaging
-from hashmatch.imaging import ALPHA_BACKGROUND, decode_image, hash_image, to_rgb
-from hashmatch.media import Limits, Rejected, RejectReason, sniff_media
-from hashmatch.signals.hamming import hex_distance
+from hashmatch.media import image as imaging
+from hashmatch.media.image import ALPHA_BACKGROUND, decode_image, hash_image, to_rgb
+from hashmatch.media.model import Limits, Rejected, RejectReason, sniff_media
+from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MIN_QUALITY, pdq_dihedral_hashes, pdq_hash
 from hashmatch.signals.phash import phash
 
@@ -356,7 +356,7 @@ def test_hash_image_returns_every_image_signal(shared_data: Path) -> None:
     with Image.open(path) as image:
         dihedral = [h.hex for h in pdq_dihedral_hashes(image)]
     assert hashes.signals["pdq"] == dihedral[0]
-    assert list(hashes.pdq_variants) == dihedral[1:]
+    assert list(hashes.orientation_hashes("pdq")) == dihedral[1:]
     assert hashes.pdq_quality == 100
     assert (hashes.width, hashes.height) == (1600, 1004)
 

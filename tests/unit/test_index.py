@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashmatch.index import FORMAT_VERSION, NearIndex, NearMatches
+from hashmatch.index.hamming import FORMAT_VERSION, HammingIndex, NearMatches
 
 pytestmark = pytest.mark.unit
 
@@ -48,8 +48,8 @@ def as_list(matches: NearMatches) -> list[tuple[int, int, int]]:
     return list(matches)
 
 
-def build(ids: np.ndarray, hashes: np.ndarray, bits: int = PDQ_BITS, **options: int) -> NearIndex:
-    index = NearIndex(bits, **options)
+def build(ids: np.ndarray, hashes: np.ndarray, bits: int = PDQ_BITS, **options: int) -> HammingIndex:
+    index = HammingIndex(bits, **options)
     index.add(ids, hashes)
     return index
 
@@ -110,7 +110,7 @@ def test_seeded_larger_set_equals_brute_force(kind: str, chunks: int) -> None:
     queries = np.concatenate(
         [flip(picked, rng, rng.integers(0, 40, size=24)), rng.integers(0, 256, size=(8, 32), dtype=np.uint8)]
     )
-    index = NearIndex.build(PDQ_BITS, ids, stored, chunks=chunks)
+    index = HammingIndex.build(PDQ_BITS, ids, stored, chunks=chunks)
     assert index.delta_size == 0 and len(index) == n
     for threshold in (0, 10, 31, 45):
         assert as_list(index.query(queries, threshold)) == brute_force(ids, stored, queries, threshold)
@@ -199,7 +199,7 @@ def test_adding_a_present_id_replaces_its_hash() -> None:
 
 def test_a_log_of_adds_and_removes_matches_a_model() -> None:
     rng = np.random.default_rng(7)
-    index = NearIndex(PDQ_BITS, delta_limit=25)
+    index = HammingIndex(PDQ_BITS, delta_limit=25)
     model: dict[int, np.ndarray] = {}
     centres = rng.integers(0, 256, size=(5, 32), dtype=np.uint8)
     for step in range(300):
@@ -243,7 +243,7 @@ def test_serialize_and_load_round_trip_with_delta_and_removals() -> None:
     buffer = io.BytesIO()
     index.serialize(buffer)
     buffer.seek(0)
-    loaded = NearIndex.load(buffer)
+    loaded = HammingIndex.load(buffer)
     assert len(loaded) == len(index) and loaded.delta_size == index.delta_size == 50
     assert loaded.chunks == index.chunks
     queries = np.concatenate([stored[:40], rng.integers(0, 256, size=(4, 32), dtype=np.uint8)])
@@ -266,12 +266,12 @@ def test_snapshot_of_phash_index_round_trips_through_a_file(tmp_path) -> None:
     with path.open("wb") as out:
         index.serialize(out)
     with path.open("rb") as source:
-        loaded = NearIndex.load(source)
+        loaded = HammingIndex.load(source)
     assert loaded.bits == PHASH_BITS
     assert as_list(loaded.query(stored[:20], 8)) == as_list(index.query(stored[:20], 8))
 
 
-def _snapshot(index: NearIndex) -> bytes:
+def _snapshot(index: HammingIndex) -> bytes:
     buffer = io.BytesIO()
     index.serialize(buffer)
     return buffer.getvalue()
@@ -279,8 +279,8 @@ def _snapshot(index: NearIndex) -> bytes:
 
 def test_load_rejects_other_files_and_versions() -> None:
     with pytest.raises(ValueError, match="bad magic"):
-        NearIndex.load(io.BytesIO(b"\x93NUMPY not ours"))
-    raw = _snapshot(NearIndex(PDQ_BITS))
+        HammingIndex.load(io.BytesIO(b"\x93NUMPY not ours"))
+    raw = _snapshot(HammingIndex(PDQ_BITS))
     header_start = raw.index(b'{"format"')
     header_end = raw.index(b"}", header_start) + 1
     header = json.loads(raw[header_start:header_end])
@@ -289,9 +289,9 @@ def test_load_rejects_other_files_and_versions() -> None:
     replaced = json.dumps(header).encode()
     assert len(replaced) == header_end - header_start
     with pytest.raises(ValueError, match="unsupported near-index snapshot"):
-        NearIndex.load(io.BytesIO(raw[:header_start] + replaced + raw[header_end:]))
+        HammingIndex.load(io.BytesIO(raw[:header_start] + replaced + raw[header_end:]))
     with pytest.raises(ValueError, match="corrupt"):
-        NearIndex.load(io.BytesIO(raw[: len(raw) // 2]))
+        HammingIndex.load(io.BytesIO(raw[: len(raw) // 2]))
 
 
 def test_snapshot_holds_no_pickle() -> None:
@@ -304,7 +304,7 @@ def test_snapshot_holds_no_pickle() -> None:
 
 
 def test_popcount_fallback_for_old_numpy_agrees() -> None:
-    from hashmatch import index as module
+    from hashmatch.signals import bits as module
 
     words = np.random.default_rng(10).integers(0, 2**63, size=(50, 4), dtype=np.uint64)
     words[0] = np.iinfo(np.uint64).max
@@ -313,7 +313,7 @@ def test_popcount_fallback_for_old_numpy_agrees() -> None:
 
 
 def test_empty_index_matches_nothing() -> None:
-    index = NearIndex(PDQ_BITS)
+    index = HammingIndex(PDQ_BITS)
     queries = np.zeros((8, 32), dtype=np.uint8)
     assert len(index) == 0 and len(index.query(queries, 31)) == 0
     assert len(index.query(np.empty((0, 32), dtype=np.uint8), 31)) == 0
@@ -322,7 +322,7 @@ def test_empty_index_matches_nothing() -> None:
 
 
 def test_hex_convenience() -> None:
-    index = NearIndex(PHASH_BITS)
+    index = HammingIndex(PHASH_BITS)
     index.add_hex([1, 2], ["ffffffffffffffff", "00000000000000ff"])
     assert as_list(index.query_hex(["00000000000000fe"], 1)) == [(0, 2, 1)]
     assert as_list(index.query_hex(["FFFFFFFFFFFFFFFF"], 0)) == [(0, 1, 0)]
@@ -339,11 +339,11 @@ def test_hex_convenience() -> None:
 )
 def test_rejects_malformed_hex(hashes: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        NearIndex(PHASH_BITS).add_hex([1] * len(hashes), hashes)
+        HammingIndex(PHASH_BITS).add_hex([1] * len(hashes), hashes)
 
 
 def test_rejects_malformed_input_with_clear_errors() -> None:
-    index = NearIndex(PDQ_BITS)
+    index = HammingIndex(PDQ_BITS)
     good = np.zeros((2, 32), dtype=np.uint8)
     with pytest.raises(ValueError, match="dtype"):
         index.add([1, 2], good.astype(np.int64))
@@ -362,7 +362,7 @@ def test_rejects_malformed_input_with_clear_errors() -> None:
     with pytest.raises(ValueError, match="threshold must be an int"):
         index.query(good, 3.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="multiple of 64"):
-        NearIndex(100)
+        HammingIndex(100)
     with pytest.raises(ValueError, match="chunks"):
-        NearIndex(PDQ_BITS, chunks=4)
+        HammingIndex(PDQ_BITS, chunks=4)
     assert len(index) == 0

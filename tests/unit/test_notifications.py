@@ -3,8 +3,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from hashmatch.bank import Match, Provenance, SharedItem
-from hashmatch.notifications import (
+from hashmatch.bank.model import Match, Provenance, SharedItem
+from hashmatch.service.notifications import (
     MAX_ITEMS_PER_MESSAGE,
     EventType,
     ObjectRef,

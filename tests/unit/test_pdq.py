@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from hashmatch.imaging import hash_image
-from hashmatch.media import Limits
-from hashmatch.signals.hamming import hex_distance
+from hashmatch.media.image import hash_image
+from hashmatch.media.model import Limits
+from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import (
     PDQ_MATCH_THRESHOLD,
     PDQ_MIN_QUALITY,
-    _coefficients_to_hex,
     _filter_and_decimate,
+    coefficients_to_hex,
     hex_to_bits,
     low_frequency_key,
     pdq_dihedral_from_luma,
@@ -100,13 +100,13 @@ def test_every_rotation_and_flip_matches_one_of_the_originals_eight_variants(sha
     assert matched_variants == set(range(8)), "each file should match a different variant"
 
 
-def test_hash_image_queries_the_seven_other_variants(shared_data: Path) -> None:
+def test_hash_image_queries_the_seven_other_orientations(shared_data: Path) -> None:
     folder = shared_data / "pdq" / "reg-test-input" / "dih"
     original = hash_image(str(folder / "bridge-1-original.jpg"), Limits())
-    assert len(original.pdq_variants) == 7
+    assert len(original.orientation_hashes("pdq")) == 7
     for path in sorted(folder.glob("bridge-[2-8]-*.jpg")):
         plain = hash_image(str(path), Limits()).signals["pdq"]
-        assert min(hex_distance(plain, v) for v in original.pdq_variants) <= PDQ_MATCH_THRESHOLD, path.name
+        assert min(hex_distance(plain, v) for v in original.orientation_hashes("pdq")) <= PDQ_MATCH_THRESHOLD, path.name
 
 
 @pytest.mark.parametrize("name", ["exif-rotn-1.jpg", "exif-rotn-3.jpg", "exif-rotn-6.jpg", "exif-rotn-8.jpg"])
@@ -218,14 +218,14 @@ def test_hex_to_bits_reads_back_the_coefficients_above_the_median() -> None:
     rng = np.random.default_rng(4)
     for _ in range(20):
         coefficients = rng.normal(size=(16, 16))
-        bits = hex_to_bits(_coefficients_to_hex(coefficients))
+        bits = hex_to_bits(coefficients_to_hex(coefficients))
         assert (bits == (coefficients > np.partition(coefficients.ravel(), 127)[127])).all()
 
 
 def test_low_frequency_key_is_the_bits_of_the_8x8_lowest_frequencies() -> None:
     rng = np.random.default_rng(5)
     for _ in range(20):
-        a, b = (_coefficients_to_hex(rng.normal(size=(16, 16))) for _ in range(2))
+        a, b = (coefficients_to_hex(rng.normal(size=(16, 16))) for _ in range(2))
         key_a, key_b = low_frequency_key(a), low_frequency_key(b)
         assert len(key_a) == 16
         assert hex_distance(key_a, key_b) == int((hex_to_bits(a)[:8, :8] != hex_to_bits(b)[:8, :8]).sum())

@@ -1,4 +1,4 @@
-"""Properties of the robustness variants: edited copies match, degenerate and unrelated images do not."""
+"""Properties of the framings: edited copies match, degenerate and unrelated images do not."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from hashmatch import robust
-from hashmatch.robust import HashKind, Region, index_variants, is_match, query_variants
-from hashmatch.signals.hamming import hex_distance
-from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, _quality, pdq_dihedral_hashes, pdq_hash
+from hashmatch.matching.rules import picture_queries
+from hashmatch.media import framing
+from hashmatch.media.framing import SAME_REGION, AnalysisLuma, query_framings, stored_framings
+from hashmatch.media.image import hash_picture
+from hashmatch.media.model import WHOLE, MediaHashes, Region
+from hashmatch.media.uneven import UNEVEN_CUTS
+from hashmatch.signals.base import Orientation
+from hashmatch.signals.bits import hex_distance
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
+from hashmatch_tools import oracles
 
 pytestmark = pytest.mark.unit
 
@@ -60,31 +66,34 @@ def synthetic_photo(seed: int = 7, size: tuple[int, int] = (480, 320)) -> Image.
     return Image.fromarray(canvas.astype(np.uint8))
 
 
-def stored_hashes(image: Image.Image) -> list[tuple[str, HashKind]]:
-    return [(pdq_hash(image).hex, HashKind.MAIN)] + [(h, HashKind.REGION) for h in index_variants(image)]
+def shared(image: Image.Image) -> MediaHashes:
+    return hash_picture(image, for_sharing=True)
 
 
-def queried_hashes(image: Image.Image) -> list[tuple[str, HashKind]]:
-    dihedral = pdq_dihedral_hashes(image)
-    kinds = [HashKind.MAIN] + [HashKind.DIHEDRAL] * 7
-    return [(h.hex, kind) for h, kind in zip(dihedral, kinds, strict=True)] + [
-        (h, HashKind.REGION) for h in query_variants(image)
-    ]
+def checked(image: Image.Image) -> MediaHashes:
+    return hash_picture(image)
+
+
+def stored_hashes(image: Image.Image) -> list[str]:
+    return oracles.stored_pdq_hashes(shared(image))
+
+
+def queried_hashes(image: Image.Image) -> list[str]:
+    return [value for _, value in picture_queries(checked(image), "pdq")]
 
 
 def matches(copy: Image.Image, original: Image.Image) -> bool:
-    """Whether hashmatch's PDQ rule (no pHash) finds `copy` among `original`'s stored hashes."""
-    stored = stored_hashes(original)
-    return any(
-        is_match(hex_distance(q, s), q_kind, s_kind) for q, q_kind in queried_hashes(copy) for s, s_kind in stored
-    )
+    """Whether hashmatch's PDQ rule (no pHash, no uneven-crop search) finds `copy` among `original`'s stored hashes."""
+    return oracles.pdq_distance(checked(copy), shared(original)) <= PDQ_MATCH_THRESHOLD
 
 
 def uneven_crop_distance(copy: Image.Image, original: Image.Image, *, any_start: bool = False) -> int:
-    """The closest `UnevenCropSearch` brings `copy` to any framing stored for `original`."""
-    _, search = robust.check_framings(copy)
+    """The closest the uneven-crop search brings `copy` to any framing stored for `original`."""
+    search = checked(copy).uneven_crops
     assert search is not None
-    return min(search.distance_to(stored, any_start=any_start) for stored in index_variants(original))
+    return min(
+        oracles.uneven_crop_distance(search, stored.value, any_start=any_start) for stored in stored_framings(original)
+    )
 
 
 def cut(image: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
@@ -139,18 +148,14 @@ def caption_above(image: Image.Image, text: str = "when the weekend finally hits
     ],
     ids=["grey", "black", "tiny", "letterboxed-blank", "gradient"],
 )
-def test_flat_or_tiny_image_produces_no_variants(image: Image.Image) -> None:
-    assert index_variants(image) == ()
-    assert query_variants(image) == ()
+def test_flat_or_tiny_image_produces_no_framings(image: Image.Image) -> None:
+    assert stored_framings(image) == ()
+    assert query_framings(image) == ()
 
 
 def test_flat_images_of_different_colours_never_match_each_other() -> None:
     grey, white = Image.new("RGB", (300, 200), (128, 128, 128)), Image.new("RGB", (300, 200), (255, 255, 255))
-    assert not any(
-        is_match(hex_distance(q, s), HashKind.REGION, HashKind.REGION)
-        for q in query_variants(grey)
-        for s in index_variants(white)
-    )
+    assert not matches(grey, white)
 
 
 # ---------------------------------------------------------------- synthetic photo (no data folder)
@@ -160,7 +165,7 @@ def test_synthetic_photo_is_usable() -> None:
     assert pdq_hash(synthetic_photo()).quality >= 50
 
 
-def test_letterboxed_synthetic_copy_matches_via_variants_and_not_plain_pdq() -> None:
+def test_letterboxed_synthetic_copy_matches_via_framings_and_not_plain_pdq() -> None:
     original = synthetic_photo()
     copy = letterbox(original)
     assert not plain_pdq_matches(copy, original)
@@ -182,20 +187,16 @@ def test_mirrored_letterboxed_synthetic_copy_matches() -> None:
 
 def test_unrelated_synthetic_photos_do_not_match() -> None:
     photos = [synthetic_photo(seed) for seed in range(4)]
-    stored = [stored_hashes(photo) for photo in photos]
     for i, photo in enumerate(photos):
-        queried = queried_hashes(photo)
-        for j, hashes in enumerate(stored):
+        for j, other in enumerate(photos):
             if i != j:
-                assert not any(
-                    is_match(hex_distance(q, s), q_kind, s_kind) for q, q_kind in queried for s, s_kind in hashes
-                )
+                assert not matches(photo, other), (i, j)
 
 
 # ---------------------------------------------------------------- real photos
 
 
-def test_letterboxed_photo_matches_via_query_variants_and_not_plain_pdq() -> None:
+def test_letterboxed_photo_matches_via_framings_and_not_plain_pdq() -> None:
     original = reference_photo(BRIDGE)
     copy = letterbox(original)
     assert not plain_pdq_matches(copy, original)
@@ -230,61 +231,71 @@ def test_rotated_photo_matches() -> None:
 
 def test_different_photos_and_their_copies_stay_far_apart() -> None:
     photos = [reference_photo(path) for path in UNRELATED]
-    stored = [[h for h, _ in stored_hashes(photo)] for photo in photos]
+    stored = [stored_hashes(photo) for photo in photos]
     for i, photo in enumerate(photos):
         w, h = photo.size
         uneven = photo.crop((round(0.08 * w), round(0.01 * h), round(0.97 * w), round(0.93 * h)))
         for copy in (letterbox(photo), crop_per_side(photo, 0.1), uneven):
-            queried = [h for h, _ in queried_hashes(copy)]
+            queried = queried_hashes(copy)
             for j, hashes in enumerate(stored):
                 if i != j:
                     closest = min(hex_distance(q, s) for q in queried for s in hashes)
                     assert closest > 2 * PDQ_MATCH_THRESHOLD, (UNRELATED[i], UNRELATED[j], closest)
 
 
-def test_low_quality_photo_produces_no_variants() -> None:
+def test_low_quality_photo_produces_no_framings() -> None:
     photo = reference_photo("pdq/misc-images/small.jpg")
     assert pdq_hash(photo).quality < 50
-    assert index_variants(photo) == ()
-    assert query_variants(photo) == ()
+    assert stored_framings(photo) == ()
+    assert query_framings(photo) == ()
 
 
 # ---------------------------------------------------------------- sizes, geometry, match rule
 
 
-def test_variant_counts_stay_small() -> None:
+def test_framing_counts_stay_small() -> None:
     photo = synthetic_photo()
-    assert len(index_variants(photo)) == 2 + len(robust.INDEX_CROP_SCALES)
-    assert len(query_variants(photo)) <= 8 + 2 * len(robust.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3
-    hashes, search = robust.check_framings(photo)
-    assert hashes == query_variants(photo)
-    assert search is not None and len(search.keys) == len(search.hashes) == len(robust.UNEVEN_CUTS) ** 4
+    assert len(stored_framings(photo)) == 2 + len(framing.INDEX_CROP_SCALES)
+    assert len(query_framings(photo)) <= 8 + 2 * len(framing.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3
+    hashes, search = framing.check_framings(photo)
+    assert hashes == query_framings(photo)
+    assert search is not None and len(search.keys) == len(search.hashes) == len(UNEVEN_CUTS) ** 4
+
+
+def test_framings_are_labelled_with_what_they_cover() -> None:
+    stored = [f.label for f in stored_framings(synthetic_photo())]
+    assert stored == ["content", "content+central_crop_90", "content+central_crop_80", "content+middle_band"]
+    queried = [f.label for f in query_framings(letterbox(synthetic_photo()))]
+    assert {"whole", "whole/rotate_90", "whole+central_crop_94/flip_x", "between_captions", "whole+middle_band"} <= set(
+        queried
+    )
 
 
 def test_grid_hashes_are_the_hashes_of_each_rectangle() -> None:
-    luma = robust._Luma(synthetic_photo(seed=5))
+    luma = AnalysisLuma(synthetic_photo(seed=5))
     xs, ys = [(0.0, 1.0), (0.05, 0.93)], [(0.1, 0.9), (0.02, 0.97), (0.0, 0.85)]
     grid = luma.grid(xs, ys)
     assert [region for region, _ in grid] == [Region(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
-    one_by_one = [luma.hashes(region, (0,))[0] for region, _ in grid]
+    one_by_one = [luma.hashes(region, (Orientation.ORIGINAL,))[0][1] for region, _ in grid]
     assert len(grid) == len(one_by_one) == 6
     # The grid runs in single precision: a coefficient next to the median may flip a bit.
     assert all(hex_distance(value, b) <= 2 for (_, value), b in zip(grid, one_by_one, strict=True))
 
 
-def test_qualities_are_pdq_quality_scores() -> None:
-    luma = robust._Luma(synthetic_photo(seed=9))
-    blocks = luma._blocks([(0.0, 1.0), (0.1, 0.6)], [(0.0, 1.0), (0.3, 0.5)])
-    assert robust._qualities(blocks).tolist() == [[_quality(b) for b in row] for row in blocks]
+def test_region_qualities_in_single_precision_are_pdq_quality_scores() -> None:
+    luma = AnalysisLuma(synthetic_photo(seed=9))
+    blocks = luma.blocks([(0.0, 1.0), (0.1, 0.6)], [(0.0, 1.0), (0.3, 0.5)], np.float32)
+    expected = [[pdq_from_luma(b.astype(np.float64)).quality for b in row] for row in blocks]
+    assert quality_scores(blocks).tolist() == expected
 
 
 def test_grid_hashes_leave_out_flat_rectangles() -> None:
-    luma = robust._Luma(Image.new("RGB", (320, 240), (90, 90, 90)))
+    luma = AnalysisLuma(Image.new("RGB", (320, 240), (90, 90, 90)))
     assert luma.grid([(0.0, 1.0)], [(0.0, 1.0)]) == []
-    assert robust.check_framings(Image.new("RGB", (320, 240), (90, 90, 90))) == ((), None)
+    assert framing.check_framings(Image.new("RGB", (320, 240), (90, 90, 90))) == ((), None)
 
 
-# Each side cut by its own share, up to 10%: near the grid of `robust.UNEVEN_CUTS`, between its
+# Each side cut by its own share, up to 10%: near the grid of `UNEVEN_CUTS`, between its
 # points, and at its ends (no cut, the whole 10%), where the grid is 0.0125 off. With all four sides
 # at an end at once (0.1, 0, 0, 0.1) the keys of some photos drift past the threshold (the tail
 # the benchmark measures: ~4% of uneven crops); the search itself still finds them.
@@ -334,9 +345,9 @@ def test_uneven_crop_search_never_brings_a_different_photo_close() -> None:
 
 def test_the_search_never_ends_further_than_it_started() -> None:
     original, other = synthetic_photo(seed=13), synthetic_photo(seed=21)
-    _, search = robust.check_framings(cut(original, 0.1, 0.0, 0.0, 0.1))
+    _, search = framing.check_framings(cut(original, 0.1, 0.0, 0.0, 0.1))
     assert search is not None
-    for stored in index_variants(other):
+    for stored in (f.value for f in stored_framings(other)):
         for row in (0, len(search.hashes) // 2, len(search.hashes) - 1):
             distance, region = search.closest(row, stored)
             assert distance <= hex_distance(search.hashes[row], stored)
@@ -345,52 +356,40 @@ def test_the_search_never_ends_further_than_it_started() -> None:
 
 def test_content_regions_find_the_picture_inside_black_bars() -> None:
     original = synthetic_photo()
-    regions = robust.content_regions(letterbox(original, share=0.5))
-    assert regions[0] == robust.WHOLE
+    regions = framing.content_regions(letterbox(original, share=0.5))
+    assert regions[0] == ("whole", WHOLE)
     expected = Region(0.0, 1 / 6, 1.0, 5 / 6)  # bars of a quarter of the picture's height, above and below
-    assert any(region.close_to(expected) for region in regions[1:]), regions
+    # Found as the content between a top and a bottom bar (bars that could carry captions).
+    assert any(region.close_to(expected, SAME_REGION) for _, region in regions[1:]), regions
 
 
 def test_central_crop_keeps_the_centre() -> None:
     crop = Region(0.0, 0.0, 1.0, 1.0).central_crop(0.8)
-    assert crop.close_to(Region(0.1, 0.1, 0.9, 0.9))
+    assert crop.close_to(Region(0.1, 0.1, 0.9, 0.9), SAME_REGION)
 
 
 def test_region_block_is_the_exact_area_average() -> None:
     pixels = np.random.default_rng(1).integers(0, 256, (128, 128)).astype(np.uint8)
-    luma = robust._Luma(Image.fromarray(pixels))
-    block = luma._block(robust.WHOLE)
-    assert block is not None
+    luma = AnalysisLuma(Image.fromarray(pixels))
+    block = luma.blocks([(0.0, 1.0)], [(0.0, 1.0)])[0, 0]
     expected = pixels.astype(np.float64).reshape(64, 2, 64, 2).mean(axis=(1, 3))
     np.testing.assert_allclose(block, expected, atol=1e-6)
 
 
-def test_is_match_threshold_and_phash_corroboration() -> None:
-    main, dihedral, region = HashKind.MAIN, HashKind.DIHEDRAL, HashKind.REGION
-    assert is_match(31, region, region)
-    assert not is_match(32, region, region)
-    assert is_match(40, main, main, phash_distance=robust.PHASH_CORROBORATION_THRESHOLD)
-    assert not is_match(40, main, main, phash_distance=robust.PHASH_CORROBORATION_THRESHOLD + 1)
-    assert not is_match(40, main, main)
-    assert not is_match(robust.PDQ_CORROBORATED_THRESHOLD + 1, main, main, phash_distance=0)
-    assert not is_match(40, dihedral, main, phash_distance=0)  # pHash has no rotated variants
-    assert not is_match(40, region, main, phash_distance=0)
-
-
 @pytest.mark.parametrize("edit", ["meme text on the picture", "watermark logo"])
 def test_text_and_logos_over_the_top_and_bottom_match_by_the_middle_band(edit: str) -> None:
-    from hashmatch.edits import EDITS
+    from hashmatch_tools.edits import EDITS
 
     band_only = 0
     for seed, relative in enumerate(UNRELATED):
         original = reference_photo(relative)
         copy = EDITS[edit](original, random.Random(seed))
         assert matches(copy, original), relative
-        stored_band = robust._Luma(original).hashes(robust.WHOLE.middle_band(), (0,))
+        stored_band = {f.value for f in stored_framings(original) if f.label == "content+middle_band"}
         band_only += not any(
             hex_distance(q, s) <= PDQ_MATCH_THRESHOLD
-            for q, _ in queried_hashes(copy)
-            for s, _ in stored_hashes(original)
+            for q in queried_hashes(copy)
+            for s in stored_hashes(original)
             if s not in stored_band
         )
     assert band_only >= 1  # some of these copies are found by the band alone

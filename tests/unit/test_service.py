@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 
-from hashmatch.hashing import hash_file
-from hashmatch.notifications import EventType
-from hashmatch.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
-from hashmatch.service import HashmatchService, Outcome, UnroutableObject, route_for
-from tests.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
+from hashmatch.media.hashing import hash_file
+from hashmatch.service.notifications import EventType
+from hashmatch.service.service import HashmatchService, Outcome, UnroutableObject, route_for
+from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
+from hashmatch_tools.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 
 pytestmark = pytest.mark.unit
 
@@ -138,7 +138,7 @@ def test_invalid_hash_list_rejects_the_whole_file(parts) -> None:
 
 
 def test_too_large_objects_are_rejected_without_download() -> None:
-    from hashmatch.media import Limits
+    from hashmatch.media.model import Limits
 
     store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
     service = service_on(bank, store, notifier, PLATFORMS, limits=Limits(max_file_bytes=10))
@@ -159,7 +159,7 @@ def hash_file_bytes(body: bytes):
 
 
 def test_video_clips_splices_and_frames_match_a_shared_video(parts) -> None:
-    from hashmatch.samples import letterboxed_frames, mirrored_frames, panning_frames, video_bytes
+    from hashmatch_tools.samples import letterboxed_frames, mirrored_frames, panning_frames, video_bytes
 
     service, store, _bank, notifier = parts
     footage = panning_frames(11, seconds=12)
@@ -188,10 +188,10 @@ def test_video_clips_splices_and_frames_match_a_shared_video(parts) -> None:
 
 
 def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
-    from hashmatch.matching import Thresholds
+    from hashmatch.matching.policy import Thresholds
 
     store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
-    strict = {"tiktok": Thresholds(pdq=2, phash=0)}
+    strict = {"tiktok": Thresholds({"pdq": 2, "phash": 0})}
     service = service_on(
         bank, store, notifier, PLATFORMS, thresholds=lambda platform: strict.get(platform, Thresholds())
     )
@@ -220,7 +220,7 @@ def test_an_unevenly_cropped_copy_matches_through_the_uneven_crop_search(parts) 
     (verdict,) = [n for n in notifier.sent if n.body.get("content_id") == "copy"]
     assert verdict.event_type is EventType.MATCH_FOUND
     (match,) = verdict.body["matches"]
-    assert match["query"] == "uneven-crop" and match["signal"] == "pdq" and match["distance"] <= 31
+    assert match["query"] == "uneven_crop" and match["signal"] == "pdq" and match["distance"] <= 31
     shared = {n.body["items"][0]["item_id"] for n in notifier.to("youtube") if n.event_type is EventType.SHARE_ACCEPTED}
     assert match["item_id"] in shared
     left, top, right, bottom = match["detail"]["region"]

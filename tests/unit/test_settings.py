@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.settings import Settings, SettingsError
+from hashmatch.service.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +34,8 @@ def test_topic_template_needs_the_placeholder() -> None:
 def test_platforms_choose_thresholds_within_the_operators_bounds() -> None:
     settings = Settings.from_environment({**ENV, "PLATFORM_THRESHOLDS": '{"tiktok": {"pdq": 24}}'})
     assert settings.thresholds_for("tiktok").pdq == 24
-    assert settings.thresholds_for("tiktok").phash == settings.thresholds_for("reddit").phash
+    tiktok, reddit = settings.thresholds_for("tiktok"), settings.thresholds_for("reddit")
+    assert tiktok.for_signal("phash") == reddit.for_signal("phash") == 6
     assert settings.thresholds_for("reddit").pdq == 31
 
 

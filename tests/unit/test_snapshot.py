@@ -11,16 +11,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hashmatch import snapshot
-from hashmatch.bank import IndexedEntry, NearEntry, Provenance, SharedItem, item_id_for
-from hashmatch.near import FRAMING_KEYS, NearHit, NearIndexes
-from hashmatch.ports import BankChange
-from hashmatch.signals.hamming import hex_distance
+from hashmatch.bank.model import IndexedEntry, NearEntry, Provenance, SharedItem, item_id_for
+from hashmatch.index import snapshot
+from hashmatch.index.bank_index import BankIndex, NearHit
+from hashmatch.index.snapshot import SnapshotError, load_snapshot, write_snapshot
+from hashmatch.service.ports import BankChange
+from hashmatch.signals.bits import hex_distance
+from hashmatch.signals.pdq import FRAMING_KEYS as FRAMING_KEY_INDEX
 from hashmatch.signals.pdq import low_frequency_key
-from hashmatch.snapshot import SnapshotError, load_snapshot, write_snapshot
-from tests.fakes import MemoryBank
+from hashmatch_tools.fakes import MemoryBank
 
 pytestmark = pytest.mark.unit
+
+FRAMING_KEYS = FRAMING_KEY_INDEX.name
 
 WHEN = "2026-01-01T00:00:00.000Z"
 
@@ -39,7 +42,7 @@ def _near(rng: random.Random, value: str, flips: int) -> str:
 
 def _item(rng: random.Random, n: int, frames: int = 0) -> SharedItem:
     pdq, phash = _hex(rng, 256), _hex(rng, 64)
-    entries = [NearEntry("pdq", pdq), NearEntry("phash", phash), NearEntry("pdq", _near(rng, pdq, 20), "variant")]
+    entries = [NearEntry("pdq", pdq), NearEntry("phash", phash), NearEntry("pdq", _near(rng, pdq, 20), "framing")]
     entries += [NearEntry("pdq", _hex(rng, 256), "frame", k * 0.5, k * 0.5 + 0.4) for k in range(frames)]
     if frames:
         entries.append(NearEntry("pdq", _hex(rng, 256), "frame", None))  # a frame with no time
@@ -55,7 +58,7 @@ def _item(rng: random.Random, n: int, frames: int = 0) -> SharedItem:
 THRESHOLDS = {"pdq": 31, "phash": 8, FRAMING_KEYS: 10}
 
 
-def _all_hits(near: NearIndexes, queries: dict[str, list[str]]) -> dict[str, list[NearHit]]:
+def _all_hits(near: BankIndex, queries: dict[str, list[str]]) -> dict[str, list[NearHit]]:
     return {signal: near.query(signal, values, THRESHOLDS[signal]) for signal, values in queries.items()}
 
 
@@ -82,7 +85,7 @@ def shared() -> tuple[MemoryBank, list[SharedItem]]:
     return bank, items
 
 
-def _round_trip(near: NearIndexes) -> NearIndexes:
+def _round_trip(near: BankIndex) -> BankIndex:
     buffer = io.BytesIO()
     write_snapshot(near, buffer)
     buffer.seek(0)
@@ -92,7 +95,7 @@ def _round_trip(near: NearIndexes) -> NearIndexes:
 @pytest.mark.parametrize("delta_limit", [4, 100_000])
 def test_a_loaded_snapshot_answers_exactly_as_the_original(shared, delta_limit: int) -> None:
     bank, items = shared
-    near = NearIndexes(delta_limit=delta_limit)
+    near = BankIndex(delta_limit=delta_limit)
     near.refresh(bank)
     queries = _queries(random.Random(3), items)
     before = _all_hits(near, queries)
@@ -114,13 +117,13 @@ def test_a_loaded_snapshot_answers_exactly_as_the_original(shared, delta_limit: 
     # Framing keys point back to the whole stored PDQ framing, and only framings have one.
     framing = items[0].near_entries[2]
     (key_hit,) = loaded.query(FRAMING_KEYS, [low_frequency_key(framing.value)], 0)
-    assert key_hit.entry == IndexedEntry(items[0].item_id, "pdq", framing.value, "variant", None)
+    assert key_hit.entry == IndexedEntry(items[0].item_id, "pdq", framing.value, "framing", None)
     assert not loaded.query(FRAMING_KEYS, [low_frequency_key(frame.value)], 0)
 
 
 def test_refresh_after_loading_applies_only_the_tail(shared) -> None:
     bank, items = shared
-    near = NearIndexes()
+    near = BankIndex()
     near.refresh(bank)
     loaded = _round_trip(near)
     assert loaded.refresh(bank) == 0
@@ -128,7 +131,7 @@ def test_refresh_after_loading_applies_only_the_tail(shared) -> None:
     bank.put_items(items[30:35])
     bank.withdraw_items([items[0]], WHEN)
     assert loaded.refresh(bank) == 6
-    replayed = NearIndexes()
+    replayed = BankIndex()
     replayed.refresh(bank)
     queries = _queries(random.Random(5), items)
     assert _all_hits(loaded, queries) == _all_hits(replayed, queries)
@@ -139,7 +142,7 @@ def test_refresh_after_loading_applies_only_the_tail(shared) -> None:
 
 def test_a_change_committed_late_inside_the_overlap_is_applied_after_loading(shared) -> None:
     bank, items = shared
-    near = NearIndexes()
+    near = BankIndex()
     near.refresh(bank)
     loaded = _round_trip(near)
     # A writer whose clock read earlier than the snapshot's position committed only now.
@@ -152,13 +155,13 @@ def test_a_change_committed_late_inside_the_overlap_is_applied_after_loading(sha
 
 
 def test_an_empty_index_round_trips() -> None:
-    loaded = _round_trip(NearIndexes())
+    loaded = _round_trip(BankIndex())
     assert len(loaded) == 0 and loaded.position is None
     assert loaded.query("pdq", ["0" * 64], 31) == []
 
 
 def _snapshot_bytes(bank: MemoryBank) -> bytes:
-    near = NearIndexes()
+    near = BankIndex()
     near.refresh(bank)
     buffer = io.BytesIO()
     write_snapshot(near, buffer)
@@ -178,11 +181,11 @@ def test_a_truncated_snapshot_is_refused(shared) -> None:
 
 
 def test_a_snapshot_of_another_version_is_refused(shared, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Version 1 (no framing-key index), as the previous release wrote it: the matcher replays the log instead.
-    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 1)
+    # Version 2 (indexes named, signals not), as the previous release wrote it: the matcher replays the log instead.
+    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 2)
     data = _snapshot_bytes(shared[0])
     monkeypatch.undo()
-    with pytest.raises(SnapshotError, match=r"version 1; .*reads 'hashmatch\.near-snapshot' version 2"):
+    with pytest.raises(SnapshotError, match=r"version 2; .*reads 'hashmatch\.near-snapshot' version 3"):
         load_snapshot(io.BytesIO(data))
 
 
@@ -201,8 +204,9 @@ def test_snapshot_header_is_json_with_format_and_position(shared) -> None:
     assert data.startswith(snapshot.FORMAT_MAGIC) and data.endswith(snapshot.END_MARKER)
     header = np.lib.format.read_array(io.BytesIO(data[8:]), allow_pickle=False)
     fields = json.loads(header.tobytes())
-    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 2
-    assert fields["signals"] == ["pdq", "phash", FRAMING_KEYS]
+    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 3
+    assert fields["signals"] == ["pdq", "phash"]
+    assert fields["indexes"] == ["pdq", "phash", FRAMING_KEYS]
     assert fields["position"] == shared[0].log[-1].position
 
 
@@ -233,7 +237,7 @@ class _Reference:
         hits = []
         for row, value in enumerate(values):
             for entry_id, entry in self.entries.items():
-                if signal == FRAMING_KEYS and entry.signal == "pdq" and entry.kind == "variant":
+                if signal == FRAMING_KEYS and entry.signal == "pdq" and entry.kind == "framing":
                     distance = hex_distance(value, low_frequency_key(entry.value))
                 elif entry.signal == signal:
                     distance = hex_distance(value, entry.value)
@@ -248,7 +252,7 @@ class _Reference:
 def test_the_compact_entry_table_answers_as_a_plain_dict_on_random_changes(seed: int) -> None:
     rng = random.Random(seed)
     bank = MemoryBank()
-    near = NearIndexes(delta_limit=rng.choice([1, 5, 50]))
+    near = BankIndex(delta_limit=rng.choice([1, 5, 50]))
     reference = _Reference()
     items = [_item(rng, n, frames=rng.choice([0, 0, 3])) for n in range(60)]
     applied = 0
@@ -286,20 +290,20 @@ def test_framing_candidates_are_the_closest_starts_among_key_hits(seed: int) -> 
     items = [_item(rng, n) for n in range(40)]
     bank.put_items(items)
     bank.withdraw_items(items[:5], WHEN)
-    near = NearIndexes(delta_limit=rng.choice([1, 1000]))
+    near = BankIndex(delta_limit=rng.choice([1, 1000]))
     near.refresh(bank)
-    framings = [e.value for item in items for e in item.near_entries if e.kind == "variant"]
+    framings = [e.value for item in items for e in item.near_entries if e.kind == "framing"]
     hashes = [_near(rng, rng.choice(framings), rng.randrange(10, 60)) for _ in range(30)]
     hashes += [_hex(rng, 256) for _ in range(10)]
     keys = [low_frequency_key(value) for value in hashes]
     skip = {items[10].item_id, items[11].item_id}
 
-    found = near.framing_candidates(keys, hashes, 10, 40, 6, skip_items=skip)
+    found = near.closest_by_derived_key(FRAMING_KEYS, keys, hashes, 10, 40, 6, skip_items=skip)
 
     expected = []
     for item in items[5:]:
         for entry in item.near_entries:
-            if entry.kind != "variant" or item.item_id in skip:
+            if entry.kind != "framing" or item.item_id in skip:
                 continue
             key = low_frequency_key(entry.value)
             rows = [row for row, value in enumerate(keys) if hex_distance(value, key) <= 10]

@@ -9,9 +9,9 @@ import av
 import numpy as np
 import pytest
 
-from hashmatch.media import Limits, MediaHashes, Rejected, RejectReason
-from hashmatch.signals.hamming import hex_distance
-from hashmatch.video import ALL_FRAMES, find_bars, frame_luma_block, hash_video
+from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason
+from hashmatch.media.video import ALL_FRAMES, find_bars, frame_luma_block, hash_video
+from hashmatch.signals.bits import hex_distance
 
 pytestmark = pytest.mark.unit
 
@@ -82,7 +82,7 @@ def test_sparse_sampling_takes_about_one_frame_per_second(video_dir: Path) -> No
     assert (hashes.width, hashes.height) == (480, 720)
     assert len(offsets) >= 0.9 * hashes.duration
     assert offsets == sorted(offsets) and max(np.diff(offsets)) < 2.0
-    assert len(hashes.extra["frame_dihedrals"]) == len(offsets)  # type: ignore[arg-type]
+    assert all(len(f.orientations) == 7 for f in hashes.frames)
     assert set(hashes.signals) == {"sha256", "md5"}
 
 

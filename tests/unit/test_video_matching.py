@@ -10,18 +10,12 @@ import av
 import numpy as np
 import pytest
 
-from hashmatch.media import FrameHash, Limits, MediaHashes
-from hashmatch.video import ALL_FRAMES, hash_video
-from hashmatch.video_matching import (
-    MIN_MATCHED_FRAMES,
-    FramePair,
-    frame_pairs,
-    frame_pdq_variants,
-    match_pairs,
-    match_video,
-    shared_frame_runs,
-    video_frames_showing_image,
-)
+from hashmatch.matching.policy import MIN_MATCHED_FRAMES
+from hashmatch.matching.video import FramePair, frame_queries, match_pairs, shared_frame_runs
+from hashmatch.media.model import FrameHash, Limits, MediaHashes
+from hashmatch.media.video import ALL_FRAMES, hash_video
+from hashmatch.signals.base import Orientation
+from hashmatch_tools.oracles import frame_pairs, match_video, video_frames_showing_image
 
 pytestmark = pytest.mark.unit
 
@@ -205,24 +199,24 @@ def test_unrelated_footage_matches_nothing(dense: dict[str, MediaHashes], edit_h
 
 
 def test_single_frame_match_is_not_enough() -> None:
-    pairs = [FramePair(5.0, 1.0, 1.0, 0, "original")]
+    pairs = [FramePair(5.0, 1.0, 1.0, 0, Orientation.ORIGINAL)]
     result = match_pairs(pairs, check_duration=1.0, shared_duration=1.0, sample_period=1.0)
     assert not result.matched and not result.segments
-    aligned = [FramePair(5.0 + i, 1.0 + i, 1.0 + i, 3, "original") for i in range(MIN_MATCHED_FRAMES)]
+    aligned = [FramePair(5.0 + i, 1.0 + i, 1.0 + i, 3, Orientation.ORIGINAL) for i in range(MIN_MATCHED_FRAMES)]
     assert match_pairs(aligned, check_duration=10.0, shared_duration=4.0, sample_period=1.0).matched
 
 
 def test_pairs_at_inconsistent_offsets_do_not_align() -> None:
     # Three lookalike frames, each at a different shift: no alignment.
-    pairs = [FramePair(float(i), 10.0 * i, 10.0 * i, 5, "original") for i in range(5)]
+    pairs = [FramePair(float(i), 10.0 * i, 10.0 * i, 5, Orientation.ORIGINAL) for i in range(5)]
     assert not match_pairs(pairs, check_duration=5.0, shared_duration=50.0, sample_period=1.0).matched
 
 
 def test_blank_frames_are_never_stored_nor_queried() -> None:
     black = FrameHash(0.0, "0" * 64, 0)
-    hashes = MediaHashes(media="video", signals={}, frames=(black, black), extra={"frame_dihedrals": ((), ())})
+    hashes = MediaHashes(media="video", signals={}, frames=(black, black))
     assert shared_frame_runs(hashes.frames) == []
-    assert frame_pdq_variants(hashes) == []
+    assert frame_queries(hashes) == []
 
 
 def test_static_frames_are_stored_once_as_a_run() -> None:
@@ -233,7 +227,7 @@ def test_static_frames_are_stored_once_as_a_run() -> None:
 
 
 def test_frame_queries_cover_eight_orientations(sparse: dict[str, MediaHashes]) -> None:
-    queries = frame_pdq_variants(sparse[SOURCE])
+    queries = frame_queries(sparse[SOURCE])
     usable = [f for f in sparse[SOURCE].frames if f.quality >= 50]
     assert len(queries) == 8 * len(usable)
     runs = shared_frame_runs(sparse[SOURCE].frames)

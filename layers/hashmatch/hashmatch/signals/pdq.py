@@ -25,18 +25,50 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from hashmatch.index.spec import DerivedIndex, HammingIndexSpec
+from hashmatch.signals.base import PictureHash, PictureSignal, ThresholdBounds
+
+__all__ = [
+    "FRAMING_KEYS",
+    "LOW_FREQUENCY_BYTES",
+    "PDQ",
+    "PDQ_BITS",
+    "PDQ_DOWNSAMPLE_DIMS",
+    "PDQ_HEX_LENGTH",
+    "PDQ_MATCH_THRESHOLD",
+    "PDQ_MIN_QUALITY",
+    "DCT_16x64",
+    "PdqHash",
+    "PdqSignal",
+    "coefficients_to_hex",
+    "decimation_band",
+    "dihedral_coefficients",
+    "hex_to_bits",
+    "low_frequency_key",
+    "pdq_dihedral_from_luma",
+    "pdq_dihedral_hashes",
+    "pdq_from_luma",
+    "pdq_hash",
+    "pdq_luma",
+    "prepare_for_pdq",
+    "quality_scores",
+]
+
 PDQ_DOWNSAMPLE_DIMS = 512
 PDQ_HEX_LENGTH = 64
 PDQ_BITS = 256
+# The PDQ authors' confident-match threshold (python-threatexchange's PDQ_CONFIDENT_MATCH_THRESHOLD).
 PDQ_MATCH_THRESHOLD = 31
 PDQ_MIN_QUALITY = 50
-# The bytes of a PDQ hash (as `_coefficients_to_hex` lays it out) holding the bits of the 8x8
+PDQ_GRID = 64  # PDQ's decimated buffer is 64x64
+PDQ_MEDIAN_RANK = 127  # the reference's Torben median of 256 coefficients: the lower middle value
+# The bytes of a PDQ hash (as `coefficients_to_hex` lays it out) holding the bits of the 8x8
 # lowest-frequency DCT coefficients: bit 16 i + j sits in byte 31 - 2 i - j // 8, so for i, j < 8
 # these are the low bytes of the first eight 16-bit words from the end.
 LOW_FREQUENCY_BYTES = slice(17, 32, 2)
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
-_DCT_16x64 = np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2.0 / 64.0) * np.outer(np.arange(1, 17), 2 * np.arange(64) + 1))
+DCT_16x64 = np.sqrt(2.0 / 64.0) * np.cos((np.pi / 2.0 / 64.0) * np.outer(np.arange(1, 17), 2 * np.arange(64) + 1))
 # Coefficient row i (frequency i + 1) changes sign under a flip when i + 1 is odd.
 _FLIP_SIGNS = np.where(np.arange(16) % 2 == 0, -1.0, 1.0)
 
@@ -61,25 +93,25 @@ def prepare_for_pdq(image: Image.Image) -> Image.Image:
 def pdq_hash(image: Image.Image) -> PdqHash:
     """The PDQ hash of `image` (any size or mode)."""
     coefficients, quality = _dct_and_quality(_luma(prepare_for_pdq(image)))
-    return PdqHash(_coefficients_to_hex(coefficients), quality)
+    return PdqHash(coefficients_to_hex(coefficients), quality)
 
 
 def pdq_dihedral_hashes(image: Image.Image) -> tuple[PdqHash, ...]:
     """The PDQ hashes of all eight rotations and flips of `image`; the original comes first."""
     coefficients, quality = _dct_and_quality(_luma(prepare_for_pdq(image)))
-    return tuple(PdqHash(_coefficients_to_hex(c), quality) for c in dihedral_coefficients(coefficients))
+    return tuple(PdqHash(coefficients_to_hex(c), quality) for c in dihedral_coefficients(coefficients))
 
 
 def pdq_from_luma(luma: np.ndarray) -> PdqHash:
     """The PDQ hash of a 2-D float luma array already at hashing size (at most 512 per side)."""
     coefficients, quality = _dct_and_quality(luma)
-    return PdqHash(_coefficients_to_hex(coefficients), quality)
+    return PdqHash(coefficients_to_hex(coefficients), quality)
 
 
 def pdq_dihedral_from_luma(luma: np.ndarray) -> tuple[PdqHash, ...]:
     """`pdq_dihedral_hashes` for a 2-D luma array already at hashing size; the original first."""
     coefficients, quality = _dct_and_quality(np.asarray(luma, dtype=np.float64))
-    return tuple(PdqHash(_coefficients_to_hex(c), quality) for c in dihedral_coefficients(coefficients))
+    return tuple(PdqHash(coefficients_to_hex(c), quality) for c in dihedral_coefficients(coefficients))
 
 
 def dihedral_coefficients(coefficients: np.ndarray) -> list[np.ndarray]:
@@ -140,6 +172,29 @@ def _filter_and_decimate(length: int) -> np.ndarray:
     return matrix
 
 
+@lru_cache(maxsize=64)
+def decimation_band(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_filter_and_decimate(length)` as a band: for each of the 64 outputs, the input indices it
+    reads and their weights (float32), both 64 x band, padded with weight 0.
+
+    Each output reads about ``length / 64`` neighbouring inputs, so a full-size video frame is
+    filtered by gathering and weighting about one copy of it, several times faster than the dense
+    matrix product and free of BLAS threading overhead.
+    """
+    matrix = _filter_and_decimate(length)
+    support = [np.flatnonzero(row) for row in matrix]
+    band = max(len(columns) for columns in support)
+    indices = np.zeros((PDQ_GRID, band), dtype=np.intp)
+    weights = np.zeros((PDQ_GRID, band), dtype=np.float32)
+    for row, columns in enumerate(support):
+        indices[row, : len(columns)] = columns
+        indices[row, len(columns) :] = columns[0]  # padding with weight 0
+        weights[row, : len(columns)] = matrix[row, columns]
+    indices.setflags(write=False)
+    weights.setflags(write=False)
+    return indices, weights
+
+
 def _window(old_dimension: int, new_dimension: int = 64) -> int:
     return (old_dimension + 2 * new_dimension - 1) // (2 * new_dimension)
 
@@ -147,14 +202,20 @@ def _window(old_dimension: int, new_dimension: int = 64) -> int:
 def _dct_and_quality(luma: np.ndarray) -> tuple[np.ndarray, int]:
     rows, cols = luma.shape
     block = _filter_and_decimate(rows) @ luma @ _filter_and_decimate(cols).T
-    return _DCT_16x64 @ block @ _DCT_16x64.T, _quality(block)
+    return DCT_16x64 @ block @ DCT_16x64.T, _quality(block)
 
 
 def _quality(block: np.ndarray) -> int:
-    scale = 100.0 / 255.0
-    gradient = np.abs(np.trunc(np.diff(block, axis=0) * scale)).sum()
-    gradient += np.abs(np.trunc(np.diff(block, axis=1) * scale)).sum()
-    return min(100, int(gradient / 90))
+    return int(quality_scores(block))
+
+
+def quality_scores(blocks: np.ndarray) -> np.ndarray:
+    """PDQ's quality score (0-100) of every 64x64 block in the last two axes: the sum of absolute
+    neighbour differences, scaled to 0-100 grey levels and truncated, over 90, capped at 100."""
+    scale = blocks.dtype.type(100.0 / 255.0)
+    gradient = np.abs(np.trunc(np.diff(blocks, axis=-2) * scale)).sum(axis=(-2, -1), dtype=np.float64)
+    gradient += np.abs(np.trunc(np.diff(blocks, axis=-1) * scale)).sum(axis=(-2, -1), dtype=np.float64)
+    return np.minimum(100, (gradient / 90).astype(np.int64))
 
 
 def low_frequency_key(pdq_hex: str) -> str:
@@ -162,7 +223,7 @@ def low_frequency_key(pdq_hex: str) -> str:
 
     Low frequencies move half as fast as PDQ's 16x16 when a picture is shifted or rescaled, so two
     framings of one picture a few percent apart agree here long after the whole hash has drifted
-    past its threshold: `hashmatch.robust.UnevenCropSearch` finds candidates with it.
+    past its threshold: `hashmatch.media.uneven.UnevenCropSearch` finds candidates with it.
     """
     return bytes.fromhex(pdq_hex)[LOW_FREQUENCY_BYTES].hex()
 
@@ -173,10 +234,41 @@ def hex_to_bits(pdq_hex: str) -> np.ndarray:
     return words[::-1, ::-1].astype(bool)
 
 
-def _coefficients_to_hex(coefficients: np.ndarray) -> str:
+def coefficients_to_hex(coefficients: np.ndarray) -> str:
+    """The PDQ hash of a 16x16 block of DCT coefficients: bits above the median, hex laid out as the reference."""
     flat = coefficients.ravel()
-    median = np.partition(flat, 127)[127]  # the reference's Torben median: the lower middle value
+    median = np.partition(flat, PDQ_MEDIAN_RANK)[PDQ_MEDIAN_RANK]
     bits = flat > median
     # Bit k lives in 16-bit word k // 16 at position k % 16; words print most significant first.
     words = bits.reshape(16, 16)[::-1, ::-1]
     return np.packbits(words).tobytes().hex()
+
+
+def _low_frequency_rows(rows: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rows[:, LOW_FREQUENCY_BYTES])
+
+
+# Framing keys: the low-frequency keys of every stored PDQ framing, in an index of their own under
+# the PDQ entries' ids, for the uneven-crop rule (`hashmatch.matching.rules.uneven_crop_evidence`).
+FRAMING_KEYS = DerivedIndex("framing_key", entry_kind="framing", spec=HammingIndexSpec(64), key=_low_frequency_rows)
+
+
+class PdqSignal(PictureSignal):
+    """PDQ: Meta's 256-bit perceptual hash, with its quality and its 8 rotations/flips from one DCT."""
+
+    name = "pdq"
+    hex_length = PDQ_HEX_LENGTH
+    default_threshold = PDQ_MATCH_THRESHOLD
+    # From clearly strict to the PDQ authors' loosest recommendation plus margin.
+    bounds = ThresholdBounds(16, 40)
+    min_quality = PDQ_MIN_QUALITY
+
+    def hash_picture(self, picture: Image.Image) -> PictureHash | None:
+        dihedral = pdq_dihedral_from_luma(pdq_luma(picture))
+        return PictureHash(dihedral[0].hex, dihedral[0].quality, tuple(h.hex for h in dihedral[1:]))
+
+    def derived_indexes(self) -> tuple[DerivedIndex, ...]:
+        return (FRAMING_KEYS,)
+
+
+PDQ = PdqSignal()

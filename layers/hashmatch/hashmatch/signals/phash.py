@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from hashmatch.signals.base import PictureHash, PictureSignal, ThresholdBounds
+
+__all__ = ["PHASH", "PHASH_BITS", "PHASH_HEX_LENGTH", "PhashSignal", "phash"]
+
 PHASH_HEX_LENGTH = 16
 PHASH_BITS = 64
 _SIZE = 32
@@ -30,3 +34,24 @@ def phash(image: Image.Image) -> str:
     tolerance = _TIE_TOLERANCE * abs(float(low[0, 0]))
     bits = low > np.median(low) + tolerance
     return np.packbits(bits.ravel()).tobytes().hex()
+
+
+class PhashSignal(PictureSignal):
+    """pHash as imagehash computes it.
+
+    Measured in benchmarks/bench_robustness.py: 98% of mild edits of a photo stay within 8 bits,
+    but two photos of one scene can be 2-4 bits apart, so pHash matches on its own only at a tight
+    threshold, and only items shared without a PDQ (`hashmatch.matching.policy`).
+    """
+
+    name = "phash"
+    hex_length = PHASH_HEX_LENGTH
+    default_threshold = 6
+    # Up to where different photos of one scene begin to collide.
+    bounds = ThresholdBounds(0, 10)
+
+    def hash_picture(self, picture: Image.Image) -> PictureHash | None:
+        return PictureHash(phash(picture))
+
+
+PHASH = PhashSignal()

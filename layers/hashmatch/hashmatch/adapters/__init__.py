@@ -1,1 +1,0 @@
-"""AWS adapters: each takes an injected boto3 client or resource and builds one only when none is given."""

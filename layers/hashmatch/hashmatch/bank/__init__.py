@@ -1,0 +1,1 @@
+"""The hash bank's domain model and the hash-list formats members share with."""

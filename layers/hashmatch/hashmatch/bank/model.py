@@ -1,0 +1,101 @@
+"""The shared hash bank's domain model: what members contribute and what a check finds."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+ItemStatus = Literal["active", "withdrawn"]
+# What an index entry of an item is: one of its main hashes, a framing of its picture, or a run of
+# a video's frames. ("variant" is what framings were called in change logs written before.)
+EntryKind = Literal["hash", "framing", "frame"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("hash", "framing", "frame")
+_LEGACY_ENTRY_KINDS: dict[str, EntryKind] = {"variant": "framing"}
+
+
+def entry_kind(name: str) -> EntryKind:
+    """The entry kind called `name` (legacy names included); raises ValueError for an unknown one."""
+    kind = _LEGACY_ENTRY_KINDS.get(name, name)
+    if kind not in ENTRY_KINDS:
+        raise ValueError(f"unknown index entry kind {name!r}")
+    return cast(EntryKind, kind)
+
+
+def item_id_for(contributor: str, signal: str, value: str) -> str:
+    """A stable id for what `contributor` shared, so re-delivered shares overwrite, never duplicate."""
+    digest = hashlib.sha256(f"{contributor}\x1f{signal}\x1f{value}".encode()).hexdigest()
+    return digest[:32]
+
+
+def entry_id_for(item_id: str, signal: str, value: str) -> int:
+    """A stable 63-bit id of one near-match index entry (the same on every matcher instance)."""
+    digest = hashlib.blake2b(f"{item_id}\x1f{signal}\x1f{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who shared an item, when, and what they said about it."""
+
+    contributor: str
+    shared_at: str
+    labels: tuple[str, ...] = ()
+    severity: str | None = None
+    incident: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class NearEntry:
+    """One hash a near-match index holds for an item: a main hash, a framing, or a video frame
+    (a run of near-identical frames from `offset` to `end` seconds)."""
+
+    signal: str
+    value: str
+    kind: EntryKind = "hash"
+    offset: float | None = None
+    end: float | None = None
+
+    def entry_id(self, item_id: str) -> int:
+        return entry_id_for(item_id, self.signal, f"{self.kind}:{self.offset}:{self.value}")
+
+
+@dataclass(frozen=True)
+class SharedItem:
+    """One piece of harmful media in the bank, known only by its hashes."""
+
+    item_id: str
+    provenance: Provenance
+    media: str
+    signals: dict[str, str]
+    near_entries: tuple[NearEntry, ...] = ()
+    duration: float | None = None
+    status: ItemStatus = "active"
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """What a near-match index entry points back to."""
+
+    item_id: str
+    signal: str
+    value: str
+    kind: EntryKind
+    offset: float | None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One bank item a checked file matched, on one signal."""
+
+    item_id: str
+    signal: str
+    distance: int
+    labels: tuple[str, ...]
+    contributor: str
+    severity: str | None = None
+    incident: str | None = None
+    query: str = "original"
+    detail: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,101 @@
+"""Matching a hashed file against the bank: the rules of `hashmatch.matching.rules`, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hashmatch.bank.model import Match, SharedItem
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, Thresholds
+from hashmatch.matching.rules import (
+    Evidence,
+    corroborated_evidence,
+    corroboration_candidates,
+    exact_evidence,
+    frame_hits,
+    lone_signal_candidates,
+    lone_signal_evidence,
+    near_evidence,
+    uneven_crop_evidence,
+    video_evidence,
+)
+from hashmatch.media.model import MediaHashes
+from hashmatch.service.ports import Bank
+from hashmatch.signals import SIGNALS, VPDQ
+
+__all__ = ["Matcher", "Thresholds"]
+
+
+class Matcher:
+    """Finds the bank items a hashed file matches.
+
+    The rules, in the order they run (see `hashmatch.matching.rules`): exact signals; near
+    signals against every stored hash, framing and frame; the uneven-crop search for items not
+    matched yet; PDQ corroborated by pHash; lone signals for items shared without the signal they
+    defer to; a video's frames by the clip/splice rules, or against a still image. Only active
+    items are reported, with the best evidence per (item, signal).
+    """
+
+    def __init__(self, bank: Bank, index: BankIndex, *, framing_key_threshold: int = FRAMING_KEY_THRESHOLD) -> None:
+        self._bank = bank
+        self._index = index
+        self._framing_key_threshold = framing_key_threshold
+
+    @property
+    def index(self) -> BankIndex:
+        return self._index
+
+    def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None) -> list[Match]:
+        """Every active item matched, with the best evidence per (item, signal), exact signals first."""
+        thresholds = thresholds or Thresholds()
+        evidence, found = exact_evidence(self._bank, hashes)
+        self._index.refresh(self._bank)
+        evidence += near_evidence(self._index, hashes, thresholds)
+        matched = {e.item_id for e in evidence if e.distance <= thresholds.for_signal(e.signal)}
+        evidence += uneven_crop_evidence(
+            self._index, hashes.uneven_crops, thresholds.pdq, matched, key_threshold=self._framing_key_threshold
+        )
+        corroboration = corroboration_candidates(self._index, hashes, thresholds)
+        lone = lone_signal_candidates(self._index, hashes, thresholds)
+        frames = frame_hits(self._index, hashes)
+
+        wanted = {e.item_id for e in evidence} | {h.entry.item_id for h in (*corroboration, *lone)} | set(frames)
+        found.update(self._bank.get_items([item_id for item_id in wanted if item_id not in found]))
+        evidence += corroborated_evidence(corroboration, found, hashes)
+        evidence += lone_signal_evidence(lone, found)
+        for item_id, hits in frames.items():
+            if item_id in found:
+                evidence += video_evidence(hashes, found[item_id], hits)
+        return _verdict(evidence, found)
+
+
+def _verdict(evidence: Iterable[Evidence], items: dict[str, SharedItem]) -> list[Match]:
+    """The best evidence per (item, signal) of active items, exact signals first, then video,
+    then near signals in registry order, closest first."""
+    best: dict[tuple[str, str], Evidence] = {}
+    for found in evidence:
+        key = (found.item_id, found.signal)
+        if key not in best or found.distance < best[key].distance:
+            best[key] = found
+    matches = []
+    for (item_id, signal), found in best.items():
+        item = items.get(item_id)
+        if item is None or item.status != "active":
+            continue
+        provenance = item.provenance
+        matches.append(
+            Match(
+                item_id=item_id,
+                signal=signal,
+                distance=found.distance,
+                labels=provenance.labels,
+                contributor=provenance.contributor,
+                severity=provenance.severity,
+                incident=provenance.incident,
+                query=found.query,
+                detail=found.detail,
+            )
+        )
+    ranked = [s.name for s in SIGNALS.exact()] + [VPDQ.name] + [s.name for s in SIGNALS if s.name != VPDQ.name]
+    rank = {name: position for position, name in enumerate(dict.fromkeys(ranked))}
+    return sorted(matches, key=lambda m: (rank.get(m.signal, len(rank)), m.distance, m.item_id))

@@ -1,0 +1,134 @@
+"""The matching policy: every threshold and margin the matcher applies, stated once.
+
+Single-signal thresholds (PDQ's 31 bits, pHash's 6) are declared by the signals themselves
+(`hashmatch.signals`) and a platform may move them within the signal's operator bounds
+(`Thresholds`). Everything that combines signals, or decides how far a search may go, is here:
+
+- flat pictures: a picture whose PDQ quality is below 50 is as alike as any other flat picture
+  under every perceptual hash, so none of its picture hashes is stored or queried;
+- corroboration: PDQ a little past its threshold still matches an upright picture when pHash
+  agrees closely (text or a logo over the picture moves PDQ further than pHash);
+- lone signals: pHash never overrules PDQ (two photos of one scene can be 2-4 pHash bits apart),
+  so it matches on its own only items shared without a PDQ;
+- the uneven-crop search: how close a framing key must be to start one, how far from the stored
+  framing it may start, and how many run per check;
+- video alignment: the clip/splice rules of `hashmatch.matching.video`.
+
+Each number is measured in `benchmarks/bench_robustness.py` or `benchmarks/bench_video.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hashmatch.signals import SIGNALS
+from hashmatch.signals.pdq import PDQ, PDQ_MATCH_THRESHOLD
+from hashmatch.signals.phash import PHASH
+
+__all__ = [
+    "CHECK_COVERAGE",
+    "CORROBORATED_PDQ_LIMIT",
+    "CORROBORATION_MARGIN",
+    "DEDUPE_BITS",
+    "FRAME_MATCH_THRESHOLD",
+    "FRAMING_KEY_THRESHOLD",
+    "LONE_SIGNALS",
+    "MAX_UNEVEN_CROP_SEARCHES",
+    "MIN_MATCHED_FRAMES",
+    "MIN_MATCHED_SECONDS",
+    "OFFSET_TOLERANCE",
+    "PHASH_CORROBORATION_THRESHOLD",
+    "PICTURE_QUALITY_SIGNAL",
+    "SEGMENT_GAP",
+    "SHARED_COVERAGE",
+    "UNEVEN_CROP_START_LIMIT",
+    "Thresholds",
+    "corroborated_pdq_limit",
+]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The largest distance that still counts as a match, per signal: the signal's default unless
+    a platform set its own (within the operators' bounds, `hashmatch.service.settings`)."""
+
+    values: Mapping[str, int] = field(default_factory=dict)
+
+    def for_signal(self, name: str) -> int:
+        if name in self.values:
+            return self.values[name]
+        return SIGNALS.get(name).default_threshold
+
+    @property
+    def pdq(self) -> int:
+        return self.for_signal(PDQ.name)
+
+
+# ---------------------------------------------------------------- pictures
+
+# The signal whose quality judges a whole picture (`SignalType.min_quality`): below it, the
+# picture is flat and none of its picture hashes is stored or queried.
+PICTURE_QUALITY_SIGNAL = PDQ.name
+
+# Corroboration: an upright checked picture whose PDQ is past the threshold, by at most
+# CORROBORATION_MARGIN bits and never past CORROBORATED_PDQ_LIMIT, matches a stored picture's
+# main PDQ when their pHashes are within PHASH_CORROBORATION_THRESHOLD. Measured: text or a logo
+# over a picture moves its PDQ up to 48 bits while pHash stays within 8; different photos came no
+# closer than 80 PDQ bits. Only the upright pair qualifies: pHash has no rotated or cropped forms.
+CORROBORATION_MARGIN = 17
+CORROBORATED_PDQ_LIMIT = PDQ_MATCH_THRESHOLD + CORROBORATION_MARGIN  # 48
+PHASH_CORROBORATION_THRESHOLD = 8
+
+
+def corroborated_pdq_limit(pdq_threshold: int) -> int:
+    """The largest PDQ distance corroboration may accept for a platform whose PDQ threshold is
+    `pdq_threshold`: the margin past its own threshold, never past the measured limit."""
+    return max(pdq_threshold, min(pdq_threshold + CORROBORATION_MARGIN, CORROBORATED_PDQ_LIMIT))
+
+
+# Lone signals: a signal named here matches on its own only items shared without the signal it
+# maps to (pHash alone only for items shared with no PDQ, e.g. a hash list from a system that has
+# pHash alone); otherwise it only corroborates.
+LONE_SIGNALS: Mapping[str, str] = {PHASH.name: PDQ.name}
+
+# The uneven-crop search (`hashmatch.media.uneven`). A grid rectangle's low-frequency key within
+# this many of its 64 bits of a stored framing's makes that framing a candidate: of 384 seeded
+# copies 12 bits would find 376 (97.9%) instead of 368 (95.8%), for 1.5-2.4x the key lookup's CPU
+# (`bench_index.py --framing-keys --key-threshold 12`); keys of different photos came no closer than 15.
+FRAMING_KEY_THRESHOLD = 10
+# A search starts from a grid rectangle at most this many PDQ bits from the stored framing (copies
+# start 32 bits away at the median, 84 at the 99th percentile; different photos 96 and more), and
+# at most this many run per check, closest starts first: a search costs ~10 ms.
+UNEVEN_CROP_START_LIMIT = 100
+MAX_UNEVEN_CROP_SEARCHES = 4
+
+# ---------------------------------------------------------------- video
+
+# Per frame: the PDQ standard. Measured on the reference videos (check sampled at 1 fps, shared
+# dense, bars trimmed, best of 8 orientations): copies of one scene are 0-8 bits apart (median),
+# 16-24 with a logo overlay; frames of different scenes are never closer than 90 bits.
+FRAME_MATCH_THRESHOLD = PDQ_MATCH_THRESHOLD
+# Consecutive shared frames this close are stored once, as a run; a check frame matching a dropped
+# frame within T bits is within T + 4 of the kept one. It halves a static shot's storage, and
+# hand-held footage keeps 80-95% of its frames.
+DEDUPE_BITS = 4
+# An alignment needs this many distinct check samples (3 seconds at 1 fps): never one frame.
+MIN_MATCHED_FRAMES = 3
+# Pairs of one alignment agree on check-minus-shared time to this many seconds: with every shared
+# frame stored, the true shift is found to within one frame period; 0.5 s also absorbs sampling
+# jitter and a few dropped frames, while a static scene's runs carry their whole span.
+OFFSET_TOLERANCE = 0.5
+# Matched samples of one alignment further apart than this (check seconds) are separate segments.
+SEGMENT_GAP = 3.0
+# Coverage rules. Measured on the reference families: re-encodes, tints and bars cover 85-100%
+# of either side, a logo overlay 60-100%; a 6 s clip of a 22 s video covers 100% of the check and
+# ~27% of the shared video; a 6 s shared clip spliced into 20 s of other footage covers 100% of
+# the shared video and ~30% of the check. Half of either side leaves room for heavier edits.
+SHARED_COVERAGE = 0.5
+CHECK_COVERAGE = 0.5
+# A few seconds of a shared video spliced into unrelated footage cover little of either side: an
+# aligned excerpt this long (at least MIN_MATCHED_FRAMES samples at one time shift, each within
+# the frame threshold, where different scenes measure >= 90 bits apart) is a match on its own.
+# A 5 s excerpt of a 12 s shared video inside 15 s of other footage covers 42% / 33%.
+MIN_MATCHED_SECONDS = 4.0

@@ -1,0 +1,256 @@
+"""The matching rules, one evidence function each: what makes a checked file match a bank item.
+
+Every function takes what the check hashed (`MediaHashes`), the index or the items it needs, and
+the thresholds, and returns `Evidence`: which item, on which signal, how far, and which query of
+the check found it. `hashmatch.matching.matcher.Matcher` runs them in order and keeps the best
+evidence per (item, signal). The numbers they apply are in `hashmatch.matching.policy`.
+
+- `exact_evidence`: an exact signal (sha256, md5) equal to a stored one;
+- `near_evidence`: any hash of the check (its main hashes, their rotations/flips, its framings,
+  an animation's frames) within its signal's threshold of any entry stored for an item (main
+  hashes, framings, a video's frames), for every indexed signal that may match alone;
+- `uneven_crop_evidence`: a stored framing found inside an unevenly cut copy by the search its
+  framing keys start (`hashmatch.media.uneven`);
+- `corroborated_evidence`: PDQ a little past its threshold, with pHash close;
+- `lone_signal_evidence`: a signal that matches alone only items shared without another;
+- `video_evidence`: a sampled video against a shared video (alignment rules) or a still image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hashmatch.bank.model import IndexedEntry, SharedItem
+from hashmatch.index.bank_index import BankIndex, NearHit
+from hashmatch.matching.policy import (
+    FRAME_MATCH_THRESHOLD,
+    FRAMING_KEY_THRESHOLD,
+    LONE_SIGNALS,
+    MAX_UNEVEN_CROP_SEARCHES,
+    PHASH_CORROBORATION_THRESHOLD,
+    PICTURE_QUALITY_SIGNAL,
+    UNEVEN_CROP_START_LIMIT,
+    Thresholds,
+    corroborated_pdq_limit,
+)
+from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match_check_pairs
+from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, UNEVEN_CROP_QUERY, MediaHashes
+from hashmatch.service.ports import Bank
+from hashmatch.signals import SIGNALS, VPDQ
+from hashmatch.signals.base import ORIENTATIONS
+from hashmatch.signals.bits import hex_distance
+from hashmatch.signals.pdq import FRAMING_KEYS, PDQ
+from hashmatch.signals.phash import PHASH
+
+if TYPE_CHECKING:
+    from hashmatch.media.uneven import UnevenCropSearch
+
+__all__ = [
+    "Evidence",
+    "corroborated_evidence",
+    "corroboration_candidates",
+    "exact_evidence",
+    "frame_hits",
+    "lone_signal_candidates",
+    "lone_signal_evidence",
+    "near_evidence",
+    "picture_is_usable",
+    "picture_queries",
+    "uneven_crop_evidence",
+    "video_evidence",
+]
+
+
+_ORIENTATION_LABELS = frozenset(o.value for o in ORIENTATIONS)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """That a checked file matches item `item_id` on `signal`, at `distance`, by query `query`."""
+
+    item_id: str
+    signal: str
+    distance: int
+    query: str
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+def picture_is_usable(hashes: MediaHashes) -> bool:
+    """Whether a checked or shared picture's hashes may be queried or stored at all: not flat."""
+    signal = SIGNALS.get(PICTURE_QUALITY_SIGNAL)
+    return PICTURE_QUALITY_SIGNAL in hashes.signals and signal.usable(hashes.quality.get(PICTURE_QUALITY_SIGNAL))
+
+
+def picture_queries(hashes: MediaHashes, signal: str) -> list[tuple[str, str]]:
+    """(query label, hash) of every hash of `signal` a checked file is looked up with: its main
+    hash and rotations/flips when the picture is usable, its framings (hashed only where their own
+    quality is usable, so they count even when the whole picture's does not: a plain picture padded
+    with a busy blurred fill), and an animation's usable frames."""
+    queries: list[tuple[str, str]] = []
+    usable = picture_is_usable(hashes) and hashes.media == "image"
+    if usable and signal in hashes.signals:
+        queries.append((ORIGINAL_QUERY, hashes.signals[signal]))
+    for query in hashes.queries:
+        if query.signal == signal and (usable or query.label not in _ORIENTATION_LABELS):
+            queries.append((query.label, query.value))
+    if hashes.media == "image" and signal == PDQ.name:
+        # An animated picture's sampled frames: one frame showing a shared picture is a match.
+        # (A video's frames follow the clip/splice rules instead: see `video_evidence`.)
+        queries += [(f"frame@{f.offset:.2f}s", f.pdq) for f in hashes.frames if PDQ.usable(f.quality)]
+    return queries
+
+
+def exact_evidence(bank: Bank, hashes: MediaHashes) -> tuple[list[Evidence], dict[str, SharedItem]]:
+    """Items an exact signal of the check equals, with the items themselves (already fetched)."""
+    evidence: list[Evidence] = []
+    found: dict[str, SharedItem] = {}
+    for signal in SIGNALS.exact():
+        value = hashes.signals.get(signal.name)
+        if not value:
+            continue
+        for item in bank.items_by_exact(signal.name, value):
+            found[item.item_id] = item
+            evidence.append(Evidence(item.item_id, signal.name, 0, ORIGINAL_QUERY))
+    return evidence, found
+
+
+def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[Evidence]:
+    """Every indexed entry within its signal's threshold of a hash the check is queried with, for
+    every indexed signal that matches alone (`LONE_SIGNALS` excepted)."""
+    evidence: list[Evidence] = []
+    for name in index.signal_names:
+        if name in LONE_SIGNALS:
+            continue
+        queries = picture_queries(hashes, name)
+        for hit in index.query(name, [value for _, value in queries], thresholds.for_signal(name)):
+            label = queries[hit.query_row][0]
+            evidence.append(Evidence(hit.entry.item_id, name, hit.distance, label, _entry_detail(hit.entry)))
+    return evidence
+
+
+def uneven_crop_evidence(
+    index: BankIndex,
+    search: UnevenCropSearch | None,
+    threshold: int,
+    matched: Collection[str] = (),
+    *,
+    key_threshold: int = FRAMING_KEY_THRESHOLD,
+) -> list[Evidence]:
+    """Stored framings found inside an unevenly cut copy, for items not in `matched` already.
+
+    Each stored framing whose framing key a grid rectangle's is within `key_threshold` of starts
+    one search, from the rectangle whose PDQ is closest to it (at most `UNEVEN_CROP_START_LIMIT`
+    bits away); at most `MAX_UNEVEN_CROP_SEARCHES` per check, closest starts first. The search's
+    PDQ distance decides, at `threshold`.
+    """
+    if search is None:
+        return []
+    candidates = index.closest_by_derived_key(
+        FRAMING_KEYS.name,
+        search.keys,
+        search.hashes,
+        key_threshold,
+        UNEVEN_CROP_START_LIMIT,
+        MAX_UNEVEN_CROP_SEARCHES,
+        skip_items=matched,
+    )
+    evidence = []
+    for hit in candidates:
+        distance, region = search.closest(hit.query_row, hit.entry.value)
+        if distance <= threshold:
+            detail: dict[str, object] = {"region": region.edges()}
+            evidence.append(Evidence(hit.entry.item_id, PDQ.name, distance, UNEVEN_CROP_QUERY, detail))
+    return evidence
+
+
+def corroboration_candidates(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[NearHit]:
+    """Stored main PDQs past the platform's threshold but within the corroboration limit of the
+    check's upright main PDQ: `corroborated_evidence` decides them once their items are fetched."""
+    if not picture_is_usable(hashes) or PHASH.name not in hashes.signals or PDQ.name not in index.signal_names:
+        return []
+    threshold = thresholds.pdq
+    wide = index.query(PDQ.name, [hashes.signals[PDQ.name]], corroborated_pdq_limit(threshold))
+    return [hit for hit in wide if hit.distance > threshold and hit.entry.kind == "hash"]
+
+
+def corroborated_evidence(
+    candidates: Sequence[NearHit], items: Mapping[str, SharedItem], hashes: MediaHashes
+) -> list[Evidence]:
+    """Candidates whose item's pHash is within `PHASH_CORROBORATION_THRESHOLD` of the check's."""
+    evidence = []
+    for hit in candidates:
+        item = items.get(hit.entry.item_id)
+        if item is None or PHASH.name not in item.signals or PHASH.name not in hashes.signals:
+            continue
+        phash_distance = hex_distance(hashes.signals[PHASH.name], item.signals[PHASH.name])
+        if phash_distance <= PHASH_CORROBORATION_THRESHOLD:
+            detail: dict[str, object] = {"phash_distance": phash_distance}
+            evidence.append(Evidence(hit.entry.item_id, PDQ.name, hit.distance, ORIGINAL_QUERY, detail))
+    return evidence
+
+
+def lone_signal_candidates(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[NearHit]:
+    """Entries within threshold of the check's upright main hash of each lone signal (`LONE_SIGNALS`):
+    `lone_signal_evidence` keeps those whose item lacks the signal it defers to."""
+    if not picture_is_usable(hashes):
+        return []
+    hits: list[NearHit] = []
+    for name in LONE_SIGNALS:
+        if name in hashes.signals and name in index.signal_names:
+            hits += index.query(name, [hashes.signals[name]], thresholds.for_signal(name))
+    return hits
+
+
+def lone_signal_evidence(candidates: Sequence[NearHit], items: Mapping[str, SharedItem]) -> list[Evidence]:
+    """Candidates whose item was shared without the signal their own signal defers to."""
+    evidence = []
+    for hit in candidates:
+        item = items.get(hit.entry.item_id)
+        if item is not None and LONE_SIGNALS[hit.entry.signal] not in item.signals:
+            evidence.append(Evidence(hit.entry.item_id, hit.entry.signal, hit.distance, ORIGINAL_QUERY))
+    return evidence
+
+
+def frame_hits(
+    index: BankIndex, hashes: MediaHashes, threshold: int = FRAME_MATCH_THRESHOLD
+) -> dict[str, list[tuple[FrameQuery, NearHit]]]:
+    """A sampled video's frames (all eight orientations) against every stored PDQ, by item."""
+    if hashes.media != "video" or PDQ.name not in index.signal_names:
+        return {}
+    queries = frame_queries(hashes)
+    by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
+    for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
+        by_item.setdefault(hit.entry.item_id, []).append((queries[hit.query_row], hit))
+    return by_item
+
+
+def video_evidence(check: MediaHashes, item: SharedItem, hits: Sequence[tuple[FrameQuery, NearHit]]) -> list[Evidence]:
+    """A shared video matches by the clip/splice rules; a shared still image when a frame shows it."""
+    if item.media == "video":
+        pairs = [
+            FramePair(
+                query.offset,
+                hit.entry.offset or 0.0,
+                hit.entry.end or hit.entry.offset or 0.0,
+                hit.distance,
+                query.orientation,
+            )
+            for query, hit in hits
+            if hit.entry.kind == "frame"
+        ]
+        verdict = match_check_pairs(check, pairs, item.duration or 0.0)
+        if not verdict.matched:
+            return []
+        distance = min(segment.best_distance for segment in verdict.segments)
+        return [Evidence(item.item_id, VPDQ.name, distance, FRAMES_QUERY, verdict.as_dict())]
+    query, hit = min(hits, key=lambda pair: pair[1].distance)
+    detail: dict[str, object] = {"check_offset": query.offset, "orientation": query.orientation.value}
+    return [Evidence(item.item_id, PDQ.name, hit.distance, f"frame@{query.offset:.2f}s", detail)]
+
+
+def _entry_detail(entry: IndexedEntry) -> dict[str, object]:
+    if entry.kind == "frame" and entry.offset is not None:
+        return {"shared_offset": entry.offset}
+    return {}

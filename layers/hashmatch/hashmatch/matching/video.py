@@ -1,0 +1,302 @@
+"""Does a checked video show a shared one? Pure logic over per-frame PDQ hashes; no I/O.
+
+The two sides are hashed differently (see `hashmatch.media.video`); every number is in
+`hashmatch.matching.policy`:
+
+- a **shared** video is hashed densely (every frame). `shared_frame_runs` keeps one entry per run
+  of near-identical consecutive frames (within `DEDUPE_BITS`), with the time span it stands for;
+  these are what the bank stores and the near-match index holds;
+- a **checked** video is sampled sparsely (1 frame per second by default) and each sample is
+  queried with all eight rotations/flips (`frame_pdq_variants`).
+
+Because the shared side has every frame, a check sample taken at any instant, from a clip cut at
+any frame or re-encoded at another frame rate, finds a shared frame a fraction of a frame period
+away (0-6 bits on the reference videos) instead of one up to half a second away (24-60 bits).
+
+A frame pair is a check sample and a shared run within `FRAME_MATCH_THRESHOLD` bits. Pairs are
+grouped into **alignments**: one orientation and one time shift (check time minus shared time),
+within `OFFSET_TOLERANCE`. An alignment counts only with `MIN_MATCHED_FRAMES` distinct check
+samples, so one lookalike frame (a black frame, a title card) never makes a match; frames below
+PDQ's minimum quality are never queried nor stored. The check matches when the aligned segments
+cover `SHARED_COVERAGE` of the shared video (the shared clip is inside the check: spliced, or the
+check contains it), or `CHECK_COVERAGE` of the check (the check is a clip of the shared video), or
+at least `MIN_MATCHED_SECONDS` of footage in absolute terms (a long excerpt of a long video).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from hashmatch.matching.policy import (
+    CHECK_COVERAGE,
+    DEDUPE_BITS,
+    MIN_MATCHED_FRAMES,
+    MIN_MATCHED_SECONDS,
+    OFFSET_TOLERANCE,
+    SEGMENT_GAP,
+    SHARED_COVERAGE,
+)
+from hashmatch.media.model import FrameHash, MediaHashes
+from hashmatch.signals.base import ORIENTATIONS, Orientation
+from hashmatch.signals.bits import hex_distance
+from hashmatch.signals.pdq import PDQ
+
+__all__ = [
+    "FramePair",
+    "FrameQuery",
+    "MatchedSegment",
+    "SharedFrameRun",
+    "VideoMatch",
+    "frame_queries",
+    "match_check_pairs",
+    "match_pairs",
+    "shared_frame_runs",
+]
+
+
+@dataclass(frozen=True)
+class SharedFrameRun:
+    """A stored frame hash of a shared video and the span [start, end] of frames it stands for."""
+
+    pdq: str
+    start: float
+    end: float
+    quality: int
+
+
+@dataclass(frozen=True)
+class FrameQuery:
+    """One hash a check sample is queried with: its time, orientation and PDQ hex."""
+
+    offset: float
+    orientation: Orientation
+    pdq: str
+
+
+@dataclass(frozen=True)
+class FramePair:
+    """A check sample within the frame threshold of a shared run."""
+
+    check_offset: float
+    shared_start: float
+    shared_end: float
+    distance: int
+    orientation: Orientation
+
+
+@dataclass(frozen=True)
+class MatchedSegment:
+    """A stretch of the check that shows a stretch of the shared video (seconds in each)."""
+
+    check_start: float
+    check_end: float
+    shared_start: float
+    shared_end: float
+    frames: int
+    orientation: Orientation
+    best_distance: int
+
+
+@dataclass(frozen=True)
+class VideoMatch:
+    """The verdict for one (check, shared) pair and the evidence behind it."""
+
+    matched: bool
+    segments: tuple[MatchedSegment, ...]
+    matched_seconds: float
+    shared_coverage: float
+    check_coverage: float
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form for notifications and check records."""
+        return {
+            "matched": self.matched,
+            "reason": self.reason,
+            "matched_seconds": round(self.matched_seconds, 3),
+            "shared_coverage": round(self.shared_coverage, 3),
+            "check_coverage": round(self.check_coverage, 3),
+            "segments": [
+                {
+                    "check_start": round(s.check_start, 3),
+                    "check_end": round(s.check_end, 3),
+                    "shared_start": round(s.shared_start, 3),
+                    "shared_end": round(s.shared_end, 3),
+                    "frames": s.frames,
+                    "orientation": s.orientation.value,
+                    "best_distance": s.best_distance,
+                }
+                for s in self.segments
+            ],
+        }
+
+
+def shared_frame_runs(frames: Sequence[FrameHash], dedupe_bits: int = DEDUPE_BITS) -> list[SharedFrameRun]:
+    """The frame hashes to store for a densely hashed shared video, as runs of near-identical frames.
+
+    Frames below PDQ's minimum quality (blank, black, flat) are left out; a frame within
+    `dedupe_bits` of the run's first frame extends the run instead of starting a new one.
+    """
+    runs: list[SharedFrameRun] = []
+    for frame in frames:
+        if not PDQ.usable(frame.quality):
+            continue
+        if runs and hex_distance(runs[-1].pdq, frame.pdq) <= dedupe_bits:
+            last = runs[-1]
+            runs[-1] = SharedFrameRun(last.pdq, last.start, frame.offset, last.quality)
+        else:
+            runs.append(SharedFrameRun(frame.pdq, frame.offset, frame.offset, frame.quality))
+    return runs
+
+
+def frame_queries(check: MediaHashes) -> list[FrameQuery]:
+    """Every hash to query for a sampled video: each usable frame in all eight orientations (the
+    original only where the hasher computed no others). The same queries serve shared videos and
+    shared still images (a frame showing the image)."""
+    queries: list[FrameQuery] = []
+    for frame in check.frames:
+        if not PDQ.usable(frame.quality):
+            continue
+        for orientation, pdq in zip(ORIENTATIONS, (frame.pdq, *frame.orientations), strict=False):
+            queries.append(FrameQuery(frame.offset, orientation, pdq))
+    return queries
+
+
+def match_pairs(
+    pairs: Iterable[FramePair],
+    *,
+    check_duration: float,
+    shared_duration: float,
+    sample_period: float,
+) -> VideoMatch:
+    """The verdict from frame pairs (from the near-match index).
+
+    `sample_period` is the check's sampling period in seconds (1 / fps): each matched sample is
+    taken to stand for that much footage.
+    """
+    remaining = list(pairs)
+    segments: list[MatchedSegment] = []
+    while remaining:
+        alignment = _best_alignment(remaining)
+        if alignment is None:
+            break
+        orientation, shift, supporting = alignment
+        segments.extend(_segments(supporting, orientation, shift, sample_period, check_duration, shared_duration))
+        used = {p.check_offset for p in supporting}
+        remaining = [p for p in remaining if p.check_offset not in used]
+    segments.sort(key=lambda s: s.check_start)
+    check_seconds = _union_length([(s.check_start, s.check_end) for s in segments])
+    shared_seconds = _union_length([(s.shared_start, s.shared_end) for s in segments])
+    shared_coverage = min(1.0, shared_seconds / shared_duration) if shared_duration > 0 else 0.0
+    check_coverage = min(1.0, check_seconds / check_duration) if check_duration > 0 else 0.0
+    if not segments:
+        reason = "no aligned frames"
+    elif shared_coverage >= SHARED_COVERAGE:
+        reason = "shared video found in check"
+    elif check_coverage >= CHECK_COVERAGE:
+        reason = "check is a clip of the shared video"
+    elif check_seconds >= MIN_MATCHED_SECONDS:
+        reason = "excerpt of the shared video"
+    else:
+        reason = "too little of either video matched"
+    matched = reason not in ("no aligned frames", "too little of either video matched")
+    return VideoMatch(matched, tuple(segments), check_seconds, shared_coverage, check_coverage, reason)
+
+
+def match_check_pairs(check: MediaHashes, pairs: Iterable[FramePair], shared_duration: float) -> VideoMatch:
+    """The verdict for a sampled `check` video from its frame pairs with one shared video."""
+    return match_pairs(
+        pairs,
+        check_duration=_duration(check),
+        shared_duration=shared_duration,
+        sample_period=_sample_period(check),
+    )
+
+
+def _best_alignment(pairs: list[FramePair]) -> tuple[Orientation, float, list[FramePair]] | None:
+    """The (orientation, shift) supported by the most distinct check samples, if enough."""
+    best: tuple[int, int, Orientation, float, list[FramePair]] | None = None
+    for orientation in sorted({p.orientation for p in pairs}):
+        candidates = [p for p in pairs if p.orientation == orientation]
+        shifts = sorted({round(p.check_offset - p.shared_start, 3) for p in candidates})
+        for shift in shifts:
+            supporting = _supporting(candidates, shift)
+            support = len({p.check_offset for p in supporting})
+            total = -sum(p.distance for p in supporting)
+            if best is None or (support, total) > (best[0], best[1]):
+                best = (support, total, orientation, shift, supporting)
+    if best is None or best[0] < MIN_MATCHED_FRAMES:
+        return None
+    return best[2], best[3], best[4]
+
+
+def _supporting(pairs: list[FramePair], shift: float) -> list[FramePair]:
+    """The closest pair per check sample whose shared span agrees with `shift`."""
+    closest: dict[float, FramePair] = {}
+    for pair in pairs:
+        at = pair.check_offset - shift
+        if pair.shared_start - OFFSET_TOLERANCE <= at <= pair.shared_end + OFFSET_TOLERANCE:
+            kept = closest.get(pair.check_offset)
+            if kept is None or pair.distance < kept.distance:
+                closest[pair.check_offset] = pair
+    return list(closest.values())
+
+
+def _segments(
+    supporting: list[FramePair],
+    orientation: Orientation,
+    shift: float,
+    sample_period: float,
+    check_duration: float,
+    shared_duration: float,
+) -> list[MatchedSegment]:
+    ordered = sorted(supporting, key=lambda p: p.check_offset)
+    groups: list[list[FramePair]] = [[ordered[0]]]
+    for pair in ordered[1:]:
+        if pair.check_offset - groups[-1][-1].check_offset > SEGMENT_GAP:
+            groups.append([pair])
+        else:
+            groups[-1].append(pair)
+    segments = []
+    for group in groups:
+        check_start = group[0].check_offset
+        check_end = min(group[-1].check_offset + sample_period, max(check_duration, group[-1].check_offset))
+        shared_start = max(0.0, check_start - shift)
+        shared_end = min(check_end - shift, max(shared_duration, group[-1].shared_end))
+        segments.append(
+            MatchedSegment(
+                check_start,
+                check_end,
+                shared_start,
+                max(shared_start, shared_end),
+                len(group),
+                orientation,
+                min(p.distance for p in group),
+            )
+        )
+    return segments
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    total = 0.0
+    end = float("-inf")
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+def _duration(hashes: MediaHashes) -> float:
+    if hashes.duration is not None:
+        return hashes.duration
+    return hashes.frames[-1].offset if hashes.frames else 0.0
+
+
+def _sample_period(hashes: MediaHashes) -> float:
+    rate = hashes.extra.get("sample_fps")
+    if isinstance(rate, (int, float)) and 0 < rate < float("inf"):
+        return 1.0 / rate
+    return 1.0

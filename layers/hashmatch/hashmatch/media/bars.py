@@ -1,0 +1,107 @@
+"""Bars of one colour at a picture's edges: letterbox, pillarbox, solid padding, caption bars.
+
+One detector for pictures (on their small analysis luma, `hashmatch.media.framing`) and for video
+frames (on the full-size luma, probing every few pixels along each line), so a barred copy is
+trimmed alike whichever way it comes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "BAR_CLEAN_SHARE",
+    "BAR_TOLERANCE",
+    "CAPTION_SHARE",
+    "MAX_CAPTION",
+    "MIN_BORDER",
+    "MIN_CONTENT",
+    "BarBox",
+    "bar_thickness",
+    "content_box",
+    "solid_bars",
+]
+
+BAR_TOLERANCE = 16.0  # a bar pixel is within this many grey levels of the bar's colour (ringing included)
+BAR_CLEAN_SHARE = 0.95  # a line of a solid bar is at least this much bar colour
+CAPTION_SHARE = 0.1  # a line of a caption bar (text included) is at least this much bar colour
+MAX_CAPTION = 0.4  # caption bars are looked for within this share of the side
+MIN_BORDER = 0.02  # thinner bars (a share of the side) are ignored
+MIN_CONTENT = 0.25  # what is left inside bars keeps at least this share of each side
+MIN_LINES = 8  # pictures with fewer lines than this are never trimmed
+# On a full-size video frame, bar lines are probed every this many pixels: bars are uniform.
+FRAME_PROBE_STEP = 4
+
+
+@dataclass(frozen=True)
+class BarBox:
+    """The content rectangle left after trimming solid bars, in pixels: rows [top, bottom), cols [left, right)."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+
+def bar_thickness(lines: np.ndarray, *, caption: bool = False) -> int:
+    """Thickness in lines of the bar of one colour at the start of `lines` (0 when there is none).
+
+    A solid bar ends at the first line that is not almost all the edge line's colour. A caption
+    bar has text on it: it ends at the last clean line before the first line with almost none of
+    the bar's colour, within `MAX_CAPTION` of the side.
+    """
+    colour = float(np.median(lines[0]))
+    share = (np.abs(lines.astype(np.float64) - colour) < BAR_TOLERANCE).mean(axis=1)
+    clean = share >= BAR_CLEAN_SHARE
+    if caption:
+        reach = min(int(MAX_CAPTION * len(lines)), _leading_run(share >= CAPTION_SHARE))
+        clean_lines = np.flatnonzero(clean[:reach])
+        thickness = int(clean_lines[-1]) + 1 if len(clean_lines) else 0
+    else:
+        thickness = _leading_run(clean)
+    return thickness if thickness >= MIN_BORDER * len(lines) else 0
+
+
+def solid_bars(luma: np.ndarray, probe_step: int = 1) -> tuple[int, int, int, int]:
+    """Thickness of the solid bars at the left, top, right and bottom edges (0 where none), probing
+    every `probe_step`-th pixel along each line."""
+    rows = luma[:, ::probe_step]
+    cols = luma[::probe_step, :].T
+    return (
+        bar_thickness(cols),
+        bar_thickness(rows),
+        bar_thickness(cols[::-1]),
+        bar_thickness(rows[::-1]),
+    )
+
+
+def content_box(luma: np.ndarray, probe_step: int = FRAME_PROBE_STEP) -> BarBox | None:
+    """The content box of one frame after trimming solid bars, or None when there is nothing to trim.
+
+    Blank frames, and frames whose content would keep less than `MIN_CONTENT` of a side, are left
+    whole. Bars are found per frame, so footage spliced from barred and bare sources trims alike.
+    """
+    height, width = luma.shape
+    if height < MIN_LINES or width < MIN_LINES:
+        return None
+    left, top, right, bottom = solid_bars(luma, probe_step)
+    if not any((left, top, right, bottom)):
+        return None
+    box = BarBox(top, height - bottom, left, width - right)
+    if box.height < MIN_CONTENT * height or box.width < MIN_CONTENT * width:
+        return None
+    return box
+
+
+def _leading_run(flags: np.ndarray) -> int:
+    return len(flags) if flags.all() else int(np.argmin(flags))

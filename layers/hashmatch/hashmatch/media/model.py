@@ -1,0 +1,226 @@
+"""What a file is, what hashing it produced, and why it was rejected.
+
+These are the value types shared by the image and video hashers, the matcher and the services.
+
+Query labels name which hash of a checked file was looked up, in a notification's `match.query`:
+
+- the main hash, ``original``, and its rotations/flips by `Orientation` name (``rotate_90``,
+  ``flip_x``, ...);
+- a framing: the region of the picture it covers, then an optional crop of that region, then an
+  optional orientation: ``whole``, ``inside_bars``, ``inside_padding``, ``below_caption``,
+  ``above_caption``, ``between_captions``; ``+central_crop_NN`` (the central NN% of the region),
+  ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`); ``/flip_x`` etc. For example
+  ``below_caption+central_crop_94/flip_x``;
+- ``uneven_crop`` (the search for an unevenly cut copy), ``frame@12.00s`` (one frame of an
+  animation) and ``frames`` (a video aligned with a shared video).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
+
+from hashmatch.signals.base import OTHER_ORIENTATIONS, Orientation
+
+if TYPE_CHECKING:
+    from hashmatch.media.uneven import UnevenCropSearch
+
+__all__ = [
+    "ORIGINAL_QUERY",
+    "FrameHash",
+    "LabelledHash",
+    "Limits",
+    "MediaHashes",
+    "MediaKind",
+    "Region",
+    "RejectReason",
+    "Rejected",
+    "framing_label",
+    "sniff_media",
+]
+
+MediaKind = Literal["image", "video"]
+ORIGINAL_QUERY = "original"
+UNEVEN_CROP_QUERY = "uneven_crop"
+FRAMES_QUERY = "frames"
+
+
+class RejectReason(StrEnum):
+    """Why a file cannot be checked or shared; each is final, so the file is never retried."""
+
+    UNSUPPORTED_MEDIA = "unsupported_media"
+    TOO_LARGE = "too_large"
+    DECOMPRESSION_BOMB = "decompression_bomb"
+    CORRUPT = "corrupt"
+    LOW_QUALITY = "low_quality"
+    EMPTY = "empty"
+    NO_FRAMES = "no_frames"
+    INVALID_HASH_LIST = "invalid_hash_list"
+    UNKNOWN_ITEM = "unknown_item"
+
+
+class Rejected(Exception):
+    """A file that can never be hashed as asked; `reason` is a `RejectReason` users can act on."""
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a hasher accepts, so hostile files cost bounded memory and time."""
+
+    max_file_bytes: int = 2 * 1024**3
+    max_image_bytes: int = 100 * 1024**2
+    max_image_pixels: int = 100_000_000
+    max_image_side: int = 30_000
+    max_video_seconds: float = 4 * 3600.0
+    max_gif_frames: int = 16
+    video_fps: float = 1.0
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle as shares of the image's width and height: left, top, right, bottom in [0, 1]."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def central_crop(self, scale: float) -> Region:
+        """The centred rectangle `scale` times as wide and as high as this one."""
+        margin_x = (self.right - self.left) * (1.0 - scale) / 2.0
+        margin_y = (self.bottom - self.top) * (1.0 - scale) / 2.0
+        return Region(self.left + margin_x, self.top + margin_y, self.right - margin_x, self.bottom - margin_y)
+
+    def without_margins(self, share: float) -> Region:
+        """This rectangle without `share` of its height at the top and at the bottom."""
+        margin = (self.bottom - self.top) * share
+        return Region(self.left, self.top + margin, self.right, self.bottom - margin)
+
+    def close_to(self, other: Region, tolerance: float) -> bool:
+        """Whether every edge is within `tolerance` (a share of the side) of the other's."""
+        edges = zip(
+            (self.left, self.top, self.right, self.bottom),
+            (other.left, other.top, other.right, other.bottom),
+            strict=True,
+        )
+        return all(abs(a - b) <= tolerance for a, b in edges)
+
+    def edges(self, digits: int = 4) -> list[float]:
+        """[left, top, right, bottom], rounded for a notification."""
+        return [round(edge, digits) for edge in (self.left, self.top, self.right, self.bottom)]
+
+
+WHOLE = Region(0.0, 0.0, 1.0, 1.0)
+
+
+def framing_label(region: str, crop: str | None = None, orientation: Orientation = Orientation.ORIGINAL) -> str:
+    """A framing's query label: ``region[+crop][/orientation]`` (see the module docstring)."""
+    label = region if crop is None else f"{region}+{crop}"
+    return label if orientation is Orientation.ORIGINAL else f"{label}/{orientation.value}"
+
+
+@dataclass(frozen=True)
+class LabelledHash:
+    """One more hash of a picture than its main ones: a framing or an orientation, with its label."""
+
+    signal: str
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """The PDQ hash of one video frame at `offset` seconds, and for a checked video's samples the
+    PDQ hashes of the frame's 7 other rotations/flips (`OTHER_ORIENTATIONS` order)."""
+
+    offset: float
+    pdq: str
+    quality: int
+    orientations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MediaHashes:
+    """Everything hashing one file produced.
+
+    `signals` holds one lowercase hex hash per signal name (the file digests, and for images every
+    picture signal), `quality` the quality of those that have one. `queries` are the other hashes a
+    checked picture is looked up with (its main hashes' rotations/flips and its framings),
+    `framings` the framings a shared picture stores beside its main hashes. `frames` are a video's
+    (or an animation's) per-frame PDQ hashes. A checked image also carries its `uneven_crops`
+    search (`hashmatch.media.uneven.UnevenCropSearch`), which the matcher runs against the stored
+    framings it finds; it holds the picture's small luma and is never stored or sent.
+    """
+
+    media: MediaKind
+    signals: dict[str, str]
+    quality: dict[str, int] = field(default_factory=dict)
+    queries: tuple[LabelledHash, ...] = ()
+    framings: tuple[LabelledHash, ...] = ()
+    frames: tuple[FrameHash, ...] = ()
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+    uneven_crops: UnevenCropSearch | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def pdq_quality(self) -> int | None:
+        """The quality of the main PDQ hash (None when there is none)."""
+        return self.quality.get("pdq")
+
+    def orientation_hashes(self, signal: str) -> tuple[str, ...]:
+        """A checked picture's 7 other rotations/flips of `signal`'s main hash (`OTHER_ORIENTATIONS` order)."""
+        by_label = {q.label: q.value for q in self.queries if q.signal == signal}
+        return tuple(by_label[o.value] for o in OTHER_ORIENTATIONS if o.value in by_label)
+
+    def framing_hashes(self) -> tuple[LabelledHash, ...]:
+        """The framings among `queries` (a check) or `framings` (a share): everything but orientations."""
+        orientations = {o.value for o in OTHER_ORIENTATIONS}
+        return self.framings + tuple(q for q in self.queries if q.label not in orientations)
+
+
+def sniff_media(head: bytes) -> tuple[MediaKind, str] | None:
+    """(kind, format) from a file's first bytes, by content, not extension; None if unknown."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image", "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image", "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video", "avi"
+    if head.startswith(b"BM"):
+        return "image", "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic and BigTIFF
+        return "image", "tiff"
+    if head[4:8] == b"ftyp":
+        return _sniff_iso_media(head)
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video", "matroska"
+    return None
+
+
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"})
+_STILL_IMAGE_BRANDS = frozenset({b"mif1", b"msf1"})
+
+
+def _sniff_iso_media(head: bytes) -> tuple[MediaKind, str]:
+    # An ISO-BMFF file names a major brand and compatible brands in its `ftyp` box; AVIF often
+    # has the generic major brand `mif1` and says `avif` only among the compatible ones.
+    box_end = min(len(head), max(16, int.from_bytes(head[:4], "big")))
+    brands = {head[8:12]} | {head[i : i + 4] for i in range(16, box_end - 3, 4)}
+    if brands & _AVIF_BRANDS:
+        return "image", "avif"
+    if brands & _HEIF_BRANDS or head[8:12] in _STILL_IMAGE_BRANDS:
+        return "image", "heif"
+    return "video", "mp4"

@@ -1,0 +1,1 @@
+"""The application service (check, share, withdraw), its ports, settings, events and notifications."""

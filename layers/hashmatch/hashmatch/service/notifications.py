@@ -1,0 +1,209 @@
+"""The one notification body every subscriber receives, versioned and described by a JSON Schema.
+
+`schemas/notification.v2.json` is the contract; tests validate every body built here against it.
+Its signal names are the registry's: `notification_schema()` is the published file with the signal
+definitions derived from `hashmatch.signals.SIGNALS`, and a test asserts the two agree for the
+built-in signals.
+
+Version 2 changed the vocabulary of `matches[].query` (version 1: ``rotation-N``, ``framing-N``,
+``uneven-crop``; version 2: names that say which rotation or region, see the schema) and of the
+orientations in video match details (``rotate90`` became ``rotate_90``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+from hashmatch.bank.model import Match, SharedItem
+from hashmatch.signals import SIGNALS
+
+SCHEMA_VERSION = "2"
+SCHEMA_ID = f"https://hashmatch.dev/schemas/notification.v{SCHEMA_VERSION}.json"
+# An SNS message is at most 256 KiB; shared items are split across messages well below it.
+MAX_ITEMS_PER_MESSAGE = 100
+
+
+class EventType(StrEnum):
+    MATCH_FOUND = "match.found"
+    CHECK_CLEAN = "check.clean"
+    CHECK_REJECTED = "check.rejected"
+    HASH_SHARED = "hash.shared"
+    HASH_WITHDRAWN = "hash.withdrawn"
+    SHARE_ACCEPTED = "share.accepted"
+    SHARE_REJECTED = "share.rejected"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """An object a platform dropped into the ingest bucket."""
+
+    bucket: str
+    key: str
+    etag: str = ""
+    size: int = 0
+    sequencer: str = ""
+
+    @property
+    def identity(self) -> str:
+        """What makes two S3 events the same delivery: S3's sequencer differs for each new write
+        of a key, and stays the same when an event is delivered again."""
+        return f"{self.bucket}/{self.key}#{self.sequencer}#{self.etag}#{self.size}"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message for one platform's topic: its JSON body and the attributes subscribers filter on."""
+
+    platform: str
+    event_type: EventType
+    body: dict[str, Any]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        found: set[str] = set()
+        for match in self.body.get("matches", []):
+            found.update(match["labels"])
+        for item in self.body.get("items", []):
+            found.update(item.get("labels", []))
+        return tuple(sorted(found))
+
+    def to_json(self) -> str:
+        return json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+
+
+def published_schema() -> dict[str, Any]:
+    """The JSON Schema file shipped with the package, as members read it."""
+    text = resources.files("hashmatch").joinpath(f"schemas/notification.v{SCHEMA_VERSION}.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def notification_schema() -> dict[str, Any]:
+    """The JSON Schema every notification body conforms to: the published one, with its signal
+    definitions derived from the signals registered now."""
+    schema = published_schema()
+    definitions = schema["$defs"]
+    definitions["signals"]["properties"] = {
+        signal.name: {"type": "string", "pattern": f"^[0-9a-f]{{{signal.hex_length}}}$"}
+        for signal in SIGNALS.hash_signals()
+    }
+    definitions["match"]["properties"]["signal"]["enum"] = list(SIGNALS.names())
+    return schema
+
+
+def _envelope(
+    event_type: EventType, platform: str, occurred_at: str, dedupe_key: str, obj: ObjectRef | None
+) -> dict[str, Any]:
+    # Deterministic: a retried delivery of the same event carries the same id, so subscribers dedupe.
+    notification_id = hashlib.sha256(f"{event_type}|{platform}|{dedupe_key}".encode()).hexdigest()[:32]
+    body: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "notification_id": notification_id,
+        "event_type": event_type.value,
+        "platform": platform,
+        "occurred_at": occurred_at,
+    }
+    if obj is not None:
+        body["object"] = {"bucket": obj.bucket, "key": obj.key}
+    return body
+
+
+def match_body(match: Match) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "item_id": match.item_id,
+        "signal": match.signal,
+        "distance": match.distance,
+        "query": match.query,
+        "labels": list(match.labels),
+        "contributor": match.contributor,
+    }
+    if match.severity:
+        body["severity"] = match.severity
+    if match.incident:
+        body["incident"] = match.incident
+    if match.detail:
+        body["detail"] = match.detail
+    return body
+
+
+def verdict_notification(
+    *,
+    platform: str,
+    obj: ObjectRef,
+    content_id: str | None,
+    occurred_at: str,
+    media: str,
+    signals: dict[str, str],
+    matches: list[Match],
+) -> Notification:
+    """`match.found` when anything matched, else `check.clean`, for the checking platform."""
+    event_type = EventType.MATCH_FOUND if matches else EventType.CHECK_CLEAN
+    body = _envelope(event_type, platform, occurred_at, obj.identity, obj)
+    body["content_id"] = content_id
+    body["media"] = media
+    body["signals"] = dict(signals)
+    body["matches"] = [match_body(m) for m in matches]
+    body["contributors"] = sorted({m.contributor for m in matches})
+    return Notification(platform, event_type, body)
+
+
+def rejection_notification(
+    *,
+    event_type: EventType,
+    platform: str,
+    obj: ObjectRef,
+    content_id: str | None,
+    occurred_at: str,
+    reason: str,
+    message: str,
+) -> Notification:
+    """`check.rejected` or `share.rejected`: the file was unusable, and why."""
+    body = _envelope(event_type, platform, occurred_at, obj.identity, obj)
+    body["content_id"] = content_id
+    body["rejection"] = {"reason": reason, "message": message}
+    return Notification(platform, event_type, body)
+
+
+def item_body(item: SharedItem) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "item_id": item.item_id,
+        "contributor": item.provenance.contributor,
+        "shared_at": item.provenance.shared_at,
+        "labels": list(item.provenance.labels),
+        "media": item.media,
+        "signals": dict(item.signals),
+    }
+    for name in ("severity", "incident", "note"):
+        value = getattr(item.provenance, name)
+        if value:
+            body[name] = value
+    if item.duration is not None:
+        body["duration"] = item.duration
+    return body
+
+
+def items_notifications(
+    *,
+    event_type: EventType,
+    recipients: list[str],
+    obj: ObjectRef,
+    content_id: str | None,
+    occurred_at: str,
+    items: list[SharedItem],
+) -> list[Notification]:
+    """`hash.shared` / `hash.withdrawn` / `share.accepted` for each recipient, in bounded pages."""
+    notifications = []
+    pages = [items[i : i + MAX_ITEMS_PER_MESSAGE] for i in range(0, len(items), MAX_ITEMS_PER_MESSAGE)]
+    for page_number, page in enumerate(pages or [[]]):
+        for platform in recipients:
+            body = _envelope(event_type, platform, occurred_at, f"{obj.identity}#{page_number}", obj)
+            body["content_id"] = content_id
+            body["items"] = [item_body(item) for item in page]
+            body["page"] = {"number": page_number + 1, "of": max(1, len(pages))}
+            notifications.append(Notification(platform, event_type, body))
+    return notifications

@@ -1,0 +1,62 @@
+"""The ports the services talk through; adapters in `hashmatch.adapters` implement them on AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from hashmatch.bank.model import NearEntry, SharedItem
+from hashmatch.service.notifications import Notification, ObjectRef
+
+
+@dataclass(frozen=True)
+class FetchedObject:
+    """A dropped object copied to local storage, with its user metadata (x-amz-meta-*).
+
+    `path` is None when the object is larger than the fetch allowed, so it was not copied.
+    """
+
+    path: Path | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+
+
+class ObjectStore(Protocol):
+    def fetch(self, obj: ObjectRef, max_bytes: int) -> AbstractContextManager[FetchedObject | None]:
+        """The object in a temporary file for the `with` block, or None when it is already gone."""
+        ...
+
+    def delete(self, obj: ObjectRef) -> None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, notification: Notification) -> None: ...
+
+
+@dataclass(frozen=True)
+class BankChange:
+    """One entry of the bank's change log: items whose near-match entries were added or removed."""
+
+    position: str
+    operation: str
+    item_id: str
+    entries: tuple[NearEntry, ...] = ()
+
+
+class Bank(Protocol):
+    def put_items(self, items: Sequence[SharedItem]) -> None:
+        """Store items with their exact-hash records and change-log entries; safe to repeat."""
+        ...
+
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None: ...
+
+    def items_by_exact(self, signal: str, value: str) -> list[SharedItem]: ...
+
+    def get_items(self, item_ids: Sequence[str]) -> dict[str, SharedItem]: ...
+
+    def changes_since(self, position: str | None) -> Iterator[BankChange]:
+        """Change-log entries after `position` (all of them for None), oldest first."""
+        ...

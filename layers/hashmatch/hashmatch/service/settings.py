@@ -1,0 +1,129 @@
+"""One typed settings object, built once from the environment, failing fast on what is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hashmatch.matching.policy import Thresholds
+from hashmatch.signals import SIGNALS, ThresholdBounds, UnknownSignal
+
+TABLE_NAME = "TABLE_NAME"
+INGEST_BUCKET = "INGEST_BUCKET"
+PLATFORMS = "PLATFORMS"
+TOPIC_ARN_TEMPLATE = "TOPIC_ARN_TEMPLATE"
+PLATFORM_THRESHOLDS = "PLATFORM_THRESHOLDS"
+THRESHOLD_BOUNDS = "THRESHOLD_BOUNDS"
+SNAPSHOT_BUCKET = "SNAPSHOT_BUCKET"
+
+
+def default_bounds() -> dict[str, ThresholdBounds]:
+    """How far operators let a platform move its own thresholds by default: each signal's own
+    `bounds` (`hashmatch.signals`), for the signals that have them."""
+    return {signal.name: signal.bounds for signal in SIGNALS if signal.bounds is not None}
+
+
+class SettingsError(RuntimeError):
+    """A required environment variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    ingest_bucket: str
+    platforms: tuple[str, ...]
+    topic_arn_template: str
+    platform_thresholds: dict[str, Thresholds] = field(default_factory=dict)
+    # Where near-match snapshots are published; None: every cold matcher replays the whole log.
+    snapshot_bucket: str | None = None
+
+    def thresholds_for(self, platform: str) -> Thresholds:
+        """The thresholds `platform` asked for, or the defaults."""
+        return self.platform_thresholds.get(platform, Thresholds())
+
+    def topic_arn(self, platform: str) -> str:
+        """The SNS topic ARN of `platform`; `{platform}` in the template is replaced by its name."""
+        return self.topic_arn_template.replace("{platform}", platform)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"environment variable {name} is required")
+            return value
+
+        platforms = tuple(p.strip() for p in required(PLATFORMS).split(",") if p.strip())
+        template = required(TOPIC_ARN_TEMPLATE)
+        if "{platform}" not in template:
+            raise SettingsError(f"{TOPIC_ARN_TEMPLATE} must contain '{{platform}}', got {template!r}")
+        bounds = _bounds(_json(env, THRESHOLD_BOUNDS)) or default_bounds()
+        return cls(
+            table_name=required(TABLE_NAME),
+            ingest_bucket=required(INGEST_BUCKET),
+            platforms=platforms,
+            topic_arn_template=template,
+            platform_thresholds=_platform_thresholds(_json(env, PLATFORM_THRESHOLDS), bounds, platforms),
+            snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
+        )
+
+
+def _json(env: Mapping[str, str], name: str) -> dict[str, object]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{name} is not valid JSON: {error.msg}") from error
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} must be a JSON object")
+    return value
+
+
+def _bounds(raw: Mapping[str, object]) -> dict[str, ThresholdBounds]:
+    """Operator bounds from `{"pdq": [16, 40]}`; raises SettingsError naming what is wrong."""
+    bounds = {}
+    for name, limits in raw.items():
+        try:
+            signal = SIGNALS.get(name)
+        except UnknownSignal as error:
+            raise SettingsError(f"{THRESHOLD_BOUNDS}: {error}") from None
+        if (
+            not isinstance(limits, list | tuple)
+            or len(limits) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in limits)
+            or limits[0] > limits[1]
+        ):
+            raise SettingsError(f"{THRESHOLD_BOUNDS}[{name!r}] must be [low, high] integers, got {limits!r}")
+        bounds[signal.name] = ThresholdBounds(limits[0], limits[1])
+    return bounds
+
+
+def _platform_thresholds(
+    requested: Mapping[str, object], bounds: Mapping[str, ThresholdBounds], platforms: tuple[str, ...]
+) -> dict[str, Thresholds]:
+    """`{"tiktok": {"pdq": 24}}` checked against the operators' bounds."""
+    resolved = {}
+    for platform, asked in requested.items():
+        if platform not in platforms:
+            raise SettingsError(f"{PLATFORM_THRESHOLDS} names {platform!r}, not a member platform")
+        if not isinstance(asked, dict):
+            raise SettingsError(f"{PLATFORM_THRESHOLDS}[{platform!r}] must map signal names to integers")
+        values = {}
+        for signal, threshold in asked.items():
+            limits = bounds.get(signal)
+            if limits is None:
+                raise SettingsError(f"{PLATFORM_THRESHOLDS}[{platform!r}] sets {signal!r}, which has no bounds")
+            if threshold not in limits:
+                raise SettingsError(
+                    f"{PLATFORM_THRESHOLDS}[{platform!r}][{signal!r}] = {threshold!r} is outside "
+                    f"{limits.low}..{limits.high}"
+                )
+            values[signal] = threshold
+        resolved[platform] = Thresholds(values)
+    return resolved

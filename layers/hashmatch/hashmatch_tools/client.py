@@ -1,0 +1,133 @@
+"""A member platform's side of the coalition: drop files into S3, read the platform's notifications."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+VERDICTS = ("match.found", "check.clean", "check.rejected")
+SHARE_REPLIES = ("share.accepted", "share.rejected", "hash.withdrawn")
+# Notifications a filtered read passes over stay hidden this long, so the next receive reaches the
+# ones behind them instead of getting the same ten again; then other readers see them.
+PASSED_OVER_SECONDS = 5
+
+
+class UnknownPlatform(ValueError):
+    """The platform is not a member of this deployment."""
+
+
+class Clients:
+    """boto3 clients on one session and endpoint, made on first use."""
+
+    def __init__(self, endpoint: str | None = None, region: str | None = None) -> None:
+        self._session = boto3.session.Session(region_name=region or os.environ.get("AWS_DEFAULT_REGION"))
+        self._endpoint = endpoint
+        self._made: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self._made:
+            self._made[service] = self._session.client(service, endpoint_url=self._endpoint)
+        return self._made[service]
+
+
+@dataclass
+class Coalition:
+    """Where members drop files (the ingest bucket) and the queues their notifications reach."""
+
+    bucket: str
+    platforms: list[str]
+    clients: Clients
+    inbox_urls: dict[str, str]
+
+    @classmethod
+    def deployed(cls, stack_name: str, clients: Clients, inbox_urls: dict[str, str] | None = None) -> Coalition:
+        """A stack deployed with SAM, found through its CloudFormation outputs."""
+        stacks = clients("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        return cls(outputs["IngestBucketName"], outputs["PlatformList"].split(","), clients, inbox_urls or {})
+
+    @classmethod
+    def local(cls, endpoint: str, root: Path | None = None) -> Coalition:
+        """The local stack at `endpoint`, with the names its template gives."""
+        from hashmatch_tools.local.stack import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, inbox_queue_name, project_root
+        from hashmatch_tools.local.template import Stack
+
+        for key, value in LOCAL_CREDENTIALS.items():
+            os.environ.setdefault(key, value)
+        clients = Clients(endpoint)
+        stack = Stack.from_file((root or project_root()) / "template.yaml", DEFAULT_STACK_NAME, endpoint=endpoint)
+        platforms = list(stack.parameters["Platforms"])
+        sqs = clients("sqs")
+        inboxes = {
+            p: sqs.get_queue_url(QueueName=inbox_queue_name(DEFAULT_STACK_NAME, p))["QueueUrl"] for p in platforms
+        }
+        return cls(stack.outputs()["IngestBucketName"], platforms, clients, inboxes)
+
+    def _member(self, platform: str) -> None:
+        if platform not in self.platforms:
+            raise UnknownPlatform(f"unknown platform {platform!r}; members: {', '.join(self.platforms)}")
+
+    def put(self, action: str, platform: str, name: str, body: bytes, metadata: dict[str, str] | None = None) -> str:
+        """Drop `body` under `<action>/<platform>/`; returns the object key."""
+        self._member(platform)
+        key = f"{action}/{platform}/{uuid.uuid4().hex[:12]}-{Path(name).name}"
+        self.clients("s3").put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})
+        return key
+
+    def inbox_url(self, platform: str) -> str:
+        self._member(platform)
+        if platform not in self.inbox_urls:
+            raise UnknownPlatform(
+                f"no inbox queue for {platform}: subscribe an SQS queue to its topic and pass --inbox-queue-url"
+            )
+        return self.inbox_urls[platform]
+
+    def notifications(self, platform: str, wait_seconds: float) -> Iterator[dict[str, Any]]:
+        """Every notification waiting in the platform's inbox (consumed), until it stays empty."""
+        yield from self._read(platform, time.monotonic() + wait_seconds, keys=None)
+
+    def verdicts(
+        self, platform: str, keys: set[str], timeout: float, event_types: tuple[str, ...] = VERDICTS
+    ) -> Iterator[dict[str, Any]]:
+        """Replies about the objects `keys` (verdicts by default; `SHARE_REPLIES` for what the
+        platform shared or withdrew), as they arrive; other notifications stay queued."""
+        pending = set(keys)
+        for body in self._read(platform, time.monotonic() + timeout, keys=pending, event_types=event_types):
+            pending.discard(body["object"]["key"])
+            yield body
+            if not pending:
+                return
+
+    def _read(
+        self, platform: str, until: float, keys: set[str] | None, event_types: tuple[str, ...] = VERDICTS
+    ) -> Iterator[dict[str, Any]]:
+        sqs = self.clients("sqs")
+        url = self.inbox_url(platform)
+        while time.monotonic() < until:
+            wait = max(0, min(2, int(until - time.monotonic())))
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait).get(
+                "Messages", []
+            )
+            if not messages and keys is None:
+                return
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                body: dict[str, Any] = json.loads(envelope["Message"]) if "Message" in envelope else envelope
+                wanted = keys is None or (
+                    body.get("event_type") in event_types and body.get("object", {}).get("key") in keys
+                )
+                if wanted:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    yield body
+                else:
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=PASSED_OVER_SECONDS
+                    )

@@ -1,0 +1,114 @@
+"""In-memory stand-ins for the ports, for unit tests that must not touch the network."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hashmatch.bank.model import SharedItem
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
+from hashmatch.media.hashing import hash_file
+from hashmatch.service.notifications import Notification, ObjectRef
+from hashmatch.service.ports import Bank, BankChange, FetchedObject
+from hashmatch.service.service import HashmatchService
+
+
+class MemoryStore:
+    """Objects as local files keyed by (bucket, key), with their metadata."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
+
+    def put(self, bucket: str, key: str, body: bytes, metadata: dict[str, str] | None = None) -> ObjectRef:
+        self.objects[(bucket, key)] = (body, metadata or {})
+        return ObjectRef(bucket, key, etag=str(hash(body)), size=len(body))
+
+    @contextmanager
+    def fetch(self, obj: ObjectRef, max_bytes: int) -> Iterator[FetchedObject | None]:
+        if (obj.bucket, obj.key) not in self.objects:
+            yield None
+            return
+        body, metadata = self.objects[(obj.bucket, obj.key)]
+        if len(body) > max_bytes:
+            yield FetchedObject(None, metadata, len(body))
+            return
+        folder = tempfile.mkdtemp()
+        try:
+            path = Path(folder) / "object"
+            path.write_bytes(body)
+            yield FetchedObject(path, metadata, len(body))
+        finally:
+            shutil.rmtree(folder)
+
+    def delete(self, obj: ObjectRef) -> None:
+        self.objects.pop((obj.bucket, obj.key), None)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def publish(self, notification: Notification) -> None:
+        self.sent.append(notification)
+
+    def to(self, platform: str) -> list[Notification]:
+        return [n for n in self.sent if n.platform == platform]
+
+
+class MemoryBank:
+    """`hashmatch.ports.Bank` in dictionaries, with the same change-log semantics as DynamoDB."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, SharedItem] = {}
+        self.exact: dict[tuple[str, str], set[str]] = {}
+        self.log: list[BankChange] = []
+        self._clock = 0
+
+    def _position(self, item_id: str, operation: str) -> str:
+        self._clock += 1
+        seconds, micros = divmod(self._clock, 1_000_000)
+        return f"2026-01-01T00:00:{seconds:02d}.{micros:06d}Z#{item_id}#{operation}#00000"
+
+    def put_items(self, items: Sequence[SharedItem]) -> None:
+        for item in items:
+            self.items[item.item_id] = replace(item, status="active")
+            for signal, value in item.signals.items():
+                self.exact.setdefault((signal, value), set()).add(item.item_id)
+        for item in items:
+            if item.near_entries:
+                self.log.append(BankChange(self._position(item.item_id, "add"), "add", item.item_id, item.near_entries))
+
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:
+        for item in items:
+            self.items[item.item_id] = replace(self.items[item.item_id], status="withdrawn")
+            self.log.append(BankChange(self._position(item.item_id, "remove"), "remove", item.item_id))
+
+    def items_by_exact(self, signal: str, value: str) -> list[SharedItem]:
+        return [self.items[i] for i in sorted(self.exact.get((signal, value), ()))]
+
+    def get_items(self, item_ids: Sequence[str]) -> dict[str, SharedItem]:
+        return {i: self.items[i] for i in item_ids if i in self.items}
+
+    def changes_since(self, position: str | None) -> Iterator[BankChange]:
+        return iter([c for c in self.log if position is None or c.position > position])
+
+
+def service_on(
+    bank: Bank, store: MemoryStore, notifier: RecordingNotifier, platforms: tuple[str, ...], **options: Any
+) -> HashmatchService:
+    """The real service and matcher (with its own near-match index) on these ports: one instance."""
+    return HashmatchService(
+        store=store,
+        bank=bank,
+        notifier=notifier,
+        matcher=Matcher(bank, BankIndex()),
+        hasher=hash_file,
+        platforms=platforms,
+        **options,
+    )

@@ -1,0 +1,327 @@
+"""The local stack: moto server on 127.0.0.1, the template's resources, and Lambda stand-ins.
+
+`LocalStack.start()` creates the ingest bucket, queues (with their dead-letter redrive),
+table and platform topics exactly as template.yaml defines them, wires bucket -> queues,
+subscribes one inbox queue per platform topic, and polls each function's queue, calling the
+very handler the Lambda runs (`CodeUri` + `Handler` from the template) with an SQS event.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from hashmatch_tools.local.template import Stack
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STACK_NAME = "hashmatch-local"
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+RETRY_BACKOFF_SECONDS = 1
+EMULATED_TYPES = ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic")
+
+
+def project_root() -> Path:
+    """The checkout holding template.yaml: the working directory or the one this package lives in."""
+    for candidate in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[4]):
+        if (candidate / "template.yaml").is_file():
+            return candidate
+    raise FileNotFoundError("template.yaml not found: run from the hashmatch checkout or pass --template")
+
+
+def inbox_queue_name(stack_name: str, platform: str) -> str:
+    return f"{stack_name}-inbox-{platform}"
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.session.Session(region_name=LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"]).client(
+        service,
+        endpoint_url=endpoint,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def topic_arn(stack: Stack, platform: str) -> str:
+    """The platform's topic ARN as the template's TOPIC_ARN_TEMPLATE convention names it."""
+    return str(stack.resolve({"Fn::Sub": "arn:aws:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-" + platform}))
+
+
+def provision(stack: Stack, make_client: Callable[[str], Any]) -> None:
+    """Create the template's tables, topics, queues and buckets (with their notifications)."""
+    dynamodb, sqs, sns, s3 = (make_client(name) for name in ("dynamodb", "sqs", "sns", "s3"))
+    for logical, spec in stack.of_type("AWS::DynamoDB::Table").items():
+        _create_table(dynamodb, stack.physical_names(logical)["ref"], stack.resolve(spec.get("Properties", {})))
+    for logical in stack.of_type("AWS::SNS::Topic"):
+        sns.create_topic(Name=stack.physical_names(logical)["TopicName"])
+    queues = stack.of_type("AWS::SQS::Queue")
+    # Dead-letter queues first: a redrive policy names its target by ARN.
+    for logical in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name].get("Properties", {})):
+        properties = stack.resolve(queues[logical].get("Properties", {}))
+        attributes = {
+            key: json.dumps(value) if isinstance(value, dict) else str(value)
+            for key, value in properties.items()
+            if key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy", "DelaySeconds")
+        }
+        name = stack.physical_names(logical)["QueueName"]
+        stack.physical[logical]["ref"] = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    for logical, spec in stack.of_type("AWS::S3::Bucket").items():
+        properties = stack.resolve(spec.get("Properties", {}))
+        bucket = stack.physical_names(logical)["ref"]
+        s3.create_bucket(Bucket=bucket)
+        queue_configurations = [
+            {
+                "QueueArn": entry["Queue"],
+                "Events": [entry["Event"]],
+                "Filter": {"Key": {"FilterRules": entry["Filter"]["S3Key"]["Rules"]}},
+            }
+            for entry in properties.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+        ]
+        if queue_configurations:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configurations}
+            )
+    skipped = sorted({spec["Type"] for spec in stack.resources.values()} - set(EMULATED_TYPES))
+    logger.info("resources not emulated locally: %s", ", ".join(skipped))
+
+
+def _create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> None:
+    request: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": properties["KeySchema"],
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    wanted = ("IndexName", "KeySchema", "Projection")
+    indexes = [
+        {k: v for k, v in index.items() if k in wanted} for index in properties.get("GlobalSecondaryIndexes", [])
+    ]
+    if indexes:
+        request["GlobalSecondaryIndexes"] = indexes
+    dynamodb.create_table(**request)
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+        )
+
+
+class _LambdaContext:
+    """What handlers and Powertools read from Lambda's context object."""
+
+    def __init__(self, function_name: str, timeout_seconds: int, memory_mb: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class QueueFunction:
+    """A function and the queue whose event source mapping feeds it."""
+
+    logical_id: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    timeout: int
+    memory: int
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def _load_handler(root: Path, code_uri: str, handler: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    module_name, function_name = handler.rsplit(".", 1)
+    path = root / code_uri / f"{module_name.replace('.', '/')}.py"
+    module_id = f"hashmatch_function_{code_uri.strip('/').replace('/', '_')}"
+    spec = importlib.util.spec_from_file_location(module_id, path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"handler module {path} not found")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler_function: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(module, function_name)
+    return handler_function
+
+
+class LocalStack:
+    """The whole system against an AWS emulation on 127.0.0.1; `start()` then `stop()`."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        port: int = 0,
+        stack_name: str = DEFAULT_STACK_NAME,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root or project_root()
+        self.parameters = parameters or {}
+        self.port = port
+        self.stack_name = stack_name
+        self.endpoint = ""
+        self.stack: Stack | None = None
+        self._server: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.functions: list[QueueFunction] = []
+
+    def start(self, poll: bool = True) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.port = port
+        self.endpoint = f"http://{host}:{port}"
+        os.environ.update(LOCAL_CREDENTIALS)
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        self.stack = Stack.from_file(
+            self.root / "template.yaml", self.stack_name, endpoint=self.endpoint, overrides=self.parameters
+        )
+        self._create_resources()
+        self._configure_functions()
+        if poll:
+            for function in self.functions:
+                thread = threading.Thread(target=self._poll, args=(function,), daemon=True, name=function.logical_id)
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._server is not None:
+            self._server.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        assert self.stack is not None
+        return self.stack.outputs()
+
+    @property
+    def platforms(self) -> list[str]:
+        assert self.stack is not None
+        platforms: list[str] = self.stack.parameters["Platforms"]
+        return platforms
+
+    def _create_resources(self) -> None:
+        assert self.stack is not None
+        provision(self.stack, lambda service: client(service, self.endpoint))
+        sqs, sns = client("sqs", self.endpoint), client("sns", self.endpoint)
+        for platform in self.platforms:
+            url = sqs.create_queue(QueueName=inbox_queue_name(self.stack_name, platform))["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+            sns.subscribe(TopicArn=topic_arn(self.stack, platform), Protocol="sqs", Endpoint=attributes["QueueArn"])
+
+    def _configure_functions(self) -> None:
+        stack = self.stack
+        assert stack is not None
+        function_globals = stack.template.get("Globals", {}).get("Function", {})
+        for logical, spec in stack.of_type("AWS::Serverless::Function").items():
+            properties = {**function_globals, **spec.get("Properties", {})}
+            os.environ.update(stack.function_environment(logical))
+            for event in properties.get("Events", {}).values():
+                if event.get("Type") != "SQS":
+                    continue
+                queue_arn = stack.resolve(event["Properties"]["Queue"])
+                queue_logical = next(
+                    name for name in stack.of_type("AWS::SQS::Queue") if stack.physical_names(name)["Arn"] == queue_arn
+                )
+                self.functions.append(
+                    QueueFunction(
+                        logical_id=logical,
+                        queue_url=stack.physical_names(queue_logical)["ref"],
+                        queue_arn=queue_arn,
+                        batch_size=int(event["Properties"].get("BatchSize", 10)),
+                        timeout=int(stack.resolve(properties.get("Timeout", 3))),
+                        memory=int(stack.resolve(properties.get("MemorySize", 128))),
+                        handler=_load_handler(self.root, properties["CodeUri"], properties["Handler"]),
+                    )
+                )
+
+    def _poll(self, function: QueueFunction) -> None:
+        sqs = client("sqs", self.endpoint)
+        while not self._stop.is_set():
+            try:
+                self.deliver(function, sqs, wait_seconds=1)
+            except Exception:
+                logger.exception("poller for %s failed; retrying", function.logical_id)
+                time.sleep(RETRY_BACKOFF_SECONDS)
+
+    def deliver(self, function: QueueFunction, sqs: Any, wait_seconds: int = 0) -> int:
+        """One event source mapping step: receive a batch, invoke, delete what succeeded."""
+        response = sqs.receive_message(
+            QueueUrl=function.queue_url,
+            MaxNumberOfMessages=min(function.batch_size, 10),
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": function.queue_arn,
+                    "awsRegion": "us-east-1",
+                }
+                for m in messages
+            ]
+        }
+        context = _LambdaContext(function.logical_id, function.timeout, function.memory)
+        try:
+            result = function.handler(event, context)
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception as error:
+            # Powertools raises when every record of the batch failed: Lambda retries them all.
+            # The handler has logged each record's error already.
+            logger.warning("%s failed its whole batch: %s", function.logical_id, str(error).splitlines()[0])
+            failed = {m["MessageId"] for m in messages}
+        for message in messages:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=function.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=RETRY_BACKOFF_SECONDS,
+                )
+            else:
+                sqs.delete_message(QueueUrl=function.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)

@@ -1,0 +1,165 @@
+"""Each matching rule on its own, with literal hashes and the in-memory bank: no images."""
+
+from __future__ import annotations
+
+import pytest
+
+from hashmatch.bank.model import NearEntry, Provenance, SharedItem
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.policy import (
+    CORROBORATED_PDQ_LIMIT,
+    PHASH_CORROBORATION_THRESHOLD,
+    Thresholds,
+    corroborated_pdq_limit,
+)
+from hashmatch.matching.rules import (
+    corroborated_evidence,
+    corroboration_candidates,
+    exact_evidence,
+    lone_signal_candidates,
+    lone_signal_evidence,
+    near_evidence,
+    picture_queries,
+    video_evidence,
+)
+from hashmatch.matching.video import FrameQuery
+from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes
+from hashmatch.signals.base import Orientation
+from hashmatch_tools.fakes import MemoryBank
+
+pytestmark = pytest.mark.unit
+
+WHEN = "2026-12-04T00:00:00.000Z"
+PDQ_A = "f" * 32 + "0" * 32
+PHASH_A = "ff00ff00ff00ff00"
+
+
+def flip(value: str, bits: int) -> str:
+    """`value` with its lowest `bits` bits inverted."""
+    width = len(value) * 4
+    return f"{int(value, 16) ^ ((1 << bits) - 1):0{width // 4}x}"
+
+
+def item(
+    item_id: str,
+    signals: dict[str, str],
+    entries: tuple[NearEntry, ...] = (),
+    media: str = "image",
+    duration: float | None = None,
+) -> SharedItem:
+    return SharedItem(item_id, Provenance("tiktok", WHEN, ("gore",)), media, signals, entries, duration)
+
+
+def bank_with(*items: SharedItem) -> tuple[MemoryBank, BankIndex]:
+    bank = MemoryBank()
+    bank.put_items(items)
+    index = BankIndex()
+    index.refresh(bank)
+    return bank, index
+
+
+def check(signals: dict[str, str], quality: int = 100, queries: tuple[LabelledHash, ...] = ()) -> MediaHashes:
+    return MediaHashes(media="image", signals=signals, quality={"pdq": quality}, queries=queries)
+
+
+def test_exact_evidence_is_an_equal_digest() -> None:
+    bank, _ = bank_with(item("i1", {"sha256": "a" * 64, "md5": "b" * 32}))
+    evidence, found = exact_evidence(bank, check({"sha256": "a" * 64, "md5": "c" * 32}))
+    assert [(e.item_id, e.signal, e.distance) for e in evidence] == [("i1", "sha256", 0)]
+    assert set(found) == {"i1"}
+
+
+def test_near_evidence_is_within_each_signals_threshold_and_names_the_query() -> None:
+    stored = item("i1", {"pdq": PDQ_A}, (NearEntry("pdq", PDQ_A), NearEntry("pdq", flip(PDQ_A, 100), "framing")))
+    _, index = bank_with(stored)
+    rotated = LabelledHash("pdq", flip(PDQ_A, 31), Orientation.ROTATE_90.value)
+    framing = LabelledHash("pdq", flip(PDQ_A, 100 + 3), "inside_bars")  # 3 bits from the stored framing
+    hashes = check({"pdq": flip(PDQ_A, 32)}, queries=(rotated, framing))
+    found = {(e.query, e.distance) for e in near_evidence(index, hashes, Thresholds())}
+    assert found == {("rotate_90", 31), ("inside_bars", 3)}  # the original is 32 bits off: no match
+    stricter = near_evidence(index, hashes, Thresholds({"pdq": 30}))
+    assert [(e.query, e.distance) for e in stricter] == [("inside_bars", 3)]
+
+
+def test_a_flat_picture_is_queried_by_its_framings_only() -> None:
+    rotated = LabelledHash("pdq", PDQ_A, "rotate_90")
+    framing = LabelledHash("pdq", PDQ_A, "inside_padding")
+    flat = check({"pdq": PDQ_A}, quality=10, queries=(rotated, framing))
+    assert picture_queries(flat, "pdq") == [("inside_padding", PDQ_A)]
+    usable = check({"pdq": PDQ_A}, quality=50, queries=(rotated, framing))
+    assert [label for label, _ in picture_queries(usable, "pdq")] == ["original", "rotate_90", "inside_padding"]
+
+
+def test_corroboration_accepts_pdq_past_the_threshold_only_with_phash_close() -> None:
+    stored = item("i1", {"pdq": PDQ_A, "phash": PHASH_A}, (NearEntry("pdq", PDQ_A), NearEntry("phash", PHASH_A)))
+    _, index = bank_with(stored)
+    items = {"i1": stored}
+    for pdq_bits, phash_bits, matched in (
+        (40, PHASH_CORROBORATION_THRESHOLD, True),
+        (40, PHASH_CORROBORATION_THRESHOLD + 1, False),
+        (CORROBORATED_PDQ_LIMIT, 0, True),
+        (CORROBORATED_PDQ_LIMIT + 1, 0, False),
+    ):
+        hashes = check({"pdq": flip(PDQ_A, pdq_bits), "phash": flip(PHASH_A, phash_bits)})
+        candidates = corroboration_candidates(index, hashes, Thresholds())
+        evidence = corroborated_evidence(candidates, items, hashes)
+        assert bool(evidence) is matched, (pdq_bits, phash_bits)
+    # Within the threshold it is a plain PDQ match, not a corroboration candidate.
+    assert not corroboration_candidates(index, check({"pdq": flip(PDQ_A, 31), "phash": PHASH_A}), Thresholds())
+
+
+def test_the_corroboration_limit_follows_a_platforms_threshold_but_never_passes_the_measured_one() -> None:
+    assert corroborated_pdq_limit(31) == CORROBORATED_PDQ_LIMIT == 48
+    assert corroborated_pdq_limit(24) == 41
+    assert corroborated_pdq_limit(40) == 48
+
+
+def test_phash_matches_alone_only_items_shared_without_a_pdq() -> None:
+    only_phash = item("i1", {"phash": PHASH_A}, (NearEntry("phash", PHASH_A),), media="hashes")
+    with_pdq = item("i2", {"pdq": PDQ_A, "phash": PHASH_A}, (NearEntry("pdq", PDQ_A), NearEntry("phash", PHASH_A)))
+    _, index = bank_with(only_phash, with_pdq)
+    hashes = check({"pdq": flip(PDQ_A, 120), "phash": flip(PHASH_A, 2)})
+    candidates = lone_signal_candidates(index, hashes, Thresholds())
+    assert {h.entry.item_id for h in candidates} == {"i1", "i2"}
+    evidence = lone_signal_evidence(candidates, {"i1": only_phash, "i2": with_pdq})
+    assert [(e.item_id, e.signal, e.distance) for e in evidence] == [("i1", "phash", 2)]
+
+
+def test_a_video_matches_a_shared_video_by_alignment_and_a_still_by_one_frame() -> None:
+    frames = tuple(FrameHash(float(t), flip(PDQ_A, 40 + t), 100) for t in range(6))
+    shared_video = item(
+        "v1",
+        {"sha256": "c" * 64},
+        tuple(NearEntry("pdq", f.pdq, "frame", f.offset, f.offset) for f in frames),
+        media="video",
+        duration=6.0,
+    )
+    bank, index = bank_with(shared_video)
+    checked = MediaHashes(media="video", signals={}, frames=frames, duration=6.0, extra={"sample_fps": 1.0})
+    hits = [
+        (FrameQuery(f.offset, Orientation.ORIGINAL, f.pdq), hit)
+        for f in frames
+        for hit in index.query("pdq", [f.pdq], 0)
+    ]
+    (evidence,) = video_evidence(checked, shared_video, hits)
+    assert (evidence.signal, evidence.query, evidence.distance) == ("vpdq", "frames", 0)
+    assert evidence.detail["matched"] is True
+    # Two aligned frames are not enough (at least three samples).
+    assert video_evidence(checked, shared_video, hits[:2]) == []
+    still = item("s1", {"pdq": frames[2].pdq}, (NearEntry("pdq", frames[2].pdq),))
+    (evidence,) = video_evidence(checked, still, hits[2:3])
+    assert (evidence.signal, evidence.query) == ("pdq", "frame@2.00s")
+    matches = Matcher(bank, BankIndex()).match(checked)
+    assert [(m.item_id, m.signal) for m in matches] == [("v1", "vpdq")]
+
+
+def test_the_matcher_reports_only_active_items_with_their_best_evidence_per_signal() -> None:
+    stored = item("i1", {"sha256": "a" * 64, "pdq": PDQ_A}, (NearEntry("pdq", PDQ_A),))
+    bank, _ = bank_with(stored)
+    matcher = Matcher(bank, BankIndex())
+    hashes = check({"sha256": "a" * 64, "pdq": flip(PDQ_A, 5)}, queries=(LabelledHash("pdq", PDQ_A, "whole"),))
+    matches = matcher.match(hashes)
+    assert [(m.signal, m.distance, m.query) for m in matches] == [("sha256", 0, "original"), ("pdq", 0, "whole")]
+    bank.withdraw_items([stored], WHEN)
+    assert matcher.match(hashes) == []
