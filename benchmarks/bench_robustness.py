@@ -264,7 +264,7 @@ class Coalition:
 def queried_pdq(hashes: MediaHashes) -> list[str]:
     """Every PDQ hash the Matcher queries for a checked image: the main one and its 7 rotations/flips
     (when of usable quality), and its framings."""
-    return [value for _, value in picture_queries(hashes, "pdq")]
+    return [q.value for q in picture_queries(hashes, "pdq")]
 
 
 def stored_pdq(item: SharedItem) -> list[str]:

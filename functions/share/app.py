@@ -1,10 +1,10 @@
-"""Share: store what a platform shares (media or hash lists) or withdraws, and alert the others."""
+"""Share: store what a platform shares (hashes of media, or hash lists) or withdraws, and alert the others."""
 
 from typing import Any
 
-from hashmatch.aws.entrypoint import handle_ingest_batch, logger
+from hashmatch.aws.entrypoint import handle_submission_batch, logger
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle_ingest_batch(event, context, actions=("share", "withdraw"))
+    return handle_submission_batch(event, context)

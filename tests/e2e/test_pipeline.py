@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import jsonschema
 import pytest
 
-from hashmatch.service.notifications import notification_schema
+from hashmatch.media.hashing import hash_file
+from hashmatch.service.notifications import ObjectRef, notification_schema
+from hashmatch.service.submission import Kind, Submission
 from hashmatch_tools.client import Coalition
 from hashmatch_tools.local.stack import LocalStack, client
 from hashmatch_tools.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
@@ -99,36 +104,41 @@ def test_unusable_files_are_rejected(coalition: Coalition) -> None:
     }
 
 
-def test_a_redelivered_event_gives_one_verdict(coalition: Coalition, local_stack: LocalStack) -> None:
+def test_a_redelivered_submission_gives_one_verdict(coalition: Coalition, local_stack: LocalStack) -> None:
+    """A queue delivers at least once: the same submission twice, then the edge finding the object
+    gone on a third delivery of the same S3 event, give one verdict and nothing else."""
     sqs = client("sqs", local_stack.endpoint)
     (check_function,) = [f for f in local_stack.functions if f.logical_id == "CheckFunction"]
-    key = coalition.put("check", "twitter", "dup.jpg", jpeg_bytes(scene(106)), {"content-id": "dup"})
-    event = {
-        "Records": [
-            {
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": coalition.bucket},
-                    "object": {"key": key, "size": 1, "eTag": "x", "sequencer": "00FF"},
-                },
-            }
-        ]
-    }
-    for _ in range(2):
-        sqs.send_message(QueueUrl=check_function.queue_url, MessageBody=json.dumps(event))
-    verdicts = _verdicts(coalition, "twitter", [key])
-    assert verdicts[key]["content_id"] == "dup"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "dup.jpg"
+        path.write_bytes(jpeg_bytes(scene(106)))
+        hashes = replace(hash_file(path), uneven_crops=None)
+    obj = ObjectRef(coalition.bucket, "check/twitter/dup.jpg", etag="e1", size=1, sequencer="00FF")
+    checked = Submission("check", "twitter", obj, Kind.HASHES, {"content-id": "dup"}, hashes=hashes)
+    for submission in (checked, checked, replace(checked, kind=Kind.GONE, hashes=None)):
+        sqs.send_message(QueueUrl=check_function.queue_url, MessageBody=json.dumps(submission.to_json()))
+    verdicts = _verdicts(coalition, "twitter", [obj.key])
+    assert verdicts[obj.key]["content_id"] == "dup"
     time.sleep(3)
-    again = [n for n in coalition.notifications("twitter", 1) if n.get("object", {}).get("key") == key]
-    assert again == [], "the duplicate deliveries produced no second verdict"
+    again = [n for n in coalition.notifications("twitter", 1) if n.get("object", {}).get("key") == obj.key]
+    assert again == [], "the repeated deliveries produced a second answer"
 
 
-def test_a_failing_record_is_retried_then_dead_lettered(coalition: Coalition, local_stack: LocalStack) -> None:
+@pytest.mark.parametrize(
+    ("function", "dead_letters", "body"),
+    [
+        ("HashFunction", "HashDeadLetterQueueUrl", "this is not an S3 event"),
+        ("CheckFunction", "CheckDeadLetterQueueUrl", "this is not a submission"),
+    ],
+)
+def test_a_failing_record_is_retried_then_dead_lettered(
+    local_stack: LocalStack, function: str, dead_letters: str, body: str
+) -> None:
     sqs = client("sqs", local_stack.endpoint)
-    (check_function,) = [f for f in local_stack.functions if f.logical_id == "CheckFunction"]
-    dlq = local_stack.outputs["CheckDeadLetterQueueUrl"]
-    sqs.send_message(QueueUrl=check_function.queue_url, MessageBody="this is not an S3 event")
+    (target,) = [f for f in local_stack.functions if f.logical_id == function]
+    dlq = local_stack.outputs[dead_letters]
+    sqs.send_message(QueueUrl=target.queue_url, MessageBody=body)
     deadline, landed = time.monotonic() + 90, []
     while time.monotonic() < deadline and not landed:
         landed = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
-    assert [m["Body"] for m in landed] == ["this is not an S3 event"]
+    assert [m["Body"] for m in landed] == [body]

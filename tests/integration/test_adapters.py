@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 import boto3
 import pytest
@@ -10,8 +13,12 @@ import pytest
 from hashmatch.aws.runtime import build_runtime
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.sns import SnsNotifier
+from hashmatch.aws.submissions import SqsSubmissionSink, SubmissionReader
+from hashmatch.media.hashing import hash_file
+from hashmatch.media.model import FrameHash, MediaHashes
 from hashmatch.service.notifications import ObjectRef, verdict_notification
 from hashmatch.service.settings import Settings
+from hashmatch.service.submission import Kind, Submission
 from hashmatch_tools.local.stack import topic_arn
 from hashmatch_tools.local.template import Stack
 from hashmatch_tools.samples import jpeg_bytes, scene
@@ -67,30 +74,60 @@ def test_sns_notifier_publishes_body_and_filter_attributes(moto_aws: Stack) -> N
     assert json.loads(attributes["labels"]) == ["gore", "self-harm"]
 
 
-def test_the_same_s3_event_twice_gives_one_verdict(moto_aws: Stack) -> None:
-    outputs = moto_aws.outputs()
-    settings = Settings.from_environment(
+def _settings(stack: Stack) -> Settings:
+    outputs = stack.outputs()
+    return Settings.from_environment(
         {
             "TABLE_NAME": outputs["BankTableName"],
-            "INGEST_BUCKET": outputs["IngestBucketName"],
-            "PLATFORMS": ",".join(moto_aws.parameters["Platforms"]),
+            "PLATFORMS": ",".join(stack.parameters["Platforms"]),
             "TOPIC_ARN_TEMPLATE": outputs["TopicArnTemplate"],
         }
     )
-    sqs, sns, s3 = _client("sqs"), _client("sns"), _client("s3")
+
+
+def _checked_hashes(seed: int) -> MediaHashes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "a.jpg"
+        path.write_bytes(jpeg_bytes(scene(seed, (320, 240))))
+        return replace(hash_file(path), uneven_crops=None)
+
+
+def test_the_same_submission_twice_gives_one_verdict(moto_aws: Stack) -> None:
+    settings = _settings(moto_aws)
+    sqs, sns = _client("sqs"), _client("sns")
     url = sqs.create_queue(QueueName="verdicts")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=settings.topic_arn("twitch"), Protocol="sqs", Endpoint=arn)
     runtime = build_runtime(settings, boto3.session.Session(region_name="us-east-1"))
-    body = jpeg_bytes(scene(77, (320, 240)))
-    obj = ObjectRef(settings.ingest_bucket, "check/twitch/a.jpg", etag="e1", size=len(body), sequencer="01")
-    s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=body)
-    assert runtime.process(obj) == "processed"
-    # A redelivery that finds the object again (re-written before the retry) is still one event.
-    s3.put_object(Bucket=obj.bucket, Key=obj.key, Body=body)
-    assert runtime.process(obj) == "processed"
+    obj = ObjectRef(moto_aws.outputs()["IngestBucketName"], "check/twitch/a.jpg", etag="e1", size=1, sequencer="01")
+    checked = Submission("check", "twitch", obj, Kind.HASHES, {"content-id": "a"}, hashes=_checked_hashes(77))
+    body = json.dumps(checked.to_json())
+    assert runtime.process(body) == "processed"
+    assert runtime.process(body) == "processed"  # the stored outcome of the first
+    # The edge finding the object gone on a later delivery of the same event: nothing more.
+    assert runtime.process(json.dumps(replace(checked, kind=Kind.GONE, hashes=None).to_json())) == "processed"
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     assert len(messages) == 1
     # A new write of the key (a new sequencer) is a new check.
-    assert runtime.process(ObjectRef(obj.bucket, obj.key, "e1", len(body), "02")) == "processed"
+    again = replace(checked, obj=replace(obj, sequencer="02"))
+    assert runtime.process(json.dumps(again.to_json())) == "processed"
     assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])) == 1
+
+
+def test_large_submissions_travel_through_the_signals_bucket_and_are_deleted(moto_aws: Stack) -> None:
+    outputs = moto_aws.outputs()
+    sqs, s3 = _client("sqs"), _client("s3")
+    bucket = outputs["SignalsBucketName"]
+    queue = outputs["CheckQueueUrl"]
+    sink = SqsSubmissionSink({"check": queue, "share": queue, "withdraw": queue}, bucket, sqs, s3)
+    frames = tuple(FrameHash(float(t), f"{t:064x}", 90, tuple(f"{t + k:064x}" for k in range(7))) for t in range(600))
+    hashes = MediaHashes(media="video", signals={"sha256": "a" * 64, "md5": "b" * 32}, frames=frames, duration=600.0)
+    obj = ObjectRef(outputs["IngestBucketName"], "check/tiktok/long.mp4", "e", 1, "01")
+    sink.send(Submission("check", "tiktok", obj, Kind.HASHES, hashes=hashes))
+    (message,) = sqs.receive_message(QueueUrl=queue).get("Messages", [])
+    assert len(message["Body"]) < 1024 and "signals_object" in message["Body"]
+    reader = SubmissionReader(s3)
+    submission, where = reader.read(message["Body"])
+    assert submission is not None and submission.hashes == hashes and where is not None
+    reader.discard(where)
+    assert reader.read(message["Body"]) == (None, where)  # a redelivery after processing: nothing to do

@@ -11,8 +11,7 @@ import pytest
 from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.notifications import EventType
-from hashmatch.service.service import HashmatchService
-from hashmatch_tools.fakes import MemoryStore, RecordingNotifier, service_on
+from hashmatch_tools.fakes import MemoryStore, Pipeline, RecordingNotifier, service_on
 from hashmatch_tools.samples import jpeg_bytes, mirrored, resized, scene
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dynamodb_local")]
@@ -20,12 +19,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dynamodb_local")
 PLATFORMS = ("tiktok", "reddit", "youtube")
 
 
-def _instance(bank: DynamoBank, store: MemoryStore, notifier: RecordingNotifier) -> HashmatchService:
+def _instance(bank: DynamoBank, store: MemoryStore, notifier: RecordingNotifier) -> Pipeline:
     """One matcher instance: its own in-memory index, the shared bank."""
     return service_on(bank, store, notifier, PLATFORMS)
 
 
-def _verdict(service: HashmatchService, store: MemoryStore, notifier: RecordingNotifier, name: str, body: bytes):
+def _verdict(service: Pipeline, store: MemoryStore, notifier: RecordingNotifier, name: str, body: bytes):
     service.process(store.put("ingest", f"check/reddit/{name}", body, {"content-id": name}))
     (verdict,) = [n for n in notifier.sent if n.body.get("content_id") == name]
     return verdict

@@ -13,12 +13,12 @@ from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.aws.runtime import bank_index
 from hashmatch.aws.snapshot_job import SnapshotBuilder
 from hashmatch.aws.snapshots import POINTER_KEY, S3SnapshotStore
-from hashmatch.matching.matcher import BankIndex, Matcher
+from hashmatch.matching.matcher import BankIndex
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.notifications import EventType, Notification
 from hashmatch.service.service import HashmatchService
 from hashmatch.service.settings import Settings
-from hashmatch_tools.fakes import MemoryStore, RecordingNotifier
+from hashmatch_tools.fakes import MemoryStore, Pipeline, RecordingNotifier, service_on
 from hashmatch_tools.local.template import Stack
 from hashmatch_tools.samples import jpeg_bytes, mirrored, resized, scene
 from tests.integration.conftest import REGION, TEMPLATE
@@ -39,15 +39,8 @@ class _Deployment:
         self.store, self.notifier = MemoryStore(), RecordingNotifier()
         self.sharer = self.service(BankIndex())
 
-    def service(self, near: BankIndex) -> HashmatchService:
-        return HashmatchService(
-            store=self.store,
-            bank=self.bank,
-            notifier=self.notifier,
-            matcher=Matcher(self.bank, near),
-            hasher=hash_file,
-            platforms=self.settings.platforms,
-        )
+    def service(self, near: BankIndex) -> Pipeline:
+        return service_on(self.bank, self.store, self.notifier, self.settings.platforms, index=near)
 
     def share(self, name: str, body: bytes) -> None:
         self.sharer.process(self.store.put("ingest", f"share/tiktok/{name}", body, {"labels": "graphic-violence"}))
@@ -148,7 +141,7 @@ def test_the_template_keeps_snapshots_private_and_scheduled() -> None:
     (deny,) = stack.resolve(stack.resources["SnapshotBucketPolicy"]["Properties"])["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     read = stack.resources["SnapshotReadPolicy"]["Properties"]
-    assert read["Roles"] == [{"Ref": "CheckFunctionRole"}, {"Ref": "ShareFunctionRole"}]
+    assert read["Roles"] == [{"Ref": "CheckFunctionRole"}, {"Ref": "LookupFunctionRole"}]
     assert {s["Action"] for s in read["PolicyDocument"]["Statement"]} == {"s3:GetObject", "s3:ListBucket"}
     function = stack.resources["SnapshotFunction"]["Properties"]
     assert function["Events"]["Rebuild"] == {

@@ -24,8 +24,13 @@ REGION = "us-east-1"
 BUCKET = f"{STACK_NAME}-ingest-{ACCOUNT}-{REGION}"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 PLATFORMS = ["tiktok", "facebook", "instagram", "youtube", "twitter", "twitch", "snapchat", "pinterest", "reddit"]
-QUEUES = {"CheckQueue": "CheckDeadLetterQueue", "ShareQueue": "ShareDeadLetterQueue"}
-FUNCTIONS = {"CheckFunction": "CheckQueue", "ShareFunction": "ShareQueue"}
+QUEUES = {
+    "HashQueue": "HashDeadLetterQueue",
+    "CheckQueue": "CheckDeadLetterQueue",
+    "ShareQueue": "ShareDeadLetterQueue",
+}
+FUNCTIONS = {"HashFunction": "HashQueue", "CheckFunction": "CheckQueue", "ShareFunction": "ShareQueue"}
+COALITION_FUNCTIONS = ("CheckFunction", "ShareFunction")
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +98,9 @@ def test_fewer_platforms_give_fewer_resources() -> None:
 
 
 def test_function_environment_contract(template: dict[str, Any], stack: Stack) -> None:
-    for logical in FUNCTIONS:
+    for logical in COALITION_FUNCTIONS:
         env = stack.function_environment(logical)
         assert env["TABLE_NAME"] == stack.physical_names("BankTable")["ref"]
-        assert env["INGEST_BUCKET"] == BUCKET
         assert env["PLATFORMS"] == ",".join(PLATFORMS)
         assert env["TOPIC_ARN_TEMPLATE"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{{platform}}"
         assert env["POWERTOOLS_SERVICE_NAME"] == "hashmatch"
@@ -105,6 +109,13 @@ def test_function_environment_contract(template: dict[str, Any], stack: Stack) -
         for platform in PLATFORMS:
             topic = stack.physical_names(f"PlatformTopic{platform}")["TopicArn"]
             assert env["TOPIC_ARN_TEMPLATE"].replace("{platform}", platform) == topic
+    edge = stack.function_environment("HashFunction")
+    assert edge["CHECK_QUEUE_URL"] == stack.physical_names("CheckQueue")["ref"]
+    assert edge["SHARE_QUEUE_URL"] == stack.physical_names("ShareQueue")["ref"]
+    assert edge["SIGNALS_BUCKET"] == stack.physical_names("SignalsBucket")["ref"]
+    assert edge["LOOKUP_API_URL"].startswith("https://")
+    # The hashing function is told of no table, topic or snapshot.
+    assert not {"TABLE_NAME", "TOPIC_ARN_TEMPLATE", "SNAPSHOT_BUCKET", "RESULTS_BUCKET"} & set(edge)
     function = template["Globals"]["Function"]
     assert function["Runtime"] == "python3.12"
     assert function["Architectures"] == ["x86_64"]
@@ -115,6 +126,11 @@ def test_outputs(stack: Stack) -> None:
     for name in (
         "IngestBucketName",
         "BankTableName",
+        "HashQueueUrl",
+        "HashDeadLetterQueueUrl",
+        "SignalsBucketName",
+        "ResultsBucketName",
+        "LookupApiUrl",
         "CheckQueueUrl",
         "ShareQueueUrl",
         "CheckDeadLetterQueueUrl",
@@ -152,7 +168,7 @@ def test_raw_objects_expire_under_every_ingest_prefix(stack: Stack) -> None:
     assert any("AbortIncompleteMultipartUpload" in r for r in rules)
 
 
-def test_bucket_notifications_route_prefixes_to_queues(stack: Stack) -> None:
+def test_every_dropped_object_goes_to_the_hashing_function_first(stack: Stack) -> None:
     bucket = stack.resources["IngestBucket"]
     assert bucket["DependsOn"] in ("IngestQueuePolicy", ["IngestQueuePolicy"])
     routes = {}
@@ -161,11 +177,7 @@ def test_bucket_notifications_route_prefixes_to_queues(stack: Stack) -> None:
         (rule,) = entry["Filter"]["S3Key"]["Rules"]
         assert rule["Name"] == "prefix"
         routes[rule["Value"]] = entry["Queue"]
-    assert routes == {
-        "check/": {"Fn::GetAtt": ["CheckQueue", "Arn"]},
-        "share/": {"Fn::GetAtt": ["ShareQueue", "Arn"]},
-        "withdraw/": {"Fn::GetAtt": ["ShareQueue", "Arn"]},
-    }
+    assert routes == {prefix: {"Fn::GetAtt": ["HashQueue", "Arn"]} for prefix in ("check/", "share/", "withdraw/")}
 
 
 def test_bucket_policy_is_tls_only_and_confines_writes(stack: Stack) -> None:
@@ -209,7 +221,7 @@ def test_every_queue_is_encrypted(stack: Stack) -> None:
 
 def test_ingest_queue_policy_admits_only_this_bucket(stack: Stack) -> None:
     properties = _props(stack, "IngestQueuePolicy")
-    assert properties["Queues"] == [{"Ref": "CheckQueue"}, {"Ref": "ShareQueue"}]
+    assert properties["Queues"] == [{"Ref": "HashQueue"}]
     statements = _statements(stack.resolve(properties["PolicyDocument"]))
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
@@ -219,9 +231,10 @@ def test_ingest_queue_policy_admits_only_this_bucket(stack: Stack) -> None:
     assert any(_denies_insecure_transport(s) for s in statements)
 
 
-def test_dead_letter_queues_are_tls_only(stack: Stack) -> None:
-    properties = _props(stack, "DeadLetterQueuePolicy")
-    assert properties["Queues"] == [{"Ref": q} for q in QUEUES.values()]
+def test_submission_and_dead_letter_queues_are_tls_only_and_grant_nothing(stack: Stack) -> None:
+    properties = _props(stack, "InternalQueuePolicy")
+    internal = ["CheckQueue", "ShareQueue", *QUEUES.values()]
+    assert sorted(properties["Queues"], key=str) == sorted(({"Ref": q} for q in internal), key=str)
     statements = _statements(properties["PolicyDocument"])
     assert all(s["Effect"] == "Deny" for s in statements)
     assert any(_denies_insecure_transport(s) for s in statements)
@@ -283,9 +296,13 @@ def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, pl
         assert "NotAction" not in statement and "NotResource" not in statement
         for action in _as_list(statement["Action"]):
             granted.setdefault(action, set()).update(_as_list(statement["Resource"]))
+    results = stack.physical_names("ResultsBucket")["Arn"]
+    api = stack.physical_names("LookupApi")["ref"]
     assert granted == {
         "s3:PutObject": {f"{BUCKET_ARN}/{prefix}/{platform}/*" for prefix in ("check", "share", "withdraw")},
+        "s3:GetObject": {f"{results}/results/{platform}/*"},
         "sns:Subscribe": {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"},
+        "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/*"},
     }
 
 
@@ -305,10 +322,8 @@ def test_event_source_reports_batch_item_failures(
     assert properties["Layers"] == [{"Ref": "HashmatchLayer"}, {"Ref": "DepsLayer"}]
 
 
-@pytest.mark.parametrize(
-    ("function", "prefixes"), [("CheckFunction", {"check"}), ("ShareFunction", {"share", "withdraw"})]
-)
-def test_function_policies_are_least_privilege(stack: Stack, function: str, prefixes: set[str]) -> None:
+def _granted(stack: Stack, function: str) -> dict[str, set[str]]:
+    """Every action the function's own policies allow, with the resources, checked for wildcards."""
     policies = _props(stack, function)["Policies"]
     assert all(isinstance(p, dict) and set(p) == {"Statement"} for p in policies), "inline statements only"
     statements = [s for p in policies for s in stack.resolve(p)["Statement"]]
@@ -320,26 +335,83 @@ def test_function_policies_are_least_privilege(stack: Stack, function: str, pref
             assert "*" not in action, action
             granted.setdefault(action, set()).update(_as_list(statement["Resource"]))
     assert all(r != "*" for resources in granted.values() for r in resources)
-    objects = {f"{BUCKET_ARN}/{prefix}/*" for prefix in prefixes}
-    assert granted.pop("s3:GetObject") == objects
-    assert granted.pop("s3:DeleteObject") == objects
-    assert granted.pop("s3:ListBucket") == {BUCKET_ARN}
+    return granted
+
+
+def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
+    """A decoder exploit in the hashing function can read and delete dropped objects and queue
+    submissions (which the coalition validates): it cannot write the bank or speak to a platform."""
+    granted = _granted(stack, "HashFunction")
+    assert not [a for a in granted if a.startswith(("dynamodb:", "sns:"))], granted
+    objects = {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("check", "share", "withdraw")}
+    signals = stack.physical_names("SignalsBucket")["Arn"]
+    api = stack.physical_names("LookupApi")["ref"]
+    assert granted == {
+        "s3:GetObject": objects,
+        "s3:DeleteObject": objects,
+        "s3:ListBucket": {BUCKET_ARN},
+        "s3:PutObject": {f"{signals}/signals/*"},
+        "sqs:SendMessage": {stack.physical_names(q)["Arn"] for q in ("CheckQueue", "ShareQueue")},
+        "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/candidates"},
+    }
+
+
+@pytest.mark.parametrize("function", COALITION_FUNCTIONS)
+def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -> None:
+    granted = _granted(stack, function)
+    ingest = [r for resources in granted.values() for r in resources if r.startswith(BUCKET_ARN)]
+    assert ingest == [], "no access to the ingest bucket, where media is"
+    signals = stack.physical_names("SignalsBucket")["Arn"]
+    assert granted.pop("s3:GetObject") == {f"{signals}/signals/*"}
+    assert granted.pop("s3:DeleteObject") == {f"{signals}/signals/*"}
+    assert granted.pop("s3:ListBucket") == {signals}
     assert granted.pop("sns:Publish") == {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-*"}
+    if function == "CheckFunction":
+        results = stack.physical_names("ResultsBucket")["Arn"]
+        assert granted.pop("s3:PutObject") == {f"{results}/results/*"}
     table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
     assert all(action.startswith("dynamodb:") for action in granted)
-    assert all(resources == {table, f"{table}/index/*"} for resources in granted.values())
-    assert "dynamodb:PutItem" in granted and "dynamodb:Query" in granted
+    assert all(resources <= {table, f"{table}/index/*"} for resources in granted.values())
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_functions_have_room_for_videos_and_a_log_group(template: dict[str, Any], stack: Stack, function: str) -> None:
+def test_a_matcher_writes_only_idempotency_records(stack: Stack) -> None:
+    statements = [s for p in _props(stack, "CheckFunction")["Policies"] for s in p["Statement"]]
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    writing = [s for s in statements if writes & set(_as_list(s["Action"]))]
+    assert writing and all(
+        s["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["IDEMPOTENCY"]}} for s in writing
+    )
+
+
+def test_the_lookup_api_takes_iam_callers_only_and_reads_only(stack: Stack) -> None:
+    api = _props(stack, "LookupApi")
+    assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    granted = _granted(stack, "LookupFunction")
+    assert set(granted) == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+    assert _props(stack, "SnapshotReadPolicy")["Roles"] == [{"Ref": "CheckFunctionRole"}, {"Ref": "LookupFunctionRole"}]
+
+
+@pytest.mark.parametrize("bucket", ["SignalsBucket", "ResultsBucket"])
+def test_hash_buckets_are_private_encrypted_tls_only_and_expire(stack: Stack, bucket: str) -> None:
+    properties = _props(stack, bucket)
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert all(int(r["ExpirationInDays"]) <= 15 for r in properties["LifecycleConfiguration"]["Rules"])
+    policy = _props(stack, f"{bucket}Policy")["PolicyDocument"]
+    assert all(s["Effect"] == "Deny" for s in _statements(policy))
+    assert any(_denies_insecure_transport(s) for s in _statements(policy))
+
+
+@pytest.mark.parametrize("function", [*FUNCTIONS, "LookupFunction"])
+def test_functions_have_a_log_group(template: dict[str, Any], stack: Stack, function: str) -> None:
     properties = _function_properties(template, stack, function)
-    assert properties["EphemeralStorage"]["Size"] == 10240
-    assert int(stack.resolve(properties["MemorySize"])) >= 2048
+    if function == "HashFunction":  # it streams videos up to 2 GB to /tmp and decodes them
+        assert properties["EphemeralStorage"]["Size"] == 10240
+        assert int(stack.resolve(properties["MemorySize"])) >= 2048
     (group,) = [
         spec["Properties"]
         for spec in stack.of_type("AWS::Logs::LogGroup").values()
-        if spec["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+        if spec["Properties"].get("LogGroupName") == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
     ]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 

@@ -22,12 +22,39 @@ def test_hash_prints_a_json_line_per_file(tmp_path: Path, capsys: pytest.Capture
     assert third["error"]["code"] == "unreadable"
 
 
-def test_remote_commands_say_where_the_stack_is(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remote_commands_say_where_the_stack_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with pytest.raises(SystemExit, match="--stack-name"):
-        main(["inbox", "--platform", "tiktok"])
+    assert main(["inbox", "--platform", "tiktok"]) == 2  # a usage error
+    assert "--stack-name" in capsys.readouterr().err
 
 
 def test_an_unreachable_stack_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["inbox", "--platform", "tiktok", "--endpoint-url", "http://127.0.0.1:9"]) == 2
+    assert main(["inbox", "--platform", "tiktok", "--endpoint-url", "http://127.0.0.1:9"]) == 3  # AWS / network
     assert "hashmatch:" in capsys.readouterr().err
+
+
+def test_hash_for_check_prints_the_full_query_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    picture = tmp_path / "видео 1.jpg"
+    picture.write_bytes(jpeg_bytes(scene(2, (320, 240))))
+    assert main(["hash", "--for-check", str(picture)]) == 0
+    captured = capsys.readouterr()
+    (record,) = (json.loads(line) for line in captured.out.splitlines())
+    assert record["content_id"] == "видео 1.jpg" and record["media"] == "image"
+    labels = {label for _, label, _ in record["queries"]}
+    assert {"rotate_90", "whole", "whole+middle_band"} <= labels
+    assert "uneven-crop search" in captured.err  # said loudly: no lookup API was given
+
+
+def test_version_and_help_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out.startswith("hashmatch ")
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    text = capsys.readouterr().out
+    assert "--by-hash" in text and "--content-id" in text and "--wait" in text

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from hashmatch.aws.api import handle_request
 from hashmatch.service.events import MalformedEvent, objects_from_message
-from hashmatch.service.service import route_for
+from hashmatch.service.routing import route_for
+from hashmatch.service.submission import Kind, submission_from_json
+from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
 
 pytestmark = pytest.mark.unit
 
@@ -16,17 +19,43 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 PLATFORMS = ("tiktok", "facebook", "youtube")
 
 
+# HashFunction takes S3 events; CheckFunction and ShareFunction submissions; LookupFunction API requests.
+S3_EVENTS = ("check-image.json", "share-image.json", "share-hash-list.json", "withdraw.json", "s3-test-event.json")
+SUBMISSIONS = ("check-submission.json", "share-submission.json")
+API_REQUESTS = ("lookup-candidates.json",)
+
+
 def _objects(name: str):
     event = json.loads((EVENTS / name).read_text())
     return [obj for record in event["Records"] for obj in objects_from_message(record["body"])]
 
 
-def test_every_sample_event_routes_to_a_platform() -> None:
-    files = sorted(p.name for p in EVENTS.glob("*.json"))
-    assert files, "events/ holds sample events"
-    for name in files:
-        for obj in _objects(name):
-            assert route_for(obj.key, PLATFORMS).platform in PLATFORMS
+def test_every_sample_event_is_one_the_tests_read() -> None:
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(S3_EVENTS + SUBMISSIONS + API_REQUESTS)
+
+
+@pytest.mark.parametrize("name", S3_EVENTS)
+def test_every_s3_event_routes_to_a_platform(name: str) -> None:
+    for obj in _objects(name):
+        assert route_for(obj.key, PLATFORMS).platform in PLATFORMS
+
+
+@pytest.mark.parametrize("name", SUBMISSIONS)
+def test_sample_submissions_are_processed_by_the_coalition(name: str) -> None:
+    (record,) = json.loads((EVENTS / name).read_text())["Records"]
+    submission = submission_from_json(json.loads(record["body"]))
+    assert submission.kind is Kind.HASHES and submission.hashes is not None
+    notifier = RecordingNotifier()
+    pipeline = service_on(MemoryBank(), MemoryStore(), notifier, PLATFORMS)
+    pipeline.coalition.process(submission)
+    assert notifier.sent and all(n.body["object"]["key"] == submission.obj.key for n in notifier.sent)
+
+
+def test_the_sample_api_request_is_answered() -> None:
+    event = json.loads((EVENTS / "lookup-candidates.json").read_text())
+    pipeline = service_on(MemoryBank(), MemoryStore(), RecordingNotifier(), PLATFORMS)
+    answer = handle_request(event, lambda: pipeline.matcher)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {"candidates": []}
 
 
 def test_keys_are_url_decoded() -> None:

@@ -79,7 +79,7 @@ def stored_hashes(image: Image.Image) -> list[str]:
 
 
 def queried_hashes(image: Image.Image) -> list[str]:
-    return [value for _, value in picture_queries(checked(image), "pdq")]
+    return [q.value for q in picture_queries(checked(image), "pdq")]
 
 
 def matches(copy: Image.Image, original: Image.Image) -> bool:

@@ -86,9 +86,9 @@ def test_a_flat_picture_is_queried_by_its_framings_only() -> None:
     rotated = LabelledHash("pdq", PDQ_A, "rotate_90")
     framing = LabelledHash("pdq", PDQ_A, "inside_padding")
     flat = check({"pdq": PDQ_A}, quality=10, queries=(rotated, framing))
-    assert picture_queries(flat, "pdq") == [("inside_padding", PDQ_A)]
+    assert [(q.label, q.value) for q in picture_queries(flat, "pdq")] == [("inside_padding", PDQ_A)]
     usable = check({"pdq": PDQ_A}, quality=50, queries=(rotated, framing))
-    assert [label for label, _ in picture_queries(usable, "pdq")] == ["original", "rotate_90", "inside_padding"]
+    assert [q.label for q in picture_queries(usable, "pdq")] == ["original", "rotate_90", "inside_padding"]
 
 
 def test_corroboration_accepts_pdq_past_the_threshold_only_with_phash_close() -> None:

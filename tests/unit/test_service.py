@@ -9,8 +9,8 @@ from PIL import Image
 
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.notifications import EventType
-from hashmatch.service.service import HashmatchService, Outcome, UnroutableObject, route_for
-from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
+from hashmatch.service.routing import Outcome, UnroutableObject, route_for
+from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
 from hashmatch_tools.samples import jpeg_bytes, mirrored, png_bytes, resized, scene
 
 pytestmark = pytest.mark.unit
@@ -20,7 +20,7 @@ BUCKET = "ingest"
 
 
 @pytest.fixture
-def parts() -> tuple[HashmatchService, MemoryStore, MemoryBank, RecordingNotifier]:
+def parts() -> tuple[Pipeline, MemoryStore, MemoryBank, RecordingNotifier]:
     store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
     service = service_on(bank, store, notifier, PLATFORMS, clock=lambda: datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
     return service, store, bank, notifier

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.service.settings import Settings, SettingsError
+from hashmatch.service.settings import EdgeSettings, Settings, SettingsError
 
 pytestmark = pytest.mark.unit
 
 ENV = {
     "TABLE_NAME": "bank",
-    "INGEST_BUCKET": "ingest",
     "PLATFORMS": "tiktok, reddit",
     "TOPIC_ARN_TEMPLATE": "arn:aws:sns:us-east-1:1:hm-{platform}",
 }
@@ -54,3 +53,23 @@ def test_bad_threshold_configuration_fails_fast(thresholds: str, bounds: str, me
     env = {**ENV, "PLATFORM_THRESHOLDS": thresholds, "THRESHOLD_BOUNDS": bounds}
     with pytest.raises(SettingsError, match=message):
         Settings.from_environment(env)
+
+
+EDGE_ENV = {
+    "PLATFORMS": "tiktok, reddit",
+    "CHECK_QUEUE_URL": "https://sqs/check",
+    "SHARE_QUEUE_URL": "https://sqs/share",
+    "SIGNALS_BUCKET": "signals",
+}
+
+
+def test_edge_settings_from_environment() -> None:
+    settings = EdgeSettings.from_environment({**EDGE_ENV, "LOOKUP_API_URL": "https://api"})
+    assert settings.platforms == ("tiktok", "reddit") and settings.lookup_api_url == "https://api"
+    assert EdgeSettings.from_environment(EDGE_ENV).lookup_api_url is None
+
+
+@pytest.mark.parametrize("missing", sorted(EDGE_ENV))
+def test_a_missing_edge_variable_is_named(missing: str) -> None:
+    with pytest.raises(SettingsError, match=missing):
+        EdgeSettings.from_environment({k: v for k, v in EDGE_ENV.items() if k != missing})

@@ -1,15 +1,19 @@
 """The `hashmatch` command: hash files, run the local stack, and act as a member platform.
 
-    hashmatch hash FILE...
+    hashmatch hash [--for-check | --for-share] FILE...
     hashmatch local [--port N]
     hashmatch demo
     hashmatch share --platform P [--label L]... FILE...
-    hashmatch check --platform P [--wait SECONDS] FILE...
+    hashmatch check --platform P [--by-hash] [--wait SECONDS] FILE_OR_HASH_LIST...
     hashmatch withdraw --platform P HASH_OR_FILE...
     hashmatch inbox --platform P
 
 share/check/withdraw/inbox talk to the local stack (`AWS_ENDPOINT_URL` or `--endpoint-url`)
 or to a deployed stack (`--stack-name`, resolved through CloudFormation outputs).
+
+Every file gets its own JSON line on stdout, whatever happens to the others. Exit codes:
+0 every file answered; 1 some file was rejected, unreadable or unanswered in time (its line says
+why); 2 the command line was wrong; 3 AWS or the network failed (the message says how).
 """
 
 from __future__ import annotations
@@ -19,54 +23,97 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hashmatch import __version__
+from hashmatch.aws.lookup import LookupApiError
 from hashmatch.media.model import Rejected
 from hashmatch_tools.client import Clients, Coalition, UnknownPlatform
 
+EXIT_OK, EXIT_SOME_FILES_FAILED, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
+
 
 def _print(record: dict[str, Any]) -> None:
-    print(json.dumps(record, sort_keys=True), flush=True)
+    print(json.dumps(record, sort_keys=True, ensure_ascii=False), flush=True)
 
 
-def hash_command(files: Sequence[str]) -> int:
+def _file_error(name: str, code: str, message: str) -> dict[str, Any]:
+    return {"file": name, "error": {"code": code, "message": message}}
+
+
+def _hash_records(
+    files: Sequence[str], mode: str | None, candidates: Any, content_ids: Sequence[str] | None = None
+) -> Iterator[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
+    """(file, record, error) for each file: what `hash` prints for it, or why it could not."""
+    from hashmatch.edge.ingest import refine
+    from hashmatch.media.codec import hashes_to_json
     from hashmatch.media.hashing import hash_file
 
-    failures = 0
-    for name in files:
+    for position, name in enumerate(files):
         try:
-            hashes = hash_file(name)
+            hashes = hash_file(name, for_sharing=mode == "share")
         except Rejected as rejected:
-            failures += 1
-            _print({"file": name, "error": {"code": rejected.reason.value, "message": rejected.message}})
+            yield name, None, _file_error(name, rejected.reason.value, rejected.message)
             continue
         except OSError as error:
-            failures += 1
-            _print({"file": name, "error": {"code": "unreadable", "message": error.strerror or str(error)}})
+            yield name, None, _file_error(name, "unreadable", error.strerror or str(error))
             continue
-        record: dict[str, Any] = {"file": name, "media": hashes.media, "signals": hashes.signals}
-        if hashes.pdq_quality is not None:
-            record["pdq_quality"] = hashes.pdq_quality
-        if hashes.frames:
-            record["frames"] = [{"offset": f.offset, "pdq": f.pdq, "quality": f.quality} for f in hashes.frames]
-        if hashes.duration is not None:
-            record["duration"] = hashes.duration
-        _print(record)
-    return 1 if failures else 0
+        if mode is None:
+            record: dict[str, Any] = {"file": name, "media": hashes.media, "signals": hashes.signals}
+            if hashes.pdq_quality is not None:
+                record["pdq_quality"] = hashes.pdq_quality
+            if hashes.frames:
+                record["frames"] = [{"offset": f.offset, "pdq": f.pdq, "quality": f.quality} for f in hashes.frames]
+            if hashes.duration is not None:
+                record["duration"] = hashes.duration
+            yield name, record, None
+            continue
+        if mode == "check":
+            hashes = refine(hashes, candidates)
+        record = {"file": name, **hashes_to_json(replace(hashes, uneven_crops=None))}
+        if mode == "check":
+            record["content_id"] = content_ids[position] if content_ids else Path(name).name
+        yield name, record, None
 
 
-def _coalition(args: argparse.Namespace) -> Coalition:
+def hash_command(args: argparse.Namespace) -> int:
+    mode = "check" if args.for_check else "share" if args.for_share else None
+    candidates = None
+    if mode == "check":
+        if args.endpoint_url or args.stack_name or os.environ.get("AWS_ENDPOINT_URL"):
+            candidates = _coalition(args, need_platform=False).candidates()
+        if candidates is None:
+            print(
+                "hashmatch: no lookup API given (--endpoint-url or --stack-name): these hashes carry no "
+                "uneven-crop search, so copies cut unevenly on every side may be missed",
+                file=sys.stderr,
+            )
+    failures = 0
+    for _name, record, error in _hash_records(args.files, mode, candidates):
+        failures += error is not None
+        _print(error if error is not None else record or {})
+    return EXIT_SOME_FILES_FAILED if failures else EXIT_OK
+
+
+def _coalition(args: argparse.Namespace, *, need_platform: bool = True) -> Coalition:
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     if args.stack_name:
-        inboxes = {args.platform: args.inbox_queue_url} if getattr(args, "inbox_queue_url", None) else {}
+        platform = getattr(args, "platform", None)
+        inbox = getattr(args, "inbox_queue_url", None)
+        inboxes = {platform: inbox} if platform and inbox else {}
         return Coalition.deployed(args.stack_name, Clients(endpoint, args.region), inboxes)
     if not endpoint:
-        raise SystemExit("say where the stack is: --stack-name NAME, or --endpoint-url / AWS_ENDPOINT_URL for local")
+        raise UsageError("say where the stack is: --stack-name NAME, or --endpoint-url / AWS_ENDPOINT_URL for local")
     return Coalition.local(endpoint)
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as given."""
 
 
 def share_command(args: argparse.Namespace) -> int:
@@ -75,10 +122,17 @@ def share_command(args: argparse.Namespace) -> int:
     for name, value in (("severity", args.severity), ("incident", args.incident), ("note", args.note)):
         if value:
             metadata[name] = value
+    failures = 0
     for name in args.files:
-        key = coalition.put("share", args.platform, name, Path(name).read_bytes(), metadata)
+        try:
+            body = Path(name).read_bytes()
+        except OSError as error:
+            failures += 1
+            _print(_file_error(name, "unreadable", error.strerror or str(error)))
+            continue
+        key = coalition.put("share", args.platform, name, body, metadata)
         _print({"file": name, "key": key, "bucket": coalition.bucket})
-    return 0
+    return EXIT_SOME_FILES_FAILED if failures else EXIT_OK
 
 
 def withdraw_command(args: argparse.Namespace) -> int:
@@ -94,30 +148,122 @@ def withdraw_command(args: argparse.Namespace) -> int:
             lines.append(target if ":" in target else target.lower())
     key = coalition.put("withdraw", args.platform, "withdraw.txt", ("\n".join(lines) + "\n").encode())
     _print({"key": key, "hashes": lines})
-    return 0
+    return EXIT_OK
+
+
+def _is_check_list(path: Path) -> bool:
+    """A JSON Lines hash list (as `hash --for-check` prints), told apart from media by content."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{")
 
 
 def check_command(args: argparse.Namespace) -> int:
     coalition = _coalition(args)
-    names = {}
-    for name in args.files:
-        key = coalition.put("check", args.platform, name, Path(name).read_bytes(), {"content-id": Path(name).name})
+    if args.content_id and len(args.content_id) != len(args.files):
+        raise UsageError(f"--content-id was given {len(args.content_id)} times for {len(args.files)} files")
+    lists = [name for name in args.files if _is_check_list(Path(name))]
+    media = [name for name in args.files if name not in lists]
+    failures = 0
+    if args.by_hash and media:
+        failures += _check_by_hash(args, coalition, media)
+    elif media:
+        failures += _check_media(args, coalition, media)
+    for name in lists:
+        failures += _check_list(args, coalition, name, Path(name).read_bytes(), _list_names(Path(name)))
+    return EXIT_SOME_FILES_FAILED if failures else EXIT_OK
+
+
+def _content_id(args: argparse.Namespace, name: str) -> str:
+    if args.content_id:
+        return str(args.content_id[args.files.index(name)])
+    return Path(name).name
+
+
+def _check_media(args: argparse.Namespace, coalition: Coalition, files: list[str]) -> int:
+    """Upload each file; with --wait, print each verdict. The number of files not answered."""
+    names, failures = {}, 0
+    for name in files:
+        try:
+            body = Path(name).read_bytes()
+        except OSError as error:
+            failures += 1
+            _print(_file_error(name, "unreadable", error.strerror or str(error)))
+            continue
+        key = coalition.put("check", args.platform, name, body, {"content-id": _content_id(args, name)})
         names[key] = name
         if not args.wait:
             _print({"file": name, "key": key, "bucket": coalition.bucket})
     if not args.wait:
-        return 0
+        return failures
     for verdict in coalition.verdicts(args.platform, set(names), timeout=args.wait):
+        failures += verdict["event_type"] in ("check.rejected", "check.expired")
         _print({"file": names.pop(verdict["object"]["key"]), **verdict})
     for key, name in names.items():
-        _print({"file": name, "key": key, "error": {"code": "timeout", "message": f"no verdict in {args.wait}s"}})
-    return 1 if names else 0
+        _print({**_file_error(name, "timeout", f"no verdict in {args.wait}s"), "key": key})
+    return failures + len(names)
+
+
+def _check_by_hash(args: argparse.Namespace, coalition: Coalition, files: list[str]) -> int:
+    """Hash the files here (media never leaves this machine), upload one check list of their hashes."""
+    content_ids = [_content_id(args, name) for name in files]
+    lines, names, failures = [], {}, 0
+    for name, record, error in _hash_records(files, "check", coalition.candidates(), content_ids):
+        if error is not None:
+            failures += 1
+            _print(error)
+            continue
+        assert record is not None
+        record.pop("file", None)
+        lines.append(json.dumps(record, separators=(",", ":")))
+        names[len(lines)] = name
+    if not lines:
+        return failures
+    body = ("\n".join(lines) + "\n").encode()
+    return failures + _check_list(args, coalition, "by-hash.jsonl", body, names)
+
+
+def _list_names(path: Path) -> dict[int, str]:
+    """Line number -> the name an entry of a saved check list goes by (its file, else content id)."""
+    names = {}
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                names[number] = str(record.get("file") or record.get("content_id") or f"{path.name}:{number}")
+    return names
+
+
+def _check_list(args: argparse.Namespace, coalition: Coalition, name: str, body: bytes, names: dict[int, str]) -> int:
+    """Upload a check list; with --wait, print one verdict line per entry. Entries not answered."""
+    key = coalition.put("check", args.platform, name, body, {"content-id": name})
+    if not args.wait:
+        _print({"file": name, "key": key, "bucket": coalition.bucket, "entries": len(names)})
+        return 0
+    pending = dict(names)
+    failures = 0
+    for verdict in coalition.list_verdicts(args.platform, key, timeout=args.wait):
+        line = verdict.get("entry", {}).get("line")
+        if line is None:  # the whole list was rejected or expired
+            _print({"file": name, **verdict})
+            return len(pending)
+        failures += verdict["event_type"] != "match.found" and verdict["event_type"] != "check.clean"
+        _print({"file": pending.pop(line, f"{name}:{line}"), **verdict})
+    for line, entry_name in pending.items():
+        _print({**_file_error(entry_name, "timeout", f"no verdict in {args.wait}s"), "key": key, "line": line})
+    return failures + len(pending)
 
 
 def inbox_command(args: argparse.Namespace) -> int:
     for notification in _coalition(args).notifications(args.platform, wait_seconds=args.wait):
         _print(notification)
-    return 0
+    return EXIT_OK
 
 
 def local_command(args: argparse.Namespace) -> int:
@@ -126,6 +272,7 @@ def local_command(args: argparse.Namespace) -> int:
     stack = LocalStack(port=args.port).start()
     print(f"hashmatch local stack on {stack.endpoint}", flush=True)
     print(f"export AWS_ENDPOINT_URL={stack.endpoint}", flush=True)
+    print(f"lookup API: {stack.api_endpoint}", flush=True)
     print(f"ingest bucket: {stack.outputs['IngestBucketName']}; platforms: {', '.join(stack.platforms)}", flush=True)
     try:
         while True:
@@ -134,7 +281,7 @@ def local_command(args: argparse.Namespace) -> int:
         pass
     finally:
         stack.stop()
-    return 0
+    return EXIT_OK
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -145,44 +292,67 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hashmatch", description="Catch re-uploads of harmful media by sharing hashes."
+        prog="hashmatch",
+        description="Catch re-uploads of harmful media by sharing hashes.",
+        epilog="Exit codes: 0 every file answered; 1 some file rejected, unreadable or unanswered; "
+        "2 usage error; 3 AWS or network error.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"hashmatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    hash_parser = commands.add_parser("hash", help="print the signals of files as JSON lines")
-    hash_parser.add_argument("files", nargs="+", metavar="FILE")
+    def where(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--endpoint-url", help="the local stack's endpoint (default: AWS_ENDPOINT_URL)")
+        sub.add_argument("--stack-name", help="a deployed stack, found through its CloudFormation outputs")
+        sub.add_argument("--region", help="the deployed stack's AWS region (default: AWS_DEFAULT_REGION)")
+
+    hash_parser = commands.add_parser("hash", help="print the hashes of files as JSON lines")
+    mode = hash_parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--for-check",
+        action="store_true",
+        help="each file's full query set (rotations, framings, uneven-crop search), to check by hash",
+    )
+    mode.add_argument(
+        "--for-share", action="store_true", help="each file's hashes and stored framings, to share by hash list"
+    )
+    hash_parser.add_argument("files", nargs="+", metavar="FILE", help="images or videos")
+    where(hash_parser)
 
     local = commands.add_parser("local", help="run the local stack in the foreground")
-    local.add_argument("--port", type=int, default=4566)
+    local.add_argument("--port", type=int, default=4566, help="the AWS emulation's port on 127.0.0.1 (default 4566)")
 
     demo = commands.add_parser("demo", help="the whole story on a fresh local stack")
-    demo.add_argument("--port", type=int, default=0)
+    demo.add_argument("--port", type=int, default=0, help="the AWS emulation's port (default: any free one)")
 
     def remote(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--platform", required=True)
-        sub.add_argument("--endpoint-url", help="the local stack (default: AWS_ENDPOINT_URL)")
-        sub.add_argument("--stack-name", help="a deployed stack, resolved through CloudFormation outputs")
-        sub.add_argument("--region")
+        sub.add_argument("--platform", required=True, help="the member platform acting")
+        where(sub)
         return sub
 
     share = remote("share", "share files (media or hash lists) with the coalition")
-    share.add_argument("--label", action="append", default=[])
-    share.add_argument("--severity")
-    share.add_argument("--incident")
-    share.add_argument("--note")
-    share.add_argument("files", nargs="+", metavar="FILE")
+    share.add_argument("--label", action="append", default=[], help="a label of the shared item (repeatable)")
+    share.add_argument("--severity", help="how severe the shared item is")
+    share.add_argument("--incident", help="the incident the item belongs to")
+    share.add_argument("--note", help="a note for the other members")
+    share.add_argument("files", nargs="+", metavar="FILE", help="media, or hash lists")
 
     check = remote("check", "check files against the shared bank")
     check.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait for and print each verdict")
+    check.add_argument(
+        "--by-hash", action="store_true", help="hash the files here and upload only their hashes, never the media"
+    )
+    check.add_argument(
+        "--content-id", action="append", help="the platform's own id of each file, in order (default: the file name)"
+    )
     check.add_argument("--inbox-queue-url", help="with --stack-name: an SQS queue subscribed to the platform topic")
-    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("files", nargs="+", metavar="FILE", help="media, or check lists made by `hash --for-check`")
 
     withdraw = remote("withdraw", "withdraw hashes this platform shared")
     withdraw.add_argument("targets", nargs="+", metavar="HASH_OR_FILE", help="signal:hex, bare hex, or a file")
 
     inbox = remote("inbox", "print the notifications the platform received")
-    inbox.add_argument("--wait", type=float, default=2, metavar="SECONDS")
+    inbox.add_argument("--wait", type=float, default=2, metavar="SECONDS", help="how long to wait for more")
     inbox.add_argument("--inbox-queue-url", help="with --stack-name: an SQS queue subscribed to the platform topic")
     return parser
 
@@ -191,21 +361,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     handlers = {
-        "hash": lambda: hash_command(args.files),
-        "local": lambda: local_command(args),
-        "demo": lambda: demo_command(args),
-        "share": lambda: share_command(args),
-        "check": lambda: check_command(args),
-        "withdraw": lambda: withdraw_command(args),
-        "inbox": lambda: inbox_command(args),
+        "hash": hash_command,
+        "local": local_command,
+        "demo": demo_command,
+        "share": share_command,
+        "check": check_command,
+        "withdraw": withdraw_command,
+        "inbox": inbox_command,
     }
     try:
-        return handlers[args.command]()
-    except UnknownPlatform as error:
-        parser.error(str(error))
-    except (OSError, BotoCoreError, ClientError) as error:
+        return handlers[args.command](args)
+    except (UnknownPlatform, UsageError) as error:
         print(f"hashmatch: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except (BotoCoreError, ClientError, LookupApiError) as error:
+        print(f"hashmatch: {error}", file=sys.stderr)
+        return EXIT_AWS
 
 
 if __name__ == "__main__":

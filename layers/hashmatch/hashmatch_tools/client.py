@@ -13,7 +13,13 @@ from typing import Any
 
 import boto3
 
-VERDICTS = ("match.found", "check.clean", "check.rejected")
+from hashmatch.aws.lookup import LookupApiClient
+from hashmatch.service.metadata import encode_metadata
+
+VERDICTS = ("match.found", "check.clean", "check.rejected", "check.expired")
+# What answers a check-by-hash list: a results object per chunk, or the whole list's rejection.
+LIST_REPLIES = ("check.completed", "check.rejected", "check.expired")
+
 SHARE_REPLIES = ("share.accepted", "share.rejected", "hash.withdrawn")
 # Notifications a filtered read passes over stay hidden this long, so the next receive reaches the
 # ones behind them instead of getting the same ten again; then other readers see them.
@@ -46,18 +52,31 @@ class Coalition:
     platforms: list[str]
     clients: Clients
     inbox_urls: dict[str, str]
+    lookup_url: str | None = None
 
     @classmethod
     def deployed(cls, stack_name: str, clients: Clients, inbox_urls: dict[str, str] | None = None) -> Coalition:
         """A stack deployed with SAM, found through its CloudFormation outputs."""
         stacks = clients("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-        return cls(outputs["IngestBucketName"], outputs["PlatformList"].split(","), clients, inbox_urls or {})
+        return cls(
+            outputs["IngestBucketName"],
+            outputs["PlatformList"].split(","),
+            clients,
+            inbox_urls or {},
+            outputs.get("LookupApiUrl"),
+        )
 
     @classmethod
     def local(cls, endpoint: str, root: Path | None = None) -> Coalition:
         """The local stack at `endpoint`, with the names its template gives."""
-        from hashmatch_tools.local.stack import DEFAULT_STACK_NAME, LOCAL_CREDENTIALS, inbox_queue_name, project_root
+        from hashmatch_tools.local.stack import (
+            DEFAULT_STACK_NAME,
+            LOCAL_CREDENTIALS,
+            LOOKUP_API_PARAMETER,
+            inbox_queue_name,
+            project_root,
+        )
         from hashmatch_tools.local.template import Stack
 
         for key, value in LOCAL_CREDENTIALS.items():
@@ -69,18 +88,50 @@ class Coalition:
         inboxes = {
             p: sqs.get_queue_url(QueueName=inbox_queue_name(DEFAULT_STACK_NAME, p))["QueueUrl"] for p in platforms
         }
-        return cls(stack.outputs()["IngestBucketName"], platforms, clients, inboxes)
+        lookup = clients("ssm").get_parameter(Name=LOOKUP_API_PARAMETER)["Parameter"]["Value"]
+        return cls(stack.outputs()["IngestBucketName"], platforms, clients, inboxes, lookup)
 
     def _member(self, platform: str) -> None:
         if platform not in self.platforms:
             raise UnknownPlatform(f"unknown platform {platform!r}; members: {', '.join(self.platforms)}")
 
     def put(self, action: str, platform: str, name: str, body: bytes, metadata: dict[str, str] | None = None) -> str:
-        """Drop `body` under `<action>/<platform>/`; returns the object key."""
+        """Drop `body` under `<action>/<platform>/`; returns the object key. Metadata values in any
+        script are sent RFC 2047-encoded (`hashmatch.service.metadata`)."""
         self._member(platform)
-        key = f"{action}/{platform}/{uuid.uuid4().hex[:12]}-{Path(name).name}"
-        self.clients("s3").put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})
+        key = f"{action}/{platform}/{uuid.uuid4().hex[:12]}-{_key_safe(Path(name).name)}"
+        self.clients("s3").put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=encode_metadata(metadata or {}))
         return key
+
+    def candidates(self) -> LookupApiClient | None:
+        """The lookup API's client, to refine uneven crops at the edge; None when none is known."""
+        if not self.lookup_url:
+            return None
+        session = boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        return LookupApiClient(self.lookup_url, session)
+
+    def results(self, bucket: str, key: str) -> list[dict[str, Any]]:
+        """The verdict lines of one chunk of a check-by-hash list."""
+        body = self.clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+    def list_verdicts(self, platform: str, key: str, timeout: float) -> Iterator[dict[str, Any]]:
+        """Every entry's verdict for the check-by-hash list at `key`, as its chunks are answered;
+        a rejection or expiry of the whole list is yielded as it came."""
+        remaining: int | None = None
+        seen: set[int] = set()
+        for reply in self._read(platform, time.monotonic() + timeout, keys={key}, event_types=LIST_REPLIES):
+            if reply["event_type"] != "check.completed":
+                yield reply
+                return
+            page = reply["page"]
+            if page["number"] in seen:
+                continue
+            seen.add(page["number"])
+            remaining = page["of"] if remaining is None else remaining
+            yield from self.results(reply["results"]["bucket"], reply["results"]["key"])
+            if len(seen) == remaining:
+                return
 
     def inbox_url(self, platform: str) -> str:
         self._member(platform)
@@ -131,3 +182,10 @@ class Coalition:
                     sqs.change_message_visibility(
                         QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=PASSED_OVER_SECONDS
                     )
+
+
+def _key_safe(name: str) -> str:
+    """A file name as the last part of an object key: any script is fine in S3 keys (UTF-8), but
+    control characters and slashes are not."""
+    cleaned = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in name)
+    return cleaned or "file"

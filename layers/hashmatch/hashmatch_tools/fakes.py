@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hashmatch.bank.model import SharedItem
+from hashmatch.edge.ingest import EdgeHasher, Hasher
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
+from hashmatch.media.model import Limits
 from hashmatch.service.notifications import Notification, ObjectRef
 from hashmatch.service.ports import Bank, BankChange, FetchedObject
+from hashmatch.service.results import results_key
+from hashmatch.service.routing import Outcome
 from hashmatch.service.service import HashmatchService
+from hashmatch.service.submission import Submission, submission_from_json
 
 
 class MemoryStore:
@@ -99,16 +105,82 @@ class MemoryBank:
         return iter([c for c in self.log if position is None or c.position > position])
 
 
+class MemoryResults:
+    """`ResultStore` in a dictionary: results lines by (platform, key)."""
+
+    BUCKET = "results"
+
+    def __init__(self) -> None:
+        self.objects: dict[str, list[dict[str, Any]]] = {}
+
+    def put_results(
+        self, platform: str, obj: ObjectRef, chunk: tuple[int, int], lines: list[dict[str, Any]]
+    ) -> tuple[str, str]:
+        key = results_key(platform, obj, chunk)
+        self.objects[key] = [json.loads(json.dumps(line)) for line in lines]
+        return self.BUCKET, key
+
+
+class DirectSink:
+    """`SubmissionSink` that hands each submission straight to the coalition's service, through its
+    JSON form (as a queue would carry it), once per idempotency key (as the functions' idempotency
+    records make it), and keeps what it passed on."""
+
+    def __init__(self, service: HashmatchService) -> None:
+        self.service = service
+        self.sent: list[Submission] = []
+        self._processed: set[str] = set()
+
+    def send(self, submission: Submission) -> None:
+        carried = submission_from_json(json.loads(json.dumps(submission.to_json())))
+        self.sent.append(carried)
+        if carried.idempotency_key not in self._processed:
+            self.service.process(carried)
+            self._processed.add(carried.idempotency_key)
+
+
+@dataclass
+class Pipeline:
+    """The edge and the coalition on in-memory ports, one object at a time: what the functions do
+    between them, without queues."""
+
+    edge: EdgeHasher
+    coalition: HashmatchService
+    sink: DirectSink
+    results: MemoryResults
+
+    def process(self, obj: ObjectRef) -> Outcome:
+        return self.edge.process(obj)
+
+    @property
+    def matcher(self) -> Matcher:
+        return self.coalition.matcher
+
+
 def service_on(
-    bank: Bank, store: MemoryStore, notifier: RecordingNotifier, platforms: tuple[str, ...], **options: Any
-) -> HashmatchService:
-    """The real service and matcher (with its own near-match index) on these ports: one instance."""
-    return HashmatchService(
-        store=store,
+    bank: Bank,
+    store: MemoryStore,
+    notifier: RecordingNotifier,
+    platforms: tuple[str, ...],
+    *,
+    hasher: Hasher = hash_file,
+    limits: Limits | None = None,
+    index: BankIndex | None = None,
+    **options: Any,
+) -> Pipeline:
+    """The real edge (hashing `hash_file` in this process unless given a sandbox) and the real
+    coalition service and matcher (with its own near-match index unless given one) on these ports."""
+    results = MemoryResults()
+    coalition = HashmatchService(
         bank=bank,
         notifier=notifier,
-        matcher=Matcher(bank, BankIndex()),
-        hasher=hash_file,
+        matcher=Matcher(bank, index if index is not None else BankIndex()),
         platforms=platforms,
+        results=results,
         **options,
     )
+    sink = DirectSink(coalition)
+    edge = EdgeHasher(
+        store=store, sink=sink, hasher=hasher, platforms=platforms, candidates=coalition.matcher, limits=limits
+    )
+    return Pipeline(edge, coalition, sink, results)

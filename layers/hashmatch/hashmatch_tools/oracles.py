@@ -50,7 +50,7 @@ def stored_pdq_hashes(shared: MediaHashes) -> list[str]:
 def pdq_distance(copy: MediaHashes, shared: MediaHashes) -> int:
     """The closest any PDQ hash a check of `copy` is queried with comes to any stored for `shared`
     (PDQ alone: no pHash corroboration, no uneven-crop search)."""
-    queries = [value for _, value in picture_queries(copy, PDQ.name)]
+    queries = [q.value for q in picture_queries(copy, PDQ.name)]
     stored = stored_pdq_hashes(shared)
     return min((hex_distance(q, s) for q in queries for s in stored), default=PDQ_BITS)
 

@@ -1,9 +1,18 @@
-"""Wiring for the Lambda functions and the local stack: settings, clients, adapters, service.
+"""Wiring for the Lambda functions and the local stack: settings, clients, adapters, services.
 
-Built once per process on first use (never at import), so a warm function keeps its
-near-match index between invocations and only reads the bank's log tail. With a snapshot
-bucket, a cold matcher starts from the newest snapshot on its first check and reads the log
-written since; without one (or when the snapshot cannot be read) it replays the whole log.
+Three runtimes, each built once per process on first use (never at import), with only what its
+function is allowed:
+
+- `edge_runtime()`, the hashing function: reads and deletes dropped objects, hashes them in the
+  sandbox, asks the lookup API for uneven-crop candidates, hands submissions on. No bank, no topics.
+- `coalition_runtime()`, the check and share functions: submissions in, bank and topics out,
+  each submission processed once (Powertools idempotency on the bank table, keyed by the S3
+  event's identity and the chunk).
+- `lookup_runtime()`, the HTTP API: the matcher's index, read only.
+
+A warm matcher keeps its near-match index between invocations and only reads the bank's log
+tail. With a snapshot bucket, a cold matcher starts from the newest snapshot on its first use and
+reads the log written since; without one (or when the snapshot cannot be read) it replays the log.
 """
 
 from __future__ import annotations
@@ -21,16 +30,18 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from hashmatch.aws.dynamodb import DynamoBank
+from hashmatch.aws.lookup import LookupApiClient
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
+from hashmatch.aws.submissions import S3ResultStore, SqsSubmissionSink, SubmissionReader
 from hashmatch.index.bank_index import BankIndex, IndexState
 from hashmatch.index.snapshot import SnapshotError
 from hashmatch.matching.matcher import Matcher
-from hashmatch.media.hashing import hash_file
-from hashmatch.service.notifications import ObjectRef
-from hashmatch.service.service import HashmatchService, Outcome
-from hashmatch.service.settings import Settings
+from hashmatch.service.routing import Action, Outcome
+from hashmatch.service.service import HashmatchService
+from hashmatch.service.settings import EdgeSettings, Settings
+from hashmatch.service.submission import Submission
 
 logger = logging.getLogger(__name__)
 
@@ -39,46 +50,77 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 
 
 @dataclass
-class Runtime:
-    """The service plus an idempotent entry point: one S3 event, processed once."""
+class CoalitionRuntime:
+    """The coalition's service plus an idempotent entry point: one submission, processed once."""
 
     service: HashmatchService
+    reader: SubmissionReader
     idempotency: IdempotencyConfig
     process_once: Any
 
-    def process(self, obj: ObjectRef, lambda_context: Any = None) -> str:
+    def process(self, body: str, lambda_context: Any = None) -> str:
+        """Process the submission a queue message carries; its signals object is deleted after."""
         if lambda_context is not None:
             self.idempotency.register_lambda_context(lambda_context)
-        result: dict[str, str] = self.process_once(event={"identity": obj.identity, "key": obj.key, **_fields(obj)})
+        submission, where = self.reader.read(body)
+        if submission is None:
+            return Outcome.ALREADY_PROCESSED.value  # its signals object was consumed by an earlier delivery
+        result: dict[str, str] = self.process_once(
+            event={"identity": submission.idempotency_key, "key": submission.obj.key}, submission=submission
+        )
+        self.reader.discard(where)
         return result["outcome"]
 
 
-def _fields(obj: ObjectRef) -> dict[str, Any]:
-    return {"bucket": obj.bucket, "etag": obj.etag, "size": obj.size, "sequencer": obj.sequencer}
+def build_edge_runtime(settings: EdgeSettings, session: boto3.session.Session | None = None) -> Any:
+    """The hashing function's `EdgeHasher`: S3 objects in, submissions to the queues out."""
+    from hashmatch.edge.ingest import EdgeHasher
+    from hashmatch.edge.sandbox import Sandbox
+
+    session = session or boto3.session.Session()
+    s3 = session.client("s3")
+    queues: dict[Action, str] = {
+        "check": settings.check_queue_url,
+        "share": settings.share_queue_url,
+        "withdraw": settings.share_queue_url,
+    }
+    sandbox = Sandbox()
+    return EdgeHasher(
+        store=S3ObjectStore(s3),
+        sink=SqsSubmissionSink(queues, settings.signals_bucket, session.client("sqs"), s3),
+        hasher=sandbox.hash,
+        platforms=settings.platforms,
+        candidates=LookupApiClient(settings.lookup_api_url, session) if settings.lookup_api_url else None,
+    )
 
 
-def build_runtime(settings: Settings, session: boto3.session.Session | None = None) -> Runtime:
+def build_matcher(settings: Settings, session: boto3.session.Session | None = None) -> Matcher:
+    session = session or boto3.session.Session()
+    bank = DynamoBank(settings.table_name, session.resource("dynamodb"))
+    return Matcher(bank, bank_index(settings, session))
+
+
+def build_runtime(settings: Settings, session: boto3.session.Session | None = None) -> CoalitionRuntime:
     """Adapters on `session` (the default one when None), the service, and its idempotency guard."""
     session = session or boto3.session.Session()
     bank = DynamoBank(settings.table_name, session.resource("dynamodb"))
+    s3 = session.client("s3")
     service = HashmatchService(
-        store=S3ObjectStore(session.client("s3")),
         bank=bank,
         notifier=SnsNotifier(settings.topic_arn, session.client("sns")),
         matcher=Matcher(bank, bank_index(settings, session)),
-        hasher=hash_file,
         platforms=settings.platforms,
+        results=S3ResultStore(settings.results_bucket, s3) if settings.results_bucket else None,
         thresholds=settings.thresholds_for,
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 
-    def process(event: dict[str, Any]) -> dict[str, str]:
-        obj = ObjectRef(event["bucket"], event["key"], event["etag"], event["size"], event["sequencer"])
-        outcome: Outcome = service.process(obj)
+    def process(event: dict[str, Any], submission: Submission) -> dict[str, str]:
+        outcome: Outcome = service.process(submission)
         return {"outcome": outcome.value}
 
     guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(process)
-    return Runtime(service=service, idempotency=config, process_once=guarded)
+    return CoalitionRuntime(service=service, reader=SubmissionReader(s3), idempotency=config, process_once=guarded)
 
 
 def idempotency(table_name: str, dynamodb_client: Any) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
@@ -121,10 +163,26 @@ def bank_index(settings: Settings, session: boto3.session.Session) -> BankIndex:
 _per_thread = threading.local()
 
 
-def runtime() -> Runtime:
-    """This thread's runtime, built from the environment on first call: one per Lambda instance,
-    and one per poller thread in the local stack (boto3 resources are not shared across threads)."""
-    if not hasattr(_per_thread, "runtime"):
-        _per_thread.runtime = build_runtime(Settings.from_environment())
-    built: Runtime = _per_thread.runtime
+def coalition_runtime() -> CoalitionRuntime:
+    """This thread's coalition runtime, built from the environment on first call: one per Lambda
+    instance, and one per poller thread in the local stack (boto3 resources are not shared across
+    threads)."""
+    if not hasattr(_per_thread, "coalition"):
+        _per_thread.coalition = build_runtime(Settings.from_environment())
+    built: CoalitionRuntime = _per_thread.coalition
+    return built
+
+
+def edge_runtime() -> Any:
+    """This thread's `EdgeHasher`, built from the environment on first call."""
+    if not hasattr(_per_thread, "edge"):
+        _per_thread.edge = build_edge_runtime(EdgeSettings.from_environment())
+    return _per_thread.edge
+
+
+def lookup_runtime() -> Matcher:
+    """This thread's read-only matcher for the HTTP API, built from the environment on first call."""
+    if not hasattr(_per_thread, "lookup"):
+        _per_thread.lookup = build_matcher(Settings.from_environment())
+    built: Matcher = _per_thread.lookup
     return built

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from hashmatch.service.metadata import decode_metadata
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import FetchedObject
 
@@ -37,7 +38,7 @@ class S3ObjectStore:
             raise
         body = response["Body"]
         size = int(response.get("ContentLength", 0))
-        metadata = {k.lower(): v for k, v in response.get("Metadata", {}).items()}
+        metadata = decode_metadata(response.get("Metadata", {}))
         if size > max_bytes:
             body.close()
             yield FetchedObject(path=None, metadata=metadata, size=size)

@@ -4,7 +4,10 @@ Three formats, told apart by content:
 
 - JSON Lines: one object per line, ``{"signal": "pdq", "hash": "..."}`` or
   ``{"signals": {"pdq": "...", "md5": "..."}}``, optionally with ``labels``, ``severity``,
-  ``incident`` and ``note``, which override the file's metadata for that line;
+  ``incident`` and ``note``, which override the file's metadata for that line; a line may also
+  carry a file's whole hashes as `hashmatch hash --for-share` prints them (``framings``,
+  ``frames``, ``quality``, ``media``: `hashmatch.media.codec`), so a share made at the member's
+  edge is stored as robustly as media dropped here;
 - CSV with a header: either ``signal,hash[,labels,...]`` or one column per signal
   (``sha256,md5,pdq,phash``); ``labels`` is ``;``-separated inside a cell;
 - one hash per line, as ``signal:hash`` or a bare hash whose length names the signal
@@ -26,23 +29,28 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from hashmatch.media.model import Rejected, RejectReason
+from hashmatch.media.codec import hashes_from_json
+from hashmatch.media.model import MediaHashes, Rejected, RejectReason
 from hashmatch.signals import SIGNALS, UnknownSignal
 
 MAX_HASH_LIST_BYTES = 64 * 1024**2
 MAX_HASH_LIST_ENTRIES = 1_000_000
 # Fields of a JSON Lines entry or CSV column that carry metadata, not hashes.
 _OVERRIDES = ("severity", "incident", "note")
+# Fields only a file's whole hashes have (`hashmatch.media.codec`).
+_WHOLE_HASHES = frozenset({"media", "framings", "frames", "quality"})
 
 
 @dataclass(frozen=True)
 class HashListEntry:
-    """The hashes of one piece of media, with per-entry overrides of the file's metadata."""
+    """The hashes of one piece of media, with per-entry overrides of the file's metadata, and
+    where the line carried them, the file's whole hashes (framings, frames)."""
 
     signals: dict[str, str]
     line: int
     labels: tuple[str, ...] | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    hashes: MediaHashes | None = None
 
 
 def looks_like_hash_list(head: bytes) -> bool:
@@ -121,6 +129,13 @@ def _json_entry(line: int, text: str) -> HashListEntry:
         raise _invalid(line, f"not JSON ({error.msg})") from error
     if not isinstance(record, dict):
         raise _invalid(line, "each line must be a JSON object")
+    if _WHOLE_HASHES & record.keys():
+        try:
+            hashes = hashes_from_json(record)
+        except ValueError as error:
+            raise _invalid(line, str(error)) from error
+        labels = _labels(line, record.get("labels"))
+        return HashListEntry(hashes.signals, line, labels, _overrides(record), hashes)
     if isinstance(record.get("signals"), dict):
         pairs = {str(k): str(v) for k, v in record["signals"].items()}
     elif "signal" in record and "hash" in record:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from hashmatch.bank.model import Match, SharedItem
 from hashmatch.index.bank_index import BankIndex
@@ -16,10 +16,10 @@ from hashmatch.matching.rules import (
     lone_signal_candidates,
     lone_signal_evidence,
     near_evidence,
-    uneven_crop_evidence,
+    uneven_crop_candidates,
     video_evidence,
 )
-from hashmatch.media.model import MediaHashes
+from hashmatch.media.model import Candidate, MediaHashes
 from hashmatch.service.ports import Bank
 from hashmatch.signals import SIGNALS, VPDQ
 
@@ -30,10 +30,11 @@ class Matcher:
     """Finds the bank items a hashed file matches.
 
     The rules, in the order they run (see `hashmatch.matching.rules`): exact signals; near
-    signals against every stored hash, framing and frame; the uneven-crop search for items not
-    matched yet; PDQ corroborated by pHash; lone signals for items shared without the signal they
-    defer to; a video's frames by the clip/splice rules, or against a still image. Only active
-    items are reported, with the best evidence per (item, signal).
+    signals against every stored hash, framing and frame (the framings the edge found by the
+    uneven-crop search among them); PDQ corroborated by pHash; lone signals for items shared
+    without the signal they defer to; a video's frames by the clip/splice rules, or against a
+    still image. Only active items are reported, with the best evidence per (item, signal).
+    The matcher never sees pixels: everything it reads is in `MediaHashes`.
     """
 
     def __init__(self, bank: Bank, index: BankIndex, *, framing_key_threshold: int = FRAMING_KEY_THRESHOLD) -> None:
@@ -45,16 +46,17 @@ class Matcher:
     def index(self) -> BankIndex:
         return self._index
 
+    def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]:
+        """The stored framings the edge should search an unevenly cut copy toward (the index fresh)."""
+        self._index.refresh(self._bank)
+        return uneven_crop_candidates(self._index, keys, grid_hashes, key_threshold=self._framing_key_threshold)
+
     def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None) -> list[Match]:
         """Every active item matched, with the best evidence per (item, signal), exact signals first."""
         thresholds = thresholds or Thresholds()
         evidence, found = exact_evidence(self._bank, hashes)
         self._index.refresh(self._bank)
         evidence += near_evidence(self._index, hashes, thresholds)
-        matched = {e.item_id for e in evidence if e.distance <= thresholds.for_signal(e.signal)}
-        evidence += uneven_crop_evidence(
-            self._index, hashes.uneven_crops, thresholds.pdq, matched, key_threshold=self._framing_key_threshold
-        )
         corroboration = corroboration_candidates(self._index, hashes, thresholds)
         lone = lone_signal_candidates(self._index, hashes, thresholds)
         frames = frame_hits(self._index, hashes)

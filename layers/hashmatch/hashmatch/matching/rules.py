@@ -9,8 +9,8 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
 - `near_evidence`: any hash of the check (its main hashes, their rotations/flips, its framings,
   an animation's frames) within its signal's threshold of any entry stored for an item (main
   hashes, framings, a video's frames), for every indexed signal that may match alone;
-- `uneven_crop_evidence`: a stored framing found inside an unevenly cut copy by the search its
-  framing keys start (`hashmatch.media.uneven`);
+- `uneven_crop_candidates`: which stored framings the edge should search an unevenly cut copy
+  toward (`hashmatch.media.uneven`); what it finds is matched by `near_evidence`;
 - `corroborated_evidence`: PDQ a little past its threshold, with pHash close;
 - `lone_signal_evidence`: a signal that matches alone only items shared without another;
 - `video_evidence`: a sampled video against a shared video (alignment rules) or a still image.
@@ -18,9 +18,8 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from hashmatch.bank.model import IndexedEntry, SharedItem
 from hashmatch.index.bank_index import BankIndex, NearHit
@@ -36,16 +35,13 @@ from hashmatch.matching.policy import (
     corroborated_pdq_limit,
 )
 from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match_check_pairs
-from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, UNEVEN_CROP_QUERY, MediaHashes
+from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes
 from hashmatch.service.ports import Bank
 from hashmatch.signals import SIGNALS, VPDQ
 from hashmatch.signals.base import ORIENTATIONS
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import FRAMING_KEYS, PDQ
 from hashmatch.signals.phash import PHASH
-
-if TYPE_CHECKING:
-    from hashmatch.media.uneven import UnevenCropSearch
 
 __all__ = [
     "Evidence",
@@ -58,12 +54,14 @@ __all__ = [
     "near_evidence",
     "picture_is_usable",
     "picture_queries",
-    "uneven_crop_evidence",
+    "uneven_crop_candidates",
     "video_evidence",
 ]
 
 
 _ORIENTATION_LABELS = frozenset(o.value for o in ORIENTATIONS)
+# An item has up to 4 stored framings whose keys may all be near: look at this many per search.
+_CANDIDATES_LOOKED_AT_PER_SEARCH = 4
 
 
 @dataclass(frozen=True)
@@ -83,22 +81,25 @@ def picture_is_usable(hashes: MediaHashes) -> bool:
     return PICTURE_QUALITY_SIGNAL in hashes.signals and signal.usable(hashes.quality.get(PICTURE_QUALITY_SIGNAL))
 
 
-def picture_queries(hashes: MediaHashes, signal: str) -> list[tuple[str, str]]:
-    """(query label, hash) of every hash of `signal` a checked file is looked up with: its main
-    hash and rotations/flips when the picture is usable, its framings (hashed only where their own
-    quality is usable, so they count even when the whole picture's does not: a plain picture padded
-    with a busy blurred fill), and an animation's usable frames."""
-    queries: list[tuple[str, str]] = []
+def picture_queries(hashes: MediaHashes, signal: str) -> list[LabelledHash]:
+    """Every hash of `signal` a checked file is looked up with: its main hash (labelled
+    ``original``) and rotations/flips when the picture is usable, its framings (hashed only where
+    their own quality is usable, so they count even when the whole picture's does not: a plain
+    picture padded with a busy blurred fill), the framings the edge found by the uneven-crop
+    search, and an animation's usable frames."""
+    queries: list[LabelledHash] = []
     usable = picture_is_usable(hashes) and hashes.media == "image"
     if usable and signal in hashes.signals:
-        queries.append((ORIGINAL_QUERY, hashes.signals[signal]))
+        queries.append(LabelledHash(signal, hashes.signals[signal], ORIGINAL_QUERY))
     for query in hashes.queries:
         if query.signal == signal and (usable or query.label not in _ORIENTATION_LABELS):
-            queries.append((query.label, query.value))
+            queries.append(query)
     if hashes.media == "image" and signal == PDQ.name:
         # An animated picture's sampled frames: one frame showing a shared picture is a match.
         # (A video's frames follow the clip/splice rules instead: see `video_evidence`.)
-        queries += [(f"frame@{f.offset:.2f}s", f.pdq) for f in hashes.frames if PDQ.usable(f.quality)]
+        queries += [
+            LabelledHash(signal, f.pdq, f"frame@{f.offset:.2f}s") for f in hashes.frames if PDQ.usable(f.quality)
+        ]
     return queries
 
 
@@ -124,45 +125,41 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
         if name in LONE_SIGNALS:
             continue
         queries = picture_queries(hashes, name)
-        for hit in index.query(name, [value for _, value in queries], thresholds.for_signal(name)):
-            label = queries[hit.query_row][0]
-            evidence.append(Evidence(hit.entry.item_id, name, hit.distance, label, _entry_detail(hit.entry)))
+        for hit in index.query(name, [q.value for q in queries], thresholds.for_signal(name)):
+            query = queries[hit.query_row]
+            detail = _entry_detail(hit.entry)
+            if query.region is not None:
+                detail["region"] = query.region.edges()
+            evidence.append(Evidence(hit.entry.item_id, name, hit.distance, query.label, detail))
     return evidence
 
 
-def uneven_crop_evidence(
+def uneven_crop_candidates(
     index: BankIndex,
-    search: UnevenCropSearch | None,
-    threshold: int,
-    matched: Collection[str] = (),
+    keys: Sequence[str],
+    grid_hashes: Sequence[str],
     *,
     key_threshold: int = FRAMING_KEY_THRESHOLD,
-) -> list[Evidence]:
-    """Stored framings found inside an unevenly cut copy, for items not in `matched` already.
-
-    Each stored framing whose framing key a grid rectangle's is within `key_threshold` of starts
-    one search, from the rectangle whose PDQ is closest to it (at most `UNEVEN_CROP_START_LIMIT`
-    bits away); at most `MAX_UNEVEN_CROP_SEARCHES` per check, closest starts first. The search's
-    PDQ distance decides, at `threshold`.
-    """
-    if search is None:
-        return []
-    candidates = index.closest_by_derived_key(
+) -> list[Candidate]:
+    """The stored framings an unevenly cut copy's grid (`hashmatch.media.uneven`) should be
+    searched toward: those whose framing key is within `key_threshold` of a grid rectangle's, each
+    from the rectangle whose PDQ is closest to it (at most `UNEVEN_CROP_START_LIMIT` bits away);
+    at most `MAX_UNEVEN_CROP_SEARCHES`, closest first, one per item. The search itself needs the
+    copy's pixels, so it runs at the edge; what it finds comes back as ``uneven_crop`` queries,
+    matched at the usual threshold by `near_evidence`."""
+    hits = index.closest_by_derived_key(
         FRAMING_KEYS.name,
-        search.keys,
-        search.hashes,
+        keys,
+        grid_hashes,
         key_threshold,
         UNEVEN_CROP_START_LIMIT,
-        MAX_UNEVEN_CROP_SEARCHES,
-        skip_items=matched,
+        MAX_UNEVEN_CROP_SEARCHES * _CANDIDATES_LOOKED_AT_PER_SEARCH,
     )
-    evidence = []
-    for hit in candidates:
-        distance, region = search.closest(hit.query_row, hit.entry.value)
-        if distance <= threshold:
-            detail: dict[str, object] = {"region": region.edges()}
-            evidence.append(Evidence(hit.entry.item_id, PDQ.name, distance, UNEVEN_CROP_QUERY, detail))
-    return evidence
+    chosen: dict[str, Candidate] = {}
+    for hit in hits:
+        if hit.entry.item_id not in chosen:
+            chosen[hit.entry.item_id] = Candidate(hit.query_row, hit.entry.value)
+    return list(chosen.values())[:MAX_UNEVEN_CROP_SEARCHES]
 
 
 def corroboration_candidates(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[NearHit]:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ORIGINAL_QUERY",
+    "UNEVEN_CROP_QUERY",
+    "Candidate",
     "FrameHash",
     "LabelledHash",
     "Limits",
@@ -127,11 +129,22 @@ def framing_label(region: str, crop: str | None = None, orientation: Orientation
 
 @dataclass(frozen=True)
 class LabelledHash:
-    """One more hash of a picture than its main ones: a framing or an orientation, with its label."""
+    """One more hash of a picture than its main ones: a framing or an orientation, with its label,
+    and for a framing found by a search (``uneven_crop``) the region it covers."""
 
     signal: str
     value: str
     label: str
+    region: Region | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored framing an unevenly cut copy is worth searching toward: its PDQ hash, and the row
+    of the copy's uneven-crop grid to start from (`hashmatch.media.uneven`)."""
+
+    row: int
+    stored: str
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,24 @@ the stored crop's. The matcher looks those keys up (`hashmatch.matching.rules.un
 and, for each stored framing found, `closest` moves the rectangle's four edges to where its PDQ
 agrees best with the stored one; the PDQ distance there decides, at the usual threshold.
 
-The search needs the picture's pixels, so it runs where they are: in the hashing function, or at
-the member's edge when a check arrives as hashes (it then answers the matcher's second round).
+The search needs the picture's pixels, so it runs where they are, at the edge (the hashing
+function, the member's edge stack, the CLI): the edge asks the coalition for candidates with the
+grid's keys and hashes (`hashmatch.matching.rules.uneven_crop_candidates`, served by the lookup
+API), searches toward each, and sends what it found as ``uneven_crop`` queries (`refined`).
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
+
 import numpy as np
 
 from hashmatch.media.framing import INDEX_CROP_SCALES, AnalysisLuma
-from hashmatch.media.model import Region
+from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, LabelledHash, Region
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
-from hashmatch.signals.pdq import PDQ_BITS, hex_to_bits, low_frequency_key
+from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
 
 __all__ = ["SEARCH_MOVES", "SEARCH_STEPS", "UNEVEN_CUTS", "UnevenCropSearch"]
 
@@ -35,6 +40,9 @@ UNEVEN_CUTS: tuple[float, ...] = (0.0125, 0.05, 0.0875)
 # fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
 SEARCH_STEPS: tuple[float, ...] = (0.008, 0.004, 0.002)
 SEARCH_MOVES = 6
+# Found framings further than this from the stored one are not reported: no platform may set a
+# PDQ threshold above it (`PdqSignal.bounds`).
+REFINED_WITHIN = PDQ.bounds.high if PDQ.bounds is not None else PDQ.default_threshold
 
 
 class UnevenCropSearch:
@@ -46,13 +54,46 @@ class UnevenCropSearch:
     closest to `stored`.
     """
 
-    def __init__(self, luma: AnalysisLuma) -> None:
+    def __init__(self, luma: AnalysisLuma, grid: Sequence[tuple[Region, str]] | None = None) -> None:
         self._luma = luma
-        spans = _uneven_crop_spans()
-        grid = luma.grid(spans, spans)
+        if grid is None:
+            spans = _uneven_crop_spans()
+            grid = luma.grid(spans, spans)
         self.regions: tuple[Region, ...] = tuple(region for region, _ in grid)
         self.hashes: tuple[str, ...] = tuple(value for _, value in grid)
         self.keys: tuple[str, ...] = tuple(low_frequency_key(value) for value in self.hashes)
+
+    @classmethod
+    def from_grid(cls, luma: AnalysisLuma, regions: Sequence[Region], hashes: Sequence[str]) -> UnevenCropSearch:
+        """A search over `luma` whose grid was hashed already (as `to_json` wrote it)."""
+        if len(regions) != len(hashes):
+            raise ValueError("a grid needs one hash per rectangle")
+        return cls(luma, list(zip(regions, (PDQ.parse(h) for h in hashes), strict=True)))
+
+    def to_json(self) -> dict[str, object]:
+        """The luma (8-bit, at most `WORK_SIDE` a side) and the grid, for `from_grid` in another process."""
+        pixels = np.clip(np.rint(self._luma.pixels), 0, 255).astype(np.uint8)
+        return {
+            "width": int(pixels.shape[1]),
+            "height": int(pixels.shape[0]),
+            "luma": base64.b64encode(pixels.tobytes()).decode(),
+            "regions": [[region.left, region.top, region.right, region.bottom] for region in self.regions],
+            "hashes": list(self.hashes),
+        }
+
+    def refined(self, candidates: Sequence[Candidate], within: int = REFINED_WITHIN) -> tuple[LabelledHash, ...]:
+        """The framings found searching toward each candidate, as ``uneven_crop`` queries with the
+        region each covers: those whose PDQ ended within `within` bits of the stored one (the
+        loosest threshold a platform may choose: the matcher applies the checking platform's)."""
+        found = []
+        for candidate in candidates:
+            if not 0 <= candidate.row < len(self.regions):
+                continue
+            distance, region = self.closest(candidate.row, candidate.stored)
+            hashes = self._luma.hashes(region, (Orientation.ORIGINAL,))
+            if distance <= within and hashes:
+                found.append(LabelledHash(PDQ.name, hashes[0][1], UNEVEN_CROP_QUERY, region))
+        return tuple(found)
 
     def closest(self, row: int, stored: str) -> tuple[int, Region]:
         """The PDQ distance to `stored` of the framing found around grid rectangle `row`, and that framing.

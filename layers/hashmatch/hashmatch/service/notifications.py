@@ -36,6 +36,9 @@ class EventType(StrEnum):
     HASH_WITHDRAWN = "hash.withdrawn"
     SHARE_ACCEPTED = "share.accepted"
     SHARE_REJECTED = "share.rejected"
+    CHECK_COMPLETED = "check.completed"
+    CHECK_EXPIRED = "check.expired"
+    SHARE_EXPIRED = "share.expired"
 
 
 @dataclass(frozen=True)
@@ -140,11 +143,16 @@ def verdict_notification(
     media: str,
     signals: dict[str, str],
     matches: list[Match],
+    entry: int | None = None,
 ) -> Notification:
-    """`match.found` when anything matched, else `check.clean`, for the checking platform."""
+    """`match.found` when anything matched, else `check.clean`, for the checking platform; for one
+    entry (`entry`: its line) of a check-by-hash list, with that entry's content id."""
     event_type = EventType.MATCH_FOUND if matches else EventType.CHECK_CLEAN
-    body = _envelope(event_type, platform, occurred_at, obj.identity, obj)
+    dedupe = obj.identity if entry is None else f"{obj.identity}#line{entry}"
+    body = _envelope(event_type, platform, occurred_at, dedupe, obj)
     body["content_id"] = content_id
+    if entry is not None:
+        body["entry"] = {"line": entry}
     body["media"] = media
     body["signals"] = dict(signals)
     body["matches"] = [match_body(m) for m in matches]
@@ -166,6 +174,38 @@ def rejection_notification(
     body = _envelope(event_type, platform, occurred_at, obj.identity, obj)
     body["content_id"] = content_id
     body["rejection"] = {"reason": reason, "message": message}
+    return Notification(platform, event_type, body)
+
+
+def completed_notification(
+    *,
+    platform: str,
+    obj: ObjectRef,
+    content_id: str | None,
+    occurred_at: str,
+    results: tuple[str, str],
+    counts: dict[str, int],
+    chunk: tuple[int, int],
+) -> Notification:
+    """`check.completed`: one chunk of a check-by-hash list is answered; its verdicts, one line per
+    entry, are in the results object `results` (bucket, key) the platform may read."""
+    number, of = chunk
+    body = _envelope(EventType.CHECK_COMPLETED, platform, occurred_at, f"{obj.identity}#{number}", obj)
+    body["content_id"] = content_id
+    body["results"] = {"bucket": results[0], "key": results[1]}
+    body["counts"] = dict(counts)
+    body["page"] = {"number": number, "of": of}
+    return Notification(platform, EventType.CHECK_COMPLETED, body)
+
+
+def expired_notification(
+    *, event_type: EventType, platform: str, obj: ObjectRef, content_id: str | None, occurred_at: str, message: str
+) -> Notification:
+    """`check.expired` / `share.expired`: the object was gone before it could be processed, so
+    nothing was checked or shared; the platform should upload it again."""
+    body = _envelope(event_type, platform, occurred_at, obj.identity, obj)
+    body["content_id"] = content_id
+    body["expiry"] = {"message": message}
     return Notification(platform, event_type, body)
 
 

@@ -1,4 +1,5 @@
-"""The ports the services talk through; adapters in `hashmatch.adapters` implement them on AWS."""
+"""The ports the edge and the coalition talk through; `hashmatch.aws` implements them on AWS,
+`hashmatch_tools.fakes` in memory."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hashmatch.bank.model import NearEntry, SharedItem
+from hashmatch.media.model import Candidate
 from hashmatch.service.notifications import Notification, ObjectRef
+
+if TYPE_CHECKING:
+    from hashmatch.service.submission import Submission
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,30 @@ class ObjectStore(Protocol):
 
 class Notifier(Protocol):
     def publish(self, notification: Notification) -> None: ...
+
+
+class SubmissionSink(Protocol):
+    """Where the edge hands submissions (hashes only) to the coalition."""
+
+    def send(self, submission: Submission) -> None:
+        """Hand `submission` on; returns once it is durably queued (raises otherwise)."""
+        ...
+
+
+class CandidateSource(Protocol):
+    """The coalition's answer to the edge's uneven-crop question: which stored framings to search toward."""
+
+    def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]: ...
+
+
+class ResultStore(Protocol):
+    """Where the verdicts of a check-by-hash list go, one JSON line per entry, for its platform to read."""
+
+    def put_results(
+        self, platform: str, obj: ObjectRef, chunk: tuple[int, int], lines: list[dict[str, Any]]
+    ) -> tuple[str, str]:
+        """Write the lines; returns (bucket, key) of the results object. Idempotent for one chunk."""
+        ...
 
 
 @dataclass(frozen=True)

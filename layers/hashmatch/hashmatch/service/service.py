@@ -1,75 +1,48 @@
-"""The three things a platform can ask of the coalition: check, share and withdraw.
+"""The coalition's side of the three things a platform can ask: check, share and withdraw.
 
-`HashmatchService.process` takes one object dropped under ``check/<platform>/``,
-``share/<platform>/`` or ``withdraw/<platform>/`` and carries the request through: hash,
-match or store, notify, and delete the raw object (the system keeps hashes, never media).
-Input that can never be processed is answered with a `*.rejected` notification and deleted;
-anything else that fails raises, so the queue retries it and finally dead-letters it.
+`HashmatchService.process` takes one `Submission` the edge made of an object a platform dropped
+(hashes, never media: `hashmatch.edge`) and carries the request through: match or store, and
+notify. It never reads the dropped object. Input that can never be processed is answered with a
+`*.rejected` notification; an object the edge found gone, with `*.expired`; anything else that
+fails raises, so the queue retries it and finally dead-letters it.
+
+A check-by-hash list is answered entry by entry: the verdicts go to a results object (one JSON
+line per entry, with its content id) announced by `check.completed`, and each entry that matched
+is also published as its own `match.found`, so subscribers filtering on matches hear at once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
-from typing import Literal, Protocol, cast
+from typing import Any
 
-from hashmatch.bank.hashlist import HashListEntry, looks_like_hash_list, parse_hash_list
-from hashmatch.bank.model import NearEntry, Provenance, SharedItem, item_id_for
+from hashmatch.bank.hashlist import HashListEntry
+from hashmatch.bank.model import Match, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
 from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
-from hashmatch.media.hashing import SNIFF_BYTES
-from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason, sniff_media
+from hashmatch.media.model import MediaHashes, Rejected, RejectReason
 from hashmatch.service.notifications import (
     EventType,
     Notification,
-    ObjectRef,
+    completed_notification,
+    expired_notification,
     items_notifications,
     rejection_notification,
     verdict_notification,
 )
-from hashmatch.service.ports import Bank, Notifier, ObjectStore
+from hashmatch.service.ports import Bank, Notifier, ResultStore
+from hashmatch.service.routing import Outcome
+from hashmatch.service.submission import CheckEntry, Kind, Submission
 from hashmatch.signals import SIGNALS
 from hashmatch.signals.pdq import PDQ
 
+__all__ = ["HashmatchService", "Outcome", "item_from_media"]
+
 logger = logging.getLogger(__name__)
-
-Action = Literal["check", "share", "withdraw"]
-ACTIONS: tuple[Action, ...] = ("check", "share", "withdraw")
-
-
-class Hasher(Protocol):
-    def __call__(self, path: Path, *, for_sharing: bool = False) -> MediaHashes: ...
-
-
-class UnroutableObject(Exception):
-    """An object key outside ``<action>/<platform>/...`` for a known platform: an operator error."""
-
-
-class Outcome(StrEnum):
-    PROCESSED = "processed"
-    ALREADY_PROCESSED = "already_processed"
-
-
-@dataclass(frozen=True)
-class Route:
-    action: Action
-    platform: str
-
-
-def route_for(key: str, platforms: tuple[str, ...]) -> Route:
-    """The action and platform an object key asks for; raises `UnroutableObject` otherwise."""
-    parts = key.split("/")
-    if len(parts) < 3 or parts[0] not in ACTIONS or not parts[2]:
-        raise UnroutableObject(f"key {key!r} is not <check|share|withdraw>/<platform>/<name>")
-    if parts[1] not in platforms:
-        raise UnroutableObject(f"key {key!r} names platform {parts[1]!r}, not one of {', '.join(platforms)}")
-    return Route(cast(Action, parts[0]), parts[1])
 
 
 def _labels(raw: str | None) -> tuple[str, ...]:
@@ -80,147 +53,191 @@ class HashmatchService:
     def __init__(
         self,
         *,
-        store: ObjectStore,
         bank: Bank,
         notifier: Notifier,
         matcher: Matcher,
-        hasher: Hasher,
         platforms: tuple[str, ...],
+        results: ResultStore | None = None,
         thresholds: Callable[[str], Thresholds] = lambda _platform: Thresholds(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        limits: Limits | None = None,
     ) -> None:
-        self._limits = limits or Limits()
-        self._store = store
         self._bank = bank
         self._notifier = notifier
         self._matcher = matcher
-        self._hasher = hasher
+        self._results = results
         self._platforms = platforms
         self._thresholds = thresholds
         self._clock = clock
 
-    def process(self, obj: ObjectRef) -> Outcome:
-        """Carry out what the object's key asks for; see the module docstring for failures."""
-        route = route_for(obj.key, self._platforms)
-        with self._store.fetch(obj, self._limits.max_file_bytes) as fetched:
-            if fetched is None:
-                # Deleted by an earlier delivery of the same event (S3 delivers at least once).
-                logger.info("object already processed", extra={"key": obj.key})
-                return Outcome.ALREADY_PROCESSED
-            if fetched.path is None:
-                rejected = Rejected(
-                    RejectReason.TOO_LARGE, f"{fetched.size} bytes is over the {self._limits.max_file_bytes} limit"
-                )
-                event_type = EventType.CHECK_REJECTED if route.action == "check" else EventType.SHARE_REJECTED
-                content_id = fetched.metadata.get("content-id")
-                notifications = [self._rejection(event_type, route.platform, obj, content_id, rejected)]
-            else:
-                handler = {"check": self._check, "share": self._share, "withdraw": self._withdraw}[route.action]
-                notifications = handler(route.platform, obj, fetched.path, fetched.metadata)
-            for notification in notifications:
-                self._notifier.publish(notification)
-        self._store.delete(obj)
+    @property
+    def matcher(self) -> Matcher:
+        return self._matcher
+
+    def process(self, submission: Submission) -> Outcome:
+        """Carry out what the submission asks for and publish what the platforms are told."""
+        if submission.platform not in self._platforms:
+            raise ValueError(f"a submission for {submission.platform!r}, not a member platform")
+        for notification in self._answer(submission):
+            self._notifier.publish(notification)
         return Outcome.PROCESSED
+
+    def _answer(self, submission: Submission) -> list[Notification]:
+        action, kind = submission.action, submission.kind
+        if kind is Kind.REJECTION:
+            assert submission.rejection is not None
+            return [self._rejection(submission, submission.rejection)]
+        if kind is Kind.GONE:
+            return [self._expired(submission)]
+        if action == "check" and kind is Kind.HASHES and submission.hashes is not None:
+            return [self._verdict(submission, submission.hashes, submission.content_id)]
+        if action == "check" and kind is Kind.CHECKS:
+            return self._check_list(submission)
+        if action == "share" and kind is Kind.HASHES and submission.hashes is not None:
+            return self._share(submission, [item_from_media(submission.hashes, self._provenance(submission))])
+        if action == "share" and kind is Kind.ENTRIES:
+            provenance = self._provenance(submission)
+            return self._share(submission, [_item_from_entry(entry, provenance) for entry in submission.entries])
+        if action == "withdraw" and kind is Kind.ENTRIES:
+            return self._withdraw(submission)
+        unusable = Rejected(RejectReason.UNSUPPORTED_MEDIA, f"a {kind.value} submission cannot be used to {action}")
+        return [self._rejection(submission, unusable)]
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    def _check(self, platform: str, obj: ObjectRef, path: Path, metadata: dict[str, str]) -> list[Notification]:
-        content_id = metadata.get("content-id")
-        try:
-            hashes = self._hasher(path)
-        except Rejected as rejected:
-            return [self._rejection(EventType.CHECK_REJECTED, platform, obj, content_id, rejected)]
-        matches = self._matcher.match(hashes, self._thresholds(platform))
-        verdict = verdict_notification(
-            platform=platform,
-            obj=obj,
+    # -- checks -------------------------------------------------------------------------------
+
+    def _matches(self, platform: str, hashes: MediaHashes) -> list[Match]:
+        return self._matcher.match(hashes, self._thresholds(platform))
+
+    def _verdict(
+        self, submission: Submission, hashes: MediaHashes, content_id: str | None, entry: int | None = None
+    ) -> Notification:
+        return verdict_notification(
+            platform=submission.platform,
+            obj=submission.obj,
             content_id=content_id,
             occurred_at=self._now(),
             media=hashes.media,
             signals=hashes.signals,
-            matches=matches,
+            matches=self._matches(submission.platform, hashes),
+            entry=entry,
         )
-        return [verdict]
 
-    def _share(self, platform: str, obj: ObjectRef, path: Path, metadata: dict[str, str]) -> list[Notification]:
-        content_id = metadata.get("content-id")
-        provenance = Provenance(
-            contributor=platform,
+    def _check_list(self, submission: Submission) -> list[Notification]:
+        """One chunk of a check-by-hash list: a verdict line per entry in a results object,
+        `check.completed`, and a `match.found` per entry that matched."""
+        if self._results is None:
+            raise RuntimeError("check-by-hash lists need a results store")
+        lines: list[dict[str, Any]] = []
+        found: list[Notification] = []
+        counts = {"entries": 0, "matched": 0, "clean": 0, "rejected": 0}
+        for entry in submission.checks:
+            counts["entries"] += 1
+            line = self._entry_result(submission, entry)
+            lines.append(line.body if isinstance(line, Notification) else line)
+            if isinstance(line, Notification) and line.event_type is EventType.MATCH_FOUND:
+                counts["matched"] += 1
+                found.append(line)
+            elif isinstance(line, Notification):
+                counts["clean"] += 1
+            else:
+                counts["rejected"] += 1
+        results = self._results.put_results(submission.platform, submission.obj, submission.chunk, lines)
+        completed = completed_notification(
+            platform=submission.platform,
+            obj=submission.obj,
+            content_id=submission.content_id,
+            occurred_at=self._now(),
+            results=results,
+            counts=counts,
+            chunk=submission.chunk,
+        )
+        return [*found, completed]
+
+    def _entry_result(self, submission: Submission, entry: CheckEntry) -> Notification | dict[str, Any]:
+        if entry.hashes is None:
+            return {
+                "event_type": EventType.CHECK_REJECTED.value,
+                "entry": {"line": entry.line},
+                "content_id": entry.content_id,
+                "rejection": {"reason": RejectReason.INVALID_HASH_LIST.value, "message": entry.error or "unusable"},
+            }
+        return self._verdict(submission, entry.hashes, entry.content_id, entry.line)
+
+    # -- shares and withdrawals ---------------------------------------------------------------
+
+    def _provenance(self, submission: Submission) -> Provenance:
+        metadata = submission.metadata
+        return Provenance(
+            contributor=submission.platform,
             shared_at=self._now(),
             labels=_labels(metadata.get("labels")),
             severity=metadata.get("severity") or None,
             incident=metadata.get("incident") or None,
             note=metadata.get("note") or None,
         )
-        try:
-            items = self._items_to_share(path, metadata.get("signal"), provenance)
-        except Rejected as rejected:
-            return [self._rejection(EventType.SHARE_REJECTED, platform, obj, content_id, rejected)]
+
+    def _share(self, submission: Submission, items: list[SharedItem]) -> list[Notification]:
         self._bank.put_items(items)
-        others = [p for p in self._platforms if p != platform]
+        others = [p for p in self._platforms if p != submission.platform]
         return [
-            *self._item_notifications(EventType.SHARE_ACCEPTED, [platform], obj, content_id, items),
-            *self._item_notifications(EventType.HASH_SHARED, others, obj, content_id, items),
+            *self._item_notifications(EventType.SHARE_ACCEPTED, [submission.platform], submission, items),
+            *self._item_notifications(EventType.HASH_SHARED, others, submission, items),
         ]
 
-    def _item_notifications(
-        self,
-        event_type: EventType,
-        recipients: list[str],
-        obj: ObjectRef,
-        content_id: str | None,
-        items: list[SharedItem],
-    ) -> list[Notification]:
-        return items_notifications(
-            event_type=event_type,
-            recipients=recipients,
-            obj=obj,
-            content_id=content_id,
-            occurred_at=self._now(),
-            items=items,
-        )
-
-    def _withdraw(self, platform: str, obj: ObjectRef, path: Path, metadata: dict[str, str]) -> list[Notification]:
-        content_id = metadata.get("content-id")
-        try:
-            entries = parse_hash_list(path.read_bytes(), metadata.get("signal"))
-        except Rejected as rejected:
-            return [self._rejection(EventType.SHARE_REJECTED, platform, obj, content_id, rejected)]
+    def _withdraw(self, submission: Submission) -> list[Notification]:
+        platform = submission.platform
         items = {}
-        for entry in entries:
+        for entry in submission.entries:
             for signal, value in entry.signals.items():
                 for item in self._bank.items_by_exact(signal, value):
                     if item.provenance.contributor == platform and item.status == "active":
                         items[item.item_id] = item
         if not items:
             unknown = Rejected(RejectReason.UNKNOWN_ITEM, f"{platform} shared none of these hashes, or withdrew them")
-            return [self._rejection(EventType.SHARE_REJECTED, platform, obj, content_id, unknown)]
+            return [self._rejection(submission, unknown)]
         withdrawn = list(items.values())
         self._bank.withdraw_items(withdrawn, self._now())
-        return self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), obj, content_id, withdrawn)
+        return self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), submission, withdrawn)
 
-    def _items_to_share(self, path: Path, signal: str | None, provenance: Provenance) -> list[SharedItem]:
-        with path.open("rb") as stream:
-            head = stream.read(SNIFF_BYTES)
-        if sniff_media(head) is None and looks_like_hash_list(head):
-            entries = parse_hash_list(path.read_bytes(), signal)
-            return [_item_from_entry(entry, provenance) for entry in entries]
-        return [item_from_media(self._hasher(path, for_sharing=True), provenance)]
+    def _item_notifications(
+        self, event_type: EventType, recipients: list[str], submission: Submission, items: list[SharedItem]
+    ) -> list[Notification]:
+        return items_notifications(
+            event_type=event_type,
+            recipients=recipients,
+            obj=submission.obj,
+            content_id=submission.content_id,
+            occurred_at=self._now(),
+            items=items,
+        )
 
-    def _rejection(
-        self, event_type: EventType, platform: str, obj: ObjectRef, content_id: str | None, rejected: Rejected
-    ) -> Notification:
-        logger.info("rejected", extra={"key": obj.key, "reason": rejected.reason.value})
+    # -- answers that are not verdicts --------------------------------------------------------
+
+    def _rejection(self, submission: Submission, rejected: Rejected) -> Notification:
+        logger.info("rejected", extra={"key": submission.obj.key, "reason": rejected.reason.value})
+        event_type = EventType.CHECK_REJECTED if submission.action == "check" else EventType.SHARE_REJECTED
         return rejection_notification(
             event_type=event_type,
-            platform=platform,
-            obj=obj,
-            content_id=content_id,
+            platform=submission.platform,
+            obj=submission.obj,
+            content_id=submission.content_id,
             occurred_at=self._now(),
             reason=rejected.reason.value,
             message=rejected.message,
+        )
+
+    def _expired(self, submission: Submission) -> Notification:
+        logger.info("expired", extra={"key": submission.obj.key})
+        event_type = EventType.CHECK_EXPIRED if submission.action == "check" else EventType.SHARE_EXPIRED
+        return expired_notification(
+            event_type=event_type,
+            platform=submission.platform,
+            obj=submission.obj,
+            content_id=submission.content_id,
+            occurred_at=self._now(),
+            message="the object was gone before it could be processed: nothing was checked or shared; upload it again",
         )
 
 
@@ -253,10 +270,14 @@ def _item_from_entry(entry: HashListEntry, provenance: Provenance) -> SharedItem
     overrides = {
         name: entry.overrides.get(name) or getattr(provenance, name) for name in ("severity", "incident", "note")
     }
+    own = Provenance(provenance.contributor, provenance.shared_at, tuple(sorted(labels)), **overrides)
+    if entry.hashes is not None and "sha256" in entry.hashes.signals:
+        # A file's whole hashes, made at the member's edge: stored as a media share would be.
+        return item_from_media(entry.hashes, own)
     primary = sorted(entry.signals.items())[0]
     return SharedItem(
         item_id=item_id_for(provenance.contributor, *primary),
-        provenance=Provenance(provenance.contributor, provenance.shared_at, tuple(sorted(labels)), **overrides),
+        provenance=own,
         media="hashes",
         signals=dict(entry.signals),
         near_entries=tuple(_indexed_entries(entry.signals)),

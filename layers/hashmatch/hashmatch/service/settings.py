@@ -1,4 +1,8 @@
-"""One typed settings object, built once from the environment, failing fast on what is missing."""
+"""Typed settings, built once from the environment, failing fast on what is missing.
+
+`Settings` for the coalition's functions (bank, topics, thresholds), `EdgeSettings` for the
+hashing function (where submissions go): each function reads only what it is given.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,50 @@ from hashmatch.matching.policy import Thresholds
 from hashmatch.signals import SIGNALS, ThresholdBounds, UnknownSignal
 
 TABLE_NAME = "TABLE_NAME"
-INGEST_BUCKET = "INGEST_BUCKET"
 PLATFORMS = "PLATFORMS"
 TOPIC_ARN_TEMPLATE = "TOPIC_ARN_TEMPLATE"
 PLATFORM_THRESHOLDS = "PLATFORM_THRESHOLDS"
 THRESHOLD_BOUNDS = "THRESHOLD_BOUNDS"
 SNAPSHOT_BUCKET = "SNAPSHOT_BUCKET"
+SIGNALS_BUCKET = "SIGNALS_BUCKET"
+RESULTS_BUCKET = "RESULTS_BUCKET"
+CHECK_QUEUE_URL = "CHECK_QUEUE_URL"
+SHARE_QUEUE_URL = "SHARE_QUEUE_URL"
+LOOKUP_API_URL = "LOOKUP_API_URL"
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is required")
+    return value
+
+
+def _platforms(env: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(p.strip() for p in _required(env, PLATFORMS).split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """The hashing function's: the members, the queues submissions go to, the hash-only bucket for
+    those too large for a message, and the lookup API that names uneven-crop candidates."""
+
+    platforms: tuple[str, ...]
+    check_queue_url: str
+    share_queue_url: str
+    signals_bucket: str
+    lookup_api_url: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            platforms=_platforms(env),
+            check_queue_url=_required(env, CHECK_QUEUE_URL),
+            share_queue_url=_required(env, SHARE_QUEUE_URL),
+            signals_bucket=_required(env, SIGNALS_BUCKET),
+            lookup_api_url=env.get(LOOKUP_API_URL, "").strip() or None,
+        )
 
 
 def default_bounds() -> dict[str, ThresholdBounds]:
@@ -32,12 +74,13 @@ class SettingsError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     table_name: str
-    ingest_bucket: str
     platforms: tuple[str, ...]
     topic_arn_template: str
     platform_thresholds: dict[str, Thresholds] = field(default_factory=dict)
     # Where near-match snapshots are published; None: every cold matcher replays the whole log.
     snapshot_bucket: str | None = None
+    # Where check-by-hash results go (None: such lists cannot be answered).
+    results_bucket: str | None = None
 
     def thresholds_for(self, platform: str) -> Thresholds:
         """The thresholds `platform` asked for, or the defaults."""
@@ -51,24 +94,18 @@ class Settings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
 
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise SettingsError(f"environment variable {name} is required")
-            return value
-
-        platforms = tuple(p.strip() for p in required(PLATFORMS).split(",") if p.strip())
-        template = required(TOPIC_ARN_TEMPLATE)
+        platforms = _platforms(env)
+        template = _required(env, TOPIC_ARN_TEMPLATE)
         if "{platform}" not in template:
             raise SettingsError(f"{TOPIC_ARN_TEMPLATE} must contain '{{platform}}', got {template!r}")
         bounds = _bounds(_json(env, THRESHOLD_BOUNDS)) or default_bounds()
         return cls(
-            table_name=required(TABLE_NAME),
-            ingest_bucket=required(INGEST_BUCKET),
+            table_name=_required(env, TABLE_NAME),
             platforms=platforms,
             topic_arn_template=template,
             platform_thresholds=_platform_thresholds(_json(env, PLATFORM_THRESHOLDS), bounds, platforms),
             snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
+            results_bucket=env.get(RESULTS_BUCKET, "").strip() or None,
         )
 
 

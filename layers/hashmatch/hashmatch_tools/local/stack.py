@@ -8,6 +8,7 @@ very handler the Lambda runs (`CodeUri` + `Handler` from the template) with an S
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import json
 import logging
@@ -37,6 +38,11 @@ LOCAL_CREDENTIALS = {
 }
 RETRY_BACKOFF_SECONDS = 1
 EMULATED_TYPES = ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::SNS::Topic")
+# The local HTTP API stands in for the template's LookupApi: functions and clients are pointed at it.
+LOOKUP_API_VARIABLE = "LOOKUP_API_URL"
+LOOKUP_API_OUTPUT = "LookupApiUrl"
+# Where clients of the local stack find its HTTP API: an SSM parameter on the local endpoint.
+LOOKUP_API_PARAMETER = "/hashmatch-local/lookup-api-url"
 
 
 def project_root() -> Path:
@@ -187,6 +193,9 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.functions: list[QueueFunction] = []
+        self.routes: dict[tuple[str, str], Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
+        self.api_endpoint = ""
+        self._api: http.server.HTTPServer | None = None
 
     def start(self, poll: bool = True) -> LocalStack:
         from moto.server import ThreadedMotoServer
@@ -204,6 +213,7 @@ class LocalStack:
         )
         self._create_resources()
         self._configure_functions()
+        self._serve_api()
         if poll:
             for function in self.functions:
                 thread = threading.Thread(target=self._poll, args=(function,), daemon=True, name=function.logical_id)
@@ -213,6 +223,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._api is not None:
+            self._api.shutdown()
+            self._api.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
         if self._server is not None:
@@ -227,7 +240,10 @@ class LocalStack:
     @property
     def outputs(self) -> dict[str, Any]:
         assert self.stack is not None
-        return self.stack.outputs()
+        outputs = self.stack.outputs()
+        if self.api_endpoint:
+            outputs[LOOKUP_API_OUTPUT] = self.api_endpoint
+        return outputs
 
     @property
     def platforms(self) -> list[str]:
@@ -252,6 +268,9 @@ class LocalStack:
             properties = {**function_globals, **spec.get("Properties", {})}
             os.environ.update(stack.function_environment(logical))
             for event in properties.get("Events", {}).values():
+                if event.get("Type") == "HttpApi":
+                    route = (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
+                    self.routes[route] = _load_handler(self.root, properties["CodeUri"], properties["Handler"])
                 if event.get("Type") != "SQS":
                     continue
                 queue_arn = stack.resolve(event["Properties"]["Queue"])
@@ -269,6 +288,63 @@ class LocalStack:
                         handler=_load_handler(self.root, properties["CodeUri"], properties["Handler"]),
                     )
                 )
+
+    def _serve_api(self) -> None:
+        """The template's HTTP API routes on 127.0.0.1, each calling its function's handler with an
+        API Gateway (payload 2.0) event. One request at a time, on one thread, as one warm function.
+
+        IAM auth stand-in: a request must carry a SigV4 Authorization header (the local credentials
+        sign it); signatures are not verified here, where every credential is a placeholder."""
+        if not self.routes:
+            return
+        routes = self.routes
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self._answer("POST")
+
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def _answer(self, method: str) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length).decode("utf-8", errors="replace")
+                path = self.path.split("?", 1)[0]
+                if not str(self.headers.get("authorization", "")).startswith("AWS4-HMAC-SHA256 "):
+                    result: dict[str, Any] = {"statusCode": 403, "body": json.dumps({"message": "Forbidden"})}
+                elif (method, path) not in routes:
+                    result = {"statusCode": 404, "body": json.dumps({"message": "Not Found"})}
+                else:
+                    event = {
+                        "version": "2.0",
+                        "routeKey": f"{method} {path}",
+                        "rawPath": path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                        "isBase64Encoded": False,
+                        "requestContext": {"http": {"method": method, "path": path}},
+                    }
+                    result = routes[(method, path)](event, _LambdaContext("LookupFunction", 29, 2048))
+                payload = str(result.get("body", "")).encode()
+                self.send_response(int(result.get("statusCode", 200)))
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug("api: " + format, *args)
+
+        self._api = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        port = self._api.server_address[1]
+        self.api_endpoint = f"http://127.0.0.1:{port}"
+        os.environ[LOOKUP_API_VARIABLE] = self.api_endpoint
+        client("ssm", self.endpoint).put_parameter(
+            Name=LOOKUP_API_PARAMETER, Value=self.api_endpoint, Type="String", Overwrite=True
+        )
+        thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="LookupApi")
+        thread.start()
+        self._threads.append(thread)
 
     def _poll(self, function: QueueFunction) -> None:
         sqs = client("sqs", self.endpoint)

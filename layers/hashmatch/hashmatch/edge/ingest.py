@@ -1,0 +1,178 @@
+"""The edge's one job: turn an object a platform dropped into a `Submission` of hashes.
+
+`EdgeHasher.process` fetches the object, and
+
+- media (judged by content) is hashed in the sandbox (`hashmatch.edge.sandbox`): a checked
+  picture is also searched for uneven crops toward the stored framings the coalition names as
+  candidates (`CandidateSource`), and what the search finds is added to its queries;
+- a text file is a hash list: under ``share/`` or ``withdraw/`` it is validated as a whole (one
+  bad line rejects the file, naming the line); under ``check/`` it is a check-by-hash list, each
+  line one file's hashes as `hashmatch hash --for-check` prints them, checked entry by entry, so
+  a bad line is one rejected entry, and long lists go on in chunks;
+- anything unusable becomes a rejection the platform will be told of.
+
+The submissions go to the coalition (`SubmissionSink`); only then is the raw object deleted, so
+nothing is lost if the edge dies half way. An object already gone is handed on as ``gone``: the
+coalition tells an earlier delivery of the same event from an object that expired unprocessed.
+
+The edge holds no bank and publishes nothing: it may read and delete dropped objects and hand on
+submissions, and that is all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+from hashmatch.bank.hashlist import looks_like_hash_list, parse_hash_list
+from hashmatch.media.codec import hashes_from_json
+from hashmatch.media.hashing import SNIFF_BYTES
+from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason, sniff_media
+from hashmatch.service.notifications import ObjectRef
+from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
+from hashmatch.service.routing import Outcome, Route, route_for
+from hashmatch.service.submission import CheckEntry, Kind, Submission
+
+__all__ = ["CHECK_CHUNK_ENTRIES", "MAX_CHECK_LIST_ENTRIES", "EdgeHasher", "Hasher", "refine"]
+
+logger = logging.getLogger(__name__)
+
+# Entries of a check-by-hash list answered per submission: ~10 KB of hashes each, so a chunk is
+# a ~5 MB signals object and one matcher invocation of a few seconds at 10M hashes.
+CHECK_CHUNK_ENTRIES = 500
+MAX_CHECK_LIST_ENTRIES = 100_000
+MAX_CHECK_LINE_BYTES = 4 * 1024**2
+MAX_CONTENT_ID = 1024
+
+
+class Hasher(Protocol):
+    def __call__(self, path: Path, *, for_sharing: bool = False) -> MediaHashes: ...
+
+
+def refine(hashes: MediaHashes, candidates: CandidateSource | None) -> MediaHashes:
+    """A checked picture's hashes with the framings its uneven-crop search found toward the
+    coalition's candidates added as queries, and the search (which holds pixels) dropped."""
+    search = hashes.uneven_crops
+    if search is None:
+        return hashes
+    found = search.refined(candidates.uneven_crop_candidates(search.keys, search.hashes)) if candidates else ()
+    return replace(hashes, queries=hashes.queries + found, uneven_crops=None)
+
+
+class EdgeHasher:
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        sink: SubmissionSink,
+        hasher: Hasher,
+        platforms: tuple[str, ...],
+        candidates: CandidateSource | None = None,
+        limits: Limits | None = None,
+        check_chunk: int = CHECK_CHUNK_ENTRIES,
+    ) -> None:
+        self._store = store
+        self._sink = sink
+        self._hasher = hasher
+        self._platforms = platforms
+        self._candidates = candidates
+        self._limits = limits or Limits()
+        self._check_chunk = check_chunk
+
+    def process(self, obj: ObjectRef) -> Outcome:
+        """Hash the object, hand the submissions on, delete the object."""
+        route = route_for(obj.key, self._platforms)
+        with self._store.fetch(obj, self._limits.max_file_bytes) as fetched:
+            if fetched is None:
+                logger.info("object gone before hashing", extra={"key": obj.key})
+                self._sink.send(Submission(route.action, route.platform, obj, Kind.GONE))
+                return Outcome.ALREADY_PROCESSED
+            for submission in self._submissions(route, obj, fetched):
+                self._sink.send(submission)
+        self._store.delete(obj)
+        return Outcome.PROCESSED
+
+    def _submissions(self, route: Route, obj: ObjectRef, fetched: FetchedObject) -> Iterator[Submission]:
+        metadata = dict(fetched.metadata)
+        base = Submission(route.action, route.platform, obj, Kind.REJECTION, metadata)
+        path = fetched.path
+        if path is None:
+            too_large = f"{fetched.size} bytes is over the {self._limits.max_file_bytes} byte limit"
+            yield replace(base, rejection=Rejected(RejectReason.TOO_LARGE, too_large))
+            return
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+        is_text = sniff_media(head) is None and looks_like_hash_list(head)
+        try:
+            if not head:
+                raise Rejected(RejectReason.EMPTY, "the file is empty (0 bytes)")
+            if route.action == "check" and is_text:
+                yield from self._check_list(base, path)
+            elif is_text:
+                entries = parse_hash_list(path.read_bytes(), metadata.get("signal"))
+                yield replace(base, kind=Kind.ENTRIES, entries=tuple(entries))
+            elif route.action == "withdraw":
+                raise Rejected(RejectReason.INVALID_HASH_LIST, "a withdrawal is a hash list, not media")
+            else:
+                hashes = self._hasher(path, for_sharing=route.action == "share")
+                if route.action == "check":
+                    hashes = refine(hashes, self._candidates)
+                yield replace(base, kind=Kind.HASHES, hashes=replace(hashes, uneven_crops=None))
+        except Rejected as rejected:
+            yield replace(base, rejection=rejected)
+
+    def _check_list(self, base: Submission, path: Path) -> Iterator[Submission]:
+        """A check-by-hash list in chunks, read twice (counted, then parsed a chunk at a time) so a
+        100,000-entry list never sits in memory whole; a bad line is a rejected entry, a list over
+        the limits a rejection."""
+        first = next(_entry_lines(path), None)
+        if first is None or not first[1].startswith(b"{"):
+            raise Rejected(
+                RejectReason.UNSUPPORTED_MEDIA,
+                "neither media nor a check list (JSON Lines of hashes, as `hashmatch hash --for-check` prints)",
+            )
+        count = sum(1 for _ in _entry_lines(path))
+        if count > MAX_CHECK_LIST_ENTRIES:
+            raise Rejected(
+                RejectReason.TOO_LARGE, f"{count} entries: a check list has at most {MAX_CHECK_LIST_ENTRIES}"
+            )
+        chunks = -(-count // self._check_chunk)
+        chunk: list[CheckEntry] = []
+        number = 0
+        for line, text in _entry_lines(path):
+            chunk.append(_check_entry(line, text))
+            if len(chunk) == self._check_chunk:
+                number += 1
+                yield replace(base, kind=Kind.CHECKS, checks=tuple(chunk), chunk=(number, chunks))
+                chunk = []
+        if chunk:
+            yield replace(base, kind=Kind.CHECKS, checks=tuple(chunk), chunk=(number + 1, chunks))
+
+
+def _entry_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, text) of every line of a list that is not blank or a # comment."""
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            text = raw.strip()
+            if text and not text.startswith(b"#"):
+                yield number, text
+
+
+def _check_entry(line: int, text: bytes) -> CheckEntry:
+    if len(text) > MAX_CHECK_LINE_BYTES:
+        return CheckEntry(line, None, error=f"line {line}: over {MAX_CHECK_LINE_BYTES} bytes")
+    try:
+        record = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return CheckEntry(line, None, error=f"line {line}: not JSON ({error})")
+    content_id = record.get("content_id") if isinstance(record, dict) else None
+    if content_id is not None and (not isinstance(content_id, str) or len(content_id) > MAX_CONTENT_ID):
+        return CheckEntry(line, None, error=f"line {line}: content_id must be a string of at most {MAX_CONTENT_ID}")
+    try:
+        return CheckEntry(line, content_id, hashes=hashes_from_json(record))
+    except ValueError as error:
+        return CheckEntry(line, content_id, error=f"line {line}: {error}")

@@ -1,0 +1,278 @@
+"""Hashing untrusted files in a child process with memory and CPU limits.
+
+Pillow, libheif and ffmpeg parse files that members' users uploaded; a file that makes a decoder
+allocate without end, spin, or crash must end as a rejection of that file, never as an
+out-of-memory kill of the whole batch or a hung function. So each file is hashed in a child
+process with an address-space limit (`RLIMIT_AS`) and a CPU-time limit (`RLIMIT_CPU`), and a
+wall-clock deadline.
+
+The children come from a fork server: one helper process per `Sandbox`, started on first use as
+``python -m hashmatch.edge.sandbox`` with the decoders imported, single-threaded, so forking it is
+safe and cheap (no re-import per file). It reads one request per line on stdin, forks a child per
+request, and writes one framed answer back.
+
+What comes back is JSON, never a pickle: the parent treats the child's output as untrusted and
+parses it with the strict codec (`hashmatch.media.codec`). The analysis luma that the uneven-crop
+search needs comes back as raw 8-bit pixels of at most 256 x 256.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+from PIL import Image
+
+from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.media.framing import WORK_SIDE, AnalysisLuma
+from hashmatch.media.model import Limits, MediaHashes, Region, Rejected, RejectReason
+from hashmatch.media.uneven import UnevenCropSearch
+
+__all__ = ["DEFAULT_MEMORY_BYTES", "DEFAULT_SECONDS", "Sandbox", "SandboxLimits"]
+
+# A 100 MP image peaks near 1.2 GB in the decoder, a 720p video's frame loop under 300 MB: the
+# hasher function has 2048 MB, of which the server and the parent take ~250 MB.
+DEFAULT_MEMORY_BYTES = 1536 * 1024**2
+DEFAULT_SECONDS = 240.0
+# The most a child may write back: a 4-hour video sampled at 1 fps with 8 orientations per frame.
+MAX_RESULT_BYTES = 64 * 1024**2
+# Seconds the server may take to start (importing numpy, Pillow, PyAV) and to answer beyond the
+# child's own deadline.
+_START_SECONDS = 60.0
+_ANSWER_SLACK_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one file's hashing may use: bytes of address space beyond the child's start, CPU
+    seconds, and wall-clock seconds (decoding waits on disk too)."""
+
+    memory_bytes: int = DEFAULT_MEMORY_BYTES
+    cpu_seconds: float = DEFAULT_SECONDS
+    wall_seconds: float = DEFAULT_SECONDS * 1.5
+
+
+class Sandbox:
+    """Runs `hash_file` on one path in a limited child process.
+
+    `hash(path, for_sharing=...)` returns `MediaHashes` (with the uneven-crop search rebuilt from
+    the child's luma for a checked image) or raises `Rejected`: the file's own rejection, or
+    ``too_large`` when the child ran out of memory or time, or ``corrupt`` when it crashed.
+    Thread-safe (one request at a time); `close()` stops the fork server.
+    """
+
+    def __init__(self, limits: SandboxLimits | None = None, media_limits: Limits | None = None) -> None:
+        self._limits = limits or SandboxLimits()
+        self._media_limits = media_limits or Limits()
+        self._server: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def hash(self, path: Path, *, for_sharing: bool = False) -> MediaHashes:
+        request = {
+            "path": str(path),
+            "for_sharing": for_sharing,
+            "limits": asdict(self._limits),
+            "media_limits": asdict(self._media_limits),
+        }
+        with self._lock:
+            server = self._running_server()
+            assert server.stdin is not None and server.stdout is not None
+            server.stdin.write(json.dumps(request).encode() + b"\n")
+            server.stdin.flush()
+            frame = _read_frame(server.stdout, self._limits.wall_seconds + _ANSWER_SLACK_SECONDS)
+            if frame is None:
+                self.close()
+                raise Rejected(RejectReason.TOO_LARGE, "hashing did not answer in time")
+        exitcode, payload = frame
+        if payload is None:
+            raise _failure(exitcode, self._limits)
+        return _decoded(payload)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.kill()
+            self._server.wait(timeout=10)
+            self._server = None
+
+    def _running_server(self) -> subprocess.Popen[bytes]:
+        if self._server is None or self._server.poll() is not None:
+            self._server = subprocess.Popen(
+                [sys.executable, "-m", "hashmatch.edge.sandbox"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+            )
+        return self._server
+
+
+def _read_frame(stream: IO[bytes], seconds: float) -> tuple[int, bytes | None] | None:
+    """(child exit code, its answer or None) from the server, or None when it fell silent."""
+    deadline = time.monotonic() + seconds
+    header = _read_exactly(stream, 8, deadline)
+    if header is None:
+        return None
+    exitcode, size = struct.unpack(">iI", header)
+    if size > MAX_RESULT_BYTES:
+        return None
+    if size == 0:
+        return exitcode, None
+    body = _read_exactly(stream, size, deadline)
+    return None if body is None else (exitcode, body)
+
+
+def _read_exactly(stream: IO[bytes], size: int, deadline: float) -> bytes | None:
+    chunks, left = [], size
+    descriptor = stream.fileno()
+    while left:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([descriptor], [], [], remaining)[0]:
+            return None
+        chunk = os.read(descriptor, min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _failure(exitcode: int, limits: SandboxLimits) -> Rejected:
+    if exitcode in (-signal.SIGKILL, -signal.SIGXCPU):
+        return Rejected(
+            RejectReason.TOO_LARGE,
+            f"hashing did not finish within {limits.cpu_seconds:.0f} s of CPU ({limits.wall_seconds:.0f} s wall)",
+        )
+    if exitcode < 0:
+        return Rejected(RejectReason.CORRUPT, f"the decoder crashed on this file (signal {-exitcode})")
+    return Rejected(RejectReason.CORRUPT, f"the decoder stopped on this file (exit code {exitcode})")
+
+
+def _decoded(payload: bytes) -> MediaHashes:
+    """The child's JSON answer, checked as untrusted input; raises its rejection."""
+    try:
+        answer = json.loads(payload)
+        if "rejected" in answer:
+            rejection = Rejected(RejectReason(answer["rejected"]["reason"]), str(answer["rejected"]["message"])[:500])
+        else:
+            hashes = hashes_from_json(answer["hashes"])
+            search = _search(answer.get("uneven"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise Rejected(RejectReason.CORRUPT, f"the hasher's answer was malformed: {error}") from error
+    if "rejected" in answer:
+        raise rejection
+    return hashes if search is None else replace(hashes, uneven_crops=search)
+
+
+def _search(raw: Any) -> UnevenCropSearch | None:
+    if raw is None:
+        return None
+
+    width, height = int(raw["width"]), int(raw["height"])
+    if not 0 < width <= WORK_SIDE or not 0 < height <= WORK_SIDE:
+        raise ValueError("analysis luma of the wrong size")
+    pixels = base64.b64decode(raw["luma"], validate=True)
+    luma = AnalysisLuma(Image.frombytes("L", (width, height), pixels))
+    regions = tuple(Region(*(float(v) for v in region)) for region in raw["regions"])
+    return UnevenCropSearch.from_grid(luma, regions, tuple(str(h) for h in raw["hashes"]))
+
+
+def _hash_in_child(path: str, for_sharing: bool, media_limits: Limits) -> bytes:
+    """In the child: hash and answer in JSON."""
+    from hashmatch.media.hashing import hash_file
+
+    try:
+        hashes = hash_file(path, media_limits, for_sharing=for_sharing)
+        answer: dict[str, Any] = {"hashes": hashes_to_json(hashes)}
+        if hashes.uneven_crops is not None:
+            answer["uneven"] = hashes.uneven_crops.to_json()
+    except Rejected as rejected:
+        answer = {"rejected": {"reason": rejected.reason.value, "message": rejected.message}}
+    except MemoryError:
+        answer = {"rejected": {"reason": RejectReason.TOO_LARGE.value, "message": "hashing ran out of memory"}}
+    return json.dumps(answer).encode()
+
+
+def _limit_resources(limits: SandboxLimits) -> None:
+    memory = _address_space_bytes() + limits.memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = math.ceil(limits.cpu_seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+
+def _address_space_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[0])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _serve_one(request: dict[str, Any]) -> tuple[int, bytes]:
+    """Fork a child for one request; its exit code and answer (b"" when it gave none)."""
+    limits = SandboxLimits(**request["limits"])
+    media_limits = Limits(**request["media_limits"])
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        code = 0
+        try:
+            _limit_resources(limits)
+            answer = _hash_in_child(request["path"], bool(request["for_sharing"]), media_limits)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(answer)
+        except BaseException:
+            code = 70  # EX_SOFTWARE: an error the child could not even report
+        os._exit(code)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + limits.wall_seconds
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([read_end], [], [], remaining)[0]:
+            os.kill(pid, signal.SIGKILL)
+            break
+        chunk = os.read(read_end, 1 << 20)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_RESULT_BYTES:
+            os.kill(pid, signal.SIGKILL)
+            chunks = []
+            break
+        chunks.append(chunk)
+    os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    exitcode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    answer = b"".join(chunks)
+    return exitcode, answer if exitcode == 0 else b""
+
+
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """The fork server's loop: one JSON request per line in, one framed answer per request out."""
+    import hashmatch.media.hashing
+    import hashmatch.media.image
+    import hashmatch.media.video  # noqa: F401
+
+    for line in requests:
+        exitcode, answer = _serve_one(json.loads(line))
+        answers.write(struct.pack(">iI", exitcode, len(answer)) + answer)
+        answers.flush()
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,189 @@
+"""`MediaHashes` as JSON: the one form hashes cross from where media is (the edge) to the coalition.
+
+This is all that crosses: hashes, their quality, the labels saying which framing or rotation each
+is, a video's frame hashes with their times, and the media's kind, size and duration. Never pixels,
+never the analysis luma the uneven-crop search keeps.
+
+    {"media": "image", "signals": {"sha256": "...", "md5": "...", "pdq": "...", "phash": "..."},
+     "quality": {"pdq": 100},
+     "queries": [["pdq", "rotate_90", "<hex>"], ["pdq", "uneven_crop", "<hex>", [l, t, r, b]], ...],
+     "framings": [["pdq", "content+central_crop_90", "<hex>"], ...],
+     "frames": [[12.0, "<pdq hex>", 87, ["<rotate_90 hex>", ...]], ...],
+     "duration": 22.1, "width": 1280, "height": 720, "sample_fps": 1.0}
+
+`queries` are what a check is looked up with besides its main hashes (rotations/flips, framings,
+framings found by the uneven-crop search with the region they cover); `framings` what a share
+stores besides its main hashes. Members write this form in hash lists too, so `hashes_from_json`
+treats it as untrusted: every signal name and hash is checked against the registry, every list is
+bounded, and anything else is a `ValueError` that names the field.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes, Region
+from hashmatch.signals import SIGNALS
+
+__all__ = ["MAX_FRAMES", "MAX_QUERIES", "hashes_from_json", "hashes_to_json"]
+
+MAX_QUERIES = 1024  # a checked picture has ~50-130; a share's framings 4
+MAX_FRAMES = 500_000  # a shared 4-hour video stored as runs of near-identical frames
+MAX_ORIENTATIONS = 7
+_MEDIA = ("image", "video", "hashes")
+_LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_+/@.")
+MAX_LABEL = 64
+
+
+def hashes_to_json(hashes: MediaHashes) -> dict[str, Any]:
+    """The JSON form of `hashes` (the uneven-crop search, which holds pixels, is left out)."""
+    document: dict[str, Any] = {"media": hashes.media, "signals": dict(hashes.signals)}
+    if hashes.quality:
+        document["quality"] = dict(hashes.quality)
+    if hashes.queries:
+        document["queries"] = [_labelled(q) for q in hashes.queries]
+    if hashes.framings:
+        document["framings"] = [_labelled(f) for f in hashes.framings]
+    if hashes.frames:
+        document["frames"] = [[f.offset, f.pdq, f.quality, list(f.orientations)] for f in hashes.frames]
+    for name in ("duration", "width", "height"):
+        if getattr(hashes, name) is not None:
+            document[name] = getattr(hashes, name)
+    sample_fps = hashes.extra.get("sample_fps")
+    if isinstance(sample_fps, int | float) and math.isfinite(sample_fps):
+        document["sample_fps"] = sample_fps
+    return document
+
+
+def hashes_from_json(document: object) -> MediaHashes:
+    """`MediaHashes` from its JSON form; raises ValueError naming the first thing wrong."""
+    if not isinstance(document, dict):
+        raise ValueError("hashes must be a JSON object")
+    media = document.get("media", "image")
+    if media not in _MEDIA:
+        raise ValueError(f"media must be one of {', '.join(_MEDIA)}, got {media!r}")
+    signals = _signals(document.get("signals"))
+    quality = _quality(document.get("quality", {}))
+    queries = _labelled_list(document.get("queries", []), "queries")
+    framings = _labelled_list(document.get("framings", []), "framings")
+    frames = _frames(document.get("frames", []))
+    extra: dict[str, object] = {}
+    if "sample_fps" in document:
+        extra["sample_fps"] = _number(document["sample_fps"], "sample_fps", positive=True)
+    return MediaHashes(
+        media=media,
+        signals=signals,
+        quality=quality,
+        queries=queries,
+        framings=framings,
+        frames=frames,
+        duration=_optional_number(document.get("duration"), "duration"),
+        width=_optional_int(document.get("width"), "width"),
+        height=_optional_int(document.get("height"), "height"),
+        extra=extra,
+    )
+
+
+def _labelled(labelled: LabelledHash) -> list[Any]:
+    fields: list[Any] = [labelled.signal, labelled.label, labelled.value]
+    if labelled.region is not None:
+        fields.append(labelled.region.edges())
+    return fields
+
+
+def _signals(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError("signals must be a non-empty object of signal name to hash")
+    signals = {}
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise ValueError(f"signals.{name} must be a string")
+        signal, normalised = SIGNALS.parse(str(name), value)
+        signals[signal] = normalised
+    return signals
+
+
+def _quality(raw: object) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise ValueError("quality must be an object of signal name to 0-100")
+    quality = {}
+    for name, value in raw.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+            raise ValueError(f"quality.{name} must be an integer 0-100")
+        quality[SIGNALS.get(str(name)).name] = value
+    return quality
+
+
+def _labelled_list(raw: object, field: str) -> tuple[LabelledHash, ...]:
+    if not isinstance(raw, list):
+        raise ValueError(f"{field} must be a list")
+    if len(raw) > MAX_QUERIES:
+        raise ValueError(f"{field} holds {len(raw)} hashes, more than {MAX_QUERIES}")
+    found = []
+    for position, item in enumerate(raw):
+        if not isinstance(item, list) or len(item) not in (3, 4) or not all(isinstance(x, str) for x in item[:3]):
+            raise ValueError(f"{field}[{position}] must be [signal, label, hash] or [signal, label, hash, region]")
+        name, label, value = item[:3]
+        signal, normalised = SIGNALS.parse(name, value)
+        if not label or len(label) > MAX_LABEL or not set(label) <= _LABEL_CHARACTERS:
+            raise ValueError(f"{field}[{position}] has a malformed label {label!r}")
+        region = _region(item[3], f"{field}[{position}]") if len(item) == 4 else None
+        found.append(LabelledHash(signal, normalised, label, region))
+    return tuple(found)
+
+
+def _region(raw: object, where: str) -> Region:
+    if not isinstance(raw, list) or len(raw) != 4:
+        raise ValueError(f"{where}: a region is [left, top, right, bottom]")
+    left, top, right, bottom = (_number(v, where) for v in raw)
+    if not 0.0 <= left < right <= 1.0 or not 0.0 <= top < bottom <= 1.0:
+        raise ValueError(f"{where}: a region's edges are shares of the sides, left < right and top < bottom")
+    return Region(left, top, right, bottom)
+
+
+def _frames(raw: object) -> tuple[FrameHash, ...]:
+    if not isinstance(raw, list):
+        raise ValueError("frames must be a list")
+    if len(raw) > MAX_FRAMES:
+        raise ValueError(f"frames holds {len(raw)} frames, more than {MAX_FRAMES}")
+    pdq = SIGNALS.get("pdq")
+    frames = []
+    for position, item in enumerate(raw):
+        if not isinstance(item, list) or len(item) not in (3, 4):
+            raise ValueError(
+                f"frames[{position}] must be [offset, pdq, quality] or [offset, pdq, quality, orientations]"
+            )
+        offset = _number(item[0], f"frames[{position}] offset")
+        if offset < 0:
+            raise ValueError(f"frames[{position}] offset must be >= 0")
+        value = pdq.parse(item[1]) if isinstance(item[1], str) else None
+        quality = item[2]
+        if value is None or not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 100:
+            raise ValueError(f"frames[{position}] needs a PDQ hash and a quality 0-100")
+        orientations = item[3] if len(item) == 4 else []
+        if not isinstance(orientations, list) or len(orientations) > MAX_ORIENTATIONS:
+            raise ValueError(f"frames[{position}] orientations must be a list of at most {MAX_ORIENTATIONS} hashes")
+        turned = tuple(pdq.parse(v) if isinstance(v, str) else pdq.parse("") for v in orientations)
+        frames.append(FrameHash(offset, value, quality, turned))
+    return tuple(frames)
+
+
+def _number(raw: object, where: str, *, positive: bool = False) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise ValueError(f"{where} must be a finite number")
+    if positive and raw <= 0:
+        raise ValueError(f"{where} must be positive")
+    return float(raw)
+
+
+def _optional_number(raw: object, where: str) -> float | None:
+    return None if raw is None else _number(raw, where)
+
+
+def _optional_int(raw: object, where: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+        raise ValueError(f"{where} must be a positive integer")
+    return raw

@@ -1,0 +1,232 @@
+"""The edge: hashes only cross to the coalition; check-by-hash lists; the sandbox; the lookup API."""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import signal
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hashmatch.aws.api import handle_request
+from hashmatch.edge.sandbox import Sandbox, SandboxLimits
+from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.media.hashing import hash_file
+from hashmatch.media.model import Rejected
+from hashmatch.service.notifications import EventType
+from hashmatch.service.submission import Kind
+from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
+from hashmatch_tools.samples import jpeg_bytes, mirrored, scene
+
+pytestmark = pytest.mark.unit
+
+PLATFORMS = ("tiktok", "reddit")
+BUCKET = "ingest"
+
+
+@pytest.fixture
+def parts() -> tuple[Pipeline, MemoryStore, RecordingNotifier]:
+    store, notifier = MemoryStore(), RecordingNotifier()
+    return service_on(MemoryBank(), store, notifier, PLATFORMS), store, notifier
+
+
+def _checked(picture: Image.Image, pipeline: Pipeline) -> dict[str, object]:
+    """What `hashmatch hash --for-check` prints for a picture, refined through the coalition's candidates."""
+    from hashmatch.edge.ingest import refine
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "copy.jpg"
+        path.write_bytes(jpeg_bytes(picture))
+        hashes = refine(hash_file(path), pipeline.matcher)
+    return hashes_to_json(hashes)
+
+
+def test_a_submission_holds_hashes_never_pixels(parts) -> None:
+    pipeline, store, _ = parts
+    pipeline.process(store.put(BUCKET, "check/reddit/a.jpg", jpeg_bytes(scene(31)), {"content-id": "a"}))
+    (submission,) = pipeline.sink.sent
+    assert submission.kind is Kind.HASHES and submission.hashes is not None
+    assert submission.hashes.uneven_crops is None
+    text = json.dumps(submission.to_json())
+    assert "luma" not in text and len(text) < 20_000
+    assert store.objects == {}  # the raw object is deleted once handed on
+
+
+def test_hashes_survive_their_json_form_and_bad_json_is_refused() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "a.jpg"
+        path.write_bytes(jpeg_bytes(scene(32, (400, 300))))
+        checked = replace(hash_file(path), uneven_crops=None)
+        shared = hash_file(path, for_sharing=True)
+    for hashes in (checked, shared):
+        assert hashes_from_json(json.loads(json.dumps(hashes_to_json(hashes)))) == hashes
+    document = hashes_to_json(checked)
+    for broken, message in (
+        ({**document, "signals": {"pdq": "zz"}}, "pdq"),
+        ({**document, "queries": [["pdq", "Bad Label!", "0" * 64]]}, "label"),
+        ({**document, "queries": [["tmk", "whole", "0" * 64]]}, "unknown signal"),
+        ({**document, "queries": [["pdq", "uneven_crop", "0" * 64, [0.5, 0, 0.4, 1]]]}, "region"),
+        ({**document, "frames": [[-1, "0" * 64, 50]]}, "offset"),
+        ({**document, "quality": {"pdq": 101}}, "quality"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            hashes_from_json(broken)
+
+
+def test_a_check_by_hash_list_is_answered_entry_by_entry(parts) -> None:
+    pipeline, store, notifier = parts
+    original = scene(33)
+    pipeline.process(store.put(BUCKET, "share/tiktok/a.jpg", jpeg_bytes(original), {"labels": "self-harm"}))
+    copy, unrelated = _checked(mirrored(original), pipeline), _checked(scene(34), pipeline)
+    lines = [
+        json.dumps({**copy, "content_id": "поста-1"}),
+        "",
+        "# a comment",
+        json.dumps({**unrelated, "content_id": "post-2"}),
+        '{"signals": {"pdq": "not hex"}, "content_id": "post-3"}',
+    ]
+    pipeline.process(store.put(BUCKET, "check/reddit/list.jsonl", "\n".join(lines).encode(), {"content-id": "batch"}))
+    sent = notifier.to("reddit")
+    found = [n for n in sent if n.event_type is EventType.MATCH_FOUND]
+    (completed,) = [n for n in sent if n.event_type is EventType.CHECK_COMPLETED]
+    assert [n.body["content_id"] for n in found] == ["поста-1"] and found[0].body["entry"] == {"line": 1}
+    assert completed.body["counts"] == {"entries": 3, "matched": 1, "clean": 1, "rejected": 1}
+    results = pipeline.results.objects[completed.body["results"]["key"]]
+    assert [(r["entry"]["line"], r["event_type"], r["content_id"]) for r in results] == [
+        (1, "match.found", "поста-1"),
+        (4, "check.clean", "post-2"),
+        (5, "check.rejected", "post-3"),
+    ]
+    assert completed.body["results"]["key"].startswith("results/reddit/")
+
+
+def test_a_long_check_list_goes_in_chunks_each_with_its_results(parts) -> None:
+    pipeline, store, notifier = parts
+    pipeline.edge._check_chunk = 2
+    entry = _checked(scene(35, (320, 240)), pipeline)
+    body = "\n".join(json.dumps({**entry, "content_id": f"c{n}"}) for n in range(5)).encode()
+    pipeline.process(store.put(BUCKET, "check/reddit/five.jsonl", body))
+    completed = [n for n in notifier.to("reddit") if n.event_type is EventType.CHECK_COMPLETED]
+    assert [n.body["page"] for n in completed] == [{"number": k, "of": 3} for k in (1, 2, 3)]
+    assert sum(n.body["counts"]["entries"] for n in completed) == 5
+
+
+def test_text_that_is_no_check_list_is_rejected_whole(parts) -> None:
+    pipeline, store, notifier = parts
+    pipeline.process(store.put(BUCKET, "check/reddit/notes.txt", b"remember to buy milk\n", {"content-id": "n"}))
+    (rejection,) = notifier.to("reddit")
+    assert rejection.event_type is EventType.CHECK_REJECTED
+    assert rejection.body["rejection"]["reason"] == "unsupported_media"
+
+
+def test_a_share_made_at_the_edge_stores_its_framings(parts) -> None:
+    pipeline, store, notifier = parts
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "a.jpg"
+        path.write_bytes(jpeg_bytes(scene(36)))
+        shared = hash_file(path, for_sharing=True)
+    line = json.dumps({**hashes_to_json(shared), "labels": ["graphic-violence"]})
+    pipeline.process(store.put(BUCKET, "share/tiktok/edge.jsonl", line.encode()))
+    (item,) = pipeline.coalition._bank.items.values()  # type: ignore[attr-defined]
+    assert sum(e.kind == "framing" for e in item.near_entries) == len(shared.framings) >= 3
+    assert item.provenance.labels == ("graphic-violence",)
+    # A letterboxed copy is caught through the stored framings, as if the media had been dropped here.
+    copy = Image.new("RGB", (1024, 1024), (0, 0, 0))
+    copy.paste(scene(36), (0, 128))
+    pipeline.process(store.put(BUCKET, "check/reddit/copy.jpg", jpeg_bytes(copy)))
+    verdict = notifier.to("reddit")[-1]
+    assert verdict.event_type is EventType.MATCH_FOUND
+
+
+def test_the_lookup_api_names_candidates_and_refuses_bad_requests(parts) -> None:
+    pipeline, store, _ = parts
+    original = scene(37)
+    pipeline.process(store.put(BUCKET, "share/tiktok/a.jpg", jpeg_bytes(original)))
+    width, height = original.size
+    copy = original.crop((round(0.08 * width), round(0.01 * height), round(0.98 * width), round(0.93 * height)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "copy.jpg"
+        path.write_bytes(jpeg_bytes(copy))
+        search = hash_file(path).uneven_crops
+    assert search is not None
+
+    def ask(body: object, method: str = "POST", path: str = "/v1/candidates") -> tuple[int, dict]:
+        event = {"rawPath": path, "requestContext": {"http": {"method": method}}, "body": json.dumps(body)}
+        answer = handle_request(event, lambda: pipeline.matcher)
+        return answer["statusCode"], json.loads(answer["body"])
+
+    status, body = ask({"keys": list(search.keys), "hashes": list(search.hashes)})
+    assert status == 200 and body["candidates"]
+    assert all(0 <= c["row"] < len(search.keys) and len(c["stored"]) == 64 for c in body["candidates"])
+    assert ask({"keys": ["xyz"], "hashes": ["0" * 64]})[0] == 400
+    assert ask({"keys": [], "hashes": ["0" * 64]})[0] == 400
+    assert ask({"keys": ["0" * 16] * 1000, "hashes": ["0" * 64] * 1000})[0] == 413
+    assert ask({}, "GET", "/v1/nothing")[0] == 404
+
+
+def _big_png(path: Path) -> None:
+    rows = np.random.default_rng(0).integers(0, 255, (64, 4000, 3), dtype=np.uint8)
+    Image.fromarray(np.tile(rows, (60, 1, 1))).save(path)  # 4000 x 3840, compresses well
+
+
+def test_the_sandbox_turns_a_memory_blow_up_into_a_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    _big_png(path)
+    sandbox = Sandbox(SandboxLimits(memory_bytes=40 * 1024**2))
+    try:
+        with pytest.raises(Rejected, match="too_large"):
+            sandbox.hash(path)
+        # The same sandbox goes on with the next file.
+        small = tmp_path / "small.jpg"
+        small.write_bytes(jpeg_bytes(scene(38, (320, 240))))
+        assert sandbox.hash(small).signals == hash_file(small).signals
+    finally:
+        sandbox.close()
+
+
+def test_the_sandbox_turns_a_file_that_takes_too_long_into_a_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    _big_png(path)
+    sandbox = Sandbox(SandboxLimits(cpu_seconds=0.01, wall_seconds=0.05))
+    try:
+        with pytest.raises(Rejected, match="too_large"):
+            sandbox.hash(path)
+    finally:
+        sandbox.close()
+
+
+def test_the_sandbox_hashes_as_the_process_itself_does_and_keeps_the_search(tmp_path: Path) -> None:
+    path = tmp_path / "a.jpg"
+    path.write_bytes(jpeg_bytes(scene(39)))
+    sandbox = Sandbox()
+    try:
+        inside = sandbox.hash(path)
+    finally:
+        sandbox.close()
+    direct = hash_file(path)
+    assert replace(inside, uneven_crops=None) == replace(direct, uneven_crops=None)
+    assert inside.uneven_crops is not None and direct.uneven_crops is not None
+    assert inside.uneven_crops.keys == direct.uneven_crops.keys
+
+
+def test_a_crashing_decoder_is_a_rejection_not_a_failed_batch(tmp_path: Path, monkeypatch) -> None:
+    """A child killed by a signal (a decoder's segfault) comes back as `corrupt`, and the server goes on."""
+    from hashmatch.edge import sandbox as module
+
+    def crash(path: str, for_sharing: bool, media_limits: object) -> bytes:
+        faulthandler.disable()  # pytest's, inherited by the child: no traceback noise for a planned crash
+        os.kill(os.getpid(), signal.SIGSEGV)
+        return b""
+
+    monkeypatch.setattr(module, "_hash_in_child", crash)  # the fork below copies this process, patch included
+    request = {"path": str(tmp_path / "x"), "for_sharing": False, "limits": {}, "media_limits": {}}
+    exitcode, answer = module._serve_one(request)
+    assert (exitcode, answer) == (-signal.SIGSEGV, b"")
+    rejection = module._failure(exitcode, SandboxLimits())
+    assert rejection.reason.value == "corrupt" and f"signal {signal.SIGSEGV}" in rejection.message
