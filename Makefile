@@ -124,22 +124,29 @@ build/template.expanded.json: template.yaml $(SAM)
 
 sam-validate: $(SAM)
 	$(SAM_ENV) $(SAM) validate --lint --language-extensions --template template.yaml
+	$(SAM_ENV) $(SAM) validate --lint --template member/template.yaml
 
 lint-template: $(STAMP) build/template.expanded.json
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml member/template.yaml
 	$(BIN)/cfn-lint build/template.expanded.json
 
 sam-build: $(SAM)
 	PATH="$(SAM_PATH)" $(SAM_ENV) $(SAM) build --language-extensions --template template.yaml
 	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) layer-size
+	PATH="$(SAM_PATH)" $(SAM_ENV) $(SAM) build --template member/template.yaml --build-dir .aws-sam/member
 
-# Lambda's limit is 250 MB unzipped for a function plus all its layers.
+# Lambda's limit is 250 MB unzipped for a function plus all its layers. The library layer holds
+# what the functions run and nothing else: no tools (CLI, client, demo, edits, samples, local stack, fakes).
 layer-size:
-	@for fn in CheckFunction ShareFunction; do \
+	@for fn in HashFunction CheckFunction ShareFunction LookupFunction SnapshotFunction; do \
 		total=$$(du -sb .aws-sam/build/HashmatchLayer .aws-sam/build/DepsLayer .aws-sam/build/$$fn | awk '{s += $$1} END {print s}'); \
 		echo "$$fn + layers: $$total bytes unzipped (limit $(LAMBDA_UNZIPPED_LIMIT))"; \
 		test $$total -lt $(LAMBDA_UNZIPPED_LIMIT) || { echo "$$fn is over Lambda's unzipped size limit" >&2; exit 1; }; \
 	done
+	@echo "HashmatchLayer: $$(du -sb .aws-sam/build/HashmatchLayer | cut -f1) bytes; DepsLayer: $$(du -sb .aws-sam/build/DepsLayer | cut -f1) bytes"
+	@! find .aws-sam/build/HashmatchLayer -name 'hashmatch_tools' -o -name 'cli.py' -o -name 'demo.py' \
+		-o -name 'edits.py' -o -name 'samples.py' -o -name 'fakes.py' -o -path '*/local/*' | grep . \
+		|| { echo "the library layer holds tool code (above)" >&2; exit 1; }
 
 deps-closure:
 	$(MAKE) -C layers/deps check-closure

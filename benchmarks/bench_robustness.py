@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import random
 import statistics
 import sys
@@ -43,20 +44,21 @@ import numpy as np
 from PIL import Image
 
 from hashmatch.bank.model import SharedItem
+from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD
 from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
+from hashmatch.media.codec import hashes_to_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import MediaHashes
 from hashmatch.service.notifications import EventType, Notification, ObjectRef
 from hashmatch.service.ports import FetchedObject
-from hashmatch.service.service import HashmatchService
 from hashmatch.signals.bits import popcount_rows
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from hashmatch_tools.edits import EDITS, MILD_EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
-from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.fakes import MemoryBank, service_on
 from hashmatch_tools.oracles import uneven_crop_distance
 
 SEED = 20240611
@@ -201,8 +203,10 @@ class FolderStore:
 
 
 class Coalition:
-    """One `HashmatchService` on in-memory ports, hashing with `hash_file`, keeping every hash it
-    computed (for the anchors) and the CPU time hashing took."""
+    """The edge and the coalition on in-memory ports (`hashmatch_tools.fakes`), hashing with
+    `hash_file` in process, keeping every hash computed (for the anchors) and the CPU time hashing
+    took. A check runs both ways: the copy dropped as media, and its hashes (made here, refined
+    through the coalition's uneven-crop candidates) dropped as a one-line check-by-hash list."""
 
     def __init__(self, root: Path, framing_key_threshold: int = FRAMING_KEY_THRESHOLD) -> None:
         self.store = FolderStore(root)
@@ -212,14 +216,10 @@ class Coalition:
         self.hash_ms: dict[bool, list[float]] = {True: [], False: []}
         self.rest_ms: dict[bool, list[float]] = {True: [], False: []}  # CPU ms of processing beside hashing
         self.last: MediaHashes | None = None
-        self.service = HashmatchService(
-            store=self.store,
-            bank=self.bank,
-            notifier=self,
-            matcher=Matcher(self.bank, BankIndex(), framing_key_threshold=framing_key_threshold),
-            hasher=self._hash,
-            platforms=(SHARER, CHECKER),
-        )
+        index = BankIndex()
+        self.pipeline = service_on(self.bank, self.store, self, (SHARER, CHECKER), hasher=self._hash, index=index)  # type: ignore[arg-type]
+        self.pipeline.coalition._matcher = Matcher(self.bank, index, framing_key_threshold=framing_key_threshold)
+        self.pipeline.edge._candidates = self.pipeline.coalition.matcher
 
     def publish(self, notification: Notification) -> None:
         self.sent.append(notification)
@@ -234,28 +234,35 @@ class Coalition:
         self.last = hashes
         return hashes
 
-    def _drop(self, action: str, platform: str, name: str, body: bytes) -> tuple[Notification, MediaHashes]:
+    def _drop(self, action: str, platform: str, name: str, body: bytes) -> list[Notification]:
         key = f"{action}/{platform}/{len(self.sent):06d}-{name}"
         obj = self.store.put(key, body)
         sent = len(self.sent)
         start, hashing = time.process_time(), sum(self.hash_ms[action == "share"])
-        self.service.process(obj)
+        self.pipeline.process(obj)
         hashing = sum(self.hash_ms[action == "share"]) - hashing
         self.rest_ms[action == "share"].append((time.process_time() - start) * 1000 - hashing)
-        (answer,) = [n for n in self.sent[sent:] if n.platform == platform]
-        assert self.last is not None
-        return answer, self.last
+        return [n for n in self.sent[sent:] if n.platform == platform]
 
     def share(self, name: str, body: bytes) -> tuple[SharedItem, MediaHashes]:
-        answer, hashes = self._drop("share", SHARER, name, body)
+        (answer,) = self._drop("share", SHARER, name, body)
         assert answer.event_type is EventType.SHARE_ACCEPTED, answer.body
-        return self.bank.items[answer.body["items"][0]["item_id"]], hashes
+        assert self.last is not None
+        return self.bank.items[answer.body["items"][0]["item_id"]], self.last
 
-    def check(self, name: str, body: bytes) -> tuple[dict[str, dict], MediaHashes]:
-        """The verdict's matches by item id, and the copy's hashes."""
-        answer, hashes = self._drop("check", CHECKER, name, body)
+    def check(self, name: str, body: bytes) -> tuple[dict[str, dict], dict[str, dict], MediaHashes]:
+        """The matches by item id of the copy checked as media and checked by hash, and its hashes."""
+        (answer,) = self._drop("check", CHECKER, name, body)
         assert answer.event_type in (EventType.MATCH_FOUND, EventType.CHECK_CLEAN), answer.body
-        return {m["item_id"]: m for m in answer.body["matches"]}, hashes
+        assert self.last is not None
+        hashes = self.last
+        refined = replace(refine(hashes, self.pipeline.matcher), uneven_crops=None)
+        line = json.dumps({**hashes_to_json(refined), "content_id": name})
+        replies = self._drop("check", CHECKER, f"{name}.jsonl", line.encode())
+        (completed,) = [n for n in replies if n.event_type is EventType.CHECK_COMPLETED]
+        (by_hash,) = self.pipeline.results.objects[completed.body["results"]["key"]]
+        by_media = {m["item_id"]: m for m in answer.body["matches"]}
+        return by_media, {m["item_id"]: m for m in by_hash.get("matches", [])}, hashes
 
 
 # ---------------------------------------------------------------- anchors and distances
@@ -350,11 +357,13 @@ def _pdq_only(match: dict) -> bool:
 class EditResult:
     copies: int = 0
     hashmatch: int = 0
+    by_hash: int = 0
     pdq_only: int = 0
     plain: int = 0
     dihedral: int = 0
     phash: int = 0
     false_hashmatch: int = 0
+    false_by_hash: int = 0
     false_plain: int = 0
     false_phash: int = 0
     closest_other: int = 256
@@ -364,9 +373,9 @@ class EditResult:
     misses: list[str] = field(default_factory=list)
 
     def add(self, other: EditResult) -> None:
-        for name in ("copies", "hashmatch", "pdq_only", "plain", "dihedral", "phash"):
+        for name in ("copies", "hashmatch", "by_hash", "pdq_only", "plain", "dihedral", "phash"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("false_hashmatch", "false_plain", "false_phash"):
+        for name in ("false_hashmatch", "false_by_hash", "false_plain", "false_phash"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.closest_other = min(self.closest_other, other.closest_other)
         self.closest_searched = min(self.closest_searched, other.closest_searched)
@@ -415,8 +424,10 @@ def run(
             copy_index = len(result.distances) // len(shared)
             rng = random.Random(seed * 1000 + edit_index * 100 + photo_index + 1_000_000 * copy_index)
             body, suffix = encode_copy(edit(own.photo.image, rng), edit_name)
-            matched, copy = coalition.check(f"{own.photo.name.replace(':', '-')}{suffix}", body)
+            matched, matched_by_hash, copy = coalition.check(f"{own.photo.name.replace(':', '-')}{suffix}", body)
             mine = matched.get(own.item.item_id)
+            result.by_hash += own.item.item_id in matched_by_hash
+            result.false_by_hash += sum(other.item.item_id in matched_by_hash for other in shared if other is not own)
             judged = anchors(copy, own.hashes)
             result.copies += 1
             result.hashmatch += mine is not None
@@ -444,28 +455,31 @@ def run(
 
 def print_table(results: dict[str, EditResult]) -> None:
     print(
-        "| edit | copies | **hashmatch** | hashmatch, PDQ only | plain PDQ | PDQ + 8 dihedral "
+        "| edit | copies | **hashmatch** | hashmatch by hash | hashmatch, PDQ only | plain PDQ | PDQ + 8 dihedral "
         f"| pHash <= {PHASH_ANCHOR_THRESHOLD} | median / max best distance "
-        "| false matches: hashmatch / plain PDQ / pHash | closest other photo (PDQ bits) "
+        "| false matches: hashmatch / by hash / plain PDQ / pHash | closest other photo (PDQ bits) "
         "| closest other photo, uneven-crop search |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     total = EditResult()
     for name, r in results.items():
         print(
-            f"| {name} | {r.copies} | **{_pct(r.hashmatch, r.copies)}** | {_pct(r.pdq_only, r.copies)} "
+            f"| {name} | {r.copies} | **{_pct(r.hashmatch, r.copies)}** | {_pct(r.by_hash, r.copies)} "
+            f"| {_pct(r.pdq_only, r.copies)} "
             f"| {_pct(r.plain, r.copies)} | {_pct(r.dihedral, r.copies)} | {_pct(r.phash, r.copies)} "
             f"| {statistics.median(r.distances):.0f} / {max(r.distances)} "
-            f"| {r.false_hashmatch} / {r.false_plain} / {r.false_phash} | {r.closest_other} | {r.closest_searched} |"
+            f"| {r.false_hashmatch} / {r.false_by_hash} / {r.false_plain} / {r.false_phash} "
+            f"| {r.closest_other} | {r.closest_searched} |"
         )
         if name != "original":
             total.add(r)
     t = total
     print(
         f"| **all edits** | {t.copies} | **{100.0 * t.hashmatch / t.copies:.1f}% ({t.hashmatch})** "
-        f"| {_pct(t.pdq_only, t.copies)} "
+        f"| {100.0 * t.by_hash / t.copies:.1f}% ({t.by_hash}) | {_pct(t.pdq_only, t.copies)} "
         f"| {_pct(t.plain, t.copies)} | {_pct(t.dihedral, t.copies)} | {_pct(t.phash, t.copies)} | "
-        f"| {t.false_hashmatch} / {t.false_plain} / {t.false_phash} | {t.closest_other} | {t.closest_searched} |"
+        f"| {t.false_hashmatch} / {t.false_by_hash} / {t.false_plain} / {t.false_phash} "
+        f"| {t.closest_other} | {t.closest_searched} |"
     )
 
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws.api import handle_request
-from hashmatch.aws.runtime import coalition_runtime, edge_runtime, lookup_runtime
+from hashmatch.aws.runtime import coalition_runtime, edge_runtime, lookup_runtime, member_runtime
 from hashmatch.service.events import objects_from_message
 from hashmatch.service.routing import ACTIONS, UnroutableObject
 
@@ -35,6 +35,17 @@ def handle_ingest_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 raise UnroutableObject(f"{obj.key!r} is not under {', '.join(ACTIONS)}")
             outcome = edge_runtime().process(obj)
             logger.info("hashed", key=obj.key, outcome=outcome)
+
+    return _batch(event, context, record_handler)
+
+
+def handle_member_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A member's edge stack: hash each object dropped in its own bucket, hand hashes to the coalition."""
+
+    def record_handler(record: SQSRecord) -> None:
+        for obj in objects_from_message(record.body):
+            outcome = member_runtime().process(obj)
+            logger.info("hashed at the edge", key=obj.key, outcome=outcome)
 
     return _batch(event, context, record_handler)
 

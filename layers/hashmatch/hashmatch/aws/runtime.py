@@ -186,3 +186,12 @@ def lookup_runtime() -> Matcher:
         _per_thread.lookup = build_matcher(Settings.from_environment())
     built: Matcher = _per_thread.lookup
     return built
+
+
+def member_runtime() -> Any:
+    """This thread's member edge `EdgeHasher` (member/template.yaml), built on first call."""
+    if not hasattr(_per_thread, "member"):
+        from hashmatch.aws.member import build_member_runtime
+
+        _per_thread.member = build_member_runtime()
+    return _per_thread.member

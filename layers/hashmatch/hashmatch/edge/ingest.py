@@ -7,8 +7,10 @@
   candidates (`CandidateSource`), and what the search finds is added to its queries;
 - a text file is a hash list: under ``share/`` or ``withdraw/`` it is validated as a whole (one
   bad line rejects the file, naming the line); under ``check/`` it is a check-by-hash list, each
-  line one file's hashes as `hashmatch hash --for-check` prints them, checked entry by entry, so
-  a bad line is one rejected entry, and long lists go on in chunks;
+  line one file's hashes as `hashmatch hash --for-check` prints them (or, from a member's edge
+  stack, ``{"content_id": ..., "rejection": {"reason": ..., "message": ...}}`` for a file it could
+  not hash), checked entry by entry, so a bad line is one rejected entry, and long lists go on in
+  chunks;
 - anything unusable becomes a rejection the platform will be told of.
 
 The submissions go to the coalition (`SubmissionSink`); only then is the raw object deleted, so
@@ -172,6 +174,13 @@ def _check_entry(line: int, text: bytes) -> CheckEntry:
     content_id = record.get("content_id") if isinstance(record, dict) else None
     if content_id is not None and (not isinstance(content_id, str) or len(content_id) > MAX_CONTENT_ID):
         return CheckEntry(line, None, error=f"line {line}: content_id must be a string of at most {MAX_CONTENT_ID}")
+    rejection = record.get("rejection") if isinstance(record, dict) else None
+    if isinstance(rejection, dict):  # a file the member's edge could not hash: its reason, passed on
+        try:
+            reason = RejectReason(str(rejection.get("reason")))
+        except ValueError:
+            reason = RejectReason.CORRUPT
+        return CheckEntry(line, content_id, error=str(rejection.get("message", ""))[:1000], reason=reason)
     try:
         return CheckEntry(line, content_id, hashes=hashes_from_json(record))
     except ValueError as error:

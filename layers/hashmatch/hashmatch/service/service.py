@@ -161,7 +161,7 @@ class HashmatchService:
                 "event_type": EventType.CHECK_REJECTED.value,
                 "entry": {"line": entry.line},
                 "content_id": entry.content_id,
-                "rejection": {"reason": RejectReason.INVALID_HASH_LIST.value, "message": entry.error or "unusable"},
+                "rejection": {"reason": entry.reason.value, "message": entry.error or "unusable"},
             }
         return self._verdict(submission, entry.hashes, entry.content_id, entry.line)
 

@@ -41,12 +41,14 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class CheckEntry:
-    """One line of a check-by-hash list: the hashes to check, or why the line could not be read."""
+    """One line of a check-by-hash list: the hashes to check, or why the line could not be used
+    (`reason`: `invalid_hash_list` for a malformed line; the edge's own rejection of the file)."""
 
     line: int
     content_id: str | None
     hashes: MediaHashes | None = None
     error: str | None = None
+    reason: RejectReason = RejectReason.INVALID_HASH_LIST
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def _check_json(entry: CheckEntry) -> dict[str, Any]:
         document["hashes"] = hashes_to_json(entry.hashes)
     if entry.error is not None:
         document["error"] = entry.error
+        document["reason"] = entry.reason.value
     return document
 
 

@@ -1,0 +1,202 @@
+"""Cost of a check at 10 million stored hashes, by media and by hash, against HMA's published figure.
+
+    .venv/bin/python benchmarks/bench_cost.py                    # 10M hashes (~1.7M shared images)
+    .venv/bin/python benchmarks/bench_cost.py --hashes 1000000   # quicker
+
+A bank of `--hashes` stored hashes (synthetic: each shared image a main PDQ, a pHash and 4 PDQ
+framings with their framing keys) is built in a `BankIndex`; then real checks (edited copies of
+seeded pictures, `--checks` of them, each hashed by the real `hash_file`) are run against it on one
+core, fixed seed:
+
+- the hashing function's share: `Sandbox.hash` of the copy (decode, every signal, framings, the
+  uneven-crop grid) in its child process, wall time (what Lambda bills);
+- the lookup API's share: `Matcher.uneven_crop_candidates` (the framing-key lookup), CPU time;
+- the check function's share: `Matcher.match` of the refined query set, CPU time;
+
+plus the AWS calls each path makes, at us-east-1 list prices (stated below, as of 2026-12; DynamoDB
+and S3 latencies are not measurable offline: DynamoDB calls are billed as `DYNAMODB_CALL_MS` of
+function time each). The anchor is HMA's first AWS version's published ~$0.01 per 1,000 images.
+Memory of the matcher functions is sized from the index's measured bytes.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+import argparse
+import random
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from hashmatch.edge.ingest import CHECK_CHUNK_ENTRIES
+from hashmatch.edge.sandbox import Sandbox
+from hashmatch.matching.matcher import Matcher
+from hashmatch.media.model import LabelledHash, MediaHashes
+from hashmatch_tools.edits import EDITS, encode_copy
+from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.samples import scene
+from hashmatch_tools.synthetic import HASHES_PER_IMAGE, synthetic_bank_index
+
+SEED = 20261204
+HMA_PER_1000 = 0.01  # HMA's first AWS version, as published
+
+# us-east-1 list prices (USD).
+LAMBDA_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+LAMBDA_REQUEST = 0.20 / 1e6
+S3_PUT = 0.005 / 1000
+S3_GET = 0.0004 / 1000
+SQS_REQUEST = 0.40 / 1e6
+SNS_PUBLISH = 0.50 / 1e6
+HTTP_API_REQUEST = 1.00 / 1e6
+DYNAMODB_READ_UNIT = 0.125 / 1e6  # on demand, per read request unit (strongly consistent, <= 4 KB)
+DYNAMODB_WRITE_UNIT = 0.625 / 1e6
+DYNAMODB_CALL_MS = 5.0  # billed function time per DynamoDB call (single-digit ms in region)
+HASHER_GB = 2.0  # HashFunction's MemorySize
+BATCH = 5  # records per invocation of the queue-fed functions
+
+
+@dataclass
+class Measured:
+    hash_ms: list[float]
+    lookup_ms: list[float]
+    match_ms: list[float]
+    index_gb: float
+    matcher_gb: float
+
+
+def checks(count: int) -> list[tuple[bytes, str]]:
+    """Seeded edited copies of seeded pictures (1.3 MP JPEGs, as an upload), with their edit's name."""
+    rng = random.Random(SEED)
+    names = [name for name in EDITS if "asymmetric" in name or rng.random() < 0.5]
+    copies = []
+    for k in range(count):
+        picture = scene(SEED + k, (1280, 1024))
+        name = names[k % len(names)]
+        body, _ = encode_copy(EDITS[name](picture, random.Random(k)), name)
+        copies.append((body, name))
+    return copies
+
+
+def measure(hashes: int, count: int) -> Measured:
+    rng = np.random.default_rng(SEED)
+    images = hashes // HASHES_PER_IMAGE
+    print(f"building a bank of {images * HASHES_PER_IMAGE:,} hashes ({images:,} shared images)...", flush=True)
+    index = synthetic_bank_index(images, rng)
+    index_gb = index.nbytes / 1e9
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    matcher = Matcher(MemoryBank(), index)
+    sandbox = Sandbox()
+    hash_ms, lookup_ms, match_ms = [], [], []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for k, (body, _name) in enumerate(checks(count)):
+                path = Path(folder) / f"copy{k}.jpg"
+                path.write_bytes(body)
+                start = time.perf_counter()
+                hashed = sandbox.hash(path)
+                hash_ms.append((time.perf_counter() - start) * 1000)
+                search = hashed.uneven_crops
+                start = time.process_time()
+                found = matcher.uneven_crop_candidates(search.keys, search.hashes) if search else []
+                lookup_ms.append((time.process_time() - start) * 1000)
+                refined = _refined(hashed, search.refined(found) if search else ())
+                start = time.process_time()
+                matcher.match(refined)
+                match_ms.append((time.process_time() - start) * 1000)
+    finally:
+        sandbox.close()
+    # The matcher functions hold the index, the runtime (~300 MB) and room to merge recent adds.
+    matcher_gb = max(1.0, np.ceil((index_gb * 1.5 + 0.3) * 4) / 4)
+    print(f"index {index_gb:.2f} GB of arrays; peak RSS while building {peak_gb:.1f} GB", flush=True)
+    return Measured(hash_ms, lookup_ms, match_ms, index_gb, matcher_gb)
+
+
+def _refined(hashes: MediaHashes, found: tuple[LabelledHash, ...]) -> MediaHashes:
+    return replace(hashes, queries=hashes.queries + found, uneven_crops=None)
+
+
+def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float]]:
+    """USD per check, by item, for a check by media and a check by hash (lists of a chunk's size)."""
+    gb_second = LAMBDA_GB_SECOND[architecture]
+    hash_s = statistics.median(m.hash_ms) / 1000
+    lookup_s = statistics.median(m.lookup_ms) / 1000
+    match_s = statistics.median(m.match_ms) / 1000
+    dynamo_s = DYNAMODB_CALL_MS / 1000
+    by_media = {
+        "S3 PUT (the member's upload)": S3_PUT,
+        "S3 GET of the upload": S3_GET,
+        "SQS (S3 event in, submission out, receive and delete in batches)": SQS_REQUEST * (2 + 4 / BATCH),
+        "HashFunction (sandboxed hashing)": hash_s * HASHER_GB * gb_second + LAMBDA_REQUEST / BATCH,
+        "lookup API (uneven-crop candidates)": HTTP_API_REQUEST
+        + (lookup_s + dynamo_s) * m.matcher_gb * gb_second
+        + LAMBDA_REQUEST,
+        # The log tail, two exact lookups, the idempotency record's put and update.
+        "CheckFunction (matching)": (match_s + 5 * dynamo_s) * m.matcher_gb * gb_second + LAMBDA_REQUEST / BATCH,
+        "DynamoDB (3 reads, 2 idempotency writes)": 3 * DYNAMODB_READ_UNIT + 2 * DYNAMODB_WRITE_UNIT,
+        "SNS publish of the verdict": SNS_PUBLISH,
+    }
+    chunk = CHECK_CHUNK_ENTRIES
+    by_hash = {
+        "S3 PUT of the list, per entry": S3_PUT / chunk,
+        "lookup API (asked once per file by the member's hasher)": HTTP_API_REQUEST
+        + (lookup_s + dynamo_s) * m.matcher_gb * gb_second
+        + LAMBDA_REQUEST,
+        # Per chunk: the list's GET, a signals object PUT/GET, SQS, the results PUT, one refresh and
+        # idempotency record; per entry: two exact lookups.
+        "HashFunction (parsing the list), per entry": 0.002 * HASHER_GB * gb_second,
+        "CheckFunction (matching)": (match_s + 2 * dynamo_s) * m.matcher_gb * gb_second
+        + (3 * dynamo_s * m.matcher_gb * gb_second + LAMBDA_REQUEST) / chunk,
+        "S3 and SQS per chunk, per entry": (2 * S3_GET + 2 * S3_PUT + 4 * SQS_REQUEST) / chunk,
+        "DynamoDB (2 reads per entry)": 2 * DYNAMODB_READ_UNIT + (DYNAMODB_READ_UNIT + 2 * DYNAMODB_WRITE_UNIT) / chunk,
+        "SNS (check.completed per chunk)": SNS_PUBLISH / chunk,
+    }
+    return {"by media": by_media, "by hash": by_hash}
+
+
+def report(m: Measured, hashes: int) -> None:
+    def ms(values: list[float]) -> str:
+        return f"median {statistics.median(values):.1f} ms, p95 {np.percentile(values, 95):.1f} ms"
+
+    print(f"\nOne core, {len(m.hash_ms)} checks against {hashes:,} stored hashes:")
+    print(f"- hashing in the sandbox (wall): {ms(m.hash_ms)}")
+    print(f"- uneven-crop candidates (CPU): {ms(m.lookup_ms)}")
+    print(f"- matching the refined query set (CPU): {ms(m.match_ms)}")
+    print(f"- matcher memory: {m.index_gb:.2f} GB of index arrays -> MemorySize {m.matcher_gb * 1024:.0f} MB")
+    for architecture in ("x86_64", "arm64"):
+        costs = per_check_costs(m, architecture)
+        print(f"\n| {architecture}: per 1,000 checks (USD) | by media | by hash |")
+        print("|---|---:|---:|")
+        for path, items in costs.items():
+            for label, usd in items.items():
+                cells = (f"{usd * 1000:.5f}", "") if path == "by media" else ("", f"{usd * 1000:.5f}")
+                print(f"| {label} | {cells[0]} | {cells[1]} |")
+        media_total = sum(costs["by media"].values()) * 1000
+        hash_total = sum(costs["by hash"].values()) * 1000
+        print(f"| **total** | **{media_total:.4f}** | **{hash_total:.4f}** |")
+        print(
+            f"| HMA's first AWS version (anchor) | {HMA_PER_1000:.4f} | {HMA_PER_1000:.4f} |\n"
+            f"| ratio to the anchor | {media_total / HMA_PER_1000:.2f} | {hash_total / HMA_PER_1000:.2f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hashes", type=int, default=10_000_000, help="stored hashes in the bank")
+    parser.add_argument("--checks", type=int, default=30, help="checks to time")
+    args = parser.parse_args()
+    started = time.time()
+    report(measure(args.hashes, args.checks), args.hashes)
+    print(f"\n({time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Synthetic banks for benchmarks: a `BankIndex` holding millions of random entries, built with
+array operations (replaying millions of log entries in Python would take the benchmark's time)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hashmatch.index.bank_index import ITEM_ID_DTYPE, BankIndex, EntryTable, IndexState
+from hashmatch.index.hamming import HammingIndex
+from hashmatch.signals.pdq import FRAMING_KEYS
+
+__all__ = ["FRAMINGS_PER_IMAGE", "HASHES_PER_IMAGE", "synthetic_bank_index"]
+
+FRAMINGS_PER_IMAGE = 4  # `hashmatch.media.framing.stored_framings`
+HASHES_PER_IMAGE = 2 + FRAMINGS_PER_IMAGE  # main PDQ, pHash, framings
+_POSITION = "2026-01-01T00:00:00.000000Z#synthetic#add#00000"
+
+
+def synthetic_bank_index(images: int, rng: np.random.Generator) -> BankIndex:
+    """A `BankIndex` as if `images` pictures had been shared: each with a main PDQ, a pHash and
+    `FRAMINGS_PER_IMAGE` PDQ framings (with their framing keys), all random."""
+    n = images
+    main = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    framings = rng.integers(0, 256, size=(n * FRAMINGS_PER_IMAGE, 32), dtype=np.uint8)
+    phash = rng.integers(0, 256, size=(n, 8), dtype=np.uint8)
+    ids = np.unique(rng.integers(0, 2**63 - 1, size=int(HASHES_PER_IMAGE * n * 1.01) + 64, dtype=np.int64))
+    rng.shuffle(ids)
+    ids = ids[: HASHES_PER_IMAGE * n]
+    main_ids, phash_ids, framing_ids = ids[:n], ids[n : 2 * n], ids[2 * n :]
+    pdq_ids = np.concatenate([main_ids, framing_ids])
+    indexes = {
+        "pdq": HammingIndex.build(256, pdq_ids, np.concatenate([main, framings])),
+        "phash": HammingIndex.build(64, phash_ids, phash),
+        FRAMING_KEYS.name: HammingIndex.build(64, framing_ids, FRAMING_KEYS.key(framings)),
+    }
+    item_keys = np.unique(rng.integers(0, 256, size=(int(n * 1.01) + 64, 16), dtype=np.uint8).view("S16").ravel())
+    item_ids = np.array([key.hex().encode() for key in item_keys[:n].tolist()], dtype=ITEM_ID_DTYPE)
+    item_ids.sort()
+    owner = rng.permutation(n).astype(np.uint32)
+    entry_items = np.concatenate([owner, owner, np.repeat(owner, FRAMINGS_PER_IMAGE)])
+    signals = np.concatenate([np.zeros(n, np.uint8), np.ones(n, np.uint8), np.zeros(FRAMINGS_PER_IMAGE * n, np.uint8)])
+    kinds = np.concatenate([np.zeros(2 * n, np.uint8), np.ones(FRAMINGS_PER_IMAGE * n, np.uint8)])
+    all_ids = np.concatenate([main_ids, phash_ids, framing_ids])
+    by_id = np.argsort(all_ids, kind="stable")
+    table = EntryTable.grouped(
+        item_ids=item_ids,
+        entry_ids=all_ids[by_id],
+        entry_items=entry_items[by_id],
+        entry_signals=signals[by_id],
+        entry_kinds=kinds[by_id],
+        timed_rows=np.empty(0, dtype=np.uint32),
+        times=np.empty((0, 2), dtype=np.float64),
+    )
+    return BankIndex.from_state(IndexState(("pdq", "phash"), indexes, table, _POSITION, ()))
