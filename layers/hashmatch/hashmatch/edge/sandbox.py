@@ -262,6 +262,26 @@ def _serve_one(request: dict[str, Any]) -> tuple[int, bytes]:
     return exitcode, answer if exitcode == 0 else b""
 
 
+def _warm_up() -> None:
+    """Import every decoder and fill the caches a first hash fills (Pillow's plugin registry, PDQ's
+    filter matrices, the DCT), once in the server, so no forked child pays for them."""
+    import tempfile
+
+    import numpy as np
+
+    import hashmatch.media.video  # noqa: F401
+    from hashmatch.media.hashing import hash_file
+
+    Image.init()
+    gradient = np.add.outer(np.arange(480), np.arange(640)).astype(np.uint8)
+    picture = Image.fromarray(np.stack([gradient, gradient[::-1], gradient[:, ::-1]], axis=-1))
+    with tempfile.TemporaryDirectory(prefix="hashmatch-warm-") as folder:
+        for name in ("warm.jpg", "warm.png"):
+            path = Path(folder) / name
+            picture.save(path)
+            hash_file(path)
+
+
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """The fork server's loop: one JSON request per line in, one framed answer per request out."""
     import hashmatch.media.hashing
