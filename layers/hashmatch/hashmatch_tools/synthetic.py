@@ -7,6 +7,7 @@ import numpy as np
 
 from hashmatch.index.bank_index import ITEM_ID_DTYPE, BankIndex, EntryTable, IndexState
 from hashmatch.index.hamming import HammingIndex
+from hashmatch.index.spec import SignalIndex
 from hashmatch.signals.pdq import FRAMING_KEYS
 
 __all__ = ["FRAMINGS_PER_IMAGE", "HASHES_PER_IMAGE", "synthetic_bank_index"]
@@ -28,7 +29,7 @@ def synthetic_bank_index(images: int, rng: np.random.Generator) -> BankIndex:
     ids = ids[: HASHES_PER_IMAGE * n]
     main_ids, phash_ids, framing_ids = ids[:n], ids[n : 2 * n], ids[2 * n :]
     pdq_ids = np.concatenate([main_ids, framing_ids])
-    indexes = {
+    indexes: dict[str, SignalIndex] = {
         "pdq": HammingIndex.build(256, pdq_ids, np.concatenate([main, framings])),
         "phash": HammingIndex.build(64, phash_ids, phash),
         FRAMING_KEYS.name: HammingIndex.build(64, framing_ids, FRAMING_KEYS.key(framings)),
