@@ -201,6 +201,9 @@ class FolderStore:
     def delete(self, obj: ObjectRef) -> None:
         (self.root / obj.key.replace("/", "_")).unlink(missing_ok=True)
 
+    def metadata(self, obj: ObjectRef) -> dict[str, str] | None:
+        return {} if (self.root / obj.key.replace("/", "_")).exists() else None
+
 
 class Coalition:
     """The edge and the coalition on in-memory ports (`hashmatch_tools.fakes`), hashing with

@@ -108,7 +108,6 @@ def test_a_redelivered_submission_gives_one_verdict(coalition: Coalition, local_
     """A queue delivers at least once: the same submission twice, then the edge finding the object
     gone on a third delivery of the same S3 event, give one verdict and nothing else."""
     sqs = client("sqs", local_stack.endpoint)
-    (check_function,) = [f for f in local_stack.functions if f.logical_id == "CheckFunction"]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "dup.jpg"
         path.write_bytes(jpeg_bytes(scene(106)))
@@ -116,7 +115,7 @@ def test_a_redelivered_submission_gives_one_verdict(coalition: Coalition, local_
     obj = ObjectRef(coalition.bucket, "check/twitter/dup.jpg", etag="e1", size=1, sequencer="00FF")
     checked = Submission("check", "twitter", obj, Kind.HASHES, {"content-id": "dup"}, hashes=hashes)
     for submission in (checked, checked, replace(checked, kind=Kind.GONE, hashes=None)):
-        sqs.send_message(QueueUrl=check_function.queue_url, MessageBody=json.dumps(submission.to_json()))
+        sqs.send_message(QueueUrl=local_stack.outputs["CheckQueueUrl"], MessageBody=json.dumps(submission.to_json()))
     verdicts = _verdicts(coalition, "twitter", [obj.key])
     assert verdicts[obj.key]["content_id"] == "dup"
     time.sleep(3)
@@ -124,21 +123,49 @@ def test_a_redelivered_submission_gives_one_verdict(coalition: Coalition, local_
     assert again == [], "the repeated deliveries produced a second answer"
 
 
-@pytest.mark.parametrize(
-    ("function", "dead_letters", "body"),
-    [
-        ("HashFunction", "HashDeadLetterQueueUrl", "this is not an S3 event"),
-        ("CheckFunction", "CheckDeadLetterQueueUrl", "this is not a submission"),
-    ],
-)
-def test_a_failing_record_is_retried_then_dead_lettered(
-    local_stack: LocalStack, function: str, dead_letters: str, body: str
-) -> None:
+def _parked(coalition: Coalition, body: str, seconds: float = 90) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        parked = coalition.parked()
+        coalition.release(parked)
+        found = [m for m in parked if m["body"] == body]
+        if found:
+            return found[0]
+        time.sleep(1)
+    raise AssertionError("the dead letter was never parked")
+
+
+def test_a_record_that_keeps_failing_is_dead_lettered_and_parked(coalition: Coalition, local_stack: LocalStack) -> None:
+    """Nothing can make sense of this record, so no platform can be told: it is retried, dead-lettered
+    and parked unanswered for an operator."""
     sqs = client("sqs", local_stack.endpoint)
-    (target,) = [f for f in local_stack.functions if f.logical_id == function]
-    dlq = local_stack.outputs[dead_letters]
-    sqs.send_message(QueueUrl=target.queue_url, MessageBody=body)
-    deadline, landed = time.monotonic() + 90, []
-    while time.monotonic() < deadline and not landed:
-        landed = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
-    assert [m["Body"] for m in landed] == [body]
+    queue = local_stack.outputs["HashQueueUrl"]
+    body = f"this is not an S3 event {time.time()}"
+    sqs.send_message(QueueUrl=queue, MessageBody=body)
+    parked = _parked(coalition, body)
+    assert parked["source_queue_url"] == queue and parked["answered"] is False
+
+
+def test_a_dead_lettered_check_reaches_its_platform_as_check_failed(
+    coalition: Coalition, local_stack: LocalStack
+) -> None:
+    """What the check function does with a record that failed every try: tells the platform, parks it;
+    an operator's replay then gives the verdict."""
+    sqs = client("sqs", local_stack.endpoint)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "late.jpg"
+        path.write_bytes(jpeg_bytes(scene(107)))
+        hashes = replace(hash_file(path), uneven_crops=None)
+    obj = ObjectRef(coalition.bucket, "check/pinterest/late.jpg", etag="e9", size=1, sequencer="0AB1")
+    body = json.dumps(
+        Submission("check", "pinterest", obj, Kind.HASHES, {"content-id": "late"}, hashes=hashes).to_json()
+    )
+    sqs.send_message(QueueUrl=local_stack.outputs["CheckDeadLetterQueueUrl"], MessageBody=body)
+    (failed,) = coalition.verdicts("pinterest", {obj.key}, TIMEOUT, event_types=("check.failed",))
+    assert failed["content_id"] == "late" and failed["failure"]["message"]
+    jsonschema.Draft202012Validator(notification_schema()).validate(failed)
+    parked = _parked(coalition, body)
+    assert parked["answered"] is True and parked["source_queue_url"] == local_stack.outputs["CheckQueueUrl"]
+    coalition.replay(parked)
+    (verdict,) = coalition.verdicts("pinterest", {obj.key}, TIMEOUT)
+    assert verdict["event_type"] == "check.clean" and verdict["content_id"] == "late"

@@ -16,6 +16,7 @@ from hashmatch.aws.sns import SnsNotifier
 from hashmatch.aws.submissions import SqsSubmissionSink, SubmissionReader
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import FrameHash, MediaHashes
+from hashmatch.service.metadata import encode_metadata
 from hashmatch.service.notifications import ObjectRef, verdict_notification
 from hashmatch.service.settings import Settings
 from hashmatch.service.submission import Kind, Submission
@@ -72,6 +73,35 @@ def test_sns_notifier_publishes_body_and_filter_attributes(moto_aws: Stack) -> N
     attributes = {name: value["Value"] for name, value in envelope["MessageAttributes"].items()}
     assert attributes["event_type"] == "match.found"
     assert json.loads(attributes["labels"]) == ["gore", "self-harm"]
+
+
+def test_a_key_written_again_is_neither_checked_nor_deleted_for_the_old_event(moto_aws: Stack) -> None:
+    """The S3 event names an ETag: fetching it after the key was overwritten finds nothing (this
+    event's bytes are gone: `check.expired`), and deleting it leaves the newer upload alone."""
+    bucket = moto_aws.outputs()["IngestBucketName"]
+    s3 = _client("s3")
+    first = s3.put_object(Bucket=bucket, Key="check/tiktok/same.jpg", Body=b"first", Metadata={"content-id": "1"})
+    s3.put_object(Bucket=bucket, Key="check/tiktok/same.jpg", Body=b"second", Metadata={"content-id": "2"})
+    store = S3ObjectStore(s3)
+    old = ObjectRef(bucket, "check/tiktok/same.jpg", etag=first["ETag"].strip('"'), size=5, sequencer="01")
+    with store.fetch(old, max_bytes=100) as fetched:
+        assert fetched is None
+    assert store.metadata(old) is None
+    store.delete(old)
+    assert s3.get_object(Bucket=bucket, Key="check/tiktok/same.jpg")["Body"].read() == b"second"
+    current = s3.head_object(Bucket=bucket, Key="check/tiktok/same.jpg")["ETag"]
+    new = ObjectRef(bucket, "check/tiktok/same.jpg", etag=current.strip('"'), size=6, sequencer="02")
+    assert store.metadata(new) == {"content-id": "2"}
+    store.delete(new)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="check/tiktok/same.jpg")
+
+
+def test_metadata_in_any_script_survives_s3(moto_aws: Stack) -> None:
+    bucket = moto_aws.outputs()["IngestBucketName"]
+    s3 = _client("s3")
+    name = "видео — 视频 — فيديو.mp4"
+    s3.put_object(Bucket=bucket, Key="check/tiktok/u.jpg", Body=b"x", Metadata=encode_metadata({"content-id": name}))
+    assert S3ObjectStore(s3).metadata(ObjectRef(bucket, "check/tiktok/u.jpg")) == {"content-id": name}
 
 
 def _settings(stack: Stack) -> Settings:

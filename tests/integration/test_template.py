@@ -7,6 +7,7 @@ that the local stack can read what is deployed.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,7 @@ def test_visibility_timeout_covers_six_function_timeouts(
 
 def test_every_queue_is_encrypted(stack: Stack) -> None:
     queues = stack.of_type("AWS::SQS::Queue")
-    assert set(queues) == set(QUEUES) | set(QUEUES.values())
+    assert set(queues) == set(QUEUES) | set(QUEUES.values()) | {"ParkedQueue"}
     for logical, spec in queues.items():
         properties = spec["Properties"]
         assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties, logical
@@ -233,7 +234,7 @@ def test_ingest_queue_policy_admits_only_this_bucket(stack: Stack) -> None:
 
 def test_submission_and_dead_letter_queues_are_tls_only_and_grant_nothing(stack: Stack) -> None:
     properties = _props(stack, "InternalQueuePolicy")
-    internal = ["CheckQueue", "ShareQueue", *QUEUES.values()]
+    internal = ["CheckQueue", "ShareQueue", *QUEUES.values(), "ParkedQueue"]
     assert sorted(properties["Queues"], key=str) == sorted(({"Ref": q} for q in internal), key=str)
     statements = _statements(properties["PolicyDocument"])
     assert all(s["Effect"] == "Deny" for s in statements)
@@ -314,12 +315,23 @@ def test_event_source_reports_batch_item_failures(
     template: dict[str, Any], stack: Stack, function: str, queue: str
 ) -> None:
     properties = _function_properties(template, stack, function)
-    (event,) = properties["Events"].values()
-    assert event["Type"] == "SQS"
-    assert event["Properties"]["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
-    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    events = properties["Events"]
+    # Its queue, and its own dead-letter queue (answered and parked, `hashmatch.aws.entrypoint`).
+    assert {e["Properties"]["Queue"]["Fn::GetAtt"][0] for e in events.values()} == {queue, QUEUES[queue]}
+    for event in events.values():
+        assert event["Type"] == "SQS"
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["Handler"] == "app.handler"
     assert properties["Layers"] == [{"Ref": "HashmatchLayer"}, {"Ref": "DepsLayer"}]
+
+
+def test_every_dead_letter_queue_is_known_with_the_queue_it_serves(stack: Stack) -> None:
+    env = stack.function_environment("CheckFunction")
+    dead_letters = json.loads(env["DEAD_LETTERS"])
+    assert dead_letters == {
+        stack.physical_names(dlq)["Arn"]: stack.physical_names(queue)["ref"] for queue, dlq in QUEUES.items()
+    }
+    assert env["PARKED_QUEUE_URL"] == stack.physical_names("ParkedQueue")["ref"]
 
 
 def _granted(stack: Stack, function: str) -> dict[str, set[str]]:
@@ -343,6 +355,7 @@ def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
     submissions (which the coalition validates): it cannot write the bank or speak to a platform."""
     granted = _granted(stack, "HashFunction")
     assert not [a for a in granted if a.startswith(("dynamodb:", "sns:"))], granted
+    parked = stack.physical_names("ParkedQueue")["Arn"]
     objects = {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("check", "share", "withdraw")}
     signals = stack.physical_names("SignalsBucket")["Arn"]
     api = stack.physical_names("LookupApi")["ref"]
@@ -351,7 +364,7 @@ def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
         "s3:DeleteObject": objects,
         "s3:ListBucket": {BUCKET_ARN},
         "s3:PutObject": {f"{signals}/signals/*"},
-        "sqs:SendMessage": {stack.physical_names(q)["Arn"] for q in ("CheckQueue", "ShareQueue")},
+        "sqs:SendMessage": {stack.physical_names(q)["Arn"] for q in ("CheckQueue", "ShareQueue")} | {parked},
         "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/candidates"},
     }
 
@@ -366,6 +379,7 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
     assert granted.pop("s3:DeleteObject") == {f"{signals}/signals/*"}
     assert granted.pop("s3:ListBucket") == {signals}
     assert granted.pop("sns:Publish") == {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-*"}
+    assert granted.pop("sqs:SendMessage") == {stack.physical_names("ParkedQueue")["Arn"]}
     if function == "CheckFunction":
         results = stack.physical_names("ResultsBucket")["Arn"]
         assert granted.pop("s3:PutObject") == {f"{results}/results/*"}

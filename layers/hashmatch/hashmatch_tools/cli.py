@@ -7,6 +7,7 @@
     hashmatch check --platform P [--by-hash] [--wait SECONDS] FILE_OR_HASH_LIST...
     hashmatch withdraw --platform P HASH_OR_FILE...
     hashmatch inbox --platform P
+    hashmatch dlq list|replay [--message-id ID]...
 
 share/check/withdraw/inbox talk to the local stack (`AWS_ENDPOINT_URL` or `--endpoint-url`)
 or to a deployed stack (`--stack-name`, resolved through CloudFormation outputs).
@@ -260,6 +261,21 @@ def _check_list(args: argparse.Namespace, coalition: Coalition, name: str, body:
     return failures + len(pending)
 
 
+def dlq_command(args: argparse.Namespace) -> int:
+    """Operators: list the parked dead letters, or replay them to the queues they came from."""
+    coalition = _coalition(args, need_platform=False)
+    parked = coalition.parked(limit=args.limit)
+    chosen = [m for m in parked if not args.message_id or m["message_id"] in args.message_id]
+    for message in chosen:
+        record = {k: v for k, v in message.items() if k != "receipt_handle"}
+        if args.action == "replay":
+            coalition.replay(message)
+            record["replayed"] = True
+        _print(record)
+    coalition.release([m for m in parked if args.action == "list" or m not in chosen])
+    return EXIT_OK
+
+
 def inbox_command(args: argparse.Namespace) -> int:
     for notification in _coalition(args).notifications(args.platform, wait_seconds=args.wait):
         _print(notification)
@@ -351,6 +367,12 @@ def _parser() -> argparse.ArgumentParser:
     withdraw = remote("withdraw", "withdraw hashes this platform shared")
     withdraw.add_argument("targets", nargs="+", metavar="HASH_OR_FILE", help="signal:hex, bare hex, or a file")
 
+    dlq = commands.add_parser("dlq", help="operators: dead letters whose platform was told they failed")
+    dlq.add_argument("action", choices=["list", "replay"], help="list them, or send them back to their queue")
+    dlq.add_argument("--message-id", action="append", help="only these messages (repeatable; default: all)")
+    dlq.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    where(dlq)
+
     inbox = remote("inbox", "print the notifications the platform received")
     inbox.add_argument("--wait", type=float, default=2, metavar="SECONDS", help="how long to wait for more")
     inbox.add_argument("--inbox-queue-url", help="with --stack-name: an SQS queue subscribed to the platform topic")
@@ -368,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": check_command,
         "withdraw": withdraw_command,
         "inbox": inbox_command,
+        "dlq": dlq_command,
     }
     try:
         return handlers[args.command](args)

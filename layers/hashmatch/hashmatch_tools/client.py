@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class Coalition:
     clients: Clients
     inbox_urls: dict[str, str]
     lookup_url: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def deployed(cls, stack_name: str, clients: Clients, inbox_urls: dict[str, str] | None = None) -> Coalition:
@@ -65,6 +66,7 @@ class Coalition:
             clients,
             inbox_urls or {},
             outputs.get("LookupApiUrl"),
+            outputs,
         )
 
     @classmethod
@@ -89,7 +91,8 @@ class Coalition:
             p: sqs.get_queue_url(QueueName=inbox_queue_name(DEFAULT_STACK_NAME, p))["QueueUrl"] for p in platforms
         }
         lookup = clients("ssm").get_parameter(Name=LOOKUP_API_PARAMETER)["Parameter"]["Value"]
-        return cls(stack.outputs()["IngestBucketName"], platforms, clients, inboxes, lookup)
+        outputs = {k: str(v) for k, v in stack.outputs().items()}
+        return cls(outputs["IngestBucketName"], platforms, clients, inboxes, lookup, outputs)
 
     def _member(self, platform: str) -> None:
         if platform not in self.platforms:
@@ -102,6 +105,41 @@ class Coalition:
         key = f"{action}/{platform}/{uuid.uuid4().hex[:12]}-{_key_safe(Path(name).name)}"
         self.clients("s3").put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=encode_metadata(metadata or {}))
         return key
+
+    def parked(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Dead letters waiting for an operator (their platform was told they failed): each with
+        its message id, receipt handle, source queue, attempts and body. Received, then released."""
+        sqs, url = self.clients("sqs"), self.outputs["ParkedQueueUrl"]
+        found: dict[str, dict[str, Any]] = {}
+        while len(found) < limit:
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=30
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+                found[message["MessageId"]] = {
+                    "message_id": message["MessageId"],
+                    "receipt_handle": message["ReceiptHandle"],
+                    "source_queue_url": attributes.get("source_queue_url"),
+                    "attempts": attributes.get("attempts"),
+                    "answered": attributes.get("answered") == "true",
+                    "body": message["Body"],
+                }
+        return list(found.values())
+
+    def release(self, parked: list[dict[str, Any]]) -> None:
+        """Make listed dead letters visible again at once."""
+        sqs, url = self.clients("sqs"), self.outputs["ParkedQueueUrl"]
+        for message in parked:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["receipt_handle"], VisibilityTimeout=0)
+
+    def replay(self, message: dict[str, Any]) -> None:
+        """Send a parked dead letter back to the queue it came from, and drop it from the parked queue."""
+        sqs = self.clients("sqs")
+        sqs.send_message(QueueUrl=message["source_queue_url"], MessageBody=message["body"])
+        sqs.delete_message(QueueUrl=self.outputs["ParkedQueueUrl"], ReceiptHandle=message["receipt_handle"])
 
     def candidates(self) -> LookupApiClient | None:
         """The lookup API's client, to refine uneven crops at the edge; None when none is known."""

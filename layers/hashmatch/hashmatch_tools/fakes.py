@@ -55,6 +55,10 @@ class MemoryStore:
     def delete(self, obj: ObjectRef) -> None:
         self.objects.pop((obj.bucket, obj.key), None)
 
+    def metadata(self, obj: ObjectRef) -> dict[str, str] | None:
+        found = self.objects.get((obj.bucket, obj.key))
+        return None if found is None else dict(found[1])
+
 
 class RecordingNotifier:
     def __init__(self) -> None:

@@ -7,29 +7,51 @@
 - `handle_api`: the HTTP API (`hashmatch.aws.api`).
 
 A record whose processing raises is reported back as a batch item failure, so SQS retries only
-that record and, after the queue's maxReceiveCount, moves it to the dead-letter queue.
+that record and, after the queue's maxReceiveCount, moves it to the dead-letter queue. Each
+function also reads its own dead-letter queue (`DEAD_LETTER_QUEUE_ARN`): a record arriving there
+is answered, not retried: the platform is told `check.failed` / `share.failed` (the hashing
+function hands on a `failure` submission for the coalition to tell), and the record is parked in
+the parked queue (`PARKED_QUEUE_URL`) with the queue it came from (`DEAD_LETTERS`: each
+dead-letter queue's ARN and the URL of the queue it serves), for operators to inspect and replay
+(`hashmatch dlq`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws.api import handle_request
 from hashmatch.aws.runtime import coalition_runtime, edge_runtime, lookup_runtime, member_runtime
-from hashmatch.service.events import objects_from_message
+from hashmatch.service.events import MalformedEvent, objects_from_message
 from hashmatch.service.routing import ACTIONS, UnroutableObject
 
 logger = Logger(service="hashmatch")
 
 
+DEAD_LETTERS = "DEAD_LETTERS"
+PARKED_QUEUE_URL = "PARKED_QUEUE_URL"
+FAILED_AFTER_RETRIES = "processing failed on every try the queue allows"
+
+
 def handle_ingest_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Hash each object an SQS batch of S3 events reports; the partial batch response."""
 
+    def answer(record: SQSRecord) -> None:
+        for obj in objects_from_message(record.body):
+            edge_runtime().fail(obj, f"hashing: {FAILED_AFTER_RETRIES}")
+            logger.warning("dead letter answered", key=obj.key)
+
     def record_handler(record: SQSRecord) -> None:
+        if _dead_letter(record):
+            _answer_and_park(record, answer)
+            return
         for obj in objects_from_message(record.body):
             if obj.key.split("/", 1)[0] not in ACTIONS:
                 raise UnroutableObject(f"{obj.key!r} is not under {', '.join(ACTIONS)}")
@@ -53,7 +75,14 @@ def handle_member_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def handle_submission_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process each submission of an SQS batch once; the partial batch response."""
 
+    def answer(record: SQSRecord) -> None:
+        coalition_runtime().fail(record.body, FAILED_AFTER_RETRIES)
+        logger.warning("dead letter answered")
+
     def record_handler(record: SQSRecord) -> None:
+        if _dead_letter(record):
+            _answer_and_park(record, answer)
+            return
         outcome = coalition_runtime().process(record.body, context)
         logger.info("processed", outcome=outcome)
 
@@ -63,6 +92,46 @@ def handle_submission_batch(event: dict[str, Any], context: Any) -> dict[str, An
 def handle_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """An HTTP API request answered."""
     return handle_request(event, lookup_runtime)
+
+
+def _dead_letters() -> dict[str, str]:
+    raw = os.environ.get(DEAD_LETTERS, "").strip()
+    sources: dict[str, str] = json.loads(raw) if raw else {}
+    return sources
+
+
+def _dead_letter(record: SQSRecord) -> bool:
+    return record.event_source_arn in _dead_letters()
+
+
+def _answer_and_park(record: SQSRecord, answer: Any) -> None:
+    """Tell the platform, then park the record. A record that names no platform (it is not an S3
+    event or a submission at all) cannot be answered: it is parked as unanswered, loudly. Anything
+    else that fails is raised: the dead letter is tried again later."""
+    try:
+        answer(record)
+    except (MalformedEvent, UnroutableObject, ValueError, KeyError) as error:
+        logger.error("dead letter names no platform; parked unanswered", error=str(error)[:500])
+        _park(record, answered=False)
+        return
+    _park(record, answered=True)
+
+
+def _park(record: SQSRecord, *, answered: bool) -> None:
+    """Keep the dead letter for operators, with the queue it came from."""
+    parked = os.environ.get(PARKED_QUEUE_URL)
+    if not parked:
+        return
+    source = _dead_letters().get(record.event_source_arn, "")
+    boto3.client("sqs").send_message(
+        QueueUrl=parked,
+        MessageBody=record.body,
+        MessageAttributes={
+            "source_queue_url": {"DataType": "String", "StringValue": source or "unknown"},
+            "attempts": {"DataType": "String", "StringValue": json.dumps(record.attributes.approximate_receive_count)},
+            "answered": {"DataType": "String", "StringValue": "true" if answered else "false"},
+        },
+    )
 
 
 def _batch(event: dict[str, Any], context: Any, record_handler: Any) -> dict[str, Any]:

@@ -58,6 +58,14 @@ class CoalitionRuntime:
     idempotency: IdempotencyConfig
     process_once: Any
 
+    def fail(self, body: str, message: str) -> None:
+        """Tell the platform a submission could not be processed (its record was dead-lettered)."""
+        submission, where = self.reader.read(body)
+        if submission is None:
+            return  # its signals object was consumed: an earlier delivery processed it
+        self.service.publish([self.service.failure(submission, message)])
+        self.reader.discard(where)
+
     def process(self, body: str, lambda_context: Any = None) -> str:
         """Process the submission a queue message carries; its signals object is deleted after."""
         if lambda_context is not None:

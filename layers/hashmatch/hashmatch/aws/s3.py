@@ -1,4 +1,10 @@
-"""Dropped objects in the ingest bucket: fetched to temporary storage, deleted once processed."""
+"""Dropped objects in the ingest bucket: fetched to temporary storage, deleted once processed.
+
+Both are conditional on the S3 event's ETag: a key written again between the event and the fetch
+holds other bytes, which this event must not check (the newer object has an event of its own), so
+the fetch reports this event's object as gone; and a delete never removes an upload that landed
+after the one processed.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ from hashmatch.service.ports import FetchedObject
 
 COPY_CHUNK_BYTES = 8 * 1024**2
 _GONE = {"NoSuchKey", "404", "NotFound"}
+# The key now holds another object than the event's (written again since).
+_REPLACED = {"PreconditionFailed", "412"}
 
 
 class S3ObjectStore:
@@ -30,9 +38,9 @@ class S3ObjectStore:
     @contextmanager
     def fetch(self, obj: ObjectRef, max_bytes: int) -> Iterator[FetchedObject | None]:
         try:
-            response = self._s3.get_object(Bucket=obj.bucket, Key=obj.key)
+            response = self._s3.get_object(Bucket=obj.bucket, Key=obj.key, **_if_match(obj))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _GONE:
+            if error.response.get("Error", {}).get("Code") in _GONE | _REPLACED:
                 yield None
                 return
             raise
@@ -49,5 +57,27 @@ class S3ObjectStore:
                 shutil.copyfileobj(body, out, COPY_CHUNK_BYTES)
             yield FetchedObject(path=path, metadata=metadata, size=size)
 
+    def metadata(self, obj: ObjectRef) -> dict[str, str] | None:
+        try:
+            response = self._s3.head_object(Bucket=obj.bucket, Key=obj.key, **_if_match(obj))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _GONE | _REPLACED:
+                return None
+            raise
+        return decode_metadata(response.get("Metadata", {}))
+
     def delete(self, obj: ObjectRef) -> None:
-        self._s3.delete_object(Bucket=obj.bucket, Key=obj.key)
+        """Delete the event's object; a newer object under the same key (or none) is left alone."""
+        try:
+            self._s3.delete_object(Bucket=obj.bucket, Key=obj.key, **_if_match(obj))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in _GONE | _REPLACED:
+                raise
+
+
+def _if_match(obj: ObjectRef) -> dict[str, str]:
+    """The event's ETag as a precondition (quoted, as S3 sends it in headers); none when unknown."""
+    if not obj.etag:
+        return {}
+    etag = obj.etag if obj.etag.startswith('"') else f'"{obj.etag}"'
+    return {"IfMatch": etag}

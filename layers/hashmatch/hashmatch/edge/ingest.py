@@ -98,6 +98,15 @@ class EdgeHasher:
         self._store.delete(obj)
         return Outcome.PROCESSED
 
+    def fail(self, obj: ObjectRef, message: str) -> None:
+        """Hand on that `obj` could not be hashed however often it was tried (its record reached the
+        dead-letter queue): the coalition tells the platform `check.failed` / `share.failed`. The
+        object is left for an operator's replay; it expires with the bucket's lifecycle."""
+        route = route_for(obj.key, self._platforms)
+        metadata = self._store.metadata(obj) or {}
+        metadata["failure"] = message
+        self._sink.send(Submission(route.action, route.platform, obj, Kind.FAILURE, metadata))
+
     def _submissions(self, route: Route, obj: ObjectRef, fetched: FetchedObject) -> Iterator[Submission]:
         metadata = dict(fetched.metadata)
         base = Submission(route.action, route.platform, obj, Kind.REJECTION, metadata)

@@ -39,6 +39,8 @@ class EventType(StrEnum):
     CHECK_COMPLETED = "check.completed"
     CHECK_EXPIRED = "check.expired"
     SHARE_EXPIRED = "share.expired"
+    CHECK_FAILED = "check.failed"
+    SHARE_FAILED = "share.failed"
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,25 @@ def expired_notification(
     body = _envelope(event_type, platform, occurred_at, obj.identity, obj)
     body["content_id"] = content_id
     body["expiry"] = {"message": message}
+    return Notification(platform, event_type, body)
+
+
+def failed_notification(
+    *,
+    event_type: EventType,
+    platform: str,
+    obj: ObjectRef,
+    content_id: str | None,
+    occurred_at: str,
+    message: str,
+    chunk: tuple[int, int] = (1, 1),
+) -> Notification:
+    """`check.failed` / `share.failed`: the system tried as often as it may and could not answer;
+    nothing was checked or shared. Operators see the record in the dead-letter queues and may
+    replay it (`hashmatch dlq replay`), in which case a verdict follows."""
+    body = _envelope(event_type, platform, occurred_at, f"{obj.identity}#{chunk[0]}", obj)
+    body["content_id"] = content_id
+    body["failure"] = {"message": message[:1000]}
     return Notification(platform, event_type, body)
 
 

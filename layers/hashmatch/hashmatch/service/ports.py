@@ -36,6 +36,10 @@ class ObjectStore(Protocol):
 
     def delete(self, obj: ObjectRef) -> None: ...
 
+    def metadata(self, obj: ObjectRef) -> dict[str, str] | None:
+        """The object's user metadata without its body, or None when it is gone."""
+        ...
+
 
 class Notifier(Protocol):
     def publish(self, notification: Notification) -> None: ...

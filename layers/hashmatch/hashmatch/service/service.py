@@ -30,6 +30,7 @@ from hashmatch.service.notifications import (
     Notification,
     completed_notification,
     expired_notification,
+    failed_notification,
     items_notifications,
     rejection_notification,
     verdict_notification,
@@ -77,9 +78,12 @@ class HashmatchService:
         """Carry out what the submission asks for and publish what the platforms are told."""
         if submission.platform not in self._platforms:
             raise ValueError(f"a submission for {submission.platform!r}, not a member platform")
-        for notification in self._answer(submission):
-            self._notifier.publish(notification)
+        self.publish(self._answer(submission))
         return Outcome.PROCESSED
+
+    def publish(self, notifications: list[Notification]) -> None:
+        for notification in notifications:
+            self._notifier.publish(notification)
 
     def _answer(self, submission: Submission) -> list[Notification]:
         action, kind = submission.action, submission.kind
@@ -88,6 +92,8 @@ class HashmatchService:
             return [self._rejection(submission, submission.rejection)]
         if kind is Kind.GONE:
             return [self._expired(submission)]
+        if kind is Kind.FAILURE:
+            return [self.failure(submission, submission.metadata.get("failure", "the edge could not hash it"))]
         if action == "check" and kind is Kind.HASHES and submission.hashes is not None:
             return [self._verdict(submission, submission.hashes, submission.content_id)]
         if action == "check" and kind is Kind.CHECKS:
@@ -226,6 +232,20 @@ class HashmatchService:
             occurred_at=self._now(),
             reason=rejected.reason.value,
             message=rejected.message,
+        )
+
+    def failure(self, submission: Submission, message: str) -> Notification:
+        """`check.failed` / `share.failed` for a submission that could not be processed."""
+        logger.warning("failed", extra={"key": submission.obj.key, "reason": message})
+        event_type = EventType.CHECK_FAILED if submission.action == "check" else EventType.SHARE_FAILED
+        return failed_notification(
+            event_type=event_type,
+            platform=submission.platform,
+            obj=submission.obj,
+            content_id=submission.content_id,
+            occurred_at=self._now(),
+            message=message,
+            chunk=submission.chunk,
         )
 
     def _expired(self, submission: Submission) -> Notification:

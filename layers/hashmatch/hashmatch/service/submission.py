@@ -8,7 +8,9 @@ platform asked (check, share or withdraw), the object's metadata, and one of:
   an error saying why the line was unusable), one chunk of the list at a time;
 - `entries`: a share or withdrawal hash list, validated as a whole;
 - `rejection`: why the object can never be processed (the platform is told);
-- `gone`: the object was no longer there when the edge came to fetch it.
+- `gone`: the object was no longer there when the edge came to fetch it;
+- `failure`: the edge tried as often as the queue allows and could not hash it (a bug, an outage):
+  the platform is told it has no verdict, so it never reads silence as clean.
 
 As JSON (`to_json` / `submission_from_json`) it travels in a queue message, or, when larger than
 a queue message allows, as an object in the hash-only signals bucket the message points to.
@@ -37,6 +39,7 @@ class Kind(StrEnum):
     ENTRIES = "entries"
     REJECTION = "rejection"
     GONE = "gone"
+    FAILURE = "failure"
 
 
 @dataclass(frozen=True)
