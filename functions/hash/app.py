@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from hashmatch.aws.entrypoint import handle_ingest_batch, logger
+from hashmatch.aws.entrypoint import handle_ingest_batch, logger, tracer
 
 
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle_ingest_batch(event, context)

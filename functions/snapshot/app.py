@@ -2,12 +2,10 @@
 
 from typing import Any
 
-from hashmatch.aws.entrypoint import logger
-from hashmatch.aws.snapshot_job import rebuild
+from hashmatch.aws.entrypoint import handle_snapshot_run, logger, tracer
 
 
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    report = rebuild(time_left=lambda: context.get_remaining_time_in_millis() / 1000)
-    logger.info("snapshot run", **report.as_dict())
-    return report.as_dict()
+    return handle_snapshot_run(context)

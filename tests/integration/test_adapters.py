@@ -161,3 +161,70 @@ def test_large_submissions_travel_through_the_signals_bucket_and_are_deleted(mot
     assert submission is not None and submission.hashes == hashes and where is not None
     reader.discard(where)
     assert reader.read(message["Body"]) == (None, where)  # a redelivery after processing: nothing to do
+
+
+def test_kept_answers_first_writer_wins_and_large_ones_overflow_to_s3(moto_aws: Stack) -> None:
+    from hashmatch.aws.answers import INLINE_LIMIT, DynamoAnswerStore
+    from hashmatch.service.notifications import EventType, Notification
+
+    outputs = moto_aws.outputs()
+    session = boto3.session.Session(region_name="us-east-1")
+    table = session.resource("dynamodb").Table(outputs["BankTableName"])
+    s3 = session.client("s3")
+    answers = DynamoAnswerStore(table, s3, outputs["ResultsBucketName"])
+    clean = Notification("tiktok", EventType.CHECK_CLEAN, {"notification_id": "a", "é": "ü"})
+    found = Notification("tiktok", EventType.MATCH_FOUND, {"notification_id": "b"})
+
+    assert answers.kept("k1") is None
+    assert answers.keep("k1", [clean]) == (clean,)
+    assert answers.keep("k1", [found]) == (clean,)  # a second decision does not replace the first
+    kept = answers.kept("k1")
+    assert kept is not None and kept.notifications == (clean,) and not kept.published
+    answers.mark_published("k1")
+    assert answers.kept("k1").published
+
+    # Incompressible bodies over the inline limit: the record points to an object under answers/.
+    import os
+
+    noisy = [Notification("tiktok", EventType.HASH_SHARED, {"n": os.urandom(1024).hex()}) for _ in range(400)]
+    assert len(json.dumps([n.body for n in noisy])) > INLINE_LIMIT
+    assert answers.keep("k2", noisy) == tuple(noisy)
+    assert answers.kept("k2").notifications == tuple(noisy)
+    listed = s3.list_objects_v2(Bucket=outputs["ResultsBucketName"], Prefix="answers/")["Contents"]
+    assert len(listed) == 1
+
+
+def test_a_check_retried_after_sns_failed_republishes_its_first_verdict(moto_aws: Stack) -> None:
+    settings = _settings(moto_aws)
+    sqs, sns = _client("sqs"), _client("sns")
+    url = sqs.create_queue(QueueName="retried-verdicts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=settings.topic_arn("twitch"), Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    session = boto3.session.Session(region_name="us-east-1")
+    sns_down = {"on": True}
+
+    def unreachable(**_kwargs):
+        if sns_down["on"]:
+            raise ConnectionError("SNS unreachable")
+
+    session.events.register("before-call.sns.Publish", unreachable)
+    runtime = build_runtime(settings, session)
+    obj = ObjectRef(moto_aws.outputs()["IngestBucketName"], "check/twitch/r.jpg", etag="e1", size=1, sequencer="07")
+    hashes = _checked_hashes(78)
+    body = json.dumps(Submission("check", "twitch", obj, Kind.HASHES, hashes=hashes).to_json())
+
+    with pytest.raises(ConnectionError):
+        runtime.process(body)
+    sns_down["on"] = False
+    # The same picture is shared before the retry: deciding again would say match.found.
+    share_obj = replace(obj, key="share/tiktok/r.jpg", sequencer="08")
+    share = Submission("share", "tiktok", share_obj, Kind.HASHES, hashes=hashes)
+    assert runtime.process(json.dumps(share.to_json())) == "processed"
+
+    assert runtime.process(body) == "processed"
+
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    verdicts = [json.loads(m["Body"])["event_type"] for m in messages]
+    assert verdicts.count("check.clean") == 1 and "match.found" not in verdicts

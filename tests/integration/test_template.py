@@ -95,7 +95,7 @@ def test_every_platform_gets_topic_policy_and_access_policy(stack: Stack) -> Non
 def test_fewer_platforms_give_fewer_resources() -> None:
     stack = Stack.from_file(TEMPLATE, STACK_NAME, overrides={"Platforms": "alpha,beta"})
     topics = sorted(stack.of_type("AWS::SNS::Topic"))
-    assert topics == ["PlatformTopicalpha", "PlatformTopicbeta"]
+    assert topics == ["OperatorAlarmTopic", "PlatformTopicalpha", "PlatformTopicbeta"]
 
 
 def test_function_environment_contract(template: dict[str, Any], stack: Stack) -> None:
@@ -375,26 +375,36 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
     ingest = [r for resources in granted.values() for r in resources if r.startswith(BUCKET_ARN)]
     assert ingest == [], "no access to the ingest bucket, where media is"
     signals = stack.physical_names("SignalsBucket")["Arn"]
-    assert granted.pop("s3:GetObject") == {f"{signals}/signals/*"}
+    results = stack.physical_names("ResultsBucket")["Arn"]
+    answers = f"{results}/answers/*"  # kept answers too large for their bank record
+    assert granted.pop("s3:GetObject") == {f"{signals}/signals/*", answers}
     assert granted.pop("s3:DeleteObject") == {f"{signals}/signals/*"}
     assert granted.pop("s3:ListBucket") == {signals}
     assert granted.pop("sns:Publish") == {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-*"}
     assert granted.pop("sqs:SendMessage") == {stack.physical_names("ParkedQueue")["Arn"]}
     if function == "CheckFunction":
-        results = stack.physical_names("ResultsBucket")["Arn"]
-        assert granted.pop("s3:PutObject") == {f"{results}/results/*"}
+        assert granted.pop("s3:PutObject") == {f"{results}/results/*", answers}
+    else:
+        assert granted.pop("s3:PutObject") == {answers}
     table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
     assert all(action.startswith("dynamodb:") for action in granted)
     assert all(resources <= {table, f"{table}/index/*"} for resources in granted.values())
 
 
-def test_a_matcher_writes_only_idempotency_records(stack: Stack) -> None:
+def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack) -> None:
+    from hashmatch.aws.answers import ANSWER_PREFIX
+    from hashmatch.aws.runtime import IDEMPOTENCY_PARTITION
+
     statements = [s for p in _props(stack, "CheckFunction")["Policies"] for s in p["Statement"]]
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     writing = [s for s in statements if writes & set(_as_list(s["Action"]))]
+    allowed = [IDEMPOTENCY_PARTITION, f"{ANSWER_PREFIX}*"]
     assert writing and all(
-        s["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["IDEMPOTENCY"]}} for s in writing
+        s["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": allowed}} for s in writing
     )
+    # No bank partition starts like a kept answer's.
+    for prefix in ("ITEM#", "HASH#", "LOG"):
+        assert not prefix.startswith(ANSWER_PREFIX)
 
 
 def test_the_lookup_api_takes_iam_callers_only_and_reads_only(stack: Stack) -> None:
@@ -428,6 +438,82 @@ def test_functions_have_a_log_group(template: dict[str, Any], stack: Stack, func
         if spec["Properties"].get("LogGroupName") == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
     ]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+# ---------------------------------------------------------------- watching it
+
+
+def _alarms(stack: Stack) -> dict[str, dict[str, Any]]:
+    return {logical: spec["Properties"] for logical, spec in stack.of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def _metrics_of(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """(namespace, metric name, dimensions) of an alarm, whether on one metric or on metric math."""
+    if "MetricName" in alarm:
+        return [{"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"], "Dimensions": alarm["Dimensions"]}]
+    return [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
+
+
+def test_every_alarm_tells_the_operators(stack: Stack) -> None:
+    alarms = _alarms(stack)
+    assert len(alarms) >= 8
+    for logical, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": "OperatorAlarmTopic"}], logical
+        assert alarm["AlarmDescription"], logical
+    assert _props(stack, "OperatorAlarmTopic")["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def test_alarms_cover_dead_letters_waiting_work_errors_throttles_and_snapshots(stack: Stack) -> None:
+    watched = [
+        (metric["Namespace"], metric["MetricName"], json.dumps(metric["Dimensions"], sort_keys=True))
+        for alarm in _alarms(stack).values()
+        for metric in _metrics_of(alarm)
+    ]
+    for queue in QUEUES:
+        assert any(
+            name == "ApproximateAgeOfOldestMessage" and queue in dims for _ns, name, dims in watched
+        ), f"no oldest-message alarm on {queue}"
+    assert any(name == "ApproximateNumberOfMessagesVisible" and "ParkedQueue" in dims for _n, name, dims in watched)
+    for function in ("HashFunction", "CheckFunction", "ShareFunction", "LookupFunction", "SnapshotFunction"):
+        for metric in ("Errors", "Throttles"):
+            assert any(name == metric and function in dims for _n, name, dims in watched), (function, metric)
+    snapshot = _alarms(stack)["SnapshotAgeAlarm"]
+    assert snapshot["TreatMissingData"] == "breaching"  # no run at all is the failure it exists for
+
+
+def test_alarms_and_dashboard_name_the_metrics_the_functions_write(stack: Stack) -> None:
+    from hashmatch.service.telemetry import Metric
+
+    ours = {
+        metric["MetricName"]
+        for alarm in _alarms(stack).values()
+        for metric in _metrics_of(alarm)
+        if metric["Namespace"] == "hashmatch"
+    }
+    assert ours and ours <= {m.value for m in Metric}
+    body = stack.resolve(_props(stack, "OperationsDashboard")["DashboardBody"])
+    widgets = json.loads(body)["widgets"]
+    named = set(re.findall(r'MetricName=\\?"(\w+)\\?"', body)) | {
+        row[1] for widget in widgets for row in widget["properties"]["metrics"] if row and isinstance(row[0], str)
+    }
+    expected = {Metric.CHECKS, Metric.MATCHES, Metric.REJECTIONS, Metric.FAILURES, Metric.STAGE_LATENCY}
+    assert {m.value for m in expected} | {"IndexEntries", "SnapshotRuns"} <= named
+
+
+def test_outsized_item_rules_read_the_check_functions_verdict_lines(stack: Stack) -> None:
+    rules = stack.of_type("AWS::CloudWatch::InsightRule")
+    assert len(rules) == 2
+    for spec in rules.values():
+        body = json.loads(stack.resolve(spec["Properties"]["RuleBody"]))
+        assert body["LogGroupNames"] == [stack.physical_names("CheckFunctionLogGroup")["ref"]]
+        assert {"Match": "$.message", "In": ["verdict"]} in body["Contribution"]["Filters"]
+    alarm = _alarms(stack)["OutsizedItemAlarm"]
+    assert [q["Id"] for q in alarm["Metrics"] if q.get("ReturnData")] == ["share"]
+
+
+def test_hashing_concurrency_is_capped_so_a_surge_cannot_starve_matching(stack: Stack) -> None:
+    uploads = _props(stack, "HashFunction")["Events"]["Uploads"]["Properties"]
+    assert 2 <= uploads["ScalingConfig"]["MaximumConcurrency"] <= 100
 
 
 # ---------------------------------------------------------------- linter

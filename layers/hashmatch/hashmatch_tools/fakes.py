@@ -23,6 +23,7 @@ from hashmatch.service.results import results_key
 from hashmatch.service.routing import Outcome
 from hashmatch.service.service import HashmatchService
 from hashmatch.service.submission import Submission, submission_from_json
+from hashmatch.service.telemetry import NO_TELEMETRY
 
 
 class MemoryStore:
@@ -185,6 +186,12 @@ def service_on(
     )
     sink = DirectSink(coalition)
     edge = EdgeHasher(
-        store=store, sink=sink, hasher=hasher, platforms=platforms, candidates=coalition.matcher, limits=limits
+        store=store,
+        sink=sink,
+        hasher=hasher,
+        platforms=platforms,
+        candidates=coalition.matcher,
+        limits=limits,
+        telemetry=options.get("telemetry", NO_TELEMETRY),
     )
     return Pipeline(edge, coalition, sink, results)

@@ -4,7 +4,8 @@
   handed on as a submission (`hashmatch.edge.ingest`);
 - `handle_submission_batch`: the check and share functions, an SQS batch of submissions: each
   processed once (`hashmatch.service.service`);
-- `handle_api`: the HTTP API (`hashmatch.aws.api`).
+- `handle_api`: the HTTP API (`hashmatch.aws.api`);
+- `handle_snapshot_run`: the scheduled snapshot builder (`hashmatch.aws.snapshot_job`).
 
 A record whose processing raises is reported back as a batch item failure, so SQS retries only
 that record and, after the queue's maxReceiveCount, moves it to the dead-letter queue. Each
@@ -14,6 +15,11 @@ function hands on a `failure` submission for the coalition to tell), and the rec
 the parked queue (`PARKED_QUEUE_URL`) with the queue it came from (`DEAD_LETTERS`: each
 dead-letter queue's ARN and the URL of the queue it serves), for operators to inspect and replay
 (`hashmatch dlq`).
+
+Every function logs JSON through Powertools (the package's own loggers too, so nothing is plain
+text), with the record's S3 key, platform and message id as correlation keys; traces through the
+Powertools Tracer (X-Ray, on in Lambda, off elsewhere); and writes its metrics
+(`hashmatch.service.telemetry`) once per invocation.
 """
 
 from __future__ import annotations
@@ -23,16 +29,20 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws.api import handle_request
-from hashmatch.aws.runtime import coalition_runtime, edge_runtime, lookup_runtime, member_runtime
+from hashmatch.aws.runtime import coalition_runtime, edge_runtime, lookup_runtime, member_runtime, thread_telemetry
 from hashmatch.service.events import MalformedEvent, objects_from_message
 from hashmatch.service.routing import ACTIONS, UnroutableObject
+from hashmatch.service.telemetry import Metric, Unit
 
+# Powertools names its logger after the service: the package's own loggers (hashmatch.*) are its
+# children, so their records reach its JSON handler with the correlation keys set below.
 logger = Logger(service="hashmatch")
+tracer = Tracer(service="hashmatch")
 
 
 DEAD_LETTERS = "DEAD_LETTERS"
@@ -49,10 +59,12 @@ def handle_ingest_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.warning("dead letter answered", key=obj.key)
 
     def record_handler(record: SQSRecord) -> None:
+        _correlate(record)
         if _dead_letter(record):
             _answer_and_park(record, answer)
             return
         for obj in objects_from_message(record.body):
+            logger.append_keys(key=obj.key)
             if obj.key.split("/", 1)[0] not in ACTIONS:
                 raise UnroutableObject(f"{obj.key!r} is not under {', '.join(ACTIONS)}")
             outcome = edge_runtime().process(obj)
@@ -65,7 +77,9 @@ def handle_member_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A member's edge stack: hash each object dropped in its own bucket, hand hashes to the coalition."""
 
     def record_handler(record: SQSRecord) -> None:
+        _correlate(record)
         for obj in objects_from_message(record.body):
+            logger.append_keys(key=obj.key)
             outcome = member_runtime().process(obj)
             logger.info("hashed at the edge", key=obj.key, outcome=outcome)
 
@@ -80,6 +94,7 @@ def handle_submission_batch(event: dict[str, Any], context: Any) -> dict[str, An
         logger.warning("dead letter answered")
 
     def record_handler(record: SQSRecord) -> None:
+        _correlate(record)
         if _dead_letter(record):
             _answer_and_park(record, answer)
             return
@@ -91,7 +106,30 @@ def handle_submission_batch(event: dict[str, Any], context: Any) -> dict[str, An
 
 def handle_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """An HTTP API request answered."""
-    return handle_request(event, lookup_runtime)
+    logger.set_correlation_id(str(event.get("requestContext", {}).get("requestId", "")) or None)
+    try:
+        return handle_request(event, lookup_runtime)
+    finally:
+        thread_telemetry().flush()
+
+
+def handle_snapshot_run(context: Any) -> dict[str, Any]:
+    """One scheduled snapshot run; its report, and the metrics the snapshot-age alarm watches."""
+    from hashmatch.aws.snapshot_job import rebuild
+
+    report = rebuild(time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    logger.info("snapshot run", **report.as_dict())
+    telemetry = thread_telemetry()
+    telemetry.record(Metric.SNAPSHOT_RUNS, 1, Unit.COUNT, {})
+    telemetry.record(Metric.INDEX_ENTRIES, report.entries, Unit.COUNT, {})
+    telemetry.flush()
+    return report.as_dict()
+
+
+def _correlate(record: SQSRecord) -> None:
+    """Log lines of this record carry its message id (and the key once known)."""
+    logger.remove_keys(["key"])
+    logger.set_correlation_id(record.message_id)
 
 
 def _dead_letters() -> dict[str, str]:
@@ -136,7 +174,10 @@ def _park(record: SQSRecord, *, answered: bool) -> None:
 
 def _batch(event: dict[str, Any], context: Any, record_handler: Any) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS)
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    try:
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        thread_telemetry().flush()
     return dict(response)

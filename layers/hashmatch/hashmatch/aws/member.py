@@ -149,6 +149,7 @@ def build_member_runtime(environ: Any = None) -> Any:
     import os
 
     from hashmatch.aws.lookup import LookupApiClient
+    from hashmatch.aws.runtime import thread_telemetry
     from hashmatch.aws.s3 import S3ObjectStore
     from hashmatch.edge.ingest import EdgeHasher
     from hashmatch.edge.sandbox import Sandbox
@@ -178,6 +179,7 @@ def build_member_runtime(environ: Any = None) -> Any:
         hasher=Sandbox().hash,
         platforms=(env["PLATFORM"],),
         candidates=LookupApiClient(env["COALITION_LOOKUP_API_URL"], _RoleSession(role)),
+        telemetry=thread_telemetry(),
     )
 
 

@@ -29,12 +29,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from hashmatch.aws.answers import DynamoAnswerStore
 from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.aws.lookup import LookupApiClient
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
 from hashmatch.aws.submissions import S3ResultStore, SqsSubmissionSink, SubmissionReader
+from hashmatch.aws.telemetry import CloudWatchTelemetry
 from hashmatch.index.bank_index import BankIndex, IndexState
 from hashmatch.index.snapshot import SnapshotError
 from hashmatch.matching.matcher import Matcher
@@ -42,6 +44,7 @@ from hashmatch.service.routing import Action, Outcome
 from hashmatch.service.service import HashmatchService
 from hashmatch.service.settings import EdgeSettings, Settings
 from hashmatch.service.submission import Submission
+from hashmatch.service.telemetry import Metric, Telemetry, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +60,14 @@ class CoalitionRuntime:
     reader: SubmissionReader
     idempotency: IdempotencyConfig
     process_once: Any
+    telemetry: Telemetry
 
     def fail(self, body: str, message: str) -> None:
         """Tell the platform a submission could not be processed (its record was dead-lettered)."""
         submission, where = self.reader.read(body)
         if submission is None:
             return  # its signals object was consumed: an earlier delivery processed it
-        self.service.publish([self.service.failure(submission, message)])
+        self.service.fail(submission, message)
         self.reader.discard(where)
 
     def process(self, body: str, lambda_context: Any = None) -> str:
@@ -77,10 +81,13 @@ class CoalitionRuntime:
             event={"identity": submission.idempotency_key, "key": submission.obj.key}, submission=submission
         )
         self.reader.discard(where)
+        self.telemetry.record(Metric.INDEX_ENTRIES, len(self.service.matcher.index), Unit.COUNT, {})
         return result["outcome"]
 
 
-def build_edge_runtime(settings: EdgeSettings, session: boto3.session.Session | None = None) -> Any:
+def build_edge_runtime(
+    settings: EdgeSettings, session: boto3.session.Session | None = None, telemetry: Telemetry | None = None
+) -> Any:
     """The hashing function's `EdgeHasher`: S3 objects in, submissions to the queues out."""
     from hashmatch.edge.ingest import EdgeHasher
     from hashmatch.edge.sandbox import Sandbox
@@ -99,6 +106,7 @@ def build_edge_runtime(settings: EdgeSettings, session: boto3.session.Session | 
         hasher=sandbox.hash,
         platforms=settings.platforms,
         candidates=LookupApiClient(settings.lookup_api_url, session) if settings.lookup_api_url else None,
+        telemetry=telemetry or thread_telemetry(),
     )
 
 
@@ -108,9 +116,12 @@ def build_matcher(settings: Settings, session: boto3.session.Session | None = No
     return Matcher(bank, bank_index(settings, session))
 
 
-def build_runtime(settings: Settings, session: boto3.session.Session | None = None) -> CoalitionRuntime:
+def build_runtime(
+    settings: Settings, session: boto3.session.Session | None = None, telemetry: Telemetry | None = None
+) -> CoalitionRuntime:
     """Adapters on `session` (the default one when None), the service, and its idempotency guard."""
     session = session or boto3.session.Session()
+    telemetry = telemetry or thread_telemetry()
     bank = DynamoBank(settings.table_name, session.resource("dynamodb"))
     s3 = session.client("s3")
     service = HashmatchService(
@@ -120,6 +131,8 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         platforms=settings.platforms,
         results=S3ResultStore(settings.results_bucket, s3) if settings.results_bucket else None,
         thresholds=settings.thresholds_for,
+        telemetry=telemetry,
+        answers=DynamoAnswerStore(session.resource("dynamodb").Table(settings.table_name), s3, settings.results_bucket),
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 
@@ -128,7 +141,9 @@ def build_runtime(settings: Settings, session: boto3.session.Session | None = No
         return {"outcome": outcome.value}
 
     guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(process)
-    return CoalitionRuntime(service=service, reader=SubmissionReader(s3), idempotency=config, process_once=guarded)
+    return CoalitionRuntime(
+        service=service, reader=SubmissionReader(s3), idempotency=config, process_once=guarded, telemetry=telemetry
+    )
 
 
 def idempotency(table_name: str, dynamodb_client: Any) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
@@ -169,6 +184,15 @@ def bank_index(settings: Settings, session: boto3.session.Session) -> BankIndex:
 
 
 _per_thread = threading.local()
+
+
+def thread_telemetry() -> CloudWatchTelemetry:
+    """This thread's metrics, shared by the runtimes it builds; the entry point flushes them after
+    each invocation."""
+    if not hasattr(_per_thread, "telemetry"):
+        _per_thread.telemetry = CloudWatchTelemetry()
+    built: CloudWatchTelemetry = _per_thread.telemetry
+    return built
 
 
 def coalition_runtime() -> CoalitionRuntime:

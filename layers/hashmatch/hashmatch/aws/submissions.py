@@ -54,7 +54,11 @@ class SqsSubmissionSink:
             key = f"{SIGNALS_PREFIX}{hashlib.sha256(submission.idempotency_key.encode()).hexdigest()}.json"
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=body.encode(), ContentType="application/json")
             body = json.dumps({"signals_object": {"bucket": self._bucket, "key": key}})
-        self._sqs.send_message(QueueUrl=self._queue_urls[submission.action], MessageBody=body)
+        # The platform is the message group: the check and share queues are SQS fair queues, so a
+        # platform's burst waits behind the others' messages instead of in front of them.
+        self._sqs.send_message(
+            QueueUrl=self._queue_urls[submission.action], MessageBody=body, MessageGroupId=submission.platform
+        )
 
 
 class SubmissionReader:

@@ -6,7 +6,9 @@
   picture is also searched for uneven crops toward the stored framings the coalition names as
   candidates (`CandidateSource`), and what the search finds is added to its queries;
 - a text file is a hash list: under ``share/`` or ``withdraw/`` it is validated as a whole (one
-  bad line rejects the file, naming the line); under ``check/`` it is a check-by-hash list, each
+  bad line rejects the file, naming the line), its size checked before it is read, and a long
+  list goes on in parts of `SHARE_PART_ENTRIES`, each its own share (announced with its ``part``,
+  answered once however often it is delivered); under ``check/`` it is a check-by-hash list, each
   line one file's hashes as `hashmatch hash --for-check` prints them (or, from a member's edge
   stack, ``{"content_id": ..., "rejection": {"reason": ..., "message": ...}}`` for a file it could
   not hash), checked entry by entry, so a bad line is one rejected entry, and long lists go on in
@@ -30,7 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from hashmatch.bank.hashlist import looks_like_hash_list, parse_hash_list
+from hashmatch.bank.hashlist import MAX_HASH_LIST_BYTES, looks_like_hash_list, parse_hash_list
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.hashing import SNIFF_BYTES
 from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason, sniff_media
@@ -38,8 +40,9 @@ from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
 from hashmatch.service.routing import Outcome, Route, route_for
 from hashmatch.service.submission import CheckEntry, Kind, Submission
+from hashmatch.service.telemetry import NO_TELEMETRY, Telemetry, timed
 
-__all__ = ["CHECK_CHUNK_ENTRIES", "MAX_CHECK_LIST_ENTRIES", "EdgeHasher", "Hasher", "refine"]
+__all__ = ["CHECK_CHUNK_ENTRIES", "MAX_CHECK_LIST_ENTRIES", "SHARE_PART_ENTRIES", "EdgeHasher", "Hasher", "refine"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,9 @@ logger = logging.getLogger(__name__)
 # a ~5 MB signals object and one matcher invocation of a few seconds at 10M hashes.
 CHECK_CHUNK_ENTRIES = 500
 MAX_CHECK_LIST_ENTRIES = 100_000
+# Entries of a shared (or withdrawn) hash list stored and announced per submission: a part's
+# writes and its alerts to every member take well under a minute, so no part nears the timeout.
+SHARE_PART_ENTRIES = 5_000
 MAX_CHECK_LINE_BYTES = 4 * 1024**2
 MAX_CONTENT_ID = 1024
 
@@ -76,6 +82,8 @@ class EdgeHasher:
         candidates: CandidateSource | None = None,
         limits: Limits | None = None,
         check_chunk: int = CHECK_CHUNK_ENTRIES,
+        share_part: int = SHARE_PART_ENTRIES,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._store = store
         self._sink = sink
@@ -84,6 +92,8 @@ class EdgeHasher:
         self._candidates = candidates
         self._limits = limits or Limits()
         self._check_chunk = check_chunk
+        self._share_part = share_part
+        self._telemetry = telemetry
 
     def process(self, obj: ObjectRef) -> Outcome:
         """Hash the object, hand the submissions on, delete the object."""
@@ -124,17 +134,30 @@ class EdgeHasher:
             if route.action == "check" and is_text:
                 yield from self._check_list(base, path)
             elif is_text:
-                entries = parse_hash_list(path.read_bytes(), metadata.get("signal"))
-                yield replace(base, kind=Kind.ENTRIES, entries=tuple(entries))
+                yield from self._hash_list_parts(base, path, metadata.get("signal"))
             elif route.action == "withdraw":
                 raise Rejected(RejectReason.INVALID_HASH_LIST, "a withdrawal is a hash list, not media")
             else:
-                hashes = self._hasher(path, for_sharing=route.action == "share")
+                with timed(self._telemetry, "hash"):
+                    hashes = self._hasher(path, for_sharing=route.action == "share")
                 if route.action == "check":
-                    hashes = refine(hashes, self._candidates)
+                    with timed(self._telemetry, "candidates"):
+                        hashes = refine(hashes, self._candidates)
                 yield replace(base, kind=Kind.HASHES, hashes=replace(hashes, uneven_crops=None))
         except Rejected as rejected:
             yield replace(base, rejection=rejected)
+
+    def _hash_list_parts(self, base: Submission, path: Path, signal: str | None) -> Iterator[Submission]:
+        """A shared or withdrawn hash list, validated whole (its size first, before reading it), in
+        parts of `share_part` entries."""
+        size = path.stat().st_size
+        if size > MAX_HASH_LIST_BYTES:
+            raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes: a hash list is at most {MAX_HASH_LIST_BYTES} bytes")
+        entries = parse_hash_list(path.read_bytes(), signal)
+        parts = max(1, -(-len(entries) // self._share_part))
+        for number in range(parts):
+            part = tuple(entries[number * self._share_part : (number + 1) * self._share_part])
+            yield replace(base, kind=Kind.ENTRIES, entries=part, chunk=(number + 1, parts))
 
     def _check_list(self, base: Submission, path: Path) -> Iterator[Submission]:
         """A check-by-hash list in chunks, read twice (counted, then parsed a chunk at a time) so a

@@ -80,6 +80,13 @@ class Limits:
     max_image_pixels: int = 100_000_000
     max_image_side: int = 30_000
     max_video_seconds: float = 4 * 3600.0
+    # A frame over 8K UHD, or a declared rate over 240 fps, is not a re-upload anyone watches.
+    max_video_frame_pixels: int = 7680 * 4320
+    max_video_fps: float = 240.0
+    # A shared video is hashed at every frame: its pixel-frames (width x height x frame rate x
+    # duration) are bounded so one file fits the hashing function's time (measured ~150 MP/s of
+    # decoded 720p on one core: 3e10 is ~3.5 minutes, or about 18 minutes of 720p at 30 fps).
+    max_shared_video_pixel_frames: float = 3.0e10
     max_gif_frames: int = 16
     video_fps: float = 1.0
 

@@ -98,10 +98,12 @@ def hash_video(
     `trim_bars` trims each frame's solid bars (`find_bars`). `dihedral` (default: on when sampling
     sparsely) adds each frame's seven rotation/flip hashes as `FrameHash.orientations`.
 
-    Raises `Rejected`: ``empty`` (0 bytes), ``too_large`` (over `limits.max_file_bytes` or longer
-    than `limits.max_video_seconds`), ``unsupported_media`` (not a container ffmpeg reads, or no
-    video stream, e.g. audio only), ``corrupt`` (unreadable or truncated), ``no_frames`` (a video
-    stream without a decodable frame).
+    Raises `Rejected`: ``empty`` (0 bytes), ``too_large`` (over `limits.max_file_bytes`, longer
+    than `limits.max_video_seconds`, frames over `limits.max_video_frame_pixels`, a rate over
+    `limits.max_video_fps`, or, hashed at every frame, over
+    `limits.max_shared_video_pixel_frames`; all checked before decoding), ``unsupported_media``
+    (not a container ffmpeg reads, or no video stream, e.g. audio only), ``corrupt`` (unreadable
+    or truncated), ``no_frames`` (a video stream without a decodable frame).
     """
     rate = limits.video_fps if fps is None else fps
     if not rate > 0:
@@ -120,6 +122,8 @@ def hash_video(
         signals = file_digests(stream)
 
     probe = _probe(path, head, limits)
+    if dense:
+        _check_shareable(probe, limits)
     frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars)
     if not frames:
         raise Rejected(RejectReason.NO_FRAMES, "the video stream has no decodable frame")
@@ -174,6 +178,7 @@ class _Probe:
     duration: float | None
     start: float
     keyframes: tuple[float, ...]
+    fps: float = 0.0
 
 
 def _probe(path: str, head: bytes, limits: Limits) -> _Probe:
@@ -183,6 +188,16 @@ def _probe(path: str, head: bytes, limits: Limits) -> _Probe:
         duration = _duration(container, stream)
         if duration is not None and duration > limits.max_video_seconds:
             raise Rejected(RejectReason.TOO_LARGE, f"{duration:.0f} s exceeds {limits.max_video_seconds:.0f} s")
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > limits.max_video_frame_pixels:
+            raise Rejected(
+                RejectReason.TOO_LARGE,
+                f"{width}x{height} frames exceed the limit of {limits.max_video_frame_pixels} pixels per frame",
+            )
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else 0.0
+        if fps > limits.max_video_fps:
+            raise Rejected(RejectReason.TOO_LARGE, f"{fps:.0f} frames per second exceeds {limits.max_video_fps:.0f}")
         base = stream.time_base
         start = float(stream.start_time * base) if stream.start_time is not None and base else 0.0
         keyframes: list[float] = []
@@ -205,11 +220,28 @@ def _probe(path: str, head: bytes, limits: Limits) -> _Probe:
             )
         return _Probe(
             codec=stream.codec_context.name,
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            width=width,
+            height=height,
             duration=duration,
             start=start,
             keyframes=tuple(sorted(set(keyframes))),
+            fps=fps,
+        )
+
+
+def _check_shareable(probe: _Probe, limits: Limits) -> None:
+    """Reject a video too long to hash at every frame in one go, naming the limit, before decoding."""
+    seconds = probe.duration if probe.duration is not None else (probe.keyframes[-1] if probe.keyframes else 0.0)
+    pixel_frames = probe.width * probe.height * max(probe.fps, 1.0) * seconds
+    if pixel_frames > limits.max_shared_video_pixel_frames:
+        per_second = probe.width * probe.height * max(probe.fps, 1.0)
+        longest = limits.max_shared_video_pixel_frames / per_second
+        raise Rejected(
+            RejectReason.TOO_LARGE,
+            f"a shared video is hashed at every frame: {probe.width}x{probe.height} at {probe.fps:.0f} fps "
+            f"for {seconds:.0f} s is {pixel_frames:.2g} pixel-frames, over the limit of "
+            f"{limits.max_shared_video_pixel_frames:.2g} (at this size and rate, {longest:.0f} s); "
+            "share it in shorter parts",
         )
 
 

@@ -256,15 +256,20 @@ def items_notifications(
     content_id: str | None,
     occurred_at: str,
     items: list[SharedItem],
+    part: tuple[int, int] = (1, 1),
 ) -> list[Notification]:
-    """`hash.shared` / `hash.withdrawn` / `share.accepted` for each recipient, in bounded pages."""
+    """`hash.shared` / `hash.withdrawn` / `share.accepted` for each recipient, in bounded pages;
+    `part` says which part of a long hash list they are about (`part` in the body when not (1, 1))."""
     notifications = []
     pages = [items[i : i + MAX_ITEMS_PER_MESSAGE] for i in range(0, len(items), MAX_ITEMS_PER_MESSAGE)]
+    within = obj.identity if part == (1, 1) else f"{obj.identity}#part{part[0]}"
     for page_number, page in enumerate(pages or [[]]):
         for platform in recipients:
-            body = _envelope(event_type, platform, occurred_at, f"{obj.identity}#{page_number}", obj)
+            body = _envelope(event_type, platform, occurred_at, f"{within}#{page_number}", obj)
             body["content_id"] = content_id
             body["items"] = [item_body(item) for item in page]
             body["page"] = {"number": page_number + 1, "of": max(1, len(pages))}
+            if part != (1, 1):
+                body["part"] = {"number": part[0], "of": part[1]}
             notifications.append(Notification(platform, event_type, body))
     return notifications

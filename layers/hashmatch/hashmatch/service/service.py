@@ -1,8 +1,9 @@
 """The coalition's side of the three things a platform can ask: check, share and withdraw.
 
 `HashmatchService.process` takes one `Submission` the edge made of an object a platform dropped
-(hashes, never media: `hashmatch.edge`) and carries the request through: match or store, and
-notify. It never reads the dropped object. Input that can never be processed is answered with a
+(hashes, never media: `hashmatch.edge`) and carries the request through: match or store, keep the
+answer, and notify (`hashmatch.service.answers`: a retry republishes the answer kept the first
+time, never a different one). It never reads the dropped object. Input that can never be processed is answered with a
 `*.rejected` notification; an object the edge found gone, with `*.expired`; anything else that
 fails raises, so the queue retries it and finally dead-letters it.
 
@@ -25,6 +26,7 @@ from hashmatch.matching.policy import Thresholds
 from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
 from hashmatch.media.model import MediaHashes, Rejected, RejectReason
+from hashmatch.service.answers import AnswerStore, MemoryAnswers
 from hashmatch.service.notifications import (
     EventType,
     Notification,
@@ -38,12 +40,23 @@ from hashmatch.service.notifications import (
 from hashmatch.service.ports import Bank, Notifier, ResultStore
 from hashmatch.service.routing import Outcome
 from hashmatch.service.submission import CheckEntry, Kind, Submission
+from hashmatch.service.telemetry import NO_TELEMETRY, Metric, Telemetry, Unit, timed
 from hashmatch.signals import SIGNALS
 from hashmatch.signals.pdq import PDQ
 
 __all__ = ["HashmatchService", "Outcome", "item_from_media"]
 
 logger = logging.getLogger(__name__)
+
+
+# The check verdict each single-file answer counts as.
+_VERDICTS = {
+    EventType.MATCH_FOUND: "match",
+    EventType.CHECK_CLEAN: "clean",
+    EventType.CHECK_REJECTED: "rejected",
+    EventType.CHECK_FAILED: "failed",
+    EventType.CHECK_EXPIRED: "expired",
+}
 
 
 def _labels(raw: str | None) -> tuple[str, ...]:
@@ -61,6 +74,8 @@ class HashmatchService:
         results: ResultStore | None = None,
         thresholds: Callable[[str], Thresholds] = lambda _platform: Thresholds(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        telemetry: Telemetry = NO_TELEMETRY,
+        answers: AnswerStore | None = None,
     ) -> None:
         self._bank = bank
         self._notifier = notifier
@@ -69,21 +84,78 @@ class HashmatchService:
         self._platforms = platforms
         self._thresholds = thresholds
         self._clock = clock
+        self._telemetry = telemetry
+        self._answers: AnswerStore = answers if answers is not None else MemoryAnswers()
 
     @property
     def matcher(self) -> Matcher:
         return self._matcher
 
     def process(self, submission: Submission) -> Outcome:
-        """Carry out what the submission asks for and publish what the platforms are told."""
+        """Carry out what the submission asks for and publish what the platforms are told; a
+        submission answered before is answered as it was (republished when its publishing was
+        cut short, not at all when it was complete)."""
         if submission.platform not in self._platforms:
             raise ValueError(f"a submission for {submission.platform!r}, not a member platform")
-        self.publish(self._answer(submission))
+        return self._settle(submission, lambda: self._answer(submission))
+
+    def fail(self, submission: Submission, message: str) -> Outcome:
+        """Answer a submission whose processing failed on every try: the answer kept by an
+        earlier attempt when there is one, else `check.failed` / `share.failed`. The failure is
+        not kept as the answer: an operator's replay of the record (`hashmatch dlq replay`) then
+        decides the verdict that follows."""
+        return self._settle(submission, lambda: [self.failure(submission, message)], keep=False)
+
+    def _settle(
+        self, submission: Submission, decide: Callable[[], list[Notification]], *, keep: bool = True
+    ) -> Outcome:
+        key = submission.idempotency_key
+        kept = self._answers.kept(key)
+        if kept is not None and kept.published:
+            return Outcome.ALREADY_PROCESSED
+        if kept is not None:
+            self._telemetry.record(Metric.REPUBLISHED, 1, Unit.COUNT, {"action": submission.action})
+            logger.warning("republishing the answer kept by an earlier attempt", extra={"key": submission.obj.key})
+            self.publish(list(kept.notifications), count=False)
+        elif keep:
+            self.publish(list(self._answers.keep(key, decide())))
+        else:
+            self.publish(decide())
+            return Outcome.PROCESSED
+        self._answers.mark_published(key)
         return Outcome.PROCESSED
 
-    def publish(self, notifications: list[Notification]) -> None:
-        for notification in notifications:
-            self._notifier.publish(notification)
+    def publish(self, notifications: list[Notification], *, count: bool = True) -> None:
+        """Publish in order; `count`: record the metrics they stand for (not for a republished answer)."""
+        with timed(self._telemetry, "publish"):
+            for notification in notifications:
+                self._notifier.publish(notification)
+        if count:
+            for notification in notifications:
+                self._count(notification)
+
+    def _count(self, notification: Notification) -> None:
+        """The metrics a published answer stands for (see `hashmatch.service.telemetry`)."""
+        record, body = self._telemetry.record, notification.body
+        verdict = _VERDICTS.get(notification.event_type)
+        if verdict is not None and "entry" not in body:  # a list's entries count in its check.completed
+            record(Metric.CHECKS, 1, Unit.COUNT, {"platform": notification.platform, "verdict": verdict})
+        if notification.event_type is EventType.CHECK_COMPLETED:
+            for name, verdict in (("matched", "match"), ("clean", "clean"), ("rejected", "rejected")):
+                count = body.get("counts", {}).get(name, 0)
+                if count:
+                    record(Metric.CHECKS, count, Unit.COUNT, {"platform": notification.platform, "verdict": verdict})
+        for match in body.get("matches", []):
+            for label in match.get("labels") or ["unlabelled"]:
+                record(Metric.MATCHES, 1, Unit.COUNT, {"signal": match.get("signal", "?"), "label": label})
+        rejection = body.get("rejection")
+        if rejection is not None:
+            action = "check" if notification.event_type is EventType.CHECK_REJECTED else "share"
+            record(Metric.REJECTIONS, 1, Unit.COUNT, {"action": action, "reason": rejection.get("reason", "?")})
+        if notification.event_type in (EventType.CHECK_FAILED, EventType.SHARE_FAILED):
+            record(Metric.FAILURES, 1, Unit.COUNT, {"action": notification.event_type.value.split(".")[0]})
+        if notification.event_type is EventType.SHARE_ACCEPTED:
+            record(Metric.ITEMS_SHARED, len(body.get("items", [])), Unit.COUNT, {"platform": notification.platform})
 
     def _answer(self, submission: Submission) -> list[Notification]:
         action, kind = submission.action, submission.kind
@@ -114,11 +186,23 @@ class HashmatchService:
     # -- checks -------------------------------------------------------------------------------
 
     def _matches(self, platform: str, hashes: MediaHashes) -> list[Match]:
-        return self._matcher.match(hashes, self._thresholds(platform))
+        with timed(self._telemetry, "match"):
+            return self._matcher.match(hashes, self._thresholds(platform))
 
     def _verdict(
         self, submission: Submission, hashes: MediaHashes, content_id: str | None, entry: int | None = None
     ) -> Notification:
+        matches = self._matches(submission.platform, hashes)
+        # One line per verdict, naming the item matched first: the template's Contributor Insights
+        # rules find an item that matches an outsized share of checks from these.
+        logger.info(
+            "verdict",
+            extra={
+                "platform": submission.platform,
+                "verdict": "match" if matches else "clean",
+                "item_id": matches[0].item_id if matches else "-",
+            },
+        )
         return verdict_notification(
             platform=submission.platform,
             obj=submission.obj,
@@ -126,7 +210,7 @@ class HashmatchService:
             occurred_at=self._now(),
             media=hashes.media,
             signals=hashes.signals,
-            matches=self._matches(submission.platform, hashes),
+            matches=matches,
             entry=entry,
         )
 
@@ -185,7 +269,8 @@ class HashmatchService:
         )
 
     def _share(self, submission: Submission, items: list[SharedItem]) -> list[Notification]:
-        self._bank.put_items(items)
+        with timed(self._telemetry, "store"):
+            self._bank.put_items(items)
         others = [p for p in self._platforms if p != submission.platform]
         return [
             *self._item_notifications(EventType.SHARE_ACCEPTED, [submission.platform], submission, items),
@@ -217,6 +302,7 @@ class HashmatchService:
             content_id=submission.content_id,
             occurred_at=self._now(),
             items=items,
+            part=submission.chunk,
         )
 
     # -- answers that are not verdicts --------------------------------------------------------

@@ -208,6 +208,8 @@ class LocalStack:
         self.endpoint = f"http://{host}:{port}"
         os.environ.update(LOCAL_CREDENTIALS)
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        # CloudWatch metrics are JSON lines on stdout in Lambda; here they would bury the console.
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.stack = Stack.from_file(
             self.root / "template.yaml", self.stack_name, endpoint=self.endpoint, overrides=self.parameters
         )

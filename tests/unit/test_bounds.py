@@ -1,0 +1,107 @@
+"""Every object's cost is bounded before work starts, and long hash lists go on in parts that
+resume after a crash without duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import pytest
+
+from hashmatch.media.model import Limits, Rejected, RejectReason
+from hashmatch.media.video import ALL_FRAMES, hash_video
+from hashmatch.service.notifications import EventType
+from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
+from hashmatch_tools.samples import panning_frames, video_bytes
+
+pytestmark = pytest.mark.unit
+
+PLATFORMS = ("tiktok", "facebook", "youtube")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> str:
+    """Two seconds of 160x120 at 24 fps."""
+    path = tmp_path_factory.mktemp("bounds") / "clip.mp4"
+    path.write_bytes(video_bytes(panning_frames(31, 2.0, 24, (160, 120)), fps=24))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("limits", "fps", "says"),
+    [
+        (Limits(max_video_frame_pixels=160 * 120 - 1), None, "pixels per frame"),
+        (Limits(max_video_fps=20), None, "frames per second"),
+        (Limits(max_shared_video_pixel_frames=160 * 120 * 24 * 1.5), ALL_FRAMES, "share it in shorter parts"),
+    ],
+)
+def test_videos_over_a_bound_are_rejected_before_decoding_naming_the_limit(clip, limits, fps, says) -> None:
+    with pytest.raises(Rejected) as rejected:
+        hash_video(clip, limits, fps=fps)
+    assert rejected.value.reason is RejectReason.TOO_LARGE
+    assert says in rejected.value.message
+
+
+def test_the_shared_video_bound_applies_to_shares_only(clip) -> None:
+    tight = Limits(max_shared_video_pixel_frames=160 * 120 * 24 * 1.5)
+    checked = hash_video(clip, tight)  # a check samples at 1 fps: not bounded by the share budget
+    assert checked.frames
+    shared = hash_video(clip, Limits(), fps=ALL_FRAMES)
+    assert len(shared.frames) >= 40
+
+
+def test_a_hash_list_over_the_byte_limit_is_rejected_before_it_is_read(monkeypatch) -> None:
+    import hashmatch.edge.ingest as ingest
+
+    monkeypatch.setattr(ingest, "MAX_HASH_LIST_BYTES", 100)
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    monkeypatch.setattr(ingest, "parse_hash_list", lambda *_a, **_k: pytest.fail("the list was read"))
+    listing = "".join(f"md5:{hashlib.md5(bytes([n])).hexdigest()}\n" for n in range(10)).encode()
+
+    pipeline.process(store.put("in", "share/tiktok/big.txt", listing))
+
+    (rejection,) = notifier.to("tiktok")
+    assert rejection.event_type is EventType.SHARE_REJECTED
+    assert rejection.body["rejection"]["reason"] == "too_large"
+    assert "at most 100 bytes" in rejection.body["rejection"]["message"]
+    assert bank.items == {}
+
+
+class CrashingBank(MemoryBank):
+    """Fails its `crash_at`-th put_items (1-based) once, as a function killed mid-write would."""
+
+    def __init__(self, crash_at: int) -> None:
+        super().__init__()
+        self.crash_at = crash_at
+        self.puts = 0
+
+    def put_items(self, items):
+        self.puts += 1
+        if self.puts == self.crash_at:
+            super().put_items(items[: len(items) // 2])  # half written, then the crash
+            raise TimeoutError("killed mid-write")
+        super().put_items(items)
+
+
+def test_a_50000_line_hash_list_shares_completely_in_parts_across_a_crash() -> None:
+    lines = 50_000
+    listing = "".join(f"md5:{hashlib.md5(str(n).encode()).hexdigest()}\n" for n in range(lines)).encode()
+    store, bank, notifier = MemoryStore(), CrashingBank(crash_at=4), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    obj = store.put("in", "share/tiktok/list.txt", listing, {"labels": "terrorism"})
+
+    with pytest.raises(TimeoutError):
+        pipeline.process(obj)  # parts 1-3 answered, part 4 half-written when the function died
+    assert (obj.bucket, obj.key) in store.objects, "the list stays for the retry"
+    pipeline.process(obj)  # the queue's retry of the same event
+
+    assert len(bank.items) == lines
+    accepted = [n for n in notifier.to("tiktok") if n.event_type is EventType.SHARE_ACCEPTED]
+    parts = Counter(n.body["part"]["number"] for n in accepted)
+    assert sorted(parts) == list(range(1, 11)) and {n.body["part"]["of"] for n in accepted} == {10}
+    ids = [n.body["notification_id"] for n in notifier.sent]
+    assert len(ids) == len(set(ids)), "no notification was sent twice"
+    shared = {item["item_id"] for n in notifier.to("facebook") for item in n.body["items"]}
+    assert len(shared) == lines
+    assert (obj.bucket, obj.key) not in store.objects
