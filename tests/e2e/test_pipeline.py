@@ -169,3 +169,32 @@ def test_a_dead_lettered_check_reaches_its_platform_as_check_failed(
     coalition.replay(parked)
     (verdict,) = coalition.verdicts("pinterest", {obj.key}, TIMEOUT)
     assert verdict["event_type"] == "check.clean" and verdict["content_id"] == "late"
+
+
+def test_the_bank_exports_through_the_cli_with_provenance(
+    coalition: Coalition, local_stack: LocalStack, tmp_path, capsys
+) -> None:
+    from hashmatch_tools.cli import main
+
+    coalition.put("share", "pinterest", "export-me.jpg", jpeg_bytes(scene(131)), {"labels": "terrorism"})
+    assert _drain(coalition, "pinterest", "share.accepted", lambda n: n["items"][0]["labels"] == ["terrorism"])
+    out = tmp_path / "bank.jsonl"
+
+    code = main(
+        [
+            "export",
+            "--format",
+            "jsonl",
+            "--contributor",
+            "pinterest",
+            "--output",
+            str(out),
+            "--endpoint-url",
+            local_stack.endpoint,
+        ]
+    )
+
+    assert code == 0, capsys.readouterr().err
+    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    assert exported and all(item["contributor"] == "pinterest" for item in exported)
+    assert any(item["labels"] == ["terrorism"] and item["media"] == "image" for item in exported)

@@ -470,9 +470,9 @@ def test_alarms_cover_dead_letters_waiting_work_errors_throttles_and_snapshots(s
         for metric in _metrics_of(alarm)
     ]
     for queue in QUEUES:
-        assert any(
-            name == "ApproximateAgeOfOldestMessage" and queue in dims for _ns, name, dims in watched
-        ), f"no oldest-message alarm on {queue}"
+        assert any(name == "ApproximateAgeOfOldestMessage" and queue in dims for _ns, name, dims in watched), (
+            f"no oldest-message alarm on {queue}"
+        )
     assert any(name == "ApproximateNumberOfMessagesVisible" and "ParkedQueue" in dims for _n, name, dims in watched)
     for function in ("HashFunction", "CheckFunction", "ShareFunction", "LookupFunction", "SnapshotFunction"):
         for metric in ("Errors", "Throttles"):

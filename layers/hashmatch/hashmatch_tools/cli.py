@@ -8,6 +8,7 @@
     hashmatch withdraw --platform P HASH_OR_FILE...
     hashmatch inbox --platform P
     hashmatch dlq list|replay [--message-id ID]...
+    hashmatch export --format jsonl|csv|threatexchange [--label L] [--contributor P] [--since T] [--output FILE]
 
 share/check/withdraw/inbox talk to the local stack (`AWS_ENDPOINT_URL` or `--endpoint-url`)
 or to a deployed stack (`--stack-name`, resolved through CloudFormation outputs).
@@ -35,6 +36,7 @@ from hashmatch import __version__
 from hashmatch.aws.lookup import LookupApiError
 from hashmatch.media.model import Rejected
 from hashmatch_tools.client import Clients, Coalition, UnknownPlatform
+from hashmatch_tools.export import add_export_command, export_command
 
 EXIT_OK, EXIT_SOME_FILES_FAILED, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -373,6 +375,8 @@ def _parser() -> argparse.ArgumentParser:
     dlq.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     where(dlq)
 
+    add_export_command(commands, where)
+
     inbox = remote("inbox", "print the notifications the platform received")
     inbox.add_argument("--wait", type=float, default=2, metavar="SECONDS", help="how long to wait for more")
     inbox.add_argument("--inbox-queue-url", help="with --stack-name: an SQS queue subscribed to the platform topic")
@@ -391,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "withdraw": withdraw_command,
         "inbox": inbox_command,
         "dlq": dlq_command,
+        "export": lambda a: export_command(a, _coalition(a, need_platform=False).bank()),
     }
     try:
         return handlers[args.command](args)

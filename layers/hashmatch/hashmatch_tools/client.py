@@ -43,6 +43,9 @@ class Clients:
             self._made[service] = self._session.client(service, endpoint_url=self._endpoint)
         return self._made[service]
 
+    def resource(self, service: str) -> Any:
+        return self._session.resource(service, endpoint_url=self._endpoint)
+
 
 @dataclass
 class Coalition:
@@ -140,6 +143,12 @@ class Coalition:
         sqs = self.clients("sqs")
         sqs.send_message(QueueUrl=message["source_queue_url"], MessageBody=message["body"])
         sqs.delete_message(QueueUrl=self.outputs["ParkedQueueUrl"], ReceiptHandle=message["receipt_handle"])
+
+    def bank(self) -> Any:
+        """The bank table, read with these clients' credentials (an operator's, for exports)."""
+        from hashmatch.aws.dynamodb import DynamoBank
+
+        return DynamoBank(self.outputs["BankTableName"], self.clients.resource("dynamodb"))
 
     def candidates(self) -> LookupApiClient | None:
         """The lookup API's client, to refine uneven crops at the edge; None when none is known."""

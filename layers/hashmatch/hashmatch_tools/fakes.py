@@ -109,6 +109,9 @@ class MemoryBank:
     def changes_since(self, position: str | None) -> Iterator[BankChange]:
         return iter([c for c in self.log if position is None or c.position > position])
 
+    def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:
+        return iter([i for i in self.items.values() if since is None or i.provenance.shared_at >= since])
+
 
 class MemoryResults:
     """`ResultStore` in a dictionary: results lines by (platform, key)."""

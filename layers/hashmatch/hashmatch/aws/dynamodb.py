@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem, entry_kind
 from hashmatch.service.ports import BankChange
@@ -28,6 +28,8 @@ LOG_PARTITION = "LOG"
 LOG_ENTRIES_PER_RECORD = 1000  # ~100 bytes each: well under DynamoDB's 400 KB item limit
 SLOW_COMMIT_SECONDS = 2.0  # under half the readers' overlap window (near.LOG_OVERLAP)
 BATCH_GET_LIMIT = 100
+ITEM_PREFIX = "ITEM#"
+META_SORT_KEY = "META"
 
 
 def _now() -> str:
@@ -35,7 +37,7 @@ def _now() -> str:
 
 
 def _item_key(item_id: str) -> dict[str, str]:
-    return {"pk": f"ITEM#{item_id}", "sk": "META"}
+    return {"pk": f"{ITEM_PREFIX}{item_id}", "sk": META_SORT_KEY}
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -135,6 +137,27 @@ class DynamoBank:
                         for signal, value, kind, *times in record.get("entries", [])
                     ),
                 )
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:
+        """Every item's ``META`` record (active and withdrawn; the caller filters), `since` compared
+        with ``shared_at`` as text, in the table's order.
+
+        A paginated Scan with a filter (``begins_with(pk, "ITEM#") AND sk = "META"``): it reads and
+        is billed for the whole table, exact-hash and change-log records included, so it is meant
+        for occasional exports, not request paths. Eventually consistent: a share made in the
+        last second may be missed. The items come without their near-match entries.
+        """
+        condition = Attr("pk").begins_with(ITEM_PREFIX) & Attr("sk").eq(META_SORT_KEY)
+        if since is not None:
+            condition = condition & Attr("shared_at").gte(since)
+        kwargs: dict[str, Any] = {"FilterExpression": condition}
+        while True:
+            response = self._table.scan(**kwargs)
+            for record in response["Items"]:
+                yield self._item_from_record(record)
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

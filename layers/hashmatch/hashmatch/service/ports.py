@@ -93,3 +93,14 @@ class Bank(Protocol):
     def changes_since(self, position: str | None) -> Iterator[BankChange]:
         """Change-log entries after `position` (all of them for None), oldest first."""
         ...
+
+    def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:
+        """Every item in the bank, active and withdrawn alike (the caller filters), in no particular
+        order; with `since`, only those whose `shared_at` is at or after it, compared as text (so
+        pass a prefix of the ISO 8601 UTC form the bank writes, such as ``2026-01-31T12:00:00``).
+
+        Reads the whole bank: meant for occasional exports (`hashmatch_tools.export`), never a
+        request path. Items may come without their near-match entries (`DynamoBank` keeps those in
+        the change log only).
+        """
+        ...
