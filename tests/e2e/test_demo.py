@@ -21,3 +21,7 @@ def test_the_demo_ends_with_every_verdict_as_expected() -> None:
     assert "All verdicts as expected" in done.stdout
     for upload in ("cropped-unevenly.jpg", "meme-text.jpg", "mirrored-letterboxed.mp4", "unrelated.jpg"):
         assert f"ok  {upload}" in done.stdout, done.stdout
+    # The retroactive part of the story: a copy checked clean before the share, reported after it.
+    assert "ok  early-post.jpg" in done.stdout and "check.clean" in done.stdout
+    (line,) = [line for line in done.stdout.splitlines() if "earlier check now matches" in line]
+    assert line.strip().startswith("ok") and "match.found" in line and "retroactive: post-1001" in line, line

@@ -198,3 +198,32 @@ def test_the_bank_exports_through_the_cli_with_provenance(
     exported = [json.loads(line) for line in out.read_text().splitlines()]
     assert exported and all(item["contributor"] == "pinterest" for item in exported)
     assert any(item["labels"] == ["terrorism"] and item["media"] == "image" for item in exported)
+
+
+def test_a_copy_checked_before_the_share_comes_back_retroactively_until_purged(
+    coalition: Coalition, local_stack: LocalStack, capsys
+) -> None:
+    from hashmatch_tools.cli import main
+
+    original = scene(141)
+    early = coalition.put("check", "reddit", "early.jpg", jpeg_bytes(mirrored(original), 45), {"content-id": "r-1"})
+    (clean,) = coalition.verdicts("reddit", {early}, TIMEOUT)
+    assert clean["event_type"] == "check.clean"
+    started = time.monotonic()
+
+    coalition.put("share", "youtube", "source.jpg", jpeg_bytes(original), {"labels": "graphic-violence"})
+    (found,) = coalition.verdicts("reddit", {early}, TIMEOUT)
+    elapsed = time.monotonic() - started
+
+    assert found["event_type"] == "match.found" and found["retroactive"] is True
+    assert found["content_id"] == "r-1" and found["checked_at"] == clean["occurred_at"]
+    assert found["matches"][0]["labels"] == ["graphic-violence"] and found["matches"][0]["contributor"] == "youtube"
+    jsonschema.Draft202012Validator(notification_schema()).validate(found)
+    assert elapsed < TIMEOUT
+
+    # Purged at once: a later share of the same picture finds nothing retroactive for reddit.
+    code = main(["purge", "--platform", "reddit", "--endpoint-url", local_stack.endpoint])
+    assert code == 0 and json.loads(capsys.readouterr().out.splitlines()[-1])["purged"] >= 1
+    coalition.put("share", "twitch", "again.jpg", jpeg_bytes(original, 80), {"labels": "graphic-violence"})
+    assert _drain(coalition, "twitch", "share.accepted", lambda n: n["object"]["key"].endswith("again.jpg"))
+    assert not [n for n in coalition.notifications("reddit", 3) if n.get("retroactive")]

@@ -290,6 +290,8 @@ def test_topic_policy_grants_nothing_and_is_tls_only(stack: Stack, platform: str
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, platform: str) -> None:
+    from hashmatch.aws.retained import RETAINED_PREFIX
+
     document = stack.resolve(_props(stack, f"PlatformAccess{platform}")["PolicyDocument"])
     granted: dict[str, set[str]] = {}
     for statement in _statements(document):
@@ -297,13 +299,20 @@ def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, pl
         assert "NotAction" not in statement and "NotResource" not in statement
         for action in _as_list(statement["Action"]):
             granted.setdefault(action, set()).update(_as_list(statement["Resource"]))
+            if action.startswith("dynamodb:"):  # only its own retained checks (`hashmatch purge`)
+                own = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{RETAINED_PREFIX}{platform}#*"]}}
+                assert statement["Condition"] == own
     results = stack.physical_names("ResultsBucket")["Arn"]
     api = stack.physical_names("LookupApi")["ref"]
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
     assert granted == {
         "s3:PutObject": {f"{BUCKET_ARN}/{prefix}/{platform}/*" for prefix in ("check", "share", "withdraw")},
         "s3:GetObject": {f"{results}/results/{platform}/*"},
         "sns:Subscribe": {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"},
         "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/*"},
+        "dynamodb:Query": {table},
+        "dynamodb:DeleteItem": {table},
+        "dynamodb:BatchWriteItem": {table},
     }
 
 
@@ -398,13 +407,15 @@ def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack
     statements = [s for p in _props(stack, "CheckFunction")["Policies"] for s in p["Statement"]]
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     writing = [s for s in statements if writes & set(_as_list(s["Action"]))]
-    allowed = [IDEMPOTENCY_PARTITION, f"{ANSWER_PREFIX}*"]
+    from hashmatch.aws.retained import RETAINED_PREFIX
+
+    allowed = [IDEMPOTENCY_PARTITION, f"{ANSWER_PREFIX}*", f"{RETAINED_PREFIX}*"]
     assert writing and all(
         s["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": allowed}} for s in writing
     )
     # No bank partition starts like a kept answer's.
     for prefix in ("ITEM#", "HASH#", "LOG"):
-        assert not prefix.startswith(ANSWER_PREFIX)
+        assert not prefix.startswith(ANSWER_PREFIX) and not prefix.startswith(RETAINED_PREFIX)
 
 
 def test_the_lookup_api_takes_iam_callers_only_and_reads_only(stack: Stack) -> None:

@@ -1,13 +1,14 @@
 """The `hashmatch` command: hash files, run the local stack, and act as a member platform.
 
     hashmatch hash [--for-check | --for-share] FILE...
-    hashmatch local [--port N]
     hashmatch demo
     hashmatch share --platform P [--label L]... FILE...
     hashmatch check --platform P [--by-hash] [--wait SECONDS] FILE_OR_HASH_LIST...
     hashmatch withdraw --platform P HASH_OR_FILE...
     hashmatch inbox --platform P
     hashmatch dlq list|replay [--message-id ID]...
+    hashmatch purge --platform P [--before TIME]
+    hashmatch local [--port N] [--no-retroactive]
     hashmatch export --format jsonl|csv|threatexchange [--label L] [--contributor P] [--since T] [--output FILE]
 
 share/check/withdraw/inbox talk to the local stack (`AWS_ENDPOINT_URL` or `--endpoint-url`)
@@ -287,7 +288,7 @@ def inbox_command(args: argparse.Namespace) -> int:
 def local_command(args: argparse.Namespace) -> int:
     from hashmatch_tools.local.stack import LocalStack
 
-    stack = LocalStack(port=args.port).start()
+    stack = LocalStack(port=args.port, retroactive=not args.no_retroactive).start()
     print(f"hashmatch local stack on {stack.endpoint}", flush=True)
     print(f"export AWS_ENDPOINT_URL={stack.endpoint}", flush=True)
     print(f"lookup API: {stack.api_endpoint}", flush=True)
@@ -306,6 +307,30 @@ def demo_command(args: argparse.Namespace) -> int:
     from hashmatch_tools.demo import run_demo
 
     return run_demo(port=args.port)
+
+
+def _iso_time(text: str) -> str:
+    """An ISO 8601 time as the retained checks' keys compare it (UTC, milliseconds, Z)."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def purge_command(args: argparse.Namespace) -> int:
+    from hashmatch.aws.retained import DynamoRetainedChecks
+
+    coalition = _coalition(args)
+    if args.platform not in coalition.platforms:
+        raise UnknownPlatform(f"unknown platform {args.platform!r}; members: {', '.join(coalition.platforms)}")
+    table = coalition.clients.resource("dynamodb").Table(coalition.outputs["BankTableName"])
+    purged = DynamoRetainedChecks(table).purge(args.platform, args.before)
+    _print({"platform": args.platform, "purged": purged, "before": args.before})
+    return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -338,6 +363,11 @@ def _parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser("local", help="run the local stack in the foreground")
     local.add_argument("--port", type=int, default=4566, help="the AWS emulation's port on 127.0.0.1 (default 4566)")
+    local.add_argument(
+        "--no-retroactive",
+        action="store_true",
+        help="members do not retain their checks (by default here every member opts in to retroactive matching)",
+    )
 
     demo = commands.add_parser("demo", help="the whole story on a fresh local stack")
     demo.add_argument("--port", type=int, default=0, help="the AWS emulation's port (default: any free one)")
@@ -377,6 +407,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_export_command(commands, where)
 
+    purge = remote("purge", "delete the checks this platform retained for retroactive matching, at once")
+    purge.add_argument(
+        "--before", type=_iso_time, metavar="TIME", help="only checks made before TIME (ISO 8601; default: all)"
+    )
+
     inbox = remote("inbox", "print the notifications the platform received")
     inbox.add_argument("--wait", type=float, default=2, metavar="SECONDS", help="how long to wait for more")
     inbox.add_argument("--inbox-queue-url", help="with --stack-name: an SQS queue subscribed to the platform topic")
@@ -396,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "inbox": inbox_command,
         "dlq": dlq_command,
         "export": lambda a: export_command(a, _coalition(a, need_platform=False).bank()),
+        "purge": purge_command,
     }
     try:
         return handlers[args.command](args)

@@ -1,8 +1,10 @@
 """`hashmatch demo`: the whole story on a fresh local stack, in under a minute.
 
-One platform shares a picture labelled graphic-violence; every other member is alerted; another
-platform checks edited copies (re-encoded, resized, mirrored, letterboxed, cropped unevenly, with
-meme text) and an unrelated picture and sees what the coalition catches.
+A platform checks a copy of a picture nobody has shared yet: clean. Then one platform shares the
+picture labelled graphic-violence; every other member is alerted, and the platform that checked
+the copy earlier is told it matches now (retroactive matching: every member opts in on the
+local stack). Another platform checks edited copies (re-encoded, resized, mirrored, letterboxed,
+cropped unevenly, with meme text) and an unrelated picture and sees what the coalition catches.
 The demo makes its own media and exits non-zero when a verdict is not the expected one.
 """
 
@@ -33,6 +35,7 @@ from hashmatch_tools.samples import (
 
 SHARER = "tiktok"
 CHECKER = "instagram"
+EARLY_CHECKER = "youtube"
 LABEL = "graphic-violence"
 VERDICT_TIMEOUT = 60.0
 
@@ -78,6 +81,8 @@ def _say(text: str = "") -> None:
 
 def _describe(notification: dict[str, object]) -> str:
     event = str(notification["event_type"])
+    if event == "match.found" and notification.get("retroactive"):
+        return f"{event:<14} retroactive: {notification['content_id']} checked at {notification['checked_at']}"
     if event == "match.found":
         matches = notification["matches"]
         assert isinstance(matches, list)
@@ -117,16 +122,27 @@ def _report(coalition: Coalition, keys: dict[str, Upload], received: dict[str, l
     return failures
 
 
-def _wait_for_alerts(coalition: Coalition, received: dict[str, list[str]], event: str, count: int) -> list[str]:
-    """Read every platform's inbox until `count` platforms got `event`; the platforms that did."""
+def _wait_for_alerts(
+    coalition: Coalition,
+    received: dict[str, list[str]],
+    event: str,
+    count: int,
+    retroactive: list[dict[str, object]] | None = None,
+    expect_retroactive: int = 0,
+) -> list[str]:
+    """Read every platform's inbox until `count` platforms got `event` (and `expect_retroactive`
+    retroactive matches arrived, kept in `retroactive`); the platforms that got `event`."""
     alerted: list[str] = []
+    found = retroactive if retroactive is not None else []
     deadline = time.monotonic() + VERDICT_TIMEOUT
-    while len(alerted) < count and time.monotonic() < deadline:
+    while (len(alerted) < count or len(found) < expect_retroactive) and time.monotonic() < deadline:
         for platform in coalition.platforms:
             for notification in coalition.notifications(platform, wait_seconds=0.5):
                 received[platform].append(_describe(notification))
                 if notification["event_type"] == event:
                     alerted.append(platform)
+                if notification.get("retroactive"):
+                    found.append(notification)
     return alerted
 
 
@@ -138,20 +154,37 @@ def run_demo(port: int = 0) -> int:
         coalition = Coalition.local(stack.endpoint, stack.root)
         _say(f"  endpoint {stack.endpoint}; members: {', '.join(coalition.platforms)}")
         original = scene(7)
+        received: dict[str, list[str]] = {p: [] for p in coalition.platforms}
 
-        _say(f"\n1. {SHARER} shares a picture labelled {LABEL}")
+        _say(f"\n1. {EARLY_CHECKER} checks a post (a mirrored, re-encoded copy) before anyone has shared it")
+        early = jpeg_bytes(mirrored(original), quality=50)
+        early_key = coalition.put("check", EARLY_CHECKER, "early-post.jpg", early, {"content-id": "post-1001"})
+        no_verdict: dict[str, object] = {"event_type": "no verdict"}
+        verdicts = coalition.verdicts(EARLY_CHECKER, {early_key}, VERDICT_TIMEOUT)
+        first: dict[str, object] = next(iter(verdicts), no_verdict)
+        received[EARLY_CHECKER].append(f"{_describe(first)} [early-post.jpg]")
+        failures = int(first["event_type"] != "check.clean")
+        _say(f"   {'ok ' if not failures else 'BAD'} early-post.jpg             {_describe(first)}")
+
+        _say(f"\n2. {SHARER} shares the picture, labelled {LABEL}")
         coalition.put("share", SHARER, "incident.jpg", jpeg_bytes(original), {"labels": LABEL, "severity": "high"})
         others = [p for p in coalition.platforms if p != SHARER]
-        received: dict[str, list[str]] = {p: [] for p in coalition.platforms}
-        alerted = _wait_for_alerts(coalition, received, "hash.shared", len(others))
+        retroactive: list[dict[str, object]] = []
+        alerted = _wait_for_alerts(coalition, received, "hash.shared", len(others), retroactive, 1)
         _say(f"   hash.shared reached {len(alerted)} of {len(others)} other members: {', '.join(alerted)}")
+        late = [n for n in retroactive if n["platform"] == EARLY_CHECKER and n["content_id"] == "post-1001"]
+        failures += not late
+        _say(
+            f"   {'ok ' if late else 'BAD'} {EARLY_CHECKER}'s earlier check now matches: "
+            + (_describe(late[0]) if late else f"nothing within {VERDICT_TIMEOUT:.0f}s")
+        )
 
-        _say(f"\n2. {CHECKER} checks edited copies and unrelated files")
+        _say(f"\n3. {CHECKER} checks edited copies and unrelated files")
         uploads = _image_uploads(original)
         keys = {coalition.put("check", CHECKER, u.name, u.body, {"content-id": u.name}): u for u in uploads}
-        failures = _report(coalition, keys, received)
+        failures += _report(coalition, keys, received)
 
-        _say(f"\n3. {SHARER} shares 12 s of a live stream labelled self-harm; {CHECKER} checks re-uploads")
+        _say(f"\n4. {SHARER} shares 12 s of a live stream labelled self-harm; {CHECKER} checks re-uploads")
         footage, other = panning_frames(11, seconds=12), panning_frames(12, seconds=10)
         coalition.put("share", SHARER, "stream.mp4", video_bytes(footage), {"labels": "self-harm"})
         _wait_for_alerts(coalition, received, "hash.shared", 2)
@@ -159,7 +192,7 @@ def run_demo(port: int = 0) -> int:
         keys = {coalition.put("check", CHECKER, u.name, u.body, {"content-id": u.name}): u for u in uploads}
         failures += _report(coalition, keys, received)
 
-        _say("\n4. The notifications each platform received on its own topic")
+        _say("\n5. The notifications each platform received on its own topic")
         for platform in coalition.platforms:
             received[platform] += [_describe(n) for n in coalition.notifications(platform, wait_seconds=0.2)]
             for line in received[platform] or ["-"]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from hashmatch.media.model import Limits
 from hashmatch.service.notifications import Notification, ObjectRef
 from hashmatch.service.ports import Bank, BankChange, FetchedObject
 from hashmatch.service.results import results_key
+from hashmatch.service.retroactive import RetainedCheck
 from hashmatch.service.routing import Outcome
 from hashmatch.service.service import HashmatchService
 from hashmatch.service.submission import Submission, submission_from_json
@@ -111,6 +113,28 @@ class MemoryBank:
 
     def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:
         return iter([i for i in self.items.values() if since is None or i.provenance.shared_at >= since])
+
+
+class MemoryRetainedChecks:
+    """`RetainedChecks` in a list, with expiry by the given clock (seconds)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.kept: list[tuple[RetainedCheck, float]] = []
+        self._clock = clock
+
+    def retain(self, check: RetainedCheck, days: int) -> None:
+        self.kept.append((check, self._clock() + days * 86400))
+
+    def checks(self, platform: str, since: str) -> Iterator[RetainedCheck]:
+        now = self._clock()
+        return iter(
+            [c for c, expires in self.kept if c.platform == platform and c.checked_at >= since and expires > now]
+        )
+
+    def purge(self, platform: str, before: str | None = None) -> int:
+        gone = [(c, e) for c, e in self.kept if c.platform == platform and (before is None or c.checked_at < before)]
+        self.kept = [kept for kept in self.kept if kept not in gone]
+        return len(gone)
 
 
 class MemoryResults:

@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from hashmatch.aws.answers import DynamoAnswerStore
 from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.aws.lookup import LookupApiClient
+from hashmatch.aws.retained import DynamoRetainedChecks
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
@@ -133,6 +134,8 @@ def build_runtime(
         thresholds=settings.thresholds_for,
         telemetry=telemetry,
         answers=DynamoAnswerStore(session.resource("dynamodb").Table(settings.table_name), s3, settings.results_bucket),
+        retained=DynamoRetainedChecks(session.resource("dynamodb").Table(settings.table_name)),
+        retention=settings.retention,
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 

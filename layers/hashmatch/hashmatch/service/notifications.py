@@ -146,15 +146,23 @@ def verdict_notification(
     signals: dict[str, str],
     matches: list[Match],
     entry: int | None = None,
+    checked_at: str | None = None,
 ) -> Notification:
     """`match.found` when anything matched, else `check.clean`, for the checking platform; for one
-    entry (`entry`: its line) of a check-by-hash list, with that entry's content id."""
+    entry (`entry`: its line) of a check-by-hash list, with that entry's content id. With
+    `checked_at`, a retroactive `match.found`: an earlier check (`obj`, `content_id`, `entry` are
+    its own) matched by items shared since."""
     event_type = EventType.MATCH_FOUND if matches else EventType.CHECK_CLEAN
     dedupe = obj.identity if entry is None else f"{obj.identity}#line{entry}"
+    if checked_at is not None:
+        dedupe += "#retroactive#" + ",".join(sorted({m.item_id for m in matches}))
     body = _envelope(event_type, platform, occurred_at, dedupe, obj)
     body["content_id"] = content_id
     if entry is not None:
         body["entry"] = {"line": entry}
+    if checked_at is not None:
+        body["retroactive"] = True
+        body["checked_at"] = checked_at
     body["media"] = media
     body["signals"] = dict(signals)
     body["matches"] = [match_body(m) for m in matches]

@@ -38,6 +38,7 @@ from hashmatch.service.notifications import (
     verdict_notification,
 )
 from hashmatch.service.ports import Bank, Notifier, ResultStore
+from hashmatch.service.retroactive import RetainedCheck, RetainedChecks, RetentionPolicy, RetroactiveScanner
 from hashmatch.service.routing import Outcome
 from hashmatch.service.submission import CheckEntry, Kind, Submission
 from hashmatch.service.telemetry import NO_TELEMETRY, Metric, Telemetry, Unit, timed
@@ -76,6 +77,8 @@ class HashmatchService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         telemetry: Telemetry = NO_TELEMETRY,
         answers: AnswerStore | None = None,
+        retained: RetainedChecks | None = None,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         self._bank = bank
         self._notifier = notifier
@@ -86,6 +89,9 @@ class HashmatchService:
         self._clock = clock
         self._telemetry = telemetry
         self._answers: AnswerStore = answers if answers is not None else MemoryAnswers()
+        self._retained = retained
+        self._retention = retention or RetentionPolicy({})
+        self._scanner = RetroactiveScanner(retained, self._retention, thresholds) if retained is not None else None
 
     @property
     def matcher(self) -> Matcher:
@@ -193,6 +199,8 @@ class HashmatchService:
         self, submission: Submission, hashes: MediaHashes, content_id: str | None, entry: int | None = None
     ) -> Notification:
         matches = self._matches(submission.platform, hashes)
+        checked_at = self._now()
+        self._retain(submission, hashes, content_id, entry, checked_at)
         # One line per verdict, naming the item matched first: the template's Contributor Insights
         # rules find an item that matches an outsized share of checks from these.
         logger.info(
@@ -207,12 +215,22 @@ class HashmatchService:
             platform=submission.platform,
             obj=submission.obj,
             content_id=content_id,
-            occurred_at=self._now(),
+            occurred_at=checked_at,
             media=hashes.media,
             signals=hashes.signals,
             matches=matches,
             entry=entry,
         )
+
+    def _retain(
+        self, submission: Submission, hashes: MediaHashes, content_id: str | None, entry: int | None, checked_at: str
+    ) -> None:
+        """Keep the check's hashes for retroactive matching when its platform opted in."""
+        if self._retained is None or not self._retention.retains(submission.platform):
+            return
+        check = RetainedCheck(submission.platform, submission.obj, content_id, checked_at, hashes, entry)
+        with timed(self._telemetry, "retain"):
+            self._retained.retain(check, self._retention.days[submission.platform])
 
     def _check_list(self, submission: Submission) -> list[Notification]:
         """One chunk of a check-by-hash list: a verdict line per entry in a results object,
@@ -275,6 +293,32 @@ class HashmatchService:
         return [
             *self._item_notifications(EventType.SHARE_ACCEPTED, [submission.platform], submission, items),
             *self._item_notifications(EventType.HASH_SHARED, others, submission, items),
+            *self._retroactive(items),
+        ]
+
+    def _retroactive(self, items: list[SharedItem]) -> list[Notification]:
+        """`match.found` (retroactive) for each retained check the new items match, to the member
+        that made it. Part of the share's answer: kept and published with it, once."""
+        if self._scanner is None:
+            return []
+        with timed(self._telemetry, "retroactive_scan"):
+            found = self._scanner.scan(items, self._clock())
+        now = self._now()
+        for retro in found:
+            logger.info("retroactive match", extra={"platform": retro.check.platform, "key": retro.check.obj.key})
+        return [
+            verdict_notification(
+                platform=retro.check.platform,
+                obj=retro.check.obj,
+                content_id=retro.check.content_id,
+                occurred_at=now,
+                media=retro.check.hashes.media,
+                signals=retro.check.hashes.signals,
+                matches=retro.matches,
+                entry=retro.check.entry,
+                checked_at=retro.check.checked_at,
+            )
+            for retro in found
         ]
 
     def _withdraw(self, submission: Submission) -> list[Notification]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hashmatch.matching.policy import Thresholds
+from hashmatch.service.retroactive import RetentionError, RetentionPolicy
 from hashmatch.signals import SIGNALS, ThresholdBounds, UnknownSignal
 
 TABLE_NAME = "TABLE_NAME"
@@ -25,6 +26,8 @@ RESULTS_BUCKET = "RESULTS_BUCKET"
 CHECK_QUEUE_URL = "CHECK_QUEUE_URL"
 SHARE_QUEUE_URL = "SHARE_QUEUE_URL"
 LOOKUP_API_URL = "LOOKUP_API_URL"
+# "tiktok:30,facebook:7" (or "*:30"): platforms whose checks are retained for retroactive matching.
+RETROACTIVE_PLATFORMS = "RETROACTIVE_PLATFORMS"
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -81,6 +84,8 @@ class Settings:
     snapshot_bucket: str | None = None
     # Where check-by-hash results go (None: such lists cannot be answered).
     results_bucket: str | None = None
+    # Which platforms retain their checks for retroactive matching, and for how many days.
+    retention: RetentionPolicy = field(default_factory=lambda: RetentionPolicy({}))
 
     def thresholds_for(self, platform: str) -> Thresholds:
         """The thresholds `platform` asked for, or the defaults."""
@@ -106,7 +111,15 @@ class Settings:
             platform_thresholds=_platform_thresholds(_json(env, PLATFORM_THRESHOLDS), bounds, platforms),
             snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
             results_bucket=env.get(RESULTS_BUCKET, "").strip() or None,
+            retention=_retention(env.get(RETROACTIVE_PLATFORMS, ""), platforms),
         )
+
+
+def _retention(raw: str, platforms: tuple[str, ...]) -> RetentionPolicy:
+    try:
+        return RetentionPolicy.parse(raw, platforms)
+    except RetentionError as error:
+        raise SettingsError(f"{RETROACTIVE_PLATFORMS}: {error}") from None
 
 
 def _json(env: Mapping[str, str], name: str) -> dict[str, object]:

@@ -182,9 +182,11 @@ class LocalStack:
         port: int = 0,
         stack_name: str = DEFAULT_STACK_NAME,
         parameters: dict[str, str] | None = None,
+        retroactive: bool = True,
     ) -> None:
         self.root = root or project_root()
-        self.parameters = parameters or {}
+        # Every member opts in to retroactive matching here, so it can be tried at once.
+        self.parameters = {"RetroactivePlatforms": "*" if retroactive else "", **(parameters or {})}
         self.port = port
         self.stack_name = stack_name
         self.endpoint = ""

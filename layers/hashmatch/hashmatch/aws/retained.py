@@ -1,0 +1,113 @@
+"""Retained checks (`hashmatch.service.retroactive`) in the bank table.
+
+One record per check: ``pk = RETAINED#<platform>#<yyyy-mm-dd>`` (the day it was checked),
+``sk = <checked_at>#<check_id>``, the check's pixel-free hashes as zlib-compressed JSON
+(`hashmatch.media.codec`), where it came from, and ``expires_at`` (the platform's retention) for
+the table's TTL. A platform's records share its partitions, so a member's principal can be
+allowed to purge its own (``dynamodb:LeadingKeys`` ``RETAINED#<platform>#*``) and nothing else.
+
+DynamoDB's TTL deletes within a few days of expiry, not at once: reads filter on ``expires_at``
+too, so an expired check is never reported.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.service.notifications import ObjectRef
+from hashmatch.service.retroactive import MAX_RETENTION_DAYS, RetainedCheck
+
+__all__ = ["RETAINED_PREFIX", "DynamoRetainedChecks"]
+
+RETAINED_PREFIX = "RETAINED#"
+
+
+def _partition(platform: str, day: str) -> str:
+    return f"{RETAINED_PREFIX}{platform}#{day}"
+
+
+def _days(since: str, now: datetime) -> list[str]:
+    """The days from `since` (ISO 8601) to `now`, as yyyy-mm-dd."""
+    start = datetime.fromisoformat(since.replace("Z", "+00:00")).date()
+    first = max(start, (now - timedelta(days=MAX_RETENTION_DAYS + 1)).date())
+    count = (now.date() - first).days
+    return [(first + timedelta(days=n)).isoformat() for n in range(count + 1)]
+
+
+class DynamoRetainedChecks:
+    def __init__(self, table: Any, clock: Any = time.time) -> None:
+        self._table = table
+        self._clock = clock
+
+    def retain(self, check: RetainedCheck, days: int) -> None:
+        document = {
+            "hashes": hashes_to_json(check.hashes),
+            "bucket": check.obj.bucket,
+            "key": check.obj.key,
+            "etag": check.obj.etag,
+            "size": check.obj.size,
+            "sequencer": check.obj.sequencer,
+            "content_id": check.content_id,
+            "entry": check.entry,
+        }
+        self._table.put_item(
+            Item={
+                "pk": _partition(check.platform, check.checked_at[:10]),
+                "sk": f"{check.checked_at}#{check.check_id}",
+                "check": zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6),
+                "expires_at": int(self._clock()) + days * 86400,
+            }
+        )
+
+    def checks(self, platform: str, since: str) -> Iterator[RetainedCheck]:
+        now = int(self._clock())
+        for day in _days(since, datetime.fromtimestamp(now, UTC)):
+            condition = Key("pk").eq(_partition(platform, day)) & Key("sk").gte(since)
+            for record in self._query(condition, Attr("expires_at").gt(now)):
+                yield self._check(platform, record)
+
+    def purge(self, platform: str, before: str | None = None) -> int:
+        now = datetime.fromtimestamp(int(self._clock()), UTC)
+        oldest = (now - timedelta(days=MAX_RETENTION_DAYS + 1)).isoformat()
+        purged = 0
+        with self._table.batch_writer() as batch:
+            for day in _days(oldest, now):
+                condition = Key("pk").eq(_partition(platform, day))
+                if before is not None:
+                    condition = condition & Key("sk").lt(before)
+                for record in self._query(condition, None, keys_only=True):
+                    batch.delete_item(Key={"pk": record["pk"], "sk": record["sk"]})
+                    purged += 1
+        return purged
+
+    def _query(self, condition: Any, filtered: Any, *, keys_only: bool = False) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+        if filtered is not None:
+            kwargs["FilterExpression"] = filtered
+        if keys_only:
+            kwargs["ProjectionExpression"] = "pk, sk"
+        while True:
+            response = self._table.query(**kwargs)
+            yield from response["Items"]
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    @staticmethod
+    def _check(platform: str, record: dict[str, Any]) -> RetainedCheck:
+        document = json.loads(zlib.decompress(bytes(record["check"].value)))
+        obj = ObjectRef(
+            document["bucket"], document["key"], document["etag"], int(document["size"]), document["sequencer"]
+        )
+        checked_at = str(record["sk"]).rsplit("#", 1)[0]
+        return RetainedCheck(
+            platform, obj, document["content_id"], checked_at, hashes_from_json(document["hashes"]), document["entry"]
+        )
