@@ -227,3 +227,38 @@ def test_a_copy_checked_before_the_share_comes_back_retroactively_until_purged(
     coalition.put("share", "twitch", "again.jpg", jpeg_bytes(original, 80), {"labels": "graphic-violence"})
     assert _drain(coalition, "twitch", "share.accepted", lambda n: n["object"]["key"].endswith("again.jpg"))
     assert not [n for n in coalition.notifications("reddit", 3) if n.get("retroactive")]
+
+
+def test_subscribing_is_one_command_and_its_filter_holds(coalition: Coalition, local_stack: LocalStack, capsys) -> None:
+    from hashmatch_tools.cli import main
+
+    where = ["--endpoint-url", local_stack.endpoint]
+    code = main(
+        [
+            "subscribe",
+            "--platform",
+            "facebook",
+            "--events",
+            "hash.shared",
+            "--filter-labels",
+            "terrorism",
+            "--queue-name",
+            "facebook-terrorism-alerts",
+            *where,
+        ]
+    )
+    assert code == 0
+    subscribed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert subscribed["filter"] == {"event_type": ["hash.shared"], "labels": ["terrorism"]}
+
+    coalition.put("share", "tiktok", "t.jpg", jpeg_bytes(scene(151)), {"labels": "terrorism"})
+    coalition.put("share", "tiktok", "s.jpg", jpeg_bytes(scene(152)), {"labels": "self-harm"})
+    assert _drain(coalition, "facebook", "hash.shared", lambda n: n["object"]["key"].endswith("s.jpg"))
+
+    code = main(
+        ["inbox", "--platform", "facebook", "--wait", "3", "--inbox-queue-url", subscribed["queue_url"], *where]
+    )
+    received = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and received
+    assert {n["event_type"] for n in received} == {"hash.shared"}
+    assert all(n["items"][0]["labels"] == ["terrorism"] for n in received)

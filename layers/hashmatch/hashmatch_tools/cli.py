@@ -5,6 +5,7 @@
     hashmatch share --platform P [--label L]... FILE...
     hashmatch check --platform P [--by-hash] [--wait SECONDS] FILE_OR_HASH_LIST...
     hashmatch withdraw --platform P HASH_OR_FILE...
+    hashmatch subscribe --platform P [--filter-labels L...] [--events E...] [--queue-name N]
     hashmatch inbox --platform P
     hashmatch dlq list|replay [--message-id ID]...
     hashmatch purge --platform P [--before TIME]
@@ -113,7 +114,11 @@ def _coalition(args: argparse.Namespace, *, need_platform: bool = True) -> Coali
         return Coalition.deployed(args.stack_name, Clients(endpoint, args.region), inboxes)
     if not endpoint:
         raise UsageError("say where the stack is: --stack-name NAME, or --endpoint-url / AWS_ENDPOINT_URL for local")
-    return Coalition.local(endpoint)
+    coalition = Coalition.local(endpoint)
+    platform, inbox = getattr(args, "platform", None), getattr(args, "inbox_queue_url", None)
+    if platform and inbox:
+        coalition.inbox_urls[platform] = inbox
+    return coalition
 
 
 class UsageError(Exception):
@@ -279,6 +284,14 @@ def dlq_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def subscribe_command(args: argparse.Namespace) -> int:
+    subscribed = _coalition(args).subscribe(
+        args.platform, labels=args.filter_labels, events=args.events, queue_name=args.queue_name
+    )
+    _print(subscribed)
+    return EXIT_OK
+
+
 def inbox_command(args: argparse.Namespace) -> int:
     for notification in _coalition(args).notifications(args.platform, wait_seconds=args.wait):
         _print(notification)
@@ -393,7 +406,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--content-id", action="append", help="the platform's own id of each file, in order (default: the file name)"
     )
-    check.add_argument("--inbox-queue-url", help="with --stack-name: an SQS queue subscribed to the platform topic")
+    check.add_argument(
+        "--inbox-queue-url", help="an SQS queue subscribed to the platform topic (default: the one `subscribe` made)"
+    )
     check.add_argument("files", nargs="+", metavar="FILE", help="media, or check lists made by `hash --for-check`")
 
     withdraw = remote("withdraw", "withdraw hashes this platform shared")
@@ -412,9 +427,32 @@ def _parser() -> argparse.ArgumentParser:
         "--before", type=_iso_time, metavar="TIME", help="only checks made before TIME (ISO 8601; default: all)"
     )
 
+    subscribe = remote(
+        "subscribe", "create an SQS queue (with the right policy) subscribed to the platform's topic; prints its URL"
+    )
+    subscribe.add_argument(
+        "--filter-labels",
+        nargs="+",
+        default=[],
+        metavar="LABEL",
+        help="only notifications carrying one of these labels",
+    )
+    subscribe.add_argument(
+        "--events",
+        nargs="+",
+        default=[],
+        metavar="EVENT",
+        help="only these event types (match.found, check.clean, hash.shared, ...; default: all)",
+    )
+    subscribe.add_argument(
+        "--queue-name", help="the queue's name (default <stack>-inbox-<platform>, which check --wait and inbox find)"
+    )
+
     inbox = remote("inbox", "print the notifications the platform received")
     inbox.add_argument("--wait", type=float, default=2, metavar="SECONDS", help="how long to wait for more")
-    inbox.add_argument("--inbox-queue-url", help="with --stack-name: an SQS queue subscribed to the platform topic")
+    inbox.add_argument(
+        "--inbox-queue-url", help="an SQS queue subscribed to the platform topic (default: the one `subscribe` made)"
+    )
     return parser
 
 
@@ -432,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dlq": dlq_command,
         "export": lambda a: export_command(a, _coalition(a, need_platform=False).bank()),
         "purge": purge_command,
+        "subscribe": subscribe_command,
     }
     try:
         return handlers[args.command](args)

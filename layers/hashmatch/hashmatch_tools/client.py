@@ -6,7 +6,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ class Coalition:
     inbox_urls: dict[str, str]
     lookup_url: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    stack_name: str = "hashmatch"
 
     @classmethod
     def deployed(cls, stack_name: str, clients: Clients, inbox_urls: dict[str, str] | None = None) -> Coalition:
@@ -70,6 +71,7 @@ class Coalition:
             inbox_urls or {},
             outputs.get("LookupApiUrl"),
             outputs,
+            stack_name,
         )
 
     @classmethod
@@ -95,7 +97,7 @@ class Coalition:
         }
         lookup = clients("ssm").get_parameter(Name=LOOKUP_API_PARAMETER)["Parameter"]["Value"]
         outputs = {k: str(v) for k, v in stack.outputs().items()}
-        return cls(outputs["IngestBucketName"], platforms, clients, inboxes, lookup, outputs)
+        return cls(outputs["IngestBucketName"], platforms, clients, inboxes, lookup, outputs, DEFAULT_STACK_NAME)
 
     def _member(self, platform: str) -> None:
         if platform not in self.platforms:
@@ -181,12 +183,79 @@ class Coalition:
                 return
 
     def inbox_url(self, platform: str) -> str:
+        """The platform's inbox queue: the one given, else the one `subscribe` made by default."""
         self._member(platform)
         if platform not in self.inbox_urls:
-            raise UnknownPlatform(
-                f"no inbox queue for {platform}: subscribe an SQS queue to its topic and pass --inbox-queue-url"
-            )
+            try:
+                found = self.clients("sqs").get_queue_url(QueueName=self.inbox_name(platform))["QueueUrl"]
+            except self.clients("sqs").exceptions.QueueDoesNotExist:
+                raise UnknownPlatform(
+                    f"no inbox queue for {platform}: run `hashmatch subscribe --platform {platform}` "
+                    "or pass --inbox-queue-url"
+                ) from None
+            self.inbox_urls[platform] = found
         return self.inbox_urls[platform]
+
+    def inbox_name(self, platform: str) -> str:
+        return f"{self.stack_name}-inbox-{platform}"
+
+    def topic_arn(self, platform: str) -> str:
+        self._member(platform)
+        return self.outputs["TopicArnTemplate"].replace("{platform}", platform)
+
+    def subscribe(
+        self,
+        platform: str,
+        *,
+        labels: Sequence[str] = (),
+        events: Sequence[str] = (),
+        queue_name: str | None = None,
+    ) -> dict[str, Any]:
+        """An SQS queue (created when missing, encrypted, writable only by the platform's topic)
+        subscribed to the platform's topic, filtered to `events` and `labels` when given (any of
+        each). Subscribing the same queue again replaces its filter. The queue's URL and filter."""
+        sqs, sns = self.clients("sqs"), self.clients("sns")
+        topic = self.topic_arn(platform)
+        name = queue_name or self.inbox_name(platform)
+        url = sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PlatformTopicOnly",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        filters: dict[str, list[str]] = {}
+        if events:
+            filters["event_type"] = sorted(set(events))
+        if labels:
+            filters["labels"] = sorted(set(labels))
+        existing = [
+            s["SubscriptionArn"]
+            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+            for s in page["Subscriptions"]
+            if s["Endpoint"] == arn and s["Protocol"] == "sqs"
+        ]
+        if existing:
+            subscription = existing[0]
+            sns.set_subscription_attributes(
+                SubscriptionArn=subscription, AttributeName="FilterPolicy", AttributeValue=json.dumps(filters)
+            )
+        else:
+            attributes = {"FilterPolicy": json.dumps(filters)} if filters else {}
+            subscription = sns.subscribe(
+                TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes, ReturnSubscriptionArn=True
+            )["SubscriptionArn"]
+        self.inbox_urls[platform] = url
+        return {"platform": platform, "queue_url": url, "subscription": subscription, "filter": filters}
 
     def notifications(self, platform: str, wait_seconds: float) -> Iterator[dict[str, Any]]:
         """Every notification waiting in the platform's inbox (consumed), until it stays empty."""
