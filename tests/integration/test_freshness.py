@@ -40,7 +40,7 @@ def test_warm_and_cold_instances_see_shares_and_withdrawals_at_once(bank_backend
         EventType.CHECK_CLEAN
     )
 
-    sharer.process(store.put("ingest", "share/tiktok/a.jpg", jpeg_bytes(picture), {"labels": "self-harm"}))
+    sharer.process(store.put("ingest", "share/tiktok/a.jpg", jpeg_bytes(picture), {"labels": "suicide-self-harm"}))
     assert any(n.event_type is EventType.HASH_SHARED for n in notifier.sent)
     cold = _instance(bank, store, notifier)
     for name, instance in (("warm", warm), ("cold", cold)):

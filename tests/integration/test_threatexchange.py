@@ -125,7 +125,7 @@ def test_tx_hash_output_is_shared_as_it_is_and_matches_the_photos(
 
     bank, store, notifier = MemoryBank(), MemoryStore(), RecordingNotifier()
     service = service_on(bank, store, notifier, PLATFORMS, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC))
-    service.process(store.put("ingest", "share/tiktok/tx-hash.txt", printed.encode(), {"labels": "from-tx"}))
+    service.process(store.put("ingest", "share/tiktok/tx-hash.txt", printed.encode(), {"labels": "violent-extremism"}))
     assert [n.event_type for n in notifier.to("tiktok")] == [EventType.SHARE_ACCEPTED]
     assert sorted(item.signals["pdq"] for item in bank.items.values()) == sorted(e.signals["pdq"] for e in entries)
 
@@ -136,7 +136,7 @@ def test_tx_hash_output_is_shared_as_it_is_and_matches_the_photos(
     for name in (*BANK_PHOTOS, *EDITED_COPIES):
         assert verdicts[name].event_type is EventType.MATCH_FOUND, name
         assert verdicts[name].body["contributors"] == ["tiktok"]
-        assert verdicts[name].body["matches"][0]["labels"] == ["from-tx"]
+        assert verdicts[name].body["matches"][0]["labels"] == ["violent-extremism"]
 
 
 def _photo_item(path: Path, contributor: str, labels: tuple[str, ...]) -> SharedItem:

@@ -48,7 +48,10 @@ def test_sample_submissions_are_processed_by_the_coalition(name: str) -> None:
     notifier = RecordingNotifier()
     pipeline = service_on(MemoryBank(), MemoryStore(), notifier, PLATFORMS)
     pipeline.coalition.process(submission)
-    assert notifier.sent and all(n.body["object"]["key"] == submission.obj.key for n in notifier.sent)
+    own = [n for n in notifier.sent if n.platform == submission.platform]
+    assert own and all(n.body["object"]["key"] == submission.obj.key for n in own)
+    # Other members learn what was shared, never the sharer's object key.
+    assert all("object" not in n.body for n in notifier.sent if n.platform != submission.platform)
 
 
 def test_the_sample_api_request_is_answered() -> None:

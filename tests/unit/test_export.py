@@ -28,11 +28,20 @@ from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, se
 pytestmark = pytest.mark.unit
 
 PLATFORMS = ("tiktok", "facebook", "youtube")
-SHA_A, MD5_A, PDQ_A, PHASH_A = "a1" * 32, "a2" * 16, "a3" * 32, "a4" * 8
-SHA_B, PDQ_B, PHASH_B = "b1" * 32, "b3" * 32, "b4" * 8
-SHA_C, MD5_C = "c1" * 32, "c2" * 16
-MD5_E = "e2" * 16
-SHA_W, PDQ_W = "d1" * 32, "d3" * 32
+SHA_A, MD5_A, SHA_B, SHA_C, MD5_C, MD5_E, SHA_W = (
+    "a1" * 32,
+    "a2" * 16,
+    "b1" * 32,
+    "c1" * 32,
+    "c2" * 16,
+    "e2" * 16,
+    "d1" * 32,
+)
+# Perceptual hashes as real ones look (about half the bits set, few repeated bytes): a hash of
+# one repeated byte is refused as degenerate.
+PDQ_A, PHASH_A = "5be9dfa2e14f06e9d8a621baa9ded888f49a6e380f0d9c00ee91e0ea01d09ff9", "9363a182426ef4b6"
+PDQ_B, PHASH_B = "62e5acf97d76e29fa9de781eec5776d0ab877defe24f7d7e00a8c9d6f19cd0d3", "a45477444ba31e6b"
+PDQ_W = "41f8474dcf23a86eccc1d0be9813861e588a794ea021a7121c49f3d7d2fc1caa"
 
 
 def _item(
@@ -61,23 +70,29 @@ ITEM_A = _item(
     "image",
     {"sha256": SHA_A, "md5": MD5_A, "pdq": PDQ_A, "phash": PHASH_A},
     "2026-01-10T09:00:00.000Z",
-    labels=("violence", "gore"),
+    labels=("suicide-self-harm", "graphic-violence"),
     severity="high",
 )
 ITEM_B = _item(
-    "facebook", "image", {"sha256": SHA_B, "pdq": PDQ_B, "phash": PHASH_B}, "2026-02-01T00:00:00.000Z", labels=("csam",)
+    "facebook",
+    "image",
+    {"sha256": SHA_B, "pdq": PDQ_B, "phash": PHASH_B},
+    "2026-02-01T00:00:00.000Z",
+    labels=("violent-extremism",),
 )
 ITEM_C = _item(
     "youtube",
     "video",
     {"sha256": SHA_C, "md5": MD5_C},
     "2026-03-01T12:30:00.250Z",
-    labels=("gore",),
+    labels=("graphic-violence",),
     incident="inc-7",
     note="from the live stream",
 )
 ITEM_E = _item("tiktok", "hashes", {"md5": MD5_E}, "2026-03-02T08:00:00.000Z")
-WITHDRAWN = _item("tiktok", "image", {"sha256": SHA_W, "pdq": PDQ_W}, "2026-01-20T00:00:00.000Z", labels=("gore",))
+WITHDRAWN = _item(
+    "tiktok", "image", {"sha256": SHA_W, "pdq": PDQ_W}, "2026-01-20T00:00:00.000Z", labels=("graphic-violence",)
+)
 ACTIVE = (ITEM_A, ITEM_B, ITEM_C, ITEM_E)
 
 
@@ -103,7 +118,7 @@ def test_jsonl_holds_every_active_item_with_its_provenance(bank: MemoryBank) -> 
         "item_id": ITEM_A.item_id,
         "contributor": "tiktok",
         "shared_at": "2026-01-10T09:00:00.000Z",
-        "labels": ["gore", "violence"],
+        "labels": ["graphic-violence", "suicide-self-harm"],
         "severity": "high",
         "media": "image",
         "signals": {"sha256": SHA_A, "md5": MD5_A, "pdq": PDQ_A, "phash": PHASH_A},
@@ -136,10 +151,10 @@ def test_csv_has_one_row_per_signal_with_provenance(bank: MemoryBank) -> None:
     assert lines[0] == ",".join(CSV_COLUMNS)
     assert sorted(lines[1:]) == sorted(
         [
-            f"sha256,{SHA_A},tiktok,2026-01-10T09:00:00.000Z,gore;violence",
-            f"md5,{MD5_A},tiktok,2026-01-10T09:00:00.000Z,gore;violence",
-            f"pdq,{PDQ_A},tiktok,2026-01-10T09:00:00.000Z,gore;violence",
-            f"phash,{PHASH_A},tiktok,2026-01-10T09:00:00.000Z,gore;violence",
+            f"sha256,{SHA_A},tiktok,2026-01-10T09:00:00.000Z,graphic-violence;suicide-self-harm",
+            f"md5,{MD5_A},tiktok,2026-01-10T09:00:00.000Z,graphic-violence;suicide-self-harm",
+            f"pdq,{PDQ_A},tiktok,2026-01-10T09:00:00.000Z,graphic-violence;suicide-self-harm",
+            f"phash,{PHASH_A},tiktok,2026-01-10T09:00:00.000Z,graphic-violence;suicide-self-harm",
             f"md5,{MD5_E},tiktok,2026-03-02T08:00:00.000Z,",
         ]
     )
@@ -170,7 +185,7 @@ def test_threatexchange_writes_tx_names_and_leaves_phash_out(bank: MemoryBank) -
 
 
 def test_threatexchange_warns_when_one_pdq_hash_would_never_match_in_tx(bank: MemoryBank) -> None:
-    summary = export_items(bank, io.StringIO(), "threatexchange", label="csam")
+    summary = export_items(bank, io.StringIO(), "threatexchange", label="violent-extremism")
     assert summary.items == 1
     assert any("exactly one pdq hash" in warning for warning in summary.warnings)
 
@@ -185,11 +200,11 @@ def test_withdrawn_items_are_left_out_of_every_format(bank: MemoryBank) -> None:
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"label": "gore"}, (ITEM_A, ITEM_C)),
-        ({"label": "csam"}, (ITEM_B,)),
+        ({"label": "graphic-violence"}, (ITEM_A, ITEM_C)),
+        ({"label": "violent-extremism"}, (ITEM_B,)),
         ({"label": "nothing-has-it"}, ()),
         ({"contributor": "tiktok"}, (ITEM_A, ITEM_E)),
-        ({"contributor": "tiktok", "label": "gore"}, (ITEM_A,)),
+        ({"contributor": "tiktok", "label": "graphic-violence"}, (ITEM_A,)),
         ({"since": "2026-02-01"}, (ITEM_B, ITEM_C, ITEM_E)),
         # At or after, to the millisecond, whatever the precision or offset of the bound.
         ({"since": "2026-03-01T12:30:00.250Z"}, (ITEM_C, ITEM_E)),
@@ -197,7 +212,7 @@ def test_withdrawn_items_are_left_out_of_every_format(bank: MemoryBank) -> None:
         ({"since": "2026-03-01T12:30:00.251Z"}, (ITEM_E,)),
         ({"since": "2026-03-01T13:30:00.251+01:00"}, (ITEM_E,)),
         ({"since": "2026-03-01T14:30:00"}, (ITEM_E,)),
-        ({"since": "2026-01-01", "contributor": "facebook", "label": "csam"}, (ITEM_B,)),
+        ({"since": "2026-01-01", "contributor": "facebook", "label": "violent-extremism"}, (ITEM_B,)),
     ],
 )
 def test_filters(bank: MemoryBank, filters: dict[str, str], expected: tuple[SharedItem, ...]) -> None:
@@ -216,7 +231,7 @@ def test_since_must_be_a_time(bank: MemoryBank) -> None:
 
 def test_progress_counts_every_item_read(bank: MemoryBank) -> None:
     seen: list[int] = []
-    export_bank(bank, io.StringIO(), "csv", label="csam", progress=seen.append)
+    export_bank(bank, io.StringIO(), "csv", label="violent-extremism", progress=seen.append)
     assert seen[:5] == [1, 2, 3, 4, 5] and seen[-1] == 5
 
 
@@ -296,11 +311,11 @@ def test_csv_round_trip_reproduces_every_signal_with_its_labels(bank: MemoryBank
 
 
 def test_threatexchange_round_trip_reproduces_every_signal_tx_has(bank: MemoryBank) -> None:
-    copy = _reshare(bank, "threatexchange", {"labels": "from-tx"})
+    copy = _reshare(bank, "threatexchange", {"labels": "violent-extremism"})
     assert Counter((c, s, v) for c, s, v, _ in _held_by_signal(copy).elements()) == Counter(
         (c, s, v) for c, s, v, _ in _held_by_signal(bank, without="phash").elements()
     )
-    assert {item.provenance.labels for item in copy.items.values()} == {("from-tx",)}
+    assert {item.provenance.labels for item in copy.items.values()} == {("violent-extremism",)}
 
 
 def _cli(argv: list[str]) -> argparse.Namespace:
@@ -335,7 +350,7 @@ def test_the_export_command_writes_the_file_and_reports_on_stderr(
 def test_the_export_command_writes_to_stdout_and_refuses_a_bad_time(
     bank: MemoryBank, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert export_command(_cli(["export", "--format", "jsonl", "--label", "csam"]), bank) == 0
+    assert export_command(_cli(["export", "--format", "jsonl", "--label", "violent-extremism"]), bank) == 0
     assert [json.loads(line)["item_id"] for line in capsys.readouterr().out.splitlines()] == [ITEM_B.item_id]
     with pytest.raises(SystemExit) as exited:
         _cli(["export", "--format", "jsonl", "--since", "yesterday"])

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 
 from hashmatch.bank.model import Match, Provenance, SharedItem
+from hashmatch.governance.taxonomy import taxonomy
 from hashmatch.service.notifications import (
     MAX_ITEMS_PER_MESSAGE,
     EventType,
@@ -86,6 +89,7 @@ def test_shared_items_are_paged_for_every_recipient(validator) -> None:
         for n in range(MAX_ITEMS_PER_MESSAGE + 1)
     ]
     sent = items_notifications(
+        owner="youtube",
         event_type=EventType.HASH_SHARED,
         recipients=["tiktok", "reddit"],
         obj=OBJ,
@@ -98,6 +102,36 @@ def test_shared_items_are_paged_for_every_recipient(validator) -> None:
         validator.validate(notification.body)
     assert [n.body["page"] for n in sent if n.platform == "tiktok"] == [{"number": 1, "of": 2}, {"number": 2, "of": 2}]
     assert len({n.body["notification_id"] for n in sent}) == 4
+
+
+def test_other_members_never_learn_the_sharers_object_key_or_content_id(validator) -> None:
+    item = SharedItem("i1", Provenance("youtube", WHEN, ("graphic-violence",)), "hashes", {"md5": "0" * 32})
+    sent = items_notifications(
+        owner="youtube",
+        event_type=EventType.HASH_WITHDRAWN,
+        recipients=["youtube", "tiktok"],
+        obj=OBJ,
+        content_id="youtube-video-42",
+        occurred_at=WHEN,
+        items=[item],
+    )
+    by_platform = {n.platform: n.body for n in sent}
+    for body in by_platform.values():
+        validator.validate(body)
+    assert by_platform["youtube"]["content_id"] == "youtube-video-42"
+    assert by_platform["youtube"]["object"] == {"bucket": OBJ.bucket, "key": OBJ.key}
+    rival = json.dumps(by_platform["tiktok"])
+    assert "object" not in by_platform["tiktok"] and "content_id" not in by_platform["tiktok"]
+    assert "youtube-video-42" not in rival and OBJ.key not in rival
+    assert by_platform["tiktok"]["items"][0]["item_id"] == "i1"
+
+
+def test_every_notification_names_the_taxonomy_version(validator) -> None:
+    body = verdict_notification(
+        platform="tiktok", obj=OBJ, content_id=None, occurred_at=WHEN, media="image", signals=SIGNALS, matches=[]
+    ).body
+    validator.validate(body)
+    assert body["taxonomy_version"] == taxonomy().version
 
 
 def test_notification_ids_are_stable_across_redeliveries() -> None:

@@ -77,7 +77,7 @@ def test_a_copy_checked_before_the_share_is_reported_after_it(world) -> None:
     assert found["event_type"] == "match.found"
     assert found["content_id"] == "post-1" and found["object"]["key"] == "check/facebook/early.jpg"
     assert found["checked_at"] == checked_at
-    assert found["matches"][0]["labels"] == ["self-harm"] and found["matches"][0]["contributor"] == "tiktok"
+    assert found["matches"][0]["labels"] == ["suicide-self-harm"] and found["matches"][0]["contributor"] == "tiktok"
     jsonschema.Draft202012Validator(notification_schema()).validate(found)
     assert _retroactive(notifier, "youtube") == [], "youtube did not opt in: its checks were not kept"
 

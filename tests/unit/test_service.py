@@ -44,9 +44,10 @@ def test_share_alerts_every_other_member_and_deletes_the_media(parts) -> None:
     for platform in ("facebook", "youtube"):
         (alert,) = notifier.to(platform)
         assert alert.event_type is EventType.HASH_SHARED
-        assert alert.body["items"][0]["labels"] == ["gore", "graphic-violence"]
+        # "gore" is the taxonomy's alias of graphic-violence: stored and sent as the id.
+        assert alert.body["items"][0]["labels"] == ["graphic-violence"]
         assert alert.body["items"][0]["contributor"] == "tiktok"
-        assert alert.labels == ("gore", "graphic-violence")
+        assert alert.labels == ("graphic-violence",)
     assert store.objects == {}
     assert len(bank.items) == 1
 
@@ -106,7 +107,7 @@ def test_hash_list_share_then_withdraw(parts) -> None:
     service.process(store.put(BUCKET, "check/tiktok/copy.jpg", jpeg_bytes(image, quality=50), {"content-id": "c1"}))
     (verdict,) = [n for n in notifier.to("tiktok") if n.body.get("content_id") == "c1"]
     assert verdict.event_type is EventType.MATCH_FOUND
-    assert verdict.body["matches"][0]["labels"] == ["self-harm"]
+    assert verdict.body["matches"][0]["labels"] == ["suicide-self-harm"]
 
     service.process(store.put(BUCKET, "withdraw/youtube/w.txt", f"pdq:{hashes.signals['pdq']}\n".encode()))
     assert {n.event_type for n in notifier.sent[-3:]} == {EventType.HASH_WITHDRAWN}
@@ -178,7 +179,7 @@ def test_video_clips_splices_and_frames_match_a_shared_video(parts) -> None:
     for name in ("clip", "mirrored-letterboxed", "spliced"):
         assert verdicts[name]["event_type"] == "match.found", name
         (match,) = verdicts[name]["matches"]
-        assert match["signal"] == "vpdq" and match["labels"] == ["self-harm"]
+        assert match["signal"] == "vpdq" and match["labels"] == ["suicide-self-harm"]
         assert match["detail"]["segments"], name
     clip = verdicts["clip"]["matches"][0]["detail"]["segments"][0]
     assert abs(clip["shared_start"] - 37 / 24) < 1.0

@@ -11,6 +11,7 @@
     hashmatch purge --platform P [--before TIME]
     hashmatch local [--port N] [--no-retroactive]
     hashmatch export --format jsonl|csv|threatexchange [--label L] [--contributor P] [--since T] [--output FILE]
+    hashmatch taxonomy
 
 share/check/withdraw/inbox talk to the local stack (`AWS_ENDPOINT_URL` or `--endpoint-url`)
 or to a deployed stack (`--stack-name`, resolved through CloudFormation outputs).
@@ -36,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hashmatch import __version__
 from hashmatch.aws.lookup import LookupApiError
+from hashmatch.governance.taxonomy import TaxonomyError, taxonomy
 from hashmatch.media.model import Rejected
 from hashmatch_tools.client import Clients, Coalition, UnknownPlatform
 from hashmatch_tools.export import add_export_command, export_command
@@ -125,7 +127,23 @@ class UsageError(Exception):
     """A command line that cannot be carried out as given."""
 
 
+def taxonomy_command(args: argparse.Namespace) -> int:
+    """The coalition's labels, one JSON line each, as the functions validate shares against them."""
+    scheme = taxonomy()
+    for label in scheme.labels:
+        _print({**label.to_json(), "taxonomy_version": scheme.version})
+    return EXIT_OK
+
+
 def share_command(args: argparse.Namespace) -> int:
+    scheme = taxonomy()
+    try:
+        # Checked here too so a typo is a usage error before anything is uploaded; the coalition
+        # validates every share again (`share.rejected`, reason invalid_label).
+        scheme.canonical_labels(args.label)
+        scheme.severity(args.severity)
+    except TaxonomyError as error:
+        raise UsageError(str(error)) from None
     coalition = _coalition(args)
     metadata = {"labels": ",".join(args.label)} if args.label else {}
     for name, value in (("severity", args.severity), ("incident", args.incident), ("note", args.note)):
@@ -285,8 +303,13 @@ def dlq_command(args: argparse.Namespace) -> int:
 
 
 def subscribe_command(args: argparse.Namespace) -> int:
+    try:
+        # Notifications carry taxonomy ids, so a filter on an alias ("terrorism") filters on its id.
+        labels = list(taxonomy().canonical_labels(args.filter_labels))
+    except TaxonomyError as error:
+        raise UsageError(str(error)) from None
     subscribed = _coalition(args).subscribe(
-        args.platform, labels=args.filter_labels, events=args.events, queue_name=args.queue_name
+        args.platform, labels=labels, events=args.events, queue_name=args.queue_name
     )
     _print(subscribed)
     return EXIT_OK
@@ -374,6 +397,8 @@ def _parser() -> argparse.ArgumentParser:
     hash_parser.add_argument("files", nargs="+", metavar="FILE", help="images or videos")
     where(hash_parser)
 
+    commands.add_parser("taxonomy", help="print the coalition's labels (id, definition, scope), one JSON line each")
+
     local = commands.add_parser("local", help="run the local stack in the foreground")
     local.add_argument("--port", type=int, default=4566, help="the AWS emulation's port on 127.0.0.1 (default 4566)")
     local.add_argument(
@@ -392,8 +417,13 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     share = remote("share", "share files (media or hash lists) with the coalition")
-    share.add_argument("--label", action="append", default=[], help="a label of the shared item (repeatable)")
-    share.add_argument("--severity", help="how severe the shared item is")
+    share.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        help="a label of the shared item from the coalition's taxonomy (repeatable; `hashmatch taxonomy` lists them)",
+    )
+    share.add_argument("--severity", help=f"how severe the shared item is: {', '.join(taxonomy().severities)}")
     share.add_argument("--incident", help="the incident the item belongs to")
     share.add_argument("--note", help="a note for the other members")
     share.add_argument("files", nargs="+", metavar="FILE", help="media, or hash lists")
@@ -471,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": lambda a: export_command(a, _coalition(a, need_platform=False).bank()),
         "purge": purge_command,
         "subscribe": subscribe_command,
+        "taxonomy": taxonomy_command,
     }
     try:
         return handlers[args.command](args)

@@ -184,9 +184,9 @@ def run_demo(port: int = 0) -> int:
         keys = {coalition.put("check", CHECKER, u.name, u.body, {"content-id": u.name}): u for u in uploads}
         failures += _report(coalition, keys, received)
 
-        _say(f"\n4. {SHARER} shares 12 s of a live stream labelled self-harm; {CHECKER} checks re-uploads")
+        _say(f"\n4. {SHARER} shares 12 s of a live stream labelled suicide-self-harm; {CHECKER} checks re-uploads")
         footage, other = panning_frames(11, seconds=12), panning_frames(12, seconds=10)
-        coalition.put("share", SHARER, "stream.mp4", video_bytes(footage), {"labels": "self-harm"})
+        coalition.put("share", SHARER, "stream.mp4", video_bytes(footage), {"labels": "suicide-self-harm"})
         _wait_for_alerts(coalition, received, "hash.shared", 2)
         uploads = _video_uploads(footage, other)
         keys = {coalition.put("check", CHECKER, u.name, u.body, {"content-id": u.name}): u for u in uploads}

@@ -60,6 +60,11 @@ class RejectReason(StrEnum):
     NO_FRAMES = "no_frames"
     INVALID_HASH_LIST = "invalid_hash_list"
     UNKNOWN_ITEM = "unknown_item"
+    # Shares only: a label or severity outside the coalition's taxonomy; a hash with too little
+    # information to share (it would match unrelated content).
+    INVALID_LABEL = "invalid_label"
+    INVALID_SEVERITY = "invalid_severity"
+    DEGENERATE_HASH = "degenerate_hash"
 
 
 class Rejected(Exception):

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 
 from hashmatch.bank.model import Match, SharedItem
+from hashmatch.governance.taxonomy import taxonomy
 from hashmatch.signals import SIGNALS
 
 SCHEMA_VERSION = "2"
@@ -112,6 +113,7 @@ def _envelope(
         "event_type": event_type.value,
         "platform": platform,
         "occurred_at": occurred_at,
+        "taxonomy_version": taxonomy().version,
     }
     if obj is not None:
         body["object"] = {"bucket": obj.bucket, "key": obj.key}
@@ -258,6 +260,7 @@ def item_body(item: SharedItem) -> dict[str, Any]:
 
 def items_notifications(
     *,
+    owner: str,
     event_type: EventType,
     recipients: list[str],
     obj: ObjectRef,
@@ -267,14 +270,20 @@ def items_notifications(
     part: tuple[int, int] = (1, 1),
 ) -> list[Notification]:
     """`hash.shared` / `hash.withdrawn` / `share.accepted` for each recipient, in bounded pages;
-    `part` says which part of a long hash list they are about (`part` in the body when not (1, 1))."""
+    `part` says which part of a long hash list they are about (`part` in the body when not (1, 1)).
+
+    `owner` is the member whose submission this answers: only its own notifications name the
+    object and content id; other members learn what was shared, never the sharer's key or id."""
     notifications = []
     pages = [items[i : i + MAX_ITEMS_PER_MESSAGE] for i in range(0, len(items), MAX_ITEMS_PER_MESSAGE)]
     within = obj.identity if part == (1, 1) else f"{obj.identity}#part{part[0]}"
     for page_number, page in enumerate(pages or [[]]):
         for platform in recipients:
             body = _envelope(event_type, platform, occurred_at, f"{within}#{page_number}", obj)
-            body["content_id"] = content_id
+            if platform != owner:
+                del body["object"]
+            else:
+                body["content_id"] = content_id
             body["items"] = [item_body(item) for item in page]
             body["page"] = {"number": page_number + 1, "of": max(1, len(pages))}
             if part != (1, 1):

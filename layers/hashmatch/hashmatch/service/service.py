@@ -21,6 +21,7 @@ from typing import Any
 
 from hashmatch.bank.hashlist import HashListEntry
 from hashmatch.bank.model import Match, NearEntry, Provenance, SharedItem, item_id_for
+from hashmatch.governance.admission import admit
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
 from hashmatch.matching.rules import picture_is_usable
@@ -177,10 +178,18 @@ class HashmatchService:
         if action == "check" and kind is Kind.CHECKS:
             return self._check_list(submission)
         if action == "share" and kind is Kind.HASHES and submission.hashes is not None:
-            return self._share(submission, [item_from_media(submission.hashes, self._provenance(submission))])
+            hashes = submission.hashes
+            return self._admitted_share(
+                submission, lambda: [admit(item_from_media(hashes, self._provenance(submission)))]
+            )
         if action == "share" and kind is Kind.ENTRIES:
             provenance = self._provenance(submission)
-            return self._share(submission, [_item_from_entry(entry, provenance) for entry in submission.entries])
+            return self._admitted_share(
+                submission,
+                lambda: [
+                    admit(_item_from_entry(entry, provenance), f"line {entry.line}: ") for entry in submission.entries
+                ],
+            )
         if action == "withdraw" and kind is Kind.ENTRIES:
             return self._withdraw(submission)
         unusable = Rejected(RejectReason.UNSUPPORTED_MEDIA, f"a {kind.value} submission cannot be used to {action}")
@@ -286,6 +295,14 @@ class HashmatchService:
             note=metadata.get("note") or None,
         )
 
+    def _admitted_share(self, submission: Submission, items: Callable[[], list[SharedItem]]) -> list[Notification]:
+        """Share the items when every one is admitted to the bank, else refuse the whole share."""
+        try:
+            admitted = items()
+        except Rejected as refused:
+            return [self._rejection(submission, refused)]
+        return self._share(submission, admitted)
+
     def _share(self, submission: Submission, items: list[SharedItem]) -> list[Notification]:
         with timed(self._telemetry, "store"):
             self._bank.put_items(items)
@@ -340,6 +357,7 @@ class HashmatchService:
         self, event_type: EventType, recipients: list[str], submission: Submission, items: list[SharedItem]
     ) -> list[Notification]:
         return items_notifications(
+            owner=submission.platform,
             event_type=event_type,
             recipients=recipients,
             obj=submission.obj,

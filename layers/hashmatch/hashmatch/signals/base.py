@@ -87,6 +87,13 @@ class _Digest(Protocol):
     def hexdigest(self) -> str: ...
 
 
+# A balanced hash with fewer set bits than this fraction (or more than 1 - it), or fewer distinct
+# bytes than a quarter of its bytes (at least 3), is degenerate. Real PDQ and pHash hashes set
+# 45-55% of their bits and repeat few bytes.
+MIN_SET_FRACTION = 0.25
+MIN_DISTINCT_BYTES = 3
+
+
 class SignalType:
     """A kind of hash. Subclasses set the class attributes; instances are registered once.
 
@@ -98,7 +105,9 @@ class SignalType:
     - `hex_length`: digits of the text form (None for a signal without a single-hash text form);
     - `default_threshold` / `bounds`: the largest matching distance, and how far operators let a
       platform move it (near signals);
-    - `min_quality`: hashes of lower quality (flat, blank, tiny pictures) are never stored or queried.
+    - `min_quality`: hashes of lower quality (flat, blank, tiny pictures) are never stored or queried;
+    - `balanced`: a hash whose bits are set against a median (PDQ, pHash), so about half of a real
+      one's bits are set: a hash far from half, or made of a few repeated bytes, is degenerate.
     """
 
     name: ClassVar[str]
@@ -109,6 +118,7 @@ class SignalType:
     default_threshold: ClassVar[int] = 0
     bounds: ClassVar[ThresholdBounds | None] = None
     min_quality: ClassVar[int | None] = None
+    balanced: ClassVar[bool] = False
 
     @property
     def bits(self) -> int:
@@ -139,6 +149,20 @@ class SignalType:
     def usable(self, quality: int | None) -> bool:
         """Whether a hash of this `quality` may be stored or queried."""
         return self.min_quality is None or quality is None or quality >= self.min_quality
+
+    def degenerate(self, value: str) -> str | None:
+        """Why the hash `value` carries too little information to be shared (it would match
+        unrelated content), or None. Only `balanced` signals can tell."""
+        if not self.balanced or self.hex_length is None or len(value) != self.hex_length:
+            return None
+        raw = bytes.fromhex(value)
+        fraction = sum(bin(byte).count("1") for byte in raw) / (len(raw) * 8)
+        if not MIN_SET_FRACTION <= fraction <= 1 - MIN_SET_FRACTION:
+            return f"{fraction:.0%} of its bits are set (a real {self.name} hash has about half)"
+        distinct = len(set(raw))
+        if distinct < max(MIN_DISTINCT_BYTES, len(raw) // 4):
+            return f"it repeats {distinct} byte value(s) (a near-constant bit pattern)"
+        return None
 
     def __repr__(self) -> str:
         return f"<signal {self.name}>"

@@ -262,6 +262,7 @@ class PdqSignal(PictureSignal):
     # From clearly strict to the PDQ authors' loosest recommendation plus margin.
     bounds = ThresholdBounds(16, 40)
     min_quality = PDQ_MIN_QUALITY
+    balanced = True
 
     def hash_picture(self, picture: Image.Image) -> PictureHash | None:
         dihedral = pdq_dihedral_from_luma(pdq_luma(picture))

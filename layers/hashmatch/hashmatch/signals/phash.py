@@ -49,6 +49,7 @@ class PhashSignal(PictureSignal):
     default_threshold = 6
     # Up to where different photos of one scene begin to collide.
     bounds = ThresholdBounds(0, 10)
+    balanced = True
 
     def hash_picture(self, picture: Image.Image) -> PictureHash | None:
         return PictureHash(phash(picture))
