@@ -108,7 +108,7 @@ json.dump(translated, sys.stdout, indent=1)
 endef
 export EXPAND_TEMPLATE
 
-.PHONY: sam-tools sam-validate lint-template sam-build layer-size deps-closure checkov
+.PHONY: sam-tools sam-validate lint-template sam-build layer-size deps-closure checkov api-fuzz
 
 $(SAM): .ci/tools-requirements.txt
 	python3 -m venv .venv-tools
@@ -159,3 +159,15 @@ deps-closure:
 checkov: .venv-checkov/bin/checkov build/template.expanded.json
 	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/template.expanded.json
+
+# schemathesis against the local stack's lookup API (openapi/lookup.yaml, openapi/schemathesis.toml),
+# in a virtual environment of its own. The integration tests (test_lookup_api.py) keep the document
+# true on every `make test`; this fuzzes it further.
+SCHEMATHESIS_VERSION := 4.32.5
+
+.venv-schemathesis/bin/st:
+	python3 -m venv .venv-schemathesis
+	.venv-schemathesis/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+
+api-fuzz: $(STAMP) .venv-schemathesis/bin/st
+	$(BIN)/python .ci/api_fuzz.py --st .venv-schemathesis/bin/st

@@ -309,7 +309,10 @@ def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, pl
         "s3:PutObject": {f"{BUCKET_ARN}/{prefix}/{platform}/*" for prefix in ("check", "share", "withdraw")},
         "s3:GetObject": {f"{results}/results/{platform}/*"},
         "sns:Subscribe": {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"},
-        "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/*"},
+        "execute-api:Invoke": {
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/{route}"
+            for route in ("POST/v1/candidates", "POST/v1/lookup", "GET/v1/items/*", "GET/v1/stats")
+        },
         "dynamodb:Query": {table},
         "dynamodb:DeleteItem": {table},
         "dynamodb:BatchWriteItem": {table},
@@ -537,3 +540,20 @@ def test_cfn_lint_finds_nothing() -> None:
         pytest.skip("cfn-lint is NOT installed: template.yaml was NOT linted (pip install -e '.[dev]' to lint it)")
     matches = lint_file(TEMPLATE, config={"regions": [REGION]})
     assert not matches, "\n".join(str(m) for m in matches)
+
+
+def test_platforms_may_call_each_route_of_the_lookup_api_by_name(stack: Stack) -> None:
+    """Every route the LookupFunction serves is granted to platforms, one by one (no wildcard that
+    would grant a route added later), and nothing else of the API."""
+    api = stack.physical_names("LookupApi")["ref"]
+    routes = {
+        str(event["Properties"]["Method"]).upper() + re.sub(r"\{\w+\}", "*", event["Properties"]["Path"])
+        for event in _props(stack, "LookupFunction")["Events"].values()
+        if event["Type"] == "HttpApi"
+    }
+    assert routes == {"POST/v1/candidates", "POST/v1/lookup", "GET/v1/items/*", "GET/v1/stats"}
+    for platform in PLATFORMS:
+        document = stack.resolve(_props(stack, f"PlatformAccess{platform}")["PolicyDocument"])
+        (invoke,) = [s for s in _statements(document) if s["Action"] == "execute-api:Invoke"]
+        prefix = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/"
+        assert {r.removeprefix(prefix) for r in _as_list(invoke["Resource"])} == routes

@@ -22,7 +22,7 @@ PLATFORMS = ("tiktok", "facebook", "youtube")
 # HashFunction takes S3 events; CheckFunction and ShareFunction submissions; LookupFunction API requests.
 S3_EVENTS = ("check-image.json", "share-image.json", "share-hash-list.json", "withdraw.json", "s3-test-event.json")
 SUBMISSIONS = ("check-submission.json", "share-submission.json")
-API_REQUESTS = ("lookup-candidates.json",)
+API_REQUESTS = ("lookup-candidates.json", "lookup-request.json")
 
 
 def _objects(name: str):
@@ -59,6 +59,19 @@ def test_the_sample_api_request_is_answered() -> None:
     pipeline = service_on(MemoryBank(), MemoryStore(), RecordingNotifier(), PLATFORMS)
     answer = handle_request(event, lambda: pipeline.matcher)
     assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {"candidates": []}
+
+
+def test_the_sample_lookup_is_answered_entry_by_entry() -> None:
+    event = json.loads((EVENTS / "lookup-request.json").read_text())
+    pipeline = service_on(MemoryBank(), MemoryStore(), RecordingNotifier(), PLATFORMS)
+    answer = handle_request(event, lambda: pipeline.matcher)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {
+        "results": [
+            {"entry": 0, "content_id": "upload-8841", "matches": []},
+            {"entry": 1, "content_id": "upload-8842", "matches": []},
+        ]
+    }
 
 
 def test_keys_are_url_decoded() -> None:

@@ -1,31 +1,78 @@
 """The coalition's HTTP API (API Gateway HTTP API, IAM auth), as one handler over its routes.
 
-``POST /v1/candidates``: the edge's uneven-crop question. Body ``{"keys": [16-hex ...],
-"hashes": [64-hex ...]}`` (an unevenly cut copy's grid: `hashmatch.media.uneven`), answer
-``{"candidates": [{"row": n, "stored": "<pdq hex>"}, ...]}``: the stored framings to search
-toward. Hashes in, hashes out; the API never sees pixels.
+Hashes in, answers out: the API never sees pixels and changes nothing. `openapi/lookup.yaml`
+describes every route, request and response; the integration tests keep it true against the
+local stack.
+
+- ``POST /v1/candidates``: the edge's uneven-crop question. Body ``{"keys": [16-hex ...],
+  "hashes": [64-hex ...]}`` (an unevenly cut copy's grid: `hashmatch.media.uneven`), answer
+  ``{"candidates": [{"row": n, "stored": "<pdq hex>"}, ...]}``: the stored framings to search
+  toward.
+- ``POST /v1/lookup``: blocking at upload time. Body ``{"entries": [{"content_id": ...,
+  "hashes": {...}}, ...]}``, at most `MAX_LOOKUP_ENTRIES` query sets, each in the JSON form of
+  `hashmatch.media.codec` (what ``hashmatch hash --for-check`` prints). Answer ``{"results":
+  [...]}``, one per entry in request order: ``{"entry": n, "content_id": ..., "matches": [...]}``
+  with the match fields notifications carry (`match_body`). An entry that cannot be read (a bad
+  hash, an unknown signal, a missing field) refuses the request as a whole with 400, the message
+  naming the entry and the field (``entries[2]: hashes: a pdq hash is 64 hex digits, ...``).
+- ``GET /v1/items/{item_id}``: one item's public record, as notifications describe items
+  (`item_body`), with its ``status`` (``active`` or ``withdrawn``).
+- ``GET /v1/stats``: what the matcher's near-match index holds (entries per signal and kind,
+  items, the change-log position it reflects), read from memory after reading the log's tail:
+  no table scan. Items shared with exact digests only are not in the index, so not counted.
+
+Who may call is IAM's answer, as for ``/v1/candidates``: API Gateway verifies the SigV4
+signature and refuses (403) a principal whose policies do not grant the route
+(``PlatformAccess<platform>`` grants each route by name; the hashing function's role only
+``/v1/candidates``). No route is a platform's own and nothing answered depends on who asks, so a
+caller has no other platform to act as: every caller is answered alike, at the coalition's
+default thresholds. A platform's own thresholds (``PLATFORM_THRESHOLDS``, applied to its checks
+through the ingest bucket) do not apply here, because the principal API Gateway reports names no
+platform (nothing maps a principal to a platform until members get roles of their own), and a
+platform named in the request could not be trusted: a body naming one is refused.
 
 Errors are JSON ``{"error": {"code": ..., "message": ...}}`` with 400 (bad request), 404 (no
-such route) or 413 (too large).
+such route, or no such item) or 413 (too large).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import logging
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
+from hashmatch.bank.model import ENTRY_KINDS
 from hashmatch.matching.matcher import Matcher
+from hashmatch.media.codec import hashes_from_json
+from hashmatch.media.model import MediaHashes
 from hashmatch.media.uneven import UNEVEN_CUTS
+from hashmatch.service.notifications import item_body, match_body
 from hashmatch.signals.pdq import PDQ
 
-__all__ = ["MAX_BODY_BYTES", "handle_request"]
+__all__ = ["MAX_BODY_BYTES", "MAX_CONTENT_ID", "MAX_LOOKUP_BODY_BYTES", "MAX_LOOKUP_ENTRIES", "handle_request"]
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# A checked picture's query set is ~6 KB, so 100 of them ~0.6 MB; the rest leaves room for video
+# frames, under Lambda's 6 MB request limit.
+MAX_LOOKUP_BODY_BYTES = 4 * 1024 * 1024
+MAX_LOOKUP_ENTRIES = 100
+MAX_CONTENT_ID = 1024  # as in check lists (`hashmatch.edge.ingest`)
 MAX_GRID = len(UNEVEN_CUTS) ** 4 * 2  # a grid, mirrored
 KEY_DIGITS = 16  # PDQ's 64 low-frequency bits (`hashmatch.signals.pdq.low_frequency_key`)
 _HEX = frozenset("0123456789abcdef")
+_ITEM_PATH = re.compile(r"/v1/items/(?P<item_id>[^/]*)")
+_ITEM_ID = re.compile(r"[0-9a-f]{32}")  # `hashmatch.bank.model.item_id_for`
+_LOOKUP_FIELDS = frozenset({"entries"})
+_ENTRY_FIELDS = frozenset({"content_id", "hashes"})
 
 
 class BadRequest(ValueError):
@@ -36,27 +83,46 @@ class BadRequest(ValueError):
 
 
 def handle_request(event: dict[str, Any], matcher: Callable[[], Matcher]) -> dict[str, Any]:
-    """An API Gateway (payload format 2.0) event answered."""
+    """An API Gateway (payload format 2.0) event answered: a JSON response, 200 or an error.
+
+    Errors of the bank or of the index (throttling, a bug) are raised: API Gateway answers 500
+    and the caller may retry.
+    """
     http = event.get("requestContext", {}).get("http", {})
-    route = (http.get("method", ""), event.get("rawPath", ""))
+    method, path = str(http.get("method", "")), str(event.get("rawPath", ""))
     try:
-        if route == ("POST", "/v1/candidates"):
-            return _json(200, _candidates(_body(event), matcher()))
-        raise BadRequest(f"no route {route[0]} {route[1]}", 404, "not_found")
+        return _json(200, _answer(method, path, event, matcher))
     except BadRequest as error:
         return _json(error.status, {"error": {"code": error.code, "message": str(error)}})
 
 
-def _body(event: dict[str, Any]) -> dict[str, Any]:
+def _answer(method: str, path: str, event: dict[str, Any], matcher: Callable[[], Matcher]) -> dict[str, Any]:
+    if (method, path) == ("POST", "/v1/candidates"):
+        return _candidates(_body(event, MAX_BODY_BYTES), matcher())
+    if (method, path) == ("POST", "/v1/lookup"):
+        return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher())
+    if (method, path) == ("GET", "/v1/stats"):
+        return _stats(matcher())
+    item = _ITEM_PATH.fullmatch(path)
+    if method == "GET" and item is not None:
+        return _item(item["item_id"], matcher())
+    raise BadRequest(f"no route {method} {path}", 404, "not_found")
+
+
+def _body(event: dict[str, Any], limit: int) -> dict[str, Any]:
     raw = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        raw = base64.b64decode(raw).decode("utf-8", errors="replace")
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest(f"a request body is at most {MAX_BODY_BYTES} bytes", 413, "too_large")
     try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"the body is not JSON: {error.msg}") from error
+        data = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode("utf-8")
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest("the body is not valid base64") from error
+    if len(data) > limit:
+        raise BadRequest(f"a request body is at most {limit} bytes", 413, "too_large")
+    try:
+        body = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"the body is not JSON: {getattr(error, 'msg', error)}") from error
+    except RecursionError as error:
+        raise BadRequest("the body nests too deep") from error
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
@@ -77,6 +143,94 @@ def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
         raise BadRequest(str(error)) from error
     found = matcher.uneven_crop_candidates(parsed_keys, parsed_hashes)
     return {"candidates": [{"row": c.row, "stored": c.stored} for c in found]}
+
+
+def _lookup(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
+    unknown = sorted(set(body) - _LOOKUP_FIELDS)
+    if unknown:
+        raise BadRequest(f'unknown field {unknown[0]!r}: the body is {{"entries": [...]}}')
+    entries = body.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise BadRequest(f"entries must be a list of 1 to {MAX_LOOKUP_ENTRIES} query sets")
+    if len(entries) > MAX_LOOKUP_ENTRIES:
+        raise BadRequest(
+            f"entries holds {len(entries)} query sets, more than the limit of {MAX_LOOKUP_ENTRIES}: split the batch",
+            413,
+            "too_large",
+        )
+    # Every entry is read before any is matched: a request with one unreadable entry is a
+    # client's bug, refused as a whole with the entry and the field named, not half answered.
+    parsed: list[tuple[str | None, MediaHashes]] = []
+    for position, entry in enumerate(entries):
+        try:
+            parsed.append(_query_set(entry))
+        except ValueError as error:
+            raise BadRequest(f"entries[{position}]: {error}") from error
+    results: list[dict[str, Any]] = []
+    for position, (content_id, hashes) in enumerate(parsed):
+        matches = matcher.match(hashes)
+        results.append({"entry": position, "content_id": content_id, "matches": [match_body(m) for m in matches]})
+    logger.info("lookup", extra={"entries": len(entries), "matched": sum(bool(r["matches"]) for r in results)})
+    return {"results": results}
+
+
+def _query_set(entry: object) -> tuple[str | None, MediaHashes]:
+    """The content id and hashes of one entry; raises ValueError naming what is wrong with it."""
+    if not isinstance(entry, dict):
+        raise ValueError('an entry is an object {"content_id": ..., "hashes": {...}}')
+    unknown = sorted(set(entry) - _ENTRY_FIELDS)
+    if unknown:
+        raise ValueError(f'unknown field {unknown[0]!r}: an entry is {{"content_id": ..., "hashes": {{...}}}}')
+    content_id = entry.get("content_id")
+    if content_id is not None and (not isinstance(content_id, str) or len(content_id) > MAX_CONTENT_ID):
+        raise ValueError(f"content_id must be a string of at most {MAX_CONTENT_ID} characters")
+    if "hashes" not in entry:
+        raise ValueError("hashes is missing")
+    try:
+        return content_id, hashes_from_json(entry["hashes"])
+    except ValueError as error:
+        raise ValueError(f"hashes: {error}") from error
+
+
+def _item(item_id: str, matcher: Matcher) -> dict[str, Any]:
+    if not _ITEM_ID.fullmatch(item_id):
+        raise BadRequest("an item id is 32 lowercase hex digits")
+    found = matcher.bank.get_items([item_id]).get(item_id)
+    if found is None:
+        raise BadRequest(f"no item {item_id} in the bank", 404, "unknown_item")
+    return {**item_body(found), "status": found.status}
+
+
+def _stats(matcher: Matcher) -> dict[str, Any]:
+    """The index's counts after reading the change log's tail (a query of the log partition).
+
+    Recent adds are merged into the index's arrays first (what a snapshot does): linear in the
+    index's size, about half a second at 10M entries, and work the index would do soon anyway.
+    """
+    index = matcher.index
+    index.refresh(matcher.bank)
+    kinds = len(ENTRY_KINDS)
+    with index.frozen_state() as state:
+        table = state.table
+        codes = table.entry_signals.astype(np.int64) * kinds + table.entry_kinds
+        counts = np.bincount(codes, minlength=len(state.signals) * kinds).tolist()
+        entries, items, position = len(table), int(table.item_ids.shape[0]), state.position
+        signals = {
+            name: {
+                "entries": sum(counts[code * kinds : (code + 1) * kinds]),
+                "kinds": {kind: counts[code * kinds + k] for k, kind in enumerate(ENTRY_KINDS)},
+            }
+            for code, name in enumerate(state.signals)
+        }
+    return {
+        "entries": entries,
+        "items": items,
+        "signals": signals,
+        "position": position,
+        "newest_change_at": position.split("#", 1)[0] if position else None,
+        "refreshed_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "index_bytes": index.nbytes,
+    }
 
 
 def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""The edge's client of the coalition's HTTP API: requests signed with SigV4 (IAM auth)."""
+"""The client of the coalition's HTTP API (`openapi/lookup.yaml`): requests signed with SigV4 (IAM auth)."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -24,7 +24,8 @@ class LookupApiError(RuntimeError):
 
 
 class LookupApiClient:
-    """`CandidateSource` over ``POST /v1/candidates`` at `base_url`, signed with the session's credentials."""
+    """`CandidateSource` over ``POST /v1/candidates`` at `base_url`, and the other routes of the
+    API, signed with the session's credentials."""
 
     def __init__(self, base_url: str, session: boto3.session.Session | None = None, region: str | None = None) -> None:
         self._base_url = base_url.rstrip("/")
@@ -35,23 +36,50 @@ class LookupApiClient:
         answer = self.post("/v1/candidates", {"keys": list(keys), "hashes": list(grid_hashes)})
         return [Candidate(int(c["row"]), str(c["stored"])) for c in answer.get("candidates", [])]
 
+    def lookup(self, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``POST /v1/lookup``: each entry (``{"content_id": ..., "hashes": <codec JSON form>}``)
+        answered in order, with its ``matches``; raises `LookupApiError` (with the API's message)
+        when the request is refused (an unreadable entry, more than 100 entries) or not answered."""
+        answer = self.post("/v1/lookup", {"entries": [dict(entry) for entry in entries]})
+        results = answer.get("results")
+        if not isinstance(results, list):
+            raise LookupApiError(f"/v1/lookup: no usable answer from {self._base_url}: no results")
+        return results
+
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """The JSON answer of a signed POST; raises `LookupApiError` on an error or no answer."""
-        data = json.dumps(body).encode()
-        request = AWSRequest(
-            method="POST", url=f"{self._base_url}{path}", data=data, headers={"content-type": "application/json"}
-        )
+        return self._answer(path, *self.send("POST", path, json.dumps(body).encode()))
+
+    def get(self, path: str) -> dict[str, Any]:
+        """The JSON answer of a signed GET; raises `LookupApiError` on an error or no answer."""
+        return self._answer(path, *self.send("GET", path))
+
+    def send(self, method: str, path: str, data: bytes | None = None) -> tuple[int, bytes]:
+        """One signed request as it is, errors included: the HTTP status and the body answered.
+        Raises `LookupApiError` only when nothing was answered."""
+        headers = {"content-type": "application/json"} if data is not None else {}
+        request = AWSRequest(method=method, url=f"{self._base_url}{path}", data=data, headers=headers)
         credentials = self._session.get_credentials()
         if credentials is None:
             raise LookupApiError("no AWS credentials to sign the request with")
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(request)
-        prepared = urllib.request.Request(request.url, data=data, headers=dict(request.headers), method="POST")
+        prepared = urllib.request.Request(request.url, data=data, headers=dict(request.headers), method=method)
         try:
             with urllib.request.urlopen(prepared, timeout=TIMEOUT_SECONDS) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-                return answer
+                return int(response.status), bytes(response.read())
         except urllib.error.HTTPError as error:
-            detail = error.read()[:500].decode(errors="replace")
-            raise LookupApiError(f"{path}: HTTP {error.code}: {detail}") from error
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as error:
+            return int(error.code), bytes(error.read())
+        except (urllib.error.URLError, TimeoutError) as error:
+            raise LookupApiError(f"{path}: no answer from {self._base_url}: {error}") from error
+
+    def _answer(self, path: str, status: int, body: bytes) -> dict[str, Any]:
+        if status >= 400:
+            detail = body[:500].decode(errors="replace")
+            raise LookupApiError(f"{path}: HTTP {status}: {detail}")
+        try:
+            answer = json.loads(body)
+        except json.JSONDecodeError as error:
             raise LookupApiError(f"{path}: no usable answer from {self._base_url}: {error}") from error
+        if not isinstance(answer, dict):
+            raise LookupApiError(f"{path}: no usable answer from {self._base_url}: not a JSON object")
+        return answer

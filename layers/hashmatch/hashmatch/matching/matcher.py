@@ -46,6 +46,11 @@ class Matcher:
     def index(self) -> BankIndex:
         return self._index
 
+    @property
+    def bank(self) -> Bank:
+        """The bank the matcher reads items and the change log from."""
+        return self._bank
+
     def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]:
         """The stored framings the edge should search an unevenly cut copy toward (the index fresh)."""
         self._index.refresh(self._bank)

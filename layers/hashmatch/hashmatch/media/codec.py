@@ -109,9 +109,10 @@ def _quality(raw: object) -> dict[str, int]:
         raise ValueError("quality must be an object of signal name to 0-100")
     quality = {}
     for name, value in raw.items():
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+        integer = _integer(value)
+        if integer is None or not 0 <= integer <= 100:
             raise ValueError(f"quality.{name} must be an integer 0-100")
-        quality[SIGNALS.get(str(name)).name] = value
+        quality[SIGNALS.get(str(name)).name] = integer
     return quality
 
 
@@ -158,8 +159,8 @@ def _frames(raw: object) -> tuple[FrameHash, ...]:
         if offset < 0:
             raise ValueError(f"frames[{position}] offset must be >= 0")
         value = pdq.parse(item[1]) if isinstance(item[1], str) else None
-        quality = item[2]
-        if value is None or not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 100:
+        quality = _integer(item[2])
+        if value is None or quality is None or not 0 <= quality <= 100:
             raise ValueError(f"frames[{position}] needs a PDQ hash and a quality 0-100")
         orientations = item[3] if len(item) == 4 else []
         if not isinstance(orientations, list) or len(orientations) > MAX_ORIENTATIONS:
@@ -184,6 +185,18 @@ def _optional_number(raw: object, where: str) -> float | None:
 def _optional_int(raw: object, where: str) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+    integer = _integer(raw)
+    if integer is None or integer <= 0:
         raise ValueError(f"{where} must be a positive integer")
-    return raw
+    return integer
+
+
+def _integer(raw: object) -> int | None:
+    """`raw` as an int when it is one; JSON (and JSON Schema) count 100.0 as the integer 100."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    return None

@@ -13,8 +13,10 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +53,13 @@ def project_root() -> Path:
         if (candidate / "template.yaml").is_file():
             return candidate
     raise FileNotFoundError("template.yaml not found: run from the hashmatch checkout or pass --template")
+
+
+def route_pattern(route: str) -> re.Pattern[str]:
+    """The paths an HTTP API route (``/v1/items/{item_id}``) answers: each ``{name}`` one
+    non-empty path segment, as API Gateway matches them."""
+    parts = re.split(r"\{(\w+)\}", route)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)))
 
 
 def inbox_queue_name(stack_name: str, platform: str) -> str:
@@ -195,6 +204,7 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.functions: list[QueueFunction] = []
+        # (method, path as the template writes it, `{name}` parameters included) -> handler
         self.routes: dict[tuple[str, str], Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
         self.api_endpoint = ""
         self._api: http.server.HTTPServer | None = None
@@ -301,40 +311,55 @@ class LocalStack:
         sign it); signatures are not verified here, where every credential is a placeholder."""
         if not self.routes:
             return
-        routes = self.routes
+        routes = [(method, route, route_pattern(route), handler) for (method, route), handler in self.routes.items()]
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self._answer("POST")
-
             def do_GET(self) -> None:
-                self._answer("GET")
+                self._answer(self.command)
+
+            def __getattr__(self, name: str) -> Any:
+                # Every method (POST, PUT, QUERY, ...) reaches the routing: a method no route
+                # takes is API Gateway's 404, not http.server's 501.
+                if name.startswith("do_"):
+                    return self.do_GET
+                raise AttributeError(name)
 
             def _answer(self, method: str) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length).decode("utf-8", errors="replace")
-                path = self.path.split("?", 1)[0]
+                path, _, query = self.path.partition("?")
+                found = [
+                    (route, match, handler)
+                    for route_method, route, pattern, handler in routes
+                    if route_method == method and (match := pattern.fullmatch(path))
+                ]
                 if not str(self.headers.get("authorization", "")).startswith("AWS4-HMAC-SHA256 "):
                     result: dict[str, Any] = {"statusCode": 403, "body": json.dumps({"message": "Forbidden"})}
-                elif (method, path) not in routes:
+                elif not found:
                     result = {"statusCode": 404, "body": json.dumps({"message": "Not Found"})}
                 else:
+                    # A literal route wins over a parameterised one, as in API Gateway.
+                    route, match, handler = min(found, key=lambda f: f[0].count("{"))
                     event = {
                         "version": "2.0",
-                        "routeKey": f"{method} {path}",
+                        "routeKey": f"{method} {route}",
                         "rawPath": path,
+                        "rawQueryString": query,
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "body": body,
                         "isBase64Encoded": False,
-                        "requestContext": {"http": {"method": method, "path": path}},
+                        "requestContext": {"http": {"method": method, "path": path}, "routeKey": f"{method} {route}"},
                     }
-                    result = routes[(method, path)](event, _LambdaContext("LookupFunction", 29, 2048))
+                    if match.groupdict():
+                        event["pathParameters"] = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
+                    result = handler(event, _LambdaContext("LookupFunction", 29, 2048))
                 payload = str(result.get("body", "")).encode()
                 self.send_response(int(result.get("statusCode", 200)))
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if method != "HEAD":
+                    self.wfile.write(payload)
 
             def log_message(self, format: str, *args: Any) -> None:
                 logger.debug("api: " + format, *args)
