@@ -8,17 +8,21 @@ very handler the Lambda runs (`CodeUri` + `Handler` from the template) with an S
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib.util
 import json
 import logging
 import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -45,6 +49,17 @@ LOOKUP_API_VARIABLE = "LOOKUP_API_URL"
 LOOKUP_API_OUTPUT = "LookupApiUrl"
 # Where clients of the local stack find its HTTP API: an SSM parameter on the local endpoint.
 LOOKUP_API_PARAMETER = "/hashmatch-local/lookup-api-url"
+
+# A WSGI application, and what wraps one: `LocalStack(function_middleware=...)` puts such a wrapper
+# (hashmatch_tools.local.faults) between the functions and the AWS emulation.
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+WsgiMiddleware = Callable[[WsgiApp], WsgiApp]
+
+
+class WorkerKilled(BaseException):
+    """A function instance dying mid-invocation (out of memory, a crash, a timeout). A BaseException,
+    so the handler's own error handling lets it through, as it would let a dead process be: raised
+    inside a handler, nothing of its batch is acknowledged and SQS delivers the batch again."""
 
 
 def project_root() -> Path:
@@ -169,6 +184,10 @@ class QueueFunction:
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+# What `LocalStack(around_invoke=...)` takes: a context around one invocation of a function with a batch.
+InvocationHook = Callable[[QueueFunction, list[dict[str, Any]]], contextlib.AbstractContextManager[Any]]
+
+
 def _load_handler(root: Path, code_uri: str, handler: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     module_name, function_name = handler.rsplit(".", 1)
     path = root / code_uri / f"{module_name.replace('.', '/')}.py"
@@ -182,6 +201,48 @@ def _load_handler(root: Path, code_uri: str, handler: str) -> Callable[[dict[str
     return handler_function
 
 
+class _MotoProcess:
+    """moto server in a process of its own on 127.0.0.1, with `ThreadedMotoServer`'s interface:
+    its work then runs beside the functions' instead of taking turns with them for one
+    interpreter lock. Its state is not this process's: nothing here may reach moto's backends
+    directly (no `function_middleware`)."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._port = port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_seconds: float = 30.0) -> None:
+        if not self._port:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self._port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"moto server exited ({self._process.returncode}) on 127.0.0.1:{self._port}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self._port), timeout=1):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"moto server did not listen on 127.0.0.1:{self._port} within {wait_seconds} s")
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return "127.0.0.1", self._port
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+
 class LocalStack:
     """The whole system against an AWS emulation on 127.0.0.1; `start()` then `stop()`."""
 
@@ -192,13 +253,50 @@ class LocalStack:
         stack_name: str = DEFAULT_STACK_NAME,
         parameters: dict[str, str] | None = None,
         retroactive: bool = True,
+        function_middleware: WsgiMiddleware | None = None,
+        around_invoke: InvocationHook | None = None,
+        function_timeout: int | None = None,
+        retry_seconds: int = RETRY_BACKOFF_SECONDS,
+        instances: int = 1,
+        moto_process: bool = False,
     ) -> None:
+        """`function_middleware`: wraps the AWS emulation the functions call (their
+        `AWS_ENDPOINT_URL`), served on a port of its own; clients of the stack keep `endpoint`,
+        which it does not wrap. `around_invoke`: a context entered on the poller's thread around
+        each invocation, given the function and the batch's messages (e.g. one that may raise
+        `WorkerKilled` inside the handler).
+
+        `function_timeout` (seconds; default the template's `Timeout`) is the deadline the Lambda
+        context reports, which bounds how long an idempotency record stays in progress; a record
+        that failed, or whose worker died, is shown again after `retry_seconds` (Lambda: the
+        queue's visibility timeout, 1800 s). In AWS the retry always comes after the deadline
+        passed; runs that compress time and expect records left in progress (faults, killed
+        workers) must keep `retry_seconds` above `function_timeout`, or every retry meets the
+        dead attempt's in-progress record and the record is dead-lettered.
+
+        `instances`: pollers per queue, each one warm instance of its function with its own
+        runtime (Lambda scales out to the mapping's concurrency; one is the default here).
+        `moto_process`: moto server in a child process rather than a thread of this one, for
+        load that would otherwise share one interpreter lock with the functions."""
+        if moto_process and function_middleware is not None:
+            raise ValueError("function_middleware wraps moto in this process: it cannot take moto_process")
+        if function_timeout is not None and retry_seconds <= function_timeout:
+            raise ValueError(f"retry_seconds ({retry_seconds}) must exceed function_timeout ({function_timeout})")
         self.root = root or project_root()
         # Every member opts in to retroactive matching here, so it can be tried at once.
         self.parameters = {"RetroactivePlatforms": "*" if retroactive else "", **(parameters or {})}
         self.port = port
         self.stack_name = stack_name
         self.endpoint = ""
+        # What the functions' AWS clients call: `endpoint`, or the middleware in front of it.
+        self.function_endpoint = ""
+        self._function_middleware = function_middleware
+        self._function_server: Any = None
+        self._around_invoke = around_invoke
+        self._function_timeout = function_timeout
+        self._retry_seconds = retry_seconds
+        self._instances = instances
+        self._moto_process = moto_process
         self.stack: Stack | None = None
         self._server: Any = None
         self._stop = threading.Event()
@@ -213,13 +311,17 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        if self._moto_process:
+            self._server = _MotoProcess(self.port)
+        else:
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.port = port
         self.endpoint = f"http://{host}:{port}"
+        self.function_endpoint = self._serve_function_endpoint()
         os.environ.update(LOCAL_CREDENTIALS)
-        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        os.environ["AWS_ENDPOINT_URL"] = self.function_endpoint
         # CloudWatch metrics are JSON lines on stdout in Lambda; here they would bury the console.
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         self.stack = Stack.from_file(
@@ -230,17 +332,39 @@ class LocalStack:
         self._serve_api()
         if poll:
             for function in self.functions:
-                thread = threading.Thread(target=self._poll, args=(function,), daemon=True, name=function.logical_id)
-                thread.start()
-                self._threads.append(thread)
+                for _instance in range(self._instances):
+                    self._start_poller(function)
         return self
+
+    def _start_poller(self, function: QueueFunction) -> None:
+        thread = threading.Thread(target=self._poll, args=(function,), daemon=True, name=function.logical_id)
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve_function_endpoint(self) -> str:
+        """The endpoint the functions call: moto's own, or `function_middleware` wrapping moto's
+        application on a second port of 127.0.0.1 (the same backends: moto keeps one state per process)."""
+        if self._function_middleware is None:
+            return self.endpoint
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = self._function_middleware(DomainDispatcherApplication(create_backend_app))
+        self._function_server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+        thread = threading.Thread(target=self._function_server.serve_forever, daemon=True, name="FunctionEndpoint")
+        thread.start()
+        self._threads.append(thread)
+        return f"http://127.0.0.1:{self._function_server.server_address[1]}"
 
     def stop(self) -> None:
         self._stop.set()
         if self._api is not None:
             self._api.shutdown()
             self._api.server_close()
-        for thread in self._threads:
+        if self._function_server is not None:
+            self._function_server.shutdown()
+            self._function_server.server_close()
+        for thread in list(self._threads):
             thread.join(timeout=10)
         if self._server is not None:
             self._server.stop()
@@ -297,7 +421,7 @@ class LocalStack:
                         queue_url=stack.physical_names(queue_logical)["ref"],
                         queue_arn=queue_arn,
                         batch_size=int(event["Properties"].get("BatchSize", 10)),
-                        timeout=int(stack.resolve(properties.get("Timeout", 3))),
+                        timeout=self._function_timeout or int(stack.resolve(properties.get("Timeout", 3))),
                         memory=int(stack.resolve(properties.get("MemorySize", 128))),
                         handler=_load_handler(self.root, properties["CodeUri"], properties["Handler"]),
                     )
@@ -380,6 +504,12 @@ class LocalStack:
         while not self._stop.is_set():
             try:
                 self.deliver(function, sqs, wait_seconds=1)
+            except WorkerKilled as death:
+                # A new instance takes over, cold: a new thread starts with no runtime built.
+                logger.warning("%s died mid-invocation (%s); a new instance takes over", function.logical_id, death)
+                if not self._stop.is_set():
+                    self._start_poller(function)
+                return
             except Exception:
                 logger.exception("poller for %s failed; retrying", function.logical_id)
                 time.sleep(RETRY_BACKOFF_SECONDS)
@@ -412,9 +542,21 @@ class LocalStack:
             ]
         }
         context = _LambdaContext(function.logical_id, function.timeout, function.memory)
+        around = self._around_invoke(function, messages) if self._around_invoke else contextlib.nullcontext()
         try:
-            result = function.handler(event, context)
+            with around:
+                result = function.handler(event, context)
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except WorkerKilled:
+            # Nothing of the batch is deleted: SQS shows it again once its visibility timeout
+            # passes, here after `retry_seconds` as for a failed record.
+            for message in messages:
+                sqs.change_message_visibility(
+                    QueueUrl=function.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self._retry_seconds,
+                )
+            raise
         except Exception as error:
             # Powertools raises when every record of the batch failed: Lambda retries them all.
             # The handler has logged each record's error already.
@@ -425,7 +567,7 @@ class LocalStack:
                 sqs.change_message_visibility(
                     QueueUrl=function.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=RETRY_BACKOFF_SECONDS,
+                    VisibilityTimeout=self._retry_seconds,
                 )
             else:
                 sqs.delete_message(QueueUrl=function.queue_url, ReceiptHandle=message["ReceiptHandle"])
