@@ -1,41 +1,51 @@
 """Robustness of hashmatch's image matching against the edits copies come back with.
 
-For every real photo found (the reference photos in ../shared/data, the sample photos shipped in
-scikit-image and PyWavelets when installed, one frame of each reference video), the benchmark makes
-seeded edited copies with `hashmatch.edits` (mirror, rotation, letterbox, 9:16 padding with solid or
-blurred fill, crops, caption bars, meme text, watermark, JPEG, resize, colour filters and
-combinations) and runs them through the service's own code path, in memory:
+Real photos (`hashmatch_tools.reuploads.photos`: the reference photos in ../shared/data, frames of
+its reference videos, and the sample photos shipped in scikit-image, scikit-learn and PyWavelets)
+are shared, and seeded edited copies of every photo are checked through the service's own code
+path, in memory:
 
-- every photo is written as a JPEG file (quality 95) and shared: `HashmatchService.process` hashes
-  it with `hashing.hash_file(path, for_sharing=True)` and stores the item (main PDQ and pHash, the
-  stored framings as "framing" entries) in a bank;
-- every edited copy is written as a file (JPEG q95; PNG for the edits that end in a JPEG re-encode,
-  so that their q30-50 pixels are not re-encoded again: `edits.encode_copy`) and checked: the same
-  service hashes it with `hash_file(path)` and `matching.Matcher` answers with the verdict.
+- every shared photo is written as a JPEG file (quality 95) and shared: `HashmatchService.process`
+  hashes it with `hashing.hash_file(path, for_sharing=True)` and stores the item in a bank;
+- every copy is written as a file (JPEG q95; PNG when its edit ends in a JPEG re-encode, so that it
+  is not re-encoded twice) and checked twice: dropped as media (hashed, refined through the
+  coalition's uneven-crop candidates, matched) and as a one-line check-by-hash list of the same
+  hashes. Copies of the look-alikes (`photos.NEGATIVES`: other shots of a shared photo's scene,
+  never shared) are checked too: any verdict on them is a false match.
 
-Per edit, the share of copies whose verdict names their own photo, beside anchors measured on the
-same hashes: plain PDQ (main against main, within 31 bits), PDQ + 8 dihedral (the copy's 8
-rotations/flips against the main), pHash within 10 bits. False matches: every verdict naming
-another photo (every copy is checked against a bank holding every photo), and for the anchors every
-pair of a copy and a different photo. A second table measures pHash thresholds: edits of one photo
-against different photos of one scene (a stereo pair, two photos of one desk, video frames seconds
-apart).
+The copies come in sets, reported side by side:
 
-    .venv/bin/python benchmarks/bench_robustness.py            # whole run, a few minutes
-    .venv/bin/python benchmarks/bench_robustness.py --quick    # a few photos, for a smoke test
+- TUNED families (`hashmatch_tools.reuploads.TUNED`) on the TUNED photos: what matching was tuned on;
+- TUNED families on the HELD-OUT photos (`photos.HELD_OUT_PHOTOS`);
+- HELD-OUT families (`reuploads.HELD_OUT`) on every photo: never tuned on;
+- the catalogue (`hashmatch_tools.edits.EDITS`: dihedral turns, bars, 9:16 padding, crops,
+  captions, meme text...), the edits hashmatch handled before the families existed.
+
+Per family and per set: the share of copies whose verdict names their own photo (as media, and by
+hash), beside anchors measured in the same run on the same copies: plain PDQ (main against main,
+within 31 bits), PDQ with the copy's 8 rotations/flips, pHash within 10 bits, dHash within 10 bits
+(`imagehash`). False matches: verdicts naming any other photo, and for the anchors every pair of a
+copy and a different shared photo within their threshold. The closest distance: how near any PDQ
+hash queried for a copy came to any stored for a different photo, and where the uneven-crop search,
+started toward other photos as an adversary would, ended.
+
+    .venv/bin/python benchmarks/bench_robustness.py                 # every set, ~30-60 minutes
+    .venv/bin/python benchmarks/bench_robustness.py --quick         # 6 photos, tuned + held-out sets only
+    .venv/bin/python benchmarks/bench_robustness.py --set held-out  # one set (repeatable)
+    .venv/bin/python benchmarks/bench_robustness.py --edit rotate --copies 4   # families by name
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import io
 import json
 import random
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,122 +67,60 @@ from hashmatch.service.notifications import EventType, Notification, ObjectRef
 from hashmatch.service.ports import FetchedObject
 from hashmatch.signals.bits import popcount_rows
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
-from hashmatch_tools.edits import EDITS, MILD_EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
+from hashmatch_tools import reuploads
+from hashmatch_tools.edits import EDITS, MILD_EDITS, encode_copy
 from hashmatch_tools.fakes import MemoryBank, service_on
 from hashmatch_tools.oracles import uneven_crop_distance
+from hashmatch_tools.reuploads.photos import Photo, gather_photos
 
 SEED = 20240611
 PHASH_ANCHOR_THRESHOLD = 10
+DHASH_ANCHOR_THRESHOLD = 10
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BUCKET = "ingest"
 SHARER, CHECKER = "tiktok", "reddit"
+UPLOAD_JPEG_QUALITY = 95
+QUICK_SETS = ("tuned", "tuned-held-out-photos", "held-out")
+QUICK_PHOTOS = ("bridge", "desk-1", "desk-3", "skimage:astronaut", "skimage:chelsea", "skimage:motorcycle_right")
+
+Edit = Callable[[Image.Image, random.Random], Image.Image]
 
 
-# ---------------------------------------------------------------- photos
+@dataclass(frozen=True)
+class EditSet:
+    """Families of edits applied to some of the photos, reported as one column."""
 
-
-@dataclass
-class Photo:
     name: str
-    image: Image.Image
+    families: dict[str, Edit]
+    takes: Callable[[Photo], bool]
 
 
-def _package_dir(package: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+def edit_sets() -> dict[str, EditSet]:
+    """The sets of copies, by the name `--set` takes."""
+    return {
+        "tuned": EditSet("TUNED families, tuned photos", reuploads.TUNED, lambda photo: not photo.held_out),
+        "tuned-held-out-photos": EditSet(
+            "TUNED families, held-out photos", reuploads.TUNED, lambda photo: photo.held_out
+        ),
+        "held-out": EditSet("HELD-OUT families, all photos", reuploads.HELD_OUT, lambda photo: True),
+        "catalogue": EditSet("catalogue of known edits, all photos", EDITS, lambda photo: True),
+    }
 
 
-def _video_frame(path: Path, seconds: float) -> Image.Image | None:
-    try:
-        import av
-    except ImportError:
-        return None
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            if frame.time is not None and frame.time >= seconds:
-                return frame.to_image().convert("RGB")
-    return None
-
-
-SKIMAGE_PHOTOS = [
-    "astronaut.png",
-    "brick.png",
-    "camera.png",
-    "cell.png",
-    "chelsea.png",
-    "clock_motion.png",
-    "coffee.png",
-    "coins.png",
-    "grass.png",
-    "gravel.png",
-    "hubble_deep_field.jpg",
-    "ihc.png",
-    "microaneurysms.png",
-    "moon.png",
-    "motorcycle_left.png",
-    "page.png",
-    "retina.jpg",
-    "rocket.jpg",
-    "text.png",
-]
-VIDEO_PHOTOS = ("chair-orig-22-sd-bar", "pattern-hd-no-bar", "doorknob-hd-no-bar")
-
-
-def gather_photos() -> list[Photo]:
-    """Every real photo available here, one per scene."""
-    photos = [Photo(Path(p).stem, open_photo(DATA / p)) for p in REFERENCE_PHOTOS if (DATA / p).exists()]
-    skimage = _package_dir("skimage")
-    if skimage is not None:
-        for name in SKIMAGE_PHOTOS:
-            if (skimage / "data" / name).exists():
-                photos.append(Photo(f"skimage:{Path(name).stem}", open_photo(skimage / "data" / name)))
-    pywt = _package_dir("pywt")
-    if pywt is not None:
-        for name in ("aero", "ascent"):
-            if (pywt / "data" / f"{name}.npz").exists():
-                with np.load(pywt / "data" / f"{name}.npz") as archive:
-                    pixels = archive[next(iter(archive.files))]
-                photos.append(Photo(f"pywt:{name}", Image.fromarray(pixels.astype(np.uint8)).convert("RGB")))
-    for name in VIDEO_PHOTOS:
-        frame = _video_frame(DATA / "video" / f"{name}.mp4", 1.0)
-        if frame is not None:
-            photos.append(Photo(f"video:{name}", frame))
-    return photos
-
-
-def gather_scene_pairs() -> list[tuple[str, Image.Image, Image.Image]]:
-    """Pairs of different photos of one scene: what a near-duplicate hash must not call copies."""
-    pairs = []
-    skimage = _package_dir("skimage")
-    if skimage is not None and (skimage / "data" / "motorcycle_right.png").exists():
-        pairs.append(
-            (
-                "motorcycle stereo pair",
-                open_photo(skimage / "data" / "motorcycle_left.png"),
-                open_photo(skimage / "data" / "motorcycle_right.png"),
-            )
-        )
-    if (DATA / "pdq/misc-images/c.png").exists():
-        pairs.append(
-            (
-                "pen and coaster, two shots",
-                open_photo(DATA / "pdq/misc-images/c.png"),
-                open_photo(DATA / "pdq/reg-test-input/pen-and-coaster.png"),
-            )
-        )
-    for name in (*VIDEO_PHOTOS, "chair-19-sd-bar", "pattern-sd-grey-bar"):
-        frames = [_video_frame(DATA / "video" / f"{name}.mp4", t) for t in (1.0, 2.0, 3.0, 5.0)]
-        for (a, b), (ta, tb) in zip(
-            ((frames[0], frames[1]), (frames[1], frames[2]), (frames[0], frames[3])),
-            ((1, 2), (2, 3), (1, 5)),
-            strict=True,
-        ):
-            if a is not None and b is not None:
-                pairs.append((f"video {name} {ta}s vs {tb}s", a, b))
-    return pairs
+def encoded(image: Image.Image, family: str, seed: str) -> tuple[bytes, str]:
+    """The file a platform would receive for a copy: PNG when its edit ends in a JPEG re-encode (a
+    JPEG family, or a composition with a JPEG step, replayed from the copy's seed), else JPEG q95."""
+    if family in EDITS:
+        return encode_copy(image, family)
+    steps = [family]
+    if family.startswith("compose"):
+        steps = reuploads.chain_steps("tuned" if family in reuploads.TUNED else "held_out", random.Random(seed))
+    buffer = io.BytesIO()
+    if any(step in reuploads.JPEG_FAMILIES for step in steps):
+        image.convert("RGB").save(buffer, "PNG", compress_level=1)
+        return buffer.getvalue(), ".png"
+    image.convert("RGB").save(buffer, "JPEG", quality=UPLOAD_JPEG_QUALITY)
+    return buffer.getvalue(), ".jpg"
 
 
 # ---------------------------------------------------------------- the service, in memory
@@ -320,28 +268,49 @@ def _min_distance(left: list[str], right: list[str]) -> int:
     return int(popcount_rows(np.bitwise_xor(a[:, None, :], b[None, :, :]).reshape(-1, a.shape[1])).min())
 
 
-def _phash_distance(left: str, right: str) -> int:
+def _hex_distance(left: str, right: str) -> int:
     return (int(left, 16) ^ int(right, 16)).bit_count()
 
 
+def dhash_of(body: bytes) -> str | None:
+    """The dHash anchor (`imagehash.dhash` of the decoded file), or None without imagehash."""
+    try:
+        import imagehash
+    except ImportError:
+        return None
+    with Image.open(io.BytesIO(body)) as image:
+        return str(imagehash.dhash(image.convert("RGB")))
+
+
 @dataclass
+class Shared:
+    photo: Photo
+    item: SharedItem
+    hashes: MediaHashes
+    dhash: str | None
+
+
+@dataclass(frozen=True)
 class Anchors:
     plain: bool
     dihedral: bool
     phash: bool
+    dhash: bool
     phash_distance: int
 
 
-def anchors(copy: MediaHashes, shared: MediaHashes) -> Anchors:
-    """How plain PDQ, PDQ with 8 dihedral variants and pHash judge `copy` against `shared`."""
-    phash_distance = _phash_distance(copy.signals["phash"], shared.signals["phash"])
+def anchors(copy: MediaHashes, copy_dhash: str | None, shared: Shared) -> Anchors:
+    """How plain PDQ, PDQ with 8 rotations/flips, pHash and dHash judge `copy` against `shared`."""
+    phash_distance = _hex_distance(copy.signals["phash"], shared.hashes.signals["phash"])
     usable = copy.pdq_quality is not None and copy.pdq_quality >= PDQ_MIN_QUALITY
-    upright = _min_distance([copy.signals["pdq"]], [shared.signals["pdq"]]) if usable else 256
-    turned = _min_distance(list(copy.orientation_hashes("pdq")), [shared.signals["pdq"]]) if usable else 256
+    upright = _min_distance([copy.signals["pdq"]], [shared.hashes.signals["pdq"]]) if usable else 256
+    turned = _min_distance(list(copy.orientation_hashes("pdq")), [shared.hashes.signals["pdq"]]) if usable else 256
+    dhash = copy_dhash is not None and shared.dhash is not None
     return Anchors(
         upright <= PDQ_MATCH_THRESHOLD,
         min(upright, turned) <= PDQ_MATCH_THRESHOLD,
         phash_distance <= PHASH_ANCHOR_THRESHOLD,
+        dhash and _hex_distance(copy_dhash or "0", shared.dhash or "0") <= DHASH_ANCHOR_THRESHOLD,
         phash_distance,
     )
 
@@ -356,8 +325,15 @@ def _pdq_only(match: dict) -> bool:
 # ---------------------------------------------------------------- the run
 
 
+_COUNTS = ("copies", "hashmatch", "by_hash", "pdq_only", "plain", "dihedral", "phash", "dhash")
+_FALSE = ("false_hashmatch", "false_by_hash", "false_plain", "false_dihedral", "false_phash", "false_dhash")
+
+
 @dataclass
-class EditResult:
+class Tally:
+    """Verdicts on the copies of one family (or a whole set): `copies` of shared photos, of which
+    each method found so many; false matches over every copy, look-alikes' copies included."""
+
     copies: int = 0
     hashmatch: int = 0
     by_hash: int = 0
@@ -365,34 +341,30 @@ class EditResult:
     plain: int = 0
     dihedral: int = 0
     phash: int = 0
+    dhash: int = 0
+    lookalike_copies: int = 0
     false_hashmatch: int = 0
     false_by_hash: int = 0
     false_plain: int = 0
+    false_dihedral: int = 0
     false_phash: int = 0
+    false_dhash: int = 0
+    false_on_lookalikes: int = 0
     closest_other: int = 256
     closest_searched: int = 256
+    closest_pair: str = ""
     distances: list[int] = field(default_factory=list)
     phash_distances: list[int] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
 
-    def add(self, other: EditResult) -> None:
-        for name in ("copies", "hashmatch", "by_hash", "pdq_only", "plain", "dihedral", "phash"):
+    def add(self, other: Tally) -> None:
+        for name in (*_COUNTS, *_FALSE, "lookalike_copies", "false_on_lookalikes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("false_hashmatch", "false_by_hash", "false_plain", "false_phash"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.closest_other = min(self.closest_other, other.closest_other)
+        if other.closest_other < self.closest_other:
+            self.closest_other, self.closest_pair = other.closest_other, other.closest_pair
         self.closest_searched = min(self.closest_searched, other.closest_searched)
-
-
-@dataclass
-class Shared:
-    photo: Photo
-    item: SharedItem
-    hashes: MediaHashes
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100.0 * part / whole:.0f}%" if whole else "-"
+        self.distances += other.distances
+        self.phash_distances += other.phash_distances
 
 
 def _unchanged(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -400,121 +372,234 @@ def _unchanged(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def share_all(coalition: Coalition, photos: list[Photo]) -> tuple[list[Shared], list[Photo]]:
-    """Every photo shared as a JPEG q95 file; those whose PDQ quality is below 50 are left out
-    (the service stores no PDQ for them, so only an exact copy could match)."""
+    """Every shared photo shared as a JPEG q95 file; those whose PDQ quality is below 50 are left
+    out (the service stores no PDQ for them, so only an exact copy could match)."""
     shared, rejected = [], []
     for photo in photos:
+        if not photo.shared:
+            continue
         body, suffix = encode_copy(photo.image, "original")
-        item, hashes = coalition.share(f"{photo.name.replace(':', '-')}{suffix}", body)
+        item, hashes = coalition.share(f"{_file_name(photo.name)}{suffix}", body)
         if hashes.pdq_quality is not None and hashes.pdq_quality >= PDQ_MIN_QUALITY:
-            shared.append(Shared(photo, item, hashes))
+            shared.append(Shared(photo, item, hashes, dhash_of(body)))
         else:
             rejected.append(photo)
     return shared, rejected
 
 
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "-" for c in name)
+
+
 def run(
-    coalition: Coalition, shared: list[Shared], seed: int, only: list[str] | None = None, copies: int = 1
-) -> dict[str, EditResult]:
-    """Per edit: the verdict on every copy (`copies` seeded copies per photo), and how the anchors
-    judge it against every photo."""
-    results: dict[str, EditResult] = {}
-    for edit_index, (edit_name, edit) in enumerate({"original": _unchanged, **EDITS}.items()):
-        if only and edit_name != "original" and not any(part in edit_name for part in only):
-            continue
-        result = results.setdefault(edit_name, EditResult())
-        for photo_index, own in [(p, s) for _ in range(copies) for p, s in enumerate(shared)]:
-            copy_index = len(result.distances) // len(shared)
-            rng = random.Random(seed * 1000 + edit_index * 100 + photo_index + 1_000_000 * copy_index)
-            body, suffix = encode_copy(edit(own.photo.image, rng), edit_name)
-            matched, matched_by_hash, copy = coalition.check(f"{own.photo.name.replace(':', '-')}{suffix}", body)
-            mine = matched.get(own.item.item_id)
-            result.by_hash += own.item.item_id in matched_by_hash
-            result.false_by_hash += sum(other.item.item_id in matched_by_hash for other in shared if other is not own)
-            judged = anchors(copy, own.hashes)
-            result.copies += 1
-            result.hashmatch += mine is not None
-            result.pdq_only += mine is not None and _pdq_only(mine)
-            result.plain += judged.plain
-            result.dihedral += judged.dihedral
-            result.phash += judged.phash
-            result.distances.append(best_distance(copy, own.item))
-            result.phash_distances.append(judged.phash_distance)
-            if mine is None:
-                result.misses.append(own.photo.name)
-            queried = queried_pdq(copy)
-            for other in shared:
-                if other is own:
+    coalition: Coalition,
+    shared: list[Shared],
+    photos: list[Photo],
+    sets: dict[str, EditSet],
+    seed: int,
+    only: list[str] | None = None,
+    copies: int = 1,
+) -> dict[str, dict[str, Tally]]:
+    """Per set and family: the verdict on every copy (`copies` seeded copies per photo), and how
+    the anchors judge it against every shared photo."""
+    results: dict[str, dict[str, Tally]] = {}
+    by_name = {s.photo.name: s for s in shared}
+    for key, edit_set in sets.items():
+        families = {"original": _unchanged, **edit_set.families} if key == "catalogue" else edit_set.families
+        for family, edit in families.items():
+            if only and family != "original" and not any(part in family for part in only):
+                continue
+            tally = results.setdefault(key, {}).setdefault(family, Tally())
+            for photo in photos:
+                if not edit_set.takes(photo) or (photo.shared and photo.name not in by_name):
                     continue
-                wrong = anchors(copy, other.hashes)
-                result.false_hashmatch += other.item.item_id in matched
-                result.false_plain += wrong.plain
-                result.false_phash += wrong.phash
-                result.closest_other = min(result.closest_other, _min_distance(queried, stored_pdq(other.item)))
-            others = [other.item for other in shared if other is not own]
-            result.closest_searched = min(result.closest_searched, closest_search(copy, others))
+                for k in range(copies):
+                    copy_seed = f"{seed}|{photo.name}|{family}|{k}"
+                    body, suffix = encoded(edit(photo.image, random.Random(copy_seed)), family, copy_seed)
+                    name = f"{_file_name(photo.name)}-{len(coalition.sent):06d}{suffix}"
+                    judge(coalition, tally, by_name.get(photo.name), shared, body, name, f"{family}: {photo.name}")
     return results
 
 
-def print_table(results: dict[str, EditResult]) -> None:
+def judge(
+    coalition: Coalition,
+    tally: Tally,
+    own: Shared | None,
+    shared: list[Shared],
+    body: bytes,
+    name: str,
+    what: str,
+) -> None:
+    """Checks one copy (of `own`, or of a look-alike when None) both ways and adds the verdicts,
+    the anchors and the closest distances to `tally`."""
+    matched, matched_by_hash, copy = coalition.check(name, body)
+    copy_dhash = dhash_of(body)
+    others = [s for s in shared if s is not own]
+    if own is not None:
+        mine = matched.get(own.item.item_id)
+        judged = anchors(copy, copy_dhash, own)
+        tally.copies += 1
+        tally.hashmatch += mine is not None
+        tally.by_hash += own.item.item_id in matched_by_hash
+        tally.pdq_only += mine is not None and _pdq_only(mine)
+        tally.plain += judged.plain
+        tally.dihedral += judged.dihedral
+        tally.phash += judged.phash
+        tally.dhash += judged.dhash
+        tally.distances.append(best_distance(copy, own.item))
+        tally.phash_distances.append(judged.phash_distance)
+        if mine is None:
+            tally.misses.append(what)
+    else:
+        tally.lookalike_copies += 1
+        tally.false_on_lookalikes += sum(other.item.item_id in matched for other in others)
+    queried = queried_pdq(copy)
+    for other in others:
+        wrong = anchors(copy, copy_dhash, other)
+        tally.false_hashmatch += other.item.item_id in matched
+        tally.false_by_hash += other.item.item_id in matched_by_hash
+        tally.false_plain += wrong.plain
+        tally.false_dihedral += wrong.dihedral
+        tally.false_phash += wrong.phash
+        tally.false_dhash += wrong.dhash
+        closest = _min_distance(queried, stored_pdq(other.item))
+        if closest < tally.closest_other:
+            tally.closest_other, tally.closest_pair = closest, f"{what} vs {other.photo.name}"
+    tally.closest_searched = min(tally.closest_searched, closest_search(copy, [other.item for other in others]))
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "-"
+
+
+def _with_false(part: int, whole: int, false: int) -> str:
+    return _pct(part, whole) + (f" ({false} FP)" if false else "")
+
+
+def print_family_table(title: str, tallies: dict[str, Tally], dhash: bool) -> Tally:
+    """One set's families, and its total (returned)."""
+    print(f"\n#### {title}\n")
     print(
-        "| edit | copies | **hashmatch** | hashmatch by hash | hashmatch, PDQ only | plain PDQ | PDQ + 8 dihedral "
-        f"| pHash <= {PHASH_ANCHOR_THRESHOLD} | median / max best distance "
-        "| false matches: hashmatch / by hash / plain PDQ / pHash | closest other photo (PDQ bits) "
-        "| closest other photo, uneven-crop search |"
+        "| family | copies | **hashmatch** | by hash | PDQ only | plain PDQ | PDQ + 8 dihedral "
+        f"| pHash <= {PHASH_ANCHOR_THRESHOLD} | dHash <= {DHASH_ANCHOR_THRESHOLD} | median / max best distance "
+        "| false matches: hashmatch / by hash | closest other photo (PDQ bits) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    total = EditResult()
-    for name, r in results.items():
+    total = Tally()
+    for family, t in tallies.items():
+        distances = f"{statistics.median(t.distances):.0f} / {max(t.distances)}" if t.distances else "-"
         print(
-            f"| {name} | {r.copies} | **{_pct(r.hashmatch, r.copies)}** | {_pct(r.by_hash, r.copies)} "
-            f"| {_pct(r.pdq_only, r.copies)} "
-            f"| {_pct(r.plain, r.copies)} | {_pct(r.dihedral, r.copies)} | {_pct(r.phash, r.copies)} "
-            f"| {statistics.median(r.distances):.0f} / {max(r.distances)} "
-            f"| {r.false_hashmatch} / {r.false_by_hash} / {r.false_plain} / {r.false_phash} "
-            f"| {r.closest_other} | {r.closest_searched} |"
+            f"| {family} | {t.copies} | **{_with_false(t.hashmatch, t.copies, t.false_hashmatch)}** "
+            f"| {_pct(t.by_hash, t.copies)} | {_pct(t.pdq_only, t.copies)} "
+            f"| {_with_false(t.plain, t.copies, t.false_plain)} "
+            f"| {_with_false(t.dihedral, t.copies, t.false_dihedral)} "
+            f"| {_with_false(t.phash, t.copies, t.false_phash)} "
+            f"| {_with_false(t.dhash, t.copies, t.false_dhash) if dhash else '-'} "
+            f"| {distances} | {t.false_hashmatch} / {t.false_by_hash} | {t.closest_other} |"
         )
-        if name != "original":
-            total.add(r)
-    t = total
+        if family != "original":
+            total.add(t)
+    return total
+
+
+def print_summary(totals: dict[str, Tally], sets: dict[str, EditSet], dhash: bool) -> None:
+    """Every set side by side: recall with its false matches, for hashmatch and the anchors."""
+    print("\n#### All sets, side by side\n")
     print(
-        f"| **all edits** | {t.copies} | **{100.0 * t.hashmatch / t.copies:.1f}% ({t.hashmatch})** "
-        f"| {100.0 * t.by_hash / t.copies:.1f}% ({t.by_hash}) | {_pct(t.pdq_only, t.copies)} "
-        f"| {_pct(t.plain, t.copies)} | {_pct(t.dihedral, t.copies)} | {_pct(t.phash, t.copies)} | "
-        f"| {t.false_hashmatch} / {t.false_by_hash} / {t.false_plain} / {t.false_phash} "
-        f"| {t.closest_other} | {t.closest_searched} |"
+        "| set | copies (+ look-alikes') | **hashmatch** | by hash | plain PDQ <= 31 | PDQ + 8 dihedral <= 31 "
+        f"| pHash <= {PHASH_ANCHOR_THRESHOLD} | dHash <= {DHASH_ANCHOR_THRESHOLD} "
+        "| false matches on look-alikes' copies | closest other photo (PDQ bits) | closest, uneven-crop search |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for key, t in totals.items():
+        print(
+            f"| {sets[key].name} | {t.copies} (+{t.lookalike_copies}) "
+            f"| **{t.hashmatch} = {_pct(t.hashmatch, t.copies)}** ({t.false_hashmatch} FP) "
+            f"| {_pct(t.by_hash, t.copies)} ({t.false_by_hash} FP) "
+            f"| {_pct(t.plain, t.copies)} ({t.false_plain} FP) | {_pct(t.dihedral, t.copies)} ({t.false_dihedral} FP) "
+            f"| {_pct(t.phash, t.copies)} ({t.false_phash} FP) "
+            f"| {f'{_pct(t.dhash, t.copies)} ({t.false_dhash} FP)' if dhash else '-'} "
+            f"| {t.false_on_lookalikes} | {t.closest_other} | {t.closest_searched} |"
+        )
+    for key, t in totals.items():
+        if t.closest_pair:
+            print(f"- closest in {sets[key].name}: {t.closest_other} bits, {t.closest_pair}")
+
+
+def _ratio(ours: int, anchor: int) -> str:
+    return f"{ours / anchor:.2f}x" if anchor else ("-" if not ours else "inf")
+
+
+def print_headline(totals: dict[str, Tally], sets: dict[str, EditSet], seed: int) -> None:
+    """The figures to quote: per set, copies matched by hashmatch and by the anchors (PDQ with the
+    copy's 8 rotations/flips, the industry's usual query; plain PDQ), with the ratio; and false
+    matches over every pair of a copy and a different photo (look-alikes' copies included)."""
+    print(f"\n#### Headline: hashmatch against the anchors, same process, same copies, seed {seed}\n")
+    print(
+        "| set | copies | **hashmatch** | PDQ + 8 dihedral (anchor) | ratio | plain PDQ | ratio "
+        "| false matches: hashmatch / anchor / plain PDQ |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, t in totals.items():
+        print(
+            f"| {sets[key].name} | {t.copies} | **{_pct(t.hashmatch, t.copies)}** | {_pct(t.dihedral, t.copies)} "
+            f"| {_ratio(t.hashmatch, t.dihedral)} | {_pct(t.plain, t.copies)} | {_ratio(t.hashmatch, t.plain)} "
+            f"| {t.false_hashmatch} / {t.false_dihedral} / {t.false_plain} |"
+        )
+    every = Tally()
+    for t in totals.values():
+        every.add(t)
+    print(
+        f"\nFalse matches on distinct images (every copy, {every.lookalike_copies} of them of never-shared "
+        f"look-alikes, against every other shared photo): hashmatch {every.false_hashmatch} as media, "
+        f"{every.false_by_hash} by hash; PDQ + 8 dihedral {every.false_dihedral}; plain PDQ {every.false_plain}; "
+        f"closest PDQ distance to a different photo {every.closest_other} bits (threshold {PDQ_MATCH_THRESHOLD})"
     )
 
 
-def print_misses(results: dict[str, EditResult]) -> None:
-    misses = {name: r.misses for name, r in results.items() if r.misses}
+def print_misses(results: dict[str, dict[str, Tally]]) -> None:
+    misses = {family: t.misses for tallies in results.values() for family, t in tallies.items() if t.misses}
     if misses:
         print("\nCopies hashmatch missed:")
-        for name, photos in misses.items():
-            print(f"- {name}: {', '.join(photos)}")
+        for family, what in misses.items():
+            print(f"- {family}: {', '.join(sorted({w.split(': ', 1)[1] for w in what}))} ({len(what)})")
 
 
-def phash_thresholds(coalition: Coalition, results: dict[str, EditResult], shared: list[Shared]) -> None:
+def phash_thresholds(results: dict[str, dict[str, Tally]], shared: list[Shared], photos: list[Photo]) -> None:
     """pHash distance: edits of one photo vs different photos (of one scene, and unrelated)."""
-    scene = []
-    for name, a, b in gather_scene_pairs():
-        (ha, hb) = (hash_file(_written(coalition, image)) for image in (a, b))
-        scene.append(
-            (
-                name,
-                _phash_distance(ha.signals["phash"], hb.signals["phash"]),
-                _min_distance([ha.signals["pdq"]], [hb.signals["pdq"]]),
-            )
-        )
+    hashed = {}
+    for photo in photos:
+        body, _ = encode_copy(photo.image, "original")
+        path = Path(tempfile.gettempdir()) / f"bench-robustness-{time.perf_counter_ns()}.jpg"
+        path.write_bytes(body)
+        hashed[photo.name] = hash_file(path)
+        path.unlink()
+    scene = [
+        (f"{a.name} vs {b.name}", _hex_distance(hashed[a.name].signals["phash"], hashed[b.name].signals["phash"]))
+        for i, a in enumerate(photos)
+        for b in photos[i + 1 :]
+        if a.scene == b.scene
+    ]
     hashes = [s.hashes.signals["phash"] for s in shared]
-    unrelated = [_phash_distance(hashes[i], hashes[j]) for i in range(len(hashes)) for j in range(i + 1, len(hashes))]
-    mild = [d for name in MILD_EDITS if name in results for d in results[name].phash_distances]
-    every = [d for name, r in results.items() if name != "original" for d in r.phash_distances]
+    unrelated = [_hex_distance(hashes[i], hashes[j]) for i in range(len(hashes)) for j in range(i + 1, len(hashes))]
+    catalogue = results.get("catalogue", {})
+    mild = [d for name in MILD_EDITS if name in catalogue for d in catalogue[name].phash_distances]
+    every = [
+        d
+        for tallies in results.values()
+        for name, t in tallies.items()
+        if name != "original"
+        for d in t.phash_distances
+    ]
     print("\npHash distances (64 bits):")
-    print(f"- pairs of different photos of one scene: {sorted(d for _, d, _ in scene)}")
-    for name, d, pdq_d in scene:
-        print(f"  - {name}: pHash {d}, PDQ {pdq_d}")
-    print(f"- unrelated photos: min {min(unrelated)}, 1st percentile {np.percentile(unrelated, 1):.0f}")
+    print(f"- pairs of different photos of one scene: {sorted(d for _, d in scene)}")
+    for name, d in scene:
+        print(f"  - {name}: pHash {d}")
+    if unrelated:
+        print(f"- unrelated photos: min {min(unrelated)}, 1st percentile {np.percentile(unrelated, 1):.0f}")
     print(
         "\n| pHash threshold | mild edits matched (JPEG, resize, colour, watermark) | all edits matched "
         "| scene pairs matched (false) | unrelated pairs matched (false) |"
@@ -524,25 +609,27 @@ def phash_thresholds(coalition: Coalition, results: dict[str, EditResult], share
         print(
             f"| {threshold} | {_pct(sum(d <= threshold for d in mild), len(mild))} "
             f"| {_pct(sum(d <= threshold for d in every), len(every))} "
-            f"| {sum(d <= threshold for _, d, _ in scene)} of {len(scene)} "
+            f"| {sum(d <= threshold for _, d in scene)} of {len(scene)} "
             f"| {sum(d <= threshold for d in unrelated)} of {len(unrelated)} |"
         )
 
 
-def _written(coalition: Coalition, image: Image.Image) -> Path:
-    body, suffix = encode_copy(image, "original")
-    path = coalition.store.root / f"scene-{time.perf_counter_ns()}{suffix}"
-    path.write_bytes(body)
-    return path
-
-
 def cost(coalition: Coalition, shared: list[Shared]) -> None:
-    """CPU milliseconds per image: `stored_framings` + `check_framings` alone at 512 and 1024 px, and
-    `hash_file` as a whole (decode, sha256/md5, PDQ and its rotations, pHash, framings) as run.
+    """CPU milliseconds per image: `stored_framings` + `check_framings` alone at 512 and 1024 px
+    (and at 512 the stages a check added with the edits' families: frames found, tilts, the
+    uneven-crop grid), one uneven-crop search, and `hash_file` as a whole (decode, sha256/md5, PDQ
+    and its rotations, pHash, framings) as run.
 
     CPU time of this process (`time.process_time`), so that other work on a shared machine does not
     count; numpy here runs single-threaded (no BLAS-sized products).
     """
+    from hashmatch.media.luma import AnalysisLuma
+    from hashmatch.media.regions import frame_rectangles
+    from hashmatch.media.tilt import tilted_views
+    from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
+    from hashmatch.signals.base import Orientation
+
+    mirrored = (Orientation.ORIGINAL, Orientation.FLIP_X)
     for side in (512, 1024):
         images = []
         for s in shared:
@@ -551,6 +638,7 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
             images.append(image)
         index_ms: list[float] = []
         query_ms: list[float] = []
+        stages: dict[str, list[float]] = {"frames found": [], "tilts": [], "uneven-crop grid": []}
         for _ in range(3):
             for image in images:
                 start = time.process_time()
@@ -560,12 +648,27 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
                 end = time.process_time()
                 index_ms.append((middle - start) * 1000)
                 query_ms.append((end - middle) * 1000)
+                if side == 512:
+                    luma = AnalysisLuma(image)
+                    began = time.process_time()
+                    frames = frame_rectangles(framing._frame_luma(image))
+                    found = time.process_time()
+                    tilted_views(luma, framing.INDEX_CROP_SCALES[-1], mirrored)
+                    tilted = time.process_time()
+                    UnevenCropSearch(luma, frames=frames[:GRID_FRAMES])
+                    gridded = time.process_time()
+                    for stage, ms in zip(
+                        stages.values(), (found - began, tilted - found, gridded - tilted), strict=True
+                    ):
+                        stage.append(ms * 1000)
         both = [a + b for a, b in zip(index_ms, query_ms, strict=True)]
         print(
             f"- at most {side} px: stored_framings {statistics.median(index_ms):.1f} ms, "
             f"check_framings {statistics.median(query_ms):.1f} ms, both: median "
             f"{statistics.median(both):.1f} ms, p95 {np.percentile(both, 95):.1f} ms"
         )
+        if side == 512:
+            print("  of which: " + ", ".join(f"{name} {statistics.median(ms):.1f} ms" for name, ms in stages.items()))
     search_ms = []
     for index, own in enumerate(shared):
         _, search = framing.check_framings(
@@ -596,49 +699,92 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sets = edit_sets()
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--quick", action="store_true", help="six photos only")
-    parser.add_argument("--edit", action="append", help="only edits whose name contains this (repeatable)")
-    parser.add_argument("--copies", type=int, default=1, help="seeded copies per photo and edit (default 1)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{len(QUICK_PHOTOS)} photos, and without --set only the tuned and held-out sets (a few minutes)",
+    )
+    parser.add_argument(
+        "--set", action="append", choices=sorted(sets), help="only these sets of copies (repeatable; default all)"
+    )
+    parser.add_argument("--edit", action="append", help="only families whose name contains this (repeatable)")
+    parser.add_argument("--copies", type=int, default=1, help="seeded copies per photo and family (default 1)")
     parser.add_argument(
         "--key-threshold",
         type=int,
         default=FRAMING_KEY_THRESHOLD,
         help=f"the matcher's framing-key threshold (default {FRAMING_KEY_THRESHOLD})",
     )
+    parser.add_argument("--json", type=Path, help="also write every set's totals and misses here")
     args = parser.parse_args(argv)
-    photos = gather_photos()
-    if not photos:
-        print("no photos found: needs ../shared/data or scikit-image installed", file=sys.stderr)
+    if not DATA.is_dir():
+        print(
+            f"reference media not found at {DATA} (the shared/data folder beside the checkout): "
+            "running on the photos shipped in installed packages only",
+            file=sys.stderr,
+        )
+    photos = gather_photos(DATA)
+    if not any(photo.shared for photo in photos):
+        print("no photos found: needs ../shared/data or the [bench] extra (scikit-image...)", file=sys.stderr)
         return 1
     if args.quick:
-        photos = photos[:6]
-    started = time.perf_counter()
+        photos = [photo for photo in photos if photo.name in QUICK_PHOTOS] or photos[:6]
+    wanted = args.set or (QUICK_SETS if args.quick else list(sets))
+    chosen = {key: sets[key] for key in sets if key in wanted}
+    dhash = dhash_of(encode_copy(Image.new("RGB", (8, 8)), "original")[0]) is not None
+    started, started_cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="bench-robustness-") as folder:
         coalition = Coalition(Path(folder), args.key_threshold)
         shared, rejected = share_all(coalition, photos)
-        results = run(coalition, shared, args.seed, args.edit, args.copies)
-        print(f"Robustness of image matching through HashmatchService, seed {args.seed}, {len(shared)} photos")
+        results = run(coalition, shared, photos, chosen, args.seed, args.edit, args.copies)
+        lookalikes = [photo.name for photo in photos if not photo.shared]
         print(
-            f"({len(photos)} gathered; PDQ quality < {PDQ_MIN_QUALITY}, so no PDQ stored: "
-            f"{', '.join(p.name for p in rejected) or 'none'})\n"
+            f"Robustness of image matching through HashmatchService, seed {args.seed}: {len(shared)} photos shared, "
+            f"{len(lookalikes)} look-alikes never shared ({', '.join(lookalikes) or 'none'})"
         )
-        print_table(results)
+        print(
+            f"(PDQ quality < {PDQ_MIN_QUALITY}, so not shared: {', '.join(p.name for p in rejected) or 'none'}; "
+            f"dHash anchor: {'imagehash' if dhash else 'not installed'})"
+        )
+        totals = {key: print_family_table(chosen[key].name, tallies, dhash) for key, tallies in results.items()}
+        print_summary(totals, chosen, dhash)
+        print_headline(totals, chosen, args.seed)
         print_misses(results)
-        if args.edit:
-            return 0
-        stored = [sum(e.kind == "framing" for e in s.item.near_entries) for s in shared]
-        queried = [len(coalition.hashed[k].framing_hashes()) for k in coalition.hashed if k.startswith("check_")]
-        print(
-            f"\nStored per image: 1 main + {statistics.mean(stored):.2f} framings (max {max(stored)}); "
-            f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)})"
-        )
-        print("\nCost on one core:")
-        cost(coalition, shared)
-        phash_thresholds(coalition, results, shared)
-    print(f"\n({time.perf_counter() - started:.0f} s)")
+        if args.json is not None:
+            document = {
+                key: {
+                    "name": chosen[key].name,
+                    "total": _totals(t),
+                    "families": {f: _totals(x) for f, x in results[key].items()},
+                }
+                for key, t in totals.items()
+            }
+            args.json.write_text(json.dumps(document, indent=1))
+        if not args.edit and not args.quick:
+            stored = [sum(e.kind == "framing" for e in s.item.near_entries) for s in shared]
+            queried = [len(h.framing_hashes()) for k, h in coalition.hashed.items() if k.startswith("check_")]
+            print(
+                f"\nStored per image: 1 main + {statistics.mean(stored):.2f} framings (max {max(stored)}); "
+                f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)})"
+            )
+            print("\nCost on one core:")
+            cost(coalition, shared)
+            phash_thresholds(results, shared, photos)
+    print(f"\n({time.perf_counter() - started:.0f} s wall, {time.process_time() - started_cpu:.0f} s CPU)")
     return 0
+
+
+def _totals(t: Tally) -> dict[str, object]:
+    return {
+        **{name: getattr(t, name) for name in (*_COUNTS, *_FALSE, "lookalike_copies", "false_on_lookalikes")},
+        "closest_other": t.closest_other,
+        "closest_searched": t.closest_searched,
+        "closest_pair": t.closest_pair,
+        "misses": t.misses,
+    }
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def test_hash_for_check_prints_the_full_query_set(
     captured = capsys.readouterr()
     (record,) = (json.loads(line) for line in captured.out.splitlines())
     assert record["content_id"] == "видео 1.jpg" and record["media"] == "image"
-    labels = {label for _, label, _ in record["queries"]}
+    labels = {query[1] for query in record["queries"]}  # [signal, label, hash] or with a region
     assert {"rotate_90", "whole", "whole+middle_band"} <= labels
     assert "uneven-crop search" in captured.err  # said loudly: no lookup API was given
 

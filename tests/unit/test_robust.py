@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
+from hashmatch.aws.api import MAX_GRID
 from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.framing import SAME_REGION, AnalysisLuma, query_framings, stored_framings
 from hashmatch.media.image import hash_picture
 from hashmatch.media.model import WHOLE, MediaHashes, Region
-from hashmatch.media.uneven import UNEVEN_CUTS
+from hashmatch.media.regions import MAX_RECTANGLES
+from hashmatch.media.tilt import TILT_ANGLES
+from hashmatch.media.uneven import MAX_GRID_ROWS, UNEVEN_CUTS
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
@@ -256,10 +259,16 @@ def test_low_quality_photo_produces_no_framings() -> None:
 def test_framing_counts_stay_small() -> None:
     photo = synthetic_photo()
     assert len(stored_framings(photo)) == 2 + len(framing.INDEX_CROP_SCALES)
-    assert len(query_framings(photo)) <= 8 + 2 * len(framing.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3
+    found_inside_frames = 2 * MAX_RECTANGLES
+    tilted = 2 * 2 * 2 * len(TILT_ANGLES)  # either way, two crops, as they are and mirrored
+    assert (
+        len(query_framings(photo))
+        <= 8 + 2 * len(framing.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3 + found_inside_frames + tilted
+    )
     hashes, search = framing.check_framings(photo)
     assert hashes == query_framings(photo)
-    assert search is not None and len(search.keys) == len(search.hashes) == len(UNEVEN_CUTS) ** 4
+    assert search is not None and len(search.keys) == len(search.hashes)
+    assert len(UNEVEN_CUTS) ** 4 < len(search.keys) <= MAX_GRID_ROWS <= MAX_GRID  # what the lookup API takes
 
 
 def test_framings_are_labelled_with_what_they_cover() -> None:
@@ -274,12 +283,16 @@ def test_framings_are_labelled_with_what_they_cover() -> None:
 def test_grid_hashes_are_the_hashes_of_each_rectangle() -> None:
     luma = AnalysisLuma(synthetic_photo(seed=5))
     xs, ys = [(0.0, 1.0), (0.05, 0.93)], [(0.1, 0.9), (0.02, 0.97), (0.0, 0.85)]
-    grid = luma.grid(xs, ys)
-    assert [region for region, _ in grid] == [Region(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
-    one_by_one = [luma.hashes(region, (Orientation.ORIGINAL,))[0][1] for region, _ in grid]
-    assert len(grid) == len(one_by_one) == 6
+    grid = luma.grid(xs, ys, (Orientation.ORIGINAL, Orientation.FLIP_X))
+    rectangles = [Region(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
+    assert [(region, o) for region, o, _ in grid] == [
+        *((region, Orientation.ORIGINAL) for region in rectangles),
+        *((region, Orientation.FLIP_X) for region in rectangles),
+    ]
+    one_by_one = [luma.hashes(region, (o,))[0][1] for region, o, _ in grid]
+    assert len(grid) == len(one_by_one) == 12
     # The grid runs in single precision: a coefficient next to the median may flip a bit.
-    assert all(hex_distance(value, b) <= 2 for (_, value), b in zip(grid, one_by_one, strict=True))
+    assert all(hex_distance(value, b) <= 2 for (_, _, value), b in zip(grid, one_by_one, strict=True))
 
 
 def test_region_qualities_in_single_precision_are_pdq_quality_scores() -> None:

@@ -37,9 +37,10 @@ from typing import IO, Any
 from PIL import Image
 
 from hashmatch.media.codec import hashes_from_json, hashes_to_json
-from hashmatch.media.framing import WORK_SIDE, AnalysisLuma
+from hashmatch.media.luma import WORK_SIDE, AnalysisLuma
 from hashmatch.media.model import Limits, MediaHashes, Region, Rejected, RejectReason
 from hashmatch.media.uneven import UnevenCropSearch
+from hashmatch.signals.base import Orientation
 
 __all__ = ["DEFAULT_MEMORY_BYTES", "DEFAULT_SECONDS", "Sandbox", "SandboxLimits"]
 
@@ -185,7 +186,8 @@ def _search(raw: Any) -> UnevenCropSearch | None:
     pixels = base64.b64decode(raw["luma"], validate=True)
     luma = AnalysisLuma(Image.frombytes("L", (width, height), pixels))
     regions = tuple(Region(*(float(v) for v in region)) for region in raw["regions"])
-    return UnevenCropSearch.from_grid(luma, regions, tuple(str(h) for h in raw["hashes"]))
+    orientations = tuple(Orientation(str(o)) for o in raw["orientations"]) if "orientations" in raw else None
+    return UnevenCropSearch.from_grid(luma, regions, tuple(str(h) for h in raw["hashes"]), orientations)
 
 
 def _hash_in_child(path: str, for_sharing: bool, media_limits: Limits) -> bytes:

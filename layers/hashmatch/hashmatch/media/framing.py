@@ -13,16 +13,25 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   8 rotations/flips (all from one DCT), and for the whole image and the image without its caption
   bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped by
   anything from 0 to 10% per side lands within 1% of a stored framing, and the middle band of the
-  whole image and of the picture inside padding: ~30-40 hashes; and the search for copies cut
-  unevenly (`hashmatch.media.uneven`).
+  whole image and of the picture inside padding: ~30-40 hashes; the picture found inside a larger
+  frame (`inside_frame`, below), the picture turned back by a few degrees (`hashmatch.media.tilt`);
+  and the search for copies cut unevenly (`hashmatch.media.uneven`).
 
-Every region is hashed from one luma at most 256 pixels on the long side: a summed-area table gives
-the exact area average of any rectangle on PDQ's 64x64 grid, then PDQ's DCT, median threshold and
-quality score apply unchanged. Area averaging ignores the source resolution, so these hashes also
-hold where the reference filter aliases (fine textures, small text) under resizing and flips; that
-is why the whole image is stored once more as a region hash. Hashes of PDQ quality below 50 are
-never produced, and an image that is flat inside the bars or padding found around it produces none.
-`benchmarks/bench_robustness.py` measures all of it.
+A copy is often the shared picture shown as part of something larger whose borders are not solid
+bars: a phone screenshot of a feed or a post, a duet or a stitch beside other footage, a frame drawn
+around it. `hashmatch.media.regions.frame_rectangles` finds the rectangles such a picture would fill
+(its four straight edges); each is queried as it is and mirrored, labelled ``inside_frame`` with
+the rectangle it covers. (Also querying each with 3% cut from every side, against a found edge a
+pixel or a rounded corner off, found no copy of the tuned screenshots and layouts that the
+rectangles as found did not: 0 of 308.)
+
+Every region is hashed from one luma at most 256 pixels on the long side (`hashmatch.media.luma`):
+a summed-area table gives the exact area average of any rectangle on PDQ's 64x64 grid, then PDQ's
+DCT, median threshold and quality score apply unchanged. Area averaging ignores the source
+resolution, so these hashes also hold where the reference filter aliases (fine textures, small
+text) under resizing and flips; that is why the whole image is stored once more as a region hash.
+Hashes of PDQ quality below 50 are never produced, and an image that is flat inside the bars or
+padding found around it produces none. `benchmarks/bench_robustness.py` measures all of it.
 """
 
 from __future__ import annotations
@@ -34,18 +43,12 @@ import numpy as np
 from PIL import Image
 
 from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, solid_bars
+from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
 from hashmatch.media.model import WHOLE, LabelledHash, Region, framing_label
+from hashmatch.media.regions import frame_rectangles
+from hashmatch.media.tilt import tilted_views
 from hashmatch.signals.base import ORIENTATIONS, Orientation
-from hashmatch.signals.pdq import (
-    PDQ,
-    PDQ_GRID,
-    PDQ_MEDIAN_RANK,
-    PDQ_MIN_QUALITY,
-    DCT_16x64,
-    coefficients_to_hex,
-    dihedral_coefficients,
-    quality_scores,
-)
+from hashmatch.signals.pdq import PDQ
 
 if TYPE_CHECKING:
     from hashmatch.media.uneven import UnevenCropSearch
@@ -54,6 +57,7 @@ __all__ = [
     "INDEX_CROP_SCALES",
     "OVERLAY_MARGIN",
     "QUERY_CROP_SCALES",
+    "WORK_SIDE",
     "AnalysisLuma",
     "Framing",
     "check_framings",
@@ -61,11 +65,6 @@ __all__ = [
     "query_framings",
     "stored_framings",
 ]
-
-# Borders are found and regions hashed on a luma at most this long: a 64x64 grid cell still averages
-# 2-4 pixels of even a small region, and hashes match as well as from 512 pixels, for a quarter of
-# the work.
-WORK_SIDE = 256
 
 # Central crops of the content stored for a shared image, as a share of each side: a copy cropped
 # by c per side keeps the central 1 - 2c.
@@ -88,7 +87,10 @@ MAX_PADDING = 0.375  # padding is looked for within this share of the side, on e
 SEAM_FIRST_ROW = 2  # a seam is never looked for nearer the edge than this many rows
 
 SAME_REGION = 0.005  # rectangles whose edges are closer than this (share of the side) are one
-MIN_SIDE = 16  # images smaller than this (analysis pixels) are hashed whole only
+# Frames are looked for on the picture's luma at most this long (the PDQ thumbnail's size): thin
+# borders, hairlines and rounded corners that the analysis luma blurs away still show there
+# (measured: the picture found in 154 of 220 screenshots and layouts at 512, 138 at 256).
+FRAME_SIDE = 512
 
 
 class Framing:
@@ -101,11 +103,17 @@ class Framing:
     BELOW_CAPTION = "below_caption"
     ABOVE_CAPTION = "above_caption"
     BETWEEN_CAPTIONS = "between_captions"
+    INSIDE_FRAME = "inside_frame"  # a rectangle found inside a larger frame (`frame_rectangles`)
     MIDDLE_BAND = "middle_band"
 
     @staticmethod
     def central_crop(scale: float) -> str:
         return f"central_crop_{round(scale * 100)}"
+
+    @staticmethod
+    def tilted(angle: float) -> str:
+        """The picture of a copy turned by `angle` degrees (clockwise when positive), turned back."""
+        return f"tilted_{'cw' if angle > 0 else 'ccw'}_{abs(angle):g}"
 
 
 _IDENTITY = (Orientation.ORIGINAL,)
@@ -143,10 +151,11 @@ def check_framings(image: Image.Image) -> tuple[tuple[LabelledHash, ...], Uneven
     from hashmatch.media.uneven import UnevenCropSearch
 
     luma = AnalysisLuma(image)
-    framings = _query_framings(luma)
+    frames = frame_rectangles(_frame_luma(image))
+    framings = _query_framings(luma, frames)
     if framings is None:
         return (), None
-    search = UnevenCropSearch(luma)
+    search = UnevenCropSearch(luma, frames=frames)
     return framings, search if search.keys else None
 
 
@@ -156,10 +165,12 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     The whole image and each content rectangle found (inside padding, bars or caption bars) in
     its 8 rotations/flips; for the whole image and the image without its caption bars also central
     crops at `QUERY_CROP_SCALES`, as they are and mirrored; the middle band of the whole image and
-    of the picture inside padding, as they are and mirrored. Hashes of PDQ quality below 50 are left
-    out, and a blank or flat image, or one flat inside its padding or bars, gives none.
+    of the picture inside padding, as they are and mirrored; each rectangle found inside a larger
+    frame (`hashmatch.media.regions`), as it is and mirrored; the picture turned back by a few
+    degrees (`hashmatch.media.tilt`). Hashes of PDQ quality below 50 are left out, and a blank or
+    flat image, or one flat inside its padding or bars, gives none.
     """
-    return _query_framings(AnalysisLuma(image)) or ()
+    return _query_framings(AnalysisLuma(image), frame_rectangles(_frame_luma(image))) or ()
 
 
 def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
@@ -168,26 +179,65 @@ def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
     return [*framed, *padded]
 
 
-def _query_framings(luma: AnalysisLuma) -> tuple[LabelledHash, ...] | None:
-    """`query_framings` of `luma`; None for a picture flat inside the frame found around it."""
+def _query_framings(luma: AnalysisLuma, frames: Sequence[Region]) -> tuple[LabelledHash, ...] | None:
+    """`query_framings` of `luma`, whose picture may fill one of `frames`; None for a picture flat
+    inside the bars or padding found around it."""
     framed, padded = _candidates(luma.pixels)
-    inside = {name: luma.hashes(region, ORIENTATIONS) for name, region in (*framed, *padded)}
-    if _blank_inside_frame(inside, [*framed, *padded]):
+    named = [*framed, *padded]
+    inside = dict(
+        zip((name for name, _ in named), luma.region_hashes([r for _, r in named], ORIENTATIONS), strict=True)
+    )
+    if _blank_inside_frame(inside, named):
         return None
+    # Everything else is hashed as it is and mirrored, in one batch: (region name, crop, rectangle).
+    crops = [
+        (name, Framing.central_crop(scale), region.central_crop(scale))
+        for name, region in framed
+        for scale in QUERY_CROP_SCALES
+    ]
+    bands = [
+        (name, Framing.MIDDLE_BAND, region.without_margins(OVERLAY_MARGIN))
+        for name, region in ((Framing.WHOLE, WHOLE), *padded)
+    ]
+    found_inside = [(Framing.INSIDE_FRAME, None, region) for region in frames]
+    batch = [*crops, *bands, *found_inside]
+    mirrored = luma.region_hashes([region for *_, region in batch], _MIRRORED)
     found: list[LabelledHash] = []
 
-    def add(name: str, crop: str | None, hashes: list[tuple[Orientation, str]]) -> None:
-        found.extend(LabelledHash(PDQ.name, value, framing_label(name, crop, o)) for o, value in hashes)
+    def add(name: str, crop: str | None, hashes: list[tuple[Orientation, str]], region: Region | None = None) -> None:
+        found.extend(LabelledHash(PDQ.name, value, framing_label(name, crop, o), region) for o, value in hashes)
 
-    for name, region in framed:
+    for name, _region in framed:
         add(name, None, inside[name])
-        for scale in QUERY_CROP_SCALES:
-            add(name, Framing.central_crop(scale), luma.hashes(region.central_crop(scale), _MIRRORED))
+        for k, (crop_name, crop, _) in enumerate(crops):
+            if crop_name == name:
+                add(name, crop, mirrored[k])
     for name, _region in padded:
         add(name, None, inside[name])
-    for name, region in ((Framing.WHOLE, WHOLE), *padded):
-        add(name, Framing.MIDDLE_BAND, luma.hashes(region.without_margins(OVERLAY_MARGIN), _MIRRORED))
+    for k, (name, crop, _) in enumerate(bands, start=len(crops)):
+        add(name, crop, mirrored[k])
+    # The rectangles found inside a larger frame carry where they are (`detail.region` of a match),
+    # as their JSON form writes it.
+    for k, (name, _, region) in enumerate(found_inside, start=len(crops) + len(bands)):
+        add(name, None, mirrored[k], Region(*region.edges()))
+    found += _tilted(luma)
     return _unique(found)
+
+
+def _frame_luma(image: Image.Image) -> np.ndarray:
+    """The picture's luma at most `FRAME_SIDE` long, to find frames in."""
+    grey = image if image.mode in ("L", "F") else image.convert("L")
+    return np.asarray(shrunk(grey, FRAME_SIDE), dtype=np.float32)
+
+
+def _tilted(luma: AnalysisLuma) -> list[LabelledHash]:
+    """The picture turned back by each of `TILT_ANGLES` and cut toward the stored 80% crop
+    (`hashmatch.media.tilt`), as it is and mirrored, labelled ``tilted_cw_N+central_crop_NN``."""
+    return [
+        LabelledHash(PDQ.name, value, framing_label(Framing.tilted(view.angle), Framing.central_crop(view.scale), o))
+        for view in tilted_views(luma, INDEX_CROP_SCALES[-1], _MIRRORED)
+        for o, value in view.hashes
+    ]
 
 
 def _blank_inside_frame(inside: dict[str, list[tuple[Orientation, str]]], regions: list[tuple[str, Region]]) -> bool:
@@ -282,119 +332,6 @@ def _padding(luma: np.ndarray) -> int:
     if score[best] < SEAM_MIN_SCORE or fill[best] > SEAM_MAX_FILL_DETAIL * picture[best]:
         return 0
     return int(thickness[best])
-
-
-# ---------------------------------------------------------------- hashing regions
-
-
-_DCT_16x64_SINGLE = DCT_16x64.astype(np.float32)
-_CELL_EDGES = np.linspace(0.0, 1.0, PDQ_GRID + 1)
-
-
-class AnalysisLuma:
-    """A picture's luma (Y = 0.299 R + 0.587 G + 0.114 B) at most `WORK_SIDE` long, with a
-    summed-area table for the area average of any rectangle, and PDQ of any region of it."""
-
-    def __init__(self, image: Image.Image) -> None:
-        grey = _shrunk(image if image.mode == "L" else image.convert("L"), WORK_SIDE)
-        self.pixels = np.asarray(grey, dtype=np.float64)
-        self.height, self.width = self.pixels.shape
-        self.table = np.zeros((self.height + 1, self.width + 1))
-        self.table[1:, 1:] = self.pixels.cumsum(axis=1).cumsum(axis=0)
-
-    @property
-    def too_small(self) -> bool:
-        return self.height < MIN_SIDE or self.width < MIN_SIDE
-
-    def hashes(self, region: Region, orientations: Sequence[Orientation]) -> list[tuple[Orientation, str]]:
-        """PDQ hashes of `region` in the `orientations` asked for; none when quality is below 50."""
-        block = self._block(region)
-        if block is None or quality_scores(block) < PDQ_MIN_QUALITY:
-            return []
-        coefficients = dihedral_coefficients(DCT_16x64 @ block @ DCT_16x64.T)
-        return [(o, coefficients_to_hex(coefficients[ORIENTATIONS.index(o)])) for o in orientations]
-
-    def grid(self, xs: Sequence[tuple[float, float]], ys: Sequence[tuple[float, float]]) -> list[tuple[Region, str]]:
-        """Every rectangle spanning one of `xs` (left, right) across and one of `ys` (top, bottom)
-        down, as shares of the sides, row by row, with its PDQ hash (as it is); none for a
-        rectangle of quality below 50, and none at all for an image smaller than `MIN_SIDE`.
-
-        In single precision, for speed: a hash may differ from `hashes` of the same rectangle by a
-        bit or two, where a coefficient lies that close to the median.
-        """
-        if self.too_small or not xs or not ys:
-            return []
-        averages = self.blocks(xs, ys, np.float32)
-        usable = quality_scores(averages) >= PDQ_MIN_QUALITY
-        dct = _DCT_16x64_SINGLE
-        coefficients = dct @ averages[usable] @ dct.T
-        rectangles = [Region(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
-        kept = [region for region, keep in zip(rectangles, usable.ravel().tolist(), strict=True) if keep]
-        return [(region, coefficients_to_hex(c)) for region, c in zip(kept, coefficients, strict=True)]
-
-    def centred_coefficients(self, xs: Sequence[tuple[float, float]], ys: Sequence[tuple[float, float]]) -> np.ndarray:
-        """PDQ's 256 DCT coefficients of every rectangle of `xs` by `ys`, minus each one's median
-        (single precision): row k is rectangle (k // len(xs), k % len(xs)); positive where the bit is set."""
-        blocks = self.blocks(xs, ys, np.float32)
-        dct = _DCT_16x64_SINGLE
-        coefficients = (dct @ blocks @ dct.T).reshape(len(ys) * len(xs), -1)
-        median = np.partition(coefficients, PDQ_MEDIAN_RANK, axis=1)[:, PDQ_MEDIAN_RANK : PDQ_MEDIAN_RANK + 1]
-        centred: np.ndarray = coefficients - median
-        return centred
-
-    def _block(self, region: Region) -> np.ndarray | None:
-        """PDQ's 64x64 buffer of `region`: area averages; None for a region under a pixel across."""
-        if (region.right - region.left) * self.width < 1.0 or (region.bottom - region.top) * self.height < 1.0:
-            return None
-        block: np.ndarray = self.blocks([(region.left, region.right)], [(region.top, region.bottom)])[0, 0]
-        return block
-
-    def blocks(
-        self, xs: Sequence[tuple[float, float]], ys: Sequence[tuple[float, float]], dtype: type = np.float64
-    ) -> np.ndarray:
-        """The 64x64 buffers of every rectangle of `xs` across by `ys` down: (len(ys), len(xs), 64, 64).
-
-        The integral of a piecewise-constant image is bilinear inside each pixel, so interpolating
-        the table at fractional cell edges gives exact area averages over fractional cells. The
-        interpolation is separable: along the columns for every span of `ys`, then along the rows
-        of those strips for every span of `xs`, so the rectangles of a grid share the first step.
-        """
-        col, col_weight, col_sizes = _grid_positions(xs, self.width)
-        row, row_weight, row_sizes = _grid_positions(ys, self.height)
-        edges = self.table[row] * (1.0 - row_weight)[..., None] + self.table[row + 1] * row_weight[..., None]
-        strips = (np.diff(edges, axis=1) / row_sizes[..., None]).astype(dtype)  # (y, 64, width + 1), summed along x
-        low, high = strips[:, :, col], strips[:, :, col + 1]
-        corners = low + (high - low) * col_weight.astype(dtype)  # (y, 64, x, 65)
-        averages = np.diff(corners, axis=3) / col_sizes.astype(dtype)  # (y, 64, x, 64)
-        return averages.transpose(0, 2, 1, 3)
-
-
-def _grid_positions(spans: Sequence[tuple[float, float]], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each span, PDQ's 65 cell edges along an axis of `size` pixels: the table index below
-    each, the fraction beyond it, and the 64 cell sizes."""
-    bounds = np.asarray(spans, dtype=np.float64) * size
-    edges = bounds[:, :1] + (bounds[:, 1:] - bounds[:, :1]) * _CELL_EDGES
-    index, weight = _split(edges, size)
-    return index, weight, np.diff(edges, axis=1)
-
-
-def _split(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integer table index below each position (clamped) and the fraction beyond it."""
-    clipped = np.clip(positions, 0.0, float(size))
-    index = np.minimum(clipped.astype(np.intp), size - 1)
-    return index, clipped - index
-
-
-def _shrunk(image: Image.Image, side: int) -> Image.Image:
-    longest = max(image.size)
-    if longest <= side:
-        return image
-    if longest >= 4 * side:  # a cheap integer box reduction first
-        image = image.reduce(longest // (2 * side))
-        longest = max(image.size)
-    scale = side / longest
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BOX)
 
 
 def _unique(hashes: Iterable[LabelledHash]) -> tuple[LabelledHash, ...]:

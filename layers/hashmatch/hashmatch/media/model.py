@@ -8,11 +8,19 @@ Query labels name which hash of a checked file was looked up, in a notification'
   ``flip_x``, ...);
 - a framing: the region of the picture it covers, then an optional crop of that region, then an
   optional orientation: ``whole``, ``inside_bars``, ``inside_padding``, ``below_caption``,
-  ``above_caption``, ``between_captions``; ``+central_crop_NN`` (the central NN% of the region),
-  ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`); ``/flip_x`` etc. For example
-  ``below_caption+central_crop_94/flip_x``;
-- ``uneven_crop`` (the search for an unevenly cut copy), ``frame@12.00s`` (one frame of an
-  animation) and ``frames`` (a video aligned with a shared video).
+  ``above_caption``, ``between_captions``, ``inside_frame`` (a rectangle found inside a larger
+  frame such as an app screenshot, a duet or a border; the hash carries the region it covers),
+  ``tilted_cw_N`` / ``tilted_ccw_N`` (the picture of a copy turned N degrees clockwise or
+  counter-clockwise, turned back: `hashmatch.media.tilt`); ``+central_crop_NN`` (the central NN%
+  of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`); ``/flip_x`` etc.
+  For example ``below_caption+central_crop_94/flip_x``, ``inside_frame+central_crop_94``,
+  ``tilted_cw_3.5+central_crop_89/flip_x``;
+- ``uneven_crop`` (the search for an unevenly cut copy; ``uneven_crop/flip_x`` when found on the
+  copy mirrored), ``frame@12.00s`` (one frame of an animation) and ``frames`` (a video aligned with
+  a shared video).
+
+The notification schema (`hashmatch/schemas/notification.v2.json`, ``match.query``) spells the
+same grammar as a pattern: a new region or crop name goes in both.
 """
 
 from __future__ import annotations
@@ -142,7 +150,7 @@ def framing_label(region: str, crop: str | None = None, orientation: Orientation
 @dataclass(frozen=True)
 class LabelledHash:
     """One more hash of a picture than its main ones: a framing or an orientation, with its label,
-    and for a framing found by a search (``uneven_crop``) the region it covers."""
+    and for a framing found by a search (``uneven_crop``, ``inside_frame``) the region it covers."""
 
     signal: str
     value: str

@@ -9,6 +9,19 @@ the stored crop's. The matcher looks those keys up (`hashmatch.matching.rules.un
 and, for each stored framing found, `closest` moves the rectangle's four edges to where its PDQ
 agrees best with the stored one; the PDQ distance there decides, at the usual threshold.
 
+A copy is also mirrored before being cut, or cut and then shown inside something larger: under a
+caption bar, in a screenshot, beside other footage in a duet or a stitch (which cut the picture to
+fill their cell). So beside the fine grid on the copy as it is, coarser grids (`COARSE_CUTS`, 16
+rectangles) are laid on the copy mirrored and inside the `GRID_FRAMES` best rectangles found inside
+a larger frame (`hashmatch.media.regions`), as they are and mirrored: 81 + 16 + 2 x 32 = 161 rows,
+within what the lookup API takes per question (162), for 2 x the fine grid's key lookups. Measured
+on the TUNED families (`benchmarks/bench_robustness.py`), where a budget of 162 rows goes: the fine
+grid mirrored instead of the coarse grids, 81.8% of copies matched; the fine grid inside one frame
+as it is, 82.7%; as it is and mirrored (324 rows), 86.5%; these coarse grids, 86.8% (subset).
+Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
+moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
+``uneven_crop/flip_x``, its region still given in the copy's own coordinates.
+
 The search needs the picture's pixels, so it runs where they are, at the edge (the hashing
 function, the member's edge stack, the CLI): the edge asks the coalition for candidates with the
 grid's keys and hashes (`hashmatch.matching.rules.uneven_crop_candidates`, served by the lookup
@@ -22,13 +35,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hashmatch.media.framing import INDEX_CROP_SCALES, AnalysisLuma
-from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, LabelledHash, Region
+from hashmatch.media.framing import INDEX_CROP_SCALES
+from hashmatch.media.luma import AnalysisLuma
+from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, LabelledHash, Region, framing_label
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
 
-__all__ = ["SEARCH_MOVES", "SEARCH_STEPS", "UNEVEN_CUTS", "UnevenCropSearch"]
+__all__ = [
+    "COARSE_CUTS",
+    "GRID_FRAMES",
+    "MAX_GRID_ROWS",
+    "SEARCH_MOVES",
+    "SEARCH_STEPS",
+    "UNEVEN_CUTS",
+    "UnevenCropSearch",
+]
 
 # The cuts on each axis the grid starts from: 9 pairs (first end, last end) per axis, 81
 # rectangles from one summed-area table, every edge within 0.019 of the truth. Points nearer the
@@ -36,6 +58,15 @@ __all__ = ["SEARCH_MOVES", "SEARCH_STEPS", "UNEVEN_CUTS", "UnevenCropSearch"]
 # several sides: of 384 seeded copies (`bench_robustness.py --edit crop_uneven --copies 12`) 368
 # are found, 367 with the even spread.
 UNEVEN_CUTS: tuple[float, ...] = (0.0125, 0.05, 0.0875)
+# The coarse grids' cuts: 4 pairs per axis, 16 rectangles, every edge within ~0.025 of the truth,
+# which the search's steps still cover.
+COARSE_CUTS: tuple[float, ...] = (0.025, 0.075)
+# Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
+GRID_FRAMES = 2
+# The most rows a search has: the fine grid, the coarse grid mirrored, and the coarse grids inside
+# the frames as they are and mirrored. The lookup API refuses questions with more keys than it takes
+# (`hashmatch.aws.api.MAX_GRID`, 162): keep this within it.
+MAX_GRID_ROWS = len(UNEVEN_CUTS) ** 4 + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES)
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
 # fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
 SEARCH_STEPS: tuple[float, ...] = (0.008, 0.004, 0.002)
@@ -49,26 +80,43 @@ class UnevenCropSearch:
     """Where a shared image's stored 80% crop lies inside a copy cut unevenly on every side.
 
     `keys` are the low-frequency keys of the grid rectangles of PDQ quality >= 50, to look up among
-    stored framings; `hashes` their PDQ hashes, row for row; `regions` the rectangles.
-    `closest(row, stored)` then searches around rectangle `row` for the framing whose PDQ is
-    closest to `stored`.
+    stored framings; `hashes` their PDQ hashes, row for row; `regions` the rectangles and
+    `orientations` how each was turned before hashing (as it is, or mirrored). The grids are laid on
+    the whole copy and inside `frames` (the rectangles found inside a larger frame, best first).
+    `closest(row, stored)` then searches around rectangle `row` for the framing whose PDQ, in that
+    row's orientation, is closest to `stored`.
     """
 
-    def __init__(self, luma: AnalysisLuma, grid: Sequence[tuple[Region, str]] | None = None) -> None:
+    def __init__(
+        self,
+        luma: AnalysisLuma,
+        grid: Sequence[tuple[Region, Orientation, str]] | None = None,
+        *,
+        frames: Sequence[Region] = (),
+    ) -> None:
         self._luma = luma
         if grid is None:
-            spans = _uneven_crop_spans()
-            grid = luma.grid(spans, spans)
-        self.regions: tuple[Region, ...] = tuple(region for region, _ in grid)
-        self.hashes: tuple[str, ...] = tuple(value for _, value in grid)
+            grid = _grid(luma, frames[:GRID_FRAMES])
+        self.regions: tuple[Region, ...] = tuple(region for region, _, _ in grid)
+        self.orientations: tuple[Orientation, ...] = tuple(orientation for _, orientation, _ in grid)
+        self.hashes: tuple[str, ...] = tuple(value for _, _, value in grid)
         self.keys: tuple[str, ...] = tuple(low_frequency_key(value) for value in self.hashes)
 
     @classmethod
-    def from_grid(cls, luma: AnalysisLuma, regions: Sequence[Region], hashes: Sequence[str]) -> UnevenCropSearch:
-        """A search over `luma` whose grid was hashed already (as `to_json` wrote it)."""
-        if len(regions) != len(hashes):
-            raise ValueError("a grid needs one hash per rectangle")
-        return cls(luma, list(zip(regions, (PDQ.parse(h) for h in hashes), strict=True)))
+    def from_grid(
+        cls,
+        luma: AnalysisLuma,
+        regions: Sequence[Region],
+        hashes: Sequence[str],
+        orientations: Sequence[Orientation] | None = None,
+    ) -> UnevenCropSearch:
+        """A search over `luma` whose grid was hashed already (as `to_json` wrote it); without
+        `orientations`, every rectangle as it is."""
+        turns = [Orientation.ORIGINAL] * len(regions) if orientations is None else list(orientations)
+        if not len(regions) == len(hashes) == len(turns):
+            raise ValueError("a grid needs one hash and one orientation per rectangle")
+        parsed = (PDQ.parse(h) for h in hashes)
+        return cls(luma, list(zip(regions, turns, parsed, strict=True)))
 
     def to_json(self) -> dict[str, object]:
         """The luma (8-bit, at most `WORK_SIDE` a side) and the grid, for `from_grid` in another process."""
@@ -78,21 +126,25 @@ class UnevenCropSearch:
             "height": int(pixels.shape[0]),
             "luma": base64.b64encode(pixels.tobytes()).decode(),
             "regions": [[region.left, region.top, region.right, region.bottom] for region in self.regions],
+            "orientations": [orientation.value for orientation in self.orientations],
             "hashes": list(self.hashes),
         }
 
     def refined(self, candidates: Sequence[Candidate], within: int = REFINED_WITHIN) -> tuple[LabelledHash, ...]:
-        """The framings found searching toward each candidate, as ``uneven_crop`` queries with the
-        region each covers: those whose PDQ ended within `within` bits of the stored one (the
-        loosest threshold a platform may choose: the matcher applies the checking platform's)."""
+        """The framings found searching toward each candidate, as ``uneven_crop`` queries (from a
+        mirrored row ``uneven_crop/flip_x``) with the region each covers: those whose PDQ ended
+        within `within` bits of the stored one (the loosest threshold a platform may choose: the
+        matcher applies the checking platform's)."""
         found = []
         for candidate in candidates:
             if not 0 <= candidate.row < len(self.regions):
                 continue
+            orientation = self.orientations[candidate.row]
             distance, region = self.closest(candidate.row, candidate.stored)
-            hashes = self._luma.hashes(region, (Orientation.ORIGINAL,))
+            hashes = self._luma.hashes(region, (orientation,))
             if distance <= within and hashes:
-                found.append(LabelledHash(PDQ.name, hashes[0][1], UNEVEN_CROP_QUERY, region))
+                label = framing_label(UNEVEN_CROP_QUERY, None, orientation)
+                found.append(LabelledHash(PDQ.name, hashes[0][1], label, region))
         return tuple(found)
 
     def closest(self, row: int, stored: str) -> tuple[int, Region]:
@@ -104,26 +156,28 @@ class UnevenCropSearch:
         disagreement weighted by how far the coefficient lies on the wrong side of the median),
         until no move helps; then a finer step. The result is never worse than the start.
         """
-        start = self.regions[row]
+        start, orientation = self.regions[row], self.orientations[row]
         signs = np.where(hex_to_bits(stored), 1.0, -1.0).astype(np.float32).ravel()
         edges = np.array([start.left, start.top, start.right, start.bottom])
         for step in SEARCH_STEPS:
             for _ in range(SEARCH_MOVES):
-                moved = self._best_move(edges, step, signs)
+                moved = self._best_move(edges, step, signs, orientation)
                 if moved is None:
                     break
                 edges = moved
         found = Region(*edges.tolist())
-        hashes = self._luma.hashes(found, (Orientation.ORIGINAL,))
+        hashes = self._luma.hashes(found, (orientation,))
         distance = hex_distance(hashes[0][1], stored) if hashes else PDQ_BITS
         start_distance = hex_distance(self.hashes[row], stored)
         return (distance, found) if distance < start_distance else (start_distance, start)
 
-    def _best_move(self, edges: np.ndarray, step: float, signs: np.ndarray) -> np.ndarray | None:
+    def _best_move(
+        self, edges: np.ndarray, step: float, signs: np.ndarray, orientation: Orientation
+    ) -> np.ndarray | None:
         left, top, right, bottom = edges.tolist()
         xs = _moves(left, right, step)
         ys = _moves(top, bottom, step)
-        centred = self._luma.centred_coefficients(xs, ys)  # (5 x 5, 256)
+        centred = self._luma.centred_coefficients(xs, ys, orientation)  # (5 x 5, 256)
         wrong = np.maximum(0.0, -signs * centred).sum(axis=1) / (np.abs(centred).sum(axis=1) + 1e-9)
         best = int(np.argmin(wrong))
         if best == 0 or wrong[best] >= wrong[0]:
@@ -138,13 +192,30 @@ def _moves(low: float, high: float, step: float) -> list[tuple[float, float]]:
     return [(max(0.0, a), min(1.0, b)) for a, b in moves]
 
 
-def _uneven_crop_spans() -> list[tuple[float, float]]:
+def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Orientation, str]]:
+    """The fine grid on the whole copy as it is; the coarse grid on it mirrored and inside each of
+    `frames` as it is and mirrored."""
+    fine, coarse = _uneven_crop_spans(UNEVEN_CUTS), _uneven_crop_spans(COARSE_CUTS)
+    rows = luma.grid(fine, fine, (Orientation.ORIGINAL,))
+    rows += luma.grid(coarse, coarse, (Orientation.FLIP_X,))
+    for frame in frames:
+        across, down = _within(frame.left, frame.right, coarse), _within(frame.top, frame.bottom, coarse)
+        rows += luma.grid(across, down, (Orientation.ORIGINAL, Orientation.FLIP_X))
+    return rows
+
+
+def _within(start: float, end: float, spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """`spans` of [start, end] (shares of it) as shares of the whole side."""
+    return [(start + a * (end - start), start + b * (end - start)) for a, b in spans]
+
+
+def _uneven_crop_spans(cuts: Sequence[float]) -> list[tuple[float, float]]:
     """Where the stored `INDEX_CROP_SCALES[-1]` central crop lies along one axis of a copy whose
-    two ends were cut by each pair of `UNEVEN_CUTS`, as shares of the copy's side."""
+    two ends were cut by each pair of `cuts`, as shares of the copy's side."""
     margin = (1.0 - INDEX_CROP_SCALES[-1]) / 2.0
     spans = []
-    for first in UNEVEN_CUTS:
-        for last in UNEVEN_CUTS:
+    for first in cuts:
+        for last in cuts:
             kept = 1.0 - first - last
             spans.append(((margin - first) / kept, (1.0 - margin - first) / kept))
     return spans

@@ -41,6 +41,7 @@ __all__ = [
     "PdqHash",
     "PdqSignal",
     "coefficients_to_hex",
+    "coefficients_to_hexes",
     "decimation_band",
     "dihedral_coefficients",
     "hex_to_bits",
@@ -115,19 +116,20 @@ def pdq_dihedral_from_luma(luma: np.ndarray) -> tuple[PdqHash, ...]:
 
 
 def dihedral_coefficients(coefficients: np.ndarray) -> list[np.ndarray]:
-    """The 16x16 DCT blocks of the original and its 7 rotations/flips."""
+    """The 16x16 DCT blocks of the original and its 7 rotations/flips (`ORIENTATIONS` order); for
+    a stack of blocks (..., 16, 16), the stack turned each way."""
     flip_x = coefficients * _FLIP_SIGNS[np.newaxis, :]
     flip_y = coefficients * _FLIP_SIGNS[:, np.newaxis]
     rotate_180 = flip_x * _FLIP_SIGNS[:, np.newaxis]
     return [
         coefficients,
-        flip_x.T,  # rotate 90
+        flip_x.swapaxes(-1, -2),  # rotate 90
         rotate_180,
-        flip_y.T,  # rotate 270
+        flip_y.swapaxes(-1, -2),  # rotate 270
         flip_x,
         flip_y,
-        coefficients.T,  # transpose
-        rotate_180.T,  # anti-transpose
+        coefficients.swapaxes(-1, -2),  # transpose
+        rotate_180.swapaxes(-1, -2),  # anti-transpose
     ]
 
 
@@ -242,6 +244,15 @@ def coefficients_to_hex(coefficients: np.ndarray) -> str:
     # Bit k lives in 16-bit word k // 16 at position k % 16; words print most significant first.
     words = bits.reshape(16, 16)[::-1, ::-1]
     return np.packbits(words).tobytes().hex()
+
+
+def coefficients_to_hexes(coefficients: np.ndarray) -> list[str]:
+    """`coefficients_to_hex` of every 16x16 block of a stack (..., 16, 16), at once."""
+    flat = coefficients.reshape(-1, 256)
+    median = np.partition(flat, PDQ_MEDIAN_RANK, axis=1)[:, PDQ_MEDIAN_RANK : PDQ_MEDIAN_RANK + 1]
+    words = (flat > median).reshape(-1, 16, 16)[:, ::-1, ::-1]
+    packed = np.packbits(words.reshape(len(flat), 256), axis=1).tobytes()
+    return [packed[k : k + 32].hex() for k in range(0, len(packed), 32)]
 
 
 def _low_frequency_rows(rows: np.ndarray) -> np.ndarray:

@@ -1,0 +1,200 @@
+"""Where a picture sits inside a larger frame: an app screenshot, a duet or stitch, a collage, a
+border or a frame drawn around it.
+
+Re-uploads often show the shared picture as one part of something larger: a phone screenshot with
+a status bar, a header, an action row and comments; a duet beside other footage; a stitch above
+it; a caption bar; a decorative border. The frame is rarely a solid bar (`hashmatch.media.bars`
+finds those), but the picture keeps four straight edges, or shares some with the frame. So:
+
+1. edge maps: the boundary between two rows is an edge at a column where the mean of the two rows
+   below differs from the mean of the two rows above by more than `EDGE_STEP` grey levels *and*
+   by `DOMINANCE` times the variation along the line on its flatter side (texture varies both
+   ways; the edge of a pasted picture steps across and runs flat along); columns alike;
+2. lines: rows (and columns) holding a run of edge at least `MIN_RUN` of the side long, the
+   `MAX_LINES` longest, plus the image's own borders;
+3. every rectangle with its top and bottom on two lines and its sides on two lines is scored by how
+   much of each of its four sides is edge (an image border counts as edge); those whose weakest
+   side is at least `MIN_SIDE_COVER` edge are kept, best covered first (then the larger), without
+   near-duplicates.
+
+All of it on the luma of the PDQ thumbnail (at most 512 pixels a side, `hashmatch.media.framing.FRAME_SIDE`),
+vectorised: cumulative sums along the edge maps give the coverage of any side at once. Measured on phone and microblog
+screenshots, duets, stitches and caption layouts (`benchmarks/bench_robustness.py`), and on
+unrelated photos, where lines inside the picture (a window, a horizon) give rectangles that hash
+far from every stored picture: the check simply queries a few more framings.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hashmatch.media.model import Region
+
+__all__ = ["MAX_RECTANGLES", "frame_rectangles"]
+
+EDGE_STEP = 10.0  # grey levels between the two rows on either side of an edge
+DOMINANCE = 1.5  # the step exceeds the along-line variation on its flatter side this many times
+ALONG = 2  # edges across a line are looked for every this many pixels along it (each its mean)
+RUN_GAP = 2  # gaps in an edge line this short (steps along it) are closed: anti-aliasing, JPEG ringing
+MIN_RUN = 0.15  # a line holds a run of edge at least this share of the side long
+MAX_LINES = 18  # the longest lines kept per direction (plus the borders)
+LINE_SPACING = 2  # lines closer than this (pixels) are one
+MIN_SIDE_SHARE = 0.15  # a rectangle is at least this share of the image's side
+MIN_SIDE_PIXELS = 24  # and at least this many pixels
+MIN_SIDE_COVER = 0.6  # each side of a rectangle is at least this much edge
+AREA_WEIGHT = 0.25  # in the ranking, a rectangle's share of the image counts this much beside its cover
+MAX_RECTANGLES = 12
+SAME_RECTANGLE = 0.015  # rectangles whose edges are all closer than this (share of the side) are one
+
+
+def frame_rectangles(luma: np.ndarray, limit: int = MAX_RECTANGLES) -> list[Region]:
+    """Up to `limit` rectangles where a picture may sit inside the frame `luma` shows, best first;
+    never the whole image. Empty for an image too small to hold one, or with no straight edges.
+
+    `luma` is a 2-D array of grey levels (0-255), any size: the constants were measured on lumas of
+    at most 512 pixels a side.
+    """
+    height, width = luma.shape
+    if min(height, width) < 2 * MIN_SIDE_PIXELS:
+        return []
+    pixels = np.asarray(luma, dtype=np.float32)
+    # Edges along each boundary between rows (boundary r lies above row r), and between columns,
+    # every `ALONG` pixels along the boundary.
+    across_rows = _edge_map(_pooled(pixels))  # (height + 1, width // ALONG)
+    across_cols = _edge_map(np.ascontiguousarray(_pooled(pixels.T)))  # (width + 1, height // ALONG)
+    rows = np.asarray(sorted({0, height, *_lines(across_rows, MIN_RUN * width / ALONG)}))
+    cols = np.asarray(sorted({0, width, *_lines(across_cols, MIN_RUN * height / ALONG)}))
+    top, bottom = _spans(rows, max(MIN_SIDE_PIXELS, MIN_SIDE_SHARE * height))
+    left, right = _spans(cols, max(MIN_SIDE_PIXELS, MIN_SIDE_SHARE * width))
+    if not len(top) or not len(left):
+        return []
+    # A side's cover depends on its own line and the span across it only: computed once per line
+    # and span, then read for every rectangle, (row span, column span) pairs row-major.
+    across = _cover(across_rows, rows, left // ALONG, right // ALONG, border=(0, height))  # (row lines, column spans)
+    down = _cover(across_cols, cols, top // ALONG, bottom // ALONG, border=(0, width))  # (column lines, row spans)
+    row_index, col_index = {line: k for k, line in enumerate(rows)}, {line: k for k, line in enumerate(cols)}
+    top_line, bottom_line = [row_index[r] for r in top], [row_index[r] for r in bottom]
+    left_line, right_line = [col_index[c] for c in left], [col_index[c] for c in right]
+    covers = np.stack([across[top_line], across[bottom_line], down[left_line].T, down[right_line].T], axis=-1).reshape(
+        -1, 4
+    )
+    row_spans, col_spans = len(top), len(left)
+    top, bottom = np.repeat(top, col_spans), np.repeat(bottom, col_spans)
+    left, right = np.tile(left, row_spans), np.tile(right, row_spans)
+    whole = (top == 0) & (bottom == height) & (left == 0) & (right == width)
+    kept = np.flatnonzero((covers.min(axis=1) >= MIN_SIDE_COVER) & ~whole)
+    area = (bottom - top)[kept] * (right - left)[kept] / (height * width)
+    ranked = kept[np.argsort(-(covers[kept].mean(axis=1) + AREA_WEIGHT * area), kind="stable")]
+    edges = np.stack([left / width, top / height, right / width, bottom / height], axis=1)[ranked]
+    found: list[Region] = []
+    while len(edges) and len(found) < limit:
+        best = edges[0]
+        found.append(Region(*(float(edge) for edge in best)))
+        # The best of the rest, leaving out near-duplicates of the one just taken.
+        edges = edges[1:][np.abs(edges[1:] - best).max(axis=1) > SAME_RECTANGLE]
+    return found
+
+
+def _pooled(luma: np.ndarray) -> np.ndarray:
+    """`luma` averaged over runs of `ALONG` pixels along each row: edges across the rows keep their
+    place to the pixel, at a fraction of the work."""
+    kept = luma.shape[1] // ALONG * ALONG
+    pooled: np.ndarray = luma[:, 0:kept:ALONG].copy()
+    for offset in range(1, ALONG):
+        pooled += luma[:, offset:kept:ALONG]
+    pooled *= 1.0 / ALONG
+    return pooled
+
+
+def _edge_map(luma: np.ndarray) -> np.ndarray:
+    """(rows + 1, cols) booleans: whether the boundary above row r is an edge at column c (the
+    image's first, second and last boundaries never are: a two-row mean needs two rows each side).
+
+    Sums of two rows stand for their means, so both sides of each comparison are doubled; every
+    step works in place on a few arrays the size of the picture, which are most of the cost.
+    """
+    rows, cols = luma.shape
+    edges = np.zeros((rows + 1, cols), dtype=bool)
+    if rows < 4 or cols < 3:
+        return edges
+    pairs = luma[:-1] + luma[1:]  # pairs[i]: rows i and i + 1
+    step = pairs[2:] - pairs[:-2]  # boundary i + 2: rows i + 2, i + 3 against rows i, i + 1
+    np.abs(step, out=step)
+    gradient = np.diff(luma, axis=1)
+    np.abs(gradient, out=gradient)
+    along = np.empty_like(luma)  # the larger step to either neighbour along the line
+    np.maximum(gradient[:, :-1], gradient[:, 1:], out=along[:, 1:-1])
+    along[:, 0], along[:, -1] = along[:, 1], along[:, -2]
+    along_pairs = np.add(along[:-1], along[1:], out=pairs)
+    flatter = np.minimum(along_pairs[:-2], along_pairs[2:], out=along[:-3])
+    flatter *= DOMINANCE
+    inner = edges[2:-2]
+    np.greater(step, flatter, out=inner)
+    inner &= step > 2.0 * EDGE_STEP
+    return _closed(edges)
+
+
+def _closed(edges: np.ndarray) -> np.ndarray:
+    """Gaps of at most `RUN_GAP` pixels along each line filled (a morphological closing)."""
+    grown = edges.copy()
+    for shift in range(1, RUN_GAP + 1):
+        grown[:, shift:] |= edges[:, :-shift]
+    closed = grown.copy()
+    for shift in range(1, RUN_GAP + 1):
+        closed[:, :-shift] &= grown[:, shift:]
+    return closed
+
+
+def _lines(edges: np.ndarray, min_run: float) -> list[int]:
+    """Positions of the boundaries holding the longest runs of edge (at least `min_run` long), at
+    most `MAX_LINES`, no two within `LINE_SPACING`."""
+    counts = _cumulative(edges)
+    shortest = math.ceil(min_run)
+    if shortest >= counts.shape[1]:
+        return []
+    # Lines where some window of that length is all edge hold such a run: only those are measured.
+    candidates = np.flatnonzero(((counts[:, shortest:] - counts[:, :-shortest]) >= shortest).any(axis=1))
+    counts = counts[candidates]
+    # The run ending at each position: its count less the count at the last gap before it.
+    upto = counts[:, 1:]
+    at_gaps = np.where(upto == counts[:, :-1], upto, 0)
+    longest = np.zeros(len(edges), dtype=np.int64)
+    if len(candidates):
+        longest[candidates] = (upto - np.maximum.accumulate(at_gaps, axis=1)).max(axis=1)
+    kept: list[int] = []
+    for line in np.argsort(-longest, kind="stable").tolist():
+        if longest[line] < min_run or len(kept) == MAX_LINES:
+            break
+        if all(abs(line - other) > LINE_SPACING for other in kept):
+            kept.append(line)
+    return kept
+
+
+def _spans(lines: np.ndarray, min_length: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every (first, second) pair of `lines` at least `min_length` apart."""
+    first, second = np.meshgrid(lines, lines, indexing="ij")
+    wide = second - first >= min_length
+    return first[wide], second[wide]
+
+
+def _cumulative(edges: np.ndarray) -> np.ndarray:
+    """Edge counts along each line up to each position: (lines, length + 1)."""
+    counts = np.zeros((edges.shape[0], edges.shape[1] + 1), dtype=np.int16 if edges.shape[1] < 2**15 else np.int32)
+    np.cumsum(edges, axis=1, out=counts[:, 1:])
+    return counts
+
+
+def _cover(
+    edges: np.ndarray, lines: np.ndarray, start: np.ndarray, end: np.ndarray, border: tuple[int, int]
+) -> np.ndarray:
+    """(lines, spans): the share of each span [start, end) that is edge along each of `lines`, the
+    best of the line and its two neighbours (an edge found a pixel off still counts); 1 along the
+    image's own `border` lines."""
+    near = np.clip(lines[:, None] + np.array([-1, 0, 1]), 0, len(edges) - 1)  # (lines, 3)
+    counts = _cumulative(edges[near.ravel()]).reshape(len(lines), 3, -1)
+    covered = counts[:, :, end] - counts[:, :, start]  # (lines, 3, spans)
+    best = covered.max(axis=1) / np.maximum(end - start, 1)
+    best[np.isin(lines, border)] = 1.0
+    return best

@@ -1,0 +1,372 @@
+"""A picture inside a larger frame, a copy turned by a few degrees, a mirrored copy cut unevenly:
+found, matched through the real hashing and matcher, and look-alikes kept apart."""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from hashmatch.bank.model import Provenance
+from hashmatch.edge.ingest import refine
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.rules import picture_queries
+from hashmatch.media import framing
+from hashmatch.media.hashing import hash_file
+from hashmatch.media.luma import AnalysisLuma
+from hashmatch.media.model import WHOLE, MediaHashes, Region
+from hashmatch.media.regions import frame_rectangles
+from hashmatch.media.tilt import TILT_ANGLES, inscribed_share, tilted_views
+from hashmatch.media.uneven import UnevenCropSearch
+from hashmatch.service.service import item_from_media
+from hashmatch.signals.base import ORIENTATIONS, Orientation
+from hashmatch.signals.bits import hex_distance
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
+from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.oracles import stored_pdq_hashes
+from hashmatch_tools.reuploads import drawing
+from hashmatch_tools.reuploads.geometric import rotate_with_crop
+from hashmatch_tools.samples import jpeg_bytes
+
+pytestmark = pytest.mark.unit
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SCHEMA = Path(__file__).resolve().parents[2] / "layers/hashmatch/hashmatch/schemas/notification.v2.json"
+BRIDGE = "pdq/bridge-mods/aaa-orig.jpg"
+DESK = "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg"
+# Other shots of the same desk, never shared: look-alikes of DESK.
+DESK_LOOKALIKES = ("pdq/reg-test-input/exif-rotn/exif-rotn-3.jpg", "pdq/reg-test-input/exif-rotn/exif-rotn-8.jpg")
+
+
+# ---------------------------------------------------------------- pictures
+
+
+@functools.cache
+def synthetic_photo(seed: int = 7, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A seeded stand-in for a photo: smooth shapes at several scales, in colour."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    canvas = np.zeros((height, width, 3))
+    for cells, weight in ((4, 1.0), (12, 0.5), (40, 0.25)):
+        noise = rng.random((cells * height // width + 1, cells, 3))
+        layer = Image.fromarray((noise * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
+        canvas += weight * np.asarray(layer, dtype=np.float64)
+    canvas = 255 * (canvas - canvas.min()) / (canvas.max() - canvas.min())
+    return Image.fromarray(canvas.astype(np.uint8))
+
+
+def reference_photo(relative: str) -> Image.Image:
+    path = DATA / relative
+    if not path.exists():
+        pytest.skip(f"reference media not found at {path} (the shared data folder beside the checkout)")
+    return _load(path)
+
+
+@functools.cache
+def _load(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        photo = ImageOps.exif_transpose(image).convert("RGB")
+    photo.thumbnail((1024, 1024))
+    return photo
+
+
+def photo(name: str) -> Image.Image:
+    return synthetic_photo() if name == "synthetic" else reference_photo(name)
+
+
+def thumbnail(image: Image.Image) -> Image.Image:
+    """What `hash_picture` is handed: the picture at most 512 pixels a side."""
+    small = image.copy()
+    small.thumbnail((512, 512))
+    return small
+
+
+def screenshot(picture: Image.Image, seed: int = 3, dark: bool = False) -> tuple[Image.Image, Region]:
+    """A phone screenshot of a feed post (status bar, app bar, header with avatar and name, the picture
+    fitted to the width, action row, likes, caption, comments, navigation bar) and where the picture is."""
+    rng = random.Random(seed)
+    width, height = 720, 1480
+    background, ink = ((0, 0, 0), (245, 245, 245)) if dark else ((255, 255, 255), (10, 10, 10))
+    canvas = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(canvas)
+    drawing.status_bar(canvas, 43, ink, background, rng)
+    draw.text((29, 82), "Photogram", fill=ink, font=drawing.font(46, "serif"), anchor="lm")
+    drawing.avatar(canvas, (22, 136, 80, 194), rng, ring=True)
+    draw.text((100, 165), drawing.handle(rng), fill=ink, font=drawing.font(24, "bold"), anchor="lm")
+    fitted = drawing.fit_width(picture, width)
+    top = 208
+    canvas.paste(fitted, (0, top))
+    y = top + fitted.height
+    for i, kind in enumerate(("heart", "comment", "share")):
+        drawing.icon(draw, kind, 43 + 72 * i, y + 40, 43, ink)
+    draw.text((29, y + 85), f"{rng.randint(12, 9999):,} likes", fill=ink, font=drawing.font(24, "bold"))
+    for line in range(3):
+        draw.text((29, y + 125 + 36 * line), drawing.sentence(rng, (4, 9)), fill=ink, font=drawing.font(24))
+    drawing.nav_bar(canvas, height - 100, 100, ink, background, ["home", "search", "plus", "play", "user"], rng)
+    return canvas, Region(0.0, top / height, 1.0, (top + fitted.height) / height)
+
+
+def captioned(picture: Image.Image, share: float = 0.18) -> Image.Image:
+    """A white meme caption bar with black text above the picture."""
+    bar = round(picture.height * share)
+    canvas = Image.new("RGB", (picture.width, picture.height + bar), (255, 255, 255))
+    canvas.paste(picture, (0, bar))
+    ImageDraw.Draw(canvas).text(
+        (picture.width / 2, bar / 2),
+        "when the weekend hits",
+        fill=(0, 0, 0),
+        font=drawing.font(bar // 3, "bold"),
+        anchor="mm",
+    )
+    return canvas
+
+
+def cut(picture: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    w, h = picture.size
+    return picture.crop((round(left * w), round(top * h), round(w - right * w), round(h - bottom * h)))
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def hashed(picture: Image.Image, *, for_sharing: bool = False) -> MediaHashes:
+    """What the edge makes of `picture` uploaded as a JPEG (quality 95)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.jpg"
+        path.write_bytes(jpeg_bytes(picture, quality=95))
+        return hash_file(path, for_sharing=for_sharing)
+
+
+def bank_of(*pictures: Image.Image) -> tuple[Matcher, list[str]]:
+    """A matcher over a bank holding each picture, shared."""
+    bank = MemoryBank()
+    ids = []
+    for number, picture in enumerate(pictures):
+        provenance = Provenance(contributor=f"member-{number}", shared_at="2026-12-04T00:00:00Z")
+        item = item_from_media(hashed(picture, for_sharing=True), provenance)
+        bank.put_items([item])
+        ids.append(item.item_id)
+    return Matcher(bank, BankIndex()), ids
+
+
+def checked(picture: Image.Image, matcher: Matcher) -> MediaHashes:
+    """A checked picture's hashes, refined through the matcher's uneven-crop candidates as the edge does."""
+    return refine(hashed(picture), matcher)
+
+
+def matched_queries(matcher: Matcher, hashes: MediaHashes, item_id: str) -> list[str]:
+    return [m.query for m in matcher.match(hashes) if m.item_id == item_id]
+
+
+def without(hashes: MediaHashes, prefix: str) -> MediaHashes:
+    """`hashes` without the queries whose label starts with `prefix`."""
+    return MediaHashes(
+        media=hashes.media,
+        signals=hashes.signals,
+        quality=hashes.quality,
+        queries=tuple(q for q in hashes.queries if not q.label.startswith(prefix)),
+    )
+
+
+# ---------------------------------------------------------------- pictures inside frames
+
+
+@pytest.mark.parametrize("name", ["synthetic", BRIDGE])
+@pytest.mark.parametrize("dark", [False, True])
+def test_a_picture_in_a_screenshot_is_found_where_it_was_pasted(name: str, dark: bool) -> None:
+    shot, truth = screenshot(photo(name), dark=dark)
+    small = thumbnail(shot)
+    found = frame_rectangles(np.asarray(small.convert("L"), dtype=np.float32))
+    # Every rectangle found is queried: the picture's own must be among them, to a pixel or two.
+    assert any(region.close_to(truth, 0.01) for region in found), (truth, found)
+
+
+@pytest.mark.parametrize("name", ["synthetic", BRIDGE])
+def test_a_picture_in_a_screenshot_matches_by_the_rectangle_found(name: str) -> None:
+    original = photo(name)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    shot, truth = screenshot(original)
+    hashes = checked(shot, matcher)
+    (match,) = [m for m in matcher.match(hashes) if m.item_id == item_id]
+    assert match.query.startswith("inside_frame") and match.distance <= PDQ_MATCH_THRESHOLD
+    assert Region(*match.detail["region"]).close_to(truth, 0.04)
+    assert matched_queries(matcher, without(hashes, "inside_frame"), item_id) == []  # nothing else finds it
+
+
+def test_frames_are_not_found_in_a_blank_or_tiny_picture() -> None:
+    assert frame_rectangles(np.full((300, 400), 128.0)) == []
+    assert frame_rectangles(np.random.default_rng(1).uniform(0, 255, (30, 40))) == []
+
+
+def test_the_whole_picture_is_never_a_frame() -> None:
+    shot, _ = screenshot(synthetic_photo())
+    found = frame_rectangles(np.asarray(thumbnail(shot).convert("L"), dtype=np.float32))
+    assert found and all(not region.close_to(WHOLE, 0.01) for region in found)
+
+
+def test_region_hashes_in_a_batch_are_each_regions_hashes() -> None:
+    luma = AnalysisLuma(synthetic_photo(seed=5))
+    regions = [Region(0.0, 0.0, 1.0, 1.0), Region(0.1, 0.23, 0.93, 0.8), Region(0.5, 0.5, 0.5001, 0.9)]
+    batch = luma.region_hashes(regions, (Orientation.ORIGINAL, Orientation.FLIP_X))
+    assert batch == [luma.hashes(region, (Orientation.ORIGINAL, Orientation.FLIP_X)) for region in regions]
+    assert batch[2] == []  # under a pixel across
+
+
+# ---------------------------------------------------------------- turned copies
+
+
+@pytest.mark.parametrize("name", ["synthetic", BRIDGE])
+@pytest.mark.parametrize("angle", [3.0, -3.0])
+def test_a_copy_turned_three_degrees_matches_by_turning_it_back(name: str, angle: float) -> None:
+    original = photo(name)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    hashes = checked(rotate_with_crop(original, angle, 0.005), matcher)
+    queries = matched_queries(matcher, hashes, item_id)
+    assert queries and queries[0].startswith("tilted_"), queries
+    assert matched_queries(matcher, without(hashes, "tilted_"), item_id) == []  # nothing else finds it
+
+
+def test_turned_views_aim_at_the_stored_crop_inside_the_clean_rectangle() -> None:
+    luma = AnalysisLuma(synthetic_photo())
+    views = tilted_views(luma, 0.8, (Orientation.ORIGINAL,))
+    assert {view.angle for view in views} == {sign * a for a in TILT_ANGLES for sign in (-1.0, 1.0)}
+    for view in views:
+        clean = inscribed_share(luma.width, luma.height, view.angle)
+        assert 0.8 / clean <= view.scale + 1e-9 or view.scale == clean
+        assert view.scale <= clean
+
+
+def test_inscribed_share() -> None:
+    assert inscribed_share(640, 480, 0.0) == pytest.approx(1.0)
+    assert inscribed_share(100, 100, 45.0) == pytest.approx(1 / np.sqrt(2))
+    assert inscribed_share(640, 480, 5.0) == inscribed_share(640, 480, -5.0) < 1.0
+
+
+# ---------------------------------------------------------------- the mirrored uneven-crop grid
+
+
+@pytest.mark.parametrize("name", ["synthetic", BRIDGE])
+def test_a_mirrored_copy_cut_unevenly_under_a_caption_matches_by_the_mirrored_grid(name: str) -> None:
+    original = photo(name)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    copy = captioned(cut(ImageOps.mirror(original), 0.07, 0.0, 0.0, 0.05))
+    hashes = checked(copy, matcher)
+    assert "uneven_crop/flip_x" in matched_queries(matcher, hashes, item_id)
+
+
+def test_the_search_keeps_its_mirrored_rows_across_processes() -> None:
+    from hashmatch.edge.sandbox import _search
+
+    _, search = framing.check_framings(cut(synthetic_photo(), 0.05, 0.02, 0.0, 0.08))
+    assert search is not None
+    assert set(search.orientations) == {Orientation.ORIGINAL, Orientation.FLIP_X}
+    rebuilt = _search(json.loads(json.dumps(search.to_json())))
+    assert rebuilt is not None
+    assert (rebuilt.regions, rebuilt.orientations, rebuilt.keys) == (search.regions, search.orientations, search.keys)
+    mirrored = search.orientations.index(Orientation.FLIP_X)
+    stored = search.hashes[mirrored]
+    assert rebuilt.closest(mirrored, stored) == search.closest(mirrored, stored) == (0, search.regions[mirrored])
+
+
+def test_a_grid_written_before_mirrored_rows_reads_as_unmirrored() -> None:
+    luma = AnalysisLuma(synthetic_photo())
+    search = UnevenCropSearch.from_grid(luma, [Region(0.1, 0.1, 0.9, 0.9)], ["0" * 64])
+    assert search.orientations == (Orientation.ORIGINAL,)
+    with pytest.raises(ValueError, match="orientation"):
+        UnevenCropSearch.from_grid(luma, [Region(0.1, 0.1, 0.9, 0.9)], ["0" * 64], [])
+
+
+# ---------------------------------------------------------------- look-alikes
+
+
+def test_look_alikes_do_not_match_through_frames_turns_or_the_grid() -> None:
+    """Other shots of a shared desk, as they are and edited as the new stages expect copies to
+    be: no verdict, and no queried hash within twice the threshold of any stored one."""
+    desk = reference_photo(DESK)
+    matcher, (desk_id,) = bank_of(desk)
+    stored = stored_pdq_hashes(hashed(desk, for_sharing=True))
+    for relative in DESK_LOOKALIKES:
+        other = reference_photo(relative)
+        for copy in (
+            other,
+            screenshot(other)[0],
+            rotate_with_crop(other, 3.0),
+            captioned(cut(ImageOps.mirror(other), 0.07, 0.0, 0.0, 0.05)),
+        ):
+            hashes = checked(copy, matcher)
+            assert matched_queries(matcher, hashes, desk_id) == [], relative
+            closest = min(hex_distance(q.value, s) for q in picture_queries(hashes, "pdq") for s in stored)
+            assert closest > 2 * PDQ_MATCH_THRESHOLD, (relative, closest)
+
+
+def test_a_stereo_pair_does_not_match_through_frames_turns_or_the_grid() -> None:
+    skimage = pytest.importorskip("skimage", reason="scikit-image (the [bench] extra) holds the stereo pair")
+    folder = Path(skimage.__file__).parent / "data"
+    left, right = (Image.open(folder / f"motorcycle_{side}.png").convert("RGB") for side in ("left", "right"))
+    matcher, (left_id,) = bank_of(left)
+    for copy in (right, screenshot(right)[0], rotate_with_crop(right, -3.0), captioned(ImageOps.mirror(right))):
+        assert matched_queries(matcher, checked(copy, matcher), left_id) == []
+
+
+# ---------------------------------------------------------------- labels
+
+
+def test_every_query_label_fits_the_notification_schema() -> None:
+    pattern = re.compile(json.loads(SCHEMA.read_text())["$defs"]["match"]["properties"]["query"]["pattern"])
+    original = synthetic_photo()
+    matcher, _ = bank_of(original)
+    labels = {"original"}
+    for copy in (
+        screenshot(original)[0],
+        rotate_with_crop(original, 3.5),
+        captioned(cut(ImageOps.mirror(original), 0.07, 0.0, 0.0, 0.05)),
+    ):
+        labels |= {q.label for q in checked(copy, matcher).queries}
+    labels |= {o.value for o in ORIENTATIONS}
+    assert {label.split("+")[0].split("/")[0] for label in labels} >= {"inside_frame", "tilted_cw_3.5", "uneven_crop"}
+    assert [label for label in labels if not pattern.match(label)] == []
+
+
+# ---------------------------------------------------------------- degenerate pictures
+
+
+@pytest.mark.parametrize(
+    ("size", "mode"),
+    [
+        ((1, 1), "RGB"),
+        ((3, 2), "RGB"),
+        ((16, 16), "RGB"),
+        ((47, 47), "RGB"),
+        ((49, 49), "RGB"),
+        ((5000, 16), "RGB"),
+        ((16, 5000), "RGB"),
+        ((4000, 40), "RGB"),
+        ((600, 400), "L"),
+        ((600, 400), "RGBA"),
+        ((600, 400), "P"),
+        ((600, 400), "I;16"),
+        ((600, 400), "1"),
+    ],
+)
+def test_checks_of_tiny_thin_and_unusual_pictures_never_raise(size: tuple[int, int], mode: str) -> None:
+    picture = synthetic_photo().resize(size)
+    if mode == "I;16":
+        picture = Image.fromarray(np.asarray(picture.convert("L"), dtype=np.uint16) * 257)
+    elif mode != "RGB":
+        picture = picture.convert(mode)
+    matcher, _ = bank_of(synthetic_photo())
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.png"
+        picture.save(path)
+        hashes = refine(hash_file(path), matcher)
+    matcher.match(hashes)
+    pattern = re.compile(json.loads(SCHEMA.read_text())["$defs"]["match"]["properties"]["query"]["pattern"])
+    assert [q.label for q in hashes.queries if not pattern.match(q.label)] == []
