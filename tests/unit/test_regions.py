@@ -34,7 +34,7 @@ from hashmatch_tools.fakes import MemoryBank
 from hashmatch_tools.oracles import stored_pdq_hashes
 from hashmatch_tools.reuploads import drawing
 from hashmatch_tools.reuploads.geometric import rotate_with_crop
-from hashmatch_tools.samples import jpeg_bytes
+from hashmatch_tools.samples import jpeg_bytes, smooth_photo
 
 pytestmark = pytest.mark.unit
 
@@ -49,18 +49,8 @@ DESK_LOOKALIKES = ("pdq/reg-test-input/exif-rotn/exif-rotn-3.jpg", "pdq/reg-test
 # ---------------------------------------------------------------- pictures
 
 
-@functools.cache
 def synthetic_photo(seed: int = 7, size: tuple[int, int] = (640, 480)) -> Image.Image:
-    """A seeded stand-in for a photo: smooth shapes at several scales, in colour."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    canvas = np.zeros((height, width, 3))
-    for cells, weight in ((4, 1.0), (12, 0.5), (40, 0.25)):
-        noise = rng.random((cells * height // width + 1, cells, 3))
-        layer = Image.fromarray((noise * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
-        canvas += weight * np.asarray(layer, dtype=np.float64)
-    canvas = 255 * (canvas - canvas.min()) / (canvas.max() - canvas.min())
-    return Image.fromarray(canvas.astype(np.uint8))
+    return smooth_photo(seed, size)
 
 
 def reference_photo(relative: str) -> Image.Image:

@@ -23,6 +23,7 @@ from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
 from hashmatch_tools import oracles
+from hashmatch_tools.samples import smooth_photo
 
 pytestmark = pytest.mark.unit
 
@@ -55,18 +56,8 @@ def _load(path: Path) -> Image.Image:
     return photo
 
 
-@functools.cache
 def synthetic_photo(seed: int = 7, size: tuple[int, int] = (480, 320)) -> Image.Image:
-    """A seeded stand-in for a photo: smooth shapes at several scales, in colour."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    canvas = np.zeros((height, width, 3))
-    for cells, weight in ((4, 1.0), (12, 0.5), (40, 0.25)):
-        noise = rng.random((cells * height // width + 1, cells, 3))
-        layer = Image.fromarray((noise * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
-        canvas += weight * np.asarray(layer, dtype=np.float64)
-    canvas = 255 * (canvas - canvas.min()) / (canvas.max() - canvas.min())
-    return Image.fromarray(canvas.astype(np.uint8))
+    return smooth_photo(seed, size)
 
 
 def shared(image: Image.Image) -> MediaHashes:

@@ -7,6 +7,7 @@ re-uploads of harmful media go through.
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -113,3 +114,17 @@ def letterboxed_frames(frames: list[np.ndarray], ratio: float = 0.15) -> list[np
     height = frames[0].shape[0]
     bar = np.zeros((int(height * ratio) // 2 * 2, frames[0].shape[1], 3), dtype=np.uint8)
     return [np.ascontiguousarray(np.concatenate([bar, frame, bar])) for frame in frames]
+
+
+@functools.cache
+def smooth_photo(seed: int, size: tuple[int, int]) -> Image.Image:
+    """A seeded stand-in for a photo: smooth shapes at several scales, in colour."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    canvas = np.zeros((height, width, 3))
+    for cells, weight in ((4, 1.0), (12, 0.5), (40, 0.25)):
+        noise = rng.random((cells * height // width + 1, cells, 3))
+        layer = Image.fromarray((noise * 255).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
+        canvas += weight * np.asarray(layer, dtype=np.float64)
+    canvas = 255 * (canvas - canvas.min()) / (canvas.max() - canvas.min())
+    return Image.fromarray(canvas.astype(np.uint8))
