@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem
+from hashmatch.edge.ingest import SHARE_PART_ENTRIES
 from hashmatch.governance.admission import admit
 from hashmatch.governance.taxonomy import TaxonomyError, taxonomy, taxonomy_from_json
 from hashmatch.media.model import Rejected, RejectReason
@@ -160,3 +162,28 @@ def test_hashmatch_taxonomy_prints_one_json_line_per_label(capsys) -> None:
 def test_hashmatch_share_refuses_an_unknown_label_before_uploading(capsys) -> None:
     assert main(["share", "--platform", "tiktok", "--label", "memes", "missing.jpg"]) == 2
     assert "outside the coalition's taxonomy" in capsys.readouterr().err
+
+
+def test_a_list_shared_in_parts_is_refused_whole_for_its_last_line() -> None:
+    # 5,001 entries: two parts of a share; the bad line is in the second.
+    rows = [f"pdq,{hashlib.sha256(str(n).encode()).hexdigest()}" for n in range(SHARE_PART_ENTRIES)]
+    service, store, bank, notifier = _service()
+    listing = "\n".join(["signal,hash", *rows, f"pdq,{'0' * 64}"]) + "\n"
+    service.process(store.put("ingest", "share/tiktok/list.csv", listing.encode(), {"labels": "gore"}))
+    (refused,) = notifier.sent  # not part 1 accepted, then part 2 refused
+    assert refused.event_type is EventType.SHARE_REJECTED
+    assert refused.body["rejection"]["reason"] == "degenerate_hash"
+    assert f"line {SHARE_PART_ENTRIES + 2}: " in refused.body["rejection"]["message"]
+    assert bank.items == {}
+
+
+def test_a_list_with_a_label_outside_the_taxonomy_on_one_line_is_refused_before_any_part() -> None:
+    lines = [{"pdq": hashlib.sha256(str(n).encode()).hexdigest()} for n in range(SHARE_PART_ENTRIES)]
+    lines.append({"pdq": PDQ, "labels": ["graphic-violence", "satire"]})
+    service, store, bank, notifier = _service()
+    listing = "".join(json.dumps(line) + "\n" for line in lines)
+    service.process(store.put("ingest", "share/tiktok/list.jsonl", listing.encode(), {"labels": "gore"}))
+    (refused,) = notifier.sent
+    assert refused.body["rejection"]["reason"] == "invalid_label" and "'satire'" in refused.body["rejection"]["message"]
+    assert f"line {SHARE_PART_ENTRIES + 1}: " in refused.body["rejection"]["message"]
+    assert bank.items == {}

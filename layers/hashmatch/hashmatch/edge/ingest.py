@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hashmatch.bank.hashlist import MAX_HASH_LIST_BYTES, looks_like_hash_list, parse_hash_list
+from hashmatch.governance.admission import refuse_list
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.hashing import SNIFF_BYTES
 from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason, sniff_media
@@ -154,6 +155,8 @@ class EdgeHasher:
         if size > MAX_HASH_LIST_BYTES:
             raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes: a hash list is at most {MAX_HASH_LIST_BYTES} bytes")
         entries = parse_hash_list(path.read_bytes(), signal)
+        if base.action == "share":
+            refuse_list(entries, base.metadata)  # the coalition checks each part again
         parts = max(1, -(-len(entries) // self._share_part))
         for number in range(parts):
             part = tuple(entries[number * self._share_part : (number + 1) * self._share_part])

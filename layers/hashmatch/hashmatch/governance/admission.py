@@ -9,38 +9,63 @@ false matches. Labels are stored as taxonomy ids (aliases resolved).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+from hashmatch.bank.hashlist import HashListEntry
 from hashmatch.bank.model import SharedItem
 from hashmatch.governance.taxonomy import Taxonomy, TaxonomyError, taxonomy
 from hashmatch.media.model import Rejected, RejectReason
 from hashmatch.signals import SIGNALS
 
-__all__ = ["admit"]
+__all__ = ["admit", "admitted_labels", "refuse_degenerate", "refuse_list"]
 
 
 def admit(item: SharedItem, where: str = "", scheme: Taxonomy | None = None) -> SharedItem:
     """`item` with its labels as taxonomy ids and its severity on the scale; raises `Rejected`
     (`invalid_label`, `invalid_severity`, `degenerate_hash`) saying what is wrong, prefixed by
     `where` (e.g. "line 3: ") for an entry of a hash list."""
-    scheme = scheme or taxonomy()
     provenance = item.provenance
+    labels, severity = admitted_labels(provenance.labels, provenance.severity, where, scheme)
+    refuse_degenerate(((entry.signal, entry.value) for entry in item.near_entries), where)
+    return replace(item, provenance=replace(provenance, labels=labels, severity=severity))
+
+
+def admitted_labels(
+    labels: Iterable[str], severity: str | None, where: str = "", scheme: Taxonomy | None = None
+) -> tuple[tuple[str, ...], str | None]:
+    """The labels as taxonomy ids and the severity on the scale; raises `Rejected` otherwise."""
+    scheme = scheme or taxonomy()
     try:
-        labels = scheme.canonical_labels(provenance.labels)
+        ids = scheme.canonical_labels(labels)
     except TaxonomyError as error:
         raise Rejected(RejectReason.INVALID_LABEL, f"{where}{error}") from None
     try:
-        severity = scheme.severity(provenance.severity)
+        return ids, scheme.severity(severity)
     except TaxonomyError as error:
         raise Rejected(RejectReason.INVALID_SEVERITY, f"{where}{error}") from None
-    for entry in item.near_entries:
-        if entry.signal not in SIGNALS:
+
+
+def refuse_degenerate(hashes: Iterable[tuple[str, str]], where: str = "") -> None:
+    """Raise `Rejected` (`degenerate_hash`) for the first (signal, value) too poor to share."""
+    for signal, value in hashes:
+        if signal not in SIGNALS:
             continue
-        why = SIGNALS.get(entry.signal).degenerate(entry.value)
+        why = SIGNALS.get(signal).degenerate(value)
         if why is not None:
             raise Rejected(
                 RejectReason.DEGENERATE_HASH,
-                f"{where}the {entry.signal} hash {entry.value} cannot be shared: {why}; "
-                "it would match unrelated content",
+                f"{where}the {signal} hash {value} cannot be shared: {why}; it would match unrelated content",
             )
-    return replace(item, provenance=replace(provenance, labels=labels, severity=severity))
+
+
+def refuse_list(entries: Sequence[HashListEntry], metadata: Mapping[str, str]) -> None:
+    """Raise `Rejected` for the first entry of a shared hash list the bank would not admit, so a
+    list shared in several parts is refused whole before any part is stored. An entry's own
+    labels and severity stand in for the file's, as when it is stored."""
+    file_labels = [label for label in metadata.get("labels", "").split(",") if label.strip()]
+    for entry in entries:
+        where = f"line {entry.line}: "
+        labels = entry.labels if entry.labels is not None else file_labels
+        admitted_labels(labels, entry.overrides.get("severity") or metadata.get("severity") or None, where)
+        refuse_degenerate(entry.signals.items(), where)
