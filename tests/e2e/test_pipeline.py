@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from hashmatch.bank.model import item_id_for
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.notifications import ObjectRef, notification_schema
 from hashmatch.service.submission import Kind, Submission
@@ -254,9 +256,11 @@ def test_subscribing_is_one_command_and_its_filter_holds(coalition: Coalition, l
     assert subscribed["filter"] == {"event_type": ["hash.shared"], "labels": ["violent-extremism"]}
 
     coalition.put("share", "tiktok", "t.jpg", jpeg_bytes(scene(151)), {"labels": "violent-extremism"})
-    coalition.put("share", "tiktok", "s.jpg", jpeg_bytes(scene(152)), {"labels": "suicide-self-harm"})
-    # Rivals' notices carry no object key (the sharer's own): the second share is known by its labels.
-    assert _drain(coalition, "facebook", "hash.shared", lambda n: n["items"][0]["labels"] == ["suicide-self-harm"])
+    second = jpeg_bytes(scene(152))
+    coalition.put("share", "tiktok", "s.jpg", second, {"labels": "suicide-self-harm"})
+    # Rivals' notices carry no object key (the sharer's own): the second share is known by its item.
+    second_item = item_id_for("tiktok", "sha256", hashlib.sha256(second).hexdigest())
+    assert _drain(coalition, "facebook", "hash.shared", lambda n: n["items"][0]["item_id"] == second_item)
 
     code = main(
         ["inbox", "--platform", "facebook", "--wait", "3", "--inbox-queue-url", subscribed["queue_url"], *where]
