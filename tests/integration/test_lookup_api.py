@@ -136,7 +136,8 @@ def stack() -> Iterator[LocalStack]:
     """A local stack of its own, its API only (nothing here goes through the queues); the
     environment it sets for its functions is put back after."""
     saved = dict(os.environ)
-    stack = LocalStack(parameters={"LogLevel": "WARNING"}).start(poll=False)
+    # Its own stack name: moto's state is per process, and the e2e tests' stack may run in this one.
+    stack = LocalStack(stack_name="hashmatch-lookup-test", parameters={"LogLevel": "WARNING"}).start(poll=False)
     try:
         yield stack
     finally:
