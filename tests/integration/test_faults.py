@@ -243,3 +243,19 @@ def test_the_stack_refuses_a_retry_that_would_meet_a_dead_attempt_in_progress() 
         LocalStack(function_timeout=10, retry_seconds=5)
     with pytest.raises(ValueError, match="moto_process"):
         LocalStack(moto_process=True, function_middleware=lambda app: app)
+
+
+def test_a_second_stack_of_one_name_in_this_process_is_refused() -> None:
+    # moto keeps its state per process: the second would meet the first one's tables, queues and
+    # topics (even once the first is stopped).
+    saved = dict(os.environ)  # a stack sets its functions' environment in this process
+    first = LocalStack(stack_name="hashmatch-twice").start(poll=False)
+    try:
+        with pytest.raises(RuntimeError, match="was started in this process already"):
+            LocalStack(stack_name="hashmatch-twice").start(poll=False)
+    finally:
+        first.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+    with pytest.raises(RuntimeError, match="was started in this process already"):
+        LocalStack(stack_name="hashmatch-twice").start(poll=False)

@@ -150,6 +150,7 @@ def test_a_share_stores_taxonomy_ids_and_rivals_see_no_object_or_content_id() ->
 def test_the_schema_knows_every_refusal_reason() -> None:
     reasons = notification_schema()["properties"]["rejection"]["properties"]["reason"]["enum"]
     assert {"invalid_label", "invalid_severity", "degenerate_hash"} <= set(reasons)
+    assert set(reasons) == {reason.value for reason in RejectReason}
 
 
 def test_hashmatch_taxonomy_prints_one_json_line_per_label(capsys) -> None:

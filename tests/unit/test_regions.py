@@ -35,10 +35,10 @@ from hashmatch_tools.oracles import stored_pdq_hashes
 from hashmatch_tools.reuploads import drawing
 from hashmatch_tools.reuploads.geometric import rotate_with_crop
 from hashmatch_tools.samples import jpeg_bytes, smooth_photo
+from tests.unit import reference_media
 
 pytestmark = pytest.mark.unit
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SCHEMA = Path(__file__).resolve().parents[2] / "layers/hashmatch/hashmatch/schemas/notification.v2.json"
 BRIDGE = "pdq/bridge-mods/aaa-orig.jpg"
 DESK = "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg"
@@ -53,19 +53,7 @@ def synthetic_photo(seed: int = 7, size: tuple[int, int] = (640, 480)) -> Image.
     return smooth_photo(seed, size)
 
 
-def reference_photo(relative: str) -> Image.Image:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"reference media not found at {path} (the shared data folder beside the checkout)")
-    return _load(path)
-
-
-@functools.cache
-def _load(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        photo = ImageOps.exif_transpose(image).convert("RGB")
-    photo.thumbnail((1024, 1024))
-    return photo
+reference_photo = functools.partial(reference_media.reference_photo, side=1024)
 
 
 def photo(name: str) -> Image.Image:

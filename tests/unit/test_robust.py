@@ -24,10 +24,10 @@ from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
 from hashmatch_tools import oracles
 from hashmatch_tools.samples import smooth_photo
+from tests.unit import reference_media
 
 pytestmark = pytest.mark.unit
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 BRIDGE = "pdq/bridge-mods/aaa-orig.jpg"
 DESK = "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg"
 UNRELATED = (
@@ -39,21 +39,8 @@ UNRELATED = (
 )
 
 
-def reference_photo(relative: str) -> Image.Image:
-    """A photo from ../shared/data, as the imaging module may hand it over (here at most 512 px)."""
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"reference media not found at {path} (the shared data folder beside the checkout)")
-    return _load(path)
-
-
-@functools.cache
-def _load(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        image.draft("RGB", (1024, 1024))
-        photo = ImageOps.exif_transpose(image).convert("RGB")
-    photo.thumbnail((512, 512))
-    return photo
+# As the imaging module may hand a photo over: at most 512 px.
+reference_photo = functools.partial(reference_media.reference_photo, side=512, draft=1024)
 
 
 def synthetic_photo(seed: int = 7, size: tuple[int, int] = (480, 320)) -> Image.Image:

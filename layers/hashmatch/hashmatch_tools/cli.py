@@ -151,11 +151,9 @@ def share_command(args: argparse.Namespace) -> int:
             metadata[name] = value
     failures = 0
     for name in args.files:
-        try:
-            body = Path(name).read_bytes()
-        except OSError as error:
+        body = _read_file(name)
+        if body is None:
             failures += 1
-            _print(_file_error(name, "unreadable", error.strerror or str(error)))
             continue
         key = coalition.put("share", args.platform, name, body, metadata)
         _print({"file": name, "key": key, "bucket": coalition.bucket})
@@ -204,6 +202,15 @@ def check_command(args: argparse.Namespace) -> int:
     return EXIT_SOME_FILES_FAILED if failures else EXIT_OK
 
 
+def _read_file(name: str) -> bytes | None:
+    """The file's bytes, or None when it cannot be read (its error line is printed)."""
+    try:
+        return Path(name).read_bytes()
+    except OSError as error:
+        _print(_file_error(name, "unreadable", error.strerror or str(error)))
+        return None
+
+
 def _content_id(args: argparse.Namespace, name: str) -> str:
     if args.content_id:
         return str(args.content_id[args.files.index(name)])
@@ -214,11 +221,9 @@ def _check_media(args: argparse.Namespace, coalition: Coalition, files: list[str
     """Upload each file; with --wait, print each verdict. The number of files not answered."""
     names, failures = {}, 0
     for name in files:
-        try:
-            body = Path(name).read_bytes()
-        except OSError as error:
+        body = _read_file(name)
+        if body is None:
             failures += 1
-            _print(_file_error(name, "unreadable", error.strerror or str(error)))
             continue
         key = coalition.put("check", args.platform, name, body, {"content-id": _content_id(args, name)})
         names[key] = name

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -52,15 +52,18 @@ class Taxonomy:
     def ids(self) -> tuple[str, ...]:
         return tuple(label.id for label in self.labels)
 
+    @cached_property
+    def _id_by_name(self) -> dict[str, str]:
+        return {name: label.id for label in self.labels for name in (label.id, *label.aliases)}
+
     def canonical_labels(self, raw: Iterable[str]) -> tuple[str, ...]:
         """`raw` labels as taxonomy ids (aliases resolved, case and spaces ignored), sorted and
         without repeats; raises `TaxonomyError` naming every label outside the taxonomy."""
-        by_name = {name: label.id for label in self.labels for name in (label.id, *label.aliases)}
         canonical, unknown = set(), []
         for label in raw:
             name = label.strip().lower().replace(" ", "-").replace("_", "-")
-            if name in by_name:
-                canonical.add(by_name[name])
+            if name in self._id_by_name:
+                canonical.add(self._id_by_name[name])
             else:
                 unknown.append(label)
         if unknown:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 
@@ -246,6 +246,11 @@ class _MotoProcess:
 class LocalStack:
     """The whole system against an AWS emulation on 127.0.0.1; `start()` then `stop()`."""
 
+    # moto keeps its state per process, for as long as the process lives: a second stack of one
+    # name on an in-process moto server would meet the first one's tables, queues and topics.
+    # The names of the stacks started on one here.
+    _started_in_process: ClassVar[set[str]] = set()
+
     def __init__(
         self,
         root: Path | None = None,
@@ -314,6 +319,12 @@ class LocalStack:
         if self._moto_process:
             self._server = _MotoProcess(self.port)
         else:
+            if self.stack_name in LocalStack._started_in_process:
+                raise RuntimeError(
+                    f"a local stack named {self.stack_name!r} was started in this process already, and moto keeps "
+                    "its state per process: give this one another stack_name, or moto_process=True"
+                )
+            LocalStack._started_in_process.add(self.stack_name)
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
