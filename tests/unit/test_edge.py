@@ -230,3 +230,29 @@ def test_a_crashing_decoder_is_a_rejection_not_a_failed_batch(tmp_path: Path, mo
     assert (exitcode, answer) == (-signal.SIGSEGV, b"")
     rejection = module._failure(exitcode, SandboxLimits())
     assert rejection.reason.value == "corrupt" and f"signal {signal.SIGSEGV}" in rejection.message
+
+
+class CountingBank(MemoryBank):
+    """Counts the reads of the bank's change log (one DynamoDB Query each in the adapter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_reads = 0
+
+    def changes_since(self, since):  # type: ignore[no-untyped-def]
+        self.log_reads += 1
+        return super().changes_since(since)
+
+
+def test_a_check_list_chunk_reads_the_bank_log_once_for_all_its_entries() -> None:
+    store, notifier, bank = MemoryStore(), RecordingNotifier(), CountingBank()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    original = scene(35)
+    pipeline.process(store.put(BUCKET, "share/tiktok/a.jpg", jpeg_bytes(original), {"labels": "graphic-violence"}))
+    entries = [_checked(mirrored(original), pipeline)] + [_checked(scene(36 + n), pipeline) for n in range(5)]
+    listing = "".join(json.dumps({**entry, "content_id": f"post-{n}"}) + "\n" for n, entry in enumerate(entries))
+    reads_before = bank.log_reads
+    pipeline.process(store.put(BUCKET, "check/reddit/six.jsonl", listing.encode()))
+    assert bank.log_reads - reads_before == 1  # not one per entry
+    (completed,) = [n for n in notifier.to("reddit") if n.event_type is EventType.CHECK_COMPLETED]
+    assert completed.body["counts"] == {"entries": 6, "matched": 1, "clean": 5, "rejected": 0}

@@ -166,10 +166,11 @@ def _lookup(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
             parsed.append(_query_set(entry))
         except ValueError as error:
             raise BadRequest(f"entries[{position}]: {error}") from error
-    results: list[dict[str, Any]] = []
-    for position, (content_id, hashes) in enumerate(parsed):
-        matches = matcher.match(hashes)
-        results.append({"entry": position, "content_id": content_id, "matches": [match_body(m) for m in matches]})
+    answers = matcher.match_many([hashes for _, hashes in parsed])  # one read of the log tail for all
+    results = [
+        {"entry": position, "content_id": content_id, "matches": [match_body(m) for m in matches]}
+        for position, ((content_id, _), matches) in enumerate(zip(parsed, answers, strict=True))
+    ]
     logger.info("lookup", extra={"entries": len(entries), "matched": sum(bool(r["matches"]) for r in results)})
     return {"results": results}
 

@@ -58,9 +58,17 @@ class Matcher:
 
     def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None) -> list[Match]:
         """Every active item matched, with the best evidence per (item, signal), exact signals first."""
-        thresholds = thresholds or Thresholds()
-        evidence, found = exact_evidence(self._bank, hashes)
         self._index.refresh(self._bank)
+        return self._match_fresh(hashes, thresholds or Thresholds())
+
+    def match_many(self, queries: Sequence[MediaHashes], thresholds: Thresholds | None = None) -> list[list[Match]]:
+        """`match` of each query set, in order, after one read of the bank's log tail for all of
+        them (a check list's chunk, a lookup batch): as fresh as the first, without a query each."""
+        self._index.refresh(self._bank)
+        return [self._match_fresh(hashes, thresholds or Thresholds()) for hashes in queries]
+
+    def _match_fresh(self, hashes: MediaHashes, thresholds: Thresholds) -> list[Match]:
+        evidence, found = exact_evidence(self._bank, hashes)
         evidence += near_evidence(self._index, hashes, thresholds)
         corroboration = corroboration_candidates(self._index, hashes, thresholds)
         lone = lone_signal_candidates(self._index, hashes, thresholds)
