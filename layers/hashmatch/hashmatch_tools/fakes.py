@@ -19,7 +19,7 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import Limits
 from hashmatch.service.notifications import Notification, ObjectRef
-from hashmatch.service.ports import Bank, BankChange, FetchedObject
+from hashmatch.service.ports import AuditRecord, Bank, BankChange, FetchedObject
 from hashmatch.service.results import results_key
 from hashmatch.service.retroactive import RetainedCheck
 from hashmatch.service.routing import Outcome
@@ -81,6 +81,9 @@ class MemoryBank:
         self.items: dict[str, SharedItem] = {}
         self.exact: dict[tuple[str, str], set[str]] = {}
         self.log: list[BankChange] = []
+        self.reasons: dict[str, dict[str, str]] = {}
+        self.quota: dict[tuple[str, str], int] = {}
+        self.notices: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._clock = 0
 
     def _position(self, item_id: str, operation: str) -> str:
@@ -90,7 +93,7 @@ class MemoryBank:
 
     def put_items(self, items: Sequence[SharedItem]) -> None:
         for item in items:
-            self.items[item.item_id] = replace(item, status="active")
+            self.items[item.item_id] = item
             for signal, value in item.signals.items():
                 self.exact.setdefault((signal, value), set()).add(item.item_id)
         for item in items:
@@ -101,6 +104,48 @@ class MemoryBank:
         for item in items:
             self.items[item.item_id] = replace(self.items[item.item_id], status="withdrawn")
             self.log.append(BankChange(self._position(item.item_id, "remove"), "remove", item.item_id))
+
+    def set_status(
+        self, item_id: str, status: str, at: str, *, expected: Sequence[str], clear_disputes: bool = False
+    ) -> SharedItem | None:
+        item = self.items.get(item_id)
+        if item is None or item.status not in expected:
+            return None
+        item = replace(item, status=status, disputed_by=() if clear_disputes else item.disputed_by)  # type: ignore[arg-type]
+        if clear_disputes:
+            self.reasons.pop(item_id, None)
+        self.items[item_id] = item
+        if status == "removed":
+            self.log.append(BankChange(self._position(item_id, "remove"), "remove", item_id))
+        return item
+
+    def record_feedback(self, item_id: str, member: str, verdict: str, reason: str) -> SharedItem | None:
+        item = self.items.get(item_id)
+        if item is None:
+            return None
+        if verdict == "confirm":
+            item = replace(item, confirmed_by=tuple(sorted({*item.confirmed_by, member})))
+        else:
+            item = replace(item, disputed_by=tuple(sorted({*item.disputed_by, member})))
+            self.reasons.setdefault(item_id, {})[member] = reason
+        self.items[item_id] = item
+        return item
+
+    def dispute_reasons(self, item_id: str) -> dict[str, str]:
+        return dict(self.reasons.get(item_id, {}))
+
+    def count_shares(self, member: str, day: str, count: int, quota: int) -> bool:
+        shared = self.quota.get((member, day), 0)
+        if shared + count > quota:
+            return False
+        self.quota[(member, day)] = shared + count
+        return True
+
+    def remember_notice(self, notification_id: str, member: str, item_ids: Sequence[str]) -> None:
+        self.notices[notification_id] = (member, tuple(item_ids))
+
+    def notice(self, notification_id: str) -> tuple[str, tuple[str, ...]] | None:
+        return self.notices.get(notification_id)
 
     def items_by_exact(self, signal: str, value: str) -> list[SharedItem]:
         return [self.items[i] for i in sorted(self.exact.get((signal, value), ()))]
@@ -222,3 +267,16 @@ def service_on(
         telemetry=options.get("telemetry", NO_TELEMETRY),
     )
     return Pipeline(edge, coalition, sink, results)
+
+
+class MemoryAuditLog:
+    """`hashmatch.service.ports.AuditLog` in a list that only grows."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    def append(self, records: Sequence[AuditRecord]) -> None:
+        self.records.extend(records)
+
+    def read(self, since: str) -> Iterator[AuditRecord]:
+        return iter(sorted((r for r in self.records if r.at >= since), key=lambda r: r.at))

@@ -5,6 +5,8 @@
 | ``ITEM#<item_id>``        | ``META``                      | a shared item: provenance, signals, status  |
 | ``HASH#<signal>#<hex>``   | ``ITEM#<item_id>``            | exact lookup of any signal value            |
 | ``LOG``                   | ``<time>#<item_id>#<op>#<n>`` | change log the near-match indexes replay    |
+| ``QUOTA#<platform>#<day>``| ``SHARES``                    | items a member shared that UTC day          |
+| ``NOTICE#<id>``           | ``META``                      | which items a match.found named, for whom   |
 
 Writes are idempotent: item ids are derived from what was shared, so a retried share
 overwrites the same records; a repeated log entry re-adds the same index entries.
@@ -20,6 +22,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem, entry_kind
 from hashmatch.service.ports import BankChange
@@ -30,6 +33,7 @@ SLOW_COMMIT_SECONDS = 2.0  # under half the readers' overlap window (near.LOG_OV
 BATCH_GET_LIMIT = 100
 ITEM_PREFIX = "ITEM#"
 META_SORT_KEY = "META"
+NOTICE_DAYS = 90  # a match.found can be confirmed or disputed by its id for this long
 
 
 def _now() -> str:
@@ -57,7 +61,7 @@ class DynamoBank:
     def put_items(self, items: Sequence[SharedItem]) -> None:
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for item in items:
-                batch.put_item(Item=self._meta_record(item, status="active"))
+                batch.put_item(Item=self._meta_record(item))
                 for signal, value in item.signals.items():
                     batch.put_item(
                         Item={"pk": f"HASH#{signal}#{value}", "sk": f"ITEM#{item.item_id}", "item_id": item.item_id}
@@ -75,6 +79,112 @@ class DynamoBank:
                 ExpressionAttributeValues={":withdrawn": "withdrawn", ":at": withdrawn_at},
             )
             self._log(item.item_id, "remove", ())
+
+    def set_status(
+        self, item_id: str, status: str, at: str, *, expected: Sequence[str], clear_disputes: bool = False
+    ) -> SharedItem | None:
+        """Move an item to `status` when it is in one of `expected` (atomically); the item as it is
+        now, or None when it is not there or not in an expected status. A removed item also leaves
+        the near-match indexes (a "remove" log entry)."""
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": status, ":at": at}
+        conditions = []
+        for number, name in enumerate(expected):
+            values[f":expected{number}"] = name
+            conditions.append(f"#status = :expected{number}")
+        update = "SET #status = :status, status_at = :at"
+        if clear_disputes:
+            update += " REMOVE disputed_by, dispute_reasons"
+        try:
+            record = self._table.update_item(
+                Key=_item_key(item_id),
+                UpdateExpression=update,
+                ConditionExpression=f"attribute_exists(pk) AND ({' OR '.join(conditions)})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        if status == "removed":
+            self._log(item_id, "remove", ())
+        return self._item_from_record(record)
+
+    def record_feedback(self, item_id: str, member: str, verdict: str, reason: str) -> SharedItem | None:
+        """Add `member` to the item's confirmations or disputes (a set: saying it twice counts
+        once); the item as it is now, or None when there is no such item."""
+        attribute = "confirmed_by" if verdict == "confirm" else "disputed_by"
+        update = f"ADD {attribute} :member"
+        values: dict[str, Any] = {":member": {member}}
+        if verdict == "dispute":
+            update += " SET dispute_reasons = if_not_exists(dispute_reasons, :empty)"
+            values[":empty"] = {}
+        try:
+            self._table.update_item(
+                Key=_item_key(item_id),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
+            )
+            if verdict == "dispute":
+                record = self._table.update_item(
+                    Key=_item_key(item_id),
+                    UpdateExpression="SET dispute_reasons.#member = :reason",
+                    ExpressionAttributeNames={"#member": member},
+                    ExpressionAttributeValues={":reason": reason},
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+            else:
+                record = self._table.get_item(Key=_item_key(item_id), ConsistentRead=True)["Item"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return self._item_from_record(record)
+
+    def dispute_reasons(self, item_id: str) -> dict[str, str]:
+        record = self._table.get_item(Key=_item_key(item_id), ConsistentRead=True).get("Item") or {}
+        return {str(k): str(v) for k, v in record.get("dispute_reasons", {}).items()}
+
+    def count_shares(self, member: str, day: str, count: int, quota: int) -> bool:
+        """Count `count` more items shared by `member` on `day` when that stays within `quota`;
+        False (nothing counted) when it would not."""
+        try:
+            self._table.update_item(
+                Key={"pk": f"QUOTA#{member}#{day}", "sk": "SHARES"},
+                UpdateExpression="ADD shared :count SET expires_at = :expires",
+                ConditionExpression="attribute_not_exists(shared) OR shared <= :room",
+                ExpressionAttributeValues={
+                    ":count": count,
+                    ":room": quota - count,
+                    ":expires": int(time.time()) + 2 * 86400,
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def remember_notice(self, notification_id: str, member: str, item_ids: Sequence[str]) -> None:
+        """Which items a `match.found` sent to `member` named, so feedback can name the notification."""
+        self._table.put_item(
+            Item={
+                "pk": f"NOTICE#{notification_id}",
+                "sk": META_SORT_KEY,
+                "platform": member,
+                "item_ids": list(item_ids),
+                "expires_at": int(time.time()) + NOTICE_DAYS * 86400,
+            }
+        )
+
+    def notice(self, notification_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """(member, item ids) of a `match.found` remembered by `remember_notice`, or None."""
+        record = self._table.get_item(Key={"pk": f"NOTICE#{notification_id}", "sk": META_SORT_KEY}, ConsistentRead=True)
+        found = record.get("Item")
+        return None if found is None else (str(found["platform"]), tuple(found["item_ids"]))
 
     def _log(self, item_id: str, operation: str, entries: Sequence[NearEntry]) -> None:
         chunks = [entries[i : i + LOG_ENTRIES_PER_RECORD] for i in range(0, len(entries), LOG_ENTRIES_PER_RECORD)]
@@ -163,7 +273,7 @@ class DynamoBank:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     @staticmethod
-    def _meta_record(item: SharedItem, status: str) -> dict[str, Any]:
+    def _meta_record(item: SharedItem) -> dict[str, Any]:
         provenance = item.provenance
         record: dict[str, Any] = {
             **_item_key(item.item_id),
@@ -173,9 +283,12 @@ class DynamoBank:
             "labels": list(provenance.labels),
             "media": item.media,
             "signals": dict(item.signals),
-            "status": status,
+            "status": item.status,
             "near_entry_count": len(item.near_entries),
         }
+        for name in ("confirmed_by", "disputed_by"):
+            if getattr(item, name):
+                record[name] = set(getattr(item, name))
         for name in ("severity", "incident", "note"):
             if getattr(provenance, name):
                 record[name] = getattr(provenance, name)
@@ -199,4 +312,6 @@ class DynamoBank:
             signals=dict(record.get("signals", {})),
             duration=float(record["duration"]) if "duration" in record else None,
             status=record.get("status", "active"),
+            confirmed_by=tuple(sorted(record.get("confirmed_by", ()))),
+            disputed_by=tuple(sorted(record.get("disputed_by", ()))),
         )

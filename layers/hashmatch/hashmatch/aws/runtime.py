@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from hashmatch.aws.answers import DynamoAnswerStore
+from hashmatch.aws.audit import S3AuditLog
 from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.aws.lookup import LookupApiClient
 from hashmatch.aws.retained import DynamoRetainedChecks
@@ -99,6 +100,8 @@ def build_edge_runtime(
         "check": settings.check_queue_url,
         "share": settings.share_queue_url,
         "withdraw": settings.share_queue_url,
+        "feedback": settings.share_queue_url,
+        "operator": settings.share_queue_url,
     }
     sandbox = Sandbox()
     return EdgeHasher(
@@ -136,6 +139,8 @@ def build_runtime(
         answers=DynamoAnswerStore(session.resource("dynamodb").Table(settings.table_name), s3, settings.results_bucket),
         retained=DynamoRetainedChecks(session.resource("dynamodb").Table(settings.table_name)),
         retention=settings.retention,
+        rules=settings.rules,
+        audit=S3AuditLog(settings.audit_bucket, s3) if settings.audit_bucket else None,
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 

@@ -6,7 +6,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-ItemStatus = Literal["active", "withdrawn"]
+# active: matches; withdrawn by its contributor; quarantined (by disputes or an operator: stops
+# matching at once, an operator may restore it); removed by an operator for good; benign: a hash
+# of a common harmless picture operators loaded, which shares may not collide with.
+ItemStatus = Literal["active", "withdrawn", "quarantined", "removed", "benign"]
 # What an index entry of an item is: one of its main hashes, a framing of its picture, or a run of
 # a video's frames. ("variant" is what framings were called in change logs written before.)
 EntryKind = Literal["hash", "framing", "frame"]
@@ -72,6 +75,14 @@ class SharedItem:
     near_entries: tuple[NearEntry, ...] = ()
     duration: float | None = None
     status: ItemStatus = "active"
+    # Members other than the contributor who confirmed or disputed it (`hashmatch feedback`).
+    confirmed_by: tuple[str, ...] = ()
+    disputed_by: tuple[str, ...] = ()
+
+    @property
+    def backers(self) -> tuple[str, ...]:
+        """The independent members standing behind it: its contributor and those who confirmed it."""
+        return tuple(sorted({self.provenance.contributor, *self.confirmed_by}))
 
 
 @dataclass(frozen=True)
@@ -99,3 +110,7 @@ class Match:
     incident: str | None = None
     query: str = "original"
     detail: dict[str, object] = field(default_factory=dict)
+    # The members standing behind the item (its contributor and those who confirmed it).
+    backers: tuple[str, ...] = ()
+    # A hash of a common harmless picture in the benign bank, not harmful media.
+    benign: bool = False

@@ -13,6 +13,8 @@
   stack, ``{"content_id": ..., "rejection": {"reason": ..., "message": ...}}`` for a file it could
   not hash), checked entry by entry, so a bad line is one rejected entry, and long lists go on in
   chunks;
+- a member's feedback or an operator's request (``feedback/``, ``operator/``) is a small JSON
+  object, handed on as it is for the coalition to validate;
 - anything unusable becomes a rejection the platform will be told of.
 
 The submissions go to the coalition (`SubmissionSink`); only then is the raw object deleted, so
@@ -34,12 +36,13 @@ from typing import Protocol
 
 from hashmatch.bank.hashlist import MAX_HASH_LIST_BYTES, looks_like_hash_list, parse_hash_list
 from hashmatch.governance.admission import refuse_list
+from hashmatch.governance.requests import MAX_REQUEST_BYTES
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.hashing import SNIFF_BYTES
 from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason, sniff_media
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
-from hashmatch.service.routing import Outcome, Route, route_for
+from hashmatch.service.routing import REQUEST_ACTIONS, Outcome, Route, route_for
 from hashmatch.service.submission import CheckEntry, Kind, Submission
 from hashmatch.service.telemetry import NO_TELEMETRY, Telemetry, timed
 
@@ -126,6 +129,12 @@ class EdgeHasher:
             too_large = f"{fetched.size} bytes is over the {self._limits.max_file_bytes} byte limit"
             yield replace(base, rejection=Rejected(RejectReason.TOO_LARGE, too_large))
             return
+        if route.action in REQUEST_ACTIONS:
+            try:
+                yield replace(base, kind=Kind.REQUEST, request=_request(path))
+            except Rejected as rejected:
+                yield replace(base, rejection=rejected)
+            return
         with path.open("rb") as stream:
             head = stream.read(SNIFF_BYTES)
         is_text = sniff_media(head) is None and looks_like_hash_list(head)
@@ -188,6 +197,20 @@ class EdgeHasher:
                 chunk = []
         if chunk:
             yield replace(base, kind=Kind.CHECKS, checks=tuple(chunk), chunk=(number + 1, chunks))
+
+
+def _request(path: Path) -> dict[str, object]:
+    """A feedback or operator request: one JSON object of at most `MAX_REQUEST_BYTES`."""
+    size = path.stat().st_size
+    if size > MAX_REQUEST_BYTES:
+        raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes: a request is at most {MAX_REQUEST_BYTES} bytes")
+    try:
+        document = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Rejected(RejectReason.INVALID_REQUEST, f"not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise Rejected(RejectReason.INVALID_REQUEST, "a request is one JSON object")
+    return document
 
 
 def _entry_lines(path: Path) -> Iterator[tuple[int, bytes]]:

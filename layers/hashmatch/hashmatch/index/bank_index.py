@@ -16,7 +16,7 @@ import numpy as np
 from hashmatch.bank.model import ENTRY_KINDS, IndexedEntry
 from hashmatch.index.hamming import counting_order
 from hashmatch.index.spec import DerivedIndex, IndexSpec, SignalIndex
-from hashmatch.service.ports import Bank, BankChange
+from hashmatch.service.ports import BankChange, BankReader
 from hashmatch.signals import SIGNALS
 from hashmatch.signals.base import SignalType
 from hashmatch.signals.bits import popcount_rows
@@ -123,7 +123,7 @@ class BankIndex:
         """Bytes held by the indexes' and the entry table's arrays (recent adds in the dict not counted)."""
         return sum(index.nbytes for index in self._indexes.values()) + self._table.nbytes
 
-    def refresh(self, bank: Bank, max_changes: int | None = None) -> int:
+    def refresh(self, bank: BankReader, max_changes: int | None = None) -> int:
         """Apply every change logged since the last refresh (at most `max_changes`); returns how many.
 
         The first refresh of indexes built with a `bootstrap` loads the snapshot it returns; an

@@ -20,7 +20,7 @@ from hashmatch.matching.rules import (
     video_evidence,
 )
 from hashmatch.media.model import Candidate, MediaHashes
-from hashmatch.service.ports import Bank
+from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
 
 __all__ = ["Matcher", "Thresholds"]
@@ -37,7 +37,9 @@ class Matcher:
     The matcher never sees pixels: everything it reads is in `MediaHashes`.
     """
 
-    def __init__(self, bank: Bank, index: BankIndex, *, framing_key_threshold: int = FRAMING_KEY_THRESHOLD) -> None:
+    def __init__(
+        self, bank: BankReader, index: BankIndex, *, framing_key_threshold: int = FRAMING_KEY_THRESHOLD
+    ) -> None:
         self._bank = bank
         self._index = index
         self._framing_key_threshold = framing_key_threshold
@@ -47,7 +49,7 @@ class Matcher:
         return self._index
 
     @property
-    def bank(self) -> Bank:
+    def bank(self) -> BankReader:
         """The bank the matcher reads items and the change log from."""
         return self._bank
 
@@ -56,18 +58,21 @@ class Matcher:
         self._index.refresh(self._bank)
         return uneven_crop_candidates(self._index, keys, grid_hashes, key_threshold=self._framing_key_threshold)
 
-    def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None) -> list[Match]:
-        """Every active item matched, with the best evidence per (item, signal), exact signals first."""
+    def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None, *, benign: bool = False) -> list[Match]:
+        """Every active item matched, with the best evidence per (item, signal), exact signals
+        first; with `benign`, the benign bank's items matched too (`Match.benign`)."""
         self._index.refresh(self._bank)
-        return self._match_fresh(hashes, thresholds or Thresholds())
+        return self._match_fresh(hashes, thresholds or Thresholds(), benign)
 
-    def match_many(self, queries: Sequence[MediaHashes], thresholds: Thresholds | None = None) -> list[list[Match]]:
+    def match_many(
+        self, queries: Sequence[MediaHashes], thresholds: Thresholds | None = None, *, benign: bool = False
+    ) -> list[list[Match]]:
         """`match` of each query set, in order, after one read of the bank's log tail for all of
         them (a check list's chunk, a lookup batch): as fresh as the first, without a query each."""
         self._index.refresh(self._bank)
-        return [self._match_fresh(hashes, thresholds or Thresholds()) for hashes in queries]
+        return [self._match_fresh(hashes, thresholds or Thresholds(), benign) for hashes in queries]
 
-    def _match_fresh(self, hashes: MediaHashes, thresholds: Thresholds) -> list[Match]:
+    def _match_fresh(self, hashes: MediaHashes, thresholds: Thresholds, benign: bool) -> list[Match]:
         evidence, found = exact_evidence(self._bank, hashes)
         evidence += near_evidence(self._index, hashes, thresholds)
         corroboration = corroboration_candidates(self._index, hashes, thresholds)
@@ -81,12 +86,12 @@ class Matcher:
         for item_id, hits in frames.items():
             if item_id in found:
                 evidence += video_evidence(hashes, found[item_id], hits)
-        return _verdict(evidence, found)
+        return _verdict(evidence, found, ("active", "benign") if benign else ("active",))
 
 
-def _verdict(evidence: Iterable[Evidence], items: dict[str, SharedItem]) -> list[Match]:
-    """The best evidence per (item, signal) of active items, exact signals first, then video,
-    then near signals in registry order, closest first."""
+def _verdict(evidence: Iterable[Evidence], items: dict[str, SharedItem], statuses: tuple[str, ...]) -> list[Match]:
+    """The best evidence per (item, signal) of items in `statuses`, exact signals first, then
+    video, then near signals in registry order, closest first."""
     best: dict[tuple[str, str], Evidence] = {}
     for found in evidence:
         key = (found.item_id, found.signal)
@@ -95,7 +100,7 @@ def _verdict(evidence: Iterable[Evidence], items: dict[str, SharedItem]) -> list
     matches = []
     for (item_id, signal), found in best.items():
         item = items.get(item_id)
-        if item is None or item.status != "active":
+        if item is None or item.status not in statuses:
             continue
         provenance = item.provenance
         matches.append(
@@ -109,6 +114,8 @@ def _verdict(evidence: Iterable[Evidence], items: dict[str, SharedItem]) -> list
                 incident=provenance.incident,
                 query=found.query,
                 detail=found.detail,
+                backers=item.backers,
+                benign=item.status == "benign",
             )
         )
     ranked = [s.name for s in SIGNALS.exact()] + [VPDQ.name] + [s.name for s in SIGNALS if s.name != VPDQ.name]

@@ -36,7 +36,7 @@ from hashmatch.matching.policy import (
 )
 from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match_check_pairs
 from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes
-from hashmatch.service.ports import Bank
+from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
 from hashmatch.signals.base import ORIENTATIONS
 from hashmatch.signals.bits import hex_distance
@@ -103,7 +103,7 @@ def picture_queries(hashes: MediaHashes, signal: str) -> list[LabelledHash]:
     return queries
 
 
-def exact_evidence(bank: Bank, hashes: MediaHashes) -> tuple[list[Evidence], dict[str, SharedItem]]:
+def exact_evidence(bank: BankReader, hashes: MediaHashes) -> tuple[list[Evidence], dict[str, SharedItem]]:
     """Items an exact signal of the check equals, with the items themselves (already fetched)."""
     evidence: list[Evidence] = []
     found: dict[str, SharedItem] = {}

@@ -73,6 +73,13 @@ class RejectReason(StrEnum):
     INVALID_LABEL = "invalid_label"
     INVALID_SEVERITY = "invalid_severity"
     DEGENERATE_HASH = "degenerate_hash"
+    # Shares: the hash matches the benign bank (a meme template, a logo, a blank frame); the
+    # member shared more items today than its quota allows.
+    BENIGN_COLLISION = "benign_collision"
+    RATE_LIMITED = "rate_limited"
+    # Feedback and operator requests: malformed; about the member's own item.
+    INVALID_REQUEST = "invalid_request"
+    OWN_ITEM = "own_item"
 
 
 class Rejected(Exception):

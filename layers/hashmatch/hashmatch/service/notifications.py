@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -42,6 +43,13 @@ class EventType(StrEnum):
     SHARE_EXPIRED = "share.expired"
     CHECK_FAILED = "check.failed"
     SHARE_FAILED = "share.failed"
+    # Governance (`hashmatch.service.governance`): feedback on an item and what came of it.
+    HASH_CONFIRMED = "hash.confirmed"
+    HASH_DISPUTED = "hash.disputed"
+    HASH_QUARANTINED = "hash.quarantined"
+    HASH_RESTORED = "hash.restored"
+    HASH_REMOVED = "hash.removed"
+    FEEDBACK_REJECTED = "feedback.rejected"
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,10 @@ def match_body(match: Match) -> dict[str, Any]:
         body["incident"] = match.incident
     if match.detail:
         body["detail"] = match.detail
+    if match.backers:
+        body["backers"] = list(match.backers)
+    if match.benign:
+        body["benign"] = True
     return body
 
 
@@ -168,7 +180,11 @@ def verdict_notification(
     body["media"] = media
     body["signals"] = dict(signals)
     body["matches"] = [match_body(m) for m in matches]
-    body["contributors"] = sorted({m.contributor for m in matches})
+    body["contributors"] = sorted({m.contributor for m in matches if not m.benign})
+    if matches:
+        body["corroboration"] = sorted({member for m in matches if not m.benign for member in m.backers})
+    if any(m.benign for m in matches):
+        body["benign_collision"] = True
     return Notification(platform, event_type, body)
 
 
@@ -256,6 +272,27 @@ def item_body(item: SharedItem) -> dict[str, Any]:
     if item.duration is not None:
         body["duration"] = item.duration
     return body
+
+
+def governance_notifications(
+    event_type: EventType,
+    recipients: list[str],
+    item: SharedItem,
+    occurred_at: str,
+    dedupe: str,
+    detail: Callable[[str], dict[str, Any]],
+) -> list[Notification]:
+    """`hash.confirmed` / `hash.disputed` / `hash.quarantined` / `hash.restored` / `hash.removed`
+    about `item`, one per recipient, with `governance` = `detail(recipient)` (only the
+    contributor's copy says who disputed and why)."""
+    notifications = []
+    for platform in recipients:
+        body = _envelope(event_type, platform, occurred_at, dedupe, None)
+        body["items"] = [item_body(item)]
+        body["page"] = {"number": 1, "of": 1}
+        body["governance"] = detail(platform)
+        notifications.append(Notification(platform, event_type, body))
+    return notifications
 
 
 def items_notifications(

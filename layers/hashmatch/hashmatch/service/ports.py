@@ -79,12 +79,36 @@ class BankChange:
     entries: tuple[NearEntry, ...] = ()
 
 
-class Bank(Protocol):
-    def put_items(self, items: Sequence[SharedItem]) -> None:
-        """Store items with their exact-hash records and change-log entries; safe to repeat."""
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry of the append-only audit log: who did what to which items, when and why.
+
+    `actor` is the acting principal: ``platform:<name>`` (a member, by the prefix its role may
+    write), ``operator:<name>``, or ``coalition`` (a rule acting, e.g. a dispute quorum reached).
+    `outcome` is ``done`` or ``refused``; `request` the object key that asked."""
+
+    action: str
+    actor: str
+    at: str
+    outcome: str = "done"
+    item_ids: tuple[str, ...] = ()
+    reason: str = ""
+    request: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditLog(Protocol):
+    def append(self, records: Sequence[AuditRecord]) -> None:
+        """Write the records; neither this function nor any member can change them afterwards."""
         ...
 
-    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None: ...
+    def read(self, since: str) -> Iterator[AuditRecord]:
+        """Records made at or after `since` (ISO 8601 UTC), oldest first."""
+        ...
+
+
+class BankReader(Protocol):
+    """What matching reads of the bank: exact lookups, items, and the change log."""
 
     def items_by_exact(self, signal: str, value: str) -> list[SharedItem]: ...
 
@@ -93,6 +117,41 @@ class Bank(Protocol):
     def changes_since(self, position: str | None) -> Iterator[BankChange]:
         """Change-log entries after `position` (all of them for None), oldest first."""
         ...
+
+
+class Bank(BankReader, Protocol):
+    def put_items(self, items: Sequence[SharedItem]) -> None:
+        """Store items with their exact-hash records and change-log entries; safe to repeat."""
+        ...
+
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None: ...
+
+    def set_status(
+        self, item_id: str, status: str, at: str, *, expected: Sequence[str], clear_disputes: bool = False
+    ) -> SharedItem | None:
+        """Move an item to `status` when it is in one of `expected`, atomically (quarantine,
+        restore, remove); the item as it is now, or None when it is absent or in another status.
+        `clear_disputes`: forget its disputes (an operator reviewed them)."""
+        ...
+
+    def record_feedback(self, item_id: str, member: str, verdict: str, reason: str) -> SharedItem | None:
+        """Add `member`'s confirmation or dispute (once per member); the item now, or None."""
+        ...
+
+    def dispute_reasons(self, item_id: str) -> dict[str, str]:
+        """Who disputed the item and why."""
+        ...
+
+    def count_shares(self, member: str, day: str, count: int, quota: int) -> bool:
+        """Count `count` more items shared by `member` on `day` unless that passes `quota` (then
+        count nothing and return False); atomic across concurrent shares."""
+        ...
+
+    def remember_notice(self, notification_id: str, member: str, item_ids: Sequence[str]) -> None:
+        """Which items a `match.found` sent to `member` named (feedback may name the notification)."""
+        ...
+
+    def notice(self, notification_id: str) -> tuple[str, tuple[str, ...]] | None: ...
 
     def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:
         """Every item in the bank, active and withdrawn alike (the caller filters), in no particular

@@ -7,6 +7,11 @@ time, never a different one). It never reads the dropped object. Input that can 
 `*.rejected` notification; an object the edge found gone, with `*.expired`; anything else that
 fails raises, so the queue retries it and finally dead-letters it.
 
+Governance (`hashmatch.service.governance`): what each member is told of a check follows its own
+policy; feedback and operators' requests arrive as submissions like the rest; shares pass the
+coalition's rules (quota, benign bank); everything that changes the bank or is refused is
+written to the audit log.
+
 A check-by-hash list is answered entry by entry: the verdicts go to a results object (one JSON
 line per entry, with its content id) announced by `check.completed`, and each entry that matched
 is also published as its own `match.found`, so subscribers filtering on matches hear at once.
@@ -16,18 +21,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from hashmatch.bank.hashlist import HashListEntry
 from hashmatch.bank.model import Match, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.governance.admission import admit
+from hashmatch.governance.policy import CoalitionRules
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
 from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
 from hashmatch.media.model import MediaHashes, Rejected, RejectReason
 from hashmatch.service.answers import AnswerStore, MemoryAnswers
+from hashmatch.service.governance import Governance, actor_of
 from hashmatch.service.notifications import (
     EventType,
     Notification,
@@ -38,7 +46,7 @@ from hashmatch.service.notifications import (
     rejection_notification,
     verdict_notification,
 )
-from hashmatch.service.ports import Bank, Notifier, ResultStore
+from hashmatch.service.ports import AuditLog, AuditRecord, Bank, Notifier, ResultStore
 from hashmatch.service.retroactive import RetainedCheck, RetainedChecks, RetentionPolicy, RetroactiveScanner
 from hashmatch.service.routing import Outcome
 from hashmatch.service.submission import CheckEntry, Kind, Submission
@@ -80,6 +88,8 @@ class HashmatchService:
         answers: AnswerStore | None = None,
         retained: RetainedChecks | None = None,
         retention: RetentionPolicy | None = None,
+        rules: CoalitionRules | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._bank = bank
         self._notifier = notifier
@@ -93,6 +103,14 @@ class HashmatchService:
         self._retained = retained
         self._retention = retention or RetentionPolicy({})
         self._scanner = RetroactiveScanner(retained, self._retention, thresholds) if retained is not None else None
+        self._governance = Governance(
+            bank=bank,
+            matcher=matcher,
+            platforms=platforms,
+            rules=rules or CoalitionRules(),
+            audit=audit,
+            now=self._now,
+        )
 
     @property
     def matcher(self) -> Matcher:
@@ -102,7 +120,7 @@ class HashmatchService:
         """Carry out what the submission asks for and publish what the platforms are told; a
         submission answered before is answered as it was (republished when its publishing was
         cut short, not at all when it was complete)."""
-        if submission.platform not in self._platforms:
+        if submission.platform not in self._platforms and submission.action != "operator":
             raise ValueError(f"a submission for {submission.platform!r}, not a member platform")
         return self._settle(submission, lambda: self._answer(submission))
 
@@ -166,6 +184,13 @@ class HashmatchService:
 
     def _answer(self, submission: Submission) -> list[Notification]:
         action, kind = submission.action, submission.kind
+        if action == "operator":
+            return self._operator(submission)
+        if action == "feedback" and kind is Kind.REQUEST:
+            try:
+                return self._governance.feedback(submission)
+            except Rejected as refused:
+                return [self._rejection(submission, refused, audited=True)]
         if kind is Kind.REJECTION:
             assert submission.rejection is not None
             return [self._rejection(submission, submission.rejection)]
@@ -198,11 +223,28 @@ class HashmatchService:
     def _now(self) -> str:
         return self._clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+    def _operator(self, submission: Submission) -> list[Notification]:
+        """An operator's request: carried out, or refused on the audit log (operators have no topic)."""
+        if submission.kind is Kind.REQUEST:
+            return self._governance.operator(submission)
+        why = submission.rejection.message if submission.rejection else submission.metadata.get("failure", "")
+        self._governance.record(
+            AuditRecord(
+                "operator",
+                actor_of(submission),
+                self._now(),
+                outcome="refused",
+                reason=f"{submission.kind.value}: {why}".rstrip(": "),
+                request=submission.obj.key,
+            )
+        )
+        return []
+
     # -- checks -------------------------------------------------------------------------------
 
     def _matches(self, platform: str, queries: list[MediaHashes]) -> list[list[Match]]:
         with timed(self._telemetry, "match"):
-            return self._matcher.match_many(queries, self._thresholds(platform))
+            return self._matcher.match_many(queries, self._thresholds(platform), benign=True)
 
     def _verdict(
         self,
@@ -215,6 +257,7 @@ class HashmatchService:
         """The verdict on `hashes`; `matches`: what they matched, when already matched with others."""
         if matches is None:
             (matches,) = self._matches(submission.platform, [hashes])
+        matches = self._governance.acted_on(submission.platform, matches)
         checked_at = self._now()
         self._retain(submission, hashes, content_id, entry, checked_at)
         # One line per verdict, naming the item matched first: the template's Contributor Insights
@@ -227,7 +270,7 @@ class HashmatchService:
                 "item_id": matches[0].item_id if matches else "-",
             },
         )
-        return verdict_notification(
+        verdict = verdict_notification(
             platform=submission.platform,
             obj=submission.obj,
             content_id=content_id,
@@ -237,6 +280,10 @@ class HashmatchService:
             matches=matches,
             entry=entry,
         )
+        if matches:  # so the member can confirm or dispute by the notification's id
+            item_ids = sorted({m.item_id for m in matches if not m.benign})
+            self._bank.remember_notice(verdict.body["notification_id"], submission.platform, item_ids)
+        return verdict
 
     def _retain(
         self, submission: Submission, hashes: MediaHashes, content_id: str | None, entry: int | None, checked_at: str
@@ -310,19 +357,37 @@ class HashmatchService:
     def _admitted_share(self, submission: Submission, items: Callable[[], list[SharedItem]]) -> list[Notification]:
         """Share the items when every one is admitted to the bank, else refuse the whole share."""
         try:
-            admitted = items()
+            admitted, known = self._governance.admit_share(submission, items())
         except Rejected as refused:
             return [self._rejection(submission, refused)]
-        return self._share(submission, admitted)
+        return self._share(submission, admitted, known)
 
-    def _share(self, submission: Submission, items: list[SharedItem]) -> list[Notification]:
+    def _share(self, submission: Submission, items: list[SharedItem], known: frozenset[str]) -> list[Notification]:
         with timed(self._telemetry, "store"):
             self._bank.put_items(items)
-        others = [p for p in self._platforms if p != submission.platform]
+        now = self._now()
+        self._governance.record(
+            *(
+                AuditRecord(
+                    "reshare" if item.item_id in known else "share",
+                    actor_of(submission),
+                    now,
+                    item_ids=(item.item_id,),
+                    request=submission.obj.key,
+                    detail={"labels": list(item.provenance.labels), "status": item.status},
+                )
+                for item in items
+            )
+        )
+        alerts = []
+        for platform in self._platforms:
+            wanted = self._governance.alerted(platform, [item for item in items if item.status == "active"])
+            if platform != submission.platform and wanted:
+                alerts += self._item_notifications(EventType.HASH_SHARED, [platform], submission, wanted)
         return [
             *self._item_notifications(EventType.SHARE_ACCEPTED, [submission.platform], submission, items),
-            *self._item_notifications(EventType.HASH_SHARED, others, submission, items),
-            *self._retroactive(items),
+            *alerts,
+            *self._retroactive([item for item in items if item.status == "active"]),
         ]
 
     def _retroactive(self, items: list[SharedItem]) -> list[Notification]:
@@ -333,6 +398,10 @@ class HashmatchService:
         with timed(self._telemetry, "retroactive_scan"):
             found = self._scanner.scan(items, self._clock())
         now = self._now()
+        found = [
+            replace(retro, matches=self._governance.acted_on(retro.check.platform, retro.matches)) for retro in found
+        ]
+        found = [retro for retro in found if retro.matches]
         for retro in found:
             logger.info("retroactive match", extra={"platform": retro.check.platform, "key": retro.check.obj.key})
         return [
@@ -363,6 +432,15 @@ class HashmatchService:
             return [self._rejection(submission, unknown)]
         withdrawn = list(items.values())
         self._bank.withdraw_items(withdrawn, self._now())
+        self._governance.record(
+            AuditRecord(
+                "withdraw",
+                actor_of(submission),
+                self._now(),
+                item_ids=tuple(sorted(items)),
+                request=submission.obj.key,
+            )
+        )
         return self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), submission, withdrawn)
 
     def _item_notifications(
@@ -381,9 +459,24 @@ class HashmatchService:
 
     # -- answers that are not verdicts --------------------------------------------------------
 
-    def _rejection(self, submission: Submission, rejected: Rejected) -> Notification:
+    def _rejection(self, submission: Submission, rejected: Rejected, *, audited: bool = False) -> Notification:
+        """`check.rejected` / `share.rejected` / `feedback.rejected`, the refusal on the audit log
+        (unless `audited` already)."""
         logger.info("rejected", extra={"key": submission.obj.key, "reason": rejected.reason.value})
-        event_type = EventType.CHECK_REJECTED if submission.action == "check" else EventType.SHARE_REJECTED
+        if not audited:
+            self._governance.record(
+                AuditRecord(
+                    submission.action,
+                    actor_of(submission),
+                    self._now(),
+                    outcome="refused",
+                    reason=f"{rejected.reason.value}: {rejected.message}",
+                    request=submission.obj.key,
+                )
+            )
+        event_type = {"check": EventType.CHECK_REJECTED, "feedback": EventType.FEEDBACK_REJECTED}.get(
+            submission.action, EventType.SHARE_REJECTED
+        )
         return rejection_notification(
             event_type=event_type,
             platform=submission.platform,

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hashmatch.governance.policy import CoalitionRules, PolicyError, parse_member_policies
 from hashmatch.matching.policy import Thresholds
 from hashmatch.service.retroactive import RetentionError, RetentionPolicy
 from hashmatch.signals import SIGNALS, ThresholdBounds, UnknownSignal
@@ -28,6 +29,12 @@ SHARE_QUEUE_URL = "SHARE_QUEUE_URL"
 LOOKUP_API_URL = "LOOKUP_API_URL"
 # "tiktok:30,facebook:7" (or "*:30"): platforms whose checks are retained for retroactive matching.
 RETROACTIVE_PLATFORMS = "RETROACTIVE_PLATFORMS"
+# Governance: each member's policy (JSON), the dispute quorum, items a member may share per day,
+# and the Object Lock bucket of the audit log.
+MEMBER_POLICIES = "MEMBER_POLICIES"
+DISPUTE_QUORUM = "DISPUTE_QUORUM"
+SHARE_QUOTA_PER_DAY = "SHARE_QUOTA_PER_DAY"
+AUDIT_BUCKET = "AUDIT_BUCKET"
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -86,6 +93,10 @@ class Settings:
     results_bucket: str | None = None
     # Which platforms retain their checks for retroactive matching, and for how many days.
     retention: RetentionPolicy = field(default_factory=lambda: RetentionPolicy({}))
+    # Member policies and the operators' rules (`hashmatch.governance.policy`).
+    rules: CoalitionRules = field(default_factory=CoalitionRules)
+    # Where the audit log is written (None: nowhere, for tests without one).
+    audit_bucket: str | None = None
 
     def thresholds_for(self, platform: str) -> Thresholds:
         """The thresholds `platform` asked for, or the defaults."""
@@ -112,7 +123,31 @@ class Settings:
             snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
             results_bucket=env.get(RESULTS_BUCKET, "").strip() or None,
             retention=_retention(env.get(RETROACTIVE_PLATFORMS, ""), platforms),
+            rules=_rules(env, platforms),
+            audit_bucket=env.get(AUDIT_BUCKET, "").strip() or None,
         )
+
+
+def _rules(env: Mapping[str, str], platforms: tuple[str, ...]) -> CoalitionRules:
+    defaults = CoalitionRules()
+    try:
+        return CoalitionRules(
+            dispute_quorum=_integer(env, DISPUTE_QUORUM, defaults.dispute_quorum),
+            share_quota=_integer(env, SHARE_QUOTA_PER_DAY, defaults.share_quota),
+            policies=parse_member_policies(_json(env, MEMBER_POLICIES), platforms),
+        )
+    except PolicyError as error:
+        raise SettingsError(f"governance settings: {error}") from None
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
 
 
 def _retention(raw: str, platforms: tuple[str, ...]) -> RetentionPolicy:

@@ -10,7 +10,9 @@ platform asked (check, share or withdraw), the object's metadata, and one of:
 - `rejection`: why the object can never be processed (the platform is told);
 - `gone`: the object was no longer there when the edge came to fetch it;
 - `failure`: the edge tried as often as the queue allows and could not hash it (a bug, an outage):
-  the platform is told it has no verdict, so it never reads silence as clean.
+  the platform is told it has no verdict, so it never reads silence as clean;
+- `request`: a member's feedback or an operator's request, the JSON object as dropped (the
+  coalition validates it, `hashmatch.governance.requests`).
 
 As JSON (`to_json` / `submission_from_json`) it travels in a queue message, or, when larger than
 a queue message allows, as an object in the hash-only signals bucket the message points to.
@@ -40,6 +42,7 @@ class Kind(StrEnum):
     REJECTION = "rejection"
     GONE = "gone"
     FAILURE = "failure"
+    REQUEST = "request"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Submission:
     entries: tuple[HashListEntry, ...] = ()
     rejection: Rejected | None = None
     chunk: tuple[int, int] = (1, 1)
+    request: dict[str, Any] = field(default_factory=dict)
 
     @property
     def content_id(self) -> str | None:
@@ -101,6 +105,8 @@ class Submission:
             document["entries"] = [_entry_json(entry) for entry in self.entries]
         if self.rejection is not None:
             document["rejection"] = {"reason": self.rejection.reason.value, "message": self.rejection.message}
+        if self.kind is Kind.REQUEST:
+            document["request"] = self.request
         return document
 
 
@@ -130,6 +136,7 @@ def submission_from_json(document: Any) -> Submission:
             if rejection is None
             else Rejected(RejectReason(rejection["reason"]), str(rejection["message"])),
             chunk=(number, of),
+            request=dict(document.get("request", {})),
         )
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"malformed submission: {error!r}") from error

@@ -116,7 +116,11 @@ def provision(stack: Stack, make_client: Callable[[str], Any]) -> None:
     for logical, spec in stack.of_type("AWS::S3::Bucket").items():
         properties = stack.resolve(spec.get("Properties", {}))
         bucket = stack.physical_names(logical)["ref"]
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=bool(properties.get("ObjectLockEnabled")))
+        if "ObjectLockConfiguration" in properties:
+            s3.put_object_lock_configuration(
+                Bucket=bucket, ObjectLockConfiguration=properties["ObjectLockConfiguration"]
+            )
         queue_configurations = [
             {
                 "QueueArn": entry["Queue"],

@@ -1,0 +1,278 @@
+"""Governance carried out (`hashmatch.service.governance`), through the real edge and service on
+in-memory ports: member policies, feedback, disputes and quarantine, operators' actions, the
+benign bank, quotas, provenance kept on re-share, and the audit log of all of it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from jsonschema import Draft202012Validator
+from PIL import ImageOps
+
+from hashmatch.governance.policy import CoalitionRules, MemberPolicy, PolicyError, parse_member_policies
+from hashmatch.governance.requests import feedback_from_json, operator_request_from_json
+from hashmatch.media.hashing import hash_file
+from hashmatch.media.model import Rejected
+from hashmatch.service.notifications import EventType, notification_schema
+from hashmatch_tools.fakes import MemoryAuditLog, MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
+from hashmatch_tools.samples import jpeg_bytes, scene
+
+pytestmark = pytest.mark.unit
+
+PLATFORMS = ("tiktok", "facebook", "youtube", "twitch", "reddit")
+BUCKET = "ingest"
+SCHEMA = Draft202012Validator(notification_schema())
+
+
+class Coalition:
+    def __init__(self, rules: CoalitionRules | None = None) -> None:
+        self.store, self.bank, self.notifier, self.audit = (
+            MemoryStore(),
+            MemoryBank(),
+            RecordingNotifier(),
+            MemoryAuditLog(),
+        )
+        self.pipeline: Pipeline = service_on(
+            self.bank,
+            self.store,
+            self.notifier,
+            PLATFORMS,
+            clock=lambda: datetime(2026, 12, 4, 12, 0, tzinfo=UTC),
+            rules=rules,
+            audit=self.audit,
+        )
+        self._n = 0
+
+    def drop(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
+        self._n += 1
+        self.pipeline.process(self.store.put(BUCKET, f"{key}-{self._n}", body, metadata))
+
+    def share(self, platform: str, seed: int, labels: str = "graphic-violence") -> str:
+        self.drop(f"share/{platform}/a.jpg", jpeg_bytes(scene(seed)), {"labels": labels})
+        answer = self.last(platform)
+        assert answer.event_type is EventType.SHARE_ACCEPTED, answer.body
+        return str(answer.body["items"][0]["item_id"])
+
+    def check(self, platform: str, seed: int, mirrored: bool = True):
+        picture = scene(seed)
+        self.drop(f"check/{platform}/c.jpg", jpeg_bytes(ImageOps.mirror(picture) if mirrored else picture))
+        return self.last(platform)
+
+    def feedback(self, platform: str, target: str, verdict: str, reason: str = "not in scope") -> None:
+        request = {"target": target, "verdict": verdict, "reason": reason}
+        self.drop(f"feedback/{platform}/f.json", json.dumps(request).encode())
+
+    def operator(self, **request: object) -> None:
+        self.drop("operator/r.json", json.dumps({"operator": "alice", "reason": "reviewed", **request}).encode())
+
+    def last(self, platform: str):
+        return self.notifier.to(platform)[-1]
+
+    def events(self, platform: str) -> list[str]:
+        return [n.event_type.value for n in self.notifier.to(platform)]
+
+
+def _valid(coalition: Coalition) -> None:
+    for notification in coalition.notifier.sent:
+        errors = list(SCHEMA.iter_errors(notification.body))
+        assert not errors, (notification.body, errors[0].message)
+
+
+def test_disputes_from_the_quorum_quarantine_an_item_and_an_operator_restores_it() -> None:
+    coalition = Coalition()
+    item = coalition.share("tiktok", 1)
+    assert coalition.check("facebook", 1).event_type is EventType.MATCH_FOUND
+
+    coalition.feedback("facebook", item, "dispute", "a film still, not real violence")
+    coalition.feedback("youtube", item, "dispute", "a film still")
+    assert coalition.check("reddit", 1).event_type is EventType.MATCH_FOUND  # 2 of 3: still matching
+    disputed = coalition.last("tiktok")
+    assert disputed.event_type is EventType.HASH_DISPUTED
+    assert disputed.body["governance"] == {
+        "action": "disputed",
+        "disputes": 2,
+        "quorum": 3,
+        "by": "youtube",
+        "reason": "a film still",
+    }
+    assert "by" not in coalition.last("twitch").body["governance"]  # only the contributor hears who
+
+    coalition.feedback("twitch", item, "dispute", "trailer footage")
+    for platform in PLATFORMS:
+        assert coalition.last(platform).event_type is EventType.HASH_QUARANTINED
+    told = coalition.last("tiktok").body["governance"]
+    assert [d["member"] for d in told["disputes_by"]] == ["facebook", "twitch", "youtube"]
+    assert "disputes_by" not in coalition.last("reddit").body["governance"]
+    assert coalition.check("reddit", 1).event_type is EventType.CHECK_CLEAN
+
+    coalition.operator(action="restore", item_id=item)
+    assert coalition.last("reddit").event_type is EventType.HASH_RESTORED
+    assert coalition.check("reddit", 1).event_type is EventType.MATCH_FOUND
+    assert coalition.bank.items[item].disputed_by == ()  # reviewed: a new dispute starts from zero
+
+    actions = [(r.action, r.actor, r.outcome) for r in coalition.audit.records]
+    assert actions[:1] == [("share", "platform:tiktok", "done")]
+    assert ("dispute", "platform:twitch", "done") in actions
+    assert ("quarantine", "coalition", "done") in actions
+    assert actions[-1] == ("restore", "operator:alice", "done")
+    _valid(coalition)
+
+
+def test_the_contributor_cannot_dispute_its_own_item_and_unknown_targets_are_refused() -> None:
+    coalition = Coalition()
+    item = coalition.share("tiktok", 2)
+    coalition.feedback("tiktok", item, "dispute", "mine")
+    refused = coalition.last("tiktok")
+    assert refused.event_type is EventType.FEEDBACK_REJECTED
+    assert refused.body["rejection"]["reason"] == "own_item"
+    coalition.feedback("facebook", "0" * 32, "confirm")
+    assert coalition.last("facebook").body["rejection"]["reason"] == "unknown_item"
+    coalition.drop("feedback/facebook/f.json", b'{"target": "x", "verdict": "maybe"}')
+    assert coalition.last("facebook").body["rejection"]["reason"] == "invalid_request"
+    assert [r.outcome for r in coalition.audit.records[-3:]] == ["refused"] * 3
+    _valid(coalition)
+
+
+def test_feedback_by_notification_id_comes_from_its_recipient_only() -> None:
+    coalition = Coalition()
+    item = coalition.share("tiktok", 3)
+    found = coalition.check("facebook", 3)
+    notification_id = found.body["notification_id"]
+    coalition.feedback("youtube", notification_id, "dispute", "not mine to see")
+    assert coalition.last("youtube").body["rejection"]["reason"] == "unknown_item"
+    coalition.feedback("facebook", notification_id, "confirm")
+    assert coalition.last("facebook").event_type is EventType.HASH_CONFIRMED
+    assert coalition.bank.items[item].confirmed_by == ("facebook",)
+    # Corroboration is shown on every match: the contributor and the member who confirmed.
+    again = coalition.check("reddit", 3)
+    assert again.body["corroboration"] == ["facebook", "tiktok"]
+    assert again.body["matches"][0]["backers"] == ["facebook", "tiktok"]
+    _valid(coalition)
+
+
+def test_a_member_requiring_two_backers_sees_no_match_until_a_second_member_stands_behind_it() -> None:
+    rules = CoalitionRules(policies={"reddit": MemberPolicy(required_backers=2)})
+    coalition = Coalition(rules)
+    item = coalition.share("tiktok", 4)
+    assert coalition.check("reddit", 4).event_type is EventType.CHECK_CLEAN
+    assert coalition.check("facebook", 4).event_type is EventType.MATCH_FOUND  # the default policy
+    coalition.feedback("youtube", item, "confirm")
+    assert coalition.check("reddit", 4).event_type is EventType.MATCH_FOUND
+
+
+def test_labels_and_trusted_contributors_decide_what_a_member_hears() -> None:
+    rules = CoalitionRules(
+        policies={
+            "reddit": MemberPolicy(labels=frozenset({"violent-extremism"})),
+            "twitch": MemberPolicy(trusted=frozenset({"youtube", "twitch"})),
+        }
+    )
+    coalition = Coalition(rules)
+    coalition.share("tiktok", 5, labels="graphic-violence")
+    assert EventType.HASH_SHARED.value not in coalition.events("reddit")
+    assert EventType.HASH_SHARED.value not in coalition.events("twitch")
+    assert coalition.check("reddit", 5).event_type is EventType.CHECK_CLEAN
+    assert coalition.check("twitch", 5).event_type is EventType.CHECK_CLEAN
+    assert coalition.check("facebook", 5).event_type is EventType.MATCH_FOUND
+    coalition.share("youtube", 6, labels="violent-extremism")
+    assert coalition.check("reddit", 6).event_type is EventType.MATCH_FOUND
+    assert coalition.check("twitch", 6).event_type is EventType.MATCH_FOUND
+
+
+def test_the_benign_bank_refuses_colliding_shares_and_explains_checks() -> None:
+    coalition = Coalition()
+    template = scene(7)
+    pdq = hash_file_of(template)
+    coalition.operator(action="benign", hashes=[{"pdq": pdq, "note": "meme template"}])
+    assert coalition.audit.records[-1].action == "benign"
+    resized = template.resize((800, 600))
+    coalition.drop("share/tiktok/meme.jpg", jpeg_bytes(resized, quality=60), {"labels": "violent-extremism"})
+    refused = coalition.last("tiktok")
+    assert refused.event_type is EventType.SHARE_REJECTED
+    assert refused.body["rejection"]["reason"] == "benign_collision"
+    assert coalition.check("facebook", 7).event_type is EventType.CHECK_CLEAN  # benign alone accuses nobody
+
+    # An item shared before its picture was found common: a check matching both says so.
+    coalition.share("tiktok", 13)
+    coalition.operator(action="benign", hashes=[{"pdq": hash_file_of(scene(13))}])
+    both = coalition.check("facebook", 13, mirrored=False)
+    assert both.event_type is EventType.MATCH_FOUND and both.body["benign_collision"] is True
+    assert {m.get("benign", False) for m in both.body["matches"]} == {True, False}
+    assert both.body["contributors"] == ["tiktok"]
+    _valid(coalition)
+
+
+def hash_file_of(picture) -> str:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "p.jpg"
+        path.write_bytes(jpeg_bytes(picture))
+        return hash_file(path).signals["pdq"]
+
+
+def test_a_member_over_its_daily_quota_is_rate_limited() -> None:
+    coalition = Coalition(CoalitionRules(share_quota=2))
+    coalition.share("tiktok", 8)
+    coalition.share("tiktok", 9)
+    coalition.drop("share/tiktok/a.jpg", jpeg_bytes(scene(10)), {"labels": "graphic-violence"})
+    assert coalition.last("tiktok").body["rejection"]["reason"] == "rate_limited"
+    coalition.share("facebook", 10)  # another member's quota is its own
+
+
+def test_re_sharing_keeps_the_first_provenance_and_cannot_lift_a_quarantine() -> None:
+    coalition = Coalition()
+    item = coalition.share("tiktok", 11, labels="graphic-violence")
+    first = coalition.bank.items[item].provenance
+    coalition.operator(action="quarantine", item_id=item)
+    coalition.drop("share/tiktok/a.jpg", jpeg_bytes(scene(11)), {"labels": "violent-extremism"})
+    assert coalition.bank.items[item].provenance == first
+    assert coalition.bank.items[item].status == "quarantined"
+    assert coalition.check("facebook", 11).event_type is EventType.CHECK_CLEAN
+    assert [r.action for r in coalition.audit.records if item in r.item_ids][-1] == "reshare"
+
+
+def test_operator_requests_that_cannot_be_carried_out_are_refused_on_the_record() -> None:
+    coalition = Coalition()
+    item = coalition.share("tiktok", 12)
+    coalition.operator(action="restore", item_id=item)  # not quarantined
+    coalition.operator(action="remove", item_id="f" * 32)
+    coalition.drop("operator/r.json", b"not json")
+    assert [r.outcome for r in coalition.audit.records[-3:]] == ["refused"] * 3
+    assert "it is active, not quarantined" in coalition.audit.records[-3].reason
+    coalition.operator(action="remove", item_id=item)
+    assert coalition.last("facebook").event_type is EventType.HASH_REMOVED
+    assert coalition.check("facebook", 12).event_type is EventType.CHECK_CLEAN
+    coalition.operator(action="restore", item_id=item)  # removed is for good
+    assert coalition.audit.records[-1].outcome == "refused"
+    assert all(n.platform != "@operator" for n in coalition.notifier.sent)
+
+
+def test_requests_are_parsed_strictly() -> None:
+    with pytest.raises(Rejected, match="needs a reason"):
+        feedback_from_json({"target": "a" * 32, "verdict": "dispute"})
+    with pytest.raises(Rejected, match="unknown field 'targte'"):
+        feedback_from_json({"targte": "a" * 32, "verdict": "confirm"})
+    with pytest.raises(Rejected, match="operator and its reason"):
+        operator_request_from_json({"action": "quarantine", "item_id": "a" * 32, "reason": "", "operator": "x"})
+    with pytest.raises(Rejected, match=r"hashes\[1\]"):
+        operator_request_from_json({"action": "benign", "hashes": [{"pdq": "zz"}], "reason": "r", "operator": "x"})
+
+
+def test_member_policies_are_checked_against_taxonomy_members_and_bounds() -> None:
+    policies = parse_member_policies({"tiktok": {"labels": ["terrorism"], "required_backers": 2}}, PLATFORMS)
+    assert policies["tiktok"].labels == frozenset({"violent-extremism"})
+    for bad, message in [
+        ({"nobody": {}}, "not a member"),
+        ({"tiktok": {"labels": ["memes"]}}, "memes"),
+        ({"tiktok": {"trusted": ["nobody"]}}, "trusted"),
+        ({"tiktok": {"required_backers": 4}}, "1..3"),
+        ({"tiktok": {"colour": "red"}}, "unknown field"),
+    ]:
+        with pytest.raises(PolicyError, match=message):
+            parse_member_policies(bad, PLATFORMS)
+    with pytest.raises(PolicyError, match="quorum"):
+        CoalitionRules(dispute_quorum=1)
