@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,9 @@ from hashmatch_tools.local.stack import LocalStack
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalStack]:
     """The whole system on moto server at 127.0.0.1, resources from template.yaml, pollers running."""
-    stack = LocalStack(parameters={"LogLevel": "WARNING"}).start()
+    # twitter acts only on matches two members stand behind (tests/e2e/test_governance.py).
+    parameters = {"LogLevel": "WARNING", "MemberPolicies": json.dumps({"twitter": {"required_backers": 2}})}
+    stack = LocalStack(parameters=parameters).start()
     try:
         yield stack
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hashmatch.service.routing import ACTIONS
 from hashmatch_tools.local.template import Stack, load_template
 
 pytestmark = pytest.mark.integration
@@ -164,7 +165,7 @@ def test_bucket_is_private_encrypted_and_owner_enforced(stack: Stack) -> None:
 def test_raw_objects_expire_under_every_ingest_prefix(stack: Stack) -> None:
     rules = _props(stack, "IngestBucket")["LifecycleConfiguration"]["Rules"]
     expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules if r["Status"] == "Enabled" and "Prefix" in r}
-    assert set(expiring) >= {"check/", "share/", "withdraw/"}
+    assert set(expiring) >= {f"{action}/" for action in ACTIONS}
     assert all(days == {"Ref": "RawObjectRetentionDays"} for days in expiring.values())
     assert any("AbortIncompleteMultipartUpload" in r for r in rules)
 
@@ -178,7 +179,7 @@ def test_every_dropped_object_goes_to_the_hashing_function_first(stack: Stack) -
         (rule,) = entry["Filter"]["S3Key"]["Rules"]
         assert rule["Name"] == "prefix"
         routes[rule["Value"]] = entry["Queue"]
-    assert routes == {prefix: {"Fn::GetAtt": ["HashQueue", "Arn"]} for prefix in ("check/", "share/", "withdraw/")}
+    assert routes == {f"{action}/": {"Fn::GetAtt": ["HashQueue", "Arn"]} for action in ACTIONS}
 
 
 def test_bucket_policy_is_tls_only_and_confines_writes(stack: Stack) -> None:
@@ -190,7 +191,7 @@ def test_bucket_policy_is_tls_only_and_confines_writes(stack: Stack) -> None:
     assert set(_as_list(tls[0]["Resource"])) == {BUCKET_ARN, f"{BUCKET_ARN}/*"}
     outside = [s for s in statements if "NotResource" in s]
     assert len(outside) == 1 and outside[0]["Effect"] == "Deny"
-    assert set(outside[0]["NotResource"]) == {f"{BUCKET_ARN}/{p}/*" for p in ("check", "share", "withdraw")}
+    assert set(outside[0]["NotResource"]) == {f"{BUCKET_ARN}/{action}/*" for action in ACTIONS}
 
 
 # ---------------------------------------------------------------- queues
@@ -306,7 +307,7 @@ def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, pl
     api = stack.physical_names("LookupApi")["ref"]
     table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
     assert granted == {
-        "s3:PutObject": {f"{BUCKET_ARN}/{prefix}/{platform}/*" for prefix in ("check", "share", "withdraw")},
+        "s3:PutObject": {f"{BUCKET_ARN}/{action}/{platform}/*" for action in ACTIONS if action != "operator"},
         "s3:GetObject": {f"{results}/results/{platform}/*"},
         "sns:Subscribe": {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"},
         "execute-api:Invoke": {
@@ -368,7 +369,7 @@ def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
     granted = _granted(stack, "HashFunction")
     assert not [a for a in granted if a.startswith(("dynamodb:", "sns:"))], granted
     parked = stack.physical_names("ParkedQueue")["Arn"]
-    objects = {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("check", "share", "withdraw")}
+    objects = {f"{BUCKET_ARN}/{action}/*" for action in ACTIONS}
     signals = stack.physical_names("SignalsBucket")["Arn"]
     api = stack.physical_names("LookupApi")["ref"]
     assert granted == {
@@ -394,10 +395,11 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
     assert granted.pop("s3:ListBucket") == {signals}
     assert granted.pop("sns:Publish") == {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-*"}
     assert granted.pop("sqs:SendMessage") == {stack.physical_names("ParkedQueue")["Arn"]}
+    audit = f"{stack.physical_names('AuditBucket')['Arn']}/audit/*"
     if function == "CheckFunction":
-        assert granted.pop("s3:PutObject") == {f"{results}/results/*", answers}
+        assert granted.pop("s3:PutObject") == {f"{results}/results/*", answers, audit}
     else:
-        assert granted.pop("s3:PutObject") == {answers}
+        assert granted.pop("s3:PutObject") == {answers, audit}
     table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
     assert all(action.startswith("dynamodb:") for action in granted)
     assert all(resources <= {table, f"{table}/index/*"} for resources in granted.values())
@@ -412,13 +414,47 @@ def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack
     writing = [s for s in statements if writes & set(_as_list(s["Action"]))]
     from hashmatch.aws.retained import RETAINED_PREFIX
 
-    allowed = [IDEMPOTENCY_PARTITION, f"{ANSWER_PREFIX}*", f"{RETAINED_PREFIX}*"]
+    allowed = [IDEMPOTENCY_PARTITION, f"{ANSWER_PREFIX}*", f"{RETAINED_PREFIX}*", "NOTICE#*", "MATCHES#*"]
     assert writing and all(
         s["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": allowed}} for s in writing
     )
     # No bank partition starts like a kept answer's.
-    for prefix in ("ITEM#", "HASH#", "LOG"):
-        assert not prefix.startswith(ANSWER_PREFIX) and not prefix.startswith(RETAINED_PREFIX)
+    for prefix in ("ITEM#", "HASH#", "LOG", "QUOTA#"):
+        assert not any(prefix.startswith(a.rstrip("*")) for a in allowed[1:]), prefix
+
+
+def test_the_audit_log_is_locked_and_nobody_may_rewrite_it(stack: Stack) -> None:
+    """Object Lock in compliance mode, versioned; the bucket policy denies deletes (delete markers
+    included), lock changes and ACLs to every principal; functions may only add records and no
+    member policy names the bucket."""
+    bucket = _props(stack, "AuditBucket")
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    arn = stack.physical_names("AuditBucket")["Arn"]
+    statements = _statements(stack.resolve(_props(stack, "AuditBucketPolicy"))["PolicyDocument"])
+    assert any(_denies_insecure_transport(s) for s in statements)
+    (deny,) = [s for s in statements if s.get("Sid") == "DenyRewritingTheRecord"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == f"{arn}/*"
+    assert {
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObjectRetention",
+        "s3:BypassGovernanceRetention",
+    } <= set(deny["Action"])
+    assert "Condition" not in deny
+    for function in (*COALITION_FUNCTIONS, "HashFunction"):
+        on_audit = {
+            a for a, resources in _granted(stack, function).items() if any(r.startswith(arn) for r in resources)
+        }
+        assert on_audit <= {"s3:PutObject"}, (function, on_audit)
+    for platform in PLATFORMS:
+        document = json.dumps(_props(stack, f"PlatformAccess{platform}"))
+        assert arn not in document and "operator/" not in document
+    operator = _statements(stack.resolve(_props(stack, "OperatorAccess"))["PolicyDocument"])
+    assert {a for s in operator for a in _as_list(s["Action"])} == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    (drop,) = [s for s in operator if s["Action"] == "s3:PutObject"]
+    assert drop["Resource"] == f"{BUCKET_ARN}/operator/*"
 
 
 def test_the_lookup_api_takes_iam_callers_only_and_reads_only(stack: Stack) -> None:

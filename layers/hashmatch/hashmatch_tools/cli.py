@@ -12,6 +12,10 @@
     hashmatch local [--port N] [--no-retroactive]
     hashmatch export --format jsonl|csv|threatexchange [--label L] [--contributor P] [--since T] [--output FILE]
     hashmatch taxonomy
+    hashmatch feedback --platform P ITEM_OR_NOTIFICATION_ID --confirm|--dispute [--reason TEXT]
+    hashmatch operator quarantine|restore|remove|benign ID_OR_HASH... --reason TEXT
+    hashmatch audit [--item ID] [--platform P] [--since T]
+    hashmatch report [--since T] [--format md|json] [--platform P] [--chart PATH]
 
 share/check/withdraw/inbox talk to the local stack (`AWS_ENDPOINT_URL` or `--endpoint-url`)
 or to a deployed stack (`--stack-name`, resolved through CloudFormation outputs).
@@ -28,8 +32,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ from hashmatch.governance.taxonomy import TaxonomyError, taxonomy
 from hashmatch.media.model import Rejected
 from hashmatch_tools.client import Clients, Coalition, UnknownPlatform
 from hashmatch_tools.export import add_export_command, export_command
+from hashmatch_tools.governing import add_governance_commands
 
 EXIT_OK, EXIT_SOME_FILES_FAILED, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -121,6 +127,10 @@ def _coalition(args: argparse.Namespace, *, need_platform: bool = True) -> Coali
     if platform and inbox:
         coalition.inbox_urls[platform] = inbox
     return coalition
+
+
+def _governance_command(run: Callable[[argparse.Namespace, Coalition], int], args: argparse.Namespace) -> int:
+    return run(args, _coalition(args, need_platform=False))
 
 
 class UsageError(Exception):
@@ -456,6 +466,7 @@ def _parser() -> argparse.ArgumentParser:
     where(dlq)
 
     add_export_command(commands, where)
+    parser.set_defaults(governance=add_governance_commands(commands, where))
 
     purge = remote("purge", "delete the checks this platform retained for retroactive matching, at once")
     purge.add_argument(
@@ -508,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "subscribe": subscribe_command,
         "taxonomy": taxonomy_command,
     }
+    if args.command in args.governance:
+        handlers[args.command] = partial(_governance_command, args.governance[args.command])
     try:
         return handlers[args.command](args)
     except (UnknownPlatform, UsageError) as error:

@@ -84,6 +84,7 @@ class MemoryBank:
         self.reasons: dict[str, dict[str, str]] = {}
         self.quota: dict[tuple[str, str], int] = {}
         self.notices: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.matches: dict[tuple[str, str, str], int] = {}
         self._clock = 0
 
     def _position(self, item_id: str, operation: str) -> str:
@@ -146,6 +147,13 @@ class MemoryBank:
 
     def notice(self, notification_id: str) -> tuple[str, tuple[str, ...]] | None:
         return self.notices.get(notification_id)
+
+    def count_matches(self, member: str, hour: str, labels: Sequence[str]) -> None:
+        for label in labels or ("unlabelled",):
+            self.matches[(hour, member, label)] = self.matches.get((hour, member, label), 0) + 1
+
+    def match_counts(self, since: str) -> Iterator[tuple[str, str, str, int]]:
+        return iter([(*key, n) for key, n in sorted(self.matches.items()) if key[0] >= since[:10]])
 
     def items_by_exact(self, signal: str, value: str) -> list[SharedItem]:
         return [self.items[i] for i in sorted(self.exact.get((signal, value), ()))]

@@ -7,6 +7,7 @@
 | ``LOG``                   | ``<time>#<item_id>#<op>#<n>`` | change log the near-match indexes replay    |
 | ``QUOTA#<platform>#<day>``| ``SHARES``                    | items a member shared that UTC day          |
 | ``NOTICE#<id>``           | ``META``                      | which items a match.found named, for whom   |
+| ``MATCHES#<day>``         | ``<hour>#<platform>#<label>`` | checks that matched, counted for reports    |
 
 Writes are idempotent: item ids are derived from what was shared, so a retried share
 overwrites the same records; a repeated log entry re-adds the same index entries.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -154,8 +155,8 @@ class DynamoBank:
         try:
             self._table.update_item(
                 Key={"pk": f"QUOTA#{member}#{day}", "sk": "SHARES"},
-                UpdateExpression="ADD shared :count SET expires_at = :expires",
-                ConditionExpression="attribute_not_exists(shared) OR shared <= :room",
+                UpdateExpression="ADD items_shared :count SET expires_at = :expires",
+                ConditionExpression="attribute_not_exists(items_shared) OR items_shared <= :room",
                 ExpressionAttributeValues={
                     ":count": count,
                     ":room": quota - count,
@@ -185,6 +186,29 @@ class DynamoBank:
         record = self._table.get_item(Key={"pk": f"NOTICE#{notification_id}", "sk": META_SORT_KEY}, ConsistentRead=True)
         found = record.get("Item")
         return None if found is None else (str(found["platform"]), tuple(found["item_ids"]))
+
+    def count_matches(self, member: str, hour: str, labels: Sequence[str]) -> None:
+        for label in labels or ("unlabelled",):
+            self._table.update_item(
+                Key={"pk": f"MATCHES#{hour[:10]}", "sk": f"{hour}#{member}#{label}"},
+                UpdateExpression="ADD matched_checks :one",
+                ExpressionAttributeValues={":one": 1},
+            )
+
+    def match_counts(self, since: str) -> Iterator[tuple[str, str, str, int]]:
+        day = datetime.fromisoformat(since[:10]).date()
+        today = datetime.now(UTC).date()
+        while day <= today:
+            kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"MATCHES#{day.isoformat()}")}
+            while True:
+                response = self._table.query(**kwargs)
+                for record in response["Items"]:
+                    hour, member, label = str(record["sk"]).split("#", 2)
+                    yield hour, member, label, int(record["matched_checks"])
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            day += timedelta(days=1)
 
     def _log(self, item_id: str, operation: str, entries: Sequence[NearEntry]) -> None:
         chunks = [entries[i : i + LOG_ENTRIES_PER_RECORD] for i in range(0, len(entries), LOG_ENTRIES_PER_RECORD)]

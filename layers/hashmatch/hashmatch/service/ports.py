@@ -153,6 +153,15 @@ class Bank(BankReader, Protocol):
 
     def notice(self, notification_id: str) -> tuple[str, tuple[str, ...]] | None: ...
 
+    def count_matches(self, member: str, hour: str, labels: Sequence[str]) -> None:
+        """Count one check of `member` in `hour` (``2026-12-04T13``) that matched items of `labels`
+        (counts only, for transparency reports: no content, no ids)."""
+        ...
+
+    def match_counts(self, since: str) -> Iterator[tuple[str, str, str, int]]:
+        """(hour, member, label, checks matched) from `since` (``YYYY-MM-DD``) on."""
+        ...
+
     def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:
         """Every item in the bank, active and withdrawn alike (the caller filters), in no particular
         order; with `since`, only those whose `shared_at` is at or after it, compared as text (so

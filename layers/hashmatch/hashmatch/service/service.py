@@ -280,9 +280,11 @@ class HashmatchService:
             matches=matches,
             entry=entry,
         )
-        if matches:  # so the member can confirm or dispute by the notification's id
+        if matches:  # so the member can confirm or dispute by the notification's id; and reports count it
             item_ids = sorted({m.item_id for m in matches if not m.benign})
             self._bank.remember_notice(verdict.body["notification_id"], submission.platform, item_ids)
+            labels = sorted({label for m in matches if not m.benign for label in m.labels})
+            self._bank.count_matches(submission.platform, checked_at[:13], labels)
         return verdict
 
     def _retain(

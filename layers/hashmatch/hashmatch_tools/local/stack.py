@@ -117,10 +117,11 @@ def provision(stack: Stack, make_client: Callable[[str], Any]) -> None:
         properties = stack.resolve(spec.get("Properties", {}))
         bucket = stack.physical_names(logical)["ref"]
         s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=bool(properties.get("ObjectLockEnabled")))
-        if "ObjectLockConfiguration" in properties:
-            s3.put_object_lock_configuration(
-                Bucket=bucket, ObjectLockConfiguration=properties["ObjectLockConfiguration"]
-            )
+        lock = properties.get("ObjectLockConfiguration")
+        if lock:  # a parameter resolves to text; the API wants whole days
+            retention = lock["Rule"]["DefaultRetention"]
+            retention["Days"] = int(retention["Days"])
+            s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=lock)
         queue_configurations = [
             {
                 "QueueArn": entry["Queue"],
