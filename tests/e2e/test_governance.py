@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from hashmatch.aws.audit import S3AuditLog
 from hashmatch.media.hashing import hash_file
+from hashmatch_tools.cli import main
 from hashmatch_tools.client import SHARE_REPLIES, Coalition
 from hashmatch_tools.local.stack import LocalStack
 from hashmatch_tools.samples import jpeg_bytes, mirrored, resized, scene
@@ -141,3 +142,35 @@ def test_an_audit_record_cannot_be_deleted_or_its_lock_shortened(coalition: Coal
     with pytest.raises(ClientError, match="AccessDenied"):
         s3.delete_object(Bucket=bucket, Key=record["Key"], VersionId=record["VersionId"])
     assert s3.get_object(Bucket=bucket, Key=record["Key"], VersionId=record["VersionId"])["Body"].read()
+
+
+def test_the_cli_gives_feedback_acts_as_operator_reads_the_audit_log_and_reports(
+    coalition: Coalition, local_stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    where = ["--endpoint-url", local_stack.endpoint]
+    item = _share(coalition, "pinterest", jpeg_bytes(scene(305)), "violent-extremism")["items"][0]["item_id"]
+
+    assert main(["feedback", "--platform", "facebook", item, "--dispute", "--reason", "satire", *where]) == 0
+    assert main(["feedback", "--platform", "facebook", item, "--dispute", *where]) == 2  # a dispute needs a reason
+    capsys.readouterr()
+    assert main(["operator", "quarantine", item, "--reason", "under review", "--operator", "bob", *where]) == 0
+    (done,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (done["action"], done["actor"], done["outcome"]) == ("quarantine", "operator:bob", "done")
+    assert main(["operator", "restore", "f" * 32, "--reason", "typo", *where]) == 1
+    assert "no such item" in json.loads(capsys.readouterr().out)["reason"]
+
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        assert main(["audit", "--item", item, *where]) == 0
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        actions = [(r["action"], r["actor"]) for r in records]
+        if ("dispute", "platform:facebook") in actions or time.monotonic() > deadline:
+            break
+    assert actions[0] == ("share", "platform:pinterest")
+    assert ("dispute", "platform:facebook") in actions and ("quarantine", "operator:bob") in actions
+
+    chart = tmp_path / "report.png"
+    assert main(["report", "--format", "json", "--chart", str(chart), *where]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["items_by_contributor"]["pinterest"]["quarantined"] >= 1
+    assert report["taxonomy_version"] and chart.stat().st_size > 0

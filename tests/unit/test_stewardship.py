@@ -11,12 +11,14 @@ import pytest
 from jsonschema import Draft202012Validator
 from PIL import ImageOps
 
+from hashmatch.governance.admission import BenignScreen
 from hashmatch.governance.policy import CoalitionRules, MemberPolicy, PolicyError, parse_member_policies
 from hashmatch.governance.requests import feedback_from_json, operator_request_from_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import Rejected
 from hashmatch.service.notifications import EventType, notification_schema
 from hashmatch_tools.fakes import MemoryAuditLog, MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
+from hashmatch_tools.governing import build_report
 from hashmatch_tools.samples import jpeg_bytes, scene
 
 pytestmark = pytest.mark.unit
@@ -276,3 +278,46 @@ def test_member_policies_are_checked_against_taxonomy_members_and_bounds() -> No
             parse_member_policies(bad, PLATFORMS)
     with pytest.raises(PolicyError, match="quorum"):
         CoalitionRules(dispute_quorum=1)
+
+
+def test_the_benign_screen_catches_near_and_exact_hashes_only() -> None:
+    pdq = hash_file_of(scene(20))
+    flipped = f"{int(pdq, 16) ^ ((1 << 40) - 1):064x}"  # 40 bits away: past the PDQ threshold
+    near = f"{int(pdq, 16) ^ 0b1111:064x}"
+    screen = BenignScreen([("b1", "pdq", pdq), ("b2", "md5", "a" * 32)])
+    assert screen.collision([("pdq", near)]) == ("b1", "pdq", 4)
+    assert screen.collision([("md5", "a" * 32)]) == ("b2", "md5", 0)
+    assert screen.collision([("pdq", flipped), ("md5", "b" * 32), ("phash", "0" * 16)]) is None
+
+
+def test_the_report_counts_by_label_and_contributor_and_shows_a_member_only_its_own_matches() -> None:
+    coalition = Coalition()
+    kept = coalition.share("tiktok", 21, labels="graphic-violence")
+    disputed = coalition.share("youtube", 22, labels="violent-extremism")
+    coalition.feedback("facebook", disputed, "dispute", "a news report")
+    coalition.drop("withdraw/tiktok/w.txt", f"sha256:{coalition.bank.items[kept].signals['sha256']}\n".encode())
+    for platform in ("facebook", "reddit", "reddit"):
+        coalition.check(platform, 22)
+    coalition.share("tiktok", 23, labels="graphic-violence")
+    coalition.check("reddit", 23)
+    since = "2026-12-04T00:00:00.000Z"
+    items, counts = list(coalition.bank.items.values()), list(coalition.bank.match_counts(since))
+
+    public = build_report(items, counts, since, None)
+    assert public["items_by_label"]["graphic-violence"] == {
+        "shared": 2,
+        "withdrawn": 1,
+        "disputed": 0,
+        "quarantined": 0,
+        "removed": 0,
+    }
+    assert public["items_by_label"]["violent-extremism"]["disputed"] == 1
+    assert public["items_by_contributor"]["tiktok"]["shared"] == 2
+    assert public["matches"] == [
+        {"label": "graphic-violence", "member": "all members", "checks": 1},
+        {"label": "violent-extremism", "member": "all members", "checks": 3},
+    ]
+    as_reddit = build_report(items, counts, since, "reddit")["matches"]
+    assert {"label": "violent-extremism", "member": "reddit", "checks": 2} in as_reddit
+    assert {"label": "violent-extremism", "member": "other members", "checks": 1} in as_reddit
+    assert not [m for m in as_reddit if m["member"] not in ("reddit", "other members")]

@@ -5,6 +5,7 @@ picture labelled graphic-violence; every other member is alerted, and the platfo
 the copy earlier is told it matches now (retroactive matching: every member opts in on the
 local stack). Another platform checks edited copies (re-encoded, resized, mirrored, letterboxed,
 cropped unevenly, with meme text) and an unrelated picture and sees what the coalition catches.
+It ends with the coalition's transparency report, its chart written to `REPORT_CHART`.
 The demo makes its own media and exits non-zero when a verdict is not the expected one.
 """
 
@@ -14,11 +15,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
 from hashmatch_tools.client import Coalition
 from hashmatch_tools.edits import meme_text
+from hashmatch_tools.governing import render_report
 from hashmatch_tools.local.stack import LocalStack
 from hashmatch_tools.samples import (
     jpeg_bytes,
@@ -38,6 +41,7 @@ CHECKER = "instagram"
 EARLY_CHECKER = "youtube"
 LABEL = "graphic-violence"
 VERDICT_TIMEOUT = 60.0
+REPORT_CHART = "hashmatch-demo-report.png"
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,11 @@ def run_demo(port: int = 0) -> int:
                 _say(f"   {platform:<10} {line}")
         if sorted(alerted) != sorted(others):
             failures += 1
+
+        _say("\n6. The transparency report on the demo's bank (`hashmatch report`): counts only, no content")
+        since = time.strftime("%Y-%m-%dT00:00:00.000Z", time.gmtime())
+        for line in render_report(coalition, since, None, Path(REPORT_CHART)).splitlines():
+            _say(f"   {line}")
     elapsed = time.monotonic() - started
     _say(f"\n{'All verdicts as expected' if not failures else f'{failures} unexpected result(s)'} in {elapsed:.1f}s")
     return 1 if failures else 0

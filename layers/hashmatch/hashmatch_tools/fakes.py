@@ -148,6 +148,10 @@ class MemoryBank:
     def notice(self, notification_id: str) -> tuple[str, tuple[str, ...]] | None:
         return self.notices.get(notification_id)
 
+    def benign_hashes(self) -> list[tuple[str, str, str]]:
+        benign = [item for item in self.items.values() if item.status == "benign"]
+        return [(item.item_id, s, v) for item in benign for s, v in item.signals.items()]
+
     def count_matches(self, member: str, hour: str, labels: Sequence[str]) -> None:
         for label in labels or ("unlabelled",):
             self.matches[(hour, member, label)] = self.matches.get((hour, member, label), 0) + 1

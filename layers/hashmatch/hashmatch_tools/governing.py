@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -27,16 +28,19 @@ from PIL import Image, ImageDraw
 
 from hashmatch.aws.audit import S3AuditLog
 from hashmatch.bank.model import SharedItem
+from hashmatch.governance.requests import feedback_from_json
 from hashmatch.governance.taxonomy import taxonomy
+from hashmatch.media.model import Rejected
 from hashmatch.service.governance import BENIGN_CONTRIBUTOR
 from hashmatch.service.ports import AuditRecord
 from hashmatch.signals import SIGNALS, UnknownSignal
 from hashmatch_tools.client import Coalition
 
-__all__ = ["add_governance_commands", "build_report", "write_chart"]
+__all__ = ["add_governance_commands", "build_report", "render_report", "write_chart"]
 
 Where = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace, Coalition], int]
+EXIT_USAGE = 2
 STATUS_COLUMNS = ("shared", "withdrawn", "disputed", "quarantined", "removed")
 
 
@@ -97,6 +101,11 @@ def feedback_command(args: argparse.Namespace, coalition: Coalition) -> int:
     request = {"target": args.target, "verdict": "confirm" if args.confirm else "dispute"}
     if args.reason:
         request["reason"] = args.reason
+    try:  # the coalition checks it again; saying what is wrong here saves a round trip
+        feedback_from_json(request)
+    except Rejected as refused:
+        print(f"hashmatch: {refused.message}", file=sys.stderr)
+        return EXIT_USAGE
     key = coalition.put("feedback", args.platform, "feedback.json", json.dumps(request).encode())
     print(json.dumps({"key": key, **request, "answer": f"on {args.platform}'s topic (hashmatch inbox)"}))
     return 0
@@ -226,51 +235,75 @@ def _markdown(report: dict[str, Any]) -> str:
 
 
 PALETTE = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
+MAX_CHART_HOURS = 24 * 31
+
+
+def _hours(first: str, last: str) -> list[str]:
+    """Every hour (``YYYY-MM-DDTHH``) from `first` to `last`."""
+    start, end = datetime.fromisoformat(first + ":00"), datetime.fromisoformat(last + ":00")
+    hours: list[str] = []
+    while start <= end and len(hours) < MAX_CHART_HOURS:
+        hours.append(start.strftime("%Y-%m-%dT%H"))
+        start += timedelta(hours=1)
+    return hours
 
 
 def write_chart(report: dict[str, Any], path: Path, size: tuple[int, int] = (900, 420)) -> None:
-    """A PNG line chart of checks matched per hour, one line per label."""
+    """A PNG bar chart of checks matched per hour, one bar per label in each hour's group."""
     width, height = size
     left, right, top, bottom = 60, 200, 30, 50
+    plot_width, plot_height = width - left - right, height - top - bottom
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     rows = report["matches_per_hour"]
-    hours = sorted({r["hour"] for r in rows}) or [report["since"][:13]]
+    seen = sorted({r["hour"] for r in rows})
+    hours = _hours(seen[0], seen[-1]) if seen else []
     labels = sorted({r["label"] for r in rows})
-    peak = max([r["checks"] for r in rows] or [1])
-    draw.text((left, 8), f"Checks matched per hour, by label (since {report['since'][:16]})", fill="black")
+    step = max(1, -(-max([r["checks"] for r in rows] or [1]) // 4))
+    top_value = 4 * step
+    draw.text((left, 8), f"Checks matched per hour, by label (since {report['since'][:16]}, UTC)", fill="black")
     draw.line([(left, top), (left, height - bottom), (width - right, height - bottom)], fill="black")
     for tick in range(5):
-        value = peak * tick / 4
-        y = height - bottom - (height - top - bottom) * tick / 4
-        draw.text((8, y - 6), f"{value:.0f}", fill="black")
-
-    def x_of(hour: str) -> float:
-        position = hours.index(hour)
-        return left + (width - left - right) * (position / max(1, len(hours) - 1))
-
-    for hour in (hours[0], hours[-1]):
-        draw.text((x_of(hour) - 20, height - bottom + 8), hour[5:].replace("T", " ") + "h", fill="black")
+        y = height - bottom - plot_height * tick / 4
+        draw.line([(left - 4, y), (left, y)], fill="black")
+        draw.text((left - 40, y - 6), f"{tick * step:>5}", fill="black")
+    if not hours:
+        draw.text((left + 20, top + plot_height / 2), "no matches in this period", fill="black")
+    group = plot_width / max(1, len(hours))
+    bar = max(1.0, group * 0.8 / max(1, len(labels)))
+    counts = {(r["hour"], r["label"]): r["checks"] for r in rows}
+    for position, hour in enumerate(hours):
+        x0 = left + group * position + group * 0.1
+        for number, label in enumerate(labels):
+            value = counts.get((hour, label), 0)
+            if value:
+                y = height - bottom - plot_height * value / top_value
+                draw.rectangle(
+                    [x0 + bar * number, y, x0 + bar * (number + 1) - 1, height - bottom], fill=_colour(number)
+                )
+        if position == 0 or position == len(hours) - 1 or len(hours) <= 12:
+            draw.text((x0, height - bottom + 8), hour[5:].replace("T", " ") + "h", fill="black")
     for number, label in enumerate(labels):
-        colour = PALETTE[number % len(PALETTE)]
-        by_hour = {r["hour"]: r["checks"] for r in rows if r["label"] == label}
-        points = [(x_of(h), height - bottom - (height - top - bottom) * by_hour.get(h, 0) / peak) for h in hours]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=3)
-        for x, y in points:
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        draw.rectangle([width - right + 15, top + 20 * number, width - right + 27, top + 20 * number + 12], fill=colour)
-        draw.text((width - right + 33, top + 20 * number), label, fill="black")
+        y = top + 20 * number
+        draw.rectangle([width - right + 15, y, width - right + 27, y + 12], fill=_colour(number))
+        draw.text((width - right + 33, y), label, fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, "PNG")
 
 
-def report_command(args: argparse.Namespace, coalition: Coalition) -> int:
-    since = args.since or _week_ago()
+def _colour(number: int) -> tuple[int, int, int]:
+    return PALETTE[number % len(PALETTE)]
+
+
+def render_report(coalition: Coalition, since: str, viewer: str | None, chart: Path, form: str = "md") -> str:
+    """The report on the coalition's bank as text (`form` md or json), its chart written to `chart`."""
     bank = coalition.bank()
-    report = build_report(bank.iter_items(), bank.match_counts(since), since, args.platform)
-    chart = Path(args.chart)
+    report = build_report(bank.iter_items(), bank.match_counts(since), since, viewer)
     write_chart(report, chart)
     report["chart"] = str(chart)
-    print(json.dumps(report, indent=2) if args.format == "json" else _markdown(report) + f"\nChart: {chart}")
+    return json.dumps(report, indent=2) if form == "json" else _markdown(report) + f"\nChart: {chart}"
+
+
+def report_command(args: argparse.Namespace, coalition: Coalition) -> int:
+    print(render_report(coalition, args.since or _week_ago(), args.platform, Path(args.chart), args.format))
     return 0

@@ -7,6 +7,7 @@
 | ``LOG``                   | ``<time>#<item_id>#<op>#<n>`` | change log the near-match indexes replay    |
 | ``QUOTA#<platform>#<day>``| ``SHARES``                    | items a member shared that UTC day          |
 | ``NOTICE#<id>``           | ``META``                      | which items a match.found named, for whom   |
+| ``BENIGN``                | ``<item_id>``                 | the benign bank's hashes, read whole        |
 | ``MATCHES#<day>``         | ``<hour>#<platform>#<label>`` | checks that matched, counted for reports    |
 
 Writes are idempotent: item ids are derived from what was shared, so a retried share
@@ -29,6 +30,7 @@ from hashmatch.bank.model import NearEntry, Provenance, SharedItem, entry_kind
 from hashmatch.service.ports import BankChange
 
 LOG_PARTITION = "LOG"
+BENIGN_PARTITION = "BENIGN"
 LOG_ENTRIES_PER_RECORD = 1000  # ~100 bytes each: well under DynamoDB's 400 KB item limit
 SLOW_COMMIT_SECONDS = 2.0  # under half the readers' overlap window (near.LOG_OVERLAP)
 BATCH_GET_LIMIT = 100
@@ -67,6 +69,8 @@ class DynamoBank:
                     batch.put_item(
                         Item={"pk": f"HASH#{signal}#{value}", "sk": f"ITEM#{item.item_id}", "item_id": item.item_id}
                     )
+                if item.status == "benign":
+                    batch.put_item(Item={"pk": BENIGN_PARTITION, "sk": item.item_id, "signals": dict(item.signals)})
         for item in items:
             if item.near_entries:
                 self._log(item.item_id, "add", item.near_entries)
@@ -186,6 +190,17 @@ class DynamoBank:
         record = self._table.get_item(Key={"pk": f"NOTICE#{notification_id}", "sk": META_SORT_KEY}, ConsistentRead=True)
         found = record.get("Item")
         return None if found is None else (str(found["platform"]), tuple(found["item_ids"]))
+
+    def benign_hashes(self) -> list[tuple[str, str, str]]:
+        found = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(BENIGN_PARTITION), "ConsistentRead": True}
+        while True:
+            response = self._table.query(**kwargs)
+            for record in response["Items"]:
+                found += [(str(record["sk"]), str(s), str(v)) for s, v in record.get("signals", {}).items()]
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def count_matches(self, member: str, hour: str, labels: Sequence[str]) -> None:
         for label in labels or ("unlabelled",):

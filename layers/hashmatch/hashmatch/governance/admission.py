@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from hashmatch.bank.hashlist import HashListEntry
 from hashmatch.bank.model import SharedItem
 from hashmatch.governance.taxonomy import Taxonomy, TaxonomyError, taxonomy
 from hashmatch.media.model import Rejected, RejectReason
 from hashmatch.signals import SIGNALS
+from hashmatch.signals.base import MatchKind
+from hashmatch.signals.bits import hex_to_bytes, popcount_rows, unpack_hex_rows
 
-__all__ = ["admit", "admitted_labels", "refuse_degenerate", "refuse_list"]
+__all__ = ["BenignScreen", "admit", "admitted_labels", "refuse_degenerate", "refuse_list"]
 
 
 def admit(item: SharedItem, where: str = "", scheme: Taxonomy | None = None) -> SharedItem:
@@ -69,3 +73,36 @@ def refuse_list(entries: Sequence[HashListEntry], metadata: Mapping[str, str]) -
         labels = entry.labels if entry.labels is not None else file_labels
         admitted_labels(labels, entry.overrides.get("severity") or metadata.get("severity") or None, where)
         refuse_degenerate(entry.signals.items(), where)
+
+
+class BenignScreen:
+    """The benign bank, ready to screen shares: a shared hash within its signal's match threshold
+    of a benign hash (exact signals: equal) collides. Built from `Bank.benign_hashes()` per share,
+    compared in numpy, so a 5,000-line list part against thousands of benign hashes takes well
+    under a second."""
+
+    def __init__(self, benign: Iterable[tuple[str, str, str]]) -> None:
+        by_signal: dict[str, list[tuple[str, str]]] = {}
+        for item_id, signal, value in benign:
+            by_signal.setdefault(signal, []).append((item_id, value))
+        self._ids = {signal: [item_id for item_id, _ in rows] for signal, rows in by_signal.items()}
+        self._exact = {signal: {value: item_id for item_id, value in rows} for signal, rows in by_signal.items()}
+        self._packed = {
+            signal: unpack_hex_rows([value for _, value in rows])
+            for signal, rows in by_signal.items()
+            if signal in SIGNALS and SIGNALS.get(signal).match is MatchKind.NEAR
+        }
+
+    def collision(self, hashes: Iterable[tuple[str, str]]) -> tuple[str, str, int] | None:
+        """(benign item id, signal, distance) of the first of `hashes` that collides, else None."""
+        for signal, value in hashes:
+            if signal in self._exact and value in self._exact[signal]:
+                return self._exact[signal][value], signal, 0
+            packed = self._packed.get(signal)
+            if packed is None or not len(packed) or len(value) != 2 * packed.shape[1]:
+                continue
+            distances = popcount_rows(np.bitwise_xor(packed, hex_to_bytes(value, len(value))))
+            nearest = int(np.argmin(distances))
+            if distances[nearest] <= SIGNALS.get(signal).default_threshold:
+                return self._ids[signal][nearest], signal, int(distances[nearest])
+        return None

@@ -25,11 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from hashmatch.bank.model import ItemStatus, Match, NearEntry, Provenance, SharedItem, item_id_for
-from hashmatch.governance.admission import refuse_degenerate
+from hashmatch.governance.admission import BenignScreen, refuse_degenerate
 from hashmatch.governance.policy import CoalitionRules
 from hashmatch.governance.requests import Feedback, OperatorRequest, feedback_from_json, operator_request_from_json
-from hashmatch.matching.matcher import Matcher
-from hashmatch.media.model import LabelledHash, MediaHashes, Rejected, RejectReason
+from hashmatch.media.model import Rejected, RejectReason
 from hashmatch.service.notifications import EventType, Notification, governance_notifications
 from hashmatch.service.ports import AuditLog, AuditRecord, Bank
 from hashmatch.service.routing import OPERATOR
@@ -54,14 +53,12 @@ class Governance:
         self,
         *,
         bank: Bank,
-        matcher: Matcher,
         platforms: tuple[str, ...],
         rules: CoalitionRules,
         audit: AuditLog | None,
         now: Callable[[], str],
     ) -> None:
         self._bank = bank
-        self._matcher = matcher
         self._platforms = platforms
         self._rules = rules
         self._audit = audit
@@ -91,12 +88,16 @@ class Governance:
         `Rejected` (`benign_collision`, `rate_limited`) when the share may not go in."""
         known = self._bank.get_items([item.item_id for item in items])
         new = [item for item in items if item.item_id not in known]
+        screen = BenignScreen(self._bank.benign_hashes()) if new else None
         for item in new:
-            benign = [m for m in self._matcher.match(_query(item), benign=True) if m.benign]
-            if benign:
+            assert screen is not None
+            hashes = [*item.signals.items(), *((entry.signal, entry.value) for entry in item.near_entries)]
+            collision = screen.collision(hashes)
+            if collision is not None:
+                benign_id, signal, distance = collision
                 raise Rejected(
                     RejectReason.BENIGN_COLLISION,
-                    f"its {benign[0].signal} hash matches the benign bank (item {benign[0].item_id}: a common "
+                    f"its {signal} hash is {distance} bits from the benign bank's item {benign_id} (a common "
                     "harmless picture, such as a meme template or a logo); sharing it would flag harmless uploads",
                 )
         day = self._now()[:10]
@@ -285,14 +286,6 @@ class Governance:
             reason=f"{refused.reason.value}: {refused.message}",
             request=submission.obj.key,
         )
-
-
-def _query(item: SharedItem) -> MediaHashes:
-    """What a shared item is checked against the benign bank with: its hashes and stored framings."""
-    framings = tuple(LabelledHash(e.signal, e.value, "whole") for e in item.near_entries if e.kind == "framing")
-    return MediaHashes(
-        media="video" if item.media == "video" else "image", signals=dict(item.signals), framings=framings
-    )
 
 
 def _keep_first(item: SharedItem, first: SharedItem) -> SharedItem:

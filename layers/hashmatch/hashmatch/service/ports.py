@@ -153,6 +153,10 @@ class Bank(BankReader, Protocol):
 
     def notice(self, notification_id: str) -> tuple[str, tuple[str, ...]] | None: ...
 
+    def benign_hashes(self) -> list[tuple[str, str, str]]:
+        """(item id, signal, value) of every hash in the benign bank (operators keep it small)."""
+        ...
+
     def count_matches(self, member: str, hour: str, labels: Sequence[str]) -> None:
         """Count one check of `member` in `hour` (``2026-12-04T13``) that matched items of `labels`
         (counts only, for transparency reports: no content, no ids)."""

@@ -105,7 +105,6 @@ class HashmatchService:
         self._scanner = RetroactiveScanner(retained, self._retention, thresholds) if retained is not None else None
         self._governance = Governance(
             bank=bank,
-            matcher=matcher,
             platforms=platforms,
             rules=rules or CoalitionRules(),
             audit=audit,
