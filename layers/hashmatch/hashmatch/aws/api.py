@@ -16,7 +16,7 @@ local stack.
   hash, an unknown signal, a missing field) refuses the request as a whole with 400, the message
   naming the entry and the field (``entries[2]: hashes: a pdq hash is 64 hex digits, ...``).
 - ``GET /v1/items/{item_id}``: one item's public record, as notifications describe items
-  (`item_body`), with its ``status`` (``active`` or ``withdrawn``).
+  (`item_body`), with its ``status`` (``active``, ``withdrawn``, ``quarantined``, ``removed`` or ``benign``).
 - ``GET /v1/stats``: what the matcher's near-match index holds (entries per signal and kind,
   items, the change-log position it reflects), read from memory after reading the log's tail:
   no table scan. Items shared with exact digests only are not in the index, so not counted.
