@@ -181,6 +181,8 @@ class DynamoBank:
                 record[name] = getattr(provenance, name)
         if item.duration is not None:
             record["duration"] = _decimal(item.duration)
+        if item.source is not None:
+            record["source"] = item.source
         return record
 
     @staticmethod
@@ -199,4 +201,5 @@ class DynamoBank:
             signals=dict(record.get("signals", {})),
             duration=float(record["duration"]) if "duration" in record else None,
             status=record.get("status", "active"),
+            source=record.get("source"),
         )

@@ -63,7 +63,11 @@ class NearEntry:
 
 @dataclass(frozen=True)
 class SharedItem:
-    """One piece of harmful media in the bank, known only by its hashes."""
+    """One piece of harmful media in the bank, known only by its hashes.
+
+    `source`: which share stored it last (a digest of that submission's idempotency key, never the
+    sharer's object key), so a share that fails after storing can withdraw what it stored and
+    nothing else; None in records written before it was kept."""
 
     item_id: str
     provenance: Provenance
@@ -72,6 +76,7 @@ class SharedItem:
     near_entries: tuple[NearEntry, ...] = ()
     duration: float | None = None
     status: ItemStatus = "active"
+    source: str | None = None
 
 
 @dataclass(frozen=True)
