@@ -259,6 +259,26 @@ def test_a_share_that_fails_after_storing_is_withdrawn_and_said_so(tmp_path) -> 
     assert [n.body["notification_id"] for n in again] == [n.body["notification_id"] for n in told]
 
 
+def test_a_failed_share_of_a_file_already_shared_leaves_the_earlier_share_standing(tmp_path) -> None:
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    pipeline.process(store.put("in", "share/tiktok/first.jpg", jpeg_bytes(scene(44)), {"labels": "terrorism"}))
+    (item,) = bank.items
+    failing = HashmatchService(
+        bank=bank, notifier=notifier, matcher=pipeline.matcher, platforms=PLATFORMS, answers=UnkeepableAnswers()
+    )
+    obj = ObjectRef("in", "share/tiktok/again.jpg", etag="e", size=1, sequencer="03")
+    again = Submission("share", "tiktok", obj, Kind.HASHES, {"labels": "terrorism"}, hashes=_hashes(tmp_path, 44))
+    with pytest.raises(ConnectionError):
+        failing.process(again)  # the same file's item written again, then the answer could not be kept
+
+    pipeline.coalition.fail(again, "processing failed on every try")
+    assert bank.items[item].status == "active", "the first share was accepted: its item stays"
+    assert [n.event_type for n in notifier.sent if n.body.get("object", {}).get("key") == obj.key] == [
+        EventType.SHARE_FAILED
+    ]
+
+
 def test_a_failed_share_that_stored_nothing_is_only_failed(tmp_path) -> None:
     store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
     pipeline = service_on(bank, store, notifier, PLATFORMS)

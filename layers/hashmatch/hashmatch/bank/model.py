@@ -65,8 +65,8 @@ class NearEntry:
 class SharedItem:
     """One piece of harmful media in the bank, known only by its hashes.
 
-    `source`: which share stored it last (a digest of that submission's idempotency key, never the
-    sharer's object key), so a share that fails after storing can withdraw what it stored and
+    `source`: which share made it active (a digest of that submission's idempotency key, never the
+    sharer's object key), so a share that fails after storing can withdraw what it brought in and
     nothing else; None in records written before it was kept."""
 
     item_id: str

@@ -11,9 +11,10 @@ real submissions give theirs. Anything else that fails raises, so the queue retr
 dead-letters it (`fail`).
 
 A share that fails on every try after an attempt of it stored its items is rolled back: `fail`
-withdraws the items that share stored (each item records the share that stored it last), tells
-every member `hash.withdrawn` for them (any may have matched them meanwhile), and the sharer
-`share.failed` saying so. Nothing of a failed share stays matching.
+withdraws the items that share brought into the bank (each item records the share that made it
+active), tells every member `hash.withdrawn` for them (any may have matched them meanwhile), and
+the sharer `share.failed` saying so. Nothing of a failed share stays matching; an item another
+share had made active stays.
 
 A check-by-hash list is answered entry by entry: the verdicts go to a results object (one JSON
 line per entry, with its content id) announced by `check.completed`, and each entry that matched
@@ -146,8 +147,8 @@ class HashmatchService:
         ]
 
     def _roll_back(self, submission: Submission) -> list[SharedItem]:
-        """The items this share stored (by any attempt), withdrawn now when still active; an item
-        another share stored last is left alone."""
+        """The items this share brought into the bank (by any attempt), withdrawn now when still
+        active; an item another share had made active is left alone."""
         if submission.action != "share" or submission.kind not in (Kind.HASHES, Kind.ENTRIES):
             return []
         provenance = self._provenance(submission)
@@ -368,16 +369,26 @@ class HashmatchService:
         return self._share(submission, admitted)
 
     def _share(self, submission: Submission, items: list[SharedItem]) -> list[Notification]:
-        source = _source(submission)
-        items = [replace(item, source=source) for item in items]
         with timed(self._telemetry, "store"):
-            self._bank.put_items(items)
+            self._bank.put_items(self._with_source(submission, items))
         others = [p for p in self._platforms if p != submission.platform]
         return [
             *self._item_notifications(EventType.SHARE_ACCEPTED, [submission.platform], submission, items),
             *self._item_notifications(EventType.HASH_SHARED, others, submission, items),
             *self._retroactive(items),
         ]
+
+    def _with_source(self, submission: Submission, items: list[SharedItem]) -> list[SharedItem]:
+        """`items` naming this share as the one that stored them, except those already active from
+        another share (a member sharing a file again): that share brought them in, and this one's
+        failure must not withdraw them."""
+        earlier = self._bank.get_items([item.item_id for item in items])
+
+        def source_of(item: SharedItem) -> str | None:
+            kept = earlier.get(item.item_id)
+            return kept.source if kept is not None and kept.status == "active" else _source(submission)
+
+        return [replace(item, source=source_of(item)) for item in items]
 
     def _retroactive(self, items: list[SharedItem]) -> list[Notification]:
         """`match.found` (retroactive) for each retained check the new items match, to the member
