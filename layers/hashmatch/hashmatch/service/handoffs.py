@@ -13,7 +13,10 @@ before: the object expired, or was deleted, before any attempt could hand it on.
 Under retries and crashes: an edge that dies before recording left the object in place, so its
 retry hashes and hands on again (the same idempotency keys); one that dies after recording and
 before deleting does the same. A hand-off record is only ever written once everything it vouches
-for was durably queued.
+for was durably queued. `gone` and `failure` carry the idempotency key of the object's first
+chunk; the functions settle them by the kept answers alone (`hashmatch.service.answers`: the
+first kept wins), not under their idempotency records, so one that is dropped leaves that key to
+the real submission.
 
 `hashmatch.aws.submissions.S3HandOffs` keeps the records in the hash-only signals bucket (which
 the edge writes and the coalition reads); `MemoryHandOffs` here is for one process.
