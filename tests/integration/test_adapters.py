@@ -13,7 +13,7 @@ import pytest
 from hashmatch.aws.runtime import build_runtime
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.sns import SnsNotifier
-from hashmatch.aws.submissions import SqsSubmissionSink, SubmissionReader
+from hashmatch.aws.submissions import S3HandOffs, SqsSubmissionSink, SubmissionReader
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import FrameHash, MediaHashes
 from hashmatch.service.metadata import encode_metadata
@@ -134,8 +134,10 @@ def test_the_same_submission_twice_gives_one_verdict(moto_aws: Stack) -> None:
     body = json.dumps(checked.to_json())
     assert runtime.process(body) == "processed"
     assert runtime.process(body) == "processed"  # the stored outcome of the first
-    # The edge finding the object gone on a later delivery of the same event: nothing more.
-    assert runtime.process(json.dumps(replace(checked, kind=Kind.GONE, hashes=None).to_json())) == "processed"
+    # The edge finding the object gone on a later delivery of the same event: nothing more (the
+    # kept answer, not the idempotency record, says it was answered).
+    gone = replace(checked, kind=Kind.GONE, hashes=None)
+    assert runtime.process(json.dumps(gone.to_json())) == "already_processed"
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     assert len(messages) == 1
     # A new write of the key (a new sequencer) is a new check.
@@ -161,6 +163,19 @@ def test_large_submissions_travel_through_the_signals_bucket_and_are_deleted(mot
     assert submission is not None and submission.hashes == hashes and where is not None
     reader.discard(where)
     assert reader.read(message["Body"]) == (None, where)  # a redelivery after processing: nothing to do
+
+
+def test_hand_offs_are_recorded_in_the_signals_bucket_per_s3_event(moto_aws: Stack) -> None:
+    outputs = moto_aws.outputs()
+    handoffs = S3HandOffs(outputs["SignalsBucketName"], _client("s3"))
+    obj = ObjectRef(outputs["IngestBucketName"], "check/tiktok/a.jpg", "e", 1, "01")
+    assert not handoffs.handed_on(obj)
+    handoffs.record(obj)
+    handoffs.record(obj)  # a retry records it again, harmlessly
+    assert handoffs.handed_on(obj)
+    assert not handoffs.handed_on(replace(obj, sequencer="02")), "a new write of the key is a new object"
+    # Under signals/, where the edge may write, the coalition read, and the bucket's lifecycle expires.
+    assert S3HandOffs.key(obj).startswith("signals/handed-on/")
 
 
 def test_kept_answers_first_writer_wins_and_large_ones_overflow_to_s3(moto_aws: Stack) -> None:

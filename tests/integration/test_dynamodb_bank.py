@@ -214,6 +214,13 @@ def test_offsets_and_duration_round_trip_as_floats(bank: DynamoBank, bank_backen
     assert found.duration == 61.25 and isinstance(found.duration, float)
 
 
+def test_the_share_that_stored_an_item_last_round_trips(bank: DynamoBank) -> None:
+    named, unnamed = replace(_item(1), source="0f" * 16), _item(2)
+    bank.put_items([named, unnamed])
+    found = bank.get_items([named.item_id, unnamed.item_id])
+    assert (found[named.item_id].source, found[unnamed.item_id].source) == ("0f" * 16, None)
+
+
 def test_near_indexes_refresh_applies_adds_then_a_remove(bank: DynamoBank) -> None:
     image, video = _item(1), _item(2, frames=40)
     bank.put_items([image, video])

@@ -13,20 +13,27 @@ and once with a store that keeps nothing; only the second is answered twice, dif
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from hashmatch_tools.local.faults import FaultInjector, FaultKind
-from hashmatch_tools.local.stack import LocalStack
+from hashmatch.bank.model import item_id_for
+from hashmatch_tools.local.faults import FaultInjector, FaultKind, WorkerKiller
+from hashmatch_tools.local.stack import LocalStack, WorkerKilled, client, inbox_queue_name
+from hashmatch_tools.samples import jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
 
@@ -259,3 +266,162 @@ def test_a_second_stack_of_one_name_in_this_process_is_refused() -> None:
         os.environ.update(saved)
     with pytest.raises(RuntimeError, match="was started in this process already"):
         LocalStack(stack_name="hashmatch-twice").start(poll=False)
+
+
+# -- the two races of issue 13 that the bench saw, each driven step by step -------------------------
+
+
+@contextmanager
+def _stepped_stack(name: str, killers: dict[str, WorkerKiller], **options: Any) -> Iterator[LocalStack]:
+    """A local stack whose functions run only when a test delivers to them; `killers`: by the
+    function's logical id, the worker killer around its invocations. The process's environment,
+    which a stack sets for its functions, is put back after."""
+    saved = dict(os.environ)
+
+    @contextmanager
+    def around(function: Any, messages: list[dict[str, Any]]) -> Iterator[None]:
+        killer = killers.get(function.logical_id)
+        if killer is None:
+            yield
+            return
+        with killer.invocation(function, messages):
+            yield
+
+    for killer in killers.values():
+        killer.install()
+    stack = LocalStack(stack_name=name, around_invoke=around, **options).start(poll=False)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        for killer in killers.values():
+            killer.uninstall()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _killer(function: str, after: str, deaths: int = 1) -> WorkerKiller:
+    """`function`'s first `deaths` invocations die right after their first call to `after`."""
+    return WorkerKiller(0.0, seed=1, functions=frozenset({function}), at_least=deaths, after=after)
+
+
+def _deliver(stack: LocalStack, queue_output: str, timeout: float = 60) -> bool:
+    """One invocation of the function on the queue, on a thread of its own (a new instance, cold),
+    once a message is there; whether its worker was killed."""
+    function = next(f for f in stack.functions if f.queue_url == stack.outputs[queue_output])
+    sqs = client("sqs", stack.endpoint)
+    outcome: dict[str, Any] = {}
+
+    def invoke() -> None:
+        deadline = time.monotonic() + timeout
+        try:
+            while not stack.deliver(function, sqs):
+                if time.monotonic() > deadline:
+                    outcome["error"] = AssertionError(f"nothing came on {queue_output} in {timeout} s")
+                    return
+                time.sleep(0.2)
+        except WorkerKilled:
+            outcome["killed"] = True
+        except Exception as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=invoke, name=f"{function.logical_id}-stepped")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return bool(outcome.get("killed"))
+
+
+def _inbox(stack: LocalStack, platform: str) -> list[dict[str, Any]]:
+    sqs = client("sqs", stack.endpoint)
+    url = sqs.get_queue_url(QueueName=inbox_queue_name(stack.stack_name, platform))["QueueUrl"]
+    bodies: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def _answers(stack: LocalStack, platform: str, key: str) -> list[str]:
+    """The final answers `platform` was told about `key`, one per notification id."""
+    found = {
+        body["notification_id"]: body["event_type"]
+        for body in _inbox(stack, platform)
+        if body.get("object", {}).get("key") == key
+    }
+    return sorted(found.values())
+
+
+def test_a_retry_of_the_hashing_function_that_finds_its_own_deletion_never_answers_expired() -> None:
+    """The hashing function hands a check on, deletes the picture and dies; the check function's
+    first attempt at the real submission dies too. The hashing retry finds the picture gone and
+    sends `gone`, which the check function meets before the real submission's own retry: the
+    platform must get the real verdict, not `check.expired` (upload again)."""
+    killers = {
+        "HashFunction": _killer("HashFunction", after="s3.DeleteObject"),
+        "CheckFunction": _killer("CheckFunction", after="dynamodb.PutItem"),  # its idempotency record in progress
+    }
+    function_timeout, retry = 3, 8
+    with _stepped_stack(
+        "hashmatch-gone-race", killers, function_timeout=function_timeout, retry_seconds=retry
+    ) as stack:
+        key = "check/facebook/held.jpg"
+        client("s3", stack.endpoint).put_object(
+            Bucket=stack.outputs["IngestBucketName"],
+            Key=key,
+            Body=jpeg_bytes(scene(4401)),
+            Metadata={"content-id": "held"},
+        )
+        assert _deliver(stack, "HashQueueUrl"), "the hashing function was to die after deleting the picture"
+        time.sleep(retry / 2)  # the real submission's retry comes well after the hashing retry
+        assert _deliver(stack, "CheckQueueUrl"), "the check function was to die on the real submission"
+        check_died = time.monotonic()
+        assert not _deliver(stack, "HashQueueUrl", timeout=2 * retry)  # the retry: the picture is gone
+        # The `gone` is met once the dead attempt's in-progress record expired, before the real
+        # submission is shown again.
+        time.sleep(max(0.0, check_died + function_timeout + 0.5 - time.monotonic()))
+        assert not _deliver(stack, "CheckQueueUrl", timeout=1)
+        assert time.monotonic() < check_died + retry, "too slow to meet `gone` first; the test proves nothing"
+        assert not _deliver(stack, "CheckQueueUrl", timeout=2 * retry)  # the real submission's retry
+
+        assert dict(killers["HashFunction"].kills) == {"HashFunction after s3.DeleteObject": 1}
+        assert dict(killers["CheckFunction"].kills) == {"CheckFunction after dynamodb.PutItem": 1}
+        assert _answers(stack, "facebook", key) == ["check.clean"]
+
+
+def test_a_share_that_keeps_failing_after_storing_its_item_leaves_nothing_matching() -> None:
+    """The share function stores the item and dies, on every try the queue allows; its dead letter
+    is answered `share.failed`, and the item it stored must not stay active for rivals to match."""
+    attempts = 5  # the share queue's maxReceiveCount
+    killers = {"ShareFunction": _killer("ShareFunction", after="dynamodb.BatchWriteItem", deaths=attempts)}
+    with _stepped_stack("hashmatch-failed-share", killers, function_timeout=2, retry_seconds=3) as stack:
+        key = "share/tiktok/flagged.jpg"
+        body = jpeg_bytes(scene(4402))
+        client("s3", stack.endpoint).put_object(
+            Bucket=stack.outputs["IngestBucketName"], Key=key, Body=body, Metadata={"labels": "graphic-violence"}
+        )
+        assert not _deliver(stack, "HashQueueUrl")
+        for _attempt in range(attempts):
+            _deliver(stack, "ShareQueueUrl", timeout=30)
+        assert sum(killers["ShareFunction"].kills.values()) >= 1, "no attempt stored the item and died"
+        # The record received once too often: SQS moves it to the dead-letter queue instead.
+        moved = client("sqs", stack.endpoint).receive_message(
+            QueueUrl=stack.outputs["ShareQueueUrl"], WaitTimeSeconds=5
+        )
+        assert "Messages" not in moved
+        assert not _deliver(stack, "ShareDeadLetterQueueUrl", timeout=30)
+
+        item_id = item_id_for("tiktok", "sha256", hashlib.sha256(body).hexdigest())
+        record = client("dynamodb", stack.endpoint).get_item(
+            TableName=stack.outputs["BankTableName"],
+            Key={"pk": {"S": f"ITEM#{item_id}"}, "sk": {"S": "META"}},
+            ConsistentRead=True,
+        )["Item"]
+        assert record["status"]["S"] == "withdrawn"
+        told = {b["event_type"]: b for b in _inbox(stack, "tiktok") if b.get("object", {}).get("key") == key}
+        assert set(told) == {"share.failed", "hash.withdrawn"}
+        assert "withdrawn" in told["share.failed"]["failure"]["message"]
+        rival = [b for b in _inbox(stack, "facebook") if b["event_type"] == "hash.withdrawn"]
+        assert [item["item_id"] for b in rival for item in b["items"]] == [item_id]

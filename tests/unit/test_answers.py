@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import jsonschema
 import pytest
 
+from hashmatch.edge.ingest import EdgeHasher
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.answers import MemoryAnswers, answer_from_json, answer_to_json
-from hashmatch.service.notifications import EventType, Notification, ObjectRef
+from hashmatch.service.handoffs import MemoryHandOffs
+from hashmatch.service.notifications import EventType, Notification, ObjectRef, notification_schema
 from hashmatch.service.routing import Outcome
+from hashmatch.service.service import HashmatchService
 from hashmatch.service.submission import Kind, Submission
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
 from hashmatch_tools.samples import jpeg_bytes, scene
@@ -115,3 +121,174 @@ def test_kept_answers_go_through_json_unchanged() -> None:
     assert answers.keep("k", [notification]) == (notification,)
     other = Notification("tiktok", EventType.MATCH_FOUND, {})
     assert answers.keep("k", [other]) == (notification,)  # the first kept stands
+
+
+class HeldSink:
+    """A queue nobody reads yet: what the edge hands on waits here (a `SubmissionSink`)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.held: list[Submission] = []
+        self.fail = fail
+
+    def send(self, submission: Submission) -> None:
+        if self.fail:
+            raise ConnectionError("SQS timed out")
+        self.held.append(submission)
+
+
+def _edge_and_coalition(handoffs: MemoryHandOffs | None):
+    store, bank, notifier, sink = MemoryStore(), MemoryBank(), RecordingNotifier(), HeldSink()
+    coalition = HashmatchService(
+        bank=bank, notifier=notifier, matcher=Matcher(bank, BankIndex()), platforms=PLATFORMS, handoffs=handoffs
+    )
+    edge = EdgeHasher(
+        store=store,
+        sink=sink,
+        hasher=lambda path, for_sharing=False: replace(hash_file(path), uneven_crops=None),
+        platforms=PLATFORMS,
+        handoffs=handoffs,
+    )
+    return store, notifier, sink, coalition, edge
+
+
+def _final(notifier: RecordingNotifier, obj: ObjectRef) -> list[EventType]:
+    return [n.event_type for n in notifier.sent if n.body.get("object", {}).get("key") == obj.key]
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["hand-offs recorded", "control: none recorded"])
+def test_a_gone_from_the_retry_of_an_edge_that_handed_on_never_outranks_the_real_verdict(recorded) -> None:
+    """The edge hands the check on, deletes the picture and dies before its record is acknowledged;
+    its retry finds the picture gone. The real submission waits for its own retry, so `gone` is
+    processed first: it must not be the answer, or the platform is told to upload again."""
+    store, notifier, sink, coalition, edge = _edge_and_coalition(MemoryHandOffs() if recorded else None)
+    obj = store.put("in", "check/facebook/a.jpg", jpeg_bytes(scene(31)), {"content-id": "a"})
+
+    assert edge.process(obj) is Outcome.PROCESSED
+    assert edge.process(obj) is Outcome.ALREADY_PROCESSED  # the retry after the kill
+    real, gone = sink.held
+    assert gone.kind is Kind.GONE and gone.idempotency_key == real.idempotency_key
+
+    coalition.process(gone)
+    coalition.process(real)
+    if recorded:
+        assert _final(notifier, obj) == [EventType.CHECK_CLEAN]
+    else:  # without the record, `gone` is answered first and stands: what the fix prevents
+        assert _final(notifier, obj) == [EventType.CHECK_EXPIRED]
+
+
+def test_an_object_gone_before_any_hand_off_is_still_answered_expired() -> None:
+    store, notifier, sink, coalition, edge = _edge_and_coalition(MemoryHandOffs())
+    obj = store.put("in", "check/facebook/b.jpg", jpeg_bytes(scene(32)))
+    store.delete(obj)  # expired (or deleted) before the edge came to it
+
+    assert edge.process(obj) is Outcome.ALREADY_PROCESSED
+    (gone,) = sink.held
+    assert coalition.process(gone) is Outcome.PROCESSED
+    assert coalition.process(gone) is Outcome.ALREADY_PROCESSED
+    assert _final(notifier, obj) == [EventType.CHECK_EXPIRED]
+
+
+def test_the_edge_records_a_hand_off_only_once_everything_was_handed_on() -> None:
+    handoffs = MemoryHandOffs()
+    store, notifier, _sink, coalition, edge = _edge_and_coalition(handoffs)
+    obj = store.put("in", "check/facebook/c.jpg", jpeg_bytes(scene(33)))
+    failing = EdgeHasher(
+        store=store, sink=HeldSink(fail=True), hasher=hash_file, platforms=PLATFORMS, handoffs=handoffs
+    )
+    with pytest.raises(ConnectionError):
+        failing.process(obj)
+    assert not handoffs.handed_on(obj) and (obj.bucket, obj.key) in store.objects, "kept for the retry"
+
+    assert edge.process(obj) is Outcome.PROCESSED
+    assert handoffs.handed_on(obj) and (obj.bucket, obj.key) not in store.objects
+    # A dead-lettered hashing record for the same object (its deletion kept failing, say) is no
+    # answer either: the submissions handed on give it.
+    edge_failure = Submission("check", "facebook", obj, Kind.FAILURE, {"failure": "hashing failed on every try"})
+    assert coalition.process(edge_failure) is Outcome.ALREADY_PROCESSED
+    assert notifier.sent == []
+
+
+class UnkeepableAnswers(MemoryAnswers):
+    """Answers that cannot be kept (the table throttles every try)."""
+
+    def keep(self, key, notifications):
+        raise ConnectionError("DynamoDB throttled")
+
+
+def test_a_share_that_fails_after_storing_is_withdrawn_and_said_so(tmp_path) -> None:
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, ("tiktok", "facebook", "youtube"))
+    pipeline.process(store.put("in", "share/tiktok/kept.jpg", jpeg_bytes(scene(41)), {"labels": "terrorism"}))
+    earlier = set(bank.items)
+    failing = HashmatchService(
+        bank=bank,
+        notifier=notifier,
+        matcher=pipeline.matcher,
+        platforms=("tiktok", "facebook", "youtube"),
+        answers=UnkeepableAnswers(),
+    )
+    obj = ObjectRef("in", "share/tiktok/x.jpg", etag="e", size=1, sequencer="01")
+    share = Submission("share", "tiktok", obj, Kind.HASHES, {"labels": "terrorism"}, hashes=_hashes(tmp_path, 42))
+    for _try in range(3):
+        with pytest.raises(ConnectionError):
+            failing.process(share)  # stored, then the answer could not be kept
+    (stored,) = set(bank.items) - earlier
+    assert bank.items[stored].status == "active"
+    sent = len(notifier.sent)
+
+    assert pipeline.coalition.fail(share, "processing failed on every try") is Outcome.PROCESSED
+
+    assert bank.items[stored].status == "withdrawn"
+    assert all(bank.items[item].status == "active" for item in earlier), "another share's item stays"
+    told = notifier.sent[sent:]
+    failed = [n for n in told if n.event_type is EventType.SHARE_FAILED]
+    assert len(failed) == 1 and "withdrawn" in failed[0].body["failure"]["message"]
+    withdrawn = {
+        n.platform: [i["item_id"] for i in n.body["items"]] for n in told if n.event_type is EventType.HASH_WITHDRAWN
+    }
+    assert withdrawn == {"tiktok": [stored], "facebook": [stored], "youtube": [stored]}
+    validator = jsonschema.Draft202012Validator(notification_schema(), format_checker=jsonschema.FormatChecker())
+    for notification in told:
+        validator.validate(notification.body)
+    # Nothing of the failed share matches any more.
+    copy = _hashes(tmp_path, 42)
+    assert pipeline.matcher.match(copy) == []
+    # The dead letter delivered again: the same notices (same ids), nothing else withdrawn.
+    pipeline.coalition.fail(share, "processing failed on every try")
+    again = notifier.sent[sent + len(told) :]
+    assert [n.body["notification_id"] for n in again] == [n.body["notification_id"] for n in told]
+
+
+def test_a_failed_share_of_a_file_already_shared_leaves_the_earlier_share_standing(tmp_path) -> None:
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    pipeline.process(store.put("in", "share/tiktok/first.jpg", jpeg_bytes(scene(44)), {"labels": "terrorism"}))
+    (item,) = bank.items
+    failing = HashmatchService(
+        bank=bank, notifier=notifier, matcher=pipeline.matcher, platforms=PLATFORMS, answers=UnkeepableAnswers()
+    )
+    obj = ObjectRef("in", "share/tiktok/again.jpg", etag="e", size=1, sequencer="03")
+    again = Submission("share", "tiktok", obj, Kind.HASHES, {"labels": "terrorism"}, hashes=_hashes(tmp_path, 44))
+    with pytest.raises(ConnectionError):
+        failing.process(again)  # the same file's item written again, then the answer could not be kept
+
+    pipeline.coalition.fail(again, "processing failed on every try")
+    assert bank.items[item].status == "active", "the first share was accepted: its item stays"
+    assert [n.event_type for n in notifier.sent if n.body.get("object", {}).get("key") == obj.key] == [
+        EventType.SHARE_FAILED
+    ]
+
+
+def test_a_failed_share_that_stored_nothing_is_only_failed(tmp_path) -> None:
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    pipeline.process(store.put("in", "share/tiktok/same.jpg", jpeg_bytes(scene(43)), {"labels": "terrorism"}))
+    (item,) = bank.items
+    # Another share of the same picture dead-lettered before it stored anything.
+    obj = ObjectRef("in", "share/tiktok/again.jpg", etag="e", size=1, sequencer="02")
+    share = Submission("share", "tiktok", obj, Kind.HASHES, {"labels": "terrorism"}, hashes=_hashes(tmp_path, 43))
+    pipeline.coalition.fail(share, "processing failed on every try")
+    assert bank.items[item].status == "active"
+    assert [n.event_type for n in notifier.sent if n.body.get("object", {}).get("key") == obj.key] == [
+        EventType.SHARE_FAILED
+    ]

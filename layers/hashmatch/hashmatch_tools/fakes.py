@@ -18,6 +18,7 @@ from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import Limits
+from hashmatch.service.handoffs import MemoryHandOffs
 from hashmatch.service.notifications import Notification, ObjectRef
 from hashmatch.service.ports import AuditRecord, Bank, BankChange, FetchedObject
 from hashmatch.service.results import results_key
@@ -213,7 +214,8 @@ class MemoryResults:
 class DirectSink:
     """`SubmissionSink` that hands each submission straight to the coalition's service, through its
     JSON form (as a queue would carry it), once per idempotency key (as the functions' idempotency
-    records make it), and keeps what it passed on."""
+    records make it; `gone` and `failure` submissions, settled by the kept answers alone, every
+    time), and keeps what it passed on."""
 
     def __init__(self, service: HashmatchService) -> None:
         self.service = service
@@ -223,7 +225,9 @@ class DirectSink:
     def send(self, submission: Submission) -> None:
         carried = submission_from_json(json.loads(json.dumps(submission.to_json())))
         self.sent.append(carried)
-        if carried.idempotency_key not in self._processed:
+        if carried.stands_in:
+            self.service.process(carried)
+        elif carried.idempotency_key not in self._processed:
             self.service.process(carried)
             self._processed.add(carried.idempotency_key)
 
@@ -260,12 +264,14 @@ def service_on(
     """The real edge (hashing `hash_file` in this process unless given a sandbox) and the real
     coalition service and matcher (with its own near-match index unless given one) on these ports."""
     results = MemoryResults()
+    handoffs = options.pop("handoffs", None) or MemoryHandOffs()
     coalition = HashmatchService(
         bank=bank,
         notifier=notifier,
         matcher=Matcher(bank, index if index is not None else BankIndex()),
         platforms=platforms,
         results=results,
+        handoffs=handoffs,
         **options,
     )
     sink = DirectSink(coalition)
@@ -275,6 +281,7 @@ def service_on(
         hasher=hasher,
         platforms=platforms,
         candidates=coalition.matcher,
+        handoffs=handoffs,
         limits=limits,
         telemetry=options.get("telemetry", NO_TELEMETRY),
     )

@@ -333,6 +333,8 @@ class DynamoBank:
                 record[name] = getattr(provenance, name)
         if item.duration is not None:
             record["duration"] = _decimal(item.duration)
+        if item.source is not None:
+            record["source"] = item.source
         return record
 
     @staticmethod
@@ -353,4 +355,5 @@ class DynamoBank:
             status=record.get("status", "active"),
             confirmed_by=tuple(sorted(record.get("confirmed_by", ()))),
             disputed_by=tuple(sorted(record.get("disputed_by", ()))),
+            source=record.get("source"),
         )

@@ -7,7 +7,8 @@ function is allowed:
   sandbox, asks the lookup API for uneven-crop candidates, hands submissions on. No bank, no topics.
 - `coalition_runtime()`, the check and share functions: submissions in, bank and topics out,
   each submission processed once (Powertools idempotency on the bank table, keyed by the S3
-  event's identity and the chunk).
+  event's identity and the chunk; the edge's `gone` and `failure` submissions, which share that
+  key, are settled by the kept answers alone, `hashmatch.service.handoffs`).
 - `lookup_runtime()`, the HTTP API: the matcher's index, read only.
 
 A warm matcher keeps its near-match index between invocations and only reads the bank's log
@@ -37,7 +38,7 @@ from hashmatch.aws.retained import DynamoRetainedChecks
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
-from hashmatch.aws.submissions import S3ResultStore, SqsSubmissionSink, SubmissionReader
+from hashmatch.aws.submissions import S3HandOffs, S3ResultStore, SqsSubmissionSink, SubmissionReader
 from hashmatch.aws.telemetry import CloudWatchTelemetry
 from hashmatch.index.bank_index import BankIndex, IndexState
 from hashmatch.index.snapshot import SnapshotError
@@ -79,12 +80,19 @@ class CoalitionRuntime:
         submission, where = self.reader.read(body)
         if submission is None:
             return Outcome.ALREADY_PROCESSED.value  # its signals object was consumed by an earlier delivery
-        result: dict[str, str] = self.process_once(
-            event={"identity": submission.idempotency_key, "key": submission.obj.key}, submission=submission
-        )
+        if submission.stands_in:
+            # Not under the idempotency key it shares with the object's real submissions: one
+            # dropped as handed on must leave that key to them. The kept answer (first kept wins)
+            # still makes its repeats one answer.
+            outcome = self.service.process(submission).value
+        else:
+            result: dict[str, str] = self.process_once(
+                event={"identity": submission.idempotency_key, "key": submission.obj.key}, submission=submission
+            )
+            outcome = result["outcome"]
         self.reader.discard(where)
         self.telemetry.record(Metric.INDEX_ENTRIES, len(self.service.matcher.index), Unit.COUNT, {})
-        return result["outcome"]
+        return outcome
 
 
 def build_edge_runtime(
@@ -110,6 +118,7 @@ def build_edge_runtime(
         hasher=sandbox.hash,
         platforms=settings.platforms,
         candidates=LookupApiClient(settings.lookup_api_url, session) if settings.lookup_api_url else None,
+        handoffs=S3HandOffs(settings.signals_bucket, s3),
         telemetry=telemetry or thread_telemetry(),
     )
 
@@ -141,6 +150,7 @@ def build_runtime(
         retention=settings.retention,
         rules=settings.rules,
         audit=S3AuditLog(settings.audit_bucket, s3) if settings.audit_bucket else None,
+        handoffs=S3HandOffs(settings.signals_bucket, s3) if settings.signals_bucket else None,
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 

@@ -66,7 +66,11 @@ class NearEntry:
 
 @dataclass(frozen=True)
 class SharedItem:
-    """One piece of harmful media in the bank, known only by its hashes."""
+    """One piece of harmful media in the bank, known only by its hashes.
+
+    `source`: which share made it active (a digest of that submission's idempotency key, never the
+    sharer's object key), so a share that fails after storing can withdraw what it brought in and
+    nothing else; None in records written before it was kept."""
 
     item_id: str
     provenance: Provenance
@@ -75,6 +79,7 @@ class SharedItem:
     near_entries: tuple[NearEntry, ...] = ()
     duration: float | None = None
     status: ItemStatus = "active"
+    source: str | None = None
     # Members other than the contributor who confirmed or disputed it (`hashmatch feedback`).
     confirmed_by: tuple[str, ...] = ()
     disputed_by: tuple[str, ...] = ()

@@ -17,9 +17,11 @@
   object, handed on as it is for the coalition to validate;
 - anything unusable becomes a rejection the platform will be told of.
 
-The submissions go to the coalition (`SubmissionSink`); only then is the raw object deleted, so
-nothing is lost if the edge dies half way. An object already gone is handed on as ``gone``: the
-coalition tells an earlier delivery of the same event from an object that expired unprocessed.
+The submissions go to the coalition (`SubmissionSink`), the hand-off is recorded (`HandOffs`),
+and only then is the raw object deleted, so nothing is lost if the edge dies half way. An object
+already gone is handed on as ``gone``: the coalition tells an earlier delivery of the same event
+(its hand-off recorded, or its answer kept) from an object that expired unprocessed
+(`hashmatch.service.handoffs`).
 
 The edge holds no bank and publishes nothing: it may read and delete dropped objects and hand on
 submissions, and that is all.
@@ -40,6 +42,7 @@ from hashmatch.governance.requests import MAX_REQUEST_BYTES
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.hashing import SNIFF_BYTES
 from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason, sniff_media
+from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
 from hashmatch.service.routing import REQUEST_ACTIONS, Outcome, Route, route_for
@@ -84,6 +87,7 @@ class EdgeHasher:
         hasher: Hasher,
         platforms: tuple[str, ...],
         candidates: CandidateSource | None = None,
+        handoffs: HandOffs | None = None,
         limits: Limits | None = None,
         check_chunk: int = CHECK_CHUNK_ENTRIES,
         share_part: int = SHARE_PART_ENTRIES,
@@ -94,13 +98,14 @@ class EdgeHasher:
         self._hasher = hasher
         self._platforms = platforms
         self._candidates = candidates
+        self._handoffs = handoffs
         self._limits = limits or Limits()
         self._check_chunk = check_chunk
         self._share_part = share_part
         self._telemetry = telemetry
 
     def process(self, obj: ObjectRef) -> Outcome:
-        """Hash the object, hand the submissions on, delete the object."""
+        """Hash the object, hand the submissions on, record the hand-off, delete the object."""
         route = route_for(obj.key, self._platforms)
         with self._store.fetch(obj, self._limits.max_file_bytes) as fetched:
             if fetched is None:
@@ -109,6 +114,8 @@ class EdgeHasher:
                 return Outcome.ALREADY_PROCESSED
             for submission in self._submissions(route, obj, fetched):
                 self._sink.send(submission)
+        if self._handoffs is not None:
+            self._handoffs.record(obj)
         self._store.delete(obj)
         return Outcome.PROCESSED
 

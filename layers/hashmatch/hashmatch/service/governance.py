@@ -83,8 +83,10 @@ class Governance:
 
     # -- shares -----------------------------------------------------------------------------
 
-    def admit_share(self, submission: Submission, items: list[SharedItem]) -> tuple[list[SharedItem], frozenset[str]]:
-        """`items` as the bank will hold them, and the ids of those shared before; raises
+    def admit_share(
+        self, submission: Submission, items: list[SharedItem]
+    ) -> tuple[list[SharedItem], dict[str, SharedItem]]:
+        """`items` as the bank will hold them, and those shared before as the bank holds them; raises
         `Rejected` (`benign_collision`, `rate_limited`) when the share may not go in."""
         known = self._bank.get_items([item.item_id for item in items])
         new = [item for item in items if item.item_id not in known]
@@ -108,7 +110,7 @@ class Governance:
                 f"items shared per day (UTC {day}); share the rest tomorrow or ask the operators",
             )
         kept = [_keep_first(item, known[item.item_id]) if item.item_id in known else item for item in items]
-        return kept, frozenset(known)
+        return kept, known
 
     # -- feedback ---------------------------------------------------------------------------
 

@@ -3,9 +3,18 @@
 `HashmatchService.process` takes one `Submission` the edge made of an object a platform dropped
 (hashes, never media: `hashmatch.edge`) and carries the request through: match or store, keep the
 answer, and notify (`hashmatch.service.answers`: a retry republishes the answer kept the first
-time, never a different one). It never reads the dropped object. Input that can never be processed is answered with a
-`*.rejected` notification; an object the edge found gone, with `*.expired`; anything else that
-fails raises, so the queue retries it and finally dead-letters it.
+time, never a different one). It never reads the dropped object. Input that can never be
+processed is answered with a `*.rejected` notification; an object the edge found gone, with
+`*.expired`, unless an earlier attempt of the edge handed the object's submissions on
+(`hashmatch.service.handoffs`): then the `gone` (or the edge's `failure`) is no answer, and the
+real submissions give theirs. Anything else that fails raises, so the queue retries it and finally
+dead-letters it (`fail`).
+
+A share that fails on every try after an attempt of it stored its items is rolled back: `fail`
+withdraws the items that share brought into the bank (each item records the share that made it
+active), tells every member `hash.withdrawn` for them (any may have matched them meanwhile), and
+the sharer `share.failed` saying so. Nothing of a failed share stays matching; an item another
+share had made active stays.
 
 Governance (`hashmatch.service.governance`): what each member is told of a check follows its own
 policy; feedback and operators' requests arrive as submissions like the rest; shares pass the
@@ -19,8 +28,9 @@ is also published as its own `match.found`, so subscribers filtering on matches 
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +46,7 @@ from hashmatch.matching.video import shared_frame_runs
 from hashmatch.media.model import MediaHashes, Rejected, RejectReason
 from hashmatch.service.answers import AnswerStore, MemoryAnswers
 from hashmatch.service.governance import Governance, actor_of
+from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import (
     EventType,
     Notification,
@@ -90,6 +101,7 @@ class HashmatchService:
         retention: RetentionPolicy | None = None,
         rules: CoalitionRules | None = None,
         audit: AuditLog | None = None,
+        handoffs: HandOffs | None = None,
     ) -> None:
         self._bank = bank
         self._notifier = notifier
@@ -110,6 +122,7 @@ class HashmatchService:
             audit=audit,
             now=self._now,
         )
+        self._handoffs = handoffs
 
     @property
     def matcher(self) -> Matcher:
@@ -118,17 +131,56 @@ class HashmatchService:
     def process(self, submission: Submission) -> Outcome:
         """Carry out what the submission asks for and publish what the platforms are told; a
         submission answered before is answered as it was (republished when its publishing was
-        cut short, not at all when it was complete)."""
+        cut short, not at all when it was complete).
+
+        A `gone` or `failure` submission for an object whose submissions an earlier attempt of
+        the edge handed on is dropped (`ALREADY_PROCESSED`, nothing kept): those submissions
+        answer the upload."""
         if submission.platform not in self._platforms and submission.action != "operator":
             raise ValueError(f"a submission for {submission.platform!r}, not a member platform")
+        if submission.stands_in and self._handoffs is not None and self._handoffs.handed_on(submission.obj):
+            logger.info("handed on by an earlier attempt: no answer of its own", extra={"key": submission.obj.key})
+            return Outcome.ALREADY_PROCESSED
         return self._settle(submission, lambda: self._answer(submission))
 
     def fail(self, submission: Submission, message: str) -> Outcome:
         """Answer a submission whose processing failed on every try: the answer kept by an
-        earlier attempt when there is one, else `check.failed` / `share.failed`. The failure is
-        not kept as the answer: an operator's replay of the record (`hashmatch dlq replay`) then
-        decides the verdict that follows."""
-        return self._settle(submission, lambda: [self.failure(submission, message)], keep=False)
+        earlier attempt when there is one, else `check.failed` / `share.failed`; for a share, the
+        items an attempt of it had stored are withdrawn first (`hash.withdrawn` to every member).
+        The failure is not kept as the answer: an operator's replay of the record (`hashmatch dlq
+        replay`) then decides the verdict that follows. Raises when the withdrawal cannot be made:
+        the dead letter is tried again."""
+        return self._settle(submission, lambda: self._failed(submission, message), keep=False)
+
+    def _failed(self, submission: Submission, message: str) -> list[Notification]:
+        withdrawn = self._roll_back(submission)
+        if not withdrawn:
+            return [self.failure(submission, message)]
+        message = f"{message}; the {len(withdrawn)} item(s) it had stored were withdrawn: nothing of it was shared"
+        return [
+            self.failure(submission, message),
+            *self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), submission, withdrawn),
+        ]
+
+    def _roll_back(self, submission: Submission) -> list[SharedItem]:
+        """The items this share brought into the bank (by any attempt), withdrawn now when still
+        active; an item another share had made active is left alone."""
+        if submission.action != "share" or submission.kind not in (Kind.HASHES, Kind.ENTRIES):
+            return []
+        provenance = self._provenance(submission)
+        if submission.hashes is not None:
+            candidates = [item_from_media(submission.hashes, provenance)]
+        else:
+            candidates = [_item_from_entry(entry, provenance) for entry in submission.entries]
+        source = _source(submission)
+        stored = self._bank.get_items([item.item_id for item in candidates])
+        own = [item for item in stored.values() if item.source == source]
+        active = [item for item in own if item.status == "active"]
+        if active:
+            logger.warning("a failed share is rolled back", extra={"key": submission.obj.key, "items": len(active)})
+            with timed(self._telemetry, "store"):
+                self._bank.withdraw_items(active, self._now())
+        return own
 
     def _settle(
         self, submission: Submission, decide: Callable[[], list[Notification]], *, keep: bool = True
@@ -363,9 +415,11 @@ class HashmatchService:
             return [self._rejection(submission, refused)]
         return self._share(submission, admitted, known)
 
-    def _share(self, submission: Submission, items: list[SharedItem], known: frozenset[str]) -> list[Notification]:
+    def _share(
+        self, submission: Submission, items: list[SharedItem], known: Mapping[str, SharedItem]
+    ) -> list[Notification]:
         with timed(self._telemetry, "store"):
-            self._bank.put_items(items)
+            self._bank.put_items(self._with_source(submission, items, known))
         now = self._now()
         self._governance.record(
             *(
@@ -390,6 +444,19 @@ class HashmatchService:
             *alerts,
             *self._retroactive([item for item in items if item.status == "active"]),
         ]
+
+    def _with_source(
+        self, submission: Submission, items: list[SharedItem], earlier: Mapping[str, SharedItem]
+    ) -> list[SharedItem]:
+        """`items` naming this share as the one that stored them, except those already active from
+        another share (a member sharing a file again): that share brought them in, and this one's
+        failure must not withdraw them. `earlier`: the items as the bank held them before."""
+
+        def source_of(item: SharedItem) -> str | None:
+            kept = earlier.get(item.item_id)
+            return kept.source if kept is not None and kept.status == "active" else _source(submission)
+
+        return [replace(item, source=source_of(item)) for item in items]
 
     def _retroactive(self, items: list[SharedItem]) -> list[Notification]:
         """`match.found` (retroactive) for each retained check the new items match, to the member
@@ -513,6 +580,11 @@ class HashmatchService:
             occurred_at=self._now(),
             message="the object was gone before it could be processed: nothing was checked or shared; upload it again",
         )
+
+
+def _source(submission: Submission) -> str:
+    """What a stored item records of the share that stored it: a digest of its idempotency key."""
+    return hashlib.sha256(submission.idempotency_key.encode()).hexdigest()[:32]
 
 
 def _indexed_entries(signals: dict[str, str]) -> list[NearEntry]:

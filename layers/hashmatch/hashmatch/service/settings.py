@@ -91,6 +91,8 @@ class Settings:
     snapshot_bucket: str | None = None
     # Where check-by-hash results go (None: such lists cannot be answered).
     results_bucket: str | None = None
+    # Where the edge records its hand-offs (None: a `gone` submission is always answered `*.expired`).
+    signals_bucket: str | None = None
     # Which platforms retain their checks for retroactive matching, and for how many days.
     retention: RetentionPolicy = field(default_factory=lambda: RetentionPolicy({}))
     # Member policies and the operators' rules (`hashmatch.governance.policy`).
@@ -122,6 +124,7 @@ class Settings:
             platform_thresholds=_platform_thresholds(_json(env, PLATFORM_THRESHOLDS), bounds, platforms),
             snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
             results_bucket=env.get(RESULTS_BUCKET, "").strip() or None,
+            signals_bucket=env.get(SIGNALS_BUCKET, "").strip() or None,
             retention=_retention(env.get(RETROACTIVE_PLATFORMS, ""), platforms),
             rules=_rules(env, platforms),
             audit_bucket=env.get(AUDIT_BUCKET, "").strip() or None,

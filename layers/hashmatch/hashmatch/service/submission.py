@@ -76,6 +76,12 @@ class Submission:
         return self.metadata.get("content-id")
 
     @property
+    def stands_in(self) -> bool:
+        """A `gone` or `failure` submission: what the edge sends when it has no hashes to hand on.
+        No answer of its own when an earlier attempt handed the object's submissions on."""
+        return self.kind in (Kind.GONE, Kind.FAILURE)
+
+    @property
     def idempotency_key(self) -> str:
         """The same for every delivery of one chunk of one S3 event, whatever the edge found: a
         `gone` submission for an object already processed is recognised as a repeat."""
