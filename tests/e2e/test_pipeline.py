@@ -48,6 +48,9 @@ def _drain(
 
 def test_share_alerts_others_and_copies_match(coalition: Coalition, local_stack: LocalStack) -> None:
     original = scene(101)
+    opening = {"action": "open", "incident": "inc-7", "title": "Live stream", "labels": ["suicide-self-harm"]}
+    coalition.put("incident", "twitch", "open.json", json.dumps(opening).encode())
+    assert _drain(coalition, "reddit", "incident.opened", lambda n: n["incident"]["incident_id"] == "inc-7")
     coalition.put(
         "share", "twitch", "live.jpg", jpeg_bytes(original), {"labels": "suicide-self-harm", "incident": "inc-7"}
     )
@@ -68,6 +71,9 @@ def test_share_alerts_others_and_copies_match(coalition: Coalition, local_stack:
         assert verdicts[name]["content_id"] == name
         assert verdicts[name]["matches"][0]["contributor"] == "twitch"
     assert verdicts["other.jpg"]["event_type"] == "check.clean"
+    # Each matching check counted once on the incident, for its member and hour.
+    counts = coalition.bank().incident_counts("inc-7")
+    assert sum(n for (_hour, member), n in counts.items() if member == "snapchat") == 3
 
     s3 = client("s3", local_stack.endpoint)
     assert s3.list_objects_v2(Bucket=coalition.bucket).get("KeyCount", 0) == 0, "raw media is deleted"

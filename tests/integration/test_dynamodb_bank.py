@@ -280,3 +280,26 @@ def test_bank_on_the_provisioned_local_stack(moto_aws: Stack) -> None:
     bank.put_items([item])
     assert bank.items_by_exact("sha256", item.signals["sha256"]) == [_stored(item)]
     assert [change.item_id for change in bank.changes_since(None)] == [item.item_id]
+
+
+def test_incidents_move_only_from_the_status_expected_and_count_matches(bank: DynamoBank) -> None:
+    from hashmatch.governance.incidents import moved, opened
+
+    incident = opened("inc-7", "Live-streamed attack", ("violent-extremism",), "platform:tiktok", SHARED_AT)
+    assert bank.get_incident("inc-7") is None
+    assert bank.put_incident(incident, expected=None)
+    assert not bank.put_incident(incident, expected=None)  # an id is opened once
+    escalated = moved(incident, "escalate", "operator:alice", SHARED_AT, "spreading")
+    assert not bank.put_incident(escalated, expected="escalated")
+    assert bank.put_incident(escalated, expected="open")
+    assert bank.get_incident("inc-7") == escalated
+
+    for member, count in (("facebook", 1), ("facebook", 2), ("reddit", 1)):
+        bank.count_incident_matches("inc-7", "2026-12-04T12", member, count)
+    bank.count_incident_matches("inc-7", "2026-12-04T13", "facebook", 1)
+    assert bank.incident_counts("inc-7") == {
+        ("2026-12-04T12", "facebook"): 3,
+        ("2026-12-04T12", "reddit"): 1,
+        ("2026-12-04T13", "facebook"): 1,
+    }
+    assert bank.incident_counts("inc-8") == {}

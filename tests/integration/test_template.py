@@ -412,14 +412,22 @@ def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack
     statements = [s for p in _props(stack, "CheckFunction")["Policies"] for s in p["Statement"]]
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     writing = [s for s in statements if writes & set(_as_list(s["Action"]))]
+    from hashmatch.aws.dynamodb import INCIDENT_MATCHES_PREFIX, INCIDENT_PREFIX
     from hashmatch.aws.retained import RETAINED_PREFIX
 
-    allowed = [IDEMPOTENCY_PARTITION, f"{ANSWER_PREFIX}*", f"{RETAINED_PREFIX}*", "NOTICE#*", "MATCHES#*"]
+    allowed = [
+        IDEMPOTENCY_PARTITION,
+        f"{ANSWER_PREFIX}*",
+        f"{RETAINED_PREFIX}*",
+        "NOTICE#*",
+        "MATCHES#*",
+        f"{INCIDENT_MATCHES_PREFIX}*",
+    ]
     assert writing and all(
         s["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": allowed}} for s in writing
     )
     # No bank partition starts like a kept answer's.
-    for prefix in ("ITEM#", "HASH#", "LOG", "QUOTA#"):
+    for prefix in ("ITEM#", "HASH#", "LOG", "QUOTA#", INCIDENT_PREFIX):
         assert not any(prefix.startswith(a.rstrip("*")) for a in allowed[1:]), prefix
 
 
@@ -452,7 +460,16 @@ def test_the_audit_log_is_locked_and_nobody_may_rewrite_it(stack: Stack) -> None
         document = json.dumps(_props(stack, f"PlatformAccess{platform}"))
         assert arn not in document and "operator/" not in document
     operator = _statements(stack.resolve(_props(stack, "OperatorAccess"))["PolicyDocument"])
-    assert {a for s in operator for a in _as_list(s["Action"])} == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    assert {a for s in operator for a in _as_list(s["Action"])} == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+    }
+    (incidents,) = [s for s in operator if "dynamodb:Query" in _as_list(s["Action"])]
+    leading = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["INCIDENT#*", "INCIDENT_MATCHES#*"]}}
+    assert incidents["Condition"] == leading, "operators read incidents and their counts, nothing else of the bank"
     (drop,) = [s for s in operator if s["Action"] == "s3:PutObject"]
     assert drop["Resource"] == f"{BUCKET_ARN}/operator/*"
 

@@ -16,6 +16,8 @@
     hashmatch operator quarantine|restore|remove|benign ID_OR_HASH... --reason TEXT
     hashmatch audit [--item ID] [--platform P] [--since T]
     hashmatch report [--since T] [--format md|json] [--platform P] [--chart PATH]
+    hashmatch incident open|escalate|close ID [--title T] [--label L]... [--reason R] (--platform P | --operator NAME)
+    hashmatch incident status ID [--chart PATH]
 
 share/check/withdraw/inbox talk to the local stack (`AWS_ENDPOINT_URL` or `--endpoint-url`)
 or to a deployed stack (`--stack-name`, resolved through CloudFormation outputs).
@@ -372,6 +374,52 @@ def _iso_time(text: str) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def incident_command(args: argparse.Namespace) -> int:
+    """Open, escalate or close an incident as a member (``incident/<platform>/``) or an operator
+    (``operator/``), or show its status; the coalition answers on the topics (`incident.*`)."""
+    if args.verb == "status":
+        return _incident_status(args)
+    if bool(args.platform) == bool(args.operator):
+        raise UsageError(f"incident {args.verb}: say who asks, --platform P (a member) or --operator NAME")
+    request: dict[str, Any] = {"action": args.verb, "incident": args.incident}
+    if args.verb == "open":
+        if not args.title:
+            raise UsageError("incident open: --title is required (every member sees it)")
+        try:
+            taxonomy().canonical_labels(args.label)
+        except TaxonomyError as error:
+            raise UsageError(str(error)) from None
+        request.update(title=args.title, labels=list(args.label))
+    coalition = _coalition(args)
+    if args.operator:
+        if not args.reason:
+            raise UsageError("an operator's request goes on the record with its reason: --reason")
+        request.update(action=f"incident-{args.verb}", operator=args.operator, reason=args.reason)
+        key = coalition.put_operator(f"incident-{args.verb}.json", json.dumps(request).encode())
+    else:
+        if args.reason:
+            request["note"] = args.reason
+        key = coalition.put("incident", args.platform, f"{args.verb}.json", json.dumps(request).encode())
+    _print({"key": key, "bucket": coalition.bucket, "request": request})
+    return EXIT_OK
+
+
+def _incident_status(args: argparse.Namespace) -> int:
+    from hashmatch_tools.incident_chart import draw_chart, status_lines
+
+    bank = _coalition(args, need_platform=False).bank()
+    incident = bank.get_incident(args.incident)
+    if incident is None:
+        print(f"hashmatch: no incident {args.incident!r} was opened", file=sys.stderr)
+        return EXIT_SOME_FILES_FAILED
+    counts = bank.incident_counts(args.incident)
+    for line in status_lines(incident, counts):
+        print(line)
+    chart = draw_chart(incident, counts, args.chart or f"incident-{args.incident}.png")
+    print(f"\nchart: {chart}", flush=True)
+    return EXIT_OK
+
+
 def purge_command(args: argparse.Namespace) -> int:
     from hashmatch.aws.retained import DynamoRetainedChecks
 
@@ -439,7 +487,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a label of the shared item from the coalition's taxonomy (repeatable; `hashmatch taxonomy` lists them)",
     )
     share.add_argument("--severity", help=f"how severe the shared item is: {', '.join(taxonomy().severities)}")
-    share.add_argument("--incident", help="the incident the item belongs to")
+    share.add_argument(
+        "--incident", help="an open incident the item belongs to (`hashmatch incident open`; else share.rejected)"
+    )
     share.add_argument("--note", help="a note for the other members")
     share.add_argument("files", nargs="+", metavar="FILE", help="media, or hash lists")
 
@@ -494,6 +544,22 @@ def _parser() -> argparse.ArgumentParser:
         "--queue-name", help="the queue's name (default <stack>-inbox-<platform>, which check --wait and inbox find)"
     )
 
+    incident = commands.add_parser(
+        "incident", help="open, escalate or close an incident (shares name it), or show its status and match counts"
+    )
+    incident.add_argument("verb", choices=["open", "escalate", "close", "status"], help="what to do")
+    incident.add_argument("incident", metavar="ID", help="the incident's id, e.g. inc-7 (shares name it: --incident)")
+    incident.add_argument("--title", help="open: what happened (every member sees it)")
+    incident.add_argument("--label", action="append", default=[], help="open: a taxonomy label (repeatable)")
+    incident.add_argument("--reason", help="why: a member's note, or an operator's reason (required for operators)")
+    who = incident.add_mutually_exclusive_group()
+    who.add_argument("--platform", help="the member platform asking")
+    who.add_argument("--operator", metavar="NAME", help="the operator asking (drops under operator/)")
+    incident.add_argument(
+        "--chart", metavar="PATH", help="status: where to write the PNG chart (default incident-ID.png)"
+    )
+    where(incident)
+
     inbox = remote("inbox", "print the notifications the platform received")
     inbox.add_argument("--wait", type=float, default=2, metavar="SECONDS", help="how long to wait for more")
     inbox.add_argument(
@@ -518,6 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "purge": purge_command,
         "subscribe": subscribe_command,
         "taxonomy": taxonomy_command,
+        "incident": incident_command,
     }
     if args.command in args.governance:
         handlers[args.command] = partial(_governance_command, args.governance[args.command])

@@ -111,6 +111,13 @@ class Coalition:
         self.clients("s3").put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=encode_metadata(metadata or {}))
         return key
 
+    def put_operator(self, name: str, body: bytes) -> str:
+        """Drop an operator's request under ``operator/`` (the operators' role may write there, no
+        member's); returns the object key."""
+        key = f"operator/{uuid.uuid4().hex[:12]}-{_key_safe(Path(name).name)}"
+        self.clients("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
+        return key
+
     def parked(self, limit: int = 100) -> list[dict[str, Any]]:
         """Dead letters waiting for an operator (their platform was told they failed): each with
         its message id, receipt handle, source queue, attempts and body. Received, then released."""

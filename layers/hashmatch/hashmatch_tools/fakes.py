@@ -14,6 +14,7 @@ from typing import Any
 
 from hashmatch.bank.model import SharedItem
 from hashmatch.edge.ingest import EdgeHasher, Hasher
+from hashmatch.governance.incidents import Incident
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
@@ -86,6 +87,8 @@ class MemoryBank:
         self.quota: dict[tuple[str, str], int] = {}
         self.notices: dict[str, tuple[str, tuple[str, ...]]] = {}
         self.matches: dict[tuple[str, str, str], int] = {}
+        self.incidents: dict[str, Incident] = {}
+        self.incident_matches: dict[tuple[str, str, str], int] = {}
         self._clock = 0
 
     def _position(self, item_id: str, operation: str) -> str:
@@ -159,6 +162,23 @@ class MemoryBank:
 
     def match_counts(self, since: str) -> Iterator[tuple[str, str, str, int]]:
         return iter([(*key, n) for key, n in sorted(self.matches.items()) if key[0] >= since[:10]])
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        return self.incidents.get(incident_id)
+
+    def put_incident(self, incident: Incident, *, expected: str | None) -> bool:
+        stored = self.incidents.get(incident.incident_id)
+        if (stored.status if stored is not None else None) != expected:
+            return False
+        self.incidents[incident.incident_id] = incident
+        return True
+
+    def count_incident_matches(self, incident_id: str, hour: str, member: str, count: int) -> None:
+        key = (incident_id, hour, member)
+        self.incident_matches[key] = self.incident_matches.get(key, 0) + count
+
+    def incident_counts(self, incident_id: str) -> dict[tuple[str, str], int]:
+        return {(h, m): n for (i, h, m), n in self.incident_matches.items() if i == incident_id}
 
     def items_by_exact(self, signal: str, value: str) -> list[SharedItem]:
         return [self.items[i] for i in sorted(self.exact.get((signal, value), ()))]

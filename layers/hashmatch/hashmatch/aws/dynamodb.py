@@ -9,6 +9,11 @@
 | ``NOTICE#<id>``           | ``META``                      | which items a match.found named, for whom   |
 | ``BENIGN``                | ``<item_id>``                 | the benign bank's hashes, read whole        |
 | ``MATCHES#<day>``         | ``<hour>#<platform>#<label>`` | checks that matched, counted for reports    |
+| ``INCIDENT#<id>``         | ``META``                      | an incident: title, labels, status, timeline|
+| ``INCIDENT_MATCHES#<id>`` | ``<hour>#<platform>``         | a member's matches on the incident's items  |
+
+The incidents' match counters have a partition prefix of their own so the check function may
+write them (a ``dynamodb:LeadingKeys`` condition) without being able to change an incident.
 
 Writes are idempotent: item ids are derived from what was shared, so a retried share
 overwrites the same records; a repeated log entry re-adds the same index entries.
@@ -27,6 +32,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem, entry_kind
+from hashmatch.governance.incidents import Incident, IncidentStatus, TimelineEntry
 from hashmatch.service.ports import BankChange
 
 LOG_PARTITION = "LOG"
@@ -37,6 +43,8 @@ BATCH_GET_LIMIT = 100
 ITEM_PREFIX = "ITEM#"
 META_SORT_KEY = "META"
 NOTICE_DAYS = 90  # a match.found can be confirmed or disputed by its id for this long
+INCIDENT_PREFIX = "INCIDENT#"
+INCIDENT_MATCHES_PREFIX = "INCIDENT_MATCHES#"
 
 
 def _now() -> str:
@@ -224,6 +232,76 @@ class DynamoBank:
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
             day += timedelta(days=1)
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        record = self._table.get_item(
+            Key={"pk": f"{INCIDENT_PREFIX}{incident_id}", "sk": META_SORT_KEY}, ConsistentRead=True
+        ).get("Item")
+        if record is None:
+            return None
+        status: IncidentStatus = record["status"]
+        return Incident(
+            incident_id=str(record["incident_id"]),
+            title=str(record["title"]),
+            labels=tuple(record.get("labels", [])),
+            status=status,
+            opened_by=str(record["opened_by"]),
+            opened_at=str(record["opened_at"]),
+            timeline=tuple(TimelineEntry.from_json(step) for step in record.get("timeline", [])),
+        )
+
+    def put_incident(self, incident: Incident, *, expected: str | None) -> bool:
+        """Write the incident's record (timeline whole) when the stored status is `expected`
+        (None: no record yet); False when another request moved it first."""
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if expected is not None:
+            condition = {
+                "ConditionExpression": "#status = :expected",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":expected": expected},
+            }
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": f"{INCIDENT_PREFIX}{incident.incident_id}",
+                    "sk": META_SORT_KEY,
+                    "incident_id": incident.incident_id,
+                    "title": incident.title,
+                    "labels": list(incident.labels),
+                    "status": incident.status,
+                    "opened_by": incident.opened_by,
+                    "opened_at": incident.opened_at,
+                    "timeline": [step.to_json() for step in incident.timeline],
+                },
+                **condition,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def count_incident_matches(self, incident_id: str, hour: str, member: str, count: int) -> None:
+        self._table.update_item(
+            Key={"pk": f"{INCIDENT_MATCHES_PREFIX}{incident_id}", "sk": f"{hour}#{member}"},
+            UpdateExpression="ADD matches :count",
+            ExpressionAttributeValues={":count": count},
+        )
+
+    def incident_counts(self, incident_id: str) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"{INCIDENT_MATCHES_PREFIX}{incident_id}"),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._table.query(**kwargs)
+            for record in response["Items"]:
+                hour, member = str(record["sk"]).split("#", 1)
+                counts[(hour, member)] = int(record.get("matches", 0))
+            if "LastEvaluatedKey" not in response:
+                return counts
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _log(self, item_id: str, operation: str, entries: Sequence[NearEntry]) -> None:
         chunks = [entries[i : i + LOG_ENTRIES_PER_RECORD] for i in range(0, len(entries), LOG_ENTRIES_PER_RECORD)]

@@ -109,6 +109,7 @@ def build_edge_runtime(
         "share": settings.share_queue_url,
         "withdraw": settings.share_queue_url,
         "feedback": settings.share_queue_url,
+        "incident": settings.share_queue_url,
         "operator": settings.share_queue_url,
     }
     sandbox = Sandbox()

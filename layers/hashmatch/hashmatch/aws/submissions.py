@@ -26,7 +26,16 @@ from hashmatch.service.results import results_key
 from hashmatch.service.routing import Action
 from hashmatch.service.submission import Submission, submission_from_json
 
-__all__ = ["INLINE_LIMIT", "S3HandOffs", "S3ResultStore", "SignalsObject", "SqsSubmissionSink", "SubmissionReader"]
+__all__ = [
+    "INCIDENT_GROUP",
+    "INLINE_LIMIT",
+    "S3HandOffs",
+    "S3ResultStore",
+    "SignalsObject",
+    "SqsSubmissionSink",
+    "SubmissionReader",
+    "message_group",
+]
 
 # SQS carries 256 KiB; a checked picture's submission is ~10-15 KB, a sampled video's up to ~5 KB
 # per second of footage.
@@ -34,6 +43,26 @@ INLINE_LIMIT = 200 * 1024
 SIGNALS_PREFIX = "signals/"
 HANDED_ON_PREFIX = f"{SIGNALS_PREFIX}handed-on/"
 _GONE = {"NoSuchKey", "404", "NotFound"}
+# The message group of incident traffic on the share queue (see `message_group`).
+INCIDENT_GROUP = "incident"
+
+
+def message_group(submission: Submission) -> str:
+    """The SQS message group a submission goes in: its platform, except incident traffic (a share
+    naming an incident, in its metadata or on any line of its hash list, and incident requests),
+    which goes in a group of its own. The check and share queues are SQS fair queues: a group with
+    few messages is served promptly however deep another group's backlog is, so incident traffic
+    does not wait behind a platform's burst of ordinary shares. The edge cannot read the bank, so
+    it does not know whether the incident is open: a share naming an unknown or closed incident is
+    refused (`unknown_incident`) when it is dequeued, and gains nothing by its place in the queue.
+    """
+    if submission.action == "incident":
+        return INCIDENT_GROUP
+    if submission.action == "share" and (
+        submission.metadata.get("incident") or any(entry.overrides.get("incident") for entry in submission.entries)
+    ):
+        return INCIDENT_GROUP
+    return submission.platform
 
 
 @dataclass(frozen=True)
@@ -59,10 +88,11 @@ class SqsSubmissionSink:
             key = f"{SIGNALS_PREFIX}{hashlib.sha256(submission.idempotency_key.encode()).hexdigest()}.json"
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=body.encode(), ContentType="application/json")
             body = json.dumps({"signals_object": {"bucket": self._bucket, "key": key}})
-        # The platform is the message group: the check and share queues are SQS fair queues, so a
-        # platform's burst waits behind the others' messages instead of in front of them.
+        # The platform is the message group (incident traffic has its own, `message_group`): the
+        # check and share queues are SQS fair queues, so a platform's burst waits behind the others'
+        # messages instead of in front of them.
         self._sqs.send_message(
-            QueueUrl=self._queue_urls[submission.action], MessageBody=body, MessageGroupId=submission.platform
+            QueueUrl=self._queue_urls[submission.action], MessageBody=body, MessageGroupId=message_group(submission)
         )
 
 

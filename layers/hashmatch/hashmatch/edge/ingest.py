@@ -13,8 +13,9 @@
   stack, ``{"content_id": ..., "rejection": {"reason": ..., "message": ...}}`` for a file it could
   not hash), checked entry by entry, so a bad line is one rejected entry, and long lists go on in
   chunks;
-- a member's feedback or an operator's request (``feedback/``, ``operator/``) is a small JSON
-  object, handed on as it is for the coalition to validate;
+- a member's feedback or incident request, or an operator's request (``feedback/``,
+  ``incident/``, ``operator/``) is a small JSON object, handed on as it is for the coalition to
+  validate;
 - anything unusable becomes a rejection the platform will be told of.
 
 The submissions go to the coalition (`SubmissionSink`), the hand-off is recorded (`HandOffs`),
@@ -207,7 +208,7 @@ class EdgeHasher:
 
 
 def _request(path: Path) -> dict[str, object]:
-    """A feedback or operator request: one JSON object of at most `MAX_REQUEST_BYTES`."""
+    """A feedback, incident or operator request: one JSON object of at most `MAX_REQUEST_BYTES`."""
     size = path.stat().st_size
     if size > MAX_REQUEST_BYTES:
         raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes: a request is at most {MAX_REQUEST_BYTES} bytes")

@@ -80,6 +80,8 @@ class RejectReason(StrEnum):
     # Feedback and operator requests: malformed; about the member's own item.
     INVALID_REQUEST = "invalid_request"
     OWN_ITEM = "own_item"
+    # Shares and incident requests: the incident named is not open (unknown, or closed).
+    UNKNOWN_INCIDENT = "unknown_incident"
 
 
 class Rejected(Exception):

@@ -12,10 +12,16 @@ the audit log (`hashmatch.service.ports.AuditLog`).
   remove (for good: it leaves the indexes) any item, and load the benign bank. Their requests
   come from ``operator/``, which only the operators' role may write; the answer is on the audit
   log, and members hear `hash.quarantined` / `hash.restored` / `hash.removed`.
-- **Shares** (`admit_share`): over the member's daily quota is `rate_limited`; a hash matching the
+- **Incidents** (`incident`, and operators' ``incident-*`` actions): any member or operator opens
+  an incident or escalates it; its opener or an operator closes it. Every member hears
+  `incident.opened` / `incident.escalated` / `incident.closed`; a refused request is
+  `incident.rejected` to the member (operators: the audit log).
+- **Shares** (`admit_share`): naming an incident that is not open or escalated is
+  `unknown_incident`; over the member's daily quota is `rate_limited`; a hash matching the
   benign bank is `benign_collision`; an item shared before keeps its first provenance, its
   feedback and a status that is not the contributor's to lift (quarantined, removed).
-- **Checks** (`acted_on`): each member's policy (labels, trusted contributors, backers required).
+- **Checks** (`acted_on`): each member's policy (labels, trusted contributors, backers required);
+  `count_incident_matches`: the matches on incidents' items, per incident, hour and member.
 """
 
 from __future__ import annotations
@@ -26,10 +32,23 @@ from dataclasses import replace
 
 from hashmatch.bank.model import ItemStatus, Match, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.governance.admission import BenignScreen, refuse_degenerate
+from hashmatch.governance.incidents import hour_of, moved, opened
 from hashmatch.governance.policy import CoalitionRules
-from hashmatch.governance.requests import Feedback, OperatorRequest, feedback_from_json, operator_request_from_json
+from hashmatch.governance.requests import (
+    Feedback,
+    IncidentRequest,
+    OperatorRequest,
+    feedback_from_json,
+    incident_request_from_json,
+    operator_request_from_json,
+)
 from hashmatch.media.model import Rejected, RejectReason
-from hashmatch.service.notifications import EventType, Notification, governance_notifications
+from hashmatch.service.notifications import (
+    EventType,
+    Notification,
+    governance_notifications,
+    incident_notifications,
+)
 from hashmatch.service.ports import AuditLog, AuditRecord, Bank
 from hashmatch.service.routing import OPERATOR
 from hashmatch.service.submission import Submission
@@ -42,6 +61,11 @@ logger = logging.getLogger(__name__)
 BENIGN_CONTRIBUTOR = "benign-bank"
 # Statuses a contributor's re-share must not lift.
 _HELD = ("quarantined", "removed", "benign")
+_INCIDENT_EVENTS = {
+    "open": EventType.INCIDENT_OPENED,
+    "escalate": EventType.INCIDENT_ESCALATED,
+    "close": EventType.INCIDENT_CLOSED,
+}
 
 
 def actor_of(submission: Submission) -> str:
@@ -81,13 +105,20 @@ class Governance:
         policy = self._rules.policy(platform)
         return [item for item in items if policy.alerted_by(item)]
 
+    def count_incident_matches(self, platform: str, matches: Sequence[Match], at: str) -> None:
+        """Count one match for each incident the items `platform` was told of belong to, in the hour
+        of `at`. Counted when the verdict is decided: a check retried after that may count twice."""
+        for incident in sorted({m.incident for m in matches if m.incident and not m.benign}):
+            self._bank.count_incident_matches(incident, hour_of(at), platform, 1)
+
     # -- shares -----------------------------------------------------------------------------
 
     def admit_share(
         self, submission: Submission, items: list[SharedItem]
     ) -> tuple[list[SharedItem], dict[str, SharedItem]]:
         """`items` as the bank will hold them, and those shared before as the bank holds them; raises
-        `Rejected` (`benign_collision`, `rate_limited`) when the share may not go in."""
+        `Rejected` (`unknown_incident`, `benign_collision`, `rate_limited`) when the share may not go in."""
+        self._refuse_unknown_incidents(items)
         known = self._bank.get_items([item.item_id for item in items])
         new = [item for item in items if item.item_id not in known]
         screen = BenignScreen(self._bank.benign_hashes()) if new else None
@@ -111,6 +142,70 @@ class Governance:
             )
         kept = [_keep_first(item, known[item.item_id]) if item.item_id in known else item for item in items]
         return kept, known
+
+    def _refuse_unknown_incidents(self, items: list[SharedItem]) -> None:
+        for name in sorted({item.provenance.incident for item in items if item.provenance.incident}):
+            incident = self._bank.get_incident(name)
+            if incident is None or not incident.accepting:
+                why = "no incident of that id was opened" if incident is None else "it was closed"
+                raise Rejected(
+                    RejectReason.UNKNOWN_INCIDENT,
+                    f"the share names incident {name!r}, but {why}; open it first (`hashmatch incident open`), "
+                    "or share without an incident",
+                )
+
+    # -- incidents --------------------------------------------------------------------------
+
+    def incident(self, submission: Submission) -> list[Notification]:
+        """A member's incident request carried out; raises `Rejected` (on the audit log) when refused."""
+        try:
+            request = incident_request_from_json(submission.request)
+            return self._move_incident(submission, request, actor_of(submission))
+        except Rejected as refused:
+            self.record(self._refused(submission, f"incident-{submission.request.get('action', '?')}", refused))
+            raise
+
+    def _move_incident(self, submission: Submission, request: IncidentRequest, actor: str) -> list[Notification]:
+        now = self._now()
+        current = self._bank.get_incident(request.incident)
+        if request.move == "open":
+            if current is not None:
+                raise Rejected(
+                    RejectReason.INVALID_REQUEST,
+                    f"incident {request.incident} exists already ({current.status}); an id is opened once",
+                )
+            incident = opened(request.incident, request.title, request.labels, actor, now)
+        else:
+            if current is None:
+                raise Rejected(RejectReason.UNKNOWN_INCIDENT, f"no incident {request.incident!r} was opened")
+            if request.move == "close" and actor != current.opened_by and not actor.startswith("operator:"):
+                raise Rejected(
+                    RejectReason.INVALID_REQUEST,
+                    f"incident {request.incident} was opened by {current.opened_by}: only it or an operator closes it",
+                )
+            try:
+                incident = moved(current, request.move, actor, now, request.note)
+            except ValueError as error:
+                raise Rejected(RejectReason.INVALID_REQUEST, str(error)) from None
+        if not self._bank.put_incident(incident, expected=None if current is None else current.status):
+            raise Rejected(
+                RejectReason.INVALID_REQUEST,
+                f"incident {request.incident} changed while this request was carried out; look at it and ask again",
+            )
+        self.record(
+            AuditRecord(
+                f"incident-{request.move}",
+                actor,
+                now,
+                reason=request.note,
+                request=submission.obj.key,
+                detail={"incident": request.incident, "status": incident.status},
+            )
+        )
+        logger.info("incident", extra={"incident": incident.incident_id, "status": incident.status})
+        return incident_notifications(
+            _INCIDENT_EVENTS[request.move], list(self._platforms), incident, now, submission.obj.identity
+        )
 
     # -- feedback ---------------------------------------------------------------------------
 
@@ -221,6 +316,8 @@ class Governance:
             request = operator_request_from_json(submission.request)
             if request.action == "benign":
                 return self._load_benign(submission, request)
+            if request.incident is not None:
+                return self._move_incident(submission, request.incident, f"operator:{request.operator}")
             return self._operator_on_item(submission, request)
         except Rejected as refused:
             self.record(self._refused(submission, str(submission.request.get("action", "operator")), refused))

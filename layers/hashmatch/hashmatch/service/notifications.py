@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 from hashmatch.bank.model import Match, SharedItem
+from hashmatch.governance.incidents import Incident
 from hashmatch.governance.taxonomy import taxonomy
 from hashmatch.signals import SIGNALS
 
@@ -50,6 +51,11 @@ class EventType(StrEnum):
     HASH_RESTORED = "hash.restored"
     HASH_REMOVED = "hash.removed"
     FEEDBACK_REJECTED = "feedback.rejected"
+    # Incidents (`hashmatch.governance.incidents`): opened, escalated, closed; a request refused.
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_ESCALATED = "incident.escalated"
+    INCIDENT_CLOSED = "incident.closed"
+    INCIDENT_REJECTED = "incident.rejected"
 
 
 @dataclass(frozen=True)
@@ -291,6 +297,32 @@ def governance_notifications(
         body["items"] = [item_body(item)]
         body["page"] = {"number": 1, "of": 1}
         body["governance"] = detail(platform)
+        notifications.append(Notification(platform, event_type, body))
+    return notifications
+
+
+def incident_body(incident: Incident) -> dict[str, Any]:
+    """An incident as notifications and `hashmatch incident status` show it, its timeline included."""
+    return {
+        "incident_id": incident.incident_id,
+        "title": incident.title,
+        "labels": list(incident.labels),
+        "status": incident.status,
+        "opened_by": incident.opened_by,
+        "opened_at": incident.opened_at,
+        "timeline": [step.to_json() for step in incident.timeline],
+    }
+
+
+def incident_notifications(
+    event_type: EventType, recipients: list[str], incident: Incident, occurred_at: str, dedupe: str
+) -> list[Notification]:
+    """`incident.opened` / `incident.escalated` / `incident.closed`, one per recipient, with the
+    incident as it is now in `incident`."""
+    notifications = []
+    for platform in recipients:
+        body = _envelope(event_type, platform, occurred_at, dedupe, None)
+        body["incident"] = incident_body(incident)
         notifications.append(Notification(platform, event_type, body))
     return notifications
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hashmatch.bank.model import NearEntry, SharedItem
+from hashmatch.governance.incidents import Incident
 from hashmatch.media.model import Candidate
 from hashmatch.service.notifications import Notification, ObjectRef
 
@@ -164,6 +165,24 @@ class Bank(BankReader, Protocol):
 
     def match_counts(self, since: str) -> Iterator[tuple[str, str, str, int]]:
         """(hour, member, label, checks matched) from `since` (``YYYY-MM-DD``) on."""
+        ...
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        """The incident as stored (its timeline included), or None when no such id was opened."""
+        ...
+
+    def put_incident(self, incident: Incident, *, expected: str | None) -> bool:
+        """Store `incident` when the stored one is in status `expected` (None: when there is none
+        yet), atomically; False (nothing written) otherwise."""
+        ...
+
+    def count_incident_matches(self, incident_id: str, hour: str, member: str, count: int) -> None:
+        """Add `count` matches of `member`'s checks on items of the incident in UTC `hour`
+        (``2026-12-04T12``); atomic across concurrent checks."""
+        ...
+
+    def incident_counts(self, incident_id: str) -> dict[tuple[str, str], int]:
+        """(hour, member) -> matches counted by `count_incident_matches`."""
         ...
 
     def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:

@@ -3,6 +3,8 @@
 - ``<check|share|withdraw>/<platform>/<name>``: media or a hash list a member asks about;
 - ``feedback/<platform>/<name>``: a member's confirmation or dispute of a bank item (a small
   JSON request, `hashmatch.governance.requests`);
+- ``incident/<platform>/<name>``: a member opening, escalating or closing an incident (a small
+  JSON request, `hashmatch.governance.incidents`);
 - ``operator/<name>``: an operator's request (quarantine, restore, remove an item; load the
   benign bank). Only the operators' role may write there (`OperatorAccess` in the template);
   it is no member's, so its answers go to the audit log and to every member, never to a topic
@@ -17,10 +19,10 @@ from typing import Literal, cast
 
 __all__ = ["ACTIONS", "OPERATOR", "REQUEST_ACTIONS", "Action", "Outcome", "Route", "UnroutableObject", "route_for"]
 
-Action = Literal["check", "share", "withdraw", "feedback", "operator"]
-ACTIONS: tuple[Action, ...] = ("check", "share", "withdraw", "feedback", "operator")
+Action = Literal["check", "share", "withdraw", "feedback", "incident", "operator"]
+ACTIONS: tuple[Action, ...] = ("check", "share", "withdraw", "feedback", "incident", "operator")
 # Actions whose object is a small JSON request, not media or a hash list.
-REQUEST_ACTIONS: tuple[Action, ...] = ("feedback", "operator")
+REQUEST_ACTIONS: tuple[Action, ...] = ("feedback", "incident", "operator")
 # Who an ``operator/`` request comes from: not a platform name (those are alphanumeric).
 OPERATOR = "@operator"
 

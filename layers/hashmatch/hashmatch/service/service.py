@@ -226,7 +226,9 @@ class HashmatchService:
                 record(Metric.MATCHES, 1, Unit.COUNT, {"signal": match.get("signal", "?"), "label": label})
         rejection = body.get("rejection")
         if rejection is not None:
-            action = "check" if notification.event_type is EventType.CHECK_REJECTED else "share"
+            action = {EventType.CHECK_REJECTED: "check", EventType.INCIDENT_REJECTED: "incident"}.get(
+                notification.event_type, "share"
+            )
             record(Metric.REJECTIONS, 1, Unit.COUNT, {"action": action, "reason": rejection.get("reason", "?")})
         if notification.event_type in (EventType.CHECK_FAILED, EventType.SHARE_FAILED):
             record(Metric.FAILURES, 1, Unit.COUNT, {"action": notification.event_type.value.split(".")[0]})
@@ -237,9 +239,10 @@ class HashmatchService:
         action, kind = submission.action, submission.kind
         if action == "operator":
             return self._operator(submission)
-        if action == "feedback" and kind is Kind.REQUEST:
+        if action in ("feedback", "incident") and kind is Kind.REQUEST:
+            carry_out = self._governance.feedback if action == "feedback" else self._governance.incident
             try:
-                return self._governance.feedback(submission)
+                return carry_out(submission)
             except Rejected as refused:
                 return [self._rejection(submission, refused, audited=True)]
         if kind is Kind.REJECTION:
@@ -311,6 +314,7 @@ class HashmatchService:
         matches = self._governance.acted_on(submission.platform, matches)
         checked_at = self._now()
         self._retain(submission, hashes, content_id, entry, checked_at)
+        self._governance.count_incident_matches(submission.platform, matches, checked_at)
         # One line per verdict, naming the item matched first: the template's Contributor Insights
         # rules find an item that matches an outsized share of checks from these.
         logger.info(
@@ -528,8 +532,8 @@ class HashmatchService:
     # -- answers that are not verdicts --------------------------------------------------------
 
     def _rejection(self, submission: Submission, rejected: Rejected, *, audited: bool = False) -> Notification:
-        """`check.rejected` / `share.rejected` / `feedback.rejected`, the refusal on the audit log
-        (unless `audited` already)."""
+        """`check.rejected` / `share.rejected` / `feedback.rejected` / `incident.rejected`, the refusal
+        on the audit log (unless `audited` already)."""
         logger.info("rejected", extra={"key": submission.obj.key, "reason": rejected.reason.value})
         if not audited:
             self._governance.record(
@@ -542,9 +546,11 @@ class HashmatchService:
                     request=submission.obj.key,
                 )
             )
-        event_type = {"check": EventType.CHECK_REJECTED, "feedback": EventType.FEEDBACK_REJECTED}.get(
-            submission.action, EventType.SHARE_REJECTED
-        )
+        event_type = {
+            "check": EventType.CHECK_REJECTED,
+            "feedback": EventType.FEEDBACK_REJECTED,
+            "incident": EventType.INCIDENT_REJECTED,
+        }.get(submission.action, EventType.SHARE_REJECTED)
         return rejection_notification(
             event_type=event_type,
             platform=submission.platform,

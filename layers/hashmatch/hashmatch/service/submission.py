@@ -11,8 +11,8 @@ platform asked (check, share or withdraw), the object's metadata, and one of:
 - `gone`: the object was no longer there when the edge came to fetch it;
 - `failure`: the edge tried as often as the queue allows and could not hash it (a bug, an outage):
   the platform is told it has no verdict, so it never reads silence as clean;
-- `request`: a member's feedback or an operator's request, the JSON object as dropped (the
-  coalition validates it, `hashmatch.governance.requests`).
+- `request`: a member's feedback or incident request or an operator's request, the JSON object as
+  dropped (the coalition validates it, `hashmatch.governance.requests`).
 
 As JSON (`to_json` / `submission_from_json`) it travels in a queue message, or, when larger than
 a queue message allows, as an object in the hash-only signals bucket the message points to.
