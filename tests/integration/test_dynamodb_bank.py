@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -303,3 +304,46 @@ def test_incidents_move_only_from_the_status_expected_and_count_matches(bank: Dy
         ("2026-12-04T13", "facebook"): 1,
     }
     assert bank.incident_counts("inc-8") == {}
+
+
+def test_feedback_status_moves_quotas_notices_benign_and_match_counts(bank: DynamoBank) -> None:
+    """The governance records, under real DynamoDB semantics (reserved words, set and map updates,
+    conditional writes)."""
+    item = _item(40)
+    bank.put_items([item])
+    bank.record_feedback(item.item_id, "youtube", "dispute", "a film still")
+    twice = bank.record_feedback(item.item_id, "youtube", "dispute", "still a film still")
+    assert twice is not None and twice.disputed_by == ("youtube",)
+    confirmed = bank.record_feedback(item.item_id, "reddit", "confirm", "")
+    assert confirmed is not None and confirmed.confirmed_by == ("reddit",) and confirmed.backers == ("reddit", "tiktok")
+    assert bank.dispute_reasons(item.item_id) == {"youtube": "still a film still"}
+    assert bank.record_feedback("0" * 32, "reddit", "confirm", "") is None
+
+    assert bank.set_status(item.item_id, "active", "t1", expected=("quarantined",)) is None
+    quarantined = bank.set_status(item.item_id, "quarantined", "t1", expected=("active",))
+    assert quarantined is not None and quarantined.status == "quarantined"
+    restored = bank.set_status(item.item_id, "active", "t2", expected=("quarantined",), clear_disputes=True)
+    assert restored is not None and restored.disputed_by == () and restored.confirmed_by == ("reddit",)
+    assert bank.dispute_reasons(item.item_id) == {}
+    position = max(change.position for change in bank.changes_since(None))
+    assert bank.set_status(item.item_id, "removed", "t3", expected=("active",)) is not None
+    assert [c.operation for c in bank.changes_since(position)] == ["remove"]
+
+    assert bank.count_shares("tiktok", "2026-12-04", 3, 4)
+    assert not bank.count_shares("tiktok", "2026-12-04", 2, 4)  # 3 + 2 > 4: nothing counted
+    assert bank.count_shares("tiktok", "2026-12-04", 1, 4)
+    assert bank.count_shares("youtube", "2026-12-04", 4, 4)
+
+    bank.remember_notice("a" * 32, "facebook", [item.item_id])
+    assert bank.notice("a" * 32) == ("facebook", (item.item_id,))
+    assert bank.notice("b" * 32) is None
+
+    benign = replace(_item(41, contributor="benign-bank"), status="benign")
+    bank.put_items([benign])
+    assert sorted(bank.benign_hashes()) == sorted((benign.item_id, s, v) for s, v in benign.signals.items())
+
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    bank.count_matches("facebook", today, ["graphic-violence"])
+    bank.count_matches("facebook", today, ["graphic-violence", "violent-extremism"])
+    counts = {(member, label): n for _hour, member, label, n in bank.match_counts(today[:10])}
+    assert counts == {("facebook", "graphic-violence"): 2, ("facebook", "violent-extremism"): 1}
