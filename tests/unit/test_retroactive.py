@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
+from PIL import Image
 
-from hashmatch.service.notifications import EventType, notification_schema
-from hashmatch.service.retroactive import RetentionError, RetentionPolicy
+from hashmatch.bank.model import Provenance
+from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.media.image import hash_picture
+from hashmatch.media.model import MediaHashes
+from hashmatch.media.uneven import CUT_VIEW_CUTS, coarse_cut_views
+from hashmatch.service.notifications import EventType, ObjectRef, notification_schema
+from hashmatch.service.retroactive import (
+    WHOLE_VIEW_LABELS,
+    RetainedCheck,
+    RetainedPrints,
+    RetentionError,
+    RetentionPolicy,
+    RetroactiveScanner,
+)
+from hashmatch.service.service import item_from_media
 from hashmatch_tools.fakes import MemoryBank, MemoryRetainedChecks, MemoryStore, RecordingNotifier, service_on
 from hashmatch_tools.samples import (
     jpeg_bytes,
@@ -17,6 +32,7 @@ from hashmatch_tools.samples import (
     png_bytes,
     resized,
     scene,
+    smooth_photo,
     video_bytes,
 )
 
@@ -117,3 +133,71 @@ def test_retention_settings_are_bounded_and_name_members() -> None:
     for bad, says in (("tiktok:365", "1..90"), ("nobody:5", "not a member"), ("tiktok:x", "whole number")):
         with pytest.raises(RetentionError, match=says):
             RetentionPolicy.parse(bad, PLATFORMS)
+
+
+def _cut(image: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
+
+
+# Each side cut by its own share: the centre moves, so no framing the check queries lies near a
+# framing the share stores; forward, only the uneven-crop search on the copy's pixels finds it.
+UNEVEN_CUTS_OF_COPIES = [(0.08, 0.01, 0.02, 0.07), (0.01, 0.06, 0.09, 0.04), (0.0, 0.1, 0.05, 0.03)]
+
+
+@pytest.mark.parametrize("cuts", UNEVEN_CUTS_OF_COPIES)
+def test_a_copy_cut_unevenly_before_the_share_is_reported_after_it(world, cuts) -> None:
+    pipeline, store, notifier, _retained, clock = world
+    original = smooth_photo(13, (480, 320))
+    pipeline.process(
+        store.put("in", "check/facebook/cut.jpg", jpeg_bytes(_cut(original, *cuts)), {"content-id": "cut"})
+    )
+    other = _cut(smooth_photo(21, (480, 320)), *cuts)
+    pipeline.process(store.put("in", "check/facebook/other.jpg", jpeg_bytes(other), {"content-id": "other"}))
+    clock.now += timedelta(hours=2)
+
+    pipeline.process(store.put("in", "share/tiktok/original.jpg", jpeg_bytes(original), {"labels": "self-harm"}))
+
+    (found,) = _retroactive(notifier, "facebook")
+    assert found["content_id"] == "cut"
+    assert found["matches"][0]["signal"] == "pdq" and found["matches"][0]["distance"] <= 31
+    jsonschema.Draft202012Validator(notification_schema()).validate(found)
+
+
+def _shared(image: Image.Image) -> MediaHashes:
+    """A shared picture's hashes as the edge makes them (a stand-in digest: no file was read)."""
+    hashes = hash_picture(image, for_sharing=True)
+    return replace(hashes, signals={**hashes.signals, "sha256": "5" * 64})
+
+
+def test_a_shared_picture_brings_its_cut_views_and_the_bank_keeps_none() -> None:
+    shared = _shared(smooth_photo(13, (480, 320)))
+    assert len(shared.cut_views) == len(CUT_VIEW_CUTS) ** 4
+    assert len(coarse_cut_views(shared.cut_views)) == 16
+    assert hashes_from_json(hashes_to_json(shared)) == shared  # they cross from the edge with the share
+    item = item_from_media(shared, Provenance("tiktok", "2026-12-01T00:00:00Z"))
+    assert item.cut_views == shared.cut_views
+    without = item_from_media(replace(shared, cut_views=()), Provenance("tiktok", "2026-12-01T00:00:00Z"))
+    assert item.near_entries == without.near_entries, "the index and the bank get no more entries"
+    assert hash_picture(Image.new("RGB", (320, 240), (90, 90, 90)), for_sharing=True).cut_views == ()
+    for bad in (["ab"], [7], "f" * 64):
+        with pytest.raises(ValueError, match="cut_views"):
+            hashes_from_json({**hashes_to_json(shared), "cut_views": bad})
+
+
+def test_a_copy_cut_unevenly_is_a_candidate_through_the_cut_views_alone() -> None:
+    """Its stored hashes do not bring the copy within 48 bits; a coarse cut view does, of one of the
+    copy's whole-picture hashes (main PDQ, whole framing, central crops: kept first)."""
+    original = smooth_photo(13, (480, 320))
+    item = item_from_media(_shared(original), Provenance("tiktok", "2026-12-01T00:00:00Z"))
+    copy = hash_picture(_cut(original, 0.08, 0.01, 0.02, 0.07))
+    check = RetainedCheck(
+        "facebook", ObjectRef("b", "k"), None, "2026-12-01T00:00:00.000Z", replace(copy, uneven_crops=None)
+    )
+    prints = RetainedPrints([check])
+    assert prints.whole_rows == 1 + len(WHOLE_VIEW_LABELS)
+    assert prints.candidates([item]) == {0}
+    assert RetainedPrints([check]).candidates([replace(item, cut_views=())]) == set()
+    scanner = RetroactiveScanner(MemoryRetainedChecks(), RetentionPolicy({"facebook": 30}))
+    (found,) = scanner.scan_checks([item], prints)
+    assert found.matches[0].distance <= 31

@@ -83,6 +83,9 @@ class SharedItem:
     # Members other than the contributor who confirmed or disputed it (`hashmatch feedback`).
     confirmed_by: tuple[str, ...] = ()
     disputed_by: tuple[str, ...] = ()
+    # A shared picture's views as unevenly cut copies show it (`hashmatch.media.uneven.cut_views`):
+    # scanned against retained checks when it is shared, never stored in the bank or its index.
+    cut_views: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def backers(self) -> tuple[str, ...]:

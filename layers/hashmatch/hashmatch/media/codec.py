@@ -8,14 +8,17 @@ never the analysis luma the uneven-crop search keeps.
      "quality": {"pdq": 100},
      "queries": [["pdq", "rotate_90", "<hex>"], ["pdq", "uneven_crop", "<hex>", [l, t, r, b]], ...],
      "framings": [["pdq", "content+central_crop_90", "<hex>"], ...],
+     "cut_views": ["<pdq hex>", ...],
      "frames": [[12.0, "<pdq hex>", 87, ["<rotate_90 hex>", ...]], ...],
      "duration": 22.1, "width": 1280, "height": 720, "sample_fps": 1.0}
 
 `queries` are what a check is looked up with besides its main hashes (rotations/flips, framings,
 framings found by the uneven-crop search with the region they cover); `framings` what a share
-stores besides its main hashes. Members write this form in hash lists too, so `hashes_from_json`
-treats it as untrusted: every signal name and hash is checked against the registry, every list is
-bounded, and anything else is a `ValueError` that names the field.
+stores besides its main hashes, `cut_views` the PDQ hashes of a shared picture as unevenly cut
+copies show it (`hashmatch.media.uneven.cut_views`: for the retroactive scan, never stored).
+Members write this form in hash lists too, so `hashes_from_json` treats it as untrusted: every
+signal name and hash is checked against the registry, every list is bounded, and anything else
+is a `ValueError` that names the field.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from hashmatch.signals import SIGNALS
 
 __all__ = ["MAX_FRAMES", "MAX_QUERIES", "hashes_from_json", "hashes_to_json"]
 
-MAX_QUERIES = 1024  # a checked picture has ~50-130; a share's framings 4
+MAX_QUERIES = 1024  # a checked picture has ~50-130; a share's framings 4, its cut views 625
 MAX_FRAMES = 500_000  # a shared 4-hour video stored as runs of near-identical frames
 MAX_ORIENTATIONS = 7
 _MEDIA = ("image", "video", "hashes")
@@ -45,6 +48,8 @@ def hashes_to_json(hashes: MediaHashes) -> dict[str, Any]:
         document["queries"] = [_labelled(q) for q in hashes.queries]
     if hashes.framings:
         document["framings"] = [_labelled(f) for f in hashes.framings]
+    if hashes.cut_views:
+        document["cut_views"] = list(hashes.cut_views)
     if hashes.frames:
         document["frames"] = [[f.offset, f.pdq, f.quality, list(f.orientations)] for f in hashes.frames]
     for name in ("duration", "width", "height"):
@@ -67,6 +72,7 @@ def hashes_from_json(document: object) -> MediaHashes:
     quality = _quality(document.get("quality", {}))
     queries = _labelled_list(document.get("queries", []), "queries")
     framings = _labelled_list(document.get("framings", []), "framings")
+    cut_views = _pdq_list(document.get("cut_views", []), "cut_views")
     frames = _frames(document.get("frames", []))
     extra: dict[str, object] = {}
     if "sample_fps" in document:
@@ -77,6 +83,7 @@ def hashes_from_json(document: object) -> MediaHashes:
         quality=quality,
         queries=queries,
         framings=framings,
+        cut_views=cut_views,
         frames=frames,
         duration=_optional_number(document.get("duration"), "duration"),
         width=_optional_int(document.get("width"), "width"),
@@ -131,6 +138,20 @@ def _labelled_list(raw: object, field: str) -> tuple[LabelledHash, ...]:
             raise ValueError(f"{field}[{position}] has a malformed label {label!r}")
         region = _region(item[3], f"{field}[{position}]") if len(item) == 4 else None
         found.append(LabelledHash(signal, normalised, label, region))
+    return tuple(found)
+
+
+def _pdq_list(raw: object, field: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise ValueError(f"{field} must be a list")
+    if len(raw) > MAX_QUERIES:
+        raise ValueError(f"{field} holds {len(raw)} hashes, more than {MAX_QUERIES}")
+    found = []
+    for position, value in enumerate(raw):
+        try:
+            found.append(SIGNALS.parse("pdq", value if isinstance(value, str) else "")[1])
+        except ValueError as error:
+            raise ValueError(f"{field}[{position}] must be a PDQ hash ({error})") from None
     return tuple(found)
 
 

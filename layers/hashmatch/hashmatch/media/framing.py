@@ -63,6 +63,7 @@ __all__ = [
     "check_framings",
     "content_regions",
     "query_framings",
+    "shared_cut_views",
     "stored_framings",
 ]
 
@@ -139,6 +140,16 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
         for crop, region in regions
         for orientation, value in luma.hashes(region, _IDENTITY)
     )
+
+
+def shared_cut_views(image: Image.Image) -> tuple[str, ...]:
+    """A shared image's content (inside its own bars, as `stored_framings` finds it) as copies cut
+    unevenly show it (`hashmatch.media.uneven.cut_views`): never stored, only scanned against
+    checks retained before the share. `image` is upright (EXIF applied), any size or mode."""
+    from hashmatch.media.uneven import cut_views
+
+    luma = AnalysisLuma(image)
+    return cut_views(luma, _inside_own_bars(luma.pixels))
 
 
 def check_framings(image: Image.Image) -> tuple[tuple[LabelledHash, ...], UnevenCropSearch | None]:

@@ -29,7 +29,7 @@ from functools import cache
 import numpy as np
 from PIL import ExifTags, Image, features
 
-from hashmatch.media.framing import check_framings, stored_framings
+from hashmatch.media.framing import check_framings, shared_cut_views, stored_framings
 from hashmatch.media.model import FrameHash, LabelledHash, Limits, MediaHashes, Rejected, RejectReason, sniff_media
 from hashmatch.signals import SIGNALS
 from hashmatch.signals.base import OTHER_ORIENTATIONS
@@ -114,7 +114,8 @@ def hash_image(path: str, limits: Limits, *, for_sharing: bool = False) -> Media
 def hash_picture(thumbnail: Image.Image, *, for_sharing: bool = False) -> MediaHashes:
     """Every registered picture signal of an upright picture already shrunk as PDQ's reference
     shrinks it (at most 512x512), with its framings: those to store when `for_sharing`, else its
-    rotations/flips and framings to query and its search for uneven crops. No file signals."""
+    rotations/flips and framings to query and its search for uneven crops (shared: also its views
+    as unevenly cut copies show it, for copies checked before the share). No file signals."""
     signals: dict[str, str] = {}
     quality: dict[str, int] = {}
     queries: list[LabelledHash] = []
@@ -130,7 +131,13 @@ def hash_picture(thumbnail: Image.Image, *, for_sharing: bool = False) -> MediaH
             for o, value in zip(OTHER_ORIENTATIONS, hashed.orientations, strict=False)
         ]
     if for_sharing:
-        return MediaHashes(media="image", signals=signals, quality=quality, framings=stored_framings(thumbnail))
+        return MediaHashes(
+            media="image",
+            signals=signals,
+            quality=quality,
+            framings=stored_framings(thumbnail),
+            cut_views=shared_cut_views(thumbnail),
+        )
     framings, uneven_crops = check_framings(thumbnail)
     return MediaHashes(
         media="image",

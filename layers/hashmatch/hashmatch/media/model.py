@@ -197,7 +197,9 @@ class MediaHashes:
     `framings` the framings a shared picture stores beside its main hashes. `frames` are a video's
     (or an animation's) per-frame PDQ hashes. A checked image also carries its `uneven_crops`
     search (`hashmatch.media.uneven.UnevenCropSearch`), which the matcher runs against the stored
-    framings it finds; it holds the picture's small luma and is never stored or sent.
+    framings it finds; it holds the picture's small luma and is never stored or sent. A shared
+    image carries its `cut_views` (`hashmatch.media.uneven.cut_views`): PDQ hashes of it as copies
+    cut unevenly show it, sent with the share for the retroactive scan and never stored.
     """
 
     media: MediaKind
@@ -210,6 +212,7 @@ class MediaHashes:
     width: int | None = None
     height: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    cut_views: tuple[str, ...] = ()
     uneven_crops: UnevenCropSearch | None = field(default=None, compare=False, repr=False)
 
     @property

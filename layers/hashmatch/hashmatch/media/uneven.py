@@ -26,6 +26,17 @@ The search needs the picture's pixels, so it runs where they are, at the edge (t
 function, the member's edge stack, the CLI): the edge asks the coalition for candidates with the
 grid's keys and hashes (`hashmatch.matching.rules.uneven_crop_candidates`, served by the lookup
 API), searches toward each, and sends what it found as ``uneven_crop`` queries (`refined`).
+
+Backward (a copy checked before the picture is shared: `hashmatch.service.retroactive`), the
+copy's pixels are gone, but the shared picture's are at the sharer's edge: `cut_views` hashes the
+shared picture as a copy cut by each of `CUT_VIEW_CUTS` on each side would show it, 625 views on a
+grid whose edges are within 0.0125 of any cut, close enough that a retained copy's whole-picture
+hashes (its main PDQ, its whole framing and the central crops of it) come within PDQ's threshold
+of one: of 54 seeded copies of 9 photos (cuts of 0-10% per side, `hashmatch_tools.edits`) all 54,
+and no copy came nearer than 82 bits to another photo's views. The 16 views of
+`CUT_VIEW_COARSE_CUTS` (`coarse_cut_views`), edges within 0.025, find the candidates among
+millions of retained checks: those copies came within 58 bits of one, other photos' no nearer
+than 92.
 """
 
 from __future__ import annotations
@@ -44,12 +55,16 @@ from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
 
 __all__ = [
     "COARSE_CUTS",
+    "CUT_VIEW_COARSE_CUTS",
+    "CUT_VIEW_CUTS",
     "GRID_FRAMES",
     "MAX_GRID_ROWS",
     "SEARCH_MOVES",
     "SEARCH_STEPS",
     "UNEVEN_CUTS",
     "UnevenCropSearch",
+    "coarse_cut_views",
+    "cut_views",
 ]
 
 # The cuts on each axis the grid starts from: 9 pairs (first end, last end) per axis, 81
@@ -74,6 +89,11 @@ SEARCH_MOVES = 6
 # Found framings further than this from the stored one are not reported: no platform may set a
 # PDQ threshold above it (`PdqSignal.bounds`).
 REFINED_WITHIN = PDQ.bounds.high if PDQ.bounds is not None else PDQ.default_threshold
+# The cuts of each side a shared picture's `cut_views` assume: 5 per side, 25 spans per axis, 625
+# views, every edge within 0.0125 of the truth. The coarse views are those whose four cuts are all
+# among `CUT_VIEW_COARSE_CUTS`: 16, every edge within 0.025.
+CUT_VIEW_CUTS: tuple[float, ...] = (0.0, 0.025, 0.05, 0.075, 0.1)
+CUT_VIEW_COARSE_CUTS: tuple[float, ...] = (0.025, 0.075)
 
 
 class UnevenCropSearch:
@@ -219,3 +239,27 @@ def _uneven_crop_spans(cuts: Sequence[float]) -> list[tuple[float, float]]:
             kept = 1.0 - first - last
             spans.append(((margin - first) / kept, (1.0 - margin - first) / kept))
     return spans
+
+
+def cut_views(luma: AnalysisLuma, content: Region) -> tuple[str, ...]:
+    """PDQ hashes of the shared picture's `content` as copies cut by each of `CUT_VIEW_CUTS` on each
+    side show it (left and right cuts across, top and bottom down, row by row), for matching copies
+    checked before the share (`hashmatch.service.retroactive`); none for a picture too small or flat."""
+    spans = [(first, 1.0 - last) for first in CUT_VIEW_CUTS for last in CUT_VIEW_CUTS]
+    across, down = _within(content.left, content.right, spans), _within(content.top, content.bottom, spans)
+    return tuple(value for _, _, value in luma.grid(across, down))
+
+
+def coarse_cut_views(views: Sequence[str]) -> tuple[str, ...]:
+    """The views of `cut_views` whose four cuts are all among `CUT_VIEW_COARSE_CUTS` (none unless
+    `views` is a whole grid)."""
+    return tuple(views[row] for row in _COARSE_ROWS) if len(views) == len(CUT_VIEW_CUTS) ** 4 else ()
+
+
+def _coarse_rows() -> tuple[int, ...]:
+    coarse = [n for n, cut in enumerate(CUT_VIEW_CUTS) if cut in CUT_VIEW_COARSE_CUTS]
+    spans = [first * len(CUT_VIEW_CUTS) + last for first in coarse for last in coarse]
+    return tuple(down * len(CUT_VIEW_CUTS) ** 2 + across for down in spans for across in spans)
+
+
+_COARSE_ROWS = _coarse_rows()

@@ -20,10 +20,16 @@ its few, so the pairs compared are the pairs forward matching compares. The scan
    the new items, so a retroactive match is exactly a match forward matching would have made
    had the items been shared before the check.
 
-What backward cannot do: a check's uneven-crop search runs at the edge, on pixels, toward the
-framings stored *then*; its result is among the retained queries only when the item was already
-shared. Retained checks keep no pixels, so an unevenly cut copy checked before the share is
-found only when another of its queries matches.
+Copies cut unevenly (each side by its own 0-10%). Forward, a check's uneven-crop search runs at
+the edge on the copy's pixels, toward the framings stored then; a retained check keeps no pixels.
+So backward the search's work moves to the side that has pixels at share time, the sharer's edge:
+a shared picture brings its `cut_views` (`hashmatch.media.uneven.cut_views`), 625 hashes of it as
+copies cut on a grid of cuts show it, sent with the share and never stored. Step 1 also compares
+the 16 coarse ones (`coarse_cut_views`) with each retained check's whole-picture hashes (its main
+PDQ, its whole framing and the central crops of that, `WHOLE_VIEW_LABELS`: kept first in the
+scan's arrays, so this pass reads 7 of a picture check's ~28 rows) within
+`CUT_VIEW_CANDIDATE_BITS`; step 2 matches candidates against the items with their 625 views
+indexed as framings, at the checking platform's threshold. The retained check is unchanged.
 """
 
 from __future__ import annotations
@@ -36,11 +42,13 @@ from typing import Protocol
 
 import numpy as np
 
-from hashmatch.bank.model import Match, SharedItem
+from hashmatch.bank.model import Match, NearEntry, SharedItem
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import CORROBORATED_PDQ_LIMIT, Thresholds
-from hashmatch.media.model import MediaHashes
+from hashmatch.media.framing import QUERY_CROP_SCALES, Framing
+from hashmatch.media.model import MediaHashes, framing_label
+from hashmatch.media.uneven import coarse_cut_views
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import BankChange
 from hashmatch.signals.pdq import PDQ
@@ -49,9 +57,11 @@ from hashmatch.signals.phash import PHASH
 __all__ = [
     "BLOCK_ROWS",
     "CANDIDATE_PDQ_BITS",
+    "CUT_VIEW_CANDIDATE_BITS",
     "DEFAULT_RETENTION_DAYS",
     "MAX_RETENTION_DAYS",
     "MIN_RETENTION_DAYS",
+    "WHOLE_VIEW_LABELS",
     "RetainedCheck",
     "RetainedChecks",
     "RetainedPrints",
@@ -67,6 +77,15 @@ DEFAULT_RETENTION_DAYS = 30
 # The widest PDQ distance any forward rule accepts (corroborated by pHash): candidates are a
 # superset of what the matcher can accept, so the first step loses nothing.
 CANDIDATE_PDQ_BITS = CORROBORATED_PDQ_LIMIT
+# A retained check whose whole-picture hash is within this many bits of a new picture's coarse cut
+# view is a candidate: of 54 seeded copies cut unevenly the farthest was 58 bits from its photo's
+# nearest coarse view, other photos' views no nearer than 92 (`hashmatch.media.uneven`).
+CUT_VIEW_CANDIDATE_BITS = 72
+# The labels of a checked picture's whole-picture framings: the whole picture and its central crops,
+# as they are (a copy's cut views are compared with these and its main PDQ).
+WHOLE_VIEW_LABELS = frozenset(
+    {Framing.WHOLE, *(framing_label(Framing.WHOLE, Framing.central_crop(scale)) for scale in QUERY_CROP_SCALES)}
+)
 # Rows compared per step: 64K rows of 4 words (2 MB) stay in cache while every query passes over them.
 BLOCK_ROWS = 1 << 16
 
@@ -191,24 +210,32 @@ def _columns(hex_values: Sequence[str], hex_length: int) -> np.ndarray:
     return np.ascontiguousarray(_words(hex_values, hex_length).T)
 
 
-def _pdq_hashes(hashes: MediaHashes) -> list[str]:
-    values = [hashes.signals[PDQ.name]] if PDQ.name in hashes.signals else []
-    values += [q.value for q in hashes.queries if q.signal == PDQ.name]
+def _pdq_hashes(hashes: MediaHashes) -> tuple[list[str], list[str]]:
+    """A check's PDQ hashes: its whole-picture ones (main PDQ, `WHOLE_VIEW_LABELS`), then the rest."""
+    whole = [hashes.signals[PDQ.name]] if PDQ.name in hashes.signals else []
+    rest: list[str] = []
+    for query in hashes.queries:
+        if query.signal == PDQ.name:
+            (whole if query.label in WHOLE_VIEW_LABELS else rest).append(query.value)
     for frame in hashes.frames:
-        values.append(frame.pdq)
-        values.extend(frame.orientations)
-    return values
+        rest.append(frame.pdq)
+        rest.extend(frame.orientations)
+    return whole, rest
 
 
 class RetainedPrints:
     """The candidate step's packed arrays: every retained check's PDQ hashes (and main pHash),
     each row labelled with the check it belongs to. ~28 PDQ hashes for a checked picture:
-    32 bytes each plus a 4-byte owner, so ~1 KB of memory per retained picture check."""
+    32 bytes each plus a 4-byte owner, so ~1 KB of memory per retained picture check. Every
+    check's whole-picture hashes come first (`whole_rows` of them), so the cut views' pass reads
+    only those."""
 
     def __init__(self, checks: Iterable[RetainedCheck]) -> None:
         self.checks: list[RetainedCheck] = []
         pdq: list[str] = []
         pdq_owner: list[int] = []
+        rest: list[str] = []
+        rest_owner: list[int] = []
         phash: list[str] = []
         phash_owner: list[int] = []
         seen: set[str] = set()
@@ -218,23 +245,28 @@ class RetainedPrints:
             seen.add(check.check_id)
             number = len(self.checks)
             self.checks.append(check)
-            values = _pdq_hashes(check.hashes)
-            pdq += values
-            pdq_owner += [number] * len(values)
+            whole, others = _pdq_hashes(check.hashes)
+            pdq += whole
+            pdq_owner += [number] * len(whole)
+            rest += others
+            rest_owner += [number] * len(others)
             if PHASH.name in check.hashes.signals:
                 phash.append(check.hashes.signals[PHASH.name])
                 phash_owner.append(number)
-        self._pdq = _columns(pdq, PDQ.hex_length)
-        self._pdq_owner = np.asarray(pdq_owner, dtype=np.int32)
+        self.whole_rows = len(pdq)
+        self._pdq = _columns(pdq + rest, PDQ.hex_length)
+        self._pdq_owner = np.asarray(pdq_owner + rest_owner, dtype=np.int32)
         self._phash = _columns(phash, PHASH.hex_length)
         self._phash_owner = np.asarray(phash_owner, dtype=np.int32)
 
     @classmethod
-    def from_arrays(cls, checks: list[RetainedCheck], pdq: np.ndarray, owner: np.ndarray) -> RetainedPrints:
+    def from_arrays(
+        cls, checks: list[RetainedCheck], pdq: np.ndarray, owner: np.ndarray, whole_rows: int = 0
+    ) -> RetainedPrints:
         """Arrays built elsewhere (a benchmark's synthetic millions): 4 rows (one per uint64 word
-        of PDQ) by one column per hash."""
+        of PDQ) by one column per hash, the first `whole_rows` columns whole-picture hashes."""
         prints = cls(())
-        prints.checks, prints._pdq, prints._pdq_owner = checks, pdq, owner
+        prints.checks, prints._pdq, prints._pdq_owner, prints.whole_rows = checks, pdq, owner, whole_rows
         return prints
 
     @property
@@ -243,11 +275,15 @@ class RetainedPrints:
 
     def candidates(self, items: Sequence[SharedItem], block: int = BLOCK_ROWS) -> set[int]:
         """Numbers of the checks with a PDQ hash within `CANDIDATE_PDQ_BITS` of one the items
-        store, or (for items without PDQ) a pHash within pHash's threshold of theirs."""
+        store, or a whole-picture hash within `CUT_VIEW_CANDIDATE_BITS` of an item's coarse cut
+        view, or (for items without PDQ) a pHash within pHash's threshold of theirs."""
         wanted = {e.value for item in items for e in item.near_entries if e.signal == PDQ.name}
         wanted |= {item.signals[PDQ.name] for item in items if PDQ.name in item.signals}
         found: set[int] = set()
         found |= near_rows(self._pdq, self._pdq_owner, sorted(wanted), PDQ.hex_length, CANDIDATE_PDQ_BITS, block)
+        coarse = sorted({view for item in items for view in coarse_cut_views(item.cut_views)})
+        whole, whole_owner = self._pdq[:, : self.whole_rows], self._pdq_owner[: self.whole_rows]
+        found |= near_rows(whole, whole_owner, coarse, PDQ.hex_length, CUT_VIEW_CANDIDATE_BITS, block)
         lone = sorted({i.signals[PHASH.name] for i in items if PHASH.name in i.signals and PDQ.name not in i.signals})
         found |= near_rows(self._phash, self._phash_owner, lone, PHASH.hex_length, PHASH.default_threshold, block)
         return found
@@ -274,6 +310,13 @@ def near_rows(
         if close.any():
             found.update(owner[start : start + block][close].tolist())
     return found
+
+
+def _with_cut_views(item: SharedItem) -> SharedItem:
+    """`item` as the scan's verdicts see it: its cut views indexed beside its stored framings."""
+    stored = {(e.signal, e.value) for e in item.near_entries}
+    views = [NearEntry(PDQ.name, v, "framing") for v in dict.fromkeys(item.cut_views) if (PDQ.name, v) not in stored]
+    return replace(item, near_entries=item.near_entries + tuple(views)) if views else item
 
 
 class RetroactiveScanner:
@@ -305,7 +348,7 @@ class RetroactiveScanner:
         candidates = prints.candidates(items)
         if not candidates:
             return []
-        matcher = Matcher(_ItemsBank(items), BankIndex())
+        matcher = Matcher(_ItemsBank([_with_cut_views(item) for item in items]), BankIndex())
         found = []
         for number in sorted(candidates):
             check = prints.checks[number]

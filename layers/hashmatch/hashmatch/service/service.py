@@ -600,7 +600,8 @@ def _indexed_entries(signals: dict[str, str]) -> list[NearEntry]:
 
 def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
     """The bank item for shared media: its signals, and the entries the matcher will index (the
-    main picture hashes when the picture is not flat, its stored framings, a video's frame runs)."""
+    main picture hashes when the picture is not flat, its stored framings, a video's frame runs),
+    and a picture's cut views for the retroactive scan (never stored)."""
     entries: list[NearEntry] = []
     if picture_is_usable(hashes):
         entries += _indexed_entries(hashes.signals)
@@ -614,6 +615,7 @@ def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
         signals=dict(hashes.signals),
         near_entries=tuple(entries),
         duration=hashes.duration,
+        cut_views=hashes.cut_views,
     )
 
 
