@@ -23,6 +23,7 @@ from hashmatch.aws.api import (
     handle_request,
 )
 from hashmatch.bank.model import Provenance, SharedItem
+from hashmatch.governance.policy import CoalitionRules, MemberPolicy
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.codec import MAX_FRAMES, MAX_QUERIES, hashes_from_json, hashes_to_json
@@ -36,6 +37,13 @@ from hashmatch_tools.samples import jpeg_bytes, mirrored, scene
 pytestmark = pytest.mark.unit
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi" / "lookup.yaml"
+MEMBERS = ("tiktok", "reddit", "twitch")
+RULES = CoalitionRules(
+    policies={
+        "reddit": MemberPolicy(required_backers=2),
+        "twitch": MemberPolicy(labels=frozenset({"graphic-violence"})),
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +83,7 @@ class LookupApi:
         event: dict[str, Any] = {"rawPath": path, "requestContext": {"http": {"method": method}}}
         if raw is not None or body is not None:
             event["body"] = raw if raw is not None else json.dumps(body)
-        answer = handle_request(event, lambda: self.matcher)
+        answer = handle_request(event, lambda: self.matcher, lambda: (MEMBERS, RULES))
         assert answer["headers"] == {"content-type": "application/json"}
         return answer["statusCode"], json.loads(answer["body"])
 
@@ -92,6 +100,17 @@ def _error(status_and_body: tuple[int, Any]) -> tuple[int, str]:
 
 
 # ---------------------------------------------------------------- POST /v1/lookup
+
+
+def test_a_lookup_naming_a_member_answers_what_its_policy_acts_on(api: LookupApi, copy_hashes: dict[str, Any]) -> None:
+    entries = [{"content_id": "c1", "hashes": copy_hashes}]
+    status, anyone = api.ask("POST", "/v1/lookup", {"entries": entries})
+    assert status == 200 and anyone["results"][0]["matches"]
+    assert api.ask("POST", "/v1/lookup", {"entries": entries, "member": "twitch"})[1] == anyone
+    status, reddit = api.ask("POST", "/v1/lookup", {"entries": entries, "member": "reddit"})
+    assert status == 200 and reddit["results"][0]["matches"] == []  # one contributor; reddit wants two
+    status, message = _error(api.ask("POST", "/v1/lookup", {"entries": entries, "member": "nobody"}))
+    assert (status, message) == (400, "bad_request")
 
 
 def test_a_lookup_answers_each_entry_in_order_with_the_matches_notifications_carry(

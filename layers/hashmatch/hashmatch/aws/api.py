@@ -9,12 +9,16 @@ local stack.
   ``{"candidates": [{"row": n, "stored": "<pdq hex>"}, ...]}``: the stored framings to search
   toward.
 - ``POST /v1/lookup``: blocking at upload time. Body ``{"entries": [{"content_id": ...,
-  "hashes": {...}}, ...]}``, at most `MAX_LOOKUP_ENTRIES` query sets, each in the JSON form of
+  "hashes": {...}}, ...], "member": "tiktok"}``, at most `MAX_LOOKUP_ENTRIES` query sets, each in the JSON form of
   `hashmatch.media.codec` (what ``hashmatch hash --for-check`` prints). Answer ``{"results":
   [...]}``, one per entry in request order: ``{"entry": n, "content_id": ..., "matches": [...]}``
   with the match fields notifications carry (`match_body`). An entry that cannot be read (a bad
   hash, an unknown signal, a missing field) refuses the request as a whole with 400, the message
   naming the entry and the field (``entries[2]: hashes: a pdq hash is 64 hex digits, ...``).
+  With ``member``, the matches are those that member's policy acts on (`MEMBER_POLICIES`: its
+  labels, trusted contributors and backers required), as its checks through the bucket are. The
+  name is not an identity and grants nothing: a policy only ever hides matches, so a caller naming
+  another member sees less, never more, than it would naming none.
 - ``GET /v1/items/{item_id}``: one item's public record, as notifications describe items
   (`item_body`), with its ``status`` (``active``, ``withdrawn``, ``quarantined``, ``removed`` or ``benign``).
 - ``GET /v1/stats``: what the matcher's near-match index holds (entries per signal and kind,
@@ -29,7 +33,8 @@ caller has no other platform to act as: every caller is answered alike, at the c
 default thresholds. A platform's own thresholds (``PLATFORM_THRESHOLDS``, applied to its checks
 through the ingest bucket) do not apply here, because the principal API Gateway reports names no
 platform (nothing maps a principal to a platform until members get roles of their own), and a
-platform named in the request could not be trusted: a body naming one is refused.
+platform named in the request could not be trusted with thresholds, which may loosen matching.
+``member`` (above) is safe to take on the caller's word: a policy hides matches, never adds one.
 
 Errors are JSON ``{"error": {"code": ..., "message": ...}}`` with 400 (bad request), 404 (no
 such route, or no such item) or 413 (too large).
@@ -49,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from hashmatch.bank.model import ENTRY_KINDS
+from hashmatch.governance.policy import CoalitionRules, MemberPolicy
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.model import MediaHashes
@@ -71,8 +77,13 @@ KEY_DIGITS = 16  # PDQ's 64 low-frequency bits (`hashmatch.signals.pdq.low_frequ
 _HEX = frozenset("0123456789abcdef")
 _ITEM_PATH = re.compile(r"/v1/items/(?P<item_id>[^/]*)")
 _ITEM_ID = re.compile(r"[0-9a-f]{32}")  # `hashmatch.bank.model.item_id_for`
-_LOOKUP_FIELDS = frozenset({"entries"})
+_LOOKUP_FIELDS = frozenset({"entries", "member"})
 _ENTRY_FIELDS = frozenset({"content_id", "hashes"})
+
+
+# The member platforms and the coalition's rules, for a lookup that names a member.
+MemberRules = tuple[tuple[str, ...], CoalitionRules]
+NO_MEMBERS: MemberRules = ((), CoalitionRules())
 
 
 class BadRequest(ValueError):
@@ -82,8 +93,13 @@ class BadRequest(ValueError):
         self.code = code
 
 
-def handle_request(event: dict[str, Any], matcher: Callable[[], Matcher]) -> dict[str, Any]:
+def handle_request(
+    event: dict[str, Any],
+    matcher: Callable[[], Matcher],
+    rules: Callable[[], MemberRules] = lambda: ((), CoalitionRules()),
+) -> dict[str, Any]:
     """An API Gateway (payload format 2.0) event answered: a JSON response, 200 or an error.
+    `rules`: the member platforms and the coalition's rules (member policies) for ``member``.
 
     Errors of the bank or of the index (throttling, a bug) are raised: API Gateway answers 500
     and the caller may retry.
@@ -91,16 +107,18 @@ def handle_request(event: dict[str, Any], matcher: Callable[[], Matcher]) -> dic
     http = event.get("requestContext", {}).get("http", {})
     method, path = str(http.get("method", "")), str(event.get("rawPath", ""))
     try:
-        return _json(200, _answer(method, path, event, matcher))
+        return _json(200, _answer(method, path, event, matcher, rules))
     except BadRequest as error:
         return _json(error.status, {"error": {"code": error.code, "message": str(error)}})
 
 
-def _answer(method: str, path: str, event: dict[str, Any], matcher: Callable[[], Matcher]) -> dict[str, Any]:
+def _answer(
+    method: str, path: str, event: dict[str, Any], matcher: Callable[[], Matcher], rules: Callable[[], MemberRules]
+) -> dict[str, Any]:
     if (method, path) == ("POST", "/v1/candidates"):
         return _candidates(_body(event, MAX_BODY_BYTES), matcher())
     if (method, path) == ("POST", "/v1/lookup"):
-        return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher())
+        return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher(), rules)
     if (method, path) == ("GET", "/v1/stats"):
         return _stats(matcher())
     item = _ITEM_PATH.fullmatch(path)
@@ -145,10 +163,11 @@ def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
     return {"candidates": [{"row": c.row, "stored": c.stored} for c in found]}
 
 
-def _lookup(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
+def _lookup(body: dict[str, Any], matcher: Matcher, rules: Callable[[], MemberRules]) -> dict[str, Any]:
     unknown = sorted(set(body) - _LOOKUP_FIELDS)
     if unknown:
-        raise BadRequest(f'unknown field {unknown[0]!r}: the body is {{"entries": [...]}}')
+        raise BadRequest(f'unknown field {unknown[0]!r}: the body is {{"entries": [...], "member": ...}}')
+    policy = _member_policy(body.get("member"), rules)
     entries = body.get("entries")
     if not isinstance(entries, list) or not entries:
         raise BadRequest(f"entries must be a list of 1 to {MAX_LOOKUP_ENTRIES} query sets")
@@ -167,12 +186,23 @@ def _lookup(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
         except ValueError as error:
             raise BadRequest(f"entries[{position}]: {error}") from error
     answers = matcher.match_many([hashes for _, hashes in parsed])  # one read of the log tail for all
+    if policy is not None:
+        answers = [policy.acted_on(matches) for matches in answers]
     results = [
         {"entry": position, "content_id": content_id, "matches": [match_body(m) for m in matches]}
         for position, ((content_id, _), matches) in enumerate(zip(parsed, answers, strict=True))
     ]
     logger.info("lookup", extra={"entries": len(entries), "matched": sum(bool(r["matches"]) for r in results)})
     return {"results": results}
+
+
+def _member_policy(member: object, rules: Callable[[], MemberRules]) -> MemberPolicy | None:
+    if member is None:
+        return None
+    platforms, coalition = rules()
+    if not isinstance(member, str) or member not in platforms:
+        raise BadRequest(f"member must name a member platform ({', '.join(platforms)}), got {member!r}")
+    return coalition.policy(member)
 
 
 def _query_set(entry: object) -> tuple[str | None, MediaHashes]:

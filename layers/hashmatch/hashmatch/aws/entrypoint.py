@@ -34,7 +34,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws.api import handle_request
-from hashmatch.aws.runtime import coalition_runtime, edge_runtime, lookup_runtime, member_runtime, thread_telemetry
+from hashmatch.aws.runtime import (
+    coalition_runtime,
+    edge_runtime,
+    lookup_rules,
+    lookup_runtime,
+    member_runtime,
+    thread_telemetry,
+)
 from hashmatch.service.events import MalformedEvent, objects_from_message
 from hashmatch.service.routing import ACTIONS, UnroutableObject
 from hashmatch.service.telemetry import Metric, Unit
@@ -108,7 +115,7 @@ def handle_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """An HTTP API request answered."""
     logger.set_correlation_id(str(event.get("requestContext", {}).get("requestId", "")) or None)
     try:
-        return handle_request(event, lookup_runtime)
+        return handle_request(event, lookup_runtime, lookup_rules)
     finally:
         thread_telemetry().flush()
 

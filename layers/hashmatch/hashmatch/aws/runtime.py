@@ -40,6 +40,7 @@ from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
 from hashmatch.aws.submissions import S3HandOffs, S3ResultStore, SqsSubmissionSink, SubmissionReader
 from hashmatch.aws.telemetry import CloudWatchTelemetry
+from hashmatch.governance.policy import CoalitionRules
 from hashmatch.index.bank_index import BankIndex, IndexState
 from hashmatch.index.snapshot import SnapshotError
 from hashmatch.matching.matcher import Matcher
@@ -234,9 +235,23 @@ def edge_runtime() -> Any:
 def lookup_runtime() -> Matcher:
     """This thread's read-only matcher for the HTTP API, built from the environment on first call."""
     if not hasattr(_per_thread, "lookup"):
-        _per_thread.lookup = build_matcher(Settings.from_environment())
+        _per_thread.lookup = build_matcher(lookup_settings())
     built: Matcher = _per_thread.lookup
     return built
+
+
+def lookup_settings() -> Settings:
+    """The HTTP API's settings (member policies among them), read from the environment once."""
+    if not hasattr(_per_thread, "lookup_settings"):
+        _per_thread.lookup_settings = Settings.from_environment()
+    settings: Settings = _per_thread.lookup_settings
+    return settings
+
+
+def lookup_rules() -> tuple[tuple[str, ...], CoalitionRules]:
+    """The member platforms and the coalition's rules, for lookups that name a member."""
+    settings = lookup_settings()
+    return settings.platforms, settings.rules
 
 
 def member_runtime() -> Any:
