@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft202012Validator
 from PIL import Image, ImageOps
 
 from hashmatch.aws.submissions import INCIDENT_GROUP, message_group
@@ -17,41 +16,24 @@ from hashmatch.bank.hashlist import parse_hash_list
 from hashmatch.governance.incidents import moved, opened
 from hashmatch.governance.requests import incident_request_from_json, operator_request_from_json
 from hashmatch.media.model import Rejected
-from hashmatch.service.notifications import EventType, ObjectRef, notification_schema
+from hashmatch.service.notifications import EventType, ObjectRef
 from hashmatch.service.submission import Kind, Submission
 from hashmatch_tools import cli
-from hashmatch_tools.fakes import MemoryAuditLog, MemoryBank, MemoryStore, RecordingNotifier, service_on
+from hashmatch_tools.fakes import MemoryBank
 from hashmatch_tools.samples import jpeg_bytes, scene
+from tests.unit.coalition import InMemoryCoalition
 
 pytestmark = pytest.mark.unit
 
 PLATFORMS = ("tiktok", "facebook", "youtube", "reddit")
-SCHEMA = Draft202012Validator(notification_schema())
 
 
-class Coalition:
+class Coalition(InMemoryCoalition):
     def __init__(self) -> None:
-        self.store, self.bank, self.notifier, self.audit = (
-            MemoryStore(),
-            MemoryBank(),
-            RecordingNotifier(),
-            MemoryAuditLog(),
-        )
-        self.now = datetime(2026, 12, 4, 12, 5, tzinfo=UTC)
-        self.pipeline = service_on(
-            self.bank, self.store, self.notifier, PLATFORMS, clock=lambda: self.now, audit=self.audit
-        )
-        self._n = 0
-
-    def drop(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
-        self._n += 1
-        self.pipeline.process(self.store.put("ingest", f"{key}-{self._n}", body, metadata))
+        super().__init__(PLATFORMS, now=datetime(2026, 12, 4, 12, 5, tzinfo=UTC))
 
     def incident(self, platform: str, **request: object) -> None:
         self.drop(f"incident/{platform}/r.json", json.dumps(request).encode())
-
-    def operator(self, **request: object) -> None:
-        self.drop("operator/r.json", json.dumps({"operator": "alice", "reason": "reviewed", **request}).encode())
 
     def share(self, platform: str, seed: int, incident: str) -> None:
         metadata = {"labels": "violent-extremism", "incident": incident}
@@ -59,15 +41,6 @@ class Coalition:
 
     def check(self, platform: str, seed: int) -> None:
         self.drop(f"check/{platform}/c.jpg", jpeg_bytes(ImageOps.mirror(scene(seed))))
-
-    def last(self, platform: str):
-        return self.notifier.to(platform)[-1]
-
-
-def _valid(coalition: Coalition) -> None:
-    for notification in coalition.notifier.sent:
-        errors = list(SCHEMA.iter_errors(notification.body))
-        assert not errors, (notification.body, errors[0].message)
 
 
 def test_an_incident_from_opening_to_closing() -> None:
@@ -131,7 +104,7 @@ def test_an_incident_from_opening_to_closing() -> None:
         ("incident-close", "platform:facebook", "refused"),
         ("incident-close", "operator:alice", "done"),
     ]
-    _valid(coalition)
+    coalition.assert_valid()
 
 
 def test_shares_under_an_unknown_incident_and_bad_requests_are_refused() -> None:
@@ -153,7 +126,7 @@ def test_shares_under_an_unknown_incident_and_bad_requests_are_refused() -> None
     coalition.operator(action="incident-escalate", incident="nope")
     assert coalition.audit.records[-1].outcome == "refused"
     assert coalition.bank.get_incident("inc-8") is not None and coalition.bank.get_incident("nope") is None
-    _valid(coalition)
+    coalition.assert_valid()
 
 
 def test_request_parsing_is_strict() -> None:

@@ -5,10 +5,8 @@ benign bank, quotas, provenance kept on re-share, and the audit log of all of it
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
-from jsonschema import Draft202012Validator
 from PIL import ImageOps
 
 from hashmatch.governance.admission import BenignScreen
@@ -16,40 +14,20 @@ from hashmatch.governance.policy import CoalitionRules, MemberPolicy, PolicyErro
 from hashmatch.governance.requests import feedback_from_json, operator_request_from_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import Rejected
-from hashmatch.service.notifications import EventType, notification_schema
-from hashmatch_tools.fakes import MemoryAuditLog, MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
+from hashmatch.service.notifications import EventType, Notification
 from hashmatch_tools.governing import build_report
 from hashmatch_tools.samples import jpeg_bytes, scene
+from tests.unit.coalition import InMemoryCoalition
 
 pytestmark = pytest.mark.unit
 
 PLATFORMS = ("tiktok", "facebook", "youtube", "twitch", "reddit")
 BUCKET = "ingest"
-SCHEMA = Draft202012Validator(notification_schema())
 
 
-class Coalition:
+class Coalition(InMemoryCoalition):
     def __init__(self, rules: CoalitionRules | None = None) -> None:
-        self.store, self.bank, self.notifier, self.audit = (
-            MemoryStore(),
-            MemoryBank(),
-            RecordingNotifier(),
-            MemoryAuditLog(),
-        )
-        self.pipeline: Pipeline = service_on(
-            self.bank,
-            self.store,
-            self.notifier,
-            PLATFORMS,
-            clock=lambda: datetime(2026, 12, 4, 12, 0, tzinfo=UTC),
-            rules=rules,
-            audit=self.audit,
-        )
-        self._n = 0
-
-    def drop(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
-        self._n += 1
-        self.pipeline.process(self.store.put(BUCKET, f"{key}-{self._n}", body, metadata))
+        super().__init__(PLATFORMS, rules)
 
     def share(self, platform: str, seed: int, labels: str = "graphic-violence") -> str:
         self.drop(f"share/{platform}/a.jpg", jpeg_bytes(scene(seed)), {"labels": labels})
@@ -57,7 +35,7 @@ class Coalition:
         assert answer.event_type is EventType.SHARE_ACCEPTED, answer.body
         return str(answer.body["items"][0]["item_id"])
 
-    def check(self, platform: str, seed: int, mirrored: bool = True):
+    def check(self, platform: str, seed: int, mirrored: bool = True) -> Notification:
         picture = scene(seed)
         self.drop(f"check/{platform}/c.jpg", jpeg_bytes(ImageOps.mirror(picture) if mirrored else picture))
         return self.last(platform)
@@ -65,21 +43,6 @@ class Coalition:
     def feedback(self, platform: str, target: str, verdict: str, reason: str = "not in scope") -> None:
         request = {"target": target, "verdict": verdict, "reason": reason}
         self.drop(f"feedback/{platform}/f.json", json.dumps(request).encode())
-
-    def operator(self, **request: object) -> None:
-        self.drop("operator/r.json", json.dumps({"operator": "alice", "reason": "reviewed", **request}).encode())
-
-    def last(self, platform: str):
-        return self.notifier.to(platform)[-1]
-
-    def events(self, platform: str) -> list[str]:
-        return [n.event_type.value for n in self.notifier.to(platform)]
-
-
-def _valid(coalition: Coalition) -> None:
-    for notification in coalition.notifier.sent:
-        errors = list(SCHEMA.iter_errors(notification.body))
-        assert not errors, (notification.body, errors[0].message)
 
 
 def test_disputes_from_the_quorum_quarantine_an_item_and_an_operator_restores_it() -> None:
@@ -119,7 +82,7 @@ def test_disputes_from_the_quorum_quarantine_an_item_and_an_operator_restores_it
     assert ("dispute", "platform:twitch", "done") in actions
     assert ("quarantine", "coalition", "done") in actions
     assert actions[-1] == ("restore", "operator:alice", "done")
-    _valid(coalition)
+    coalition.assert_valid()
 
 
 def test_the_contributor_cannot_dispute_its_own_item_and_unknown_targets_are_refused() -> None:
@@ -134,7 +97,7 @@ def test_the_contributor_cannot_dispute_its_own_item_and_unknown_targets_are_ref
     coalition.drop("feedback/facebook/f.json", b'{"target": "x", "verdict": "maybe"}')
     assert coalition.last("facebook").body["rejection"]["reason"] == "invalid_request"
     assert [r.outcome for r in coalition.audit.records[-3:]] == ["refused"] * 3
-    _valid(coalition)
+    coalition.assert_valid()
 
 
 def test_feedback_by_notification_id_comes_from_its_recipient_only() -> None:
@@ -151,7 +114,7 @@ def test_feedback_by_notification_id_comes_from_its_recipient_only() -> None:
     again = coalition.check("reddit", 3)
     assert again.body["corroboration"] == ["facebook", "tiktok"]
     assert again.body["matches"][0]["backers"] == ["facebook", "tiktok"]
-    _valid(coalition)
+    coalition.assert_valid()
 
 
 def test_a_member_requiring_two_backers_sees_no_match_until_a_second_member_stands_behind_it() -> None:
@@ -203,7 +166,7 @@ def test_the_benign_bank_refuses_colliding_shares_and_explains_checks() -> None:
     assert both.event_type is EventType.MATCH_FOUND and both.body["benign_collision"] is True
     assert {m.get("benign", False) for m in both.body["matches"]} == {True, False}
     assert both.body["contributors"] == ["tiktok"]
-    _valid(coalition)
+    coalition.assert_valid()
 
 
 def hash_file_of(picture) -> str:

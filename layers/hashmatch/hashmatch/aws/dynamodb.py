@@ -262,17 +262,7 @@ class DynamoBank:
             }
         try:
             self._table.put_item(
-                Item={
-                    "pk": f"{INCIDENT_PREFIX}{incident.incident_id}",
-                    "sk": META_SORT_KEY,
-                    "incident_id": incident.incident_id,
-                    "title": incident.title,
-                    "labels": list(incident.labels),
-                    "status": incident.status,
-                    "opened_by": incident.opened_by,
-                    "opened_at": incident.opened_at,
-                    "timeline": [step.to_json() for step in incident.timeline],
-                },
+                Item={"pk": f"{INCIDENT_PREFIX}{incident.incident_id}", "sk": META_SORT_KEY, **incident.to_json()},
                 **condition,
             )
         except ClientError as error:

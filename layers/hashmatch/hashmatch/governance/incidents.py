@@ -74,6 +74,18 @@ class Incident:
     opened_at: str
     timeline: tuple[TimelineEntry, ...] = ()
 
+    def to_json(self) -> dict[str, Any]:
+        """The incident as notifications, `hashmatch incident status` and the bank record show it."""
+        return {
+            "incident_id": self.incident_id,
+            "title": self.title,
+            "labels": list(self.labels),
+            "status": self.status,
+            "opened_by": self.opened_by,
+            "opened_at": self.opened_at,
+            "timeline": [step.to_json() for step in self.timeline],
+        }
+
     @property
     def accepting(self) -> bool:
         """Shares naming it are admitted."""

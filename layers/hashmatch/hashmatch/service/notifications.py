@@ -302,16 +302,8 @@ def governance_notifications(
 
 
 def incident_body(incident: Incident) -> dict[str, Any]:
-    """An incident as notifications and `hashmatch incident status` show it, its timeline included."""
-    return {
-        "incident_id": incident.incident_id,
-        "title": incident.title,
-        "labels": list(incident.labels),
-        "status": incident.status,
-        "opened_by": incident.opened_by,
-        "opened_at": incident.opened_at,
-        "timeline": [step.to_json() for step in incident.timeline],
-    }
+    """An incident as notifications show it, its timeline included."""
+    return incident.to_json()
 
 
 def incident_notifications(
