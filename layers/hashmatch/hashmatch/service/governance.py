@@ -121,18 +121,8 @@ class Governance:
         self._refuse_unknown_incidents(items)
         known = self._bank.get_items([item.item_id for item in items])
         new = [item for item in items if item.item_id not in known]
-        screen = BenignScreen(self._bank.benign_hashes()) if new else None
-        for item in new:
-            assert screen is not None
-            hashes = [*item.signals.items(), *((entry.signal, entry.value) for entry in item.near_entries)]
-            collision = screen.collision(hashes)
-            if collision is not None:
-                benign_id, signal, distance = collision
-                raise Rejected(
-                    RejectReason.BENIGN_COLLISION,
-                    f"its {signal} hash is {distance} bits from the benign bank's item {benign_id} (a common "
-                    "harmless picture, such as a meme template or a logo); sharing it would flag harmless uploads",
-                )
+        if new:
+            self._refuse_benign(new)
         day = self._now()[:10]
         if new and not self._bank.count_shares(submission.platform, day, len(new), self._rules.share_quota):
             raise Rejected(
@@ -142,6 +132,21 @@ class Governance:
             )
         kept = [_keep_first(item, known[item.item_id]) if item.item_id in known else item for item in items]
         return kept, known
+
+    def _refuse_benign(self, items: list[SharedItem]) -> None:
+        """Raise `Rejected` (`benign_collision`) for the first item with a hash (main or a stored
+        framing) near the benign bank's; the bank is read once for the whole share."""
+        screen = BenignScreen(self._bank.benign_hashes())
+        for item in items:
+            hashes = [*item.signals.items(), *((entry.signal, entry.value) for entry in item.near_entries)]
+            collision = screen.collision(hashes)
+            if collision is not None:
+                benign_id, signal, distance = collision
+                raise Rejected(
+                    RejectReason.BENIGN_COLLISION,
+                    f"its {signal} hash is {distance} bits from the benign bank's item {benign_id} (a common "
+                    "harmless picture, such as a meme template or a logo); sharing it would flag harmless uploads",
+                )
 
     def _refuse_unknown_incidents(self, items: list[SharedItem]) -> None:
         for name in sorted({item.provenance.incident for item in items if item.provenance.incident}):
