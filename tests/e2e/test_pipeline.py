@@ -219,6 +219,9 @@ def test_a_copy_checked_before_the_share_comes_back_retroactively_until_purged(
     early = coalition.put("check", "reddit", "early.jpg", jpeg_bytes(mirrored(original), 45), {"content-id": "r-1"})
     (clean,) = coalition.verdicts("reddit", {early}, TIMEOUT)
     assert clean["event_type"] == "check.clean"
+    # pinterest did not opt in (tests/e2e/conftest.py): its own early check stays unreported.
+    unretained = coalition.put("check", "pinterest", "early.jpg", jpeg_bytes(mirrored(original), 45))
+    assert [v["event_type"] for v in coalition.verdicts("pinterest", {unretained}, TIMEOUT)] == ["check.clean"]
     started = time.monotonic()
 
     coalition.put("share", "youtube", "source.jpg", jpeg_bytes(original), {"labels": "graphic-violence"})
@@ -230,6 +233,10 @@ def test_a_copy_checked_before_the_share_comes_back_retroactively_until_purged(
     assert found["matches"][0]["labels"] == ["graphic-violence"] and found["matches"][0]["contributor"] == "youtube"
     jsonschema.Draft202012Validator(notification_schema()).validate(found)
     assert elapsed < TIMEOUT
+
+    assert found["matches"] and not [
+        n for n in coalition.notifications("pinterest", 3) if n.get("retroactive") and n["object"]["key"] == unretained
+    ]
 
     # Purged at once: a later share of the same picture finds nothing retroactive for reddit.
     code = main(["purge", "--platform", "reddit", "--endpoint-url", local_stack.endpoint])
