@@ -284,3 +284,15 @@ def test_the_report_counts_by_label_and_contributor_and_shows_a_member_only_its_
     assert {"label": "violent-extremism", "member": "reddit", "checks": 2} in as_reddit
     assert {"label": "violent-extremism", "member": "other members", "checks": 1} in as_reddit
     assert not [m for m in as_reddit if m["member"] not in ("reddit", "other members")]
+
+
+def test_a_shared_list_is_one_audit_record_and_a_re_share_another() -> None:
+    coalition = Coalition()
+    pdqs = [hash_file_of(scene(seed)) for seed in (30, 31, 32)]
+    listing = "".join(f"pdq:{pdq}\n" for pdq in pdqs).encode()
+    coalition.drop("share/tiktok/list.txt", listing, {"labels": "graphic-violence"})
+    (shared,) = [r for r in coalition.audit.records if r.action == "share"]
+    assert len(shared.item_ids) == 3 and shared.detail == {"labels": ["graphic-violence"]}
+    coalition.drop("share/tiktok/list.txt", listing[: listing.index(b"\n") + 1], {"labels": "graphic-violence"})
+    (reshared,) = [r for r in coalition.audit.records if r.action == "reshare"]
+    assert len(reshared.item_ids) == 1 and reshared.item_ids[0] in shared.item_ids

@@ -424,20 +424,7 @@ class HashmatchService:
     ) -> list[Notification]:
         with timed(self._telemetry, "store"):
             self._bank.put_items(self._with_source(submission, items, known))
-        now = self._now()
-        self._governance.record(
-            *(
-                AuditRecord(
-                    "reshare" if item.item_id in known else "share",
-                    actor_of(submission),
-                    now,
-                    item_ids=(item.item_id,),
-                    request=submission.obj.key,
-                    detail={"labels": list(item.provenance.labels), "status": item.status},
-                )
-                for item in items
-            )
-        )
+        self._audit_share(submission, items, known)
         alerts = []
         for platform in self._platforms:
             wanted = self._governance.alerted(platform, [item for item in items if item.status == "active"])
@@ -461,6 +448,31 @@ class HashmatchService:
             return kept.source if kept is not None and kept.status == "active" else _source(submission)
 
         return [replace(item, source=source_of(item)) for item in items]
+
+    def _audit_share(self, submission: Submission, items: list[SharedItem], known: Mapping[str, SharedItem]) -> None:
+        """One audit record for the items this share brought in, one for those shared before (a
+        re-share keeps the first provenance; this record is the re-share's): a part of a long list
+        is two writes, not one per item."""
+        now = self._now()
+        for action, chosen in (
+            ("share", [item for item in items if item.item_id not in known]),
+            ("reshare", [item for item in items if item.item_id in known]),
+        ):
+            if chosen:
+                labels = sorted({label for item in chosen for label in item.provenance.labels})
+                held = sorted({item.status for item in chosen} - {"active"})
+                detail: dict[str, Any] = {"labels": labels, **({"held": held} if held else {})}
+                if submission.chunk != (1, 1):
+                    detail["part"] = list(submission.chunk)
+                record = AuditRecord(
+                    action,
+                    actor_of(submission),
+                    now,
+                    item_ids=tuple(item.item_id for item in chosen),
+                    request=submission.obj.key,
+                    detail=detail,
+                )
+                self._governance.record(record)
 
     def _retroactive(self, items: list[SharedItem]) -> list[Notification]:
         """`match.found` (retroactive) for each retained check the new items match, to the member
