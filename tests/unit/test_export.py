@@ -14,6 +14,7 @@ import pytest
 
 from hashmatch.bank.hashlist import parse_hash_list
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem, item_id_for
+from hashmatch.governance.incidents import opened
 from hashmatch.service.notifications import EventType
 from hashmatch_tools.export import (
     CSV_COLUMNS,
@@ -265,6 +266,9 @@ def _reshare(bank: MemoryBank, fmt: str, metadata: dict[str, str] | None = None)
     shared it: export -> the edge's `parse_hash_list` -> the service -> `put_items`."""
     copy, store, notifier = MemoryBank(), MemoryStore(), RecordingNotifier()
     service = service_on(copy, store, notifier, PLATFORMS, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC))
+    # A share may name only an incident opened in the bank it goes to.
+    for name in sorted({item.provenance.incident for item in bank.items.values() if item.provenance.incident}):
+        copy.put_incident(opened(name, name, (), "operator:test", "2026-06-01T00:00:00.000Z"), expected=None)
     for platform in PLATFORMS:
         text, count = _export(bank, fmt, contributor=platform)
         if count:
