@@ -1,6 +1,6 @@
-"""Members in their own accounts: the edge refuses an object whose writer is not the member role of
-the platform its key names, tells that platform (`wrong_principal`) and the audit log, and never
-reads the object's body."""
+"""Members in their own accounts: the edge refuses an object whose writer is not the role of the
+platform its key names, tells that platform (`wrong_principal`) and the audit log, and never reads
+the object's body."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.unit
 
 PLATFORMS = ("tiktok", "facebook", "reddit")
 BUCKET = "ingest"
-TIKTOK_ROLE, FACEBOOK_ROLE = "AROATIKTOKEXAMPLE1", "AROAFACEBOOKEXAMPLE"
+TIKTOK_ROLE, FACEBOOK_ROLE, REDDIT_ROLE = "AROATIKTOKEXAMPLE1", "AROAFACEBOOKEXAMPLE", "AROAREDDITEXAMPLE"
 
 
 class FixedRoles:
@@ -47,7 +47,7 @@ def _assumed(role_id: str) -> str:
 @pytest.fixture
 def coalition():
     store, notifier, audit = MemoryStore(), RecordingNotifier(), MemoryAuditLog()
-    roles = FixedRoles({"tiktok": TIKTOK_ROLE, "facebook": FACEBOOK_ROLE})
+    roles = FixedRoles({"tiktok": TIKTOK_ROLE, "facebook": FACEBOOK_ROLE, "reddit": REDDIT_ROLE})
     pipeline = service_on(MemoryBank(), store, notifier, PLATFORMS, audit=audit, principals=PrincipalCheck(roles))
     return pipeline, store, notifier, audit
 
@@ -71,7 +71,7 @@ def test_the_role_id_is_read_from_the_events_principal(principal: str, found: st
     assert role_id_of(principal) == found
 
 
-def test_a_member_roles_own_upload_is_hashed(coalition) -> None:
+def test_a_platforms_own_role_uploads_and_is_hashed(coalition) -> None:
     pipeline, store, notifier, _ = coalition
     pipeline.process(_drop(store, "check/tiktok/a.jpg", _assumed(TIKTOK_ROLE)))
     (verdict,) = notifier.to("tiktok")
@@ -82,9 +82,9 @@ def test_a_member_roles_own_upload_is_hashed(coalition) -> None:
 @pytest.mark.parametrize(
     "principal",
     [_assumed(FACEBOOK_ROLE), "AWS:AIDACOALITIONUSER", "AWS:AROASOMEOTHERROLE:s", ""],
-    ids=["another-members-role", "a-user-of-the-coalition-account", "another-role", "no-principal"],
+    ids=["another-platforms-role", "a-user-of-the-coalition-account", "another-role", "no-principal"],
 )
-def test_anyone_else_under_a_members_prefix_is_refused_to_that_member_and_audited(coalition, principal) -> None:
+def test_anyone_else_under_a_platforms_prefix_is_refused_to_that_platform_and_audited(coalition, principal) -> None:
     pipeline, store, notifier, audit = coalition
     pipeline.process(_drop(store, "share/tiktok/a.jpg", principal))
     (refused,) = notifier.to("tiktok")
@@ -111,22 +111,26 @@ def test_the_body_of_a_refused_object_is_never_read(coalition) -> None:
     assert notifier.to("tiktok")[0].body["rejection"]["reason"] == "wrong_principal"
 
 
-def test_a_member_role_may_not_write_for_a_platform_without_an_account_nor_for_operators(coalition) -> None:
-    pipeline, store, notifier, audit = coalition
-    pipeline.process(_drop(store, "check/reddit/a.jpg", _assumed(TIKTOK_ROLE)))
-    (refused,) = notifier.to("reddit")
-    assert refused.body["rejection"]["reason"] == "wrong_principal"
-    assert "tiktok's member role" in refused.body["rejection"]["message"]
+def test_a_platforms_role_may_not_drop_an_operators_request(coalition) -> None:
+    pipeline, store, _, audit = coalition
     pipeline.process(_drop(store, "operator/q.json", _assumed(TIKTOK_ROLE), b'{"action": "quarantine"}'))
     assert audit.records[-1].actor == "operator" and audit.records[-1].outcome == "refused"
     assert "wrong_principal" in audit.records[-1].reason
     assert store.objects == {}
 
 
-def test_a_platform_without_an_account_writes_from_the_coalitions_account_as_before(coalition) -> None:
+def test_the_refusal_names_the_writer(coalition) -> None:
     pipeline, store, notifier, _ = coalition
-    pipeline.process(_drop(store, "check/reddit/a.jpg", "AWS:AIDAREDDITUSER"))
-    assert notifier.to("reddit")[0].event_type is EventType.CHECK_CLEAN
+    pipeline.process(_drop(store, "check/reddit/a.jpg", _assumed(TIKTOK_ROLE)))
+    pipeline.process(_drop(store, "check/reddit/b.jpg", "AWS:AIDACOALITIONUSER"))
+    first, second = (n.body["rejection"]["message"] for n in notifier.to("reddit"))
+    assert first.startswith("written by tiktok's role; only reddit's role may write under reddit's prefixes")
+    assert second.startswith("written by principal AWS:AIDACOALITIONUSER;")
+
+
+def test_an_operators_request_from_outside_the_platforms_roles_is_not_refused() -> None:
+    check = PrincipalCheck(FixedRoles({"tiktok": TIKTOK_ROLE}))
+    assert check.refusal(Route("operator", OPERATOR), "AWS:AROAOPERATORS:alice") is None
 
 
 def test_with_no_members_nothing_is_checked() -> None:

@@ -76,9 +76,9 @@ def test_a_missing_edge_variable_is_named(missing: str) -> None:
 
 
 def test_members_in_their_own_accounts_name_their_roles() -> None:
-    env = {**EDGE_ENV, "MEMBERS": "tiktok:111111111111,reddit:222222222222", "MEMBER_ROLE_PREFIX": "hm-member-"}
-    roles = EdgeSettings.from_environment(env).member_roles
-    assert roles == {"tiktok": "hm-member-tiktok", "reddit": "hm-member-reddit"}
+    env = {**EDGE_ENV, "MEMBERS": "tiktok:111111111111", "MEMBER_ROLE_PREFIX": "hm-"}
+    # One member in an account of its own: every platform writes through its role.
+    assert EdgeSettings.from_environment(env).member_roles == {"tiktok": "hm-tiktok", "reddit": "hm-reddit"}
     assert EdgeSettings.from_environment({**EDGE_ENV, "MEMBERS": ""}).member_roles == {}
 
 
@@ -92,7 +92,7 @@ def test_members_in_their_own_accounts_name_their_roles() -> None:
     ],
 )
 def test_a_malformed_member_list_is_named(members: str, named: str) -> None:
-    env = {**EDGE_ENV, "MEMBERS": members, "MEMBER_ROLE_PREFIX": "hm-member-"}
+    env = {**EDGE_ENV, "MEMBERS": members, "MEMBER_ROLE_PREFIX": "hm-"}
     with pytest.raises(SettingsError, match=named):
         EdgeSettings.from_environment(env)
     with pytest.raises(SettingsError, match="MEMBER_ROLE_PREFIX"):

@@ -1,19 +1,20 @@
 """Members in their own AWS accounts: is the writer of a dropped object the platform its key names?
 
-A member in its own account writes through a role in the coalition's account (``<stack>-member-
-<platform>`` in the template, assumable only from the member's account with the external id).
-S3 names the writer in each event record's ``userIdentity.principalId``: for an assumed role
-``AWS:<RoleId>:<session name>``, the role's unique id (``AROA...``), and a presigned URL carries
-its signer's. `PrincipalCheck` compares that RoleId with the RoleId of the member role of the
-platform the key names (``share/<platform>/...``), and refuses (`RejectReason.WRONG_PRINCIPAL`):
+With members in their own accounts (the template's ``Members``), every platform writes through a
+role of its own in the coalition's account (``MemberRole<platform>``, assumable only from the
+account ``Members`` names for it, or from the coalition's own account for a platform it does not
+name, and only with the external id). S3 names the writer in each event record's
+``userIdentity.principalId``: for an assumed role ``AWS:<RoleId>:<session name>``, the role's
+unique id (``AROA...``); a presigned URL carries its signer's. `PrincipalCheck` compares that
+RoleId with the RoleId of the role of the platform the key names (``share/<platform>/...``), and
+refuses (`RejectReason.WRONG_PRINCIPAL`):
 
-- an object under a member platform's prefixes written by anyone but that platform's role
-  (another member's role, a user or role of the coalition's account, an event naming nobody);
-- an object under a platform that is no member (it writes from inside the coalition's account)
-  or under ``operator/``, written by some member's role.
+- an object under a platform's prefixes written by anyone but that platform's role (another
+  platform's role, a user or another role of the coalition's account, an event naming nobody);
+- an object under ``operator/`` written by a platform's role.
 
-With no members configured nothing is checked: every platform writes from inside the coalition's
-account, as before, and the key's prefix is trusted.
+With no members in accounts of their own nothing is checked: platforms' principals hold
+``PlatformAccess<platform>`` in the coalition's account, as before, and the key's prefix is trusted.
 
 RoleIds, not role ARNs, because the event names the id; a role deleted and created again gets a
 new one, so an id that does not match is looked up again (at most once a minute) before a refusal.
@@ -35,7 +36,8 @@ REFRESH_SECONDS = 60.0
 
 class MemberRoles(Protocol):
     def role_ids(self, *, fresh: bool = False) -> Mapping[str, str]:
-        """Each member platform's role's RoleId (``AROA...``); `fresh`: looked up again, not cached.
+        """Each platform's role's RoleId (``AROA...``), none without members in accounts of their
+        own; `fresh`: looked up again, not cached.
 
         Raises when a role cannot be looked up: the object is then retried, never let through."""
         ...
@@ -83,11 +85,11 @@ def _refusal(route: Route, principal: str, role_ids: Mapping[str, str]) -> Rejec
         return None
     if expected is None and writer is None:
         return None
-    who = f"{writer}'s member role" if writer else f"principal {principal or '(not named by the event)'}"
+    who = f"{writer}'s role" if writer else f"principal {principal or '(not named by the event)'}"
     if expected is not None:
         return Rejected(
             RejectReason.WRONG_PRINCIPAL,
-            f"written by {who}; only {route.platform}'s member role may write under {route.platform}'s prefixes",
+            f"written by {who}; only {route.platform}'s role may write under {route.platform}'s prefixes",
         )
     place = "operator/" if route.platform == OPERATOR else f"{route.platform}'s prefixes"
     return Rejected(

@@ -37,8 +37,9 @@ DISPUTE_QUORUM = "DISPUTE_QUORUM"
 SHARE_QUOTA_PER_DAY = "SHARE_QUOTA_PER_DAY"
 AUDIT_BUCKET = "AUDIT_BUCKET"
 # Members in their own AWS accounts ("tiktok:111111111111,facebook:222222222222", the template's
-# Members parameter) and the name their roles start with (the platform follows): the hashing
-# function checks who wrote each object. Empty: no member has an account of its own.
+# Members parameter) and what the platforms' roles' names start with (the platform follows). When
+# any member has an account of its own, every platform writes through its role and the hashing
+# function checks who wrote each object; empty: nothing is checked.
 MEMBERS = "MEMBERS"
 MEMBER_ROLE_PREFIX = "MEMBER_ROLE_PREFIX"
 _MEMBER = re.compile(r"([a-z][a-z0-9]{0,31}):([0-9]{12})")
@@ -65,7 +66,7 @@ class EdgeSettings:
     share_queue_url: str
     signals_bucket: str
     lookup_api_url: str | None = None
-    # Each member platform in an account of its own, and the name of its role in this account.
+    # With members in their own accounts: each platform's role's name; empty: nothing is checked.
     member_roles: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -83,12 +84,13 @@ class EdgeSettings:
 
 
 def _member_roles(env: Mapping[str, str], platforms: tuple[str, ...]) -> dict[str, str]:
-    """`MEMBERS` as {platform: its role's name}; raises `SettingsError` naming what is wrong."""
+    """{platform: its role's name} for every platform when `MEMBERS` names any member, else {};
+    raises `SettingsError` naming what is wrong."""
     raw = env.get(MEMBERS, "").strip()
     if not raw:
         return {}
     prefix = _required(env, MEMBER_ROLE_PREFIX)
-    roles: dict[str, str] = {}
+    named: set[str] = set()
     for pair in raw.split(","):
         found = _MEMBER.fullmatch(pair.strip())
         if found is None:
@@ -96,10 +98,10 @@ def _member_roles(env: Mapping[str, str], platforms: tuple[str, ...]) -> dict[st
         platform = found.group(1)
         if platform not in platforms:
             raise SettingsError(f"{MEMBERS}: {platform!r} is not one of {PLATFORMS} ({', '.join(platforms)})")
-        if platform in roles:
+        if platform in named:
             raise SettingsError(f"{MEMBERS}: {platform!r} is named twice")
-        roles[platform] = f"{prefix}{platform}"
-    return roles
+        named.add(platform)
+    return {platform: f"{prefix}{platform}" for platform in platforms}
 
 
 def default_bounds() -> dict[str, ThresholdBounds]:
