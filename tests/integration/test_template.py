@@ -663,6 +663,7 @@ def test_without_members_there_are_no_roles_and_no_extra_statements(stack: Stack
     sids = {s["Sid"] for s in stack.resolve(_props(stack, "IngestBucketPolicy"))["PolicyDocument"]["Statement"]}
     assert not {"OnlyMemberRolesWritePlatformPrefixes", "MemberRolesWriteOnlyTheirOwnPrefixes"} & sids
     assert stack.function_environment("HashFunction")["MEMBERS"] == ""
+    assert not [name for name in stack.outputs() if name.startswith("MemberRole")]
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -687,6 +688,7 @@ def test_each_platforms_role_is_assumable_only_from_its_account_with_the_externa
     assert not {"Policies", "PermissionsBoundary"} & set(role)
     assert role["Tags"] == [{"Key": "hashmatch-platform", "Value": platform}]
     assert len(role["RoleName"]) <= 64
+    assert members.outputs()[f"MemberRole{platform}Arn"] == _role_arn(platform)
 
 
 def test_the_hashing_function_is_told_the_members_and_may_read_exactly_their_roles(members: Stack) -> None:

@@ -251,9 +251,12 @@ class Stack:
         return {name: spec for name, spec in self.resources.items() if spec["Type"] == kind}
 
     def outputs(self) -> dict[str, Any]:
-        """The template's outputs; those naming resources the local stack does not emulate are left out."""
+        """The template's outputs; those naming resources the local stack does not emulate, or whose
+        condition is false, are left out."""
         resolved = {}
         for name, spec in self._expand(self.template.get("Outputs", {})).items():
+            if "Condition" in spec and not self.condition(spec["Condition"]):
+                continue
             try:
                 resolved[name] = self.resolve(spec["Value"])
             except TemplateError:
