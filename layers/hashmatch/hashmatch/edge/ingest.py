@@ -18,8 +18,8 @@
   validate;
 - anything unusable becomes a rejection the platform will be told of;
 - with members in their own accounts (`PrincipalCheck`), an object written by anyone but the
-  member role of the platform its key names is not fetched at all: it is refused
-  (``wrong_principal``) to the platform the key names, and deleted.
+  role of the platform its key names is not fetched at all: it is refused (``wrong_principal``)
+  to the platform the key names, and deleted.
 
 The submissions go to the coalition (`SubmissionSink`), the hand-off is recorded (`HandOffs`),
 and only then is the raw object deleted, so nothing is lost if the edge dies half way. An object
