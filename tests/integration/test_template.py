@@ -272,12 +272,18 @@ def test_topics_are_encrypted(stack: Stack) -> None:
         assert spec["Properties"].get("KmsMasterKeyId"), logical
 
 
+def _unless_conditional(stack: Stack, statements: list[Any]) -> list[dict[str, Any]]:
+    """`statements` with each `Fn::If` one resolved (dropped when it gives `AWS::NoValue`), the others as written."""
+    chosen = [stack.resolve(s) if set(s) == {"Fn::If"} else s for s in statements]
+    return [s for s in chosen if s is not None]
+
+
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_topic_policy_grants_nothing_and_is_tls_only(stack: Stack, platform: str) -> None:
     properties = _props(stack, f"PlatformTopicPolicy{platform}")
     own_topic = {"Fn::GetAtt": [{"Fn::Sub": f"PlatformTopic{platform}"}, "TopicArn"]}
     assert properties["Topics"] == [own_topic]
-    statements = _statements(properties["PolicyDocument"])
+    statements = _unless_conditional(stack, _statements(properties["PolicyDocument"]))
     # No Allow: the account-wide default topic policy is replaced; identity policies decide.
     assert all(s["Effect"] == "Deny" for s in statements)
     assert all(s["Resource"] == own_topic for s in statements)
@@ -379,6 +385,8 @@ def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
         "s3:PutObject": {f"{signals}/signals/*"},
         "sqs:SendMessage": {stack.physical_names(q)["Arn"] for q in ("CheckQueue", "ShareQueue")} | {parked},
         "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/candidates"},
+        # Members in their own accounts: the ids of the platforms' roles, to tell who wrote an object.
+        "iam:GetRole": {f"arn:aws:iam::{ACCOUNT}:role/hashmatch-members/{STACK_NAME}/*"},
     }
 
 
@@ -610,3 +618,198 @@ def test_platforms_may_call_each_route_of_the_lookup_api_by_name(stack: Stack) -
         (invoke,) = [s for s in _statements(document) if s["Action"] == "execute-api:Invoke"]
         prefix = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/"
         assert {r.removeprefix(prefix) for r in _as_list(invoke["Resource"])} == routes
+
+
+# ---------------------------------------------------------------- members in their own accounts
+
+MEMBERS = {"tiktok": "111111111111", "facebook": "222222222222"}
+EXTERNAL_ID = "coalition-external-id-7"
+
+
+@pytest.fixture(scope="module")
+def members() -> Stack:
+    """The stack with tiktok and facebook in AWS accounts of their own. The roles SAM makes for the
+    functions are not in the template: they stand in as plain roles, so their ARNs resolve."""
+    overrides = {"Members": ",".join(f"{p}:{a}" for p, a in MEMBERS.items()), "MemberExternalId": EXTERNAL_ID}
+    stack = Stack.from_file(TEMPLATE, STACK_NAME, overrides=overrides)
+    for function in FUNCTIONS:
+        stack.resources[f"{function}Role"] = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": f"{function}Role"}}
+    return stack
+
+
+def _role_arn(platform: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/hashmatch-members/{STACK_NAME}/{STACK_NAME}-{platform}"
+
+
+def test_members_parameters(template: dict[str, Any]) -> None:
+    spec = template["Parameters"]["Members"]
+    assert spec["Default"] == "", "no members in accounts of their own unless named: nothing changes"
+    pattern = re.compile(spec["AllowedPattern"])
+    for good in ("", "tiktok:111111111111", "tiktok:111111111111,facebook:222222222222"):
+        assert pattern.fullmatch(good), good
+    for bad in ("tiktok", "tiktok:1111", "TikTok:111111111111", "tiktok:111111111111,", "tiktok:111111111111, x:2"):
+        assert not pattern.fullmatch(bad), bad
+    secret = template["Parameters"]["MemberExternalId"]
+    assert secret["NoEcho"] is True and secret["Default"] == ""
+    # Deploying members without an external id is refused before anything is created.
+    (rule,) = template["Rules"].values()
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Members"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "MemberExternalId"}, ""]}]}
+
+
+def test_without_members_there_are_no_roles_and_no_extra_statements(stack: Stack) -> None:
+    assert not stack.condition("HasMembers")
+    assert all(stack.resources[f"MemberRole{p}"]["Condition"] == "HasMembers" for p in PLATFORMS)
+    sids = {s["Sid"] for s in stack.resolve(_props(stack, "IngestBucketPolicy"))["PolicyDocument"]["Statement"]}
+    assert not {"OnlyMemberRolesWritePlatformPrefixes", "MemberRolesWriteOnlyTheirOwnPrefixes"} & sids
+    assert stack.function_environment("HashFunction")["MEMBERS"] == ""
+    assert not [name for name in stack.outputs() if name.startswith("MemberRole")]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_each_platforms_role_is_assumable_only_from_its_account_with_the_external_id(
+    members: Stack, platform: str
+) -> None:
+    assert members.condition("HasMembers")
+    role = members.resolve(_props(members, f"MemberRole{platform}"))
+    assert f"arn:aws:iam::{ACCOUNT}:role{role['Path']}{role['RoleName']}" == _role_arn(platform)
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    # A platform Members does not name writes from the coalition's own account, through its role too.
+    account = MEMBERS.get(platform, ACCOUNT)
+    assert trust == {
+        "Sid": "OnlyTheMembersAccountWithTheExternalId",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+    }
+    # The platform's policy and nothing else; its tag names the platform for the bucket policy.
+    assert role["ManagedPolicyArns"] == [members.physical_names(f"PlatformAccess{platform}")["PolicyArn"]]
+    assert not {"Policies", "PermissionsBoundary"} & set(role)
+    assert role["Tags"] == [{"Key": "hashmatch-platform", "Value": platform}]
+    assert len(role["RoleName"]) <= 64
+    assert members.outputs()[f"MemberRole{platform}Arn"] == _role_arn(platform)
+
+
+def test_the_hashing_function_is_told_the_members_and_may_read_exactly_their_roles(members: Stack) -> None:
+    from fnmatch import fnmatchcase
+
+    env = members.function_environment("HashFunction")
+    assert env["MEMBERS"] == "tiktok:111111111111,facebook:222222222222"
+    (read,) = [
+        s
+        for p in _props(members, "HashFunction")["Policies"]
+        for s in members.resolve(p)["Statement"]
+        if s["Action"] == "iam:GetRole"
+    ]
+    for platform in PLATFORMS:
+        assert members.physical_names(f"MemberRole{platform}")["ref"] == env["MEMBER_ROLE_PREFIX"] + platform
+        assert fnmatchcase(_role_arn(platform), read["Resource"])
+    for other in ("HashFunctionRole", "CheckFunctionRole"):
+        assert not fnmatchcase(members.physical_names(other)["Arn"], read["Resource"])
+
+
+# A resource policy's Deny statements, evaluated for one request: the operators and keys this
+# template uses, with `context` the request's keys (absent keys as IAM treats them).
+def _matches(pattern: str, value: str, context: dict[str, str]) -> bool:
+    from fnmatch import fnmatchcase
+
+    for key, known in context.items():
+        pattern = pattern.replace(f"${{{key}}}", known)
+    return "${" not in pattern and fnmatchcase(value, pattern)
+
+
+def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            values, present = _as_list(expected), key in context
+            if operator == "Null":
+                holds = (str(values[0]).lower() == "true") != present
+            elif operator.endswith("IfExists") and not present:
+                holds = True
+            else:
+                base = operator.removesuffix("IfExists")
+                negated = "Not" in base
+                found = present and any(
+                    _matches(str(v), context[key], {}) if "Like" in base or "Arn" in base else context[key] == str(v)
+                    for v in values
+                )
+                holds = not found if negated else found
+            if not holds:
+                return False
+    return True
+
+
+def _denied(policy: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
+    # Over TLS, with the bucket's own encryption asked for (as `hashmatch` uploads).
+    context = {"aws:SecureTransport": "true", "s3:x-amz-server-side-encryption": "AES256", **context}
+    for statement in _statements(policy):
+        if statement["Effect"] != "Deny" or not any(_matches(a, action, {}) for a in _as_list(statement["Action"])):
+            continue
+        if "Resource" in statement:
+            concerned = any(_matches(r, resource, context) for r in _as_list(statement["Resource"]))
+        else:
+            concerned = not any(_matches(r, resource, context) for r in _as_list(statement["NotResource"]))
+        if concerned and _condition_holds(statement.get("Condition", {}), context):
+            return True
+    return False
+
+
+def _principal(platform_role: str | None = None, arn: str | None = None) -> dict[str, str]:
+    if platform_role is not None:
+        return {"aws:PrincipalArn": _role_arn(platform_role), "aws:PrincipalTag/hashmatch-platform": platform_role}
+    return {"aws:PrincipalArn": str(arn)}
+
+
+ADMIN = f"arn:aws:iam::{ACCOUNT}:user/admin"
+# A principal of the coalition's account that holds PlatformAccesstiktok, as before members.
+TIKTOK_USER = f"arn:aws:iam::{ACCOUNT}:user/tiktok-uploader"
+
+
+@pytest.mark.parametrize("action", [a for a in ACTIONS if a != "operator"])
+def test_with_members_only_a_platforms_role_writes_under_its_prefixes(members: Stack, action: str) -> None:
+    policy = members.resolve(_props(members, "IngestBucketPolicy"))["PolicyDocument"]
+    put = "s3:PutObject"
+    for platform in ("tiktok", "reddit"):  # a member in its own account, and one in the coalition's
+        key = f"{BUCKET_ARN}/{action}/{platform}/a.jpg"
+        assert not _denied(policy, put, key, _principal(platform))
+        assert _denied(policy, put, key, {"s3:x-amz-server-side-encryption": "aws:kms", **_principal(platform)})
+        for other in ("facebook", "reddit" if platform == "tiktok" else "tiktok"):
+            assert _denied(policy, put, key, _principal(other)), (other, key)
+        for outsider in (ADMIN, TIKTOK_USER):
+            assert _denied(policy, put, key, _principal(arn=outsider)), (outsider, key)
+    assert _denied(policy, put, f"{BUCKET_ARN}/operator/r.json", _principal("tiktok"))
+    operators = f"arn:aws:iam::{ACCOUNT}:role/operators"
+    assert not _denied(policy, put, f"{BUCKET_ARN}/operator/r.json", _principal(arn=operators))
+
+
+def test_without_members_the_bucket_policy_leaves_writes_to_identity_policies(stack: Stack) -> None:
+    policy = stack.resolve(_props(stack, "IngestBucketPolicy"))["PolicyDocument"]
+    assert not _denied(policy, "s3:PutObject", f"{BUCKET_ARN}/share/tiktok/a.jpg", _principal(arn=TIKTOK_USER))
+    assert _denied(policy, "s3:PutObject", f"{BUCKET_ARN}/elsewhere/a.jpg", _principal(arn=TIKTOK_USER))
+
+
+@pytest.mark.parametrize("platform", ["tiktok", "facebook", "reddit"])
+def test_with_members_only_a_platforms_role_subscribes_to_its_topic(members: Stack, platform: str) -> None:
+    """moto does not hold SNS to IAM (it authorizes SNS actions against resource "*"), so the topic
+    policy is evaluated here; the identity side is the PlatformAccess test above."""
+    policy = members.resolve(_props(members, f"PlatformTopicPolicy{platform}"))["PolicyDocument"]
+    topic = members.physical_names(f"PlatformTopic{platform}")["TopicArn"]
+    sqs = {"sns:Protocol": "sqs"}
+    assert not _denied(policy, "sns:Subscribe", topic, {**sqs, **_principal(platform)})
+    for other in {"tiktok", "facebook", "reddit"} - {platform}:
+        assert _denied(policy, "sns:Subscribe", topic, {**sqs, **_principal(other)})
+    assert _denied(policy, "sns:Subscribe", topic, {**sqs, **_principal(arn=ADMIN)})
+    assert _denied(policy, "sns:Subscribe", topic, {"sns:Protocol": "http", **_principal(platform)})
+    # Members act on verdicts: no role of theirs may publish on a topic.
+    assert _denied(policy, "sns:Publish", topic, _principal(platform))
+    check = members.physical_names("CheckFunctionRole")["Arn"]
+    assert not _denied(policy, "sns:Publish", topic, _principal(arn=check))
+
+
+def test_without_members_the_topic_policy_leaves_subscribing_to_identity_policies(stack: Stack) -> None:
+    for function in FUNCTIONS:
+        stack.resources.setdefault(f"{function}Role", {"Type": "AWS::IAM::Role", "Properties": {}})
+    policy = stack.resolve(_props(stack, "PlatformTopicPolicytiktok"))["PolicyDocument"]
+    topic = stack.physical_names("PlatformTopictiktok")["TopicArn"]
+    assert not _denied(policy, "sns:Subscribe", topic, {"sns:Protocol": "sqs", **_principal(arn=TIKTOK_USER)})

@@ -93,3 +93,9 @@ def test_malformed_messages_raise(body: str) -> None:
 def test_removal_events_are_ignored() -> None:
     body = json.dumps({"Records": [{"eventName": "ObjectRemoved:Delete", "s3": {}}]})
     assert objects_from_message(body) == []
+
+
+def test_the_s3_events_name_their_writer() -> None:
+    for name in S3_EVENTS:
+        for obj in _objects(name):
+            assert obj.principal.startswith("AWS:"), name

@@ -73,3 +73,29 @@ def test_edge_settings_from_environment() -> None:
 def test_a_missing_edge_variable_is_named(missing: str) -> None:
     with pytest.raises(SettingsError, match=missing):
         EdgeSettings.from_environment({k: v for k, v in EDGE_ENV.items() if k != missing})
+
+
+def test_members_in_their_own_accounts_name_their_roles() -> None:
+    env = {**EDGE_ENV, "MEMBERS": "tiktok:111111111111", "MEMBER_ROLE_PREFIX": "hm-"}
+    # One member in an account of its own: every platform writes through its role.
+    assert EdgeSettings.from_environment(env).member_roles == {"tiktok": "hm-tiktok", "reddit": "hm-reddit"}
+    assert EdgeSettings.from_environment({**EDGE_ENV, "MEMBERS": ""}).member_roles == {}
+    # A name outside PLATFORMS has no role to check; the platforms' roles are checked all the same.
+    named_elsewhere = {**env, "MEMBERS": "youtube:111111111111"}
+    assert EdgeSettings.from_environment(named_elsewhere).member_roles == {"tiktok": "hm-tiktok", "reddit": "hm-reddit"}
+
+
+@pytest.mark.parametrize(
+    ("members", "named"),
+    [
+        ("tiktok:1111", "tiktok:1111"),
+        ("tiktok:111111111111,tiktok:222222222222", "twice"),
+        ("tiktok", "tiktok"),
+    ],
+)
+def test_a_malformed_member_list_is_named(members: str, named: str) -> None:
+    env = {**EDGE_ENV, "MEMBERS": members, "MEMBER_ROLE_PREFIX": "hm-"}
+    with pytest.raises(SettingsError, match=named):
+        EdgeSettings.from_environment(env)
+    with pytest.raises(SettingsError, match="MEMBER_ROLE_PREFIX"):
+        EdgeSettings.from_environment({**EDGE_ENV, "MEMBERS": "tiktok:111111111111"})

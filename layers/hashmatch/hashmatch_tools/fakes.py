@@ -285,6 +285,7 @@ def service_on(
     coalition service and matcher (with its own near-match index unless given one) on these ports."""
     results = MemoryResults()
     handoffs = options.pop("handoffs", None) or MemoryHandOffs()
+    principals = options.pop("principals", None)
     coalition = HashmatchService(
         bank=bank,
         notifier=notifier,
@@ -304,6 +305,7 @@ def service_on(
         handoffs=handoffs,
         limits=limits,
         telemetry=options.get("telemetry", NO_TELEMETRY),
+        principals=principals,
     )
     return Pipeline(edge, coalition, sink, results)
 

@@ -34,6 +34,7 @@ from hashmatch.aws.answers import DynamoAnswerStore
 from hashmatch.aws.audit import S3AuditLog
 from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.aws.lookup import LookupApiClient
+from hashmatch.aws.member_roles import IamMemberRoles
 from hashmatch.aws.retained import DynamoRetainedChecks
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.snapshots import S3SnapshotStore
@@ -99,8 +100,10 @@ class CoalitionRuntime:
 def build_edge_runtime(
     settings: EdgeSettings, session: boto3.session.Session | None = None, telemetry: Telemetry | None = None
 ) -> Any:
-    """The hashing function's `EdgeHasher`: S3 objects in, submissions to the queues out."""
+    """The hashing function's `EdgeHasher`: S3 objects in, submissions to the queues out; with
+    members in their own accounts, each object's writer checked against its platform's role."""
     from hashmatch.edge.ingest import EdgeHasher
+    from hashmatch.edge.principals import PrincipalCheck
     from hashmatch.edge.sandbox import Sandbox
 
     session = session or boto3.session.Session()
@@ -122,6 +125,9 @@ def build_edge_runtime(
         candidates=LookupApiClient(settings.lookup_api_url, session) if settings.lookup_api_url else None,
         handoffs=S3HandOffs(settings.signals_bucket, s3),
         telemetry=telemetry or thread_telemetry(),
+        principals=PrincipalCheck(IamMemberRoles(settings.member_roles, session.client("iam")))
+        if settings.member_roles
+        else None,
     )
 
 

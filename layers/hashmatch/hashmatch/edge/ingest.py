@@ -16,7 +16,10 @@
 - a member's feedback or incident request, or an operator's request (``feedback/``,
   ``incident/``, ``operator/``) is a small JSON object, handed on as it is for the coalition to
   validate;
-- anything unusable becomes a rejection the platform will be told of.
+- anything unusable becomes a rejection the platform will be told of;
+- with members in their own accounts (`PrincipalCheck`), an object written by anyone but the
+  role of the platform its key names is not fetched at all: it is refused (``wrong_principal``)
+  to the platform the key names, and deleted.
 
 The submissions go to the coalition (`SubmissionSink`), the hand-off is recorded (`HandOffs`),
 and only then is the raw object deleted, so nothing is lost if the edge dies half way. An object
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hashmatch.bank.hashlist import MAX_HASH_LIST_BYTES, looks_like_hash_list, parse_hash_list
+from hashmatch.edge.principals import PrincipalCheck
 from hashmatch.governance.admission import refuse_list
 from hashmatch.governance.requests import MAX_REQUEST_BYTES
 from hashmatch.media.codec import hashes_from_json
@@ -93,6 +97,7 @@ class EdgeHasher:
         check_chunk: int = CHECK_CHUNK_ENTRIES,
         share_part: int = SHARE_PART_ENTRIES,
         telemetry: Telemetry = NO_TELEMETRY,
+        principals: PrincipalCheck | None = None,
     ) -> None:
         self._store = store
         self._sink = sink
@@ -104,10 +109,14 @@ class EdgeHasher:
         self._check_chunk = check_chunk
         self._share_part = share_part
         self._telemetry = telemetry
+        self._principals = principals
 
     def process(self, obj: ObjectRef) -> Outcome:
         """Hash the object, hand the submissions on, record the hand-off, delete the object."""
         route = route_for(obj.key, self._platforms)
+        refusal = self._principals.refusal(route, obj.principal) if self._principals else None
+        if refusal is not None:
+            return self._refuse(route, obj, refusal)
         with self._store.fetch(obj, self._limits.max_file_bytes) as fetched:
             if fetched is None:
                 logger.info("object gone before hashing", extra={"key": obj.key})
@@ -115,6 +124,21 @@ class EdgeHasher:
                 return Outcome.ALREADY_PROCESSED
             for submission in self._submissions(route, obj, fetched):
                 self._sink.send(submission)
+        if self._handoffs is not None:
+            self._handoffs.record(obj)
+        self._store.delete(obj)
+        return Outcome.PROCESSED
+
+    def _refuse(self, route: Route, obj: ObjectRef, refusal: Rejected) -> Outcome:
+        """Hand on a refusal of an object whose body is never read (its metadata names the
+        content id the platform knows it by), record the hand-off, delete the object."""
+        metadata = self._store.metadata(obj)
+        if metadata is None:
+            logger.info("object gone before hashing", extra={"key": obj.key})
+            self._sink.send(Submission(route.action, route.platform, obj, Kind.GONE))
+            return Outcome.ALREADY_PROCESSED
+        logger.warning("refused its writer", extra={"key": obj.key, "principal": obj.principal})
+        self._sink.send(Submission(route.action, route.platform, obj, Kind.REJECTION, metadata, rejection=refusal))
         if self._handoffs is not None:
             self._handoffs.record(obj)
         self._store.delete(obj)

@@ -82,6 +82,9 @@ class RejectReason(StrEnum):
     OWN_ITEM = "own_item"
     # Shares and incident requests: the incident named is not open (unknown, or closed).
     UNKNOWN_INCIDENT = "unknown_incident"
+    # Members in their own accounts: the object was written by a principal other than the member
+    # role of the platform its key names (`hashmatch.edge.principals`).
+    WRONG_PRINCIPAL = "wrong_principal"
 
 
 class Rejected(Exception):

@@ -16,7 +16,8 @@ def objects_from_message(body: str) -> list[ObjectRef]:
     """The objects an S3 event notification (an SQS message body) reports as created.
 
     S3's `s3:TestEvent`, sent when notifications are configured, reports none.
-    Keys arrive URL-encoded with `+` for spaces and are decoded here.
+    Keys arrive URL-encoded with `+` for spaces and are decoded here. Each object carries the
+    principal the record's `userIdentity` names (`ObjectRef.principal`, "" when it names none).
     """
     try:
         message = json.loads(body)
@@ -41,8 +42,14 @@ def objects_from_message(body: str) -> list[ObjectRef]:
                     etag=str(s3["object"].get("eTag", "")),
                     size=int(s3["object"].get("size", 0)),
                     sequencer=str(s3["object"].get("sequencer", "")),
+                    principal=_principal(record),
                 )
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedEvent(f"S3 record lacks {error}") from error
     return objects
+
+
+def _principal(record: dict[str, object]) -> str:
+    identity = record.get("userIdentity")
+    return str(identity.get("principalId") or "") if isinstance(identity, dict) else ""

@@ -67,6 +67,9 @@ class ObjectRef:
     etag: str = ""
     size: int = 0
     sequencer: str = ""
+    # Who wrote it, as the S3 event names them ("AWS:AROA...:session" for an assumed role); ""
+    # when the event does not say. Not part of `identity`: the same write is the same delivery.
+    principal: str = ""
 
     @property
     def identity(self) -> str:

@@ -281,7 +281,8 @@ class HashmatchService:
         """An operator's request: carried out, or refused on the audit log (operators have no topic)."""
         if submission.kind is Kind.REQUEST:
             return self._governance.operator(submission)
-        why = submission.rejection.message if submission.rejection else submission.metadata.get("failure", "")
+        rejection = submission.rejection
+        why = f"{rejection.reason.value}: {rejection.message}" if rejection else submission.metadata.get("failure", "")
         self._governance.record(
             AuditRecord(
                 "operator",

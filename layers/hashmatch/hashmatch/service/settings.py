@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -35,6 +36,13 @@ MEMBER_POLICIES = "MEMBER_POLICIES"
 DISPUTE_QUORUM = "DISPUTE_QUORUM"
 SHARE_QUOTA_PER_DAY = "SHARE_QUOTA_PER_DAY"
 AUDIT_BUCKET = "AUDIT_BUCKET"
+# Members in their own AWS accounts ("tiktok:111111111111,facebook:222222222222", the template's
+# Members parameter) and what the platforms' roles' names start with (the platform follows). When
+# any member has an account of its own, every platform writes through its role and the hashing
+# function checks who wrote each object; empty: nothing is checked.
+MEMBERS = "MEMBERS"
+MEMBER_ROLE_PREFIX = "MEMBER_ROLE_PREFIX"
+_MEMBER = re.compile(r"([a-z][a-z0-9]{0,31}):([0-9]{12})")
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -58,17 +66,42 @@ class EdgeSettings:
     share_queue_url: str
     signals_bucket: str
     lookup_api_url: str | None = None
+    # With members in their own accounts: each platform's role's name; empty: nothing is checked.
+    member_roles: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
         env = os.environ if environ is None else environ
+        platforms = _platforms(env)
         return cls(
-            platforms=_platforms(env),
+            platforms=platforms,
             check_queue_url=_required(env, CHECK_QUEUE_URL),
             share_queue_url=_required(env, SHARE_QUEUE_URL),
             signals_bucket=_required(env, SIGNALS_BUCKET),
             lookup_api_url=env.get(LOOKUP_API_URL, "").strip() or None,
+            member_roles=_member_roles(env, platforms),
         )
+
+
+def _member_roles(env: Mapping[str, str], platforms: tuple[str, ...]) -> dict[str, str]:
+    """{platform: its role's name} for every platform when `MEMBERS` names any member, else {};
+    raises `SettingsError` naming what is wrong. A name not among the platforms has no role (the
+    template makes roles for `Platforms` only) and changes nothing here: every platform's role is
+    checked either way."""
+    raw = env.get(MEMBERS, "").strip()
+    if not raw:
+        return {}
+    prefix = _required(env, MEMBER_ROLE_PREFIX)
+    named: set[str] = set()
+    for pair in raw.split(","):
+        found = _MEMBER.fullmatch(pair.strip())
+        if found is None:
+            raise SettingsError(f"{MEMBERS}: {pair.strip()!r} is not <platform>:<12-digit AWS account id>")
+        platform = found.group(1)
+        if platform in named:
+            raise SettingsError(f"{MEMBERS}: {platform!r} is named twice")
+        named.add(platform)
+    return {platform: f"{prefix}{platform}" for platform in platforms}
 
 
 def default_bounds() -> dict[str, ThresholdBounds]:

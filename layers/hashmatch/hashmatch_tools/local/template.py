@@ -152,7 +152,8 @@ class Stack:
     def resolve(self, node: Any) -> Any:
         """`node` with every intrinsic function it uses evaluated for this stack."""
         if isinstance(node, list):
-            return [self.resolve(v) for v in node]
+            # `Fn::If` to `AWS::NoValue` leaves no item in a list, as in CloudFormation.
+            return [resolved for resolved in (self.resolve(v) for v in node) if resolved is not None]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
@@ -234,6 +235,13 @@ class Stack:
             name = str(self.resolve(properties.get("TopicName", default)))
             arn = f"arn:aws:sns:{region}:{account}:{name}"
             names = {"ref": arn, "TopicArn": arn, "TopicName": name}
+        elif kind == "AWS::IAM::ManagedPolicy":
+            arn = f"arn:aws:iam::{account}:policy/{default}"
+            names = {"ref": arn, "PolicyArn": arn}
+        elif kind == "AWS::IAM::Role":
+            name = str(self.resolve(properties.get("RoleName", default)))
+            path = str(self.resolve(properties.get("Path", "/")))
+            names = {"ref": name, "Arn": f"arn:aws:iam::{account}:role{path}{name}", "RoleId": f"AROA{logical.upper()}"}
         else:
             names = {"ref": default, "Arn": f"arn:aws:local:{region}:{account}:{logical}"}
         self.physical[logical] = names
@@ -243,9 +251,12 @@ class Stack:
         return {name: spec for name, spec in self.resources.items() if spec["Type"] == kind}
 
     def outputs(self) -> dict[str, Any]:
-        """The template's outputs; those naming resources the local stack does not emulate are left out."""
+        """The template's outputs; those naming resources the local stack does not emulate, or whose
+        condition is false, are left out."""
         resolved = {}
         for name, spec in self._expand(self.template.get("Outputs", {})).items():
+            if "Condition" in spec and not self.condition(spec["Condition"]):
+                continue
             try:
                 resolved[name] = self.resolve(spec["Value"])
             except TemplateError:
