@@ -122,3 +122,38 @@ def test_hash_lists_the_client_drops_are_what_the_coalition_parses(moto_aws: Sta
     assert shared == {"labels": "graphic-violence", "note": "видео"}
     entries = parse_hash_list(s3.get_object(Bucket=bucket, Key=share_key)["Body"].read(), None)
     assert [e.signals for e in entries] == [{"pdq": hashes.signals["pdq"]}, {"md5": hashes.signals["md5"]}]
+
+
+def test_a_notification_the_caller_broke_out_on_is_not_yielded_again(moto_aws: Stack) -> None:
+    sqs = _client("sqs")
+    # Visible again at once: what a caller broke out on comes straight back.
+    url = sqs.create_queue(QueueName=f"client-break-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "0"})[
+        "QueueUrl"
+    ]
+    bodies = [_clean(notification_id) for notification_id in ("1" * 32, "2" * 32)]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    member = Member("twitch", "unused", url, sqs_client=sqs)
+    reading = member.notifications()
+    first = next(reading)
+    reading.close()  # what a `break` out of the loop does
+    rest = list(member.notifications())
+    assert {first.notification_id} | {n.notification_id for n in rest} == {"1" * 32, "2" * 32}
+    assert len(rest) == 1
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+def _clean(notification_id: str) -> dict:
+    return {
+        "schema_version": "2",
+        "notification_id": notification_id,
+        "event_type": "check.clean",
+        "platform": "twitch",
+        "occurred_at": "2026-12-04T12:00:00.000Z",
+        "object": {"bucket": "b", "key": "check/twitch/a.jpg"},
+        "content_id": None,
+        "media": "image",
+        "signals": {},
+        "matches": [],
+        "contributors": [],
+    }

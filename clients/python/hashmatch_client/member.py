@@ -9,6 +9,7 @@ given, or builds from a session on first use.
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -148,20 +149,21 @@ class Member:
     # -- reading ----------------------------------------------------------------------------
 
     def notifications(self, *, wait_seconds: float = 0) -> Iterator[Notification]:
-        """The notifications in the inbox, parsed (`parse_notification`), each once: a redelivery
-        of a `notification_id` already read is deleted and skipped. Waits up to `wait_seconds`
-        for more, then stops at the first empty receive.
+        """The notifications in the inbox, parsed (`parse_notification`), each once per `Member`:
+        a redelivery of a `notification_id` already yielded is deleted and skipped. Reads for
+        `wait_seconds` (long polling), then until a receive comes back empty; a caller waiting
+        for one reply breaks out of the loop when it has it.
 
-        A notification is deleted from the queue when the caller asks for the next one, so one
-        being handled when the caller stopped (a `break`, an exception) comes back after the
-        queue's visibility timeout, and is read again. A body
-        that breaks the contract raises `InvalidNotification` and stays in the queue (its
+        A notification is deleted from the queue when the caller asks for the next one: a process
+        that dies while handling one finds it in the queue again after the visibility timeout
+        (one a caller broke out on comes back too, and this `Member` skips it then). A body that
+        breaks the contract raises `InvalidNotification` and stays in the queue (the queue's
         redrive policy parks it after repeated attempts)."""
         if self.inbox_url is None:
             raise ValueError(f"no inbox queue for {self.platform}: pass inbox_url")
         until = time.monotonic() + wait_seconds
         while True:
-            wait = int(max(0, min(_MAX_WAIT_SECONDS, until - time.monotonic())))
+            wait = math.ceil(max(0, min(_MAX_WAIT_SECONDS, until - time.monotonic())))
             messages = self.sqs.receive_message(
                 QueueUrl=self.inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait
             ).get("Messages", [])
@@ -170,10 +172,9 @@ class Member:
             for message in messages:
                 notification = parse_notification(_body(message["Body"]))
                 if notification.notification_id not in self._seen:
+                    self._remember_id(notification.notification_id)
                     yield notification
-                # Remembered once handled: one the caller stopped on is read again when it comes back.
                 self.sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
-                self._remember_id(notification.notification_id)
 
     def _remember_id(self, notification_id: str) -> None:
         self._seen[notification_id] = None
