@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(BIN)/hashmatch demo
 
 lint: $(STAMP) sam-validate lint-template
-	$(BIN)/ruff check layers functions tests benchmarks
-	$(BIN)/ruff format --check layers functions tests benchmarks
+	$(BIN)/ruff check layers functions clients tests benchmarks
+	$(BIN)/ruff format --check layers functions clients tests benchmarks
 	$(BIN)/mypy
 
 test: lint
@@ -49,8 +49,8 @@ e2e: $(STAMP)
 	$(BIN)/python -m pytest -m e2e tests
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix layers functions tests benchmarks
-	$(BIN)/ruff format layers functions tests benchmarks
+	$(BIN)/ruff check --fix layers functions clients tests benchmarks
+	$(BIN)/ruff format layers functions clients tests benchmarks
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
