@@ -1,4 +1,5 @@
-"""The audit log under IAM, as moto enforces it: the template's own policies, attached to roles,
+"""Run by tests/integration/test_iam_enforced.py in a process of its own (moto's IAM enforcement
+is process-wide). The audit log under IAM, as moto enforces it: the template's own policies, attached to roles,
 against an Object Lock bucket. A coalition function's role may add a record and nothing else; a
 member's role may not touch the audit log, nor drop an operator's request; even an administrator
 cannot delete a locked record's version. (moto does not check s3:PutObjectRetention against IAM:
@@ -22,7 +23,7 @@ from hashmatch_tools.local.template import Stack
 
 pytestmark = pytest.mark.integration
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 REGION = "us-east-1"
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 TRUST = {

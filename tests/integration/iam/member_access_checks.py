@@ -1,4 +1,5 @@
-"""Members in their own accounts, under IAM as moto enforces it: each platform's role holds the
+"""Run by tests/integration/test_iam_enforced.py in a process of its own (moto's IAM enforcement
+is process-wide). Members in their own accounts, under IAM as moto enforces it: each platform's role holds the
 template's own PlatformAccess<platform> policy; platform A's role cannot write under B's prefixes,
 read B's uploads or results, or queue a submission; the hashing function's role reads the roles'
 ids (and no other role) and tells A's session from B's.
@@ -28,7 +29,7 @@ from hashmatch_tools.local.template import Stack
 
 pytestmark = pytest.mark.integration
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 REGION = "us-east-1"
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 TRUST = {
