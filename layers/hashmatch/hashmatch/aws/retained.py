@@ -7,7 +7,9 @@ the table's TTL. A platform's records share its partitions, so a member's princi
 allowed to purge its own (``dynamodb:LeadingKeys`` ``RETAINED#<platform>#*``) and nothing else.
 
 DynamoDB's TTL deletes within a few days of expiry, not at once: reads filter on ``expires_at``
-too, so an expired check is never reported.
+too, so an expired check is never reported. Where a retained-check bucket is deployed, records
+made before the current hour are moved to hourly S3 shards (`hashmatch.aws.retained_shards`),
+and the table holds only the tail not yet compacted.
 """
 
 from __future__ import annotations
