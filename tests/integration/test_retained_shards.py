@@ -181,3 +181,24 @@ def test_a_warm_reader_reads_a_shard_again_only_once_it_changed_or_was_evicted(w
     kept = small.shard(first)
     small.shard(second)
     assert small.shard(first) is not kept
+
+
+def test_an_hour_whose_shard_a_purge_rewrote_meanwhile_is_left_for_the_next_run(world, monkeypatch) -> None:
+    shards, put = world["shards"], world["shards"].put
+
+    def crossing(shard: RetainedShard, etag: str | None, now: float) -> None:
+        if shard.hour == "2026-12-01T10":
+            raise ShardConflict("a purge rewrote it")
+        put(shard, etag, now)
+
+    monkeypatch.setattr(shards, "put", crossing)
+    assert world["compactor"].compact().moved == {"facebook": 2, "youtube": 1}
+    assert sorted(c.obj.key for c in world["dynamo"].checks("facebook", "2026-11-01")) == ["k1", "k2", "k4", "k5"]
+    monkeypatch.setattr(shards, "put", put)
+    assert world["compactor"].compact().moved == {"facebook": 2}
+    assert _found(world["sharded"], world["clock"]) == {
+        ("facebook", "k0"),
+        ("facebook", "k2"),
+        ("facebook", "k4"),
+        ("youtube", "y0"),
+    }

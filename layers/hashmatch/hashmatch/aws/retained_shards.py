@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import logging
 import struct
 import time
@@ -447,21 +448,25 @@ class RetainedCompactor:
 
     def compact(self, time_left: Callable[[], float] | None = None) -> CompactionReport:
         """One run: for each platform and hour before the current one with records in the table,
-        merge them into that hour's shard, then delete them from the table. Raises what S3 or
-        DynamoDB raise (`ShardConflict` when a purge rewrote a shard meanwhile); what was not
-        moved stays in the table, read by `ShardedRetainedChecks`, for the next run."""
+        merge them into that hour's shard, then delete them from the table. The table returns
+        records in time order, so one hour is held at a time. An hour whose shard a purge
+        rewrote meanwhile (`ShardConflict`) is left for the next run; other errors are raised
+        as S3 or DynamoDB raise them. What was not moved stays in the table, read from there."""
         started = self._clock()
         cutoff = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%dT%H")
         moved: dict[str, int] = {}
         written = 0
         for platform in self._platforms:
-            by_hour: dict[str, list[RetainedRecord]] = {}
-            for record in self._table.records(platform, before=cutoff):
-                by_hour.setdefault(record.checked_at[:13], []).append(record)
-            for hour, records in sorted(by_hour.items()):
+            hours = itertools.groupby(self._table.records(platform, before=cutoff), key=lambda r: r.checked_at[:13])
+            for hour, group in hours:
                 if time_left is not None and time_left() < COMPACTION_RESERVE_SECONDS:
                     return CompactionReport(moved, written, round(self._clock() - started, 3))
-                self._merge(platform, hour, records)
+                records = list(group)
+                try:
+                    self._merge(platform, hour, records)
+                except ShardConflict:
+                    logger.warning("shard changed while it was merged; left for the next run", exc_info=True)
+                    continue
                 written += 1
                 moved[platform] = moved.get(platform, 0) + len(records)
         return CompactionReport(moved, written, round(self._clock() - started, 3))
