@@ -33,6 +33,7 @@ QUEUES = {
 }
 FUNCTIONS = {"HashFunction": "HashQueue", "CheckFunction": "CheckQueue", "ShareFunction": "ShareQueue"}
 COALITION_FUNCTIONS = ("CheckFunction", "ShareFunction")
+RETAINED_SHARD_WRITES = ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject")
 
 
 @pytest.fixture(scope="module")
@@ -310,9 +311,10 @@ def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, pl
                 own = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{RETAINED_PREFIX}{platform}#*"]}}
                 assert statement["Condition"] == own
     results = stack.physical_names("ResultsBucket")["Arn"]
+    retained = stack.physical_names("RetainedBucket")["Arn"]
     api = stack.physical_names("LookupApi")["ref"]
     table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
-    assert granted == {
+    expected = {
         "s3:PutObject": {f"{BUCKET_ARN}/{action}/{platform}/*" for action in ACTIONS if action != "operator"},
         "s3:GetObject": {f"{results}/results/{platform}/*"},
         "sns:Subscribe": {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"},
@@ -323,7 +325,14 @@ def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, pl
         "dynamodb:Query": {table},
         "dynamodb:DeleteItem": {table},
         "dynamodb:BatchWriteItem": {table},
+        "s3:ListBucket": {retained},
     }
+    # Its own compacted retained checks: listed, read, rewritten or deleted by `hashmatch purge`.
+    for action in RETAINED_SHARD_WRITES:
+        expected.setdefault(action, set()).add(f"{retained}/retained/{platform}/*")
+    assert granted == expected
+    (listing,) = [s for s in _statements(document) if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"retained/{platform}/*"]}}
 
 
 # ---------------------------------------------------------------- functions
@@ -398,9 +407,12 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
     signals = stack.physical_names("SignalsBucket")["Arn"]
     results = stack.physical_names("ResultsBucket")["Arn"]
     answers = f"{results}/answers/*"  # kept answers too large for their bank record
-    assert granted.pop("s3:GetObject") == {f"{signals}/signals/*", answers}
+    # The share function's retroactive scan reads compacted retained checks (hashes only).
+    retained = stack.physical_names("RetainedBucket")["Arn"]
+    shards = {f"{retained}/retained/*"} if function == "ShareFunction" else set()
+    assert granted.pop("s3:GetObject") == {f"{signals}/signals/*", answers, *shards}
     assert granted.pop("s3:DeleteObject") == {f"{signals}/signals/*"}
-    assert granted.pop("s3:ListBucket") == {signals}
+    assert granted.pop("s3:ListBucket") == {signals, *({retained} if shards else set())}
     assert granted.pop("sns:Publish") == {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-*"}
     assert granted.pop("sqs:SendMessage") == {stack.physical_names("ParkedQueue")["Arn"]}
     audit = f"{stack.physical_names('AuditBucket')['Arn']}/audit/*"
@@ -501,7 +513,7 @@ def test_hash_buckets_are_private_encrypted_tls_only_and_expire(stack: Stack, bu
     assert any(_denies_insecure_transport(s) for s in _statements(policy))
 
 
-@pytest.mark.parametrize("function", [*FUNCTIONS, "LookupFunction"])
+@pytest.mark.parametrize("function", [*FUNCTIONS, "LookupFunction", "CompactionFunction"])
 def test_functions_have_a_log_group(template: dict[str, Any], stack: Stack, function: str) -> None:
     properties = _function_properties(template, stack, function)
     if function == "HashFunction":  # it streams videos up to 2 GB to /tmp and decodes them
@@ -513,6 +525,57 @@ def test_functions_have_a_log_group(template: dict[str, Any], stack: Stack, func
         if spec["Properties"].get("LogGroupName") == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
     ]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_retained_shards_are_private_encrypted_tls_only_unversioned_and_expire_by_tier(stack: Stack) -> None:
+    from hashmatch.aws.retained_shards import RETENTION_TAG, RETENTION_TIERS, SHARD_PREFIX
+
+    properties = _props(stack, "RetainedBucket")
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert "VersioningConfiguration" not in properties  # a purge must leave no copy behind
+    expiring = [r for r in properties["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+    assert {(r["Prefix"], r["TagFilters"][0]["Key"], r["TagFilters"][0]["Value"]) for r in expiring} == {
+        (SHARD_PREFIX, RETENTION_TAG, str(tier)) for tier in RETENTION_TIERS
+    }
+    assert all(int(r["ExpirationInDays"]) == int(r["TagFilters"][0]["Value"]) for r in expiring)
+    policy = _props(stack, "RetainedBucketPolicy")["PolicyDocument"]
+    assert all(s["Effect"] == "Deny" for s in _statements(policy))
+    assert any(_denies_insecure_transport(s) for s in _statements(policy))
+
+
+def test_the_compaction_moves_only_retained_checks_and_only_the_share_function_reads_shards(stack: Stack) -> None:
+    from hashmatch.aws.retained import RETAINED_PREFIX
+
+    retained = stack.physical_names("RetainedBucket")["Arn"]
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
+    properties = _props(stack, "CompactionFunction")
+    assert properties["ReservedConcurrentExecutions"] == 1
+    assert properties["Events"]["Compact"]["Type"] == "Schedule"
+    env = stack.function_environment("CompactionFunction")
+    assert env["RETAINED_BUCKET"] == stack.physical_names("RetainedBucket")["ref"]
+    granted = _granted(stack, "CompactionFunction")
+    assert granted == {
+        "dynamodb:Query": {table},
+        "dynamodb:DeleteItem": {table},
+        "dynamodb:BatchWriteItem": {table},
+        **{action: {f"{retained}/retained/*"} for action in RETAINED_SHARD_WRITES},
+        "s3:ListBucket": {retained},
+    }
+    statements = [s for p in _props(stack, "CompactionFunction")["Policies"] for s in p["Statement"]]
+    for statement in statements:
+        if statement["Action"][0].startswith("dynamodb:"):
+            assert statement["Condition"] == {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{RETAINED_PREFIX}*"]}
+            }
+    share = _granted(stack, "ShareFunction")
+    assert {a for a, r in share.items() if any(x.startswith(retained) for x in r)} == {"s3:GetObject", "s3:ListBucket"}
+    assert (
+        stack.function_environment("ShareFunction")["RETAINED_BUCKET"] == stack.physical_names("RetainedBucket")["ref"]
+    )
+    check = _granted(stack, "CheckFunction")
+    assert not any(x.startswith(retained) for r in check.values() for x in r)
+    assert "RETAINED_BUCKET" not in stack.function_environment("CheckFunction")
 
 
 # ---------------------------------------------------------------- watching it

@@ -422,12 +422,20 @@ def _incident_status(args: argparse.Namespace) -> int:
 
 def purge_command(args: argparse.Namespace) -> int:
     from hashmatch.aws.retained import DynamoRetainedChecks
+    from hashmatch.aws.retained_shards import S3RetainedShards, ShardedRetainedChecks
+    from hashmatch.service.retroactive import RetainedChecks
 
     coalition = _coalition(args)
     if args.platform not in coalition.platforms:
         raise UnknownPlatform(f"unknown platform {args.platform!r}; members: {', '.join(coalition.platforms)}")
     table = coalition.clients.resource("dynamodb").Table(coalition.outputs["BankTableName"])
-    purged = DynamoRetainedChecks(table).purge(args.platform, args.before)
+    retained: RetainedChecks = DynamoRetainedChecks(table)
+    if coalition.outputs.get("RetainedBucketName"):
+        # Compacted checks too: the platform's shards wholly before --before are deleted, the one it
+        # falls in rewritten without them.
+        shards = S3RetainedShards(coalition.outputs["RetainedBucketName"], coalition.clients("s3"))
+        retained = ShardedRetainedChecks(DynamoRetainedChecks(table), shards)
+    purged = retained.purge(args.platform, args.before)
     _print({"platform": args.platform, "purged": purged, "before": args.before})
     return EXIT_OK
 

@@ -6,6 +6,7 @@
   processed once (`hashmatch.service.service`);
 - `handle_api`: the HTTP API (`hashmatch.aws.api`);
 - `handle_snapshot_run`: the scheduled snapshot builder (`hashmatch.aws.snapshot_job`).
+- `handle_compaction_run`: the scheduled compaction of retained checks (`hashmatch.aws.retained_shards`).
 
 A record whose processing raises is reported back as a batch item failure, so SQS retries only
 that record and, after the queue's maxReceiveCount, moves it to the dead-letter queue. Each
@@ -130,6 +131,15 @@ def handle_snapshot_run(context: Any) -> dict[str, Any]:
     telemetry.record(Metric.SNAPSHOT_RUNS, 1, Unit.COUNT, {})
     telemetry.record(Metric.INDEX_ENTRIES, report.entries, Unit.COUNT, {})
     telemetry.flush()
+    return report.as_dict()
+
+
+def handle_compaction_run(context: Any) -> dict[str, Any]:
+    """One scheduled compaction of retained checks into shards; its report."""
+    from hashmatch.aws.retained_shards import compactor
+
+    report = compactor().compact(time_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    logger.info("compaction run", **report.as_dict())
     return report.as_dict()
 
 

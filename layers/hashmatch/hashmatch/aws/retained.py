@@ -7,7 +7,9 @@ the table's TTL. A platform's records share its partitions, so a member's princi
 allowed to purge its own (``dynamodb:LeadingKeys`` ``RETAINED#<platform>#*``) and nothing else.
 
 DynamoDB's TTL deletes within a few days of expiry, not at once: reads filter on ``expires_at``
-too, so an expired check is never reported.
+too, so an expired check is never reported. Where a retained-check bucket is deployed, records
+made before the current hour are moved to hourly S3 shards (`hashmatch.aws.retained_shards`),
+and the table holds only the tail not yet compacted.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,9 +28,44 @@ from hashmatch.media.codec import hashes_from_json, hashes_to_json
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.retroactive import MAX_RETENTION_DAYS, RetainedCheck
 
-__all__ = ["RETAINED_PREFIX", "DynamoRetainedChecks"]
+__all__ = ["RETAINED_PREFIX", "DynamoRetainedChecks", "RetainedRecord", "decode_check", "encode_check"]
 
 RETAINED_PREFIX = "RETAINED#"
+
+
+@dataclass(frozen=True)
+class RetainedRecord:
+    """One retained check as stored: its compressed document (`encode_check`), when it was made,
+    and when it expires (epoch seconds). Moved as it is from the table to shards."""
+
+    check_id: str
+    checked_at: str
+    expires_at: int
+    document: bytes
+
+
+def encode_check(check: RetainedCheck) -> bytes:
+    """`check` (all but its platform and time, which its key holds) as zlib-compressed JSON."""
+    document = {
+        "hashes": hashes_to_json(check.hashes),
+        "bucket": check.obj.bucket,
+        "key": check.obj.key,
+        "etag": check.obj.etag,
+        "size": check.obj.size,
+        "sequencer": check.obj.sequencer,
+        "content_id": check.content_id,
+        "entry": check.entry,
+    }
+    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6)
+
+
+def decode_check(platform: str, checked_at: str, blob: bytes) -> RetainedCheck:
+    """The check `encode_check` wrote; raises zlib.error or ValueError on a corrupt document."""
+    document = json.loads(zlib.decompress(blob))
+    obj = ObjectRef(document["bucket"], document["key"], document["etag"], int(document["size"]), document["sequencer"])
+    return RetainedCheck(
+        platform, obj, document["content_id"], checked_at, hashes_from_json(document["hashes"]), document["entry"]
+    )
 
 
 def _partition(platform: str, day: str) -> str:
@@ -48,21 +86,11 @@ class DynamoRetainedChecks:
         self._clock = clock
 
     def retain(self, check: RetainedCheck, days: int) -> None:
-        document = {
-            "hashes": hashes_to_json(check.hashes),
-            "bucket": check.obj.bucket,
-            "key": check.obj.key,
-            "etag": check.obj.etag,
-            "size": check.obj.size,
-            "sequencer": check.obj.sequencer,
-            "content_id": check.content_id,
-            "entry": check.entry,
-        }
         self._table.put_item(
             Item={
                 "pk": _partition(check.platform, check.checked_at[:10]),
                 "sk": f"{check.checked_at}#{check.check_id}",
-                "check": zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6),
+                "check": encode_check(check),
                 "expires_at": int(self._clock()) + days * 86400,
             }
         )
@@ -73,6 +101,26 @@ class DynamoRetainedChecks:
             condition = Key("pk").eq(_partition(platform, day)) & Key("sk").gte(since)
             for record in self._query(condition, Attr("expires_at").gt(now)):
                 yield self._check(platform, record)
+
+    def records(self, platform: str, before: str, since: str | None = None) -> Iterator[RetainedRecord]:
+        """`platform`'s retained checks still in the table made before `before` (and at or after
+        `since`), expired ones too: what a compaction moves to shards."""
+        now = datetime.fromtimestamp(int(self._clock()), UTC)
+        since = since or (now - timedelta(days=MAX_RETENTION_DAYS + 1)).isoformat()
+        for day in _days(since, now):
+            condition = Key("pk").eq(_partition(platform, day)) & Key("sk").between(since, before)
+            for record in self._query(condition, None):
+                checked_at, check_id = str(record["sk"]).rsplit("#", 1)
+                if checked_at < before:
+                    blob = bytes(record["check"].value)
+                    yield RetainedRecord(check_id, checked_at, int(record["expires_at"]), blob)
+
+    def delete(self, platform: str, records: Iterable[RetainedRecord]) -> None:
+        """Remove `records` from the table (after a compaction has put them in a shard)."""
+        with self._table.batch_writer() as batch:
+            for record in records:
+                pk = _partition(platform, record.checked_at[:10])
+                batch.delete_item(Key={"pk": pk, "sk": f"{record.checked_at}#{record.check_id}"})
 
     def purge(self, platform: str, before: str | None = None) -> int:
         now = datetime.fromtimestamp(int(self._clock()), UTC)
@@ -103,11 +151,5 @@ class DynamoRetainedChecks:
 
     @staticmethod
     def _check(platform: str, record: dict[str, Any]) -> RetainedCheck:
-        document = json.loads(zlib.decompress(bytes(record["check"].value)))
-        obj = ObjectRef(
-            document["bucket"], document["key"], document["etag"], int(document["size"]), document["sequencer"]
-        )
         checked_at = str(record["sk"]).rsplit("#", 1)[0]
-        return RetainedCheck(
-            platform, obj, document["content_id"], checked_at, hashes_from_json(document["hashes"]), document["entry"]
-        )
+        return decode_check(platform, checked_at, bytes(record["check"].value))

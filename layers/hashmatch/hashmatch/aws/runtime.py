@@ -36,6 +36,7 @@ from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.aws.lookup import LookupApiClient
 from hashmatch.aws.member_roles import IamMemberRoles
 from hashmatch.aws.retained import DynamoRetainedChecks
+from hashmatch.aws.retained_shards import S3RetainedShards, ShardedRetainedChecks
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
@@ -45,6 +46,7 @@ from hashmatch.governance.policy import CoalitionRules
 from hashmatch.index.bank_index import BankIndex, IndexState
 from hashmatch.index.snapshot import SnapshotError
 from hashmatch.matching.matcher import Matcher
+from hashmatch.service.retroactive import RetainedChecks
 from hashmatch.service.routing import Action, Outcome
 from hashmatch.service.service import HashmatchService
 from hashmatch.service.settings import EdgeSettings, Settings
@@ -137,6 +139,14 @@ def build_matcher(settings: Settings, session: boto3.session.Session | None = No
     return Matcher(bank, bank_index(settings, session))
 
 
+def retained_checks(settings: Settings, session: boto3.session.Session) -> RetainedChecks:
+    """Retained checks in the bank table, and in shards once compacted when there is a bucket for them."""
+    table = DynamoRetainedChecks(session.resource("dynamodb").Table(settings.table_name))
+    if not settings.retained_bucket:
+        return table
+    return ShardedRetainedChecks(table, S3RetainedShards(settings.retained_bucket, session.client("s3")))
+
+
 def build_runtime(
     settings: Settings, session: boto3.session.Session | None = None, telemetry: Telemetry | None = None
 ) -> CoalitionRuntime:
@@ -154,7 +164,7 @@ def build_runtime(
         thresholds=settings.thresholds_for,
         telemetry=telemetry,
         answers=DynamoAnswerStore(session.resource("dynamodb").Table(settings.table_name), s3, settings.results_bucket),
-        retained=DynamoRetainedChecks(session.resource("dynamodb").Table(settings.table_name)),
+        retained=retained_checks(settings, session),
         retention=settings.retention,
         rules=settings.rules,
         audit=S3AuditLog(settings.audit_bucket, s3) if settings.audit_bucket else None,

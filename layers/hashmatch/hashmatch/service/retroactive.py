@@ -38,7 +38,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +64,7 @@ __all__ = [
     "WHOLE_VIEW_LABELS",
     "RetainedCheck",
     "RetainedChecks",
+    "RetainedPrintSource",
     "RetainedPrints",
     "RetentionPolicy",
     "RetroactiveMatch",
@@ -160,6 +161,17 @@ class RetainedChecks(Protocol):
         ...
 
 
+@runtime_checkable
+class RetainedPrintSource(Protocol):
+    """Retained checks already packed for the scan (shards of them): the scanner reads these
+    instead of decoding every check, and fetches a check's hashes only when it is a candidate."""
+
+    def prints(self, platform: str, since: str) -> Iterator[RetainedPrints]:
+        """`platform`'s unexpired retained checks made at or after `since`, each exactly once,
+        in one or more packed batches."""
+        ...
+
+
 @dataclass(frozen=True)
 class RetroactiveMatch:
     check: RetainedCheck
@@ -231,7 +243,7 @@ class RetainedPrints:
     only those."""
 
     def __init__(self, checks: Iterable[RetainedCheck]) -> None:
-        self.checks: list[RetainedCheck] = []
+        self.checks: Sequence[RetainedCheck] = []
         pdq: list[str] = []
         pdq_owner: list[int] = []
         rest: list[str] = []
@@ -239,12 +251,13 @@ class RetainedPrints:
         phash: list[str] = []
         phash_owner: list[int] = []
         seen: set[str] = set()
+        kept: list[RetainedCheck] = []
         for check in checks:
             if check.check_id in seen:  # a check retried after it was retained: kept twice, scanned once
                 continue
             seen.add(check.check_id)
-            number = len(self.checks)
-            self.checks.append(check)
+            number = len(kept)
+            kept.append(check)
             whole, others = _pdq_hashes(check.hashes)
             pdq += whole
             pdq_owner += [number] * len(whole)
@@ -253,6 +266,7 @@ class RetainedPrints:
             if PHASH.name in check.hashes.signals:
                 phash.append(check.hashes.signals[PHASH.name])
                 phash_owner.append(number)
+        self.checks = kept
         self.whole_rows = len(pdq)
         self._pdq = _columns(pdq + rest, PDQ.hex_length)
         self._pdq_owner = np.asarray(pdq_owner + rest_owner, dtype=np.int32)
@@ -261,13 +275,27 @@ class RetainedPrints:
 
     @classmethod
     def from_arrays(
-        cls, checks: list[RetainedCheck], pdq: np.ndarray, owner: np.ndarray, whole_rows: int = 0
+        cls,
+        checks: Sequence[RetainedCheck],
+        pdq: np.ndarray,
+        owner: np.ndarray,
+        whole_rows: int = 0,
+        phash: np.ndarray | None = None,
+        phash_owner: np.ndarray | None = None,
     ) -> RetainedPrints:
-        """Arrays built elsewhere (a benchmark's synthetic millions): 4 rows (one per uint64 word
-        of PDQ) by one column per hash, the first `whole_rows` columns whole-picture hashes."""
+        """Arrays built elsewhere (a shard's, a benchmark's synthetic millions): 4 rows (one per
+        uint64 word of PDQ) by one column per hash, the first `whole_rows` columns whole-picture
+        hashes; `owner` numbers index `checks`, which may fetch a check only when it is asked for."""
         prints = cls(())
         prints.checks, prints._pdq, prints._pdq_owner, prints.whole_rows = checks, pdq, owner, whole_rows
+        if phash is not None and phash_owner is not None:
+            prints._phash, prints._phash_owner = phash, phash_owner
         return prints
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+        """The packed arrays `from_arrays` takes: PDQ columns, their owners, `whole_rows`, pHash
+        columns, their owners."""
+        return self._pdq, self._pdq_owner, self.whole_rows, self._phash, self._phash_owner
 
     @property
     def nbytes(self) -> int:
@@ -340,10 +368,16 @@ class RetroactiveScanner:
         found: list[RetroactiveMatch] = []
         for platform, days in sorted(self._policy.days.items()):
             since = (now - timedelta(days=days)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            found += self.scan_checks(active, self._retained.checks(platform, since))
+            if isinstance(self._retained, RetainedPrintSource):
+                for prints in self._retained.prints(platform, since):
+                    found += self.scan_checks(active, prints)
+            else:
+                found += self.scan_checks(active, self._retained.checks(platform, since))
         return found
 
-    def scan_checks(self, items: Sequence[SharedItem], checks: Iterable[RetainedCheck]) -> list[RetroactiveMatch]:
+    def scan_checks(
+        self, items: Sequence[SharedItem], checks: Iterable[RetainedCheck] | RetainedPrints
+    ) -> list[RetroactiveMatch]:
         prints = checks if isinstance(checks, RetainedPrints) else RetainedPrints(checks)
         candidates = prints.candidates(items)
         if not candidates:

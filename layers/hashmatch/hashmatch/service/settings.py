@@ -23,6 +23,8 @@ TOPIC_ARN_TEMPLATE = "TOPIC_ARN_TEMPLATE"
 PLATFORM_THRESHOLDS = "PLATFORM_THRESHOLDS"
 THRESHOLD_BOUNDS = "THRESHOLD_BOUNDS"
 SNAPSHOT_BUCKET = "SNAPSHOT_BUCKET"
+# Where retained checks are compacted into hourly shards (hashmatch.aws.retained_shards).
+RETAINED_BUCKET = "RETAINED_BUCKET"
 SIGNALS_BUCKET = "SIGNALS_BUCKET"
 RESULTS_BUCKET = "RESULTS_BUCKET"
 CHECK_QUEUE_URL = "CHECK_QUEUE_URL"
@@ -122,6 +124,8 @@ class Settings:
     platform_thresholds: dict[str, Thresholds] = field(default_factory=dict)
     # Where near-match snapshots are published; None: every cold matcher replays the whole log.
     snapshot_bucket: str | None = None
+    # Where retained checks are compacted to (None: they stay in the bank table, read from there).
+    retained_bucket: str | None = None
     # Where check-by-hash results go (None: such lists cannot be answered).
     results_bucket: str | None = None
     # Where the edge records its hand-offs (None: a `gone` submission is always answered `*.expired`).
@@ -156,6 +160,7 @@ class Settings:
             topic_arn_template=template,
             platform_thresholds=_platform_thresholds(_json(env, PLATFORM_THRESHOLDS), bounds, platforms),
             snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
+            retained_bucket=env.get(RETAINED_BUCKET, "").strip() or None,
             results_bucket=env.get(RESULTS_BUCKET, "").strip() or None,
             signals_bucket=env.get(SIGNALS_BUCKET, "").strip() or None,
             retention=_retention(env.get(RETROACTIVE_PLATFORMS, ""), platforms),
