@@ -15,6 +15,8 @@ from hashmatch.governance.requests import feedback_from_json, operator_request_f
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import Rejected
 from hashmatch.service.notifications import EventType, Notification
+from hashmatch.service.routing import OPERATOR
+from hashmatch.service.submission import Kind, Submission
 from hashmatch_tools.governing import build_report
 from hashmatch_tools.samples import jpeg_bytes, scene
 from tests.unit.coalition import InMemoryCoalition
@@ -296,3 +298,14 @@ def test_a_shared_list_is_one_audit_record_and_a_re_share_another() -> None:
     coalition.drop("share/tiktok/list.txt", listing[: listing.index(b"\n") + 1], {"labels": "graphic-violence"})
     (reshared,) = [r for r in coalition.audit.records if r.action == "reshare"]
     assert len(reshared.item_ids) == 1 and reshared.item_ids[0] in shared.item_ids
+
+
+def test_an_operator_request_that_fails_on_every_try_is_on_the_record_not_on_a_topic() -> None:
+    coalition = Coalition()
+    body = json.dumps({"action": "quarantine", "item_id": "a" * 32, "reason": "r", "operator": "bob"}).encode()
+    obj = coalition.store.put("ingest", "operator/stuck.json", body)
+    request = Submission("operator", OPERATOR, obj, Kind.REQUEST, request=json.loads(body))
+    coalition.pipeline.coalition.fail(request, "processing failed on every try the queue allows")
+    assert coalition.notifier.sent == []
+    record = coalition.audit.records[-1]
+    assert (record.outcome, record.request) == ("failed", "operator/stuck.json")

@@ -153,6 +153,18 @@ class HashmatchService:
         return self._settle(submission, lambda: self._failed(submission, message), keep=False)
 
     def _failed(self, submission: Submission, message: str) -> list[Notification]:
+        if submission.action == "operator":  # operators have no topic: the failure is on the record
+            self._governance.record(
+                AuditRecord(
+                    "operator",
+                    actor_of(submission),
+                    self._now(),
+                    outcome="failed",
+                    reason=message[:1000],
+                    request=submission.obj.key,
+                )
+            )
+            return []
         withdrawn = self._roll_back(submission)
         if not withdrawn:
             return [self.failure(submission, message)]
