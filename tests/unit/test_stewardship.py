@@ -309,3 +309,20 @@ def test_an_operator_request_that_fails_on_every_try_is_on_the_record_not_on_a_t
     assert coalition.notifier.sent == []
     record = coalition.audit.records[-1]
     assert (record.outcome, record.request) == ("failed", "operator/stuck.json")
+
+
+def test_confidence_is_on_a_closed_scale_and_travels_with_the_item() -> None:
+    coalition = Coalition()
+    coalition.drop("share/tiktok/a.jpg", jpeg_bytes(scene(40)), {"labels": "gore", "confidence": "Confirmed"})
+    accepted = coalition.last("tiktok")
+    assert accepted.body["items"][0]["confidence"] == "confirmed"
+    found = coalition.check("facebook", 40)
+    assert found.event_type is EventType.MATCH_FOUND and found.body["matches"][0]["confidence"] == "confirmed"
+    coalition.drop("share/tiktok/a.jpg", jpeg_bytes(scene(41)), {"labels": "gore", "confidence": "certain"})
+    refused = coalition.last("tiktok")
+    assert refused.body["rejection"]["reason"] == "invalid_confidence"
+    assert "possible, probable, confirmed" in refused.body["rejection"]["message"]
+    listing = f'{{"signal": "pdq", "hash": "{hash_file_of(scene(42))}", "confidence": "maybe"}}\n'.encode()
+    coalition.drop("share/tiktok/l.jsonl", listing, {"labels": "gore"})
+    assert coalition.last("tiktok").body["rejection"]["reason"] == "invalid_confidence"
+    coalition.assert_valid()

@@ -122,6 +122,7 @@ class Match:
     detail: Mapping[str, Any] = field(default_factory=dict)
     backers: tuple[str, ...] = ()
     benign: bool = False
+    confidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Item:
     incident: str | None = None
     note: str | None = None
     duration: float | None = None
+    confidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -512,6 +514,7 @@ def _match(read: _Reader) -> Match:
         detail=dict(read.optional_mapping("detail") or {}),
         backers=read.optional_strings("backers") or (),
         benign=read.flag("benign"),
+        confidence=read.optional_str("confidence"),
     )
 
 
@@ -527,6 +530,7 @@ def _item(read: _Reader) -> Item:
         incident=read.optional_str("incident"),
         note=read.optional_str("note"),
         duration=read.number("duration"),
+        confidence=read.optional_str("confidence"),
     )
 
 

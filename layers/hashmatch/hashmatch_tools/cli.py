@@ -154,11 +154,17 @@ def share_command(args: argparse.Namespace) -> int:
         # validates every share again (`share.rejected`, reason invalid_label).
         scheme.canonical_labels(args.label)
         scheme.severity(args.severity)
+        scheme.confidence(args.confidence)
     except TaxonomyError as error:
         raise UsageError(str(error)) from None
     coalition = _coalition(args)
     metadata = {"labels": ",".join(args.label)} if args.label else {}
-    for name, value in (("severity", args.severity), ("incident", args.incident), ("note", args.note)):
+    for name, value in (
+        ("severity", args.severity),
+        ("confidence", args.confidence),
+        ("incident", args.incident),
+        ("note", args.note),
+    ):
         if value:
             metadata[name] = value
     failures = 0
@@ -495,6 +501,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a label of the shared item from the coalition's taxonomy (repeatable; `hashmatch taxonomy` lists them)",
     )
     share.add_argument("--severity", help=f"how severe the shared item is: {', '.join(taxonomy().severities)}")
+    share.add_argument("--confidence", help=f"how sure you are it is in scope: {', '.join(taxonomy().confidences)}")
     share.add_argument(
         "--incident", help="an open incident the item belongs to (`hashmatch incident open`; else share.rejected)"
     )

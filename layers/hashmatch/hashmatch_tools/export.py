@@ -5,7 +5,7 @@
 Three formats:
 
 - ``jsonl``: one JSON object per item: ``item_id``, ``contributor``, ``shared_at``, ``labels``,
-  ``severity``/``incident``/``note`` where set, ``media`` and ``signals`` (name to hash);
+  ``severity``/``confidence``/``incident``/``note`` where set, ``media`` and ``signals`` (name to hash);
 - ``csv``: header ``signal_type,signal_str,contributor,shared_at,labels``, one row per signal of
   each item (hashmatch's signal names; labels ``;``-separated);
 - ``threatexchange``: python-threatexchange's ``<signal_type> <signal_str>`` lines, one per signal
@@ -62,7 +62,7 @@ CSV_COLUMNS = ("signal_type", "signal_str", "contributor", "shared_at", "labels"
 # hashmatch's signal names to python-threatexchange's `SignalType.get_name()`; signals missing here
 # (phash) have no tx type and are left out of a threatexchange export.
 TX_SIGNAL_TYPES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256"}
-_PROVENANCE_NOTES = ("severity", "incident", "note")
+_PROVENANCE_NOTES = ("severity", "confidence", "incident", "note")
 # The CLI redraws its progress line at most this often.
 _PROGRESS_SECONDS = 0.25
 

@@ -396,7 +396,7 @@ class DynamoBank:
         for name in ("confirmed_by", "disputed_by"):
             if getattr(item, name):
                 record[name] = set(getattr(item, name))
-        for name in ("severity", "incident", "note"):
+        for name in ("severity", "confidence", "incident", "note"):
             if getattr(provenance, name):
                 record[name] = getattr(provenance, name)
         if item.duration is not None:
@@ -414,6 +414,7 @@ class DynamoBank:
                 shared_at=record["shared_at"],
                 labels=tuple(record.get("labels", [])),
                 severity=record.get("severity"),
+                confidence=record.get("confidence"),
                 incident=record.get("incident"),
                 note=record.get("note"),
             ),

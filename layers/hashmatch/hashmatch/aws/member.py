@@ -38,7 +38,7 @@ __all__ = ["AssumedRole", "CoalitionDropSink"]
 logger = logging.getLogger(__name__)
 
 # Object metadata passed from the member's upload to the coalition's share list.
-_SHARE_METADATA = ("labels", "severity", "incident", "note", "content-id")
+_SHARE_METADATA = ("labels", "severity", "confidence", "incident", "note", "content-id")
 
 
 class AssumedRole:

@@ -59,7 +59,7 @@ from hashmatch.signals import SIGNALS, SignalType, UnknownSignal
 MAX_HASH_LIST_BYTES = 64 * 1024**2
 MAX_HASH_LIST_ENTRIES = 1_000_000
 # Fields of a JSON Lines entry or CSV column that carry metadata, not hashes.
-_OVERRIDES = ("severity", "incident", "note")
+_OVERRIDES = ("severity", "confidence", "incident", "note")
 # Fields only a file's whole hashes have (`hashmatch.media.codec`).
 _WHOLE_HASHES = frozenset({"media", "framings", "frames", "quality"})
 # CSV columns naming a row's signal and holding its hash: ours, then python-threatexchange's.

@@ -47,6 +47,8 @@ class Provenance:
     severity: str | None = None
     incident: str | None = None
     note: str | None = None
+    # How sure the contributor is that it is in scope, on the taxonomy's closed scale.
+    confidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,4 @@ class Match:
     backers: tuple[str, ...] = ()
     # A hash of a common harmless picture in the benign bank, not harmful media.
     benign: bool = False
+    confidence: str | None = None

@@ -22,17 +22,18 @@ from hashmatch.signals import SIGNALS
 from hashmatch.signals.base import MatchKind
 from hashmatch.signals.bits import hex_to_bytes, popcount_rows, unpack_hex_rows
 
-__all__ = ["BenignScreen", "admit", "admitted_labels", "refuse_degenerate", "refuse_list"]
+__all__ = ["BenignScreen", "admit", "admitted_confidence", "admitted_labels", "refuse_degenerate", "refuse_list"]
 
 
 def admit(item: SharedItem, where: str = "", scheme: Taxonomy | None = None) -> SharedItem:
     """`item` with its labels as taxonomy ids and its severity on the scale; raises `Rejected`
-    (`invalid_label`, `invalid_severity`, `degenerate_hash`) saying what is wrong, prefixed by
+    (`invalid_label`, `invalid_severity`, `invalid_confidence`, `degenerate_hash`) saying what is wrong, prefixed by
     `where` (e.g. "line 3: ") for an entry of a hash list."""
     provenance = item.provenance
     labels, severity = admitted_labels(provenance.labels, provenance.severity, where, scheme)
+    confidence = admitted_confidence(provenance.confidence, where, scheme)
     refuse_degenerate(((entry.signal, entry.value) for entry in item.near_entries), where)
-    return replace(item, provenance=replace(provenance, labels=labels, severity=severity))
+    return replace(item, provenance=replace(provenance, labels=labels, severity=severity, confidence=confidence))
 
 
 def admitted_labels(
@@ -48,6 +49,14 @@ def admitted_labels(
         return ids, scheme.severity(severity)
     except TaxonomyError as error:
         raise Rejected(RejectReason.INVALID_SEVERITY, f"{where}{error}") from None
+
+
+def admitted_confidence(confidence: str | None, where: str = "", scheme: Taxonomy | None = None) -> str | None:
+    """The confidence on the taxonomy's scale; raises `Rejected` (`invalid_confidence`) otherwise."""
+    try:
+        return (scheme or taxonomy()).confidence(confidence)
+    except TaxonomyError as error:
+        raise Rejected(RejectReason.INVALID_CONFIDENCE, f"{where}{error}") from None
 
 
 def refuse_degenerate(hashes: Iterable[tuple[str, str]], where: str = "") -> None:
@@ -72,6 +81,7 @@ def refuse_list(entries: Sequence[HashListEntry], metadata: Mapping[str, str]) -
         where = f"line {entry.line}: "
         labels = entry.labels if entry.labels is not None else file_labels
         admitted_labels(labels, entry.overrides.get("severity") or metadata.get("severity") or None, where)
+        admitted_confidence(entry.overrides.get("confidence") or metadata.get("confidence") or None, where)
         refuse_degenerate(entry.signals.items(), where)
 
 

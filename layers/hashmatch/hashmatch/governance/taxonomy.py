@@ -47,6 +47,8 @@ class Taxonomy:
     version: str
     labels: tuple[Label, ...]
     severities: tuple[str, ...]
+    # How sure a contributor is that an item is in scope.
+    confidences: tuple[str, ...] = ()
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -82,6 +84,15 @@ class Taxonomy:
             raise TaxonomyError(f"severity {raw!r} is not on the scale: {', '.join(self.severities)}")
         return value
 
+    def confidence(self, raw: str | None) -> str | None:
+        """`raw` as a confidence of the scale (None stays None); raises `TaxonomyError` otherwise."""
+        if raw is None or not raw.strip():
+            return None
+        value = raw.strip().lower()
+        if value not in self.confidences:
+            raise TaxonomyError(f"confidence {raw!r} is not on the scale: {', '.join(self.confidences)}")
+        return value
+
 
 def taxonomy_from_json(document: dict[str, Any]) -> Taxonomy:
     labels = tuple(
@@ -97,7 +108,12 @@ def taxonomy_from_json(document: dict[str, Any]) -> Taxonomy:
     names = [name for label in labels for name in (label.id, *label.aliases)]
     if len(names) != len(set(names)):
         raise ValueError("a taxonomy label id or alias is given twice")
-    return Taxonomy(version=str(document["version"]), labels=labels, severities=tuple(document["severities"]))
+    return Taxonomy(
+        version=str(document["version"]),
+        labels=labels,
+        severities=tuple(document["severities"]),
+        confidences=tuple(document.get("confidences", ())),
+    )
 
 
 @cache

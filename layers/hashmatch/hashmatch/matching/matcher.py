@@ -111,6 +111,7 @@ def _verdict(evidence: Iterable[Evidence], items: dict[str, SharedItem], statuse
                 labels=provenance.labels,
                 contributor=provenance.contributor,
                 severity=provenance.severity,
+                confidence=provenance.confidence,
                 incident=provenance.incident,
                 query=found.query,
                 detail=found.detail,

@@ -72,6 +72,7 @@ class RejectReason(StrEnum):
     # information to share (it would match unrelated content).
     INVALID_LABEL = "invalid_label"
     INVALID_SEVERITY = "invalid_severity"
+    INVALID_CONFIDENCE = "invalid_confidence"
     DEGENERATE_HASH = "degenerate_hash"
     # Shares: the hash matches the benign bank (a meme template, a logo, a blank frame); the
     # member shared more items today than its quota allows.

@@ -148,6 +148,8 @@ def match_body(match: Match) -> dict[str, Any]:
     }
     if match.severity:
         body["severity"] = match.severity
+    if match.confidence:
+        body["confidence"] = match.confidence
     if match.incident:
         body["incident"] = match.incident
     if match.detail:
@@ -274,7 +276,7 @@ def item_body(item: SharedItem) -> dict[str, Any]:
         "media": item.media,
         "signals": dict(item.signals),
     }
-    for name in ("severity", "incident", "note"):
+    for name in ("severity", "confidence", "incident", "note"):
         value = getattr(item.provenance, name)
         if value:
             body[name] = value

@@ -420,6 +420,7 @@ class HashmatchService:
             shared_at=self._now(),
             labels=_labels(metadata.get("labels")),
             severity=metadata.get("severity") or None,
+            confidence=metadata.get("confidence") or None,
             incident=metadata.get("incident") or None,
             note=metadata.get("note") or None,
         )
@@ -647,7 +648,8 @@ def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
 def _item_from_entry(entry: HashListEntry, provenance: Provenance) -> SharedItem:
     labels = entry.labels if entry.labels is not None else provenance.labels
     overrides = {
-        name: entry.overrides.get(name) or getattr(provenance, name) for name in ("severity", "incident", "note")
+        name: entry.overrides.get(name) or getattr(provenance, name)
+        for name in ("severity", "confidence", "incident", "note")
     }
     own = Provenance(provenance.contributor, provenance.shared_at, tuple(sorted(labels)), **overrides)
     if entry.hashes is not None and "sha256" in entry.hashes.signals:
