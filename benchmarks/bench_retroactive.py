@@ -21,8 +21,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +38,7 @@ from hashmatch.bank.model import NearEntry, Provenance, SharedItem
 from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
+from hashmatch.media.codec import hashes_to_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import MediaHashes
 from hashmatch.media.uneven import CUT_VIEW_CUTS
@@ -50,6 +53,7 @@ from hashmatch.service.retroactive import (
 from hashmatch.service.service import item_from_media
 from hashmatch_tools.edits import EDITS, REFERENCE_PHOTOS, encode_copy, open_photo
 from hashmatch_tools.fakes import MemoryBank, MemoryRetainedChecks
+from hashmatch_tools.samples import jpeg_bytes
 
 SEED = 20261204
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -74,6 +78,36 @@ def _hash(body: bytes, suffix: str, *, for_sharing: bool = False) -> MediaHashes
         file.write(body)
         file.flush()
         return hash_file(file.name, for_sharing=for_sharing)
+
+
+def share_cost(photo_count: int) -> None:
+    """What cut views cost a share: hashing a shared photo (median over the photos, fastest of 3
+    each) and its hashes' JSON, with them and without them (cut views switched off in this process)."""
+    from unittest import mock
+
+    import hashmatch.media.image as image_module
+
+    bodies = [jpeg_bytes(photo) for photo in _photos(photo_count)]
+
+    def measure() -> tuple[float, float]:
+        times, sizes = [], []
+        for body in bodies:
+            best = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                hashes = _hash(body, ".jpg", for_sharing=True)
+                best = min(best, time.perf_counter() - started)
+            times.append(best)
+            sizes.append(len(json.dumps(hashes_to_json(hashes))))
+        return statistics.median(times) * 1e3, statistics.median(sizes) / 1024
+
+    with_views = measure()
+    with mock.patch.object(image_module, "shared_cut_views", lambda _thumbnail: ()):
+        without = measure()
+    print(
+        f"share: hashing a shared photo {without[0]:.1f} ms without cut views, {with_views[0]:.1f} ms with "
+        f"(median of {len(bodies)}); its hashes' JSON {without[1]:.1f} KB -> {with_views[1]:.1f} KB"
+    )
 
 
 def recall(photo_count: int) -> None:
@@ -196,6 +230,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.skip_recall:
         recall(args.photos)
+    share_cost(args.photos)
     anchor = anchor_per_check()
     print(f"anchor: forward matching each retained check: {anchor * 1e3:.2f} ms per check")
     for size in args.sizes:
