@@ -135,13 +135,14 @@ class DynamoBank:
             update += " SET dispute_reasons = if_not_exists(dispute_reasons, :empty)"
             values[":empty"] = {}
         try:
-            self._table.update_item(
+            record = self._table.update_item(
                 Key=_item_key(item_id),
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=values,
-            )
-            if verdict == "dispute":
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+            if verdict == "dispute":  # the reason goes under the member's name in a map made above
                 record = self._table.update_item(
                     Key=_item_key(item_id),
                     UpdateExpression="SET dispute_reasons.#member = :reason",
@@ -149,8 +150,6 @@ class DynamoBank:
                     ExpressionAttributeValues={":reason": reason},
                     ReturnValues="ALL_NEW",
                 )["Attributes"]
-            else:
-                record = self._table.get_item(Key=_item_key(item_id), ConsistentRead=True)["Item"]
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return None
