@@ -222,11 +222,16 @@ def test_a_copy_checked_before_the_share_comes_back_retroactively_until_purged(
     # pinterest did not opt in (tests/e2e/conftest.py): its own early check stays unreported.
     unretained = coalition.put("check", "pinterest", "early.jpg", jpeg_bytes(mirrored(original), 45))
     assert [v["event_type"] for v in coalition.verdicts("pinterest", {unretained}, TIMEOUT)] == ["check.clean"]
+    assert local_stack.stack is not None
+    scan_function = local_stack.stack.physical_names("RetroScanFunction")["ref"]
+    slices = local_stack.invoked[scan_function]
     started = time.monotonic()
 
     coalition.put("share", "youtube", "source.jpg", jpeg_bytes(original), {"labels": "graphic-violence"})
     (found,) = coalition.verdicts("reddit", {early}, TIMEOUT)
     elapsed = time.monotonic() - started
+    # The scan was fanned out: its slices went to RetroScanFunction through Lambda's Invoke.
+    assert local_stack.invoked[scan_function] > slices
 
     assert found["event_type"] == "match.found" and found["retroactive"] is True
     assert found["content_id"] == "r-1" and found["checked_at"] == clean["occurred_at"]

@@ -3,87 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from hashmatch.aws.retained import DynamoRetainedChecks
 from hashmatch.aws.retained_shards import (
     RETENTION_TAG,
-    RetainedCompactor,
     RetainedShard,
     S3RetainedShards,
     ShardConflict,
-    ShardedRetainedChecks,
     shard_key,
 )
-from hashmatch.bank.model import Provenance
-from hashmatch.media.image import hash_picture
-from hashmatch.service.notifications import ObjectRef
-from hashmatch.service.retroactive import RetainedCheck, RetentionPolicy, RetroactiveScanner
-from hashmatch.service.service import item_from_media
+from hashmatch.service.retroactive import RetentionPolicy, RetroactiveScanner
 from hashmatch_tools.local.template import Stack
 from hashmatch_tools.samples import mirrored, resized, smooth_photo
+from tests.integration.retained_world import at, build_world, found, retained_check, shared
 
 pytestmark = pytest.mark.integration
 
 REGION = "us-east-1"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 12, 20, tzinfo=UTC)
-
-    def __call__(self) -> float:
-        return self.now.timestamp()
-
-
-def _at(clock: Clock, minutes_ago: float) -> str:
-    moment = clock.now - timedelta(minutes=minutes_ago)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _check(platform: str, key: str, image: Any, checked_at: str) -> RetainedCheck:
-    hashes = replace(hash_picture(image), uneven_crops=None)
-    return RetainedCheck(platform, ObjectRef("ingest", key, "e", 1, "s"), f"post-{key}", checked_at, hashes)
-
-
-def _shared(seed: int) -> Any:
-    hashes = hash_picture(smooth_photo(seed, (480, 320)), for_sharing=True)
-    hashes = replace(hashes, signals={**hashes.signals, "sha256": f"{seed:064d}"})
-    return item_from_media(hashes, Provenance("tiktok", "2026-12-01T12:20:00Z"))
-
-
 @pytest.fixture
 def world(moto_aws: Stack) -> dict[str, Any]:
-    """Retained checks over three hours: copies of two photos, and unrelated pictures."""
-    clock = Clock()
-    session = boto3.session.Session(region_name=REGION)
-    table = session.resource("dynamodb").Table(moto_aws.physical_names("BankTable")["ref"])
-    s3 = session.client("s3")
-    bucket = moto_aws.physical_names("RetainedBucket")["ref"]
-    dynamo = DynamoRetainedChecks(table, clock)
-    shards = S3RetainedShards(bucket, s3)
-    sharded = ShardedRetainedChecks(dynamo, shards, clock)
-    for number, (minutes, seed, copy) in enumerate(
-        [(150, 13, True), (140, 50, False), (95, 21, True), (80, 51, False), (10, 13, True), (5, 52, False)]
-    ):
-        photo = smooth_photo(seed, (480, 320))
-        image = mirrored(resized(photo, 0.8)) if copy else photo
-        sharded.retain(_check("facebook", f"k{number}", image, _at(clock, minutes)), 30)
-    sharded.retain(_check("youtube", "y0", smooth_photo(21, (480, 320)), _at(clock, 200)), 7)
-    compactor = RetainedCompactor(dynamo, shards, ["facebook", "youtube", "tiktok"], clock)
-    return {"clock": clock, "sharded": sharded, "dynamo": dynamo, "shards": shards, "compactor": compactor,
-            "s3": s3, "bucket": bucket}  # fmt: skip
-
-
-def _found(retained: Any, clock: Clock, seeds: tuple[int, ...] = (13, 21)) -> set[tuple[str, str]]:
-    scanner = RetroactiveScanner(retained, RetentionPolicy({"facebook": 30, "youtube": 7}))
-    matches = scanner.scan([_shared(seed) for seed in seeds], clock.now)
-    return {(m.check.platform, m.check.obj.key) for m in matches}
+    return build_world(moto_aws)
 
 
 def _keys(world: dict[str, Any]) -> list[str]:
@@ -93,7 +38,7 @@ def _keys(world: dict[str, Any]) -> list[str]:
 
 def test_compaction_moves_hours_before_the_current_one_and_the_scan_finds_the_same_matches(world) -> None:
     clock = world["clock"]
-    before = _found(world["dynamo"], clock)
+    before = found(world["dynamo"], clock)
     assert before == {("facebook", "k0"), ("facebook", "k2"), ("facebook", "k4"), ("youtube", "y0")}
 
     report = world["compactor"].compact()
@@ -107,8 +52,8 @@ def test_compaction_moves_hours_before_the_current_one_and_the_scan_finds_the_sa
     ]
     # The table keeps only the current hour's checks.
     assert sorted(c.obj.key for c in world["dynamo"].checks("facebook", "2026-11-01")) == ["k4", "k5"]
-    assert _found(world["sharded"], clock) == before
-    assert _found(world["sharded"], clock, seeds=(99,)) == set()
+    assert found(world["sharded"], clock) == before
+    assert found(world["sharded"], clock, seeds=(99,)) == set()
     tags = world["s3"].get_object_tagging(Bucket=world["bucket"], Key=_keys(world)[0])["TagSet"]
     assert tags == [{"Key": RETENTION_TAG, "Value": "30"}]
 
@@ -118,14 +63,14 @@ def test_a_rerun_adds_no_duplicates_and_an_interrupted_run_is_counted_once(world
     world["compactor"].compact()
     assert world["compactor"].compact().moved == {}
     # A run that wrote its shard and died before deleting: the same check in the table and a shard.
-    late = _check("facebook", "k0", mirrored(resized(smooth_photo(13, (480, 320)), 0.8)), _at(clock, 150))
+    late = retained_check("facebook", "k0", mirrored(resized(smooth_photo(13, (480, 320)), 0.8)), at(clock, 150))
     dynamo.retain(late, 30)
     keys = [c.obj.key for c in sharded.checks("facebook", "2026-11-01")]
     assert sorted(keys) == ["k0", "k1", "k2", "k3", "k4", "k5"]
     assert len([m for m in RetroactiveScanner(sharded, RetentionPolicy({"facebook": 30})).scan(
-        [_shared(13)], clock.now) if m.check.obj.key == "k0"]) == 1  # fmt: skip
+        [shared(13)], clock.now) if m.check.obj.key == "k0"]) == 1  # fmt: skip
     # A late check of an hour already compacted is merged into its shard.
-    dynamo.retain(_check("facebook", "k9", smooth_photo(60, (480, 320)), _at(clock, 145)), 30)
+    dynamo.retain(retained_check("facebook", "k9", smooth_photo(60, (480, 320)), at(clock, 145)), 30)
     assert world["compactor"].compact().moved == {"facebook": 2}
     keys = [c.obj.key for c in sharded.checks("facebook", "2026-11-01")]
     assert sorted(keys) == ["k0", "k1", "k2", "k3", "k4", "k5", "k9"]
@@ -135,9 +80,9 @@ def test_expired_checks_and_shards_are_never_scanned(world) -> None:
     clock = world["clock"]
     world["compactor"].compact()
     clock.now += timedelta(days=7, hours=1)  # youtube's 7 days are over; facebook's 30 are not
-    assert _found(world["sharded"], clock) == {("facebook", "k0"), ("facebook", "k2"), ("facebook", "k4")}
+    assert found(world["sharded"], clock) == {("facebook", "k0"), ("facebook", "k2"), ("facebook", "k4")}
     clock.now += timedelta(days=24)
-    assert _found(world["sharded"], clock) == set()
+    assert found(world["sharded"], clock) == set()
     assert list(world["sharded"].checks("facebook", "2026-11-01")) == []
 
 
@@ -145,15 +90,15 @@ def test_purge_removes_from_the_shards_at_once(world) -> None:
     clock, sharded = world["clock"], world["sharded"]
     world["compactor"].compact()
     # Before 10:30: the 09 shard goes, the 10 shard is rewritten without its 10:05 check.
-    before = _at(clock, 115)
+    before = at(clock, 115)
     assert sharded.purge("facebook", before) == 2
     assert shard_key("facebook", "2026-12-01T09") not in _keys(world)
     keys = sorted(c.obj.key for c in sharded.checks("facebook", "2026-11-01"))
     assert keys == ["k2", "k3", "k4", "k5"]
-    assert _found(sharded, clock) == {("facebook", "k2"), ("facebook", "k4"), ("youtube", "y0")}
+    assert found(sharded, clock) == {("facebook", "k2"), ("facebook", "k4"), ("youtube", "y0")}
     assert sharded.purge("facebook") == 4
     assert not [k for k in _keys(world) if k.startswith("retained/facebook/")]
-    assert _found(sharded, clock) == {("youtube", "y0")}
+    assert found(sharded, clock) == {("youtube", "y0")}
 
 
 def test_a_shard_rewritten_meanwhile_is_not_overwritten(world) -> None:
@@ -196,7 +141,7 @@ def test_an_hour_whose_shard_a_purge_rewrote_meanwhile_is_left_for_the_next_run(
     assert sorted(c.obj.key for c in world["dynamo"].checks("facebook", "2026-11-01")) == ["k1", "k2", "k4", "k5"]
     monkeypatch.setattr(shards, "put", put)
     assert world["compactor"].compact().moved == {"facebook": 2}
-    assert _found(world["sharded"], world["clock"]) == {
+    assert found(world["sharded"], world["clock"]) == {
         ("facebook", "k0"),
         ("facebook", "k2"),
         ("facebook", "k4"),

@@ -410,8 +410,10 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
     # The share function's retroactive scan reads compacted retained checks (hashes only).
     retained = stack.physical_names("RetainedBucket")["Arn"]
     shards = {f"{retained}/retained/*"} if function == "ShareFunction" else set()
-    assert granted.pop("s3:GetObject") == {f"{signals}/signals/*", answers, *shards}
-    assert granted.pop("s3:DeleteObject") == {f"{signals}/signals/*"}
+    # ... and fans it out: the new items for the workers, their answers too large to return.
+    scans = {f"{retained}/scans/*"} if function == "ShareFunction" else set()
+    assert granted.pop("s3:GetObject") == {f"{signals}/signals/*", answers, *shards, *scans}
+    assert granted.pop("s3:DeleteObject") == {f"{signals}/signals/*", *scans}
     assert granted.pop("s3:ListBucket") == {signals, *({retained} if shards else set())}
     assert granted.pop("sns:Publish") == {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-*"}
     assert granted.pop("sqs:SendMessage") == {stack.physical_names("ParkedQueue")["Arn"]}
@@ -419,7 +421,9 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
     if function == "CheckFunction":
         assert granted.pop("s3:PutObject") == {f"{results}/results/*", answers, audit}
     else:
-        assert granted.pop("s3:PutObject") == {answers, audit}
+        assert granted.pop("s3:PutObject") == {answers, audit, *scans}
+    if function == "ShareFunction":
+        assert granted.pop("lambda:InvokeFunction") == {stack.physical_names("RetroScanFunction")["Arn"]}
     table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
     assert all(action.startswith("dynamodb:") for action in granted)
     assert all(resources <= {table, f"{table}/index/*"} for resources in granted.values())
@@ -534,7 +538,12 @@ def test_retained_shards_are_private_encrypted_tls_only_unversioned_and_expire_b
     assert all(properties["PublicAccessBlockConfiguration"].values())
     assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert "VersioningConfiguration" not in properties  # a purge must leave no copy behind
-    expiring = [r for r in properties["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+    rules = properties["LifecycleConfiguration"]["Rules"]
+    expiring = [r for r in rules if "ExpirationInDays" in r and r.get("Prefix") == SHARD_PREFIX]
+    # A fanned-out scan's objects outlive it by at most a day (a share function killed mid-scan).
+    scans = [r for r in rules if r.get("Prefix") == "scans/"]
+    assert [(r["Status"], r["ExpirationInDays"], "TagFilters" in r) for r in scans] == [("Enabled", 1, False)]
+    assert len(expiring) + len(scans) == len([r for r in rules if "ExpirationInDays" in r])
     assert {(r["Prefix"], r["TagFilters"][0]["Key"], r["TagFilters"][0]["Value"]) for r in expiring} == {
         (SHARD_PREFIX, RETENTION_TAG, str(tier)) for tier in RETENTION_TIERS
     }
@@ -569,7 +578,30 @@ def test_the_compaction_moves_only_retained_checks_and_only_the_share_function_r
                 "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{RETAINED_PREFIX}*"]}
             }
     share = _granted(stack, "ShareFunction")
-    assert {a for a, r in share.items() if any(x.startswith(retained) for x in r)} == {"s3:GetObject", "s3:ListBucket"}
+    assert {a for a, r in share.items() if f"{retained}/retained/*" in r or retained in r} == {
+        "s3:GetObject",
+        "s3:ListBucket",
+    }
+    assert {x for r in share.values() for x in r if x.startswith(f"{retained}/")} == {
+        f"{retained}/retained/*",
+        f"{retained}/scans/*",
+    }
+    # The scan's workers only read retained checks (and the scan's own request, where they may
+    # leave an answer too large to return): no bank write, no topic, no other table partition.
+    assert _granted(stack, "RetroScanFunction") == {
+        "dynamodb:Query": {table},
+        "s3:GetObject": {f"{retained}/retained/*", f"{retained}/scans/*"},
+        "s3:PutObject": {f"{retained}/scans/*"},
+    }
+    for statement in (s for p in _props(stack, "RetroScanFunction")["Policies"] for s in p["Statement"]):
+        if statement["Action"] == "dynamodb:Query":
+            assert statement["Condition"] == {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{RETAINED_PREFIX}*"]}
+            }
+    assert (
+        stack.function_environment("ShareFunction")["RETRO_SCAN_FUNCTION"]
+        == stack.physical_names("RetroScanFunction")["ref"]
+    )
     assert (
         stack.function_environment("ShareFunction")["RETAINED_BUCKET"] == stack.physical_names("RetainedBucket")["ref"]
     )

@@ -143,6 +143,17 @@ def handle_compaction_run(context: Any) -> dict[str, Any]:
     return report.as_dict()
 
 
+def handle_retro_scan(event: dict[str, Any]) -> dict[str, Any]:
+    """One slice of a share's retroactive scan (`hashmatch.aws.retro_fanout`); what it matched."""
+    from hashmatch.aws.retro_fanout import scan_worker
+
+    answer = scan_worker().handle(event)
+    logger.info(
+        "retroactive scan slice", kind=event.get("slice", {}).get("kind"), matched=len(answer.get("matched", ()))
+    )
+    return answer
+
+
 def _correlate(record: SQSRecord) -> None:
     """Log lines of this record carry its message id (and the key once known)."""
     logger.remove_keys(["key"])

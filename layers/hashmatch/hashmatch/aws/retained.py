@@ -95,10 +95,15 @@ class DynamoRetainedChecks:
             }
         )
 
-    def checks(self, platform: str, since: str) -> Iterator[RetainedCheck]:
+    def checks(self, platform: str, since: str, until: str | None = None) -> Iterator[RetainedCheck]:
+        """`platform`'s unexpired retained checks made at or after `since` (and before `until`,
+        when given: a slice of time a scan worker reads)."""
         now = int(self._clock())
         for day in _days(since, datetime.fromtimestamp(now, UTC)):
-            condition = Key("pk").eq(_partition(platform, day)) & Key("sk").gte(since)
+            if until is not None and day > until[:10]:
+                break
+            sk = Key("sk").gte(since) if until is None else Key("sk").between(since, until)
+            condition = Key("pk").eq(_partition(platform, day)) & sk
             for record in self._query(condition, Attr("expires_at").gt(now)):
                 yield self._check(platform, record)
 

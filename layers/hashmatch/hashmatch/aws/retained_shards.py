@@ -61,6 +61,7 @@ __all__ = [
     "ShardConflict",
     "ShardError",
     "ShardedRetainedChecks",
+    "live_prints",
     "prints_length",
     "read_shard",
     "write_shard",
@@ -238,6 +239,8 @@ class _ShardChecks(Sequence[RetainedCheck]):
 class ListedShard:
     key: str
     etag: str
+    # Bytes of the whole object, as listed (0 when not known).
+    size: int = 0
 
 
 class S3RetainedShards:
@@ -259,7 +262,7 @@ class S3RetainedShards:
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
             for listed in page.get("Contents", []):
                 if listed["Key"].endswith(".shard") and listed["Key"] >= start:
-                    found.append(ListedShard(listed["Key"], listed["ETag"]))
+                    found.append(ListedShard(listed["Key"], listed["ETag"], int(listed.get("Size", 0))))
         return found
 
     def shard(self, listed: ListedShard) -> RetainedShard:
@@ -334,7 +337,7 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _live(shard: RetainedShard, since: str, now: float, skip: set[str]) -> RetainedPrints | None:
+def live_prints(shard: RetainedShard, since: str, now: float, skip: set[str] | None = None) -> RetainedPrints | None:
     """`shard`'s prints with only its checks made at or after `since`, unexpired and not in `skip`."""
     live = (shard.checked_at >= since.encode()) & (shard.expires_at > int(now))
     if skip:
@@ -378,7 +381,7 @@ class ShardedRetainedChecks:
             yield RetainedPrints(tail)
         skip = {check.check_id for check in tail}
         for listed in self._shards.listed(platform, since[:13]):
-            prints = _live(self._shards.shard(listed), since, now, skip)
+            prints = live_prints(self._shards.shard(listed), since, now, skip)
             if prints is not None:
                 yield prints
 

@@ -147,6 +147,15 @@ def retained_checks(settings: Settings, session: boto3.session.Session) -> Retai
     return ShardedRetainedChecks(table, S3RetainedShards(settings.retained_bucket, session.client("s3")))
 
 
+def _retro_fan_out(settings: Settings, session: boto3.session.Session) -> Any:
+    """The retroactive scan's fan-out to its worker function, where one is deployed with shards."""
+    if not (settings.retro_scan_function and settings.retained_bucket):
+        return None
+    from hashmatch.aws.retro_fanout import build_fan_out
+
+    return build_fan_out(settings, session)
+
+
 def build_runtime(
     settings: Settings, session: boto3.session.Session | None = None, telemetry: Telemetry | None = None
 ) -> CoalitionRuntime:
@@ -169,6 +178,7 @@ def build_runtime(
         rules=settings.rules,
         audit=S3AuditLog(settings.audit_bucket, s3) if settings.audit_bucket else None,
         handoffs=S3HandOffs(settings.signals_bucket, s3) if settings.signals_bucket else None,
+        retro_fan_out=_retro_fan_out(settings, session),
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 

@@ -66,6 +66,7 @@ __all__ = [
     "RetainedChecks",
     "RetainedPrintSource",
     "RetainedPrints",
+    "RetainedScanFanOut",
     "RetentionPolicy",
     "RetroactiveMatch",
     "RetroactiveScanner",
@@ -169,6 +170,17 @@ class RetainedPrintSource(Protocol):
     def prints(self, platform: str, since: str) -> Iterator[RetainedPrints]:
         """`platform`'s unexpired retained checks made at or after `since`, each exactly once,
         in one or more packed batches."""
+        ...
+
+
+@runtime_checkable
+class RetainedScanFanOut(Protocol):
+    """Runs a scan's candidate step and verdicts across parallel workers (one slice of the retained
+    checks each) instead of in this process: for stores too large for one invocation to read."""
+
+    def matched_checks(self, items: Sequence[SharedItem], since: Mapping[str, str]) -> list[RetainedCheck]:
+        """The retained checks of each platform in `since` (made at or after its time, unexpired)
+        that `items` match, each once; raises when a slice could not be scanned."""
         ...
 
 
@@ -355,24 +367,36 @@ class RetroactiveScanner:
         retained: RetainedChecks,
         policy: RetentionPolicy,
         thresholds: Callable[[str], Thresholds] = lambda _platform: Thresholds(),
+        fan_out: RetainedScanFanOut | None = None,
     ) -> None:
         self._retained = retained
         self._policy = policy
         self._thresholds = thresholds
+        self._fan_out = fan_out
 
     def scan(self, items: Sequence[SharedItem], now: datetime) -> list[RetroactiveMatch]:
-        """Every opted-in platform's unexpired retained checks that the active `items` match."""
+        """Every opted-in platform's unexpired retained checks that the active `items` match.
+
+        With a fan-out, workers return the checks they matched and the verdicts are made again
+        here (a handful of checks): the same `scan_checks`, so the same matches."""
         active = [item for item in items if item.status == "active"]
         if not active:
             return []
+        since = {
+            platform: (now - timedelta(days=days)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            for platform, days in sorted(self._policy.days.items())
+        }
+        if self._fan_out is not None:
+            if not since:
+                return []
+            return self.scan_checks(active, self._fan_out.matched_checks(active, since))
         found: list[RetroactiveMatch] = []
-        for platform, days in sorted(self._policy.days.items()):
-            since = (now - timedelta(days=days)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for platform, since_time in since.items():
             if isinstance(self._retained, RetainedPrintSource):
-                for prints in self._retained.prints(platform, since):
+                for prints in self._retained.prints(platform, since_time):
                     found += self.scan_checks(active, prints)
             else:
-                found += self.scan_checks(active, self._retained.checks(platform, since))
+                found += self.scan_checks(active, self._retained.checks(platform, since_time))
         return found
 
     def scan_checks(

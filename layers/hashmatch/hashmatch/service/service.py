@@ -58,7 +58,13 @@ from hashmatch.service.notifications import (
     verdict_notification,
 )
 from hashmatch.service.ports import AuditLog, AuditRecord, Bank, Notifier, ResultStore
-from hashmatch.service.retroactive import RetainedCheck, RetainedChecks, RetentionPolicy, RetroactiveScanner
+from hashmatch.service.retroactive import (
+    RetainedCheck,
+    RetainedChecks,
+    RetainedScanFanOut,
+    RetentionPolicy,
+    RetroactiveScanner,
+)
 from hashmatch.service.routing import Outcome
 from hashmatch.service.submission import CheckEntry, Kind, Submission
 from hashmatch.service.telemetry import NO_TELEMETRY, Metric, Telemetry, Unit, timed
@@ -102,6 +108,7 @@ class HashmatchService:
         rules: CoalitionRules | None = None,
         audit: AuditLog | None = None,
         handoffs: HandOffs | None = None,
+        retro_fan_out: RetainedScanFanOut | None = None,
     ) -> None:
         self._bank = bank
         self._notifier = notifier
@@ -114,7 +121,9 @@ class HashmatchService:
         self._answers: AnswerStore = answers if answers is not None else MemoryAnswers()
         self._retained = retained
         self._retention = retention or RetentionPolicy({})
-        self._scanner = RetroactiveScanner(retained, self._retention, thresholds) if retained is not None else None
+        self._scanner = (
+            RetroactiveScanner(retained, self._retention, thresholds, retro_fan_out) if retained is not None else None
+        )
         self._governance = Governance(
             bank=bank,
             platforms=platforms,

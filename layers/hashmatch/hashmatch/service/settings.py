@@ -26,6 +26,9 @@ SNAPSHOT_BUCKET = "SNAPSHOT_BUCKET"
 # Where retained checks are compacted into hourly shards (hashmatch.aws.retained_shards).
 RETAINED_BUCKET = "RETAINED_BUCKET"
 SIGNALS_BUCKET = "SIGNALS_BUCKET"
+# The function a share's retroactive scan fans out to (one slice of the retained checks each);
+# unset: the share function scans them all itself.
+RETRO_SCAN_FUNCTION = "RETRO_SCAN_FUNCTION"
 RESULTS_BUCKET = "RESULTS_BUCKET"
 CHECK_QUEUE_URL = "CHECK_QUEUE_URL"
 SHARE_QUEUE_URL = "SHARE_QUEUE_URL"
@@ -136,6 +139,8 @@ class Settings:
     rules: CoalitionRules = field(default_factory=CoalitionRules)
     # Where the audit log is written (None: nowhere, for tests without one).
     audit_bucket: str | None = None
+    # The retroactive scan's worker function (None: the share function scans alone).
+    retro_scan_function: str | None = None
 
     def thresholds_for(self, platform: str) -> Thresholds:
         """The thresholds `platform` asked for, or the defaults."""
@@ -166,6 +171,7 @@ class Settings:
             retention=_retention(env.get(RETROACTIVE_PLATFORMS, ""), platforms),
             rules=_rules(env, platforms),
             audit_bucket=env.get(AUDIT_BUCKET, "").strip() or None,
+            retro_scan_function=env.get(RETRO_SCAN_FUNCTION, "").strip() or None,
         )
 
 

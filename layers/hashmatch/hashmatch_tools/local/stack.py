@@ -8,6 +8,7 @@ very handler the Lambda runs (`CodeUri` + `Handler` from the template) with an S
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import http.server
 import importlib.util
@@ -49,6 +50,8 @@ LOOKUP_API_VARIABLE = "LOOKUP_API_URL"
 LOOKUP_API_OUTPUT = "LookupApiUrl"
 # Where clients of the local stack find its HTTP API: an SSM parameter on the local endpoint.
 LOOKUP_API_PARAMETER = "/hashmatch-local/lookup-api-url"
+# Where the functions' Lambda clients send `Invoke` (boto3 reads the service's own endpoint here).
+LAMBDA_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_LAMBDA"
 
 # A WSGI application, and what wraps one: `LocalStack(function_middleware=...)` puts such a wrapper
 # (hashmatch_tools.local.faults) between the functions and the AWS emulation.
@@ -314,6 +317,11 @@ class LocalStack:
         self.functions: list[QueueFunction] = []
         # (method, path as the template writes it, `{name}` parameters included) -> handler
         self.routes: dict[tuple[str, str], Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
+        # Functions other functions invoke (no event source): name -> (handler, timeout, memory)
+        self.invocable: dict[str, tuple[Callable[[dict[str, Any], Any], dict[str, Any]], int, int]] = {}
+        self._invocations: http.server.HTTPServer | None = None
+        # Invocations served per function name (what a test can check the fan-out went through).
+        self.invoked: collections.Counter[str] = collections.Counter()
         self.api_endpoint = ""
         self._api: http.server.HTTPServer | None = None
 
@@ -346,6 +354,7 @@ class LocalStack:
         self._create_resources()
         self._configure_functions()
         self._serve_api()
+        self._serve_invocations()
         if poll:
             for function in self.functions:
                 for _instance in range(self._instances):
@@ -374,9 +383,10 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._api is not None:
-            self._api.shutdown()
-            self._api.server_close()
+        for server in (self._api, self._invocations):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
         if self._function_server is not None:
             self._function_server.shutdown()
             self._function_server.server_close()
@@ -421,6 +431,12 @@ class LocalStack:
         for logical, spec in stack.of_type("AWS::Serverless::Function").items():
             properties = {**function_globals, **spec.get("Properties", {})}
             os.environ.update(stack.function_environment(logical))
+            if not properties.get("Events"):
+                self.invocable[stack.physical_names(logical)["ref"]] = (
+                    _load_handler(self.root, properties["CodeUri"], properties["Handler"]),
+                    int(stack.resolve(properties.get("Timeout", 3))),
+                    int(stack.resolve(properties.get("MemorySize", 128))),
+                )
             for event in properties.get("Events", {}).values():
                 if event.get("Type") == "HttpApi":
                     route = (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
@@ -512,6 +528,52 @@ class LocalStack:
             Name=LOOKUP_API_PARAMETER, Value=self.api_endpoint, Type="String", Overwrite=True
         )
         thread = threading.Thread(target=self._api.serve_forever, daemon=True, name="LookupApi")
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve_invocations(self) -> None:
+        """Lambda's synchronous `Invoke` for the functions other functions invoke, on 127.0.0.1:
+        ``POST /2015-03-31/functions/<name>/invocations``, the handler's JSON answer, or Lambda's
+        error payload with ``X-Amz-Function-Error: Unhandled``. Requests run side by side, as
+        Lambda runs concurrent invocations in instances of their own."""
+        if not self.invocable:
+            return
+        functions, invoked = self.invocable, self.invoked
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                match = re.fullmatch(r"/2015-03-31/functions/([^/]+)/invocations", self.path.partition("?")[0])
+                name = urllib.parse.unquote(match.group(1)) if match else ""
+                length = int(self.headers.get("content-length") or 0)
+                request = self.rfile.read(length)
+                error = ""
+                if name not in functions:
+                    status, payload = 404, {"Type": "User", "Message": f"Function not found: {name}"}
+                else:
+                    handler, timeout, memory = functions[name]
+                    invoked[name] += 1
+                    status = 200
+                    try:
+                        payload = handler(json.loads(request or b"{}"), _LambdaContext(name, timeout, memory))
+                    except Exception as failure:  # Lambda answers an unhandled error, it does not fail the call
+                        logger.warning("%s failed an invocation", name, exc_info=True)
+                        error = "Unhandled"
+                        payload = {"errorMessage": str(failure), "errorType": type(failure).__name__}
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                if error:
+                    self.send_header("X-Amz-Function-Error", error)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug("lambda: " + format, *args)
+
+        self._invocations = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        os.environ[LAMBDA_ENDPOINT_VARIABLE] = f"http://127.0.0.1:{self._invocations.server_address[1]}"
+        thread = threading.Thread(target=self._invocations.serve_forever, daemon=True, name="LambdaInvoke")
         thread.start()
         self._threads.append(thread)
 
