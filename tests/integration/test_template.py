@@ -100,6 +100,10 @@ def test_fewer_platforms_give_fewer_resources() -> None:
     assert topics == ["OperatorAlarmTopic", "PlatformTopicalpha", "PlatformTopicbeta"]
 
 
+# (The lookup API matches at the defaults: see hashmatch/aws/api.py.)
+MATCHING_FUNCTIONS = ("CheckFunction", "ShareFunction", "RetroScanFunction")
+
+
 def test_function_environment_contract(template: dict[str, Any], stack: Stack) -> None:
     for logical in COALITION_FUNCTIONS:
         env = stack.function_environment(logical)
@@ -112,6 +116,9 @@ def test_function_environment_contract(template: dict[str, Any], stack: Stack) -
         for platform in PLATFORMS:
             topic = stack.physical_names(f"PlatformTopic{platform}")["TopicArn"]
             assert env["TOPIC_ARN_TEMPLATE"].replace("{platform}", platform) == topic
+    # Whatever matches does so at the member's thresholds: checks, retroactive scans and their slices.
+    thresholds = {stack.function_environment(f).get("PLATFORM_THRESHOLDS") for f in MATCHING_FUNCTIONS}
+    assert thresholds == {stack.function_environment("CheckFunction")["PLATFORM_THRESHOLDS"]}
     edge = stack.function_environment("HashFunction")
     assert edge["CHECK_QUEUE_URL"] == stack.physical_names("CheckQueue")["ref"]
     assert edge["SHARE_QUEUE_URL"] == stack.physical_names("ShareQueue")["ref"]
