@@ -394,12 +394,16 @@ def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
     objects = {f"{BUCKET_ARN}/{action}/*" for action in ACTIONS}
     signals = stack.physical_names("SignalsBucket")["Arn"]
     api = stack.physical_names("LookupApi")["ref"]
+    # A long shared video's segments: queued back to the hashing queue, their hashes kept and read
+    # under signals/segments/ until all are in.
+    segments = f"{signals}/signals/segments/*"
     assert granted == {
-        "s3:GetObject": objects,
-        "s3:DeleteObject": objects,
-        "s3:ListBucket": {BUCKET_ARN},
+        "s3:GetObject": objects | {segments},
+        "s3:DeleteObject": objects | {segments},
+        "s3:ListBucket": {BUCKET_ARN, signals},
         "s3:PutObject": {f"{signals}/signals/*"},
-        "sqs:SendMessage": {stack.physical_names(q)["Arn"] for q in ("CheckQueue", "ShareQueue")} | {parked},
+        "sqs:SendMessage": {stack.physical_names(q)["Arn"] for q in ("CheckQueue", "ShareQueue", "HashQueue")}
+        | {parked},
         "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/candidates"},
         # Members in their own accounts: the ids of the platforms' roles, to tell who wrote an object.
         "iam:GetRole": {f"arn:aws:iam::{ACCOUNT}:role/hashmatch-members/{STACK_NAME}/*"},

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from hashmatch.media.model import Limits, Rejected, RejectReason
+from hashmatch.media.model import Limits, NeedsSegments, Rejected, RejectReason
 from hashmatch.media.video import ALL_FRAMES, hash_video
 from hashmatch.service.notifications import EventType
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
@@ -32,7 +32,6 @@ def clip(tmp_path_factory) -> str:
     [
         (Limits(max_video_frame_pixels=160 * 120 - 1), None, "pixels per frame"),
         (Limits(max_video_fps=20), None, "frames per second"),
-        (Limits(max_shared_video_pixel_frames=160 * 120 * 24 * 1.5), ALL_FRAMES, "share it in shorter parts"),
     ],
 )
 def test_videos_over_a_bound_are_rejected_before_decoding_naming_the_limit(clip, limits, fps, says) -> None:
@@ -40,6 +39,24 @@ def test_videos_over_a_bound_are_rejected_before_decoding_naming_the_limit(clip,
         hash_video(clip, limits, fps=fps)
     assert rejected.value.reason is RejectReason.TOO_LARGE
     assert says in rejected.value.message
+
+
+def test_a_shared_video_over_what_one_go_hashes_is_hashed_in_windows_that_add_up_to_the_whole(clip) -> None:
+    tight = Limits(max_shared_video_pixel_frames=160 * 120 * 24 * 0.8)  # 0.8 s of this clip in one go
+    with pytest.raises(NeedsSegments) as long:
+        hash_video(clip, tight, fps=ALL_FRAMES)
+    windows = long.value.windows()
+    assert [round(start, 2) for start, _ in windows] == [0.0, 0.67, 1.33] and windows[-1][1] is None
+    refusal = long.value.as_rejection()  # where nothing can split the work
+    assert refusal.reason is RejectReason.TOO_LARGE and "share it in shorter parts" in refusal.message
+
+    parts = [hash_video(clip, tight, fps=ALL_FRAMES, window=window) for window in windows]
+
+    whole = hash_video(clip, Limits(), fps=ALL_FRAMES)
+    assert [frame for part in parts for frame in part.frames] == list(whole.frames)
+    assert all(part.signals == whole.signals and part.duration == whole.duration for part in parts)
+    with pytest.raises(Rejected, match="window of 2 s"):
+        hash_video(clip, tight, fps=ALL_FRAMES, window=(0.0, None))
 
 
 def test_the_shared_video_bound_applies_to_shares_only(clip) -> None:

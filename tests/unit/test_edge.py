@@ -219,7 +219,7 @@ def test_a_crashing_decoder_is_a_rejection_not_a_failed_batch(tmp_path: Path, mo
     """A child killed by a signal (a decoder's segfault) comes back as `corrupt`, and the server goes on."""
     from hashmatch.edge import sandbox as module
 
-    def crash(path: str, for_sharing: bool, media_limits: object) -> bytes:
+    def crash(path: str, for_sharing: bool, media_limits: object, window: object = None) -> bytes:
         faulthandler.disable()  # pytest's, inherited by the child: no traceback noise for a planned crash
         os.kill(os.getpid(), signal.SIGSEGV)
         return b""

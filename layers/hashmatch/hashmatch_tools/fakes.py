@@ -14,11 +14,12 @@ from typing import Any
 
 from hashmatch.bank.model import SharedItem
 from hashmatch.edge.ingest import EdgeHasher, Hasher
+from hashmatch.edge.segments import SegmentTask
 from hashmatch.governance.incidents import Incident
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
-from hashmatch.media.model import Limits
+from hashmatch.media.model import Limits, MediaHashes
 from hashmatch.service.handoffs import MemoryHandOffs
 from hashmatch.service.notifications import Notification, ObjectRef
 from hashmatch.service.ports import AuditRecord, Bank, BankChange, FetchedObject
@@ -286,6 +287,7 @@ def service_on(
     results = MemoryResults()
     handoffs = options.pop("handoffs", None) or MemoryHandOffs()
     principals = options.pop("principals", None)
+    segments = options.pop("segments", None)
     coalition = HashmatchService(
         bank=bank,
         notifier=notifier,
@@ -306,8 +308,31 @@ def service_on(
         limits=limits,
         telemetry=options.get("telemetry", NO_TELEMETRY),
         principals=principals,
+        segments=segments,
     )
     return Pipeline(edge, coalition, sink, results)
+
+
+class MemorySegments:
+    """`hashmatch.edge.segments.SegmentStore` in memory: `queued` holds the tasks scheduled (a test
+    runs them, in any order, with `EdgeHasher.process_segment`)."""
+
+    def __init__(self) -> None:
+        self.queued: list[SegmentTask] = []
+        self.kept: dict[str, dict[int, MediaHashes]] = {}
+
+    def schedule(self, tasks: Sequence[SegmentTask]) -> None:
+        self.queued.extend(tasks)
+
+    def put_part(self, task: SegmentTask, hashes: MediaHashes) -> None:
+        self.kept.setdefault(task.share_id, {})[task.index] = hashes
+
+    def parts(self, task: SegmentTask) -> list[MediaHashes] | None:
+        kept = self.kept.get(task.share_id, {})
+        return [kept[n] for n in range(task.count)] if len(kept) == task.count else None
+
+    def discard(self, task: SegmentTask) -> None:
+        self.kept.pop(task.share_id, None)
 
 
 class MemoryAuditLog:

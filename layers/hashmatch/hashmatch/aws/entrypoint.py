@@ -43,6 +43,7 @@ from hashmatch.aws.runtime import (
     member_runtime,
     thread_telemetry,
 )
+from hashmatch.edge.segments import segment_task_from_message
 from hashmatch.service.events import MalformedEvent, objects_from_message
 from hashmatch.service.routing import ACTIONS, UnroutableObject
 from hashmatch.service.telemetry import Metric, Unit
@@ -62,7 +63,8 @@ def handle_ingest_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Hash each object an SQS batch of S3 events reports; the partial batch response."""
 
     def answer(record: SQSRecord) -> None:
-        for obj in objects_from_message(record.body):
+        task = segment_task_from_message(record.body)
+        for obj in [task.obj] if task is not None else objects_from_message(record.body):
             edge_runtime().fail(obj, f"hashing: {FAILED_AFTER_RETRIES}")
             logger.warning("dead letter answered", key=obj.key)
 
@@ -70,6 +72,12 @@ def handle_ingest_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         _correlate(record)
         if _dead_letter(record):
             _answer_and_park(record, answer)
+            return
+        task = segment_task_from_message(record.body)
+        if task is not None:
+            logger.append_keys(key=task.obj.key)
+            outcome = edge_runtime().process_segment(task)
+            logger.info("hashed a segment", key=task.obj.key, segment=task.index, of=task.count, outcome=outcome)
             return
         for obj in objects_from_message(record.body):
             logger.append_keys(key=obj.key)

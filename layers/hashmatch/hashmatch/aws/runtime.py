@@ -38,6 +38,7 @@ from hashmatch.aws.member_roles import IamMemberRoles
 from hashmatch.aws.retained import DynamoRetainedChecks
 from hashmatch.aws.retained_shards import S3RetainedShards, ShardedRetainedChecks
 from hashmatch.aws.s3 import S3ObjectStore
+from hashmatch.aws.segments import S3SegmentStore
 from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
 from hashmatch.aws.submissions import S3HandOffs, S3ResultStore, SqsSubmissionSink, SubmissionReader
@@ -129,6 +130,9 @@ def build_edge_runtime(
         telemetry=telemetry or thread_telemetry(),
         principals=PrincipalCheck(IamMemberRoles(settings.member_roles, session.client("iam")))
         if settings.member_roles
+        else None,
+        segments=S3SegmentStore(settings.signals_bucket, s3, settings.hash_queue_url, session.client("sqs"))
+        if settings.hash_queue_url
         else None,
     )
 

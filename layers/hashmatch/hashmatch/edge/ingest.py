@@ -4,7 +4,9 @@
 
 - media (judged by content) is hashed in the sandbox (`hashmatch.edge.sandbox`): a checked
   picture is also searched for uneven crops toward the stored framings the coalition names as
-  candidates (`CandidateSource`), and what the search finds is added to its queries;
+  candidates (`CandidateSource`), and what the search finds is added to its queries; a shared
+  video too long to hash in one go is hashed in segments side by side and handed on once all
+  are in (`hashmatch.edge.segments`);
 - a text file is a hash list: under ``share/`` or ``withdraw/`` it is validated as a whole (one
   bad line rejects the file, naming the line), its size checked before it is read, and a long
   list goes on in parts of `SHARE_PART_ENTRIES`, each its own share (announced with its ``part``,
@@ -42,11 +44,12 @@ from typing import Protocol
 
 from hashmatch.bank.hashlist import MAX_HASH_LIST_BYTES, looks_like_hash_list, parse_hash_list
 from hashmatch.edge.principals import PrincipalCheck
+from hashmatch.edge.segments import SegmentStore, SegmentTask, assemble, plan_segments
 from hashmatch.governance.admission import refuse_list
 from hashmatch.governance.requests import MAX_REQUEST_BYTES
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.hashing import SNIFF_BYTES
-from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason, sniff_media
+from hashmatch.media.model import Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
@@ -70,7 +73,17 @@ MAX_CONTENT_ID = 1024
 
 
 class Hasher(Protocol):
-    def __call__(self, path: Path, *, for_sharing: bool = False) -> MediaHashes: ...
+    def __call__(
+        self, path: Path, *, for_sharing: bool = False, window: tuple[float, float | None] | None = None
+    ) -> MediaHashes: ...
+
+
+class _Segmented(Exception):
+    """A shared video to hash in segments: its tasks are queued, the object stays for them."""
+
+    def __init__(self, tasks: list[SegmentTask]) -> None:
+        super().__init__(f"{len(tasks)} segments")
+        self.tasks = tasks
 
 
 def refine(hashes: MediaHashes, candidates: CandidateSource | None) -> MediaHashes:
@@ -98,6 +111,7 @@ class EdgeHasher:
         share_part: int = SHARE_PART_ENTRIES,
         telemetry: Telemetry = NO_TELEMETRY,
         principals: PrincipalCheck | None = None,
+        segments: SegmentStore | None = None,
     ) -> None:
         self._store = store
         self._sink = sink
@@ -110,6 +124,7 @@ class EdgeHasher:
         self._share_part = share_part
         self._telemetry = telemetry
         self._principals = principals
+        self._segments = segments
 
     def process(self, obj: ObjectRef) -> Outcome:
         """Hash the object, hand the submissions on, record the hand-off, delete the object."""
@@ -122,12 +137,53 @@ class EdgeHasher:
                 logger.info("object gone before hashing", extra={"key": obj.key})
                 self._sink.send(Submission(route.action, route.platform, obj, Kind.GONE))
                 return Outcome.ALREADY_PROCESSED
-            for submission in self._submissions(route, obj, fetched):
-                self._sink.send(submission)
+            try:
+                for submission in self._submissions(route, obj, fetched):
+                    self._sink.send(submission)
+            except _Segmented as segmented:
+                assert self._segments is not None
+                self._segments.schedule(segmented.tasks)
+                logger.info("shared video queued in segments", extra={"key": obj.key, "segments": len(segmented.tasks)})
+                return Outcome.PROCESSED  # the object stays for its segments
+        self._finish(obj)
+        return Outcome.PROCESSED
+
+    def process_segment(self, task: SegmentTask) -> Outcome:
+        """Hash one window of a long shared video and keep it; the task that completes the set
+        hands on the whole share (`hashmatch.edge.segments`)."""
+        if self._segments is None:
+            raise RuntimeError("a segment task reached an edge with no segment store")
+        obj = task.obj
+        route = route_for(obj.key, self._platforms)
+        with self._store.fetch(obj, self._limits.max_file_bytes) as fetched:
+            if fetched is None:
+                # Assembled by a sibling task and deleted, or expired: the coalition tells which.
+                self._sink.send(Submission(route.action, route.platform, obj, Kind.GONE))
+                return Outcome.ALREADY_PROCESSED
+            base = Submission(route.action, route.platform, obj, Kind.REJECTION, dict(fetched.metadata))
+            try:
+                if fetched.path is None:
+                    raise Rejected(RejectReason.TOO_LARGE, f"{fetched.size} bytes is over the limit")
+                with timed(self._telemetry, "hash"):
+                    part = self._hasher(fetched.path, for_sharing=True, window=task.window)
+            except (Rejected, NeedsSegments) as refused:
+                rejection = refused.as_rejection() if isinstance(refused, NeedsSegments) else refused
+                self._sink.send(replace(base, rejection=rejection))
+            else:
+                self._segments.put_part(task, replace(part, uneven_crops=None))
+                parts = self._segments.parts(task)
+                if parts is None:
+                    return Outcome.PROCESSED  # the last segment in hands the share on
+                self._sink.send(replace(base, kind=Kind.HASHES, hashes=assemble(parts)))
+        self._finish(obj)
+        self._segments.discard(task)
+        return Outcome.PROCESSED
+
+    def _finish(self, obj: ObjectRef) -> None:
+        """After handing on: record the hand-off, then delete the raw object."""
         if self._handoffs is not None:
             self._handoffs.record(obj)
         self._store.delete(obj)
-        return Outcome.PROCESSED
 
     def _refuse(self, route: Route, obj: ObjectRef, refusal: Rejected) -> Outcome:
         """Hand on a refusal of an object whose body is never read (its metadata names the
@@ -139,9 +195,7 @@ class EdgeHasher:
             return Outcome.ALREADY_PROCESSED
         logger.warning("refused its writer", extra={"key": obj.key, "principal": obj.principal})
         self._sink.send(Submission(route.action, route.platform, obj, Kind.REJECTION, metadata, rejection=refusal))
-        if self._handoffs is not None:
-            self._handoffs.record(obj)
-        self._store.delete(obj)
+        self._finish(obj)
         return Outcome.PROCESSED
 
     def fail(self, obj: ObjectRef, message: str) -> None:
@@ -181,7 +235,12 @@ class EdgeHasher:
                 raise Rejected(RejectReason.INVALID_HASH_LIST, "a withdrawal is a hash list, not media")
             else:
                 with timed(self._telemetry, "hash"):
-                    hashes = self._hasher(path, for_sharing=route.action == "share")
+                    try:
+                        hashes = self._hasher(path, for_sharing=route.action == "share")
+                    except NeedsSegments as long:
+                        if self._segments is None:
+                            raise long.as_rejection() from None
+                        raise _Segmented(plan_segments(obj, long)) from None
                 if route.action == "check":
                     with timed(self._telemetry, "candidates"):
                         hashes = refine(hashes, self._candidates)

@@ -38,7 +38,7 @@ from PIL import Image
 
 from hashmatch.media.codec import hashes_from_json, hashes_to_json
 from hashmatch.media.luma import WORK_SIDE, AnalysisLuma
-from hashmatch.media.model import Limits, MediaHashes, Region, Rejected, RejectReason
+from hashmatch.media.model import Limits, MediaHashes, NeedsSegments, Region, Rejected, RejectReason
 from hashmatch.media.uneven import UnevenCropSearch
 from hashmatch.signals.base import Orientation
 
@@ -81,10 +81,14 @@ class Sandbox:
         self._server: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
-    def hash(self, path: Path, *, for_sharing: bool = False) -> MediaHashes:
+    def hash(
+        self, path: Path, *, for_sharing: bool = False, window: tuple[float, float | None] | None = None
+    ) -> MediaHashes:
+        """Raises `NeedsSegments` for a shared video too long for one go (hash its windows then)."""
         request = {
             "path": str(path),
             "for_sharing": for_sharing,
+            "window": list(window) if window is not None else None,
             "limits": asdict(self._limits),
             "media_limits": asdict(self._media_limits),
         }
@@ -162,17 +166,24 @@ def _failure(exitcode: int, limits: SandboxLimits) -> Rejected:
 
 def _decoded(payload: bytes) -> MediaHashes:
     """The child's JSON answer, checked as untrusted input; raises its rejection."""
+    refusal: Exception | None = None
     try:
         answer = json.loads(payload)
         if "rejected" in answer:
-            rejection = Rejected(RejectReason(answer["rejected"]["reason"]), str(answer["rejected"]["message"])[:500])
+            refusal = Rejected(RejectReason(answer["rejected"]["reason"]), str(answer["rejected"]["message"])[:500])
+        elif "segments" in answer:
+            long = answer["segments"]
+            duration, longest = float(long["duration"]), float(long["longest"])
+            if not (longest > 0 and 0 < duration <= Limits().max_video_seconds * 2):
+                raise ValueError(f"a video of {duration} s in windows of {longest} s")
+            refusal = NeedsSegments(duration, longest, str(long["message"])[:500])
         else:
             hashes = hashes_from_json(answer["hashes"])
             search = _search(answer.get("uneven"))
     except (ValueError, KeyError, TypeError) as error:
         raise Rejected(RejectReason.CORRUPT, f"the hasher's answer was malformed: {error}") from error
-    if "rejected" in answer:
-        raise rejection
+    if refusal is not None:
+        raise refusal
     return hashes if search is None else replace(hashes, uneven_crops=search)
 
 
@@ -190,17 +201,21 @@ def _search(raw: Any) -> UnevenCropSearch | None:
     return UnevenCropSearch.from_grid(luma, regions, tuple(str(h) for h in raw["hashes"]), orientations)
 
 
-def _hash_in_child(path: str, for_sharing: bool, media_limits: Limits) -> bytes:
+def _hash_in_child(
+    path: str, for_sharing: bool, media_limits: Limits, window: tuple[float, float | None] | None = None
+) -> bytes:
     """In the child: hash and answer in JSON."""
     from hashmatch.media.hashing import hash_file
 
     try:
-        hashes = hash_file(path, media_limits, for_sharing=for_sharing)
+        hashes = hash_file(path, media_limits, for_sharing=for_sharing, window=window)
         answer: dict[str, Any] = {"hashes": hashes_to_json(hashes)}
         if hashes.uneven_crops is not None:
             answer["uneven"] = hashes.uneven_crops.to_json()
     except Rejected as rejected:
         answer = {"rejected": {"reason": rejected.reason.value, "message": rejected.message}}
+    except NeedsSegments as long:
+        answer = {"segments": {"duration": long.duration, "longest": long.longest, "message": long.message}}
     except MemoryError:
         answer = {"rejected": {"reason": RejectReason.TOO_LARGE.value, "message": "hashing ran out of memory"}}
     return json.dumps(answer).encode()
@@ -233,7 +248,13 @@ def _serve_one(request: dict[str, Any]) -> tuple[int, bytes]:
         code = 0
         try:
             _limit_resources(limits)
-            answer = _hash_in_child(request["path"], bool(request["for_sharing"]), media_limits)
+            window = request.get("window")
+            answer = _hash_in_child(
+                request["path"],
+                bool(request["for_sharing"]),
+                media_limits,
+                (float(window[0]), None if window[1] is None else float(window[1])) if window else None,
+            )
             with os.fdopen(write_end, "wb") as out:
                 out.write(answer)
         except BaseException:

@@ -11,14 +11,21 @@ __all__ = ["SNIFF_BYTES", "hash_file"]
 SNIFF_BYTES = 64
 
 
-def hash_file(path: str | Path, limits: Limits | None = None, *, for_sharing: bool = False) -> MediaHashes:
+def hash_file(
+    path: str | Path,
+    limits: Limits | None = None,
+    *,
+    for_sharing: bool = False,
+    window: tuple[float, float | None] | None = None,
+) -> MediaHashes:
     """All signals of the image or video at `path`.
 
     A video is sampled at `limits.video_fps` for a check, and hashed at every frame when it is
     being shared (`for_sharing`), so that a check sampled at any instant finds a shared frame.
 
     Raises `Rejected` (never anything else for bad input) when the file is empty, too large,
-    not a supported image or video, corrupt, or a decompression bomb.
+    not a supported image or video, corrupt, or a decompression bomb; `NeedsSegments` for a shared
+    video too long to hash in one go, whose `window`s can then be hashed one by one.
     """
     limits = limits or Limits()
     path = Path(path)
@@ -39,4 +46,4 @@ def hash_file(path: str | Path, limits: Limits | None = None, *, for_sharing: bo
         return hash_image(str(path), limits, for_sharing=for_sharing)
     from hashmatch.media.video import ALL_FRAMES, hash_video
 
-    return hash_video(str(path), limits, fps=ALL_FRAMES if for_sharing else None)
+    return hash_video(str(path), limits, fps=ALL_FRAMES if for_sharing else None, window=window)

@@ -25,6 +25,7 @@ same grammar as a pattern: a new region or crop name goes in both.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
@@ -43,6 +44,7 @@ __all__ = [
     "Limits",
     "MediaHashes",
     "MediaKind",
+    "NeedsSegments",
     "Region",
     "RejectReason",
     "Rejected",
@@ -95,6 +97,29 @@ class Rejected(Exception):
         super().__init__(f"{reason.value}: {message}")
         self.reason = reason
         self.message = message
+
+
+class NeedsSegments(Exception):
+    """A shared video too long to hash at every frame in one go (over
+    `Limits.max_shared_video_pixel_frames`): it can be hashed in `windows`, each within the limit,
+    by as many invocations side by side. Where nothing can split the work, `as_rejection` is the
+    answer (``too_large``, naming the limit)."""
+
+    def __init__(self, duration: float, longest: float, message: str) -> None:
+        super().__init__(message)
+        self.duration = duration
+        self.longest = longest
+        self.message = message
+
+    def windows(self) -> list[tuple[float, float | None]]:
+        """Equal windows of at most `longest` seconds covering the video (the last one open-ended,
+        so no frame past the declared duration is lost)."""
+        count = max(1, math.ceil(self.duration / self.longest))
+        step = self.duration / count
+        return [(round(n * step, 3), round((n + 1) * step, 3) if n + 1 < count else None) for n in range(count)]
+
+    def as_rejection(self) -> Rejected:
+        return Rejected(RejectReason.TOO_LARGE, self.message)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ import av
 import numpy as np
 
 from hashmatch.media.bars import BarBox, content_box
-from hashmatch.media.model import FrameHash, Limits, MediaHashes, Rejected, RejectReason, sniff_media
+from hashmatch.media.model import FrameHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.signals.digest import file_digests
 from hashmatch.signals.pdq import decimation_band, pdq_dihedral_from_luma, pdq_from_luma
 
@@ -91,17 +91,20 @@ def hash_video(
     *,
     trim_bars: bool = True,
     dihedral: bool | None = None,
+    window: tuple[float, float | None] | None = None,
 ) -> MediaHashes:
     """Digests and per-frame PDQ hashes of the video at `path` (a local file, streamed, never slurped).
 
     `fps` is the sampling rate (default `limits.video_fps`); `ALL_FRAMES` hashes every frame.
     `trim_bars` trims each frame's solid bars (`find_bars`). `dihedral` (default: on when sampling
     sparsely) adds each frame's seven rotation/flip hashes as `FrameHash.orientations`.
+    `window` (start, end or None: seconds): only the frames in it, at their times in the whole
+    video (one segment of a long shared video, `NeedsSegments`).
 
     Raises `Rejected`: ``empty`` (0 bytes), ``too_large`` (over `limits.max_file_bytes`, longer
     than `limits.max_video_seconds`, frames over `limits.max_video_frame_pixels`, a rate over
     `limits.max_video_fps`, or, hashed at every frame, over
-    `limits.max_shared_video_pixel_frames`; all checked before decoding), ``unsupported_media``
+    `limits.max_shared_video_pixel_frames` for a window; all checked before decoding), ``unsupported_media``
     (not a container ffmpeg reads, or no video stream, e.g. audio only), ``corrupt`` (unreadable
     or truncated), ``no_frames`` (a video stream without a decodable frame).
     """
@@ -123,8 +126,8 @@ def hash_video(
 
     probe = _probe(path, head, limits)
     if dense:
-        _check_shareable(probe, limits)
-    frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars)
+        _check_shareable(probe, limits, window)
+    frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars, window)
     if not frames:
         raise Rejected(RejectReason.NO_FRAMES, "the video stream has no decodable frame")
     if truncated:
@@ -229,15 +232,25 @@ def _probe(path: str, head: bytes, limits: Limits) -> _Probe:
         )
 
 
-def _check_shareable(probe: _Probe, limits: Limits) -> None:
-    """Reject a video too long to hash at every frame in one go, naming the limit, before decoding."""
+def _check_shareable(probe: _Probe, limits: Limits, window: tuple[float, float | None] | None = None) -> None:
+    """Before decoding: a video (or its `window`) too long to hash at every frame in one go raises
+    `NeedsSegments` (naming the limit); a window over the limit, `Rejected`."""
     seconds = probe.duration if probe.duration is not None else (probe.keyframes[-1] if probe.keyframes else 0.0)
-    pixel_frames = probe.width * probe.height * max(probe.fps, 1.0) * seconds
+    per_second = probe.width * probe.height * max(probe.fps, 1.0)
+    longest = limits.max_shared_video_pixel_frames / per_second
+    if window is not None:
+        start, end = window
+        span = (seconds if end is None else end) - start
+        if span > longest * 1.001:
+            raise Rejected(
+                RejectReason.TOO_LARGE, f"a window of {span:.0f} s is over the {longest:.0f} s hashed in one go"
+            )
+        return
+    pixel_frames = per_second * seconds
     if pixel_frames > limits.max_shared_video_pixel_frames:
-        per_second = probe.width * probe.height * max(probe.fps, 1.0)
-        longest = limits.max_shared_video_pixel_frames / per_second
-        raise Rejected(
-            RejectReason.TOO_LARGE,
+        raise NeedsSegments(
+            seconds,
+            longest,
             f"a shared video is hashed at every frame: {probe.width}x{probe.height} at {probe.fps:.0f} fps "
             f"for {seconds:.0f} s is {pixel_frames:.2g} pixel-frames, over the limit of "
             f"{limits.max_shared_video_pixel_frames:.2g} (at this size and rate, {longest:.0f} s); "
@@ -246,9 +259,17 @@ def _check_shareable(probe: _Probe, limits: Limits) -> None:
 
 
 def _hash_frames(
-    path: str, probe: _Probe, rate: float, limits: Limits, with_dihedrals: bool, trim_bars: bool
+    path: str,
+    probe: _Probe,
+    rate: float,
+    limits: Limits,
+    with_dihedrals: bool,
+    trim_bars: bool,
+    window: tuple[float, float | None] | None = None,
 ) -> tuple[list[FrameHash], bool]:
-    """Decode and hash the sampled frames; the flag says decoding stopped on damage."""
+    """Decode and hash the sampled frames (those at `window`'s start and before its end, when
+    given: decoding starts at the keyframe before it); the flag says decoding stopped on damage."""
+    first, last = window if window is not None else (0.0, None)
     dense = math.isinf(rate)
     period = 0.0 if dense else 1.0 / rate
     skippable = not dense and probe.codec in _SKIPPABLE_CODECS
@@ -261,6 +282,8 @@ def _hash_frames(
         stream.thread_type = "AUTO"
         if skippable:
             stream.codec_context.skip_frame = "NONREF"
+        if first > 0 and stream.time_base:
+            container.seek(int((first + probe.start) / stream.time_base), stream=stream, backward=True)
         try:
             for packet in container.demux(stream):
                 if skippable and not packet.is_keyframe and packet.size:
@@ -280,6 +303,10 @@ def _hash_frames(
                             RejectReason.TOO_LARGE,
                             f"frames beyond {limits.max_video_seconds:.0f} s",
                         )
+                    if offset < first:
+                        continue
+                    if last is not None and offset >= last:
+                        return frames, False
                     if not dense and offset < next_window:
                         continue
                     frames.append(_hash_frame(frame, offset, trim_bars, with_dihedrals))

@@ -33,6 +33,8 @@ RESULTS_BUCKET = "RESULTS_BUCKET"
 CHECK_QUEUE_URL = "CHECK_QUEUE_URL"
 SHARE_QUEUE_URL = "SHARE_QUEUE_URL"
 LOOKUP_API_URL = "LOOKUP_API_URL"
+# The hashing queue itself: where the edge queues the segments of a long shared video.
+HASH_QUEUE_URL = "HASH_QUEUE_URL"
 # "tiktok:30,facebook:7" (or "*:30"): platforms whose checks are retained for retroactive matching.
 RETROACTIVE_PLATFORMS = "RETROACTIVE_PLATFORMS"
 # Governance: each member's policy (JSON), the dispute quorum, items a member may share per day,
@@ -73,6 +75,8 @@ class EdgeSettings:
     lookup_api_url: str | None = None
     # With members in their own accounts: each platform's role's name; empty: nothing is checked.
     member_roles: dict[str, str] = field(default_factory=dict)
+    # Where segments of a long shared video are queued (None: such a video is refused, too_large).
+    hash_queue_url: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -85,6 +89,7 @@ class EdgeSettings:
             signals_bucket=_required(env, SIGNALS_BUCKET),
             lookup_api_url=env.get(LOOKUP_API_URL, "").strip() or None,
             member_roles=_member_roles(env, platforms),
+            hash_queue_url=env.get(HASH_QUEUE_URL, "").strip() or None,
         )
 
 
