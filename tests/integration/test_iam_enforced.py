@@ -37,7 +37,9 @@ def _clean_environment() -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(("module", "tests"), [("audit_log_checks.py", 5), ("member_access_checks.py", 4)])
+@pytest.mark.parametrize(
+    ("module", "tests"), [("audit_log_checks.py", 5), ("member_access_checks.py", 4), ("member_flow_checks.py", 3)]
+)
 def test_iam_enforced_checks_pass_in_a_process_of_their_own(module: str, tests: int) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(CHECKS / module)],

@@ -41,7 +41,7 @@ from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import MediaHashes
 from hashmatch.service.notifications import item_body, match_body, notification_schema
 from hashmatch.service.service import item_from_media
-from hashmatch_tools.local.stack import LocalStack
+from hashmatch_tools.local.stack import LocalStack, member_access_key
 from hashmatch_tools.local.template import load_template
 from hashmatch_tools.samples import jpeg_bytes, mirrored, scene
 
@@ -104,11 +104,12 @@ class Contract:
 
 
 class Api:
-    """Signed requests to the local stack's API; every answer checked against the document."""
+    """Signed requests to the local stack's API (with `session`'s credentials: the local ones, an
+    operator's, by default); every answer checked against the document."""
 
-    def __init__(self, base_url: str, contract: Contract) -> None:
+    def __init__(self, base_url: str, contract: Contract, session: boto3.session.Session | None = None) -> None:
         self.base_url = base_url
-        self.client = LookupApiClient(base_url, boto3.session.Session())
+        self.client = LookupApiClient(base_url, session or boto3.session.Session())
         self.contract = contract
         self.seen: set[tuple[str, str, str]] = set()
 
@@ -131,13 +132,22 @@ def contract() -> Contract:
     return Contract(yaml.safe_load(OPENAPI.read_text()))
 
 
+# tiktok and facebook in AWS accounts of their own; facebook acts on suicide-self-harm only.
+PARAMETERS = {
+    "LogLevel": "WARNING",
+    "Members": "tiktok:111111111111,facebook:222222222222",
+    "MemberExternalId": "lookup-test-external-id",
+    "MemberPolicies": json.dumps({"facebook": {"labels": ["suicide-self-harm"]}}),
+}
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     """A local stack of its own, its API only (nothing here goes through the queues); the
     environment it sets for its functions is put back after."""
     saved = dict(os.environ)
     # Its own stack name: moto's state is per process, and the e2e tests' stack may run in this one.
-    stack = LocalStack(stack_name="hashmatch-lookup-test", parameters={"LogLevel": "WARNING"}).start(poll=False)
+    stack = LocalStack(stack_name="hashmatch-lookup-test", parameters=PARAMETERS).start(poll=False)
     try:
         yield stack
     finally:
@@ -370,6 +380,37 @@ def test_any_request_gets_an_answer_the_document_describes(api: Api, entries: ob
     assert status in (200, 400)
     if status == 200:
         assert isinstance(entries, list) and len(body["results"]) == len(entries)
+
+
+def _member_api(stack: LocalStack, contract: Contract, platform: str) -> Api:
+    """The API as `platform` calls it: signed with its own local key, a session of its role."""
+    session = boto3.session.Session(
+        aws_access_key_id=member_access_key(platform), aws_secret_access_key="local", region_name="us-east-1"
+    )
+    return Api(stack.api_endpoint, contract, session)
+
+
+def test_a_members_role_is_answered_as_that_member_and_may_name_no_other(
+    stack: LocalStack, api: Api, contract: Contract, shared: Shared, copy_hashes: dict[str, Any]
+) -> None:
+    entries = [{"content_id": "upload-1", "hashes": copy_hashes}]
+    tiktok, facebook = _member_api(stack, contract, "tiktok"), _member_api(stack, contract, "facebook")
+    status, body = tiktok.lookup({"entries": entries})
+    assert status == 200 and {m["item_id"] for m in body["results"][0]["matches"]} == {shared.active.item_id}
+    # The item is graphic-violence; facebook acts on suicide-self-harm only, named or not.
+    for request in ({"entries": entries}, {"entries": entries, "member": "facebook"}):
+        status, body = facebook.lookup(request)
+        assert status == 200 and body["results"][0]["matches"] == [], request
+    # A member looks up as itself: naming another is refused, though the document admits the body.
+    request = {"entries": entries, "member": "tiktok"}
+    contract.request("POST", "/v1/lookup").validate(request)
+    status, body = facebook.lookup(request)
+    assert (status, body["error"]["code"]) == (403, "wrong_member"), body
+    assert "facebook's role" in body["error"]["message"] and "'tiktok'" in body["error"]["message"]
+    # The operators' principal (the local credentials) is no member: it names whom it likes, as before.
+    status, body = api.lookup({"entries": entries, "member": "facebook"})
+    assert status == 200 and body["results"][0]["matches"] == []
+    assert api.lookup({"entries": entries, "member": "tiktok"})[1] == tiktok.lookup({"entries": entries})[1]
 
 
 # ---------------------------------------------------------------- GET /v1/items/{item_id}

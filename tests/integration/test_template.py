@@ -815,6 +815,17 @@ def test_the_hashing_function_is_told_the_members_and_may_read_exactly_their_rol
         assert not fnmatchcase(members.physical_names(other)["Arn"], read["Resource"])
 
 
+def test_the_lookup_function_is_told_the_member_roles_and_their_account(members: Stack, stack: Stack) -> None:
+    """The lookup API tells a member's session by its role's name in the coalition's account."""
+    env = members.function_environment("LookupFunction")
+    assert env["MEMBERS"] == "tiktok:111111111111,facebook:222222222222"
+    assert env["COALITION_ACCOUNT_ID"] == ACCOUNT
+    for platform in PLATFORMS:
+        role = members.resolve(_props(members, f"MemberRole{platform}"))
+        assert env["MEMBER_ROLE_PREFIX"] + platform == role["RoleName"]
+    assert stack.function_environment("LookupFunction")["MEMBERS"] == ""
+
+
 # A resource policy's Deny statements, evaluated for one request: the operators and keys this
 # template uses, with `context` the request's keys (absent keys as IAM treats them).
 def _matches(pattern: str, value: str, context: dict[str, str]) -> bool:

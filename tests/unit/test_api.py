@@ -23,6 +23,7 @@ from hashmatch.aws.api import (
     handle_request,
 )
 from hashmatch.bank.model import Provenance, SharedItem
+from hashmatch.governance.callers import NO_MEMBER_ROLES, MemberCallers
 from hashmatch.governance.policy import CoalitionRules, MemberPolicy
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
@@ -44,6 +45,13 @@ RULES = CoalitionRules(
         "twitch": MemberPolicy(labels=frozenset({"graphic-violence"})),
     }
 )
+# Members in their own accounts: each platform's role in the coalition's account.
+COALITION = "123456789012"
+ROLES = MemberCallers(COALITION, {p: f"hashmatch-{p}" for p in MEMBERS})
+
+
+def _session_of(role: str, account: str = COALITION) -> str:
+    return f"arn:aws:sts::{account}:assumed-role/{role}/uploader"
 
 
 @pytest.fixture(scope="module")
@@ -73,17 +81,24 @@ class LookupApi:
     """A matcher on an in-memory bank holding one shared picture."""
 
     def __init__(self, picture: Image.Image) -> None:
+        self.callers = ROLES
         self.bank = MemoryBank()
         self.matcher = Matcher(self.bank, BankIndex())
         provenance = Provenance("tiktok", "2026-01-01T00:00:00.000Z", ("graphic-violence",), "high")
         self.item: SharedItem = item_from_media(_hashes(picture, for_sharing=True), provenance)
         self.bank.put_items([self.item])
 
-    def ask(self, method: str, path: str, body: object = None, *, raw: str | None = None) -> tuple[int, Any]:
+    def ask(
+        self, method: str, path: str, body: object = None, *, raw: str | None = None, signer: str | None = None
+    ) -> tuple[int, Any]:
+        """`signer`: the ARN API Gateway names as the caller (none: an event without an identity)."""
         event: dict[str, Any] = {"rawPath": path, "requestContext": {"http": {"method": method}}}
+        if signer is not None:
+            iam = {"userArn": signer, "accountId": signer.split(":")[4], "callerId": "AROAEXAMPLE:uploader"}
+            event["requestContext"]["authorizer"] = {"iam": iam}
         if raw is not None or body is not None:
             event["body"] = raw if raw is not None else json.dumps(body)
-        answer = handle_request(event, lambda: self.matcher, lambda: (MEMBERS, RULES))
+        answer = handle_request(event, lambda: self.matcher, lambda: (MEMBERS, RULES), lambda: self.callers)
         assert answer["headers"] == {"content-type": "application/json"}
         return answer["statusCode"], json.loads(answer["body"])
 
@@ -111,6 +126,61 @@ def test_a_lookup_naming_a_member_answers_what_its_policy_acts_on(api: LookupApi
     assert status == 200 and reddit["results"][0]["matches"] == []  # one contributor; reddit wants two
     status, message = _error(api.ask("POST", "/v1/lookup", {"entries": entries, "member": "nobody"}))
     assert (status, message) == (400, "bad_request")
+
+
+def test_a_members_role_is_answered_with_its_own_policy_named_or_not(api: LookupApi, copy_hashes: dict) -> None:
+    entries = [{"content_id": "c1", "hashes": copy_hashes}]
+    reddit, twitch = _session_of("hashmatch-reddit"), _session_of("hashmatch-twitch")
+    assert api.ask("POST", "/v1/lookup", {"entries": entries})[1]["results"][0]["matches"]
+    for body in ({"entries": entries}, {"entries": entries, "member": "reddit"}):
+        status, answer = api.ask("POST", "/v1/lookup", body, signer=reddit)
+        assert status == 200 and answer["results"][0]["matches"] == []  # reddit wants two backers
+    status, answer = api.ask("POST", "/v1/lookup", {"entries": entries}, signer=twitch)
+    assert status == 200 and answer["results"][0]["matches"]  # twitch acts on graphic-violence
+
+
+@pytest.mark.parametrize("named", ["twitch", "tiktok"])
+def test_a_members_role_naming_another_member_is_forbidden(api: LookupApi, copy_hashes: dict, named: str) -> None:
+    body = {"entries": [{"hashes": copy_hashes}], "member": named}
+    status, answer = api.ask("POST", "/v1/lookup", body, signer=_session_of("hashmatch-reddit"))
+    assert _error((status, answer)) == (403, "wrong_member")
+    assert "reddit's role" in answer["error"]["message"] and repr(named) in answer["error"]["message"]
+    # A name that is no member at all is a malformed request, whoever sends it.
+    body["member"] = "nobody"
+    assert _error(api.ask("POST", "/v1/lookup", body, signer=_session_of("hashmatch-reddit"))) == (400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    "signer",
+    [
+        None,  # an event without an identity
+        _session_of("hashmatch-operators"),  # the operators' own role
+        f"arn:aws:iam::{COALITION}:user/admin",
+        _session_of("hashmatch-reddit", account="222222222222"),  # reddit's role's name, another account
+    ],
+)
+def test_a_caller_that_is_no_members_role_is_answered_as_before(
+    api: LookupApi, copy_hashes: dict, signer: str | None
+) -> None:
+    entries = [{"hashes": copy_hashes}]
+    assert api.ask("POST", "/v1/lookup", {"entries": entries}, signer=signer)[1]["results"][0]["matches"]
+    status, answer = api.ask("POST", "/v1/lookup", {"entries": entries, "member": "reddit"}, signer=signer)
+    assert status == 200 and answer["results"][0]["matches"] == []
+
+
+def test_without_member_roles_a_platforms_session_is_answered_as_before(api: LookupApi, copy_hashes: dict) -> None:
+    api.callers = NO_MEMBER_ROLES  # Members empty: no role is any member's
+    entries = [{"hashes": copy_hashes}]
+    reddit = _session_of("hashmatch-reddit")
+    assert api.ask("POST", "/v1/lookup", {"entries": entries}, signer=reddit)[1]["results"][0]["matches"]
+    assert api.ask("POST", "/v1/lookup", {"entries": entries, "member": "twitch"}, signer=reddit)[0] == 200
+
+
+def test_the_other_routes_answer_a_members_role_as_anyone(api: LookupApi) -> None:
+    tiktok = _session_of("hashmatch-tiktok")
+    for path in (f"/v1/items/{api.item.item_id}", "/v1/stats"):
+        (status, signed), (_, anonymous) = api.ask("GET", path, signer=tiktok), api.ask("GET", path)
+        assert status == 200 and signed | {"refreshed_at": None} == anonymous | {"refreshed_at": None}
 
 
 def test_a_lookup_answers_each_entry_in_order_with_the_matches_notifications_carry(

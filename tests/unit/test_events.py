@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from hashmatch.aws.api import handle_request
+from hashmatch.governance.callers import MemberCallers
+from hashmatch.governance.policy import CoalitionRules
 from hashmatch.service.events import MalformedEvent, objects_from_message
 from hashmatch.service.routing import route_for
 from hashmatch.service.submission import Kind, submission_from_json
@@ -99,3 +101,14 @@ def test_the_s3_events_name_their_writer() -> None:
     for name in S3_EVENTS:
         for obj in _objects(name):
             assert obj.principal.startswith("AWS:"), name
+
+
+def test_the_sample_lookup_is_signed_by_a_members_role() -> None:
+    """Its caller is what API Gateway names for a session of tiktok's role (stack ``hashmatch``)."""
+    event = json.loads((EVENTS / "lookup-request.json").read_text())
+    callers = MemberCallers("123456789012", {"tiktok": "hashmatch-tiktok", "facebook": "hashmatch-facebook"})
+    assert callers.member_of(event["requestContext"]["authorizer"]["iam"]) == "tiktok"
+    pipeline = service_on(MemoryBank(), MemoryStore(), RecordingNotifier(), PLATFORMS)
+    event["body"] = json.dumps({**json.loads(event["body"]), "member": "facebook"})
+    answer = handle_request(event, lambda: pipeline.matcher, lambda: (PLATFORMS, CoalitionRules()), lambda: callers)
+    assert answer["statusCode"] == 403 and json.loads(answer["body"])["error"]["code"] == "wrong_member"

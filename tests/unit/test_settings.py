@@ -99,3 +99,17 @@ def test_a_malformed_member_list_is_named(members: str, named: str) -> None:
         EdgeSettings.from_environment(env)
     with pytest.raises(SettingsError, match="MEMBER_ROLE_PREFIX"):
         EdgeSettings.from_environment({**EDGE_ENV, "MEMBERS": "tiktok:111111111111"})
+
+
+def test_the_lookup_api_knows_the_member_roles_and_their_account() -> None:
+    env = {**ENV, "MEMBERS": "tiktok:111111111111", "MEMBER_ROLE_PREFIX": "hm-", "COALITION_ACCOUNT_ID": "123456789012"}
+    callers = Settings.from_environment(env).member_callers
+    assert callers.account_id == "123456789012"
+    assert callers.role_names == {"tiktok": "hm-tiktok", "reddit": "hm-reddit"}
+    assert not Settings.from_environment(ENV).member_callers.role_names
+    assert not Settings.from_environment({**ENV, "MEMBERS": ""}).member_callers.role_names
+    for missing in ("COALITION_ACCOUNT_ID", "MEMBER_ROLE_PREFIX"):
+        with pytest.raises(SettingsError, match=missing):
+            Settings.from_environment({k: v for k, v in env.items() if k != missing})
+    with pytest.raises(SettingsError, match="12-digit"):
+        Settings.from_environment({**env, "COALITION_ACCOUNT_ID": "1234"})

@@ -15,10 +15,10 @@ local stack.
   with the match fields notifications carry (`match_body`). An entry that cannot be read (a bad
   hash, an unknown signal, a missing field) refuses the request as a whole with 400, the message
   naming the entry and the field (``entries[2]: hashes: a pdq hash is 64 hex digits, ...``).
-  With ``member``, the matches are those that member's policy acts on (`MEMBER_POLICIES`: its
-  labels, trusted contributors and backers required), as its checks through the bucket are. The
-  name is not an identity and grants nothing: a policy only ever hides matches, so a caller naming
-  another member sees less, never more, than it would naming none.
+  The matches are those the calling member's policy acts on (`MEMBER_POLICIES`: its labels,
+  trusted contributors and backers required), as its checks through the bucket are. Who calls is
+  API Gateway's answer (below); ``member`` in the body names a member for a caller that is no
+  member's role, and a member's role may name only itself (403 ``wrong_member`` otherwise).
 - ``GET /v1/items/{item_id}``: one item's public record, as notifications describe items
   (`item_body`), with its ``status`` (``active``, ``withdrawn``, ``quarantined``, ``removed`` or ``benign``).
 - ``GET /v1/stats``: what the matcher's near-match index holds (entries per signal and kind,
@@ -28,16 +28,19 @@ local stack.
 Who may call is IAM's answer, as for ``/v1/candidates``: API Gateway verifies the SigV4
 signature and refuses (403) a principal whose policies do not grant the route
 (``PlatformAccess<platform>`` grants each route by name; the hashing function's role only
-``/v1/candidates``). No route is a platform's own and nothing answered depends on who asks, so a
-caller has no other platform to act as: every caller is answered alike, at the coalition's
-default thresholds. A platform's own thresholds (``PLATFORM_THRESHOLDS``, applied to its checks
-through the ingest bucket) do not apply here, because the principal API Gateway reports names no
-platform (nothing maps a principal to a platform until members get roles of their own), and a
-platform named in the request could not be trusted with thresholds, which may loosen matching.
-``member`` (above) is safe to take on the caller's word: a policy hides matches, never adds one.
+``/v1/candidates``), then names the caller in ``requestContext.authorizer.iam``. With members in
+their own accounts (``Members``), a caller signing as a session of a platform's role
+(``<stack>-<platform>`` in the coalition's account: `hashmatch.governance.callers`) is that
+member: its lookups are answered with its own policy, whether or not the body names it, and a body
+naming another member is refused (403 ``wrong_member``), not answered as that member. Any other
+caller (the operators' principals, any caller without ``Members``) is answered as before: with the
+policy of the member the body names, taken on the caller's word because a policy only hides
+matches (a caller naming another member sees less, never more, than naming none). Every lookup is
+matched at the coalition's default thresholds: a platform's own (``PLATFORM_THRESHOLDS``, applied
+to its checks through the ingest bucket) are not applied here.
 
-Errors are JSON ``{"error": {"code": ..., "message": ...}}`` with 400 (bad request), 404 (no
-such route, or no such item) or 413 (too large).
+Errors are JSON ``{"error": {"code": ..., "message": ...}}`` with 400 (bad request), 403 (a
+member's role naming another member), 404 (no such route, or no such item) or 413 (too large).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from hashmatch.bank.model import ENTRY_KINDS
+from hashmatch.governance.callers import NO_MEMBER_ROLES, MemberCallers
 from hashmatch.governance.policy import CoalitionRules, MemberPolicy
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.codec import hashes_from_json
@@ -96,10 +100,12 @@ class BadRequest(ValueError):
 def handle_request(
     event: dict[str, Any],
     matcher: Callable[[], Matcher],
-    rules: Callable[[], MemberRules] = lambda: ((), CoalitionRules()),
+    rules: Callable[[], MemberRules] = lambda: NO_MEMBERS,
+    callers: Callable[[], MemberCallers] = lambda: NO_MEMBER_ROLES,
 ) -> dict[str, Any]:
     """An API Gateway (payload format 2.0) event answered: a JSON response, 200 or an error.
-    `rules`: the member platforms and the coalition's rules (member policies) for ``member``.
+    `rules`: the member platforms and the coalition's rules (member policies) for ``member``;
+    `callers`: the member roles a caller may be (`requestContext.authorizer.iam` is checked against them).
 
     Errors of the bank or of the index (throttling, a bug) are raised: API Gateway answers 500
     and the caller may retry.
@@ -107,18 +113,24 @@ def handle_request(
     http = event.get("requestContext", {}).get("http", {})
     method, path = str(http.get("method", "")), str(event.get("rawPath", ""))
     try:
-        return _json(200, _answer(method, path, event, matcher, rules))
+        return _json(200, _answer(method, path, event, matcher, rules, callers))
     except BadRequest as error:
         return _json(error.status, {"error": {"code": error.code, "message": str(error)}})
 
 
 def _answer(
-    method: str, path: str, event: dict[str, Any], matcher: Callable[[], Matcher], rules: Callable[[], MemberRules]
+    method: str,
+    path: str,
+    event: dict[str, Any],
+    matcher: Callable[[], Matcher],
+    rules: Callable[[], MemberRules],
+    callers: Callable[[], MemberCallers],
 ) -> dict[str, Any]:
     if (method, path) == ("POST", "/v1/candidates"):
         return _candidates(_body(event, MAX_BODY_BYTES), matcher())
     if (method, path) == ("POST", "/v1/lookup"):
-        return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher(), rules)
+        caller = callers().member_of(((event.get("requestContext") or {}).get("authorizer") or {}).get("iam"))
+        return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher(), rules, caller)
     if (method, path) == ("GET", "/v1/stats"):
         return _stats(matcher())
     item = _ITEM_PATH.fullmatch(path)
@@ -163,11 +175,13 @@ def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
     return {"candidates": [{"row": c.row, "stored": c.stored} for c in found]}
 
 
-def _lookup(body: dict[str, Any], matcher: Matcher, rules: Callable[[], MemberRules]) -> dict[str, Any]:
+def _lookup(
+    body: dict[str, Any], matcher: Matcher, rules: Callable[[], MemberRules], caller: str | None
+) -> dict[str, Any]:
     unknown = sorted(set(body) - _LOOKUP_FIELDS)
     if unknown:
         raise BadRequest(f'unknown field {unknown[0]!r}: the body is {{"entries": [...], "member": ...}}')
-    policy = _member_policy(body.get("member"), rules)
+    policy = _member_policy(body.get("member"), rules, caller)
     entries = body.get("entries")
     if not isinstance(entries, list) or not entries:
         raise BadRequest(f"entries must be a list of 1 to {MAX_LOOKUP_ENTRIES} query sets")
@@ -192,17 +206,26 @@ def _lookup(body: dict[str, Any], matcher: Matcher, rules: Callable[[], MemberRu
         {"entry": position, "content_id": content_id, "matches": [match_body(m) for m in matches]}
         for position, ((content_id, _), matches) in enumerate(zip(parsed, answers, strict=True))
     ]
-    logger.info("lookup", extra={"entries": len(entries), "matched": sum(bool(r["matches"]) for r in results)})
+    matched = sum(bool(r["matches"]) for r in results)
+    logger.info("lookup", extra={"entries": len(entries), "matched": matched, "caller_member": caller})
     return {"results": results}
 
 
-def _member_policy(member: object, rules: Callable[[], MemberRules]) -> MemberPolicy | None:
-    if member is None:
+def _member_policy(member: object, rules: Callable[[], MemberRules], caller: str | None) -> MemberPolicy | None:
+    """The policy the lookup is answered with: the calling member's, else the named member's, else none."""
+    if member is None and caller is None:
         return None
     platforms, coalition = rules()
-    if not isinstance(member, str) or member not in platforms:
+    if member is not None and (not isinstance(member, str) or member not in platforms):
         raise BadRequest(f"member must name a member platform ({', '.join(platforms)}), got {member!r}")
-    return coalition.policy(member)
+    if caller is not None and member not in (None, caller):
+        raise BadRequest(
+            f"this request is signed by {caller}'s role, and a member looks up as itself: member names {member!r} "
+            f"(name {caller!r} or leave member out)",
+            403,
+            "wrong_member",
+        )
+    return coalition.policy(caller or str(member))
 
 
 def _query_set(entry: object) -> tuple[str | None, MediaHashes]:

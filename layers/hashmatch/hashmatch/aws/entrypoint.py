@@ -38,6 +38,7 @@ from hashmatch.aws.api import handle_request
 from hashmatch.aws.runtime import (
     coalition_runtime,
     edge_runtime,
+    lookup_callers,
     lookup_rules,
     lookup_runtime,
     member_runtime,
@@ -124,7 +125,7 @@ def handle_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """An HTTP API request answered."""
     logger.set_correlation_id(str(event.get("requestContext", {}).get("requestId", "")) or None)
     try:
-        return handle_request(event, lookup_runtime, lookup_rules)
+        return handle_request(event, lookup_runtime, lookup_rules, lookup_callers)
     finally:
         thread_telemetry().flush()
 

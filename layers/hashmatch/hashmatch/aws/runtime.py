@@ -43,6 +43,7 @@ from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
 from hashmatch.aws.submissions import S3HandOffs, S3ResultStore, SqsSubmissionSink, SubmissionReader
 from hashmatch.aws.telemetry import CloudWatchTelemetry
+from hashmatch.governance.callers import MemberCallers
 from hashmatch.governance.policy import CoalitionRules
 from hashmatch.index.bank_index import BankIndex, IndexState
 from hashmatch.index.snapshot import SnapshotError
@@ -282,6 +283,11 @@ def lookup_rules() -> tuple[tuple[str, ...], CoalitionRules]:
     """The member platforms and the coalition's rules, for lookups that name a member."""
     settings = lookup_settings()
     return settings.platforms, settings.rules
+
+
+def lookup_callers() -> MemberCallers:
+    """The member roles a caller of the HTTP API may be (none without members in their own accounts)."""
+    return lookup_settings().member_callers
 
 
 def member_runtime() -> Any:

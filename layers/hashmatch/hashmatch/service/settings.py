@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hashmatch.governance.callers import MemberCallers
 from hashmatch.governance.policy import CoalitionRules, PolicyError, parse_member_policies
 from hashmatch.matching.policy import Thresholds
 from hashmatch.service.retroactive import RetentionError, RetentionPolicy
@@ -49,6 +50,9 @@ AUDIT_BUCKET = "AUDIT_BUCKET"
 # function checks who wrote each object; empty: nothing is checked.
 MEMBERS = "MEMBERS"
 MEMBER_ROLE_PREFIX = "MEMBER_ROLE_PREFIX"
+# The coalition's own account, where the members' roles are: the lookup API tells a member's
+# session (hashmatch.governance.callers) by its role's name in this account.
+COALITION_ACCOUNT_ID = "COALITION_ACCOUNT_ID"
 _MEMBER = re.compile(r"([a-z][a-z0-9]{0,31}):([0-9]{12})")
 
 
@@ -146,6 +150,9 @@ class Settings:
     audit_bucket: str | None = None
     # The retroactive scan's worker function (None: the share function scans alone).
     retro_scan_function: str | None = None
+    # With members in their own accounts: each platform's role's name, and the account the roles
+    # are in (`COALITION_ACCOUNT_ID`); empty: no caller of the lookup API is a member's role.
+    member_callers: MemberCallers = field(default_factory=MemberCallers)
 
     def thresholds_for(self, platform: str) -> Thresholds:
         """The thresholds `platform` asked for, or the defaults."""
@@ -177,7 +184,18 @@ class Settings:
             rules=_rules(env, platforms),
             audit_bucket=env.get(AUDIT_BUCKET, "").strip() or None,
             retro_scan_function=env.get(RETRO_SCAN_FUNCTION, "").strip() or None,
+            member_callers=_member_callers(env, platforms),
         )
+
+
+def _member_callers(env: Mapping[str, str], platforms: tuple[str, ...]) -> MemberCallers:
+    roles = _member_roles(env, platforms)
+    if not roles:
+        return MemberCallers()
+    account = _required(env, COALITION_ACCOUNT_ID)
+    if not re.fullmatch(r"[0-9]{12}", account):
+        raise SettingsError(f"{COALITION_ACCOUNT_ID} must be a 12-digit AWS account id, got {account!r}")
+    return MemberCallers(account, roles)
 
 
 def _rules(env: Mapping[str, str], platforms: tuple[str, ...]) -> CoalitionRules:

@@ -52,6 +52,13 @@ LOOKUP_API_OUTPUT = "LookupApiUrl"
 LOOKUP_API_PARAMETER = "/hashmatch-local/lookup-api-url"
 # Where the functions' Lambda clients send `Invoke` (boto3 reads the service's own endpoint here).
 LAMBDA_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_LAMBDA"
+# Who signed a request to the local HTTP API is read from the access key id in its SigV4
+# Authorization header (nothing is verified): a member platform signs with its own key,
+# `member_access_key(platform)`, and is then a session of its role, as a member in an account of
+# its own is in AWS; any other key (the local credentials' "local" among them) is a user of the
+# local account of that name, as the operators' principals are.
+MEMBER_ACCESS_KEY_PREFIX = "local-member-"
+_SIGNING_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 # A WSGI application, and what wraps one: `LocalStack(function_middleware=...)` puts such a wrapper
 # (hashmatch_tools.local.faults) between the functions and the AWS emulation.
@@ -78,6 +85,37 @@ def route_pattern(route: str) -> re.Pattern[str]:
     non-empty path segment, as API Gateway matches them."""
     parts = re.split(r"\{(\w+)\}", route)
     return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)))
+
+
+def member_access_key(platform: str) -> str:
+    """The access key id `platform` signs requests to the local HTTP API with (any secret will do)."""
+    return f"{MEMBER_ACCESS_KEY_PREFIX}{platform}"
+
+
+def caller_identity(authorization: str, stack: Stack) -> dict[str, Any]:
+    """``requestContext.authorizer.iam`` as API Gateway would give it for the key that signed
+    `authorization`: a member's key is a session of its role (``<stack>-<platform>``, the template's
+    ``MemberRole<platform>`` name, in the local account), any other key a user of that name."""
+    found = _SIGNING_KEY.search(authorization)
+    key = found.group(1) if found else ""
+    account = stack.account_id
+    if key.startswith(MEMBER_ACCESS_KEY_PREFIX):
+        platform = key.removeprefix(MEMBER_ACCESS_KEY_PREFIX)
+        caller = f"AROALOCAL{platform.upper()}:local"
+        role = stack.resources.get(f"MemberRole{platform}", {}).get("Properties", {}).get("RoleName")
+        role_name = stack.resolve(role) if role is not None else f"{stack.name}-{platform}"
+        arn = f"arn:aws:sts::{account}:assumed-role/{role_name}/local"
+    else:
+        caller, arn = f"AIDALOCAL{key.upper()}", f"arn:aws:iam::{account}:user/{key}"
+    return {
+        "accessKey": key,
+        "accountId": account,
+        "callerId": caller,
+        "cognitoIdentity": None,
+        "principalOrgId": None,
+        "userArn": arn,
+        "userId": caller,
+    }
 
 
 def inbox_queue_name(stack_name: str, platform: str) -> str:
@@ -464,9 +502,12 @@ class LocalStack:
         API Gateway (payload 2.0) event. One request at a time, on one thread, as one warm function.
 
         IAM auth stand-in: a request must carry a SigV4 Authorization header (the local credentials
-        sign it); signatures are not verified here, where every credential is a placeholder."""
+        sign it); signatures are not verified here, where every credential is a placeholder. The
+        caller is named in the event as API Gateway names it, from the signing key (`caller_identity`)."""
         if not self.routes:
             return
+        assert self.stack is not None
+        stack: Stack = self.stack
         routes = [(method, route, route_pattern(route), handler) for (method, route), handler in self.routes.items()]
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -489,7 +530,8 @@ class LocalStack:
                     for route_method, route, pattern, handler in routes
                     if route_method == method and (match := pattern.fullmatch(path))
                 ]
-                if not str(self.headers.get("authorization", "")).startswith("AWS4-HMAC-SHA256 "):
+                authorization = str(self.headers.get("authorization", ""))
+                if not authorization.startswith("AWS4-HMAC-SHA256 "):
                     result: dict[str, Any] = {"statusCode": 403, "body": json.dumps({"message": "Forbidden"})}
                 elif not found:
                     result = {"statusCode": 404, "body": json.dumps({"message": "Not Found"})}
@@ -504,7 +546,12 @@ class LocalStack:
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "body": body,
                         "isBase64Encoded": False,
-                        "requestContext": {"http": {"method": method, "path": path}, "routeKey": f"{method} {route}"},
+                        "requestContext": {
+                            "accountId": stack.account_id,
+                            "http": {"method": method, "path": path},
+                            "routeKey": f"{method} {route}",
+                            "authorizer": {"iam": caller_identity(authorization, stack)},
+                        },
                     }
                     if match.groupdict():
                         event["pathParameters"] = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
