@@ -324,7 +324,13 @@ def test_platform_access_grants_only_its_own_prefixes_and_topic(stack: Stack, pl
     expected = {
         "s3:PutObject": {f"{BUCKET_ARN}/{action}/{platform}/*" for action in ACTIONS if action != "operator"},
         "s3:GetObject": {f"{results}/results/{platform}/*"},
-        "sns:Subscribe": {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"},
+        # Its own topic: subscribe, find its subscriptions, confirm one from its own account.
+        **{
+            action: {f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{platform}"}
+            for action in ("sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:ConfirmSubscription")
+        },
+        # The stack's outputs, for `--stack-name` through its role.
+        "cloudformation:DescribeStacks": {f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/*"},
         "execute-api:Invoke": {
             f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/{route}"
             for route in ("POST/v1/candidates", "POST/v1/lookup", "GET/v1/items/*", "GET/v1/stats")

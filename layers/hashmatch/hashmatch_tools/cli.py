@@ -51,6 +51,9 @@ from hashmatch_tools.export import add_export_command, export_command
 from hashmatch_tools.governing import add_governance_commands
 
 EXIT_OK, EXIT_SOME_FILES_FAILED, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
+# A member in an AWS account of its own: the coalition role it acts through, and the external id.
+COALITION_ROLE_VARIABLE = "HASHMATCH_COALITION_ROLE_ARN"
+EXTERNAL_ID_VARIABLE = "HASHMATCH_EXTERNAL_ID"
 
 
 def _print(record: dict[str, Any]) -> None:
@@ -121,7 +124,8 @@ def _coalition(args: argparse.Namespace, *, need_platform: bool = True) -> Coali
         platform = getattr(args, "platform", None)
         inbox = getattr(args, "inbox_queue_url", None)
         inboxes = {platform: inbox} if platform and inbox else {}
-        return Coalition.deployed(args.stack_name, Clients(endpoint, args.region), inboxes)
+        clients = Clients(endpoint, args.region, args.coalition_role_arn, args.external_id)
+        return Coalition.deployed(args.stack_name, clients, inboxes)
     if not endpoint:
         raise UsageError("say where the stack is: --stack-name NAME, or --endpoint-url / AWS_ENDPOINT_URL for local")
     coalition = Coalition.local(endpoint)
@@ -460,6 +464,17 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--endpoint-url", help="the local stack's endpoint (default: AWS_ENDPOINT_URL)")
         sub.add_argument("--stack-name", help="a deployed stack, found through its CloudFormation outputs")
         sub.add_argument("--region", help="the deployed stack's AWS region (default: AWS_DEFAULT_REGION)")
+        sub.add_argument(
+            "--coalition-role-arn",
+            default=os.environ.get(COALITION_ROLE_VARIABLE),
+            help="a member in an AWS account of its own: the role the coalition made for it (the stack's "
+            f"MemberRole<platform>Arn output; default: {COALITION_ROLE_VARIABLE}); its queues stay in its own account",
+        )
+        sub.add_argument(
+            "--external-id",
+            default=os.environ.get(EXTERNAL_ID_VARIABLE),
+            help=f"the external id the coalition gave its members (default: {EXTERNAL_ID_VARIABLE})",
+        )
 
     hash_parser = commands.add_parser("hash", help="print the hashes of files as JSON lines")
     mode = hash_parser.add_mutually_exclusive_group()

@@ -24,27 +24,72 @@ SHARE_REPLIES = ("share.accepted", "share.rejected", "hash.withdrawn")
 # Notifications a filtered read passes over stay hidden this long, so the next receive reaches the
 # ones behind them instead of getting the same ten again; then other readers see them.
 PASSED_OVER_SECONDS = 5
+# How long `subscribe` waits for SNS to ask a queue of another account to confirm its subscription.
+CONFIRM_SECONDS = 30.0
 
 
 class UnknownPlatform(ValueError):
     """The platform is not a member of this deployment."""
 
 
-class Clients:
-    """boto3 clients on one session and endpoint, made on first use."""
+# What a member in an AWS account of its own keeps there: its inbox queues. Everything else (the
+# ingest bucket, its topic, the lookup API, the stack's outputs, its retained checks) is the
+# coalition's, reached through the role the coalition made for it (`coalition_role`).
+OWN_ACCOUNT_SERVICES = frozenset({"sqs"})
 
-    def __init__(self, endpoint: str | None = None, region: str | None = None) -> None:
-        self._session = boto3.session.Session(region_name=region or os.environ.get("AWS_DEFAULT_REGION"))
+
+class Clients:
+    """boto3 clients made on first use, on one endpoint: on the caller's own session, or, with
+    `coalition_role` (a member in an account of its own), on a session of that role (assumed with
+    `external_id`) for everything but `OWN_ACCOUNT_SERVICES`."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        region: str | None = None,
+        coalition_role: str | None = None,
+        external_id: str | None = None,
+        session: boto3.session.Session | None = None,
+    ) -> None:
+        self._session = session or boto3.session.Session(region_name=region or os.environ.get("AWS_DEFAULT_REGION"))
         self._endpoint = endpoint
+        self._coalition_role = coalition_role
+        self._external_id = external_id
+        self._coalition: boto3.session.Session | None = None
         self._made: dict[str, Any] = {}
+
+    @property
+    def coalition_session(self) -> boto3.session.Session:
+        """The session coalition resources are reached on: the role's, once assumed, else the caller's."""
+        if self._coalition_role is None:
+            return self._session
+        if self._coalition is None:
+            request = {"RoleArn": self._coalition_role, "RoleSessionName": "hashmatch-cli"}
+            if self._external_id:
+                request["ExternalId"] = self._external_id
+            sts = self._session.client("sts", endpoint_url=self._endpoint)
+            credentials = sts.assume_role(**request)["Credentials"]
+            self._coalition = boto3.session.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=self._session.region_name,
+            )
+        return self._coalition
+
+    @property
+    def in_own_account(self) -> bool:
+        """Whether the caller's queues are in an account other than the coalition's."""
+        return self._coalition_role is not None
 
     def __call__(self, service: str) -> Any:
         if service not in self._made:
-            self._made[service] = self._session.client(service, endpoint_url=self._endpoint)
+            session = self._session if service in OWN_ACCOUNT_SERVICES else self.coalition_session
+            self._made[service] = session.client(service, endpoint_url=self._endpoint)
         return self._made[service]
 
     def resource(self, service: str) -> Any:
-        return self._session.resource(service, endpoint_url=self._endpoint)
+        return self.coalition_session.resource(service, endpoint_url=self._endpoint)
 
 
 @dataclass
@@ -163,8 +208,7 @@ class Coalition:
         """The lookup API's client, to refine uneven crops at the edge; None when none is known."""
         if not self.lookup_url:
             return None
-        session = boto3.session.Session(region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-        return LookupApiClient(self.lookup_url, session)
+        return LookupApiClient(self.lookup_url, self.clients.coalition_session)
 
     def results(self, bucket: str, key: str) -> list[dict[str, Any]]:
         """The verdict lines of one chunk of a check-by-hash list."""
@@ -217,10 +261,13 @@ class Coalition:
         labels: Sequence[str] = (),
         events: Sequence[str] = (),
         queue_name: str | None = None,
+        confirm_seconds: float = CONFIRM_SECONDS,
     ) -> dict[str, Any]:
         """An SQS queue (created when missing, encrypted, writable only by the platform's topic)
         subscribed to the platform's topic, filtered to `events` and `labels` when given (any of
-        each). Subscribing the same queue again replaces its filter. The queue's URL and filter."""
+        each). Subscribing the same queue again replaces its filter. The queue's URL and filter.
+        A member in an account of its own gets the queue there, subscribed through its coalition
+        role, and the subscription confirmed (``confirmed``)."""
         sqs, sns = self.clients("sqs"), self.clients("sns")
         topic = self.topic_arn(platform)
         name = queue_name or self.inbox_name(platform)
@@ -261,8 +308,32 @@ class Coalition:
             subscription = sns.subscribe(
                 TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes, ReturnSubscriptionArn=True
             )["SubscriptionArn"]
+        answer = {"platform": platform, "queue_url": url, "subscription": subscription, "filter": filters}
+        if self.clients.in_own_account:
+            answer["confirmed"] = self._confirm(topic, url, confirm_seconds)
         self.inbox_urls[platform] = url
-        return {"platform": platform, "queue_url": url, "subscription": subscription, "filter": filters}
+        return answer
+
+    def _confirm(self, topic: str, url: str, seconds: float) -> bool:
+        """A queue of another account than the topic's is subscribed pending confirmation: SNS
+        sends it a ``SubscriptionConfirmation`` with a token, confirmed here (through the
+        coalition role, so only an authenticated caller may unsubscribe it). False when none came
+        within `seconds` (a subscription that needed none, or one confirmed before)."""
+        sqs, until = self.clients("sqs"), time.monotonic() + seconds
+        while time.monotonic() < until:
+            wait = max(0, min(5, int(until - time.monotonic())))
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait).get(
+                "Messages", []
+            ):
+                envelope = json.loads(message["Body"])
+                if envelope.get("Type") == "SubscriptionConfirmation" and envelope.get("TopicArn") == topic:
+                    self.clients("sns").confirm_subscription(
+                        TopicArn=topic, Token=envelope["Token"], AuthenticateOnUnsubscribe="true"
+                    )
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    return True
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        return False
 
     def notifications(self, platform: str, wait_seconds: float) -> Iterator[dict[str, Any]]:
         """Every notification waiting in the platform's inbox (consumed), until it stays empty."""
