@@ -114,6 +114,15 @@ def test_an_unreadable_segment_refuses_the_whole_share_and_its_siblings_are_then
     assert _types(notifier, "tiktok") == ["share.rejected"] and bank.items == {}
 
 
+def test_a_segment_task_for_anything_but_a_share_is_refused(clip) -> None:
+    segments = MemorySegments()
+    pipeline, store, notifier, _ = _pipeline(segments)
+    obj = store.put("ingest", "check/reddit/stream.mp4", clip)
+    with pytest.raises(ValueError, match="no share"):
+        pipeline.edge.process_segment(SegmentTask(obj, 0, 1, 0.0, None))
+    assert notifier.to("reddit") == [] and store.objects and segments.kept == {}
+
+
 def test_a_segment_task_crosses_the_queue_whole_and_a_bad_one_is_refused() -> None:
     obj = ObjectRef("ingest", "share/tiktok/a b.mp4", "e", 10, "s", "AWS:AROA:x")
     task = SegmentTask(obj, 2, 14, 2069.2, None)

@@ -155,6 +155,8 @@ class EdgeHasher:
             raise RuntimeError("a segment task reached an edge with no segment store")
         obj = task.obj
         route = route_for(obj.key, self._platforms)
+        if route.action != "share":  # only shares are hashed at every frame, and so segmented
+            raise ValueError(f"a segment task for {obj.key!r}, which is no share")
         with self._store.fetch(obj, self._limits.max_file_bytes) as fetched:
             if fetched is None:
                 # Assembled by a sibling task and deleted, or expired: the coalition tells which.
