@@ -77,21 +77,20 @@ class Taxonomy:
 
     def severity(self, raw: str | None) -> str | None:
         """`raw` as a severity of the scale (None stays None); raises `TaxonomyError` otherwise."""
-        if raw is None or not raw.strip():
-            return None
-        value = raw.strip().lower()
-        if value not in self.severities:
-            raise TaxonomyError(f"severity {raw!r} is not on the scale: {', '.join(self.severities)}")
-        return value
+        return _on_scale(raw, self.severities, "severity")
 
     def confidence(self, raw: str | None) -> str | None:
         """`raw` as a confidence of the scale (None stays None); raises `TaxonomyError` otherwise."""
-        if raw is None or not raw.strip():
-            return None
-        value = raw.strip().lower()
-        if value not in self.confidences:
-            raise TaxonomyError(f"confidence {raw!r} is not on the scale: {', '.join(self.confidences)}")
-        return value
+        return _on_scale(raw, self.confidences, "confidence")
+
+
+def _on_scale(raw: str | None, scale: tuple[str, ...], what: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value not in scale:
+        raise TaxonomyError(f"{what} {raw!r} is not on the scale: {', '.join(scale)}")
+    return value
 
 
 def taxonomy_from_json(document: dict[str, Any]) -> Taxonomy:
