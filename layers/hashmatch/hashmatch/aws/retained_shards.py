@@ -61,6 +61,7 @@ __all__ = [
     "ShardConflict",
     "ShardError",
     "ShardedRetainedChecks",
+    "iso_time",
     "live_prints",
     "prints_length",
     "read_shard",
@@ -333,7 +334,8 @@ class S3RetainedShards:
         return data
 
 
-def _iso(seconds: float) -> str:
+def iso_time(seconds: float) -> str:
+    """`seconds` since the epoch as the ISO 8601 text retained checks are keyed by (UTC, milliseconds)."""
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -37,16 +37,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.retained import DynamoRetainedChecks, decode_check, encode_check
-from hashmatch.aws.retained_shards import ListedShard, S3RetainedShards, live_prints
+from hashmatch.aws.retained_shards import ListedShard, S3RetainedShards, iso_time, live_prints
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem
 from hashmatch.service.retroactive import RetainedCheck, RetainedPrints, RetroactiveScanner
+
+if TYPE_CHECKING:
+    from hashmatch.service.settings import Settings
 
 __all__ = [
     "ANSWER_BYTES",
@@ -83,10 +86,6 @@ _CHANGED = {"PreconditionFailed", "412", "NoSuchKey", "404"}
 
 class ScanFailed(RuntimeError):
     """A slice of the scan could not be scanned (the worker failed or answered nothing usable)."""
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def items_to_json(items: Sequence[SharedItem]) -> list[dict[str, Any]]:
@@ -137,7 +136,7 @@ def plan_slices(
     tail_start = now.timestamp() - TAIL_SECONDS
     edges = [
         None,
-        *(_iso(datetime.fromtimestamp(tail_start + s, UTC)) for s in range(0, TAIL_SECONDS, TAIL_WINDOW_SECONDS)),
+        *(iso_time(tail_start + s) for s in range(0, TAIL_SECONDS, TAIL_WINDOW_SECONDS)),
     ]
     for low, high in zip(edges, [*edges[1:], None], strict=True):
         ranges = []
@@ -177,6 +176,11 @@ class ScanWorker:
         self._bucket = bucket
         self._s3 = s3_client
         self._clock = clock
+
+    @property
+    def shards(self) -> S3RetainedShards:
+        """The shard reader (and its cache) the worker scans with."""
+        return self._shards
 
     def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """``{"items": <key under scans/>, "slice": {...}}`` -> ``{"matched": [...], "read": [...]}``,
@@ -262,7 +266,6 @@ class FanOutScan:
         self,
         worker: ScanWorker,
         invoke: Callable[[dict[str, Any]], dict[str, Any]],
-        shards: S3RetainedShards,
         bucket: str,
         s3_client: Any,
         clock: Callable[[], float] = time.time,
@@ -270,17 +273,15 @@ class FanOutScan:
     ) -> None:
         self._worker = worker
         self._invoke = invoke
-        self._shards = shards
+        self._shards = worker.shards  # listed with the reader the second round scans with
         self._bucket = bucket
         self._s3 = s3_client
         self._clock = clock
         self._parallel = parallel
-        self.last_slices = 0
 
     def matched_checks(self, items: Sequence[SharedItem], since: Mapping[str, str]) -> list[RetainedCheck]:
         listed = {platform: self._shards.listed(platform, start[:13]) for platform, start in since.items()}
         slices = plan_slices(since, listed, datetime.fromtimestamp(self._clock(), UTC))
-        self.last_slices = len(slices)
         scan = f"{SCAN_PREFIX}{uuid.uuid4().hex}"
         key = f"{scan}/items.json"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=json.dumps(items_to_json(items)).encode())
@@ -345,18 +346,16 @@ def scan_worker() -> ScanWorker:
     return build_worker(settings.retained_bucket, settings, session)
 
 
-def build_worker(bucket: str, settings: Any, session: boto3.session.Session) -> ScanWorker:
-    s3 = session.client("s3")
+def build_worker(bucket: str, settings: Settings, session: boto3.session.Session, s3_client: Any = None) -> ScanWorker:
+    s3 = s3_client or session.client("s3")
     table = DynamoRetainedChecks(session.resource("dynamodb").Table(settings.table_name))
     scanner = RetroactiveScanner(table, settings.retention, settings.thresholds_for)
     return ScanWorker(table, S3RetainedShards(bucket, s3), scanner, bucket, s3)
 
 
-def build_fan_out(settings: Any, session: boto3.session.Session) -> FanOutScan:
-    """The share function's fan-out to `settings.retro_scan_function`."""
-    bucket = settings.retained_bucket
-    worker = build_worker(bucket, settings, session)
+def build_fan_out(settings: Settings, session: boto3.session.Session, s3_client: Any) -> FanOutScan:
+    """The share function's fan-out to `settings.retro_scan_function`, on its S3 client."""
+    bucket = str(settings.retained_bucket)
     config = Config(max_pool_connections=MAX_PARALLEL, read_timeout=900, retries={"max_attempts": 2})
-    invoker = LambdaScanInvoker(settings.retro_scan_function, session.client("lambda", config=config))
-    s3 = session.client("s3")
-    return FanOutScan(worker, invoker, S3RetainedShards(bucket, s3), bucket, s3)
+    invoker = LambdaScanInvoker(str(settings.retro_scan_function), session.client("lambda", config=config))
+    return FanOutScan(build_worker(bucket, settings, session, s3_client), invoker, bucket, s3_client)

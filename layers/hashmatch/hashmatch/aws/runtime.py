@@ -152,13 +152,13 @@ def retained_checks(settings: Settings, session: boto3.session.Session) -> Retai
     return ShardedRetainedChecks(table, S3RetainedShards(settings.retained_bucket, session.client("s3")))
 
 
-def _retro_fan_out(settings: Settings, session: boto3.session.Session) -> Any:
+def _retro_fan_out(settings: Settings, session: boto3.session.Session, s3_client: Any) -> Any:
     """The retroactive scan's fan-out to its worker function, where one is deployed with shards."""
     if not (settings.retro_scan_function and settings.retained_bucket):
         return None
     from hashmatch.aws.retro_fanout import build_fan_out
 
-    return build_fan_out(settings, session)
+    return build_fan_out(settings, session, s3_client)
 
 
 def build_runtime(
@@ -183,7 +183,7 @@ def build_runtime(
         rules=settings.rules,
         audit=S3AuditLog(settings.audit_bucket, s3) if settings.audit_bucket else None,
         handoffs=S3HandOffs(settings.signals_bucket, s3) if settings.signals_bucket else None,
-        retro_fan_out=_retro_fan_out(settings, session),
+        retro_fan_out=_retro_fan_out(settings, session, s3),
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
 
