@@ -104,7 +104,7 @@ class Sandbox:
         exitcode, payload = frame
         if payload is None:
             raise _failure(exitcode, self._limits)
-        return _decoded(payload)
+        return _decoded(payload, self._media_limits)
 
     def close(self) -> None:
         if self._server is not None:
@@ -164,7 +164,7 @@ def _failure(exitcode: int, limits: SandboxLimits) -> Rejected:
     return Rejected(RejectReason.CORRUPT, f"the decoder stopped on this file (exit code {exitcode})")
 
 
-def _decoded(payload: bytes) -> MediaHashes:
+def _decoded(payload: bytes, media_limits: Limits) -> MediaHashes:
     """The child's JSON answer, checked as untrusted input; raises its rejection."""
     refusal: Exception | None = None
     try:
