@@ -262,7 +262,7 @@ class _MotoProcess:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 self._port = probe.getsockname()[1]
-        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self._port)]
+        command = [sys.executable, "-m", "hashmatch_tools.local.moto_server", "-H", "127.0.0.1", "-p", str(self._port)]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
@@ -366,6 +366,8 @@ class LocalStack:
     def start(self, poll: bool = True) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        from hashmatch_tools.local.moto_server import partition_queries
+
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         if self._moto_process:
             self._server = _MotoProcess(self.port)
@@ -376,6 +378,7 @@ class LocalStack:
                     "its state per process: give this one another stack_name, or moto_process=True"
                 )
             LocalStack._started_in_process.add(self.stack_name)
+            partition_queries()
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
