@@ -10,10 +10,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from hashmatch.aws.handoffs import KEEP_SECONDS, DynamoHandOffs
 from hashmatch.aws.runtime import build_runtime
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.sns import SnsNotifier
-from hashmatch.aws.submissions import S3HandOffs, SqsSubmissionSink, SubmissionReader
+from hashmatch.aws.submissions import SqsSubmissionSink, SubmissionReader
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import FrameHash, MediaHashes
 from hashmatch.service.metadata import encode_metadata
@@ -165,17 +166,20 @@ def test_large_submissions_travel_through_the_signals_bucket_and_are_deleted(mot
     assert reader.read(message["Body"]) == (None, where)  # a redelivery after processing: nothing to do
 
 
-def test_hand_offs_are_recorded_in_the_signals_bucket_per_s3_event(moto_aws: Stack) -> None:
+def test_hand_offs_are_recorded_in_their_own_table_per_s3_event(moto_aws: Stack) -> None:
     outputs = moto_aws.outputs()
-    handoffs = S3HandOffs(outputs["SignalsBucketName"], _client("s3"))
+    table = moto_aws.physical_names("HandOffTable")["ref"]
+    handoffs = DynamoHandOffs(table, _client("dynamodb"), clock=lambda: 1_000_000.0)
     obj = ObjectRef(outputs["IngestBucketName"], "check/tiktok/a.jpg", "e", 1, "01")
     assert not handoffs.handed_on(obj)
     handoffs.record(obj)
     handoffs.record(obj)  # a retry records it again, harmlessly
     assert handoffs.handed_on(obj)
     assert not handoffs.handed_on(replace(obj, sequencer="02")), "a new write of the key is a new object"
-    # Under signals/, where the edge may write, the coalition read, and the bucket's lifecycle expires.
-    assert S3HandOffs.key(obj).startswith("signals/handed-on/")
+    assert not handoffs.handed_on(replace(obj, etag="f"))
+    # Kept past the dead-letter queues' 14 days: a replayed dead letter's `gone` still finds it.
+    item = _client("dynamodb").get_item(TableName=table, Key=DynamoHandOffs.key(obj))["Item"]
+    assert int(item["expires_at"]["N"]) == 1_000_000 + KEEP_SECONDS > 1_000_000 + 14 * 24 * 3600
 
 
 def test_kept_answers_first_writer_wins_and_large_ones_overflow_to_s3(moto_aws: Stack) -> None:

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from referencing.jsonschema import DRAFT202012
 
-from hashmatch.aws.api import MAX_LOOKUP_BODY_BYTES, MAX_LOOKUP_ENTRIES
+from hashmatch.aws.api import MAX_CANDIDATE_FILES, MAX_LOOKUP_BODY_BYTES, MAX_LOOKUP_ENTRIES
 from hashmatch.aws.dynamodb import DynamoBank
-from hashmatch.aws.lookup import LookupApiClient, LookupApiError
+from hashmatch.aws.lookup import FILES_PER_REQUEST, LookupApiClient, LookupApiError
 from hashmatch.bank.model import Provenance, SharedItem
 from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
@@ -460,6 +460,41 @@ def test_candidates_are_the_matchers(api: Api, bank: DynamoBank, shared: Shared,
     status, body = api.send("POST", "/v1/candidates", "/v1/candidates", json.dumps(request).encode())
     expected = Matcher(bank, BankIndex()).uneven_crop_candidates(search.keys, search.hashes)
     assert status == 200 and body == {"candidates": [{"row": c.row, "stored": c.stored} for c in expected]}
+
+
+def test_candidates_of_many_copies_come_in_one_request(
+    api: Api, bank: DynamoBank, shared: Shared, contract: Contract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    width, height = shared.picture.size
+    cuts = [(0.08, 0.01, 0.98, 0.93), (0.02, 0.09, 0.9, 0.97), (0.1, 0.1, 0.95, 0.9)]
+    pictures = [shared.picture.crop((round(a * width), round(b * height), round(c * width), round(d * height)))
+                for a, b, c, d in cuts] + [scene(991)]  # fmt: skip
+    searches = [_hashes(picture).uneven_crops for picture in pictures]
+    assert all(search is not None for search in searches)
+    grids = [(search.keys, search.hashes) for search in searches if search is not None]
+    request = {"files": [{"keys": list(keys), "hashes": list(hashes)} for keys, hashes in grids]}
+    contract.request("POST", "/v1/candidates").validate(request)
+    status, body = api.send("POST", "/v1/candidates", "/v1/candidates", json.dumps(request).encode())
+    matcher = Matcher(bank, BankIndex())
+    expected = [matcher.uneven_crop_candidates(keys, hashes) for keys, hashes in grids]
+    assert status == 200
+    assert body == {"files": [{"candidates": [{"row": c.row, "stored": c.stored} for c in one]} for one in expected]}
+    assert expected[0] and not expected[-1], "the cut copies have candidates, the unrelated picture none"
+    # The client asks about up to 50 grids a request, and answers grid for grid.
+    posted: list[int] = []
+    post = api.client.post
+    monkeypatch.setattr(api.client, "post", lambda path, body: posted.append(len(body["files"])) or post(path, body))
+    assert api.client.uneven_crop_candidates_many(grids * 13) == expected * 13
+    assert posted == [FILES_PER_REQUEST, 13 * len(grids) - FILES_PER_REQUEST]
+    assert FILES_PER_REQUEST == MAX_CANDIDATE_FILES
+    # A grid that cannot be read refuses the request, naming it; more than 50 is too large.
+    bad = {"files": [request["files"][0], {"keys": ["xyz"], "hashes": ["0" * 64]}]}
+    status, body = api.send("POST", "/v1/candidates", "/v1/candidates", json.dumps(bad).encode())
+    assert status == 400 and body["error"]["message"].startswith("files[1]: ")
+    many = {"files": [request["files"][0]] * (MAX_CANDIDATE_FILES + 1)}
+    assert api.send("POST", "/v1/candidates", "/v1/candidates", json.dumps(many).encode())[0] == 413
+    both = {**request, "keys": [], "hashes": []}
+    assert api.send("POST", "/v1/candidates", "/v1/candidates", json.dumps(both).encode())[0] == 400
 
 
 # ---------------------------------------------------------------- every documented answer

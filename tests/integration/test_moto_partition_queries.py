@@ -84,7 +84,9 @@ def _check_queries(client: Any, rows: list[dict[str, str]]) -> None:
             ExpressionAttributeValues={**values, ":s": {"S": "0"}, ":n": {"S": "3"}},
         ) == [r for r in partition(pk) if r["sk"].startswith("0") and r["n"] == "3"]
     assert _query_all(client, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P#none"}}) == []
-    by_g = _query_all(client, IndexName="byg", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "G#1"}})
+    by_g = _query_all(
+        client, IndexName="byg", KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "G#1"}}
+    )
     assert sorted(by_g, key=lambda r: (r["sk"], r["pk"])) == sorted(
         (r for r in rows if r["g"] == "G#1"), key=lambda r: (r["sk"], r["pk"])
     )

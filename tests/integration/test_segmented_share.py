@@ -25,12 +25,12 @@ import pytest
 
 from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.segments import SEGMENTS_PREFIX, S3SegmentStore
-from hashmatch.aws.submissions import S3HandOffs
 from hashmatch.edge.ingest import EdgeHasher
 from hashmatch.edge.sandbox import Sandbox, SandboxLimits
 from hashmatch.edge.segments import segment_task_from_message
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import Limits
+from hashmatch.service.handoffs import MemoryHandOffs
 from hashmatch.service.notifications import EventType, ObjectRef
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
 from hashmatch_tools.local.template import Stack
@@ -104,7 +104,7 @@ def test_a_four_hour_720p_video_is_shared_in_segments_and_its_footage_then_match
         limits = SandboxLimits(cpu_seconds=300, wall_seconds=450)
         return EdgeHasher(
             store=S3ObjectStore(s3), sink=coalition.sink, hasher=Sandbox(limits, LIMITS).hash,
-            platforms=("tiktok", "reddit"), handoffs=S3HandOffs(signals, s3), limits=LIMITS, segments=segments,
+            platforms=("tiktok", "reddit"), handoffs=MemoryHandOffs(), limits=LIMITS, segments=segments,
         )  # fmt: skip
 
     edge().process(obj)

@@ -123,6 +123,13 @@ def test_function_environment_contract(template: dict[str, Any], stack: Stack) -
     assert edge["CHECK_QUEUE_URL"] == stack.physical_names("CheckQueue")["ref"]
     assert edge["SHARE_QUEUE_URL"] == stack.physical_names("ShareQueue")["ref"]
     assert edge["SIGNALS_BUCKET"] == stack.physical_names("SignalsBucket")["ref"]
+    handoffs = stack.physical_names("HandOffTable")["ref"]
+    assert edge["HANDOFF_TABLE"] == handoffs
+    # Who reads the edge's hand-off records (a `gone` for an object handed on is no answer).
+    assert {f for f in COALITION_FUNCTIONS if stack.function_environment(f).get("HANDOFF_TABLE") == handoffs} == {
+        "CheckFunction",
+        "ShareFunction",
+    }
     assert edge["LOOKUP_API_URL"].startswith("https://")
     # The hashing function is told of no table, topic or snapshot.
     assert not {"TABLE_NAME", "TOPIC_ARN_TEMPLATE", "SNAPSHOT_BUCKET", "RESULTS_BUCKET"} & set(edge)
@@ -392,10 +399,13 @@ def _granted(stack: Stack, function: str) -> dict[str, set[str]]:
 
 
 def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
-    """A decoder exploit in the hashing function can read and delete dropped objects and queue
-    submissions (which the coalition validates): it cannot write the bank or speak to a platform."""
+    """A decoder exploit in the hashing function can read and delete dropped objects, queue
+    submissions (which the coalition validates) and record hand-offs in a table of their own: it
+    cannot read or write the bank or speak to a platform."""
     granted = _granted(stack, "HashFunction")
-    assert not [a for a in granted if a.startswith(("dynamodb:", "sns:"))], granted
+    handoffs = stack.physical_names("HandOffTable")["Arn"]
+    assert granted.get("dynamodb:PutItem") == {handoffs}
+    assert not [a for a in granted if a.startswith("sns:") or (a.startswith("dynamodb:") and a != "dynamodb:PutItem")]
     parked = stack.physical_names("ParkedQueue")["Arn"]
     objects = {f"{BUCKET_ARN}/{action}/*" for action in ACTIONS}
     signals = stack.physical_names("SignalsBucket")["Arn"]
@@ -413,6 +423,7 @@ def test_the_hashing_function_holds_no_bank_and_no_topic(stack: Stack) -> None:
         "execute-api:Invoke": {f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/POST/v1/candidates"},
         # Members in their own accounts: the ids of the platforms' roles, to tell who wrote an object.
         "iam:GetRole": {f"arn:aws:iam::{ACCOUNT}:role/hashmatch-members/{STACK_NAME}/*"},
+        "dynamodb:PutItem": {handoffs},
     }
 
 
@@ -441,9 +452,13 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
         assert granted.pop("s3:PutObject") == {answers, audit, *scans}
     if function == "ShareFunction":
         assert granted.pop("lambda:InvokeFunction") == {stack.physical_names("RetroScanFunction")["Arn"]}
+    # The edge's hand-off records: read, nothing else.
+    handoffs = stack.physical_names("HandOffTable")["Arn"]
+    assert handoffs in granted["dynamodb:GetItem"]
+    granted["dynamodb:GetItem"].discard(handoffs)
     table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_names('BankTable')['ref']}"
     assert all(action.startswith("dynamodb:") for action in granted)
-    assert all(resources <= {table, f"{table}/index/*"} for resources in granted.values())
+    assert all(resources <= {table, f"{table}/index/*"} for resources in granted.values()), granted
 
 
 def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack) -> None:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from hashmatch.aws.api import (
     MAX_BODY_BYTES,
+    MAX_CANDIDATE_FILES,
     MAX_CONTENT_ID,
     MAX_GRID,
     MAX_LOOKUP_BODY_BYTES,
@@ -411,7 +412,13 @@ def test_the_documents_limits_are_the_handlers() -> None:
     assert schemas["MediaHashes"]["properties"]["queries"]["maxItems"] == MAX_QUERIES
     assert schemas["MediaHashes"]["properties"]["framings"]["maxItems"] == MAX_QUERIES
     assert schemas["MediaHashes"]["properties"]["frames"]["maxItems"] == MAX_FRAMES
-    assert schemas["CandidatesRequest"]["properties"]["keys"]["maxItems"] == MAX_GRID
-    assert schemas["CandidatesRequest"]["properties"]["hashes"]["maxItems"] == MAX_GRID
+    assert schemas["Grid"]["properties"]["keys"]["maxItems"] == MAX_GRID
+    assert schemas["Grid"]["properties"]["hashes"]["maxItems"] == MAX_GRID
+    many = schemas["CandidatesRequest"]["oneOf"][1]["properties"]["files"]
+    assert many["maxItems"] == MAX_CANDIDATE_FILES
+    assert (
+        f"at most {MAX_CANDIDATE_FILES}"
+        in yaml.safe_load(OPENAPI.read_text())["paths"]["/v1/candidates"]["post"]["description"]
+    )
     described = yaml.safe_load(OPENAPI.read_text())["paths"]["/v1/lookup"]["post"]["description"]
     assert f"{MAX_LOOKUP_BODY_BYTES // 1024**2} MiB" in described and MAX_BODY_BYTES < MAX_LOOKUP_BODY_BYTES

@@ -58,3 +58,46 @@ def test_version_and_help_text(capsys: pytest.CaptureFixture[str]) -> None:
         main(["check", "--help"])
     text = capsys.readouterr().out
     assert "--by-hash" in text and "--content-id" in text and "--wait" in text
+
+
+def test_hash_for_check_asks_about_many_files_at_once_and_keeps_their_order(tmp_path: Path) -> None:
+    from hashmatch.bank.model import Provenance
+    from hashmatch.edge.ingest import refine
+    from hashmatch.index.bank_index import BankIndex
+    from hashmatch.matching.matcher import Matcher
+    from hashmatch.media.codec import hashes_to_json
+    from hashmatch.media.hashing import hash_file
+    from hashmatch.service.service import item_from_media
+    from hashmatch_tools.cli import _hash_records
+    from hashmatch_tools.fakes import MemoryBank
+
+    original = scene(5, (640, 480))
+    shared = tmp_path / "shared.jpg"
+    shared.write_bytes(jpeg_bytes(original))
+    bank = MemoryBank()
+    bank.put_items([item_from_media(hash_file(shared, for_sharing=True), Provenance("tiktok", "2026-01-01T00:00:00Z"))])
+    matcher = Matcher(bank, BankIndex())
+    asked: list[int] = []
+
+    class Counting:
+        def uneven_crop_candidates(self, keys, grid_hashes):  # type: ignore[no-untyped-def]
+            raise AssertionError("asked one file at a time")
+
+        def uneven_crop_candidates_many(self, grids):  # type: ignore[no-untyped-def]
+            asked.append(len(grids))
+            return matcher.uneven_crop_candidates_many(grids)
+
+    files = []
+    for n, (a, b, c, d) in enumerate([(0.08, 0.01, 0.98, 0.93), (0.02, 0.09, 0.9, 0.97), (0.1, 0.1, 0.95, 0.9)]):
+        path = tmp_path / f"cut{n}.jpg"
+        path.write_bytes(jpeg_bytes(original.crop((round(a * 640), round(b * 480), round(c * 640), round(d * 480)))))
+        files.append(str(path))
+    files.insert(1, str(tmp_path / "missing.jpg"))
+    records = list(_hash_records(files, "check", Counting()))
+    assert asked == [3], "one question for the three readable files"
+    assert [name for name, _, _ in records] == files
+    assert records[1][1] is None and records[1][2] is not None and records[1][2]["error"]["code"] == "unreadable"
+    for name, record, _ in (records[0], *records[2:]):
+        alone = hashes_to_json(refine(hash_file(name), matcher))
+        assert record == {"file": name, **alone, "content_id": Path(name).name}
+    assert any(q[1].startswith("uneven_crop") for _, r, _ in records if r for q in r["queries"])

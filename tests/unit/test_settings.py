@@ -17,6 +17,9 @@ def test_settings_from_environment() -> None:
     settings = Settings.from_environment(ENV)
     assert settings.platforms == ("tiktok", "reddit")
     assert settings.topic_arn("reddit") == "arn:aws:sns:us-east-1:1:hm-reddit"
+    # Without the edge's hand-off records a `gone` is always answered `*.expired`.
+    assert settings.handoff_table is None
+    assert Settings.from_environment({**ENV, "HANDOFF_TABLE": " handoffs "}).handoff_table == "handoffs"
 
 
 @pytest.mark.parametrize("missing", sorted(ENV))
@@ -60,6 +63,7 @@ EDGE_ENV = {
     "CHECK_QUEUE_URL": "https://sqs/check",
     "SHARE_QUEUE_URL": "https://sqs/share",
     "SIGNALS_BUCKET": "signals",
+    "HANDOFF_TABLE": "handoffs",
 }
 
 
@@ -67,6 +71,7 @@ def test_edge_settings_from_environment() -> None:
     settings = EdgeSettings.from_environment({**EDGE_ENV, "LOOKUP_API_URL": "https://api"})
     assert settings.platforms == ("tiktok", "reddit") and settings.lookup_api_url == "https://api"
     assert EdgeSettings.from_environment(EDGE_ENV).lookup_api_url is None
+    assert settings.handoff_table == "handoffs"
 
 
 @pytest.mark.parametrize("missing", sorted(EDGE_ENV))

@@ -67,36 +67,54 @@ def _file_error(name: str, code: str, message: str) -> dict[str, Any]:
 def _hash_records(
     files: Sequence[str], mode: str | None, candidates: Any, content_ids: Sequence[str] | None = None
 ) -> Iterator[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
-    """(file, record, error) for each file: what `hash` prints for it, or why it could not."""
-    from hashmatch.edge.ingest import refine
+    """(file, record, error) for each file, in order: what `hash` prints for it, or why it could
+    not. For a check, the coalition is asked for the uneven-crop candidates of `CHECK_BATCH` files
+    at a time (one request, not one per file)."""
+    from hashmatch.aws.lookup import FILES_PER_REQUEST
+    from hashmatch.edge.ingest import refine_many
     from hashmatch.media.codec import hashes_to_json
+
+    batch = FILES_PER_REQUEST if mode == "check" else 1
+    for start in range(0, len(files), batch):
+        hashed = [
+            (position, *_hashed(files[position], mode)) for position in range(start, min(start + batch, len(files)))
+        ]
+        refined = iter(refine_many([h for _, h, _ in hashed if h is not None], candidates) if mode == "check" else [])
+        for position, hashes, error in hashed:
+            name = files[position]
+            if hashes is None:
+                yield name, None, error
+            elif mode is None:
+                yield name, _plain_record(name, hashes), None
+            elif mode == "share":
+                yield name, {"file": name, **hashes_to_json(replace(hashes, uneven_crops=None))}, None
+            else:
+                record = {"file": name, **hashes_to_json(next(refined))}
+                record["content_id"] = content_ids[position] if content_ids else Path(name).name
+                yield name, record, None
+
+
+def _hashed(name: str, mode: str | None) -> tuple[Any, dict[str, Any] | None]:
+    """(hashes, None), or (None, the error to print)."""
     from hashmatch.media.hashing import hash_file
 
-    for position, name in enumerate(files):
-        try:
-            hashes = hash_file(name, for_sharing=mode == "share")
-        except Rejected as rejected:
-            yield name, None, _file_error(name, rejected.reason.value, rejected.message)
-            continue
-        except OSError as error:
-            yield name, None, _file_error(name, "unreadable", error.strerror or str(error))
-            continue
-        if mode is None:
-            record: dict[str, Any] = {"file": name, "media": hashes.media, "signals": hashes.signals}
-            if hashes.pdq_quality is not None:
-                record["pdq_quality"] = hashes.pdq_quality
-            if hashes.frames:
-                record["frames"] = [{"offset": f.offset, "pdq": f.pdq, "quality": f.quality} for f in hashes.frames]
-            if hashes.duration is not None:
-                record["duration"] = hashes.duration
-            yield name, record, None
-            continue
-        if mode == "check":
-            hashes = refine(hashes, candidates)
-        record = {"file": name, **hashes_to_json(replace(hashes, uneven_crops=None))}
-        if mode == "check":
-            record["content_id"] = content_ids[position] if content_ids else Path(name).name
-        yield name, record, None
+    try:
+        return hash_file(name, for_sharing=mode == "share"), None
+    except Rejected as rejected:
+        return None, _file_error(name, rejected.reason.value, rejected.message)
+    except OSError as error:
+        return None, _file_error(name, "unreadable", error.strerror or str(error))
+
+
+def _plain_record(name: str, hashes: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {"file": name, "media": hashes.media, "signals": hashes.signals}
+    if hashes.pdq_quality is not None:
+        record["pdq_quality"] = hashes.pdq_quality
+    if hashes.frames:
+        record["frames"] = [{"offset": f.offset, "pdq": f.pdq, "quality": f.quality} for f in hashes.frames]
+    if hashes.duration is not None:
+        record["duration"] = hashes.duration
+    return record
 
 
 def hash_command(args: argparse.Namespace) -> int:

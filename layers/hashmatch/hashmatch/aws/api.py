@@ -7,7 +7,9 @@ local stack.
 - ``POST /v1/candidates``: the edge's uneven-crop question. Body ``{"keys": [16-hex ...],
   "hashes": [64-hex ...]}`` (an unevenly cut copy's grid: `hashmatch.media.uneven`), answer
   ``{"candidates": [{"row": n, "stored": "<pdq hex>"}, ...]}``: the stored framings to search
-  toward.
+  toward. Many copies in one request: ``{"files": [{"keys": [...], "hashes": [...]}, ...]}``
+  (at most `MAX_CANDIDATE_FILES`), answered ``{"files": [{"candidates": [...]}, ...]}`` in order;
+  a grid that cannot be read refuses the request, its message naming it (``files[3]: ...``).
 - ``POST /v1/lookup``: blocking at upload time. Body ``{"entries": [{"content_id": ...,
   "hashes": {...}}, ...], "member": "tiktok"}``, at most `MAX_LOOKUP_ENTRIES` query sets, each in the JSON form of
   `hashmatch.media.codec` (what ``hashmatch hash --for-check`` prints). Answer ``{"results":
@@ -66,7 +68,14 @@ from hashmatch.media.uneven import UNEVEN_CUTS
 from hashmatch.service.notifications import item_body, match_body
 from hashmatch.signals.pdq import PDQ
 
-__all__ = ["MAX_BODY_BYTES", "MAX_CONTENT_ID", "MAX_LOOKUP_BODY_BYTES", "MAX_LOOKUP_ENTRIES", "handle_request"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_CANDIDATE_FILES",
+    "MAX_CONTENT_ID",
+    "MAX_LOOKUP_BODY_BYTES",
+    "MAX_LOOKUP_ENTRIES",
+    "handle_request",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +86,9 @@ MAX_LOOKUP_BODY_BYTES = 4 * 1024 * 1024
 MAX_LOOKUP_ENTRIES = 100
 MAX_CONTENT_ID = 1024  # as in check lists (`hashmatch.edge.ingest`)
 MAX_GRID = len(UNEVEN_CUTS) ** 4 * 2  # a grid, mirrored
+# Grids asked about in one request (~14 KB each at most: well inside `MAX_BODY_BYTES`): a member
+# checking many files pays one request, and one refresh of the index, for all of them.
+MAX_CANDIDATE_FILES = 50
 KEY_DIGITS = 16  # PDQ's 64 low-frequency bits (`hashmatch.signals.pdq.low_frequency_key`)
 _HEX = frozenset("0123456789abcdef")
 _ITEM_PATH = re.compile(r"/v1/items/(?P<item_id>[^/]*)")
@@ -159,6 +171,29 @@ def _body(event: dict[str, Any], limit: int) -> dict[str, Any]:
 
 
 def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
+    if "files" not in body:
+        keys, hashes = _grid(body)
+        return {"candidates": _found(matcher, keys, hashes)}
+    files = body["files"]
+    if set(body) != {"files"}:
+        raise BadRequest('the body is {"keys": [...], "hashes": [...]} or {"files": [...]}, not both')
+    if not isinstance(files, list) or not files:
+        raise BadRequest('files must be a non-empty list of {"keys": [...], "hashes": [...]}')
+    if len(files) > MAX_CANDIDATE_FILES:
+        raise BadRequest(f"at most {MAX_CANDIDATE_FILES} files", 413, "too_large")
+    grids = []
+    for n, grid in enumerate(files):
+        try:
+            if not isinstance(grid, dict):
+                raise BadRequest('each file is {"keys": [...], "hashes": [...]}')
+            grids.append(_grid(grid))
+        except BadRequest as error:
+            raise BadRequest(f"files[{n}]: {error}", error.status, error.code) from error
+    return {"files": [{"candidates": _found(matcher, keys, hashes)} for keys, hashes in grids]}
+
+
+def _grid(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """One copy's grid, read: its framing keys and PDQ hashes, row for row."""
     keys, hashes = body.get("keys"), body.get("hashes")
     if not isinstance(keys, list) or not isinstance(hashes, list) or len(keys) != len(hashes):
         raise BadRequest("keys and hashes must be lists of equal length")
@@ -171,8 +206,11 @@ def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
         parsed_hashes = [PDQ.parse(str(h)) for h in hashes]
     except ValueError as error:
         raise BadRequest(str(error)) from error
-    found = matcher.uneven_crop_candidates(parsed_keys, parsed_hashes)
-    return {"candidates": [{"row": c.row, "stored": c.stored} for c in found]}
+    return parsed_keys, parsed_hashes
+
+
+def _found(matcher: Matcher, keys: list[str], hashes: list[str]) -> list[dict[str, Any]]:
+    return [{"row": c.row, "stored": c.stored} for c in matcher.uneven_crop_candidates(keys, hashes)]
 
 
 def _lookup(

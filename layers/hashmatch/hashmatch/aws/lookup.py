@@ -12,11 +12,13 @@ import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from hashmatch.media.model import Candidate
+from hashmatch.media.model import Candidate, Grid
 
 __all__ = ["LookupApiClient", "LookupApiError"]
 
 TIMEOUT_SECONDS = 30.0
+# Grids in one ``/v1/candidates`` request: the API's `MAX_CANDIDATE_FILES` (hashmatch.aws.api).
+FILES_PER_REQUEST = 50
 
 
 class LookupApiError(RuntimeError):
@@ -35,6 +37,18 @@ class LookupApiClient:
     def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]:
         answer = self.post("/v1/candidates", {"keys": list(keys), "hashes": list(grid_hashes)})
         return [Candidate(int(c["row"]), str(c["stored"])) for c in answer.get("candidates", [])]
+
+    def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
+        """One request per `FILES_PER_REQUEST` grids (``{"files": [...]}``), answered grid for grid."""
+        found: list[list[Candidate]] = []
+        for start in range(0, len(grids), FILES_PER_REQUEST):
+            chunk = grids[start : start + FILES_PER_REQUEST]
+            body = {"files": [{"keys": list(keys), "hashes": list(hashes)} for keys, hashes in chunk]}
+            answer = self.post("/v1/candidates", body).get("files")
+            if not isinstance(answer, list) or len(answer) != len(chunk):
+                raise LookupApiError(f"/v1/candidates: {len(chunk)} files asked about, no answer for each")
+            found += [[Candidate(int(c["row"]), str(c["stored"])) for c in one.get("candidates", [])] for one in answer]
+        return found
 
     def lookup(self, entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """``POST /v1/lookup``: each entry (``{"content_id": ..., "hashes": <codec JSON form>}``)

@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from hashmatch.aws.answers import DynamoAnswerStore
 from hashmatch.aws.audit import S3AuditLog
 from hashmatch.aws.dynamodb import DynamoBank
+from hashmatch.aws.handoffs import DynamoHandOffs
 from hashmatch.aws.lookup import LookupApiClient
 from hashmatch.aws.member_roles import IamMemberRoles
 from hashmatch.aws.retained import DynamoRetainedChecks
@@ -41,7 +42,7 @@ from hashmatch.aws.s3 import S3ObjectStore
 from hashmatch.aws.segments import S3SegmentStore
 from hashmatch.aws.snapshots import S3SnapshotStore
 from hashmatch.aws.sns import SnsNotifier
-from hashmatch.aws.submissions import S3HandOffs, S3ResultStore, SqsSubmissionSink, SubmissionReader
+from hashmatch.aws.submissions import S3ResultStore, SqsSubmissionSink, SubmissionReader
 from hashmatch.aws.telemetry import CloudWatchTelemetry
 from hashmatch.governance.callers import MemberCallers
 from hashmatch.governance.policy import CoalitionRules
@@ -127,7 +128,7 @@ def build_edge_runtime(
         hasher=sandbox.hash,
         platforms=settings.platforms,
         candidates=LookupApiClient(settings.lookup_api_url, session) if settings.lookup_api_url else None,
-        handoffs=S3HandOffs(settings.signals_bucket, s3),
+        handoffs=DynamoHandOffs(settings.handoff_table, session.client("dynamodb")),
         telemetry=telemetry or thread_telemetry(),
         principals=PrincipalCheck(IamMemberRoles(settings.member_roles, session.client("iam")))
         if settings.member_roles
@@ -182,7 +183,7 @@ def build_runtime(
         retention=settings.retention,
         rules=settings.rules,
         audit=S3AuditLog(settings.audit_bucket, s3) if settings.audit_bucket else None,
-        handoffs=S3HandOffs(settings.signals_bucket, s3) if settings.signals_bucket else None,
+        handoffs=DynamoHandOffs(settings.handoff_table, session.client("dynamodb")) if settings.handoff_table else None,
         retro_fan_out=_retro_fan_out(settings, session, s3),
     )
     persistence, config = idempotency(settings.table_name, session.client("dynamodb"))

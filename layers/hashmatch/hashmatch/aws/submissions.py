@@ -4,10 +4,6 @@ check-by-hash results in the results bucket.
 A message body is the submission's JSON (`hashmatch.service.submission`) when it fits well inside
 SQS's 256 KiB, else ``{"signals_object": {"bucket": ..., "key": ...}}`` naming where the edge put
 it. The coalition's functions read the object (hashes only) and delete it once processed.
-
-The edge's hand-off records (`hashmatch.service.handoffs`) are empty objects in the same bucket,
-``signals/handed-on/<sha256 of the object's identity>``, expired with the bucket's other documents
-(15 days: past the dead-letter queues' retention).
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ from hashmatch.service.submission import Submission, submission_from_json
 __all__ = [
     "INCIDENT_GROUP",
     "INLINE_LIMIT",
-    "S3HandOffs",
     "S3ResultStore",
     "SignalsObject",
     "SqsSubmissionSink",
@@ -41,7 +36,6 @@ __all__ = [
 # per second of footage.
 INLINE_LIMIT = 200 * 1024
 SIGNALS_PREFIX = "signals/"
-HANDED_ON_PREFIX = f"{SIGNALS_PREFIX}handed-on/"
 _GONE = {"NoSuchKey", "404", "NotFound"}
 # The message group of incident traffic on the share queue (see `message_group`).
 INCIDENT_GROUP = "incident"
@@ -123,31 +117,6 @@ class SubmissionReader:
     def discard(self, where: SignalsObject | None) -> None:
         if where is not None:
             self._s3.delete_object(Bucket=where.bucket, Key=where.key)
-
-
-class S3HandOffs:
-    """`HandOffs` in the signals bucket: the edge writes them, the coalition's functions read them
-    (a missing record reads as 404: the functions may list the bucket)."""
-
-    def __init__(self, bucket: str, s3_client: Any = None) -> None:
-        self._bucket = bucket
-        self._s3 = s3_client or boto3.client("s3")
-
-    @staticmethod
-    def key(obj: ObjectRef) -> str:
-        return f"{HANDED_ON_PREFIX}{hashlib.sha256(obj.identity.encode()).hexdigest()}"
-
-    def record(self, obj: ObjectRef) -> None:
-        self._s3.put_object(Bucket=self._bucket, Key=self.key(obj), Body=b"")
-
-    def handed_on(self, obj: ObjectRef) -> bool:
-        try:
-            self._s3.head_object(Bucket=self._bucket, Key=self.key(obj))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _GONE:
-                return False
-            raise
-        return True
 
 
 class S3ResultStore:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -49,7 +49,7 @@ from hashmatch.governance.admission import refuse_list
 from hashmatch.governance.requests import MAX_REQUEST_BYTES
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.hashing import SNIFF_BYTES
-from hashmatch.media.model import Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
+from hashmatch.media.model import LabelledHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
@@ -89,11 +89,21 @@ class _Segmented(Exception):
 def refine(hashes: MediaHashes, candidates: CandidateSource | None) -> MediaHashes:
     """A checked picture's hashes with the framings its uneven-crop search found toward the
     coalition's candidates added as queries, and the search (which holds pixels) dropped."""
-    search = hashes.uneven_crops
-    if search is None:
-        return hashes
-    found = search.refined(candidates.uneven_crop_candidates(search.keys, search.hashes)) if candidates else ()
-    return replace(hashes, queries=hashes.queries + found, uneven_crops=None)
+    (refined,) = refine_many([hashes], candidates)
+    return refined
+
+
+def refine_many(hashes: Sequence[MediaHashes], candidates: CandidateSource | None) -> list[MediaHashes]:
+    """`refine` for many checked pictures: one question to the coalition for all their searches."""
+    searching = [(n, h.uneven_crops) for n, h in enumerate(hashes) if h.uneven_crops is not None]
+    found: dict[int, tuple[LabelledHash, ...]] = {}
+    if candidates is not None and searching:
+        answers = candidates.uneven_crop_candidates_many([(search.keys, search.hashes) for _, search in searching])
+        found = {n: search.refined(answer) for (n, search), answer in zip(searching, answers, strict=True)}
+    return [
+        replace(h, queries=h.queries + found.get(n, ()), uneven_crops=None) if h.uneven_crops is not None else h
+        for n, h in enumerate(hashes)
+    ]
 
 
 class EdgeHasher:

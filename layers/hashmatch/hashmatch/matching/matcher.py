@@ -19,7 +19,7 @@ from hashmatch.matching.rules import (
     uneven_crop_candidates,
     video_evidence,
 )
-from hashmatch.media.model import Candidate, MediaHashes
+from hashmatch.media.model import Candidate, Grid, MediaHashes
 from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
 
@@ -57,6 +57,12 @@ class Matcher:
         """The stored framings the edge should search an unevenly cut copy toward (the index fresh)."""
         self._index.refresh(self._bank)
         return uneven_crop_candidates(self._index, keys, grid_hashes, key_threshold=self._framing_key_threshold)
+
+    def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
+        """`uneven_crop_candidates` for many copies' grids (keys, hashes), after one refresh."""
+        self._index.refresh(self._bank)
+        threshold = self._framing_key_threshold
+        return [uneven_crop_candidates(self._index, keys, hashes, key_threshold=threshold) for keys, hashes in grids]
 
     def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None, *, benign: bool = False) -> list[Match]:
         """Every active item matched, with the best evidence per (item, signal), exact signals

@@ -26,6 +26,7 @@ same grammar as a pattern: a new region or crop name goes in both.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
@@ -40,6 +41,7 @@ __all__ = [
     "UNEVEN_CROP_QUERY",
     "Candidate",
     "FrameHash",
+    "Grid",
     "LabelledHash",
     "Limits",
     "MediaHashes",
@@ -203,6 +205,10 @@ class Candidate:
 
     row: int
     stored: str
+
+
+# One copy's uneven-crop grid as the coalition is asked about it: framing keys and PDQ hashes, row for row.
+Grid = tuple[Sequence[str], Sequence[str]]
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ chunk; the functions settle them by the kept answers alone (`hashmatch.service.a
 first kept wins), not under their idempotency records, so one that is dropped leaves that key to
 the real submission.
 
-`hashmatch.aws.submissions.S3HandOffs` keeps the records in the hash-only signals bucket (which
-the edge writes and the coalition reads); `MemoryHandOffs` here is for one process.
+`hashmatch.aws.handoffs.DynamoHandOffs` keeps the records in a table of their own (which the
+edge may only write and the coalition only read); `MemoryHandOffs` here is for one process.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hashmatch.bank.model import NearEntry, SharedItem
 from hashmatch.governance.incidents import Incident
-from hashmatch.media.model import Candidate
+from hashmatch.media.model import Candidate, Grid
 from hashmatch.service.notifications import Notification, ObjectRef
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ class CandidateSource(Protocol):
     """The coalition's answer to the edge's uneven-crop question: which stored framings to search toward."""
 
     def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]: ...
+
+    def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
+        """The candidates of many copies at once, grid for grid: one question for all of them."""
+        ...
 
 
 class ResultStore(Protocol):

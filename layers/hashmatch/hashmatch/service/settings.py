@@ -27,6 +27,9 @@ SNAPSHOT_BUCKET = "SNAPSHOT_BUCKET"
 # Where retained checks are compacted into hourly shards (hashmatch.aws.retained_shards).
 RETAINED_BUCKET = "RETAINED_BUCKET"
 SIGNALS_BUCKET = "SIGNALS_BUCKET"
+# The edge's hand-off records (hashmatch.aws.handoffs): the hashing function writes, the check and
+# share functions read.
+HANDOFF_TABLE = "HANDOFF_TABLE"
 # The function a share's retroactive scan fans out to (one slice of the retained checks each);
 # unset: the share function scans them all itself.
 RETRO_SCAN_FUNCTION = "RETRO_SCAN_FUNCTION"
@@ -76,6 +79,8 @@ class EdgeSettings:
     check_queue_url: str
     share_queue_url: str
     signals_bucket: str
+    # Where hand-offs are recorded before the object is deleted.
+    handoff_table: str
     lookup_api_url: str | None = None
     # With members in their own accounts: each platform's role's name; empty: nothing is checked.
     member_roles: dict[str, str] = field(default_factory=dict)
@@ -91,6 +96,7 @@ class EdgeSettings:
             check_queue_url=_required(env, CHECK_QUEUE_URL),
             share_queue_url=_required(env, SHARE_QUEUE_URL),
             signals_bucket=_required(env, SIGNALS_BUCKET),
+            handoff_table=_required(env, HANDOFF_TABLE),
             lookup_api_url=env.get(LOOKUP_API_URL, "").strip() or None,
             member_roles=_member_roles(env, platforms),
             hash_queue_url=env.get(HASH_QUEUE_URL, "").strip() or None,
@@ -141,7 +147,7 @@ class Settings:
     # Where check-by-hash results go (None: such lists cannot be answered).
     results_bucket: str | None = None
     # Where the edge records its hand-offs (None: a `gone` submission is always answered `*.expired`).
-    signals_bucket: str | None = None
+    handoff_table: str | None = None
     # Which platforms retain their checks for retroactive matching, and for how many days.
     retention: RetentionPolicy = field(default_factory=lambda: RetentionPolicy({}))
     # Member policies and the operators' rules (`hashmatch.governance.policy`).
@@ -179,7 +185,7 @@ class Settings:
             snapshot_bucket=env.get(SNAPSHOT_BUCKET, "").strip() or None,
             retained_bucket=env.get(RETAINED_BUCKET, "").strip() or None,
             results_bucket=env.get(RESULTS_BUCKET, "").strip() or None,
-            signals_bucket=env.get(SIGNALS_BUCKET, "").strip() or None,
+            handoff_table=env.get(HANDOFF_TABLE, "").strip() or None,
             retention=_retention(env.get(RETROACTIVE_PLATFORMS, ""), platforms),
             rules=_rules(env, platforms),
             audit_bucket=env.get(AUDIT_BUCKET, "").strip() or None,
