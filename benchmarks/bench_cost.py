@@ -14,9 +14,10 @@ core, fixed seed:
 - the lookup API's share: `Matcher.uneven_crop_candidates` (the framing-key lookup), CPU time;
 - the check function's share: `Matcher.match` of the refined query set, CPU time;
 
-plus the AWS calls each path makes, at us-east-1 list prices (stated below, as of 2026-12; DynamoDB
-and S3 latencies are not measurable offline: DynamoDB calls are billed as `DYNAMODB_CALL_MS` of
-function time each). The anchor is HMA's first AWS version's published ~$0.01 per 1,000 images.
+plus the AWS calls each path makes, at us-east-1 list prices (stated below, as of 2026-12), and
+the function time billed while each call is waited on (not measurable offline: the in-region
+latencies assumed are stated below, `AWS_CALL_MS` a call, `S3_GET_UPLOAD_MS` for the upload's
+GET, `HTTP_API_MS` added to a lookup). The anchor is HMA's first AWS version's published ~$0.01 per 1,000 images.
 Memory of the matcher functions is sized from the index's measured bytes.
 """
 
@@ -38,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hashmatch.aws.lookup import FILES_PER_REQUEST
 from hashmatch.edge.ingest import CHECK_CHUNK_ENTRIES
 from hashmatch.edge.sandbox import Sandbox
 from hashmatch.matching.matcher import Matcher
@@ -60,12 +62,17 @@ SNS_PUBLISH = 0.50 / 1e6
 HTTP_API_REQUEST = 1.00 / 1e6
 DYNAMODB_READ_UNIT = 0.125 / 1e6  # on demand, per read request unit (strongly consistent, <= 4 KB)
 DYNAMODB_WRITE_UNIT = 0.625 / 1e6
-DYNAMODB_CALL_MS = 5.0  # billed function time per DynamoDB call (single-digit ms in region)
+# Billed function time spent waiting on AWS (not measurable offline; in-region figures assumed):
+AWS_CALL_MS = 5.0  # a DynamoDB, SQS or SNS call, or a small S3 request (single-digit ms in region)
+S3_GET_UPLOAD_MS = 20.0  # the hashing function reading a ~300 KB upload
+HTTP_API_MS = 10.0  # what API Gateway's HTTP API adds to a lookup's round trip
 CHECK_DYNAMODB_CALLS = 8  # per check by media: 4 reads and 4 writes (see per_check_costs)
 CHUNK_DYNAMODB_CALLS = 6  # per chunk of a check list, besides each entry's two exact lookups
 HASHER_GB = 2.0  # HashFunction's MemorySize
 HASH_REPEATS = 3  # each copy hashed this often; the fastest counts (the machine is shared and noisy)
 BATCH = 5  # records per invocation of the queue-fed functions
+# Grids per `/v1/candidates` request when a member hashes many files (`hashmatch hash --for-check`).
+CANDIDATE_FILES = FILES_PER_REQUEST
 
 
 @dataclass
@@ -137,40 +144,48 @@ def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float
     hash_s = statistics.median(m.hash_ms) / 1000
     lookup_s = statistics.median(m.lookup_ms) / 1000
     match_s = statistics.median(m.match_ms) / 1000
-    dynamo_s = DYNAMODB_CALL_MS / 1000
+    call_s = AWS_CALL_MS / 1000
+    matcher = m.matcher_gb * gb_second
+    # The lookup function's work for one copy: its candidates, after a refresh of the index (one
+    # log-tail read) per request.
+    lookup_request = HTTP_API_REQUEST + call_s * matcher + LAMBDA_REQUEST
     by_media = {
         "S3 PUT (the member's upload)": S3_PUT,
         "S3 GET of the upload": S3_GET,
         "SQS (S3 event in, submission out, receive and delete in batches)": SQS_REQUEST * (2 + 4 / BATCH),
-        "HashFunction (sandboxed hashing)": hash_s * HASHER_GB * gb_second + LAMBDA_REQUEST / BATCH,
-        "lookup API (uneven-crop candidates)": HTTP_API_REQUEST
-        + (lookup_s + dynamo_s) * m.matcher_gb * gb_second
-        + LAMBDA_REQUEST,
+        # Hashing, and the waits it is billed for: the upload's GET, the lookup's round trip, the
+        # submission's send, the hand-off record, the upload's DELETE.
+        "HashFunction (sandboxed hashing, and its waits)": (
+            hash_s + S3_GET_UPLOAD_MS / 1000 + lookup_s + call_s + HTTP_API_MS / 1000 + 3 * call_s
+        )
+        * HASHER_GB
+        * gb_second
+        + LAMBDA_REQUEST / BATCH,
+        "lookup API (uneven-crop candidates, one copy a request)": lookup_request + lookup_s * matcher,
         # The calls a check makes (hashmatch.aws.runtime, hashmatch.service.service): the log tail and
         # two exact lookups (sha256, md5); Powertools' idempotency record, put then updated; the
-        # kept answer, read, put and marked published.
-        "CheckFunction (matching)": (match_s + CHECK_DYNAMODB_CALLS * dynamo_s) * m.matcher_gb * gb_second
-        + LAMBDA_REQUEST / BATCH,
-        "DynamoDB (4 reads: log tail, 2 exact, kept answer; 4 writes: idempotency x2, answer x2)": 4
+        # kept answer, read, put and marked published; the verdict's publish.
+        "CheckFunction (matching)": (match_s + (CHECK_DYNAMODB_CALLS + 1) * call_s) * matcher + LAMBDA_REQUEST / BATCH,
+        "DynamoDB (4 reads: log tail, 2 exact, kept answer; 5 writes: idempotency x2, answer x2, hand-off)": 4
         * DYNAMODB_READ_UNIT
-        + 4 * DYNAMODB_WRITE_UNIT,
+        + 5 * DYNAMODB_WRITE_UNIT,
         "SNS publish of the verdict": SNS_PUBLISH,
     }
     chunk = CHECK_CHUNK_ENTRIES
     by_hash = {
         "S3 PUT of the list, per entry": S3_PUT / chunk,
-        "lookup API (asked once per file by the member's hasher)": HTTP_API_REQUEST
-        + (lookup_s + dynamo_s) * m.matcher_gb * gb_second
-        + LAMBDA_REQUEST,
+        f"lookup API (the member's hasher asks about {CANDIDATE_FILES} files a request)": lookup_request
+        / CANDIDATE_FILES
+        + lookup_s * matcher,
         # Per chunk: the list's GET, a signals object PUT/GET, SQS, the results PUT, one refresh, the
         # idempotency record (put, update) and the kept answer (read, put, marked published); per
         # entry: two exact lookups.
         "HashFunction (parsing the list), per entry": 0.002 * HASHER_GB * gb_second,
-        "CheckFunction (matching)": (match_s + 2 * dynamo_s) * m.matcher_gb * gb_second
-        + (CHUNK_DYNAMODB_CALLS * dynamo_s * m.matcher_gb * gb_second + LAMBDA_REQUEST) / chunk,
+        "CheckFunction (matching)": (match_s + 2 * call_s) * matcher
+        + (CHUNK_DYNAMODB_CALLS * call_s * matcher + LAMBDA_REQUEST) / chunk,
         "S3 and SQS per chunk, per entry": (2 * S3_GET + 2 * S3_PUT + 4 * SQS_REQUEST) / chunk,
-        "DynamoDB (2 reads per entry; per chunk 2 reads, 4 writes)": 2 * DYNAMODB_READ_UNIT
-        + (2 * DYNAMODB_READ_UNIT + 4 * DYNAMODB_WRITE_UNIT) / chunk,
+        "DynamoDB (2 reads per entry; per chunk 2 reads, 5 writes)": 2 * DYNAMODB_READ_UNIT
+        + (2 * DYNAMODB_READ_UNIT + 5 * DYNAMODB_WRITE_UNIT) / chunk,
         "SNS (check.completed per chunk)": SNS_PUBLISH / chunk,
     }
     return {"by media": by_media, "by hash": by_hash}
