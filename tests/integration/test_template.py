@@ -100,8 +100,7 @@ def test_fewer_platforms_give_fewer_resources() -> None:
     assert topics == ["OperatorAlarmTopic", "PlatformTopicalpha", "PlatformTopicbeta"]
 
 
-# (The lookup API matches at the defaults: see hashmatch/aws/api.py.)
-MATCHING_FUNCTIONS = ("CheckFunction", "ShareFunction", "RetroScanFunction")
+MATCHING_FUNCTIONS = ("CheckFunction", "ShareFunction", "RetroScanFunction", "LookupFunction")
 
 
 def test_function_environment_contract(template: dict[str, Any], stack: Stack) -> None:
@@ -116,7 +115,8 @@ def test_function_environment_contract(template: dict[str, Any], stack: Stack) -
         for platform in PLATFORMS:
             topic = stack.physical_names(f"PlatformTopic{platform}")["TopicArn"]
             assert env["TOPIC_ARN_TEMPLATE"].replace("{platform}", platform) == topic
-    # Whatever matches does so at the member's thresholds: checks, retroactive scans and their slices.
+    # Whatever matches does so at the member's thresholds: checks, retroactive scans and their
+    # slices, and lookups.
     thresholds = {stack.function_environment(f).get("PLATFORM_THRESHOLDS") for f in MATCHING_FUNCTIONS}
     assert thresholds == {stack.function_environment("CheckFunction")["PLATFORM_THRESHOLDS"]}
     edge = stack.function_environment("HashFunction")

@@ -21,6 +21,7 @@ from hashmatch.aws.api import (
     MAX_GRID,
     MAX_LOOKUP_BODY_BYTES,
     MAX_LOOKUP_ENTRIES,
+    _thresholds_of,
     handle_request,
 )
 from hashmatch.bank.model import Provenance, SharedItem
@@ -28,6 +29,7 @@ from hashmatch.governance.callers import NO_MEMBER_ROLES, MemberCallers
 from hashmatch.governance.policy import CoalitionRules, MemberPolicy
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.policy import Thresholds
 from hashmatch.media.codec import MAX_FRAMES, MAX_QUERIES, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.notifications import item_body, match_body
@@ -83,6 +85,7 @@ class LookupApi:
 
     def __init__(self, picture: Image.Image) -> None:
         self.callers = ROLES
+        self.thresholds: dict[str, Thresholds] = {}  # each member's own (PLATFORM_THRESHOLDS)
         self.bank = MemoryBank()
         self.matcher = Matcher(self.bank, BankIndex())
         provenance = Provenance("tiktok", "2026-01-01T00:00:00.000Z", ("graphic-violence",), "high")
@@ -99,7 +102,13 @@ class LookupApi:
             event["requestContext"]["authorizer"] = {"iam": iam}
         if raw is not None or body is not None:
             event["body"] = raw if raw is not None else json.dumps(body)
-        answer = handle_request(event, lambda: self.matcher, lambda: (MEMBERS, RULES), lambda: self.callers)
+        answer = handle_request(
+            event,
+            lambda: self.matcher,
+            lambda: (MEMBERS, RULES),
+            lambda: self.callers,
+            lambda member: self.thresholds.get(member, Thresholds()),
+        )
         assert answer["headers"] == {"content-type": "application/json"}
         return answer["statusCode"], json.loads(answer["body"])
 
@@ -138,6 +147,25 @@ def test_a_members_role_is_answered_with_its_own_policy_named_or_not(api: Lookup
         assert status == 200 and answer["results"][0]["matches"] == []  # reddit wants two backers
     status, answer = api.ask("POST", "/v1/lookup", {"entries": entries}, signer=twitch)
     assert status == 200 and answer["results"][0]["matches"]  # twitch acts on graphic-violence
+
+
+def test_a_members_lookups_are_matched_at_its_own_thresholds(api: LookupApi, copy_hashes: dict) -> None:
+    entries = [{"hashes": copy_hashes}]
+    twitch = _session_of("hashmatch-twitch")
+    (match,) = api.ask("POST", "/v1/lookup", {"entries": entries}, signer=twitch)[1]["results"][0]["matches"]
+    assert match["distance"] > 0
+    # Stricter than the copy is close: twitch's own lookup no longer matches it, as its check would not.
+    api.thresholds["twitch"] = Thresholds({match["signal"]: match["distance"] - 1})
+    assert api.ask("POST", "/v1/lookup", {"entries": entries}, signer=twitch)[1]["results"][0]["matches"] == []
+    # Anyone naming twitch gets its stricter thresholds too; naming nobody, the defaults.
+    assert api.ask("POST", "/v1/lookup", {"entries": entries, "member": "twitch"})[1]["results"][0]["matches"] == []
+    assert api.ask("POST", "/v1/lookup", {"entries": entries})[1]["results"][0]["matches"] == [match]
+    # Looser than the defaults: its own role gets them; a caller naming it on its word, the defaults.
+    default = Thresholds().pdq
+    api.thresholds["twitch"] = Thresholds({"pdq": default + 9, "phash": 4})
+    assert _thresholds_of("twitch", "twitch", api.thresholds.__getitem__) == api.thresholds["twitch"]
+    assert _thresholds_of("twitch", None, api.thresholds.__getitem__) == Thresholds({"pdq": default, "phash": 4})
+    assert _thresholds_of(None, None, api.thresholds.__getitem__) is None
 
 
 @pytest.mark.parametrize("named", ["twitch", "tiktok"])

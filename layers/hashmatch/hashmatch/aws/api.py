@@ -37,9 +37,10 @@ member: its lookups are answered with its own policy, whether or not the body na
 naming another member is refused (403 ``wrong_member``), not answered as that member. Any other
 caller (the operators' principals, any caller without ``Members``) is answered as before: with the
 policy of the member the body names, taken on the caller's word because a policy only hides
-matches (a caller naming another member sees less, never more, than naming none). Every lookup is
-matched at the coalition's default thresholds: a platform's own (``PLATFORM_THRESHOLDS``, applied
-to its checks through the ingest bucket) are not applied here.
+matches (a caller naming another member sees less, never more, than naming none). A member's
+role is matched at its own thresholds (``PLATFORM_THRESHOLDS``), as its checks through the ingest
+bucket are; a member named on the caller's word, at its own only where they are stricter than the
+coalition's defaults (so naming a member still shows no more); any other lookup at the defaults.
 
 Errors are JSON ``{"error": {"code": ..., "message": ...}}`` with 400 (bad request), 403 (a
 member's role naming another member), 404 (no such route, or no such item) or 413 (too large).
@@ -60,8 +61,9 @@ import numpy as np
 
 from hashmatch.bank.model import ENTRY_KINDS
 from hashmatch.governance.callers import NO_MEMBER_ROLES, MemberCallers
-from hashmatch.governance.policy import CoalitionRules, MemberPolicy
+from hashmatch.governance.policy import CoalitionRules
 from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.policy import Thresholds
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.model import MediaHashes
 from hashmatch.media.uneven import UNEVEN_CUTS
@@ -114,10 +116,12 @@ def handle_request(
     matcher: Callable[[], Matcher],
     rules: Callable[[], MemberRules] = lambda: NO_MEMBERS,
     callers: Callable[[], MemberCallers] = lambda: NO_MEMBER_ROLES,
+    thresholds: Callable[[str], Thresholds] = lambda member: Thresholds(),
 ) -> dict[str, Any]:
     """An API Gateway (payload format 2.0) event answered: a JSON response, 200 or an error.
     `rules`: the member platforms and the coalition's rules (member policies) for ``member``;
-    `callers`: the member roles a caller may be (`requestContext.authorizer.iam` is checked against them).
+    `callers`: the member roles a caller may be (`requestContext.authorizer.iam` is checked against them);
+    `thresholds`: each member's own (``PLATFORM_THRESHOLDS``), for a lookup answered as that member.
 
     Errors of the bank or of the index (throttling, a bug) are raised: API Gateway answers 500
     and the caller may retry.
@@ -125,7 +129,7 @@ def handle_request(
     http = event.get("requestContext", {}).get("http", {})
     method, path = str(http.get("method", "")), str(event.get("rawPath", ""))
     try:
-        return _json(200, _answer(method, path, event, matcher, rules, callers))
+        return _json(200, _answer(method, path, event, matcher, rules, callers, thresholds))
     except BadRequest as error:
         return _json(error.status, {"error": {"code": error.code, "message": str(error)}})
 
@@ -137,12 +141,13 @@ def _answer(
     matcher: Callable[[], Matcher],
     rules: Callable[[], MemberRules],
     callers: Callable[[], MemberCallers],
+    thresholds: Callable[[str], Thresholds],
 ) -> dict[str, Any]:
     if (method, path) == ("POST", "/v1/candidates"):
         return _candidates(_body(event, MAX_BODY_BYTES), matcher())
     if (method, path) == ("POST", "/v1/lookup"):
         caller = callers().member_of(((event.get("requestContext") or {}).get("authorizer") or {}).get("iam"))
-        return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher(), rules, caller)
+        return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher(), rules, caller, thresholds)
     if (method, path) == ("GET", "/v1/stats"):
         return _stats(matcher())
     item = _ITEM_PATH.fullmatch(path)
@@ -214,12 +219,17 @@ def _found(matcher: Matcher, keys: list[str], hashes: list[str]) -> list[dict[st
 
 
 def _lookup(
-    body: dict[str, Any], matcher: Matcher, rules: Callable[[], MemberRules], caller: str | None
+    body: dict[str, Any],
+    matcher: Matcher,
+    rules: Callable[[], MemberRules],
+    caller: str | None,
+    thresholds: Callable[[str], Thresholds],
 ) -> dict[str, Any]:
     unknown = sorted(set(body) - _LOOKUP_FIELDS)
     if unknown:
         raise BadRequest(f'unknown field {unknown[0]!r}: the body is {{"entries": [...], "member": ...}}')
-    policy = _member_policy(body.get("member"), rules, caller)
+    member = _answered_as(body.get("member"), rules, caller)
+    policy = rules()[1].policy(member) if member is not None else None
     entries = body.get("entries")
     if not isinstance(entries, list) or not entries:
         raise BadRequest(f"entries must be a list of 1 to {MAX_LOOKUP_ENTRIES} query sets")
@@ -237,7 +247,8 @@ def _lookup(
             parsed.append(_query_set(entry))
         except ValueError as error:
             raise BadRequest(f"entries[{position}]: {error}") from error
-    answers = matcher.match_many([hashes for _, hashes in parsed])  # one read of the log tail for all
+    # One read of the log tail for all, at the member's thresholds (`_thresholds_of`).
+    answers = matcher.match_many([hashes for _, hashes in parsed], _thresholds_of(member, caller, thresholds))
     if policy is not None:
         answers = [policy.acted_on(matches) for matches in answers]
     results = [
@@ -249,11 +260,12 @@ def _lookup(
     return {"results": results}
 
 
-def _member_policy(member: object, rules: Callable[[], MemberRules], caller: str | None) -> MemberPolicy | None:
-    """The policy the lookup is answered with: the calling member's, else the named member's, else none."""
+def _answered_as(member: object, rules: Callable[[], MemberRules], caller: str | None) -> str | None:
+    """The member whose policy and thresholds answer the lookup: the calling member, else the
+    named one, else none (the coalition's defaults)."""
     if member is None and caller is None:
         return None
-    platforms, coalition = rules()
+    platforms, _ = rules()
     if member is not None and (not isinstance(member, str) or member not in platforms):
         raise BadRequest(f"member must name a member platform ({', '.join(platforms)}), got {member!r}")
     if caller is not None and member not in (None, caller):
@@ -263,7 +275,22 @@ def _member_policy(member: object, rules: Callable[[], MemberRules], caller: str
             403,
             "wrong_member",
         )
-    return coalition.policy(caller or str(member))
+    return caller or str(member)
+
+
+def _thresholds_of(
+    member: str | None, caller: str | None, thresholds: Callable[[str], Thresholds]
+) -> Thresholds | None:
+    """A lookup's thresholds: the calling member's own, as its checks are matched; a member named
+    on the caller's word, its own where they are stricter than the defaults (naming a member shows
+    no more than naming none); no member, the defaults."""
+    if member is None:
+        return None
+    own = thresholds(member)
+    if member == caller:
+        return own
+    defaults = Thresholds()
+    return Thresholds({name: min(value, defaults.for_signal(name)) for name, value in own.values.items()})
 
 
 def _query_set(entry: object) -> tuple[str | None, MediaHashes]:

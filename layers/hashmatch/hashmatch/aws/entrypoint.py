@@ -41,6 +41,7 @@ from hashmatch.aws.runtime import (
     lookup_callers,
     lookup_rules,
     lookup_runtime,
+    lookup_thresholds,
     member_runtime,
     thread_telemetry,
 )
@@ -125,7 +126,7 @@ def handle_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """An HTTP API request answered."""
     logger.set_correlation_id(str(event.get("requestContext", {}).get("requestId", "")) or None)
     try:
-        return handle_request(event, lookup_runtime, lookup_rules, lookup_callers)
+        return handle_request(event, lookup_runtime, lookup_rules, lookup_callers, lookup_thresholds)
     finally:
         thread_telemetry().flush()
 

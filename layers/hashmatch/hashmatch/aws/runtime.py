@@ -49,6 +49,7 @@ from hashmatch.governance.policy import CoalitionRules
 from hashmatch.index.bank_index import BankIndex, IndexState
 from hashmatch.index.snapshot import SnapshotError
 from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.policy import Thresholds
 from hashmatch.service.retroactive import RetainedChecks
 from hashmatch.service.routing import Action, Outcome
 from hashmatch.service.service import HashmatchService
@@ -284,6 +285,11 @@ def lookup_rules() -> tuple[tuple[str, ...], CoalitionRules]:
     """The member platforms and the coalition's rules, for lookups that name a member."""
     settings = lookup_settings()
     return settings.platforms, settings.rules
+
+
+def lookup_thresholds(platform: str) -> Thresholds:
+    """A member's own thresholds (``PLATFORM_THRESHOLDS``), for lookups answered as that member."""
+    return lookup_settings().thresholds_for(platform)
 
 
 def lookup_callers() -> MemberCallers:
