@@ -68,7 +68,7 @@ def _hash_records(
     files: Sequence[str], mode: str | None, candidates: Any, content_ids: Sequence[str] | None = None
 ) -> Iterator[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
     """(file, record, error) for each file, in order: what `hash` prints for it, or why it could
-    not. For a check, the coalition is asked for the uneven-crop candidates of `CHECK_BATCH` files
+    not. For a check, the coalition is asked for the uneven-crop candidates of `FILES_PER_REQUEST` files
     at a time (one request, not one per file)."""
     from hashmatch.aws.lookup import FILES_PER_REQUEST
     from hashmatch.edge.ingest import refine_many
