@@ -177,8 +177,8 @@ def _body(event: dict[str, Any], limit: int) -> dict[str, Any]:
 
 def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
     if "files" not in body:
-        keys, hashes = _grid(body)
-        return {"candidates": _found(matcher, keys, hashes)}
+        (found,) = matcher.uneven_crop_candidates_many([_grid(body)])
+        return {"candidates": [{"row": c.row, "stored": c.stored} for c in found]}
     files = body["files"]
     if set(body) != {"files"}:
         raise BadRequest('the body is {"keys": [...], "hashes": [...]} or {"files": [...]}, not both')
@@ -194,7 +194,8 @@ def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
             grids.append(_grid(grid))
         except BadRequest as error:
             raise BadRequest(f"files[{n}]: {error}", error.status, error.code) from error
-    return {"files": [{"candidates": _found(matcher, keys, hashes)} for keys, hashes in grids]}
+    answers = matcher.uneven_crop_candidates_many(grids)  # one refresh of the index for all
+    return {"files": [{"candidates": [{"row": c.row, "stored": c.stored} for c in one]} for one in answers]}
 
 
 def _grid(body: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -212,10 +213,6 @@ def _grid(body: dict[str, Any]) -> tuple[list[str], list[str]]:
     except ValueError as error:
         raise BadRequest(str(error)) from error
     return parsed_keys, parsed_hashes
-
-
-def _found(matcher: Matcher, keys: list[str], hashes: list[str]) -> list[dict[str, Any]]:
-    return [{"row": c.row, "stored": c.stored} for c in matcher.uneven_crop_candidates(keys, hashes)]
 
 
 def _lookup(
