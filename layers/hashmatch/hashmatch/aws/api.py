@@ -65,7 +65,7 @@ from hashmatch.governance.policy import CoalitionRules
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
 from hashmatch.media.codec import hashes_from_json
-from hashmatch.media.model import MediaHashes
+from hashmatch.media.model import Candidate, MediaHashes
 from hashmatch.media.uneven import UNEVEN_CUTS
 from hashmatch.service.notifications import item_body, match_body
 from hashmatch.signals.pdq import PDQ
@@ -178,7 +178,7 @@ def _body(event: dict[str, Any], limit: int) -> dict[str, Any]:
 def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
     if "files" not in body:
         (found,) = matcher.uneven_crop_candidates_many([_grid(body)])
-        return {"candidates": [{"row": c.row, "stored": c.stored} for c in found]}
+        return _candidates_json(found)
     files = body["files"]
     if set(body) != {"files"}:
         raise BadRequest('the body is {"keys": [...], "hashes": [...]} or {"files": [...]}, not both')
@@ -195,7 +195,11 @@ def _candidates(body: dict[str, Any], matcher: Matcher) -> dict[str, Any]:
         except BadRequest as error:
             raise BadRequest(f"files[{n}]: {error}", error.status, error.code) from error
     answers = matcher.uneven_crop_candidates_many(grids)  # one refresh of the index for all
-    return {"files": [{"candidates": [{"row": c.row, "stored": c.stored} for c in one]} for one in answers]}
+    return {"files": [_candidates_json(found) for found in answers]}
+
+
+def _candidates_json(found: list[Candidate]) -> dict[str, Any]:
+    return {"candidates": [{"row": c.row, "stored": c.stored} for c in found]}
 
 
 def _grid(body: dict[str, Any]) -> tuple[list[str], list[str]]:

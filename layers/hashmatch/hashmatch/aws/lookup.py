@@ -26,17 +26,13 @@ class LookupApiError(RuntimeError):
 
 
 class LookupApiClient:
-    """`CandidateSource` over ``POST /v1/candidates`` at `base_url`, and the other routes of the
-    API, signed with the session's credentials."""
+    """`CandidateSource` over ``POST /v1/candidates`` at `base_url` (the many-copies form), and the
+    API's other routes, signed with the session's credentials."""
 
     def __init__(self, base_url: str, session: boto3.session.Session | None = None, region: str | None = None) -> None:
         self._base_url = base_url.rstrip("/")
         self._session = session or boto3.session.Session()
         self._region = region or self._session.region_name or "us-east-1"
-
-    def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]:
-        answer = self.post("/v1/candidates", {"keys": list(keys), "hashes": list(grid_hashes)})
-        return [Candidate(int(c["row"]), str(c["stored"])) for c in answer.get("candidates", [])]
 
     def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
         """One request per `FILES_PER_REQUEST` grids (``{"files": [...]}``), answered grid for grid."""

@@ -169,7 +169,9 @@ def build_runtime(
     """Adapters on `session` (the default one when None), the service, and its idempotency guard."""
     session = session or boto3.session.Session()
     telemetry = telemetry or thread_telemetry()
-    bank = DynamoBank(settings.table_name, session.resource("dynamodb"))
+    tables = session.resource("dynamodb")  # the bank and the kept answers
+    dynamodb = session.client("dynamodb")  # idempotency records and hand-offs (a resource's client types values)
+    bank = DynamoBank(settings.table_name, tables)
     s3 = session.client("s3")
     service = HashmatchService(
         bank=bank,
@@ -179,15 +181,15 @@ def build_runtime(
         results=S3ResultStore(settings.results_bucket, s3) if settings.results_bucket else None,
         thresholds=settings.thresholds_for,
         telemetry=telemetry,
-        answers=DynamoAnswerStore(session.resource("dynamodb").Table(settings.table_name), s3, settings.results_bucket),
+        answers=DynamoAnswerStore(tables.Table(settings.table_name), s3, settings.results_bucket),
         retained=retained_checks(settings, session),
         retention=settings.retention,
         rules=settings.rules,
         audit=S3AuditLog(settings.audit_bucket, s3) if settings.audit_bucket else None,
-        handoffs=DynamoHandOffs(settings.handoff_table, session.client("dynamodb")) if settings.handoff_table else None,
+        handoffs=DynamoHandOffs(settings.handoff_table, dynamodb) if settings.handoff_table else None,
         retro_fan_out=_retro_fan_out(settings, session, s3),
     )
-    persistence, config = idempotency(settings.table_name, session.client("dynamodb"))
+    persistence, config = idempotency(settings.table_name, dynamodb)
 
     def process(event: dict[str, Any], submission: Submission) -> dict[str, str]:
         outcome: Outcome = service.process(submission)

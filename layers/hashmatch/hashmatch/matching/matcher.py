@@ -55,8 +55,8 @@ class Matcher:
 
     def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]:
         """The stored framings the edge should search an unevenly cut copy toward (the index fresh)."""
-        self._index.refresh(self._bank)
-        return uneven_crop_candidates(self._index, keys, grid_hashes, key_threshold=self._framing_key_threshold)
+        (found,) = self.uneven_crop_candidates_many([(keys, grid_hashes)])
+        return found
 
     def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
         """`uneven_crop_candidates` for many copies' grids (keys, hashes), after one refresh."""

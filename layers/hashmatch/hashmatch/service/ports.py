@@ -57,8 +57,6 @@ class SubmissionSink(Protocol):
 class CandidateSource(Protocol):
     """The coalition's answer to the edge's uneven-crop question: which stored framings to search toward."""
 
-    def uneven_crop_candidates(self, keys: Sequence[str], grid_hashes: Sequence[str]) -> list[Candidate]: ...
-
     def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
         """The candidates of many copies at once, grid for grid: one question for all of them."""
         ...
