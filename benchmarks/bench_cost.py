@@ -138,6 +138,17 @@ def _refined(hashes: MediaHashes, found: tuple[LabelledHash, ...]) -> MediaHashe
     return replace(hashes, queries=hashes.queries + found, uneven_crops=None)
 
 
+def _lookup_request(m: Measured, gb_second: float) -> float:
+    """What one `/v1/candidates` request costs besides its copies' candidates: the HTTP API, the
+    Lambda request, and the refresh of the index (one log-tail read) it starts with."""
+    return HTTP_API_REQUEST + AWS_CALL_MS / 1000 * m.matcher_gb * gb_second + LAMBDA_REQUEST
+
+
+def _lookup_wait_s(m: Measured) -> float:
+    """How long the hashing function waits for a one-copy lookup's answer."""
+    return statistics.median(m.lookup_ms) / 1000 + (AWS_CALL_MS + HTTP_API_MS) / 1000
+
+
 def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float]]:
     """USD per check, by item, for a check by media and a check by hash (lists of a chunk's size)."""
     gb_second = LAMBDA_GB_SECOND[architecture]
@@ -146,21 +157,20 @@ def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float
     match_s = statistics.median(m.match_ms) / 1000
     call_s = AWS_CALL_MS / 1000
     matcher = m.matcher_gb * gb_second
-    # The lookup function's work for one copy: its candidates, after a refresh of the index (one
-    # log-tail read) per request.
-    lookup_request = HTTP_API_REQUEST + call_s * matcher + LAMBDA_REQUEST
+    lookup_request = _lookup_request(m, gb_second)
     by_media = {
         "S3 PUT (the member's upload)": S3_PUT,
         "S3 GET of the upload": S3_GET,
         "SQS (S3 event in, submission out, receive and delete in batches)": SQS_REQUEST * (2 + 4 / BATCH),
-        # Hashing, and the waits it is billed for: the upload's GET, the lookup's round trip, the
-        # submission's send, the hand-off record, the upload's DELETE.
-        "HashFunction (sandboxed hashing, and its waits)": (
-            hash_s + S3_GET_UPLOAD_MS / 1000 + lookup_s + call_s + HTTP_API_MS / 1000 + 3 * call_s
+        # Hashing, and the waits it is billed for: the upload's GET, the submission's send, the
+        # hand-off record, the upload's DELETE; and the lookup's round trip.
+        "HashFunction (sandboxed hashing, and its waits on S3, SQS, DynamoDB)": (
+            hash_s + S3_GET_UPLOAD_MS / 1000 + 3 * call_s
         )
         * HASHER_GB
         * gb_second
         + LAMBDA_REQUEST / BATCH,
+        "HashFunction waiting for the lookup's answer": _lookup_wait_s(m) * HASHER_GB * gb_second,
         "lookup API (uneven-crop candidates, one copy a request)": lookup_request + lookup_s * matcher,
         # The calls a check makes (hashmatch.aws.runtime, hashmatch.service.service): the log tail and
         # two exact lookups (sha256, md5); Powertools' idempotency record, put then updated; the
@@ -191,6 +201,19 @@ def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float
     return {"by media": by_media, "by hash": by_hash}
 
 
+def levers(m: Measured, architecture: str) -> dict[str, float]:
+    """USD per check by media that each lever not taken would save, in the same model."""
+    gb_second = LAMBDA_GB_SECOND[architecture]
+    return {
+        "the check's Powertools idempotency record (2 writes and their waits)": 2 * DYNAMODB_WRITE_UNIT
+        + 2 * AWS_CALL_MS / 1000 * m.matcher_gb * gb_second,
+        # The request's own cost and the hashing function's wait on the HTTP API and the refresh,
+        # paid once for the batch instead of once per upload.
+        f"one lookup per batch of {BATCH} uploads in the hashing function": (1 - 1 / BATCH)
+        * (_lookup_request(m, gb_second) + (AWS_CALL_MS + HTTP_API_MS) / 1000 * HASHER_GB * gb_second),
+    }
+
+
 def report(m: Measured, hashes: int) -> None:
     def ms(values: list[float]) -> str:
         return f"median {statistics.median(values):.1f} ms, p95 {np.percentile(values, 95):.1f} ms"
@@ -215,6 +238,9 @@ def report(m: Measured, hashes: int) -> None:
             f"| HMA's first AWS version (anchor) | {HMA_PER_1000:.4f} | {HMA_PER_1000:.4f} |\n"
             f"| ratio to the anchor | {media_total / HMA_PER_1000:.2f} | {hash_total / HMA_PER_1000:.2f} |"
         )
+    print("\nLevers not taken, by media, x86_64 (USD per 1,000 checks saved):")
+    for label, usd in levers(m, "x86_64").items():
+        print(f"- {label}: {usd * 1000:.4f}")
 
 
 def main() -> None:
