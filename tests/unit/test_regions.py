@@ -25,7 +25,7 @@ from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import WHOLE, MediaHashes, Region
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.tilt import TILT_ANGLES, inscribed_share, tilted_views
-from hashmatch.media.uneven import UnevenCropSearch
+from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
 from hashmatch.service.service import item_from_media
 from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.bits import hex_distance
@@ -177,6 +177,35 @@ def test_a_picture_in_a_screenshot_matches_by_the_rectangle_found(name: str) -> 
     assert match.query.startswith("inside_frame") and match.distance <= PDQ_MATCH_THRESHOLD
     assert Region(*match.detail["region"]).close_to(truth, 0.04)
     assert matched_queries(matcher, without(hashes, "inside_frame"), item_id) == []  # nothing else finds it
+
+
+def post_screenshot(picture: Image.Image, seed: int = 5) -> tuple[Image.Image, Region]:
+    """A phone screenshot of a text post: the picture with margins on both sides, between full-width
+    rules (header, counts, action row) that close many rectangles against the screen's own borders."""
+    rng = random.Random(seed)
+    width, height = 720, 1480
+    canvas = Image.new("RGB", (width, height), (0, 0, 0))
+    draw = ImageDraw.Draw(canvas)
+    drawing.status_bar(canvas, 43, (245, 245, 245), (0, 0, 0), rng)
+    for line in range(3):
+        draw.text((29, 120 + 40 * line), drawing.sentence(rng, (4, 9)), fill=(245, 245, 245), font=drawing.font(26))
+    margin, top = 30, 260
+    fitted = drawing.fit_width(picture, width - 2 * margin)
+    canvas.paste(fitted, (margin, top))
+    bottom = top + fitted.height
+    for y in (90, bottom + 60, bottom + 130, bottom + 230, height - 110):
+        draw.line((0, y, width, y), fill=(90, 90, 90), width=2)
+    return canvas, Region(margin / width, top / height, (margin + fitted.width) / width, bottom / height)
+
+
+@pytest.mark.parametrize("name", ["synthetic", BRIDGE])
+def test_a_picture_with_four_edges_of_its_own_is_among_the_first_frames(name: str) -> None:
+    # The screen's borders close rectangles for free on any rule across it; a pasted picture with
+    # margins shows all four of its edges, and ranks among the first, where the uneven-crop grid is
+    # laid too (`GRID_FRAMES`), not behind every rectangle the rules and borders close.
+    shot, truth = post_screenshot(photo(name))
+    found = frame_rectangles(np.asarray(thumbnail(shot).convert("L"), dtype=np.float32))
+    assert any(region.close_to(truth, 0.01) for region in found[:GRID_FRAMES]), (truth, found[:3])
 
 
 def test_frames_are_not_found_in_a_blank_or_tiny_picture() -> None:

@@ -14,8 +14,11 @@ finds those), but the picture keeps four straight edges, or shares some with the
    `MAX_LINES` longest, plus the image's own borders;
 3. every rectangle with its top and bottom on two lines and its sides on two lines is scored by how
    much of each of its four sides is edge (an image border counts as edge); those whose weakest
-   side is at least `MIN_SIDE_COVER` edge are kept, best covered first (then the larger), without
-   near-duplicates.
+   side is at least `MIN_SIDE_COVER` edge are kept, without near-duplicates, in two rankings taken
+   in turn: best covered first (then the larger), and the same with an image border counting only
+   `BORDER_COVER`. A full-width rule across a screenshot closes a rectangle against the borders for
+   free, so the first ranking alone filled the first places with those and left a picture pasted
+   with margins (four edges of its own) eleventh of twelve; in the second it comes first.
 
 All of it on the luma of the PDQ thumbnail (at most 512 pixels a side, `hashmatch.media.framing.FRAME_SIDE`),
 vectorised: cumulative sums along the edge maps give the coverage of any side at once. Measured on phone and microblog
@@ -44,6 +47,7 @@ LINE_SPACING = 2  # lines closer than this (pixels) are one
 MIN_SIDE_SHARE = 0.15  # a rectangle is at least this share of the image's side
 MIN_SIDE_PIXELS = 24  # and at least this many pixels
 MIN_SIDE_COVER = 0.6  # each side of a rectangle is at least this much edge
+BORDER_COVER = MIN_SIDE_COVER  # what an image border counts for in the ranking by a picture's own edges
 AREA_WEIGHT = 0.25  # in the ranking, a rectangle's share of the image counts this much beside its cover
 MAX_RECTANGLES = 12
 SAME_RECTANGLE = 0.015  # rectangles whose edges are all closer than this (share of the side) are one
@@ -83,10 +87,19 @@ def frame_rectangles(luma: np.ndarray, limit: int = MAX_RECTANGLES) -> list[Regi
     row_spans, col_spans = len(top), len(left)
     top, bottom = np.repeat(top, col_spans), np.repeat(bottom, col_spans)
     left, right = np.tile(left, row_spans), np.tile(right, row_spans)
-    whole = (top == 0) & (bottom == height) & (left == 0) & (right == width)
-    kept = np.flatnonzero((covers.min(axis=1) >= MIN_SIDE_COVER) & ~whole)
+    on_border = np.stack([top == 0, bottom == height, left == 0, right == width], axis=1)
+    kept = np.flatnonzero((covers.min(axis=1) >= MIN_SIDE_COVER) & ~on_border.all(axis=1))
     area = (bottom - top)[kept] * (right - left)[kept] / (height * width)
-    ranked = kept[np.argsort(-(covers[kept].mean(axis=1) + AREA_WEIGHT * area), kind="stable")]
+    # Two rankings, taken in turn: by cover with the image's borders as full edges (a picture the
+    # borders close: a duet, a stitch, one fitted to the screen's width under a caption bar), and
+    # with a border counting only `BORDER_COVER` (a picture pasted with four edges of its own: a post
+    # with margins), which the rules across a screenshot would otherwise push out of the first few.
+    closed_by_borders = np.argsort(-(covers[kept].mean(axis=1) + AREA_WEIGHT * area), kind="stable")
+    own_edges = np.where(on_border[kept], BORDER_COVER, covers[kept])
+    with_own_edges = np.argsort(-(own_edges.mean(axis=1) + AREA_WEIGHT * area), kind="stable")
+    in_turn = np.stack([closed_by_borders, with_own_edges], axis=1).ravel()
+    _, first_seen = np.unique(in_turn, return_index=True)
+    ranked = kept[in_turn[np.sort(first_seen)]]
     edges = np.stack([left / width, top / height, right / width, bottom / height], axis=1)[ranked]
     found: list[Region] = []
     while len(edges) and len(found) < limit:
