@@ -18,7 +18,7 @@ from hashmatch.aws.api import handle_request
 from hashmatch.edge.sandbox import Sandbox, SandboxLimits
 from hashmatch.media.codec import hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import hash_file
-from hashmatch.media.model import Rejected
+from hashmatch.media.model import FrameHash, MediaHashes, Rejected
 from hashmatch.service.notifications import EventType
 from hashmatch.service.submission import Kind
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
@@ -75,6 +75,28 @@ def test_hashes_survive_their_json_form_and_bad_json_is_refused() -> None:
         ({**document, "frames": [[-1, "0" * 64, 50]]}, "offset"),
         ({**document, "quality": {"pdq": 101}}, "quality"),
     ):
+        with pytest.raises(ValueError, match=message):
+            hashes_from_json(broken)
+
+
+def test_a_videos_frame_framings_survive_their_json_form_and_older_frames_still_read() -> None:
+    framed = FrameHash(
+        1.0, "0f" * 32, 90, ("1e" * 32,) * 7, (("below_caption", "2d" * 32), ("inside_frame/flip_x", "3c" * 32))
+    )
+    hashes = MediaHashes(media="video", signals={"pdq": "0f" * 32}, frames=(framed, FrameHash(2.0, "4b" * 32, 80)))
+    document = json.loads(json.dumps(hashes_to_json(hashes)))
+    assert document["frames"][0][4] == [["below_caption", "2d" * 32], ["inside_frame/flip_x", "3c" * 32]]
+    assert len(document["frames"][1]) == 4  # no framings: the four-element form, as before
+    assert hashes_from_json(document) == hashes
+    older = {**document, "frames": [[1.0, "0f" * 32, 90, ["1e" * 32] * 7], [2.0, "4b" * 32, 80]]}
+    assert [f.framings for f in hashes_from_json(older).frames] == [(), ()]
+    for framings, message in (
+        ([["Bad Label!", "2d" * 32]], "label"),
+        ([["below_caption", "zz"]], "pdq"),
+        ([["below_caption"]], "label, pdq"),
+        ([["whole", "2d" * 32]] * 65, "at most 64"),
+    ):
+        broken = {**document, "frames": [[1.0, "0f" * 32, 90, [], framings]]}
         with pytest.raises(ValueError, match=message):
             hashes_from_json(broken)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from hashmatch.matching.policy import MIN_MATCHED_FRAMES
 from hashmatch.matching.video import FramePair, frame_queries, match_pairs, shared_frame_runs
@@ -16,6 +19,7 @@ from hashmatch.media.model import FrameHash, Limits, MediaHashes
 from hashmatch.media.video import ALL_FRAMES, hash_video
 from hashmatch.signals.base import Orientation
 from hashmatch_tools.oracles import frame_pairs, match_video, video_frames_showing_image
+from hashmatch_tools.reuploads import layouts as lay
 
 pytestmark = pytest.mark.unit
 
@@ -229,7 +233,7 @@ def test_static_frames_are_stored_once_as_a_run() -> None:
 def test_frame_queries_cover_eight_orientations(sparse: dict[str, MediaHashes]) -> None:
     queries = frame_queries(sparse[SOURCE])
     usable = [f for f in sparse[SOURCE].frames if f.quality >= 50]
-    assert len(queries) == 8 * len(usable)
+    assert len(queries) == 8 * len(usable) + sum(len(f.framings) for f in sparse[SOURCE].frames)
     runs = shared_frame_runs(sparse[SOURCE].frames)
     assert frame_pairs(queries[:1], runs)[0].distance == 0
 
@@ -242,3 +246,62 @@ def test_video_matches_a_shared_still_image_when_a_frame_shows_it(
     assert hits and any(abs(offset - 10.0) <= 1.0 for offset, _ in hits)
     other = dense["pattern-hd-no-bar"].frames[100].pdq
     assert video_frames_showing_image(sparse[SOURCE], [other]) == []
+
+
+# --- footage shown inside something larger -------------------------------------------------------
+
+LAYOUTS = {"caption bar": lay.caption_bar, "duet": lay.duet, "picture-in-picture": lay.picture_in_picture}
+
+
+def _laid_out(frames: Iterator[np.ndarray], layout: str, path: Path) -> Path:
+    """Every frame through one layout with one seed (the caption, the other half of a duet, the
+    inset's place stay put as in a re-posted video), written as H.264."""
+    writer = None
+    for rgb in frames:
+        framed = np.asarray(LAYOUTS[layout](Image.fromarray(rgb), random.Random(f"layout|{layout}")).convert("RGB"))
+        framed = np.ascontiguousarray(framed[: framed.shape[0] // 2 * 2, : framed.shape[1] // 2 * 2])
+        if writer is None:
+            writer = _Writer(path, framed.shape[1], framed.shape[0], 30)
+        writer.write(framed)
+    assert writer is not None
+    writer.close()
+    return path
+
+
+def _source_frames(video_dir: Path, count: int) -> Iterator[np.ndarray]:
+    with av.open(str(video_dir / f"{SOURCE}.mp4")) as source:
+        for index, frame in enumerate(source.decode(video=0)):
+            if index >= count:
+                break
+            yield frame.to_ndarray(format="rgb24")
+
+
+@pytest.fixture(scope="module")
+def layouts(video_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaHashes]:
+    folder = tmp_path_factory.mktemp("video-layouts")
+    hashed = {}
+    for layout in LAYOUTS:
+        path = _laid_out(_source_frames(video_dir, EDIT_FRAMES), layout, folder / f"{layout}.mp4")
+        hashed[layout] = hash_video(str(path), Limits())
+    path = _laid_out(_moving_pattern(EDIT_FRAMES, 480, 720, seed=9), "duet", folder / "unrelated-duet.mp4")
+    hashed["unrelated duet"] = hash_video(str(path), Limits())
+    return hashed
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_footage_inside_a_layout_matches_by_the_frames_framings(
+    layout: str, dense: dict[str, MediaHashes], layouts: dict[str, MediaHashes]
+) -> None:
+    check = layouts[layout]
+    assert any(frame.framings for frame in check.frames)
+    assert match_video(check, dense[SOURCE]).matched
+    # The samples' whole frames alone do not find it: the framings do.
+    bare = replace(check, frames=tuple(replace(frame, framings=()) for frame in check.frames))
+    assert not match_video(bare, dense[SOURCE]).matched
+
+
+def test_unrelated_footage_in_a_layout_matches_nothing(
+    dense: dict[str, MediaHashes], layouts: dict[str, MediaHashes]
+) -> None:
+    for name, shared in dense.items():
+        assert not match_video(layouts["unrelated duet"], shared).matched, name

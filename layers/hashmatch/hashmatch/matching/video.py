@@ -42,6 +42,8 @@ from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ
 
+_ORIENTATION_NAMES = frozenset(o.value for o in ORIENTATIONS)
+
 __all__ = [
     "FramePair",
     "FrameQuery",
@@ -152,15 +154,24 @@ def shared_frame_runs(frames: Sequence[FrameHash], dedupe_bits: int = DEDUPE_BIT
 
 def frame_queries(check: MediaHashes) -> list[FrameQuery]:
     """Every hash to query for a sampled video: each usable frame in all eight orientations (the
-    original only where the hasher computed no others). The same queries serve shared videos and
-    shared still images (a frame showing the image)."""
+    original only where the hasher computed no others), and each frame's framings (the footage
+    inside a caption bar, padding or a larger frame; usable on their own), each in the orientation
+    its label ends with. The same queries serve shared videos and shared still images (a frame
+    showing the image)."""
     queries: list[FrameQuery] = []
     for frame in check.frames:
-        if not PDQ.usable(frame.quality):
-            continue
-        for orientation, pdq in zip(ORIENTATIONS, (frame.pdq, *frame.orientations), strict=False):
-            queries.append(FrameQuery(frame.offset, orientation, pdq))
+        if PDQ.usable(frame.quality):
+            for orientation, pdq in zip(ORIENTATIONS, (frame.pdq, *frame.orientations), strict=False):
+                queries.append(FrameQuery(frame.offset, orientation, pdq))
+        for label, pdq in frame.framings:
+            queries.append(FrameQuery(frame.offset, _orientation_of(label), pdq))
     return queries
+
+
+def _orientation_of(label: str) -> Orientation:
+    """The orientation a framing label ends with (``inside_frame/flip_x``), upright when none."""
+    _, _, suffix = label.rpartition("/")
+    return Orientation(suffix) if suffix in _ORIENTATION_NAMES else Orientation.ORIGINAL
 
 
 def match_pairs(

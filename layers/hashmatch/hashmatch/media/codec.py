@@ -9,13 +9,16 @@ never the analysis luma the uneven-crop search keeps.
      "queries": [["pdq", "rotate_90", "<hex>"], ["pdq", "uneven_crop", "<hex>", [l, t, r, b]], ...],
      "framings": [["pdq", "content+central_crop_90", "<hex>"], ...],
      "cut_views": ["<pdq hex>", ...],
-     "frames": [[12.0, "<pdq hex>", 87, ["<rotate_90 hex>", ...]], ...],
+     "frames": [[12.0, "<pdq hex>", 87, ["<rotate_90 hex>", ...], [["inside_frame/flip_x", "<hex>"], ...]], ...],
      "duration": 22.1, "width": 1280, "height": 720, "sample_fps": 1.0}
 
 `queries` are what a check is looked up with besides its main hashes (rotations/flips, framings,
 framings found by the uneven-crop search with the region they cover); `framings` what a share
 stores besides its main hashes, `cut_views` the PDQ hashes of a shared picture as unevenly cut
-copies show it (`hashmatch.media.uneven.cut_views`: for the retroactive scan, never stored).
+copies show it (`hashmatch.media.uneven.cut_views`: for the retroactive scan, never stored). A
+checked video's frames carry their rotations/flips and, when found, their framings (the footage
+inside a caption bar, padding or a larger frame, labelled as a picture's framings are); a frame
+written with three or four elements, as before, has none.
 Members write this form in hash lists too, so `hashes_from_json` treats it as untrusted: every
 signal name and hash is checked against the registry, every list is bounded, and anything else
 is a `ValueError` that names the field.
@@ -34,6 +37,7 @@ __all__ = ["MAX_FRAMES", "MAX_QUERIES", "hashes_from_json", "hashes_to_json"]
 MAX_QUERIES = 1024  # a checked picture has ~50-130; a share's framings 4, its cut views 625
 MAX_FRAMES = 500_000  # a shared 4-hour video stored as runs of near-identical frames
 MAX_ORIENTATIONS = 7
+MAX_FRAME_FRAMINGS = 64  # a sampled frame's framings: ~2-30 (12 rectangles and 5 content regions, mirrored)
 _MEDIA = ("image", "video", "hashes")
 _LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_+/@.")
 MAX_LABEL = 64
@@ -51,7 +55,7 @@ def hashes_to_json(hashes: MediaHashes) -> dict[str, Any]:
     if hashes.cut_views:
         document["cut_views"] = list(hashes.cut_views)
     if hashes.frames:
-        document["frames"] = [[f.offset, f.pdq, f.quality, list(f.orientations)] for f in hashes.frames]
+        document["frames"] = [_frame(f) for f in hashes.frames]
     for name in ("duration", "width", "height"):
         if getattr(hashes, name) is not None:
             document[name] = getattr(hashes, name)
@@ -164,6 +168,13 @@ def _region(raw: object, where: str) -> Region:
     return Region(left, top, right, bottom)
 
 
+def _frame(frame: FrameHash) -> list[Any]:
+    row: list[Any] = [frame.offset, frame.pdq, frame.quality, list(frame.orientations)]
+    if frame.framings:
+        row.append([[label, value] for label, value in frame.framings])
+    return row
+
+
 def _frames(raw: object) -> tuple[FrameHash, ...]:
     if not isinstance(raw, list):
         raise ValueError("frames must be a list")
@@ -172,9 +183,10 @@ def _frames(raw: object) -> tuple[FrameHash, ...]:
     pdq = SIGNALS.get("pdq")
     frames = []
     for position, item in enumerate(raw):
-        if not isinstance(item, list) or len(item) not in (3, 4):
+        if not isinstance(item, list) or len(item) not in (3, 4, 5):
             raise ValueError(
-                f"frames[{position}] must be [offset, pdq, quality] or [offset, pdq, quality, orientations]"
+                f"frames[{position}] must be [offset, pdq, quality], [offset, pdq, quality, orientations]"
+                " or [offset, pdq, quality, orientations, framings]"
             )
         offset = _number(item[0], f"frames[{position}] offset")
         if offset < 0:
@@ -183,12 +195,28 @@ def _frames(raw: object) -> tuple[FrameHash, ...]:
         quality = _integer(item[2])
         if value is None or quality is None or not 0 <= quality <= 100:
             raise ValueError(f"frames[{position}] needs a PDQ hash and a quality 0-100")
-        orientations = item[3] if len(item) == 4 else []
+        orientations = item[3] if len(item) >= 4 else []
         if not isinstance(orientations, list) or len(orientations) > MAX_ORIENTATIONS:
             raise ValueError(f"frames[{position}] orientations must be a list of at most {MAX_ORIENTATIONS} hashes")
         turned = tuple(pdq.parse(v) if isinstance(v, str) else pdq.parse("") for v in orientations)
-        frames.append(FrameHash(offset, value, quality, turned))
+        framings = _frame_framings(item[4], f"frames[{position}] framings") if len(item) == 5 else ()
+        frames.append(FrameHash(offset, value, quality, turned, framings))
     return tuple(frames)
+
+
+def _frame_framings(raw: object, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list) or len(raw) > MAX_FRAME_FRAMINGS:
+        raise ValueError(f"{where} must be a list of at most {MAX_FRAME_FRAMINGS} [label, pdq] pairs")
+    pdq = SIGNALS.get("pdq")
+    found = []
+    for position, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+            raise ValueError(f"{where}[{position}] must be [label, pdq]")
+        label, value = pair
+        if not label or len(label) > MAX_LABEL or not set(label) <= _LABEL_CHARACTERS:
+            raise ValueError(f"{where}[{position}] has a malformed label {label!r}")
+        found.append((label, pdq.parse(value)))
+    return tuple(found)
 
 
 def _number(raw: object, where: str, *, positive: bool = False) -> float:

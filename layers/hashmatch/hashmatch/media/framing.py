@@ -63,6 +63,7 @@ __all__ = [
     "check_framings",
     "content_regions",
     "query_framings",
+    "sample_framings",
     "shared_cut_views",
     "stored_framings",
 ]
@@ -168,6 +169,26 @@ def check_framings(image: Image.Image) -> tuple[tuple[LabelledHash, ...], Uneven
         return (), None
     search = UnevenCropSearch(luma, frames=frames)
     return framings, search if search.keys else None
+
+
+def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
+    """A checked video's sampled frame (2-D grey levels, solid bars already trimmed) as re-posts
+    show footage inside something larger: the footage found under or above a caption bar or inside
+    padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot), each
+    as it is and mirrored, as (label, PDQ hex). A shared video stores its frames whole, so only
+    framings that put the whole footage back are worth querying: no crops, turns or grids."""
+    picture = Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))
+    analysis = AnalysisLuma(picture)
+    if analysis.too_small:
+        return ()
+    framed, padded = _candidates(analysis.pixels)
+    named = [(name, region) for name, region in (*framed, *padded) if name != Framing.WHOLE]
+    named += [(Framing.INSIDE_FRAME, region) for region in frame_rectangles(_frame_luma(picture))]
+    labels: dict[str, str] = {}  # each hash once, with the first label it came with
+    for (name, _), hashes in zip(named, analysis.region_hashes([r for _, r in named], _MIRRORED), strict=True):
+        for orientation, value in hashes:
+            labels.setdefault(value, framing_label(name, None, orientation))
+    return tuple((label, value) for value, label in labels.items())
 
 
 def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:

@@ -214,12 +214,15 @@ Grid = tuple[Sequence[str], Sequence[str]]
 @dataclass(frozen=True)
 class FrameHash:
     """The PDQ hash of one video frame at `offset` seconds, and for a checked video's samples the
-    PDQ hashes of the frame's 7 other rotations/flips (`OTHER_ORIENTATIONS` order)."""
+    PDQ hashes of the frame's 7 other rotations/flips (`OTHER_ORIENTATIONS` order) and its
+    `framings`: (label, PDQ hex) of the footage found inside caption bars, padding or a larger frame
+    (`hashmatch.media.framing.sample_framings`), labelled as a picture's framings are."""
 
     offset: float
     pdq: str
     quality: int
     orientations: tuple[str, ...] = ()
+    framings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

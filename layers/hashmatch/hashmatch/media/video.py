@@ -17,7 +17,9 @@ Two sampling modes:
   decodable frame within half a sampling period of the grid point, so keyframes are preferred, the
   decoder skips non-reference frames, and packets after the last frame needed from a group of
   pictures are not decoded at all. Each sampled frame also carries the PDQ hashes of its seven
-  rotations/flips (`FrameHash.orientations`) for mirror-proof queries;
+  rotations/flips (`FrameHash.orientations`) for mirror-proof queries, and the footage found inside
+  a caption bar, padding or a larger frame (`FrameHash.framings`: a duet, a stitch, a
+  picture-in-picture), as it is and mirrored, which a shared video's whole frames match;
 - dense (`ALL_FRAMES`, for shared videos): every frame, so that a check sampled at any offset finds
   a near-identical shared frame (consecutive frames differ by 24-60 bits, so a grid on both sides
   misses clips cut off the grid).
@@ -39,6 +41,7 @@ import av
 import numpy as np
 
 from hashmatch.media.bars import BarBox, content_box
+from hashmatch.media.framing import sample_framings
 from hashmatch.media.model import FrameHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.signals.digest import file_digests
 from hashmatch.signals.pdq import decimation_band, pdq_dihedral_from_luma, pdq_from_luma
@@ -343,7 +346,8 @@ def _hash_frame(frame: av.VideoFrame, offset: float, trim_bars: bool, with_dihed
         pdq = pdq_from_luma(block)
         return FrameHash(round(offset, 3), pdq.hex, pdq.quality)
     original, *others = pdq_dihedral_from_luma(block)
-    return FrameHash(round(offset, 3), original.hex, original.quality, tuple(h.hex for h in others))
+    framings = sample_framings(luma)
+    return FrameHash(round(offset, 3), original.hex, original.quality, tuple(h.hex for h in others), framings)
 
 
 def _luma(frame: av.VideoFrame) -> tuple[np.ndarray, bool]:

@@ -244,6 +244,7 @@ def _pdq_hashes(hashes: MediaHashes) -> tuple[list[str], list[str]]:
     for frame in hashes.frames:
         rest.append(frame.pdq)
         rest.extend(frame.orientations)
+        rest.extend(value for _, value in frame.framings)
     return whole, rest
 
 

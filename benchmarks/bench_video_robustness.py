@@ -1,0 +1,226 @@
+"""Robustness of video matching against the edits re-posted videos come back with.
+
+Run: ``.venv/bin/python benchmarks/bench_video_robustness.py [--seed 1234] [--seconds 12]``
+
+Scenes: the three distinct scenes of the reference videos in ../shared/data/video (chair, pattern,
+doorknob; at most `--seconds` of each) and two generated panning scenes (`samples.panning_frames`),
+so that it runs without ../shared too. Each scene is shared (hashed at every frame, as a share is)
+into an in-memory bank; every edited copy is written as an H.264 file and checked through the real
+`hash_file` (sampled at 1 frame per second) and `Matcher`, with every other scene in the bank.
+
+Edits (`hashmatch_tools.reuploads.video`): each picture edit run on every frame with one seed, so
+logos, captions, layouts and crops stay put while the footage moves; and the edits only a video has,
+a clip (the middle half) and a stretch spliced into other footage.
+
+Anchor, same process, same copies: vPDQ's published matching rule (ThreatExchange `vpdq` defaults:
+a frame matches within 31 bits, and the copy matches when at least 80% of its frames of quality
+>= 50 do), on the copy's upright frame hashes against the shared video's frames.
+
+False matches: a verdict naming another scene, and for the anchor any other scene passing its rule
+(a splice also shows the footage it was spliced into: that scene is left out of its count).
+The closest distance: the nearest any sampled frame of a copy (any orientation) came to a frame of
+another scene.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from hashmatch.bank.model import Provenance
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.video import frame_queries, shared_frame_runs
+from hashmatch.media.hashing import hash_file
+from hashmatch.media.model import MediaHashes
+from hashmatch.service.service import item_from_media
+from hashmatch.signals.bits import popcount_rows, unpack_hex_rows
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.reuploads.video import FRAME_EDITS, edited_frames
+from hashmatch_tools.samples import panning_frames, video_bytes
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
+REFERENCE_SCENES = ("chair-orig-22-sd-bar", "pattern-hd-no-bar", "doorknob-hd-no-bar")
+GENERATED_SCENES = (101, 202)  # panning_frames seeds
+FPS = 24
+VPDQ_FRAME_THRESHOLD = PDQ_MATCH_THRESHOLD  # 31
+VPDQ_QUERY_MATCH_PERCENT = 80.0
+
+
+@dataclass
+class Scene:
+    name: str
+    frames: list[np.ndarray]
+    fps: int
+    item_id: str = ""
+    stored: np.ndarray = field(default_factory=lambda: np.zeros((0, 32), dtype=np.uint8))
+
+
+@dataclass
+class Tally:
+    copies: int = 0
+    ours: int = 0
+    anchor: int = 0
+    false_ours: int = 0
+    false_anchor: int = 0
+    closest_other: int = 256
+    misses: list[str] = field(default_factory=list)
+
+
+def reference_scenes(seconds: float) -> list[Scene]:
+    scenes = []
+    for name in REFERENCE_SCENES:
+        path = DATA / f"{name}.mp4"
+        if not path.exists():
+            continue
+        with av.open(str(path)) as container:
+            rate = round(float(container.streams.video[0].average_rate or 30))
+            frames = []
+            for frame in container.decode(video=0):
+                if len(frames) >= seconds * rate:
+                    break
+                rgb = frame.to_ndarray(format="rgb24")
+                frames.append(np.ascontiguousarray(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2]))
+        scenes.append(Scene(name.split("-")[0], frames, rate))
+    return scenes
+
+
+def generated_scenes(seconds: float) -> list[Scene]:
+    return [Scene(f"panning-{seed}", panning_frames(seed, seconds, FPS, (480, 360)), FPS) for seed in GENERATED_SCENES]
+
+
+def hashed(body: bytes, folder: Path, *, for_sharing: bool = False) -> MediaHashes:
+    path = folder / "video.mp4"
+    path.write_bytes(body)
+    return hash_file(path, for_sharing=for_sharing)
+
+
+SPLICE = "splice: half of it inside other footage"
+
+
+def copies_of(scene: Scene, other: Scene, seed: int) -> dict[str, list[np.ndarray]]:
+    """Every edit of `scene`: the frame edits, a clip and a splice into `other`'s footage (`SPLICE`:
+    that copy shows `other` too, so a verdict naming `other` is no false match)."""
+    copies = {
+        name: edited_frames(scene.frames, edit, f"{seed}|{scene.name}|{name}") for name, edit in FRAME_EDITS.items()
+    }
+    count = len(scene.frames)
+    copies["clip: the middle half"] = scene.frames[count // 4 : count - count // 4]
+    size = scene.frames[0].shape[:2]
+    filler = [_fitted(frame, size) for frame in other.frames]
+    half = len(filler) // 2
+    copies[SPLICE] = filler[:half] + scene.frames[count // 4 : count - count // 4] + filler[half:]
+    return copies
+
+
+def _fitted(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    height, width = size
+    return np.asarray(Image.fromarray(frame).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def vpdq_rule(check: MediaHashes, stored: np.ndarray) -> tuple[bool, int]:
+    """vPDQ's rule on the copy's upright frames: (at least 80% of its usable frames within 31 bits
+    of some stored frame, the closest any frame came)."""
+    usable = [f.pdq for f in check.frames if f.quality >= PDQ_MIN_QUALITY]
+    if not usable or not len(stored):
+        return False, 256
+    nearest = np.array([int(popcount_rows(np.bitwise_xor(stored, row)).min()) for row in unpack_hex_rows(usable)])
+    matched = 100.0 * float((nearest <= VPDQ_FRAME_THRESHOLD).mean())
+    return matched >= VPDQ_QUERY_MATCH_PERCENT, int(nearest.min())
+
+
+def closest_any_orientation(check: MediaHashes, stored: np.ndarray) -> int:
+    queries = [q.pdq for q in frame_queries(check)]
+    if not queries or not len(stored):
+        return 256
+    return min(int(popcount_rows(np.bitwise_xor(stored, row)).min()) for row in unpack_hex_rows(queries))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seconds", type=float, default=12.0, help="at most this much of each scene")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    scenes = reference_scenes(args.seconds) + generated_scenes(min(args.seconds, 10.0))
+    if len(scenes) == len(GENERATED_SCENES):
+        print(f"(no reference videos in {DATA}: generated scenes only)", file=sys.stderr)
+    bank = MemoryBank()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        for scene in scenes:
+            shared = hashed(video_bytes(scene.frames, scene.fps), work, for_sharing=True)
+            item = item_from_media(shared, Provenance(contributor="tiktok", shared_at="2026-12-05T00:00:00Z"))
+            bank.put_items([item])
+            scene.item_id = item.item_id
+            scene.stored = unpack_hex_rows([run.pdq for run in shared_frame_runs(shared.frames)])
+        matcher = Matcher(bank, BankIndex())
+        tallies: dict[str, Tally] = {}
+        rng = random.Random(args.seed)
+        for scene in scenes:
+            other = rng.choice([s for s in scenes if s is not scene])
+            for name, frames in copies_of(scene, other, args.seed).items():
+                check = hashed(video_bytes(frames, scene.fps), work)
+                matched = {m.item_id for m in matcher.match(check)}
+                tally = tallies.setdefault(name, Tally())
+                tally.copies += 1
+                tally.ours += scene.item_id in matched
+                tally.anchor += vpdq_rule(check, scene.stored)[0]
+                if scene.item_id not in matched:
+                    tally.misses.append(scene.name)
+                for different in scenes:
+                    if different is scene or (name == SPLICE and different is other):
+                        continue
+                    tally.false_ours += different.item_id in matched
+                    tally.false_anchor += vpdq_rule(check, different.stored)[0]
+                    tally.closest_other = min(tally.closest_other, closest_any_orientation(check, different.stored))
+    print_table(tallies, [s.name for s in scenes], args.seed)
+    print(f"\n({time.perf_counter() - started:.0f} s wall)")
+    return 0
+
+
+def print_table(tallies: dict[str, Tally], scenes: list[str], seed: int) -> None:
+    print(f"Video re-upload edits, seed {seed}: {len(scenes)} scenes shared ({', '.join(scenes)}), one copy each\n")
+    print(
+        "| edit | copies | **hashmatch** | vPDQ rule (anchor) | false matches: hashmatch / anchor "
+        "| closest other scene (PDQ bits) | missed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|")
+    total = Tally()
+    for name, t in tallies.items():
+        missed = ", ".join(t.misses) or "-"
+        false = f"{t.false_ours} / {t.false_anchor}"
+        print(f"| {name} | {t.copies} | **{t.ours}** | {t.anchor} | {false} | {t.closest_other} | {missed} |")
+        total.copies += t.copies
+        total.ours += t.ours
+        total.anchor += t.anchor
+        total.false_ours += t.false_ours
+        total.false_anchor += t.false_anchor
+        total.closest_other = min(total.closest_other, t.closest_other)
+    ours, anchor = _pct(total.ours, total.copies), _pct(total.anchor, total.copies)
+    false = f"{total.false_ours} / {total.false_anchor}"
+    counts = f"{total.copies} | **{total.ours} = {ours}** | {total.anchor} = {anchor}"
+    print(f"| **all** | {counts} | {false} | {total.closest_other} | |")
+    print(
+        f"\nvideo robustness: copies {total.copies} hashmatch {total.ours} anchor {total.anchor} "
+        f"false {false} closest other scene {total.closest_other}"
+    )
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / max(1, whole):.1f}%"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
