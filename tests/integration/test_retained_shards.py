@@ -6,9 +6,11 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from hashmatch.aws.retained import DynamoRetainedChecks, encode_check
 from hashmatch.aws.retained_shards import (
     RETENTION_TAG,
     RetainedShard,
@@ -19,7 +21,8 @@ from hashmatch.aws.retained_shards import (
 from hashmatch.service.retroactive import RetentionPolicy, RetroactiveScanner
 from hashmatch_tools.local.template import Stack
 from hashmatch_tools.samples import mirrored, resized, smooth_photo
-from tests.integration.retained_world import at, build_world, found, retained_check, shared
+from tests.integration.retained_world import Clock, at, build_world, found, retained_check, shared
+from tests.unit.test_retained_shard_format import video_check
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +150,21 @@ def test_an_hour_whose_shard_a_purge_rewrote_meanwhile_is_left_for_the_next_run(
         ("facebook", "k4"),
         ("youtube", "y0"),
     }
+
+
+def test_a_long_videos_check_is_retained_in_one_item_and_read_back(moto_aws: Stack) -> None:
+
+    clock = Clock()
+    table = (
+        boto3.session.Session(region_name=REGION)
+        .resource("dynamodb")
+        .Table(moto_aws.physical_names("BankTable")["ref"])
+    )
+    long = replace(video_check(2 * 3600, 6), checked_at=at(clock, 5))
+    too_big = {"pk": "RETAINED#facebook#2026-12-01", "sk": "raw", "check": encode_check(long)}
+    with pytest.raises(ClientError, match="size"):
+        table.put_item(Item=too_big)  # what retaining it whole would do
+    dynamo = DynamoRetainedChecks(table, clock)
+    dynamo.retain(long, 30)
+    (kept,) = list(dynamo.checks("facebook", at(clock, 60)))
+    assert kept.check_id == long.check_id and 0 < len(kept.hashes.frames) < len(long.hashes.frames)

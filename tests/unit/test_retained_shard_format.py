@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
 
-from hashmatch.aws.retained import RetainedRecord, encode_check
+from hashmatch.aws.retained import DOCUMENT_LIMIT, RetainedRecord, decode_check, encode_check, fitted_check
 from hashmatch.aws.retained_shards import (
     RETENTION_TIERS,
     RetainedShard,
@@ -17,6 +18,7 @@ from hashmatch.aws.retained_shards import (
 )
 from hashmatch.bank.model import Provenance
 from hashmatch.media.image import hash_picture
+from hashmatch.media.model import FrameHash, MediaHashes
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.retroactive import RetainedCheck, RetainedPrints
 from hashmatch.service.service import item_from_media
@@ -63,3 +65,40 @@ def test_an_unreadable_shard_says_so() -> None:
 def test_a_shard_is_tagged_with_the_smallest_tier_at_or_above_its_retention() -> None:
     assert [retention_tier(d) for d in (0.5, 1, 6.9, 7.2, 30, 45, 90, 91)] == [1, 1, 7, 14, 30, 60, 90, 90]
     assert RETENTION_TIERS[-1] == 90
+
+
+def video_check(samples: int, framings: int) -> RetainedCheck:
+    """A sampled video's check: `samples` frames, each in 8 orientations with `framings` framings."""
+    rng = random.Random(samples)
+
+    def pdq() -> str:
+        return f"{rng.getrandbits(256):064x}"
+
+    frames = tuple(
+        FrameHash(
+            float(k),
+            pdq(),
+            90,
+            tuple(pdq() for _ in range(7)),
+            tuple(("inside_frame", pdq()) for _ in range(framings)),
+        )
+        for k in range(samples)
+    )
+    hashes = MediaHashes(media="video", signals={"sha256": "0" * 64}, frames=frames, duration=float(samples))
+    return RetainedCheck("facebook", ObjectRef("b", "long.mp4"), "c", "2026-12-01T10:00:00.000Z", hashes)
+
+
+def test_a_long_videos_check_is_kept_smaller_to_fit_one_item_and_a_short_ones_as_it_is() -> None:
+    short = video_check(60, 6)
+    assert fitted_check(short) == (encode_check(short), None)
+    long = video_check(2 * 3600, 6)  # two hours at 1 fps
+    assert len(encode_check(long)) > 400_000
+    document, left_out = fitted_check(long)
+    assert len(document) <= DOCUMENT_LIMIT and left_out is not None
+    kept = decode_check("facebook", long.checked_at, document)
+    assert all(frame.framings == () for frame in kept.hashes.frames)
+    step = round(len(long.hashes.frames) / len(kept.hashes.frames))
+    assert step >= 2 and f"1 sample in {step}" in left_out
+    # The samples kept are the video's own, evenly spread, each still in its eight orientations.
+    expected = [replace(frame, framings=()) for frame in long.hashes.frames[::step]]
+    assert list(kept.hashes.frames) == expected

@@ -6,6 +6,12 @@ One record per check: ``pk = RETAINED#<platform>#<yyyy-mm-dd>`` (the day it was 
 the table's TTL. A platform's records share its partitions, so a member's principal can be
 allowed to purge its own (``dynamodb:LeadingKeys`` ``RETAINED#<platform>#*``) and nothing else.
 
+A DynamoDB item is at most 400 KB: a long video's check (every sample's hashes in eight
+orientations, and the footage found inside each) can be more. Such a check is kept smaller
+rather than refused (`fitted_check`): without its samples' framings first, then with every second
+sample, every fourth..., and a warning says what was left out. It is still matched retroactively,
+on fewer samples.
+
 DynamoDB's TTL deletes within a few days of expiry, not at once: reads filter on ``expires_at``
 too, so an expired check is never reported. Where a retained-check bucket is deployed, records
 made before the current hour are moved to hourly S3 shards (`hashmatch.aws.retained_shards`),
@@ -15,10 +21,11 @@ and the table holds only the tail not yet compacted.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,9 +35,21 @@ from hashmatch.media.codec import hashes_from_json, hashes_to_json
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.retroactive import MAX_RETENTION_DAYS, RetainedCheck
 
-__all__ = ["RETAINED_PREFIX", "DynamoRetainedChecks", "RetainedRecord", "decode_check", "encode_check"]
+__all__ = [
+    "DOCUMENT_LIMIT",
+    "RETAINED_PREFIX",
+    "DynamoRetainedChecks",
+    "RetainedRecord",
+    "decode_check",
+    "encode_check",
+    "fitted_check",
+]
+
+logger = logging.getLogger(__name__)
 
 RETAINED_PREFIX = "RETAINED#"
+# The compressed document's most bytes: a DynamoDB item is at most 400 KB, keys and attributes included.
+DOCUMENT_LIMIT = 350_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,24 @@ def encode_check(check: RetainedCheck) -> bytes:
         "entry": check.entry,
     }
     return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6)
+
+
+def fitted_check(check: RetainedCheck, limit: int = DOCUMENT_LIMIT) -> tuple[bytes, str | None]:
+    """`encode_check(check)` when it is at most `limit` bytes; else a video's check made to fit,
+    without its samples' framings and then with every second, fourth... sample, and what was left
+    out (None when nothing was). A picture's check is never near the limit: it is returned as it is."""
+    blob = encode_check(check)
+    if len(blob) <= limit or not check.hashes.frames:
+        return blob, None
+    frames = tuple(replace(frame, framings=()) for frame in check.hashes.frames)
+    step = 1
+    while True:
+        kept = frames[::step]
+        blob = encode_check(replace(check, hashes=replace(check.hashes, frames=kept)))
+        if len(blob) <= limit or len(kept) == 1:
+            sampled = "every sample" if step == 1 else f"1 sample in {step}"
+            return blob, f"the samples' framings left out; {sampled} kept ({len(kept)} of {len(frames)})"
+        step *= 2
 
 
 def decode_check(platform: str, checked_at: str, blob: bytes) -> RetainedCheck:
@@ -86,11 +123,17 @@ class DynamoRetainedChecks:
         self._clock = clock
 
     def retain(self, check: RetainedCheck, days: int) -> None:
+        document, left_out = fitted_check(check)
+        if left_out is not None:
+            logger.warning(
+                "retained check made smaller to fit one item",
+                extra={"platform": check.platform, "check_id": check.check_id, "left_out": left_out},
+            )
         self._table.put_item(
             Item={
                 "pk": _partition(check.platform, check.checked_at[:10]),
                 "sk": f"{check.checked_at}#{check.check_id}",
-                "check": encode_check(check),
+                "check": document,
                 "expires_at": int(self._clock()) + days * 86400,
             }
         )
