@@ -37,12 +37,10 @@ from hashmatch.matching.policy import (
     SEGMENT_GAP,
     SHARED_COVERAGE,
 )
-from hashmatch.media.model import FrameHash, MediaHashes
+from hashmatch.media.model import FrameHash, MediaHashes, framing_orientation
 from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ
-
-_ORIENTATION_NAMES = frozenset(o.value for o in ORIENTATIONS)
 
 __all__ = [
     "FramePair",
@@ -164,14 +162,8 @@ def frame_queries(check: MediaHashes) -> list[FrameQuery]:
             for orientation, pdq in zip(ORIENTATIONS, (frame.pdq, *frame.orientations), strict=False):
                 queries.append(FrameQuery(frame.offset, orientation, pdq))
         for label, pdq in frame.framings:
-            queries.append(FrameQuery(frame.offset, _orientation_of(label), pdq))
+            queries.append(FrameQuery(frame.offset, framing_orientation(label), pdq))
     return queries
-
-
-def _orientation_of(label: str) -> Orientation:
-    """The orientation a framing label ends with (``inside_frame/flip_x``), upright when none."""
-    _, _, suffix = label.rpartition("/")
-    return Orientation(suffix) if suffix in _ORIENTATION_NAMES else Orientation.ORIGINAL
 
 
 def match_pairs(

@@ -138,8 +138,7 @@ def _labelled_list(raw: object, field: str) -> tuple[LabelledHash, ...]:
             raise ValueError(f"{field}[{position}] must be [signal, label, hash] or [signal, label, hash, region]")
         name, label, value = item[:3]
         signal, normalised = SIGNALS.parse(name, value)
-        if not label or len(label) > MAX_LABEL or not set(label) <= _LABEL_CHARACTERS:
-            raise ValueError(f"{field}[{position}] has a malformed label {label!r}")
+        _check_label(label, f"{field}[{position}]")
         region = _region(item[3], f"{field}[{position}]") if len(item) == 4 else None
         found.append(LabelledHash(signal, normalised, label, region))
     return tuple(found)
@@ -204,6 +203,11 @@ def _frames(raw: object) -> tuple[FrameHash, ...]:
     return tuple(frames)
 
 
+def _check_label(label: str, where: str) -> None:
+    if not label or len(label) > MAX_LABEL or not set(label) <= _LABEL_CHARACTERS:
+        raise ValueError(f"{where} has a malformed label {label!r}")
+
+
 def _frame_framings(raw: object, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(raw, list) or len(raw) > MAX_FRAME_FRAMINGS:
         raise ValueError(f"{where} must be a list of at most {MAX_FRAME_FRAMINGS} [label, pdq] pairs")
@@ -213,8 +217,7 @@ def _frame_framings(raw: object, where: str) -> tuple[tuple[str, str], ...]:
         if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
             raise ValueError(f"{where}[{position}] must be [label, pdq]")
         label, value = pair
-        if not label or len(label) > MAX_LABEL or not set(label) <= _LABEL_CHARACTERS:
-            raise ValueError(f"{where}[{position}] has a malformed label {label!r}")
+        _check_label(label, f"{where}[{position}]")
         found.append((label, pdq.parse(value)))
     return tuple(found)
 

@@ -184,11 +184,13 @@ def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
     framed, padded = _candidates(analysis.pixels)
     named = [(name, region) for name, region in (*framed, *padded) if name != Framing.WHOLE]
     named += [(Framing.INSIDE_FRAME, region) for region in frame_rectangles(_frame_luma(picture))]
-    labels: dict[str, str] = {}  # each hash once, with the first label it came with
-    for (name, _), hashes in zip(named, analysis.region_hashes([r for _, r in named], _MIRRORED), strict=True):
-        for orientation, value in hashes:
-            labels.setdefault(value, framing_label(name, None, orientation))
-    return tuple((label, value) for value, label in labels.items())
+    hashed = analysis.region_hashes([region for _, region in named], _MIRRORED)
+    found = _unique(
+        LabelledHash(PDQ.name, value, framing_label(name, None, orientation))
+        for (name, _), hashes in zip(named, hashed, strict=True)
+        for orientation, value in hashes
+    )
+    return tuple((labelled.label, labelled.value) for labelled in found)
 
 
 def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:

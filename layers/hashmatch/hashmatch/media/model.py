@@ -51,6 +51,7 @@ __all__ = [
     "RejectReason",
     "Rejected",
     "framing_label",
+    "framing_orientation",
     "sniff_media",
 ]
 
@@ -179,12 +180,19 @@ class Region:
 
 
 WHOLE = Region(0.0, 0.0, 1.0, 1.0)
+_ORIENTATION_NAMES = frozenset(o.value for o in Orientation)
 
 
 def framing_label(region: str, crop: str | None = None, orientation: Orientation = Orientation.ORIGINAL) -> str:
     """A framing's query label: ``region[+crop][/orientation]`` (see the module docstring)."""
     label = region if crop is None else f"{region}+{crop}"
     return label if orientation is Orientation.ORIGINAL else f"{label}/{orientation.value}"
+
+
+def framing_orientation(label: str) -> Orientation:
+    """The orientation a framing label ends with (``inside_frame/flip_x``), upright when none."""
+    _, _, suffix = label.rpartition("/")
+    return Orientation(suffix) if suffix in _ORIENTATION_NAMES else Orientation.ORIGINAL
 
 
 @dataclass(frozen=True)
