@@ -12,17 +12,17 @@ Edits (`hashmatch_tools.reuploads.video`): each picture edit run on every frame 
 logos, captions, layouts and crops stay put while the footage moves; and the edits only a video has,
 a clip (the middle half) and a stretch spliced into other footage.
 
-Beside it, the same matcher on the same copies with each sample queried by its whole frame only
-(its 8 orientations, without the footage found inside it: `FrameHash.framings`), as checks were
-before samples carried framings. Anchor, same process, same copies: vPDQ's published matching
-rule (ThreatExchange `vpdq` defaults: a frame matches within 31 bits, and the copy matches when at
-least 80% of its frames of quality >= 50 do), on the copy's upright frame hashes against the
-shared video's frames.
+Beside it, the same matcher on the same copies with each sample queried by its whole frame only (its
+8 orientations, without its framings: `FrameHash.framings`, the footage found inside it, its crops
+and turns), against the same bank (the shared runs keep their stored crops). Anchor, same process,
+same copies: vPDQ's published matching rule (ThreatExchange `vpdq` defaults: a frame matches within
+31 bits, and the copy matches when at least 80% of its frames of quality >= 50 do), on the copy's
+upright frame hashes against the shared video's frames.
 
 False matches: a verdict naming another scene, and for the anchor any other scene passing its rule
 (a splice also shows the footage it was spliced into: that scene is left out of its count).
-The closest distance: the nearest any sampled frame of a copy (any orientation) came to a frame of
-another scene.
+The closest distance: the nearest any query of a copy's samples (any orientation, any framing)
+came to a hash stored for another scene (a run's frame or its crops).
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class Scene:
     frames: list[np.ndarray]
     fps: int
     item_id: str = ""
-    stored: np.ndarray = field(default_factory=lambda: np.zeros((0, 32), dtype=np.uint8))
+    stored: np.ndarray = field(default_factory=lambda: np.zeros((0, 32), dtype=np.uint8))  # runs' frames
+    indexed: np.ndarray = field(default_factory=lambda: np.zeros((0, 32), dtype=np.uint8))  # and their crops
 
 
 @dataclass
@@ -143,7 +144,7 @@ def vpdq_rule(check: MediaHashes, stored: np.ndarray) -> bool:
 
 
 def whole_frames_only(check: MediaHashes) -> MediaHashes:
-    """The check as it was queried before samples carried framings: whole frames in 8 orientations."""
+    """The check with its samples' whole frames only, in 8 orientations: no framings."""
     return replace(check, frames=tuple(replace(frame, framings=()) for frame in check.frames))
 
 
@@ -171,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             item = item_from_media(shared, Provenance(contributor="tiktok", shared_at="2026-12-05T00:00:00Z"))
             bank.put_items([item])
             scene.item_id = item.item_id
-            scene.stored = unpack_hex_rows([run.pdq for run in shared_frame_runs(shared.frames)])
+            runs = shared_frame_runs(shared.frames)
+            scene.stored = unpack_hex_rows([run.pdq for run in runs])
+            crops = [pdq for run in runs for _, pdq in run.framings]
+            scene.indexed = unpack_hex_rows([run.pdq for run in runs] + crops)
         matcher = Matcher(bank, BankIndex())
         tallies: dict[str, Tally] = {}
         framings: list[int] = []  # per sample of every copy
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     tally.false_ours += different.item_id in matched
                     tally.false_anchor += vpdq_rule(check, different.stored)
-                    tally.closest_other = min(tally.closest_other, closest_any_orientation(check, different.stored))
+                    tally.closest_other = min(tally.closest_other, closest_any_orientation(check, different.indexed))
     print_table(tallies, [s.name for s in scenes], args.seed)
     print(f"sample framings per sample: mean {np.mean(framings):.1f}, max {max(framings)} ({len(framings)} samples)")
     print(f"\n({time.perf_counter() - started:.0f} s wall)")

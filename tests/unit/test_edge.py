@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from hashmatch.aws.api import handle_request
+from hashmatch.edge.ingest import MAX_CHECK_LINE_BYTES, _check_entry, check_line
 from hashmatch.edge.sandbox import Sandbox, SandboxLimits
-from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.media.codec import MAX_FRAME_FRAMINGS, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import FrameHash, MediaHashes, Rejected
 from hashmatch.service.notifications import EventType
@@ -94,7 +95,7 @@ def test_a_videos_frame_framings_survive_their_json_form_and_older_frames_still_
         ([["Bad Label!", "2d" * 32]], "label"),
         ([["below_caption", "zz"]], "pdq"),
         ([["below_caption"]], "label, pdq"),
-        ([["whole", "2d" * 32]] * 65, "at most 64"),
+        ([["whole", "2d" * 32]] * (MAX_FRAME_FRAMINGS + 1), f"at most {MAX_FRAME_FRAMINGS}"),
     ):
         broken = {**document, "frames": [[1.0, "0f" * 32, 90, [], framings]]}
         with pytest.raises(ValueError, match=message):
@@ -278,3 +279,39 @@ def test_a_check_list_chunk_reads_the_bank_log_once_for_all_its_entries() -> Non
     assert bank.log_reads - reads_before == 1  # not one per entry
     (completed,) = [n for n in notifier.to("reddit") if n.event_type is EventType.CHECK_COMPLETED]
     assert completed.body["counts"] == {"entries": 6, "matched": 1, "clean": 5, "rejected": 0}
+
+
+def _long_check(samples: int, framings: int) -> MediaHashes:
+    rng = np.random.default_rng(5)
+
+    def pdq() -> str:
+        return rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+
+    frames = tuple(
+        FrameHash(
+            float(t),
+            pdq(),
+            90,
+            tuple(pdq() for _ in range(7)),
+            tuple((f"tilted_cw_3.5+central_crop_{70 + k}/flip_x", pdq()) for k in range(framings)),
+        )
+        for t in range(samples)
+    )
+    return MediaHashes(media="video", signals={"sha256": "a" * 64, "md5": "b" * 32}, frames=frames, duration=samples)
+
+
+def test_a_long_videos_check_line_is_made_to_fit_and_still_reads() -> None:
+    short = _long_check(60, 40)
+    line, left_out = check_line(short, {"content_id": "c1"})
+    assert left_out is None and line == {"content_id": "c1", **hashes_to_json(short)}
+    # 40 minutes at 1 fps with 40 framings a sample is ~10 MB: over a line's limit.
+    long = _long_check(2400, 40)
+    assert len(json.dumps(hashes_to_json(long)).encode()) > MAX_CHECK_LINE_BYTES
+    line, left_out = check_line(long, {"content_id": "c2"})
+    encoded = json.dumps(line).encode()
+    assert len(encoded) <= MAX_CHECK_LINE_BYTES
+    assert left_out == "the samples' framings left out; every sample kept (2400 of 2400)"
+    entry = _check_entry(1, encoded)
+    assert entry.error is None and entry.content_id == "c2"
+    assert entry.hashes is not None and [f.pdq for f in entry.hashes.frames] == [f.pdq for f in long.frames]
+    assert not any(f.framings for f in entry.hashes.frames)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem
@@ -9,6 +11,8 @@ from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import (
     CORROBORATED_PDQ_LIMIT,
+    FRAME_CORROBORATION_THRESHOLD,
+    FRAME_MATCH_THRESHOLD,
     PHASH_CORROBORATION_THRESHOLD,
     Thresholds,
     corroborated_pdq_limit,
@@ -17,6 +21,7 @@ from hashmatch.matching.rules import (
     corroborated_evidence,
     corroboration_candidates,
     exact_evidence,
+    frame_hits,
     lone_signal_candidates,
     lone_signal_evidence,
     near_evidence,
@@ -152,6 +157,46 @@ def test_a_video_matches_a_shared_video_by_alignment_and_a_still_by_one_frame() 
     assert (evidence.signal, evidence.query) == ("pdq", "frame@2.00s")
     matches = Matcher(bank, BankIndex()).match(checked)
     assert [(m.item_id, m.signal) for m in matches] == [("v1", "vpdq")]
+
+
+def _distinct_frames(count: int, seed: int) -> list[str]:
+    """`count` seeded PDQ hashes, about 128 bits from each other."""
+    rng = random.Random(seed)
+    return [f"{rng.getrandbits(256):064x}" for _ in range(count)]
+
+
+def test_frames_loosely_alike_corroborate_an_alignment_only_one_strict_pair_anchors() -> None:
+    stored = _distinct_frames(8, seed=3)
+    shared_video = item(
+        "v1",
+        {"sha256": "c" * 64},
+        tuple(NearEntry("pdq", value, "frame", float(t), float(t)) for t, value in enumerate(stored)),
+        media="video",
+        duration=8.0,
+    )
+    bank, index = bank_with(shared_video)
+    matcher = Matcher(bank, index)
+    off = FRAME_CORROBORATION_THRESHOLD - 4  # past the frame threshold, within the corroboration one
+    assert off > FRAME_MATCH_THRESHOLD
+
+    def checked(first: int) -> MediaHashes:
+        # Sample 0 `first` bits from its frame, samples 1-3 `off` bits from theirs, 4-5 unrelated.
+        values = [flip(stored[0], first), *(flip(stored[t], off) for t in (1, 2, 3)), *_distinct_frames(2, seed=4)]
+        frames = tuple(FrameHash(float(t), value, 100) for t, value in enumerate(values))
+        return MediaHashes(media="video", signals={}, frames=frames, duration=6.0, extra={"sample_fps": 1.0})
+
+    (match,) = matcher.match(checked(first=2))
+    assert (match.item_id, match.signal) == ("v1", "vpdq")
+    assert match.detail["segments"][0]["frames"] == 4 and match.detail["segments"][0]["best_distance"] == 2
+    # Without a pair within the frame threshold, four loosely alike samples make no match.
+    assert matcher.match(checked(first=off)) == []
+    # Without corroboration the one strict pair is alone: no alignment of three samples.
+    hits = frame_hits(index, checked(first=2), corroboration=FRAME_MATCH_THRESHOLD)
+    assert video_evidence(checked(first=2), shared_video, hits["v1"]) == []
+    # Corroboration asks again only in the orientations of the strict pairs, of the items they found.
+    loose = frame_hits(index, checked(first=2))["v1"]
+    assert sorted(q.offset for q, _ in loose) == [0.0, 1.0, 2.0, 3.0]
+    assert frame_hits(index, checked(first=off)) == {}
 
 
 def test_the_matcher_reports_only_active_items_with_their_best_evidence_per_signal() -> None:

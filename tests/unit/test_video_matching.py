@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.matching.policy import MIN_MATCHED_FRAMES
+from hashmatch.bank.model import Provenance
+from hashmatch.matching.policy import FRAME_CORROBORATION_THRESHOLD, FRAME_MATCH_THRESHOLD, MIN_MATCHED_FRAMES
 from hashmatch.matching.video import FramePair, frame_queries, match_pairs, shared_frame_runs
 from hashmatch.media.model import FrameHash, Limits, MediaHashes
+from hashmatch.media.tilt import inscribed_share
 from hashmatch.media.video import ALL_FRAMES, hash_video
+from hashmatch.service.service import item_from_media
 from hashmatch.signals.base import Orientation
 from hashmatch_tools.oracles import frame_pairs, match_video, video_frames_showing_image
 from hashmatch_tools.reuploads import layouts as lay
@@ -210,6 +213,15 @@ def test_single_frame_match_is_not_enough() -> None:
     assert match_pairs(aligned, check_duration=10.0, shared_duration=4.0, sample_period=1.0).matched
 
 
+def test_loosely_alike_pairs_align_only_beside_one_within_the_frame_threshold() -> None:
+    loose = FRAME_CORROBORATION_THRESHOLD
+    aligned = [FramePair(5.0 + i, 1.0 + i, 1.0 + i, loose, Orientation.ORIGINAL) for i in range(5)]
+    assert not match_pairs(aligned, check_duration=10.0, shared_duration=6.0, sample_period=1.0).matched
+    aligned[2] = replace(aligned[2], distance=FRAME_MATCH_THRESHOLD)
+    result = match_pairs(aligned, check_duration=10.0, shared_duration=6.0, sample_period=1.0)
+    assert result.matched and result.segments[0].frames == 5
+
+
 def test_pairs_at_inconsistent_offsets_do_not_align() -> None:
     # Three lookalike frames, each at a different shift: no alignment.
     pairs = [FramePair(float(i), 10.0 * i, 10.0 * i, 5, Orientation.ORIGINAL) for i in range(5)]
@@ -268,8 +280,8 @@ def _laid_out(frames: Iterator[np.ndarray], layout: str, path: Path) -> Path:
     return path
 
 
-def _source_frames(video_dir: Path, count: int) -> Iterator[np.ndarray]:
-    with av.open(str(video_dir / f"{SOURCE}.mp4")) as source:
+def _source_frames(video_dir: Path, count: int, name: str = SOURCE) -> Iterator[np.ndarray]:
+    with av.open(str(video_dir / f"{name}.mp4")) as source:
         for index, frame in enumerate(source.decode(video=0)):
             if index >= count:
                 break
@@ -305,3 +317,87 @@ def test_unrelated_footage_in_a_layout_matches_nothing(
 ) -> None:
     for name, shared in dense.items():
         assert not match_video(layouts["unrelated duet"], shared).matched, name
+
+
+# --- turned or zoomed in: toward the central crops a shared video stores --------------------------
+
+
+def _turned_and_cut(rgb: np.ndarray) -> np.ndarray:
+    """Turned by 3 degrees, the corners the turn left empty cut away, back at the frame's size."""
+    image = Image.fromarray(rgb)
+    width, height = image.size
+    share = inscribed_share(width, height, 3.0)
+    turned = image.rotate(3.0, resample=Image.Resampling.BICUBIC)
+    box = (round(width * (1 - share) / 2), round(height * (1 - share) / 2))
+    cut = turned.crop((box[0], box[1], width - box[0], height - box[1]))
+    return np.asarray(cut.resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _zoomed_in(rgb: np.ndarray) -> np.ndarray:
+    """The central 88% of the frame, back at the frame's size (a zoom-in, or 6% cut from each side)."""
+    image = Image.fromarray(rgb)
+    width, height = image.size
+    left, top = round(width * 0.06), round(height * 0.06)
+    return np.asarray(image.crop((left, top, width - left, height - top)).resize((width, height)))
+
+
+GEOMETRIC = {"turned 3 degrees and cut": _turned_and_cut, "zoomed in to 88%": _zoomed_in}
+# Footage without bars of its own: a zoom or a turn of a letterboxed video keeps its bars, moved.
+GEOMETRIC_SOURCE = "pattern-hd-no-bar"
+
+
+@pytest.fixture(scope="module")
+def geometric(video_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaHashes]:
+    folder = tmp_path_factory.mktemp("video-geometric")
+    hashed = {}
+    for name, edit in GEOMETRIC.items():
+        writer = None
+        for rgb in _source_frames(video_dir, EDIT_FRAMES, GEOMETRIC_SOURCE):
+            edited = edit(rgb)
+            if writer is None:
+                writer = _Writer(folder / f"{len(hashed)}.mp4", edited.shape[1] // 2 * 2, edited.shape[0] // 2 * 2, 30)
+            writer.write(edited[: writer.stream.height, : writer.stream.width])
+        assert writer is not None
+        writer.close()
+        hashed[name] = hash_video(str(writer.path), Limits())
+    return hashed
+
+
+def _whole_frames_only(shared: MediaHashes) -> MediaHashes:
+    return replace(shared, frames=tuple(replace(frame, framings=()) for frame in shared.frames))
+
+
+@pytest.mark.parametrize("edit", sorted(GEOMETRIC))
+def test_a_turned_or_zoomed_copy_matches_by_the_crops_stored_with_the_runs(
+    edit: str, dense: dict[str, MediaHashes], geometric: dict[str, MediaHashes]
+) -> None:
+    check = geometric[edit]
+    assert match_video(check, dense[GEOMETRIC_SOURCE]).matched
+    # Against the shared runs' whole frames alone the same samples find nothing: the crops do.
+    assert not match_video(check, _whole_frames_only(dense[GEOMETRIC_SOURCE])).matched
+    for name in ALL:
+        if _family(name) != _family(GEOMETRIC_SOURCE):
+            assert not match_video(check, dense[name]).matched, name
+
+
+def test_a_shared_video_stores_the_central_crops_of_each_runs_first_frame(
+    dense: dict[str, MediaHashes], sparse: dict[str, MediaHashes]
+) -> None:
+    shared = dense[SOURCE]
+    runs = shared_frame_runs(shared.frames)
+    at = {frame.offset: frame for frame in shared.frames}
+    # The hasher computes crops exactly for the frames that start a run, by the runs' own rule.
+    assert sum(1 for frame in shared.frames if frame.framings) == len(runs)
+    assert all(run.framings and run.framings == at[run.start].framings for run in runs)
+    stored_labels = {label for run in runs for label, _ in run.framings}
+    assert stored_labels == {"content+central_crop_90", "content+central_crop_80"}
+    # The bank item indexes every one of them as a frame of the run.
+    item = item_from_media(shared, Provenance(contributor="tiktok", shared_at="2026-12-05T00:00:00Z"))
+    frames = {(e.value, e.offset, e.end) for e in item.near_entries if e.kind == "frame"}
+    assert frames == {
+        (value, run.start, run.end) for run in runs for value in (run.pdq, *(pdq for _, pdq in run.framings))
+    }
+    # A checked video's samples carry what they query (crops of the whole frame, turns), not these.
+    labels = {label for frame in sparse[SOURCE].frames for label, _ in frame.framings}
+    assert labels and not any(label.startswith("content+") for label in labels)
+    assert any(label.startswith("tilted_") for label in labels) and "whole+central_crop_90" in labels

@@ -71,7 +71,7 @@ def _hash_records(
     not. For a check, the coalition is asked for the uneven-crop candidates of `FILES_PER_REQUEST` files
     at a time (one request, not one per file)."""
     from hashmatch.aws.lookup import FILES_PER_REQUEST
-    from hashmatch.edge.ingest import refine_many
+    from hashmatch.edge.ingest import check_line, refine_many
     from hashmatch.media.codec import hashes_to_json
 
     batch = FILES_PER_REQUEST if mode == "check" else 1
@@ -89,8 +89,10 @@ def _hash_records(
             elif mode == "share":
                 yield name, {"file": name, **hashes_to_json(replace(hashes, uneven_crops=None))}, None
             else:
-                record = {"file": name, **hashes_to_json(next(refined))}
-                record["content_id"] = content_ids[position] if content_ids else Path(name).name
+                content_id = content_ids[position] if content_ids else Path(name).name
+                record, left_out = check_line(next(refined), {"file": name, "content_id": content_id})
+                if left_out:
+                    print(f"hashmatch: {name}: too long for one line of a check list: {left_out}", file=sys.stderr)
                 yield name, record, None
 
 

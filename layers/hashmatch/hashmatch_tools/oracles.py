@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hashmatch.matching.policy import (
+    FRAME_CORROBORATION_THRESHOLD,
     FRAME_MATCH_THRESHOLD,
     FRAMING_KEY_THRESHOLD,
     UNEVEN_CROP_START_LIMIT,
@@ -76,24 +77,33 @@ def uneven_crop_distance(search: UnevenCropSearch, stored: str, *, any_start: bo
 def frame_pairs(
     queries: Sequence[FrameQuery], runs: Sequence[SharedFrameRun], threshold: int = FRAME_MATCH_THRESHOLD
 ) -> list[FramePair]:
-    """All (query, run) pairs within `threshold` bits, by brute force (the index does this at scale)."""
-    if not queries or not runs:
+    """All (query, stored hash) pairs within `threshold` bits, by brute force (the index does this
+    at scale): a run stores its frame's PDQ and its central crops (`SharedFrameRun.framings`)."""
+    stored_runs = [run for run in runs for _ in (run.pdq, *run.framings)]
+    if not queries or not stored_runs:
         return []
-    stored = unpack_hex_rows([r.pdq for r in runs])
+    stored = unpack_hex_rows([value for run in runs for value in (run.pdq, *(pdq for _, pdq in run.framings))])
     pairs: list[FramePair] = []
     for query in queries:
         distances = popcount_rows(np.bitwise_xor(stored, unpack_hex_rows([query.pdq])))
         for position in np.flatnonzero(distances <= threshold):
-            run = runs[int(position)]
+            run = stored_runs[int(position)]
             pairs.append(FramePair(query.offset, run.start, run.end, int(distances[position]), query.orientation))
     return pairs
 
 
 def match_video(check: MediaHashes, shared: MediaHashes) -> VideoMatch:
-    """Whether the sampled `check` video shows the densely hashed `shared` video, by brute force."""
+    """Whether the sampled `check` video shows the densely hashed `shared` video, by brute force:
+    pairs within the frame threshold, and, in the orientations those pairs have, pairs within the
+    corroboration threshold (as `hashmatch.matching.rules.frame_hits` asks the index)."""
     runs = shared_frame_runs(shared.frames)
     duration = shared.duration if shared.duration is not None else (shared.frames[-1].offset if shared.frames else 0.0)
-    return match_check_pairs(check, frame_pairs(frame_queries(check), runs), duration)
+    queries = frame_queries(check)
+    pairs = frame_pairs(queries, runs)
+    anchored = {pair.orientation for pair in pairs}
+    further = frame_pairs([q for q in queries if q.orientation in anchored], runs, FRAME_CORROBORATION_THRESHOLD)
+    pairs += [pair for pair in further if pair.distance > FRAME_MATCH_THRESHOLD] if anchored else []
+    return match_check_pairs(check, pairs, duration)
 
 
 def video_frames_showing_image(

@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 
+from hashmatch.edge.ingest import check_line
 from hashmatch.media.codec import hashes_to_json
 from hashmatch.service.metadata import encode_metadata
 from hashmatch.service.submission import Kind, Submission
@@ -112,7 +113,10 @@ class CoalitionDropSink:
     @staticmethod
     def _check_line(submission: Submission, content_id: str) -> str:
         if submission.kind is Kind.HASHES and submission.hashes is not None:
-            return json.dumps({**hashes_to_json(submission.hashes), "content_id": content_id}, separators=(",", ":"))
+            line, left_out = check_line(submission.hashes, {"content_id": content_id})
+            if left_out:
+                logger.warning("check line made to fit", extra={"key": submission.obj.key, "left_out": left_out})
+            return json.dumps(line, separators=(",", ":"))
         rejection = submission.rejection
         reason, message = (rejection.reason.value, rejection.message) if rejection else ("corrupt", "not hashed")
         return json.dumps({"content_id": content_id, "rejection": {"reason": reason, "message": message}})

@@ -31,7 +31,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.retroactive import MAX_RETENTION_DAYS, RetainedCheck
 
@@ -79,21 +79,14 @@ def encode_check(check: RetainedCheck) -> bytes:
 
 
 def fitted_check(check: RetainedCheck, limit: int = DOCUMENT_LIMIT) -> tuple[bytes, str | None]:
-    """`encode_check(check)` when it is at most `limit` bytes; else a video's check made to fit,
-    without its samples' framings and then with every second, fourth... sample, and what was left
-    out (None when nothing was). A picture's check is never near the limit: it is returned as it is."""
+    """`encode_check(check)` when it is at most `limit` bytes; else a video's check made to fit
+    (`hashmatch.media.codec.fitted_hashes`: without its samples' framings, then with every second,
+    fourth... sample), and what was left out (None when nothing was)."""
     blob = encode_check(check)
-    if len(blob) <= limit or not check.hashes.frames:
+    if len(blob) <= limit:
         return blob, None
-    frames = tuple(replace(frame, framings=()) for frame in check.hashes.frames)
-    step = 1
-    while True:
-        kept = frames[::step]
-        blob = encode_check(replace(check, hashes=replace(check.hashes, frames=kept)))
-        if len(blob) <= limit or len(kept) == 1:
-            sampled = "every sample" if step == 1 else f"1 sample in {step}"
-            return blob, f"the samples' framings left out; {sampled} kept ({len(kept)} of {len(frames)})"
-        step *= 2
+    hashes, left_out = fitted_hashes(check.hashes, lambda h: len(encode_check(replace(check, hashes=h))) <= limit)
+    return encode_check(replace(check, hashes=hashes)), left_out
 
 
 def decode_check(platform: str, checked_at: str, blob: bytes) -> RetainedCheck:

@@ -40,14 +40,14 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from hashmatch.bank.hashlist import MAX_HASH_LIST_BYTES, looks_like_hash_list, parse_hash_list
 from hashmatch.edge.principals import PrincipalCheck
 from hashmatch.edge.segments import SegmentStore, SegmentTask, assemble, plan_segments
 from hashmatch.governance.admission import refuse_list
 from hashmatch.governance.requests import MAX_REQUEST_BYTES
-from hashmatch.media.codec import hashes_from_json
+from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import SNIFF_BYTES
 from hashmatch.media.model import LabelledHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.service.handoffs import HandOffs
@@ -57,7 +57,16 @@ from hashmatch.service.routing import REQUEST_ACTIONS, Outcome, Route, route_for
 from hashmatch.service.submission import CheckEntry, Kind, Submission
 from hashmatch.service.telemetry import NO_TELEMETRY, Telemetry, timed
 
-__all__ = ["CHECK_CHUNK_ENTRIES", "MAX_CHECK_LIST_ENTRIES", "SHARE_PART_ENTRIES", "EdgeHasher", "Hasher", "refine"]
+__all__ = [
+    "CHECK_CHUNK_ENTRIES",
+    "MAX_CHECK_LINE_BYTES",
+    "MAX_CHECK_LIST_ENTRIES",
+    "SHARE_PART_ENTRIES",
+    "EdgeHasher",
+    "Hasher",
+    "check_line",
+    "refine",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +79,18 @@ MAX_CHECK_LIST_ENTRIES = 100_000
 SHARE_PART_ENTRIES = 5_000
 MAX_CHECK_LINE_BYTES = 4 * 1024**2
 MAX_CONTENT_ID = 1024
+
+
+def check_line(hashes: MediaHashes, fields: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A check list's line for one file's `hashes` with `fields` (its ``content_id``, ...), made
+    to fit `MAX_CHECK_LINE_BYTES` (`hashmatch.media.codec.fitted_hashes`: a long video's samples
+    without their framings, then fewer samples), and what was left out (None when nothing was)."""
+
+    def line(kept: MediaHashes) -> dict[str, Any]:
+        return {**fields, **hashes_to_json(kept)}
+
+    fitted, left_out = fitted_hashes(hashes, lambda kept: len(json.dumps(line(kept)).encode()) <= MAX_CHECK_LINE_BYTES)
+    return line(fitted), left_out
 
 
 class Hasher(Protocol):

@@ -31,6 +31,7 @@ __all__ = [
     "CORROBORATED_PDQ_LIMIT",
     "CORROBORATION_MARGIN",
     "DEDUPE_BITS",
+    "FRAME_CORROBORATION_THRESHOLD",
     "FRAME_MATCH_THRESHOLD",
     "FRAMING_KEY_THRESHOLD",
     "LONE_SIGNALS",
@@ -109,6 +110,12 @@ MAX_UNEVEN_CROP_SEARCHES = 4
 # dense, bars trimmed, best of 8 orientations): copies of one scene are 0-8 bits apart (median),
 # 16-24 with a logo overlay; frames of different scenes are never closer than 90 bits.
 FRAME_MATCH_THRESHOLD = PDQ_MATCH_THRESHOLD
+# A sample further off (an overlay over the middle of the footage, a crop or turn the stored crops
+# only nearly follow) still counts for an alignment within this many bits, but only for one that
+# holds a pair within FRAME_MATCH_THRESHOLD and MIN_MATCHED_FRAMES samples in all: time-consistent
+# agreement corroborates it. Frames of different scenes measure >= 74 bits apart (re-post edits of
+# 5 scenes, `benchmarks/bench_video_robustness.py`), different photos of one scene >= 46.
+FRAME_CORROBORATION_THRESHOLD = 40
 # Consecutive shared frames this close are stored once, as a run; a check frame matching a dropped
 # frame within T bits is within T + 4 of the kept one. It halves a static shot's storage, and
 # hand-held footage keeps 80-95% of its frames.

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from hashmatch.bank.model import IndexedEntry, SharedItem
 from hashmatch.index.bank_index import BankIndex, NearHit
 from hashmatch.matching.policy import (
+    FRAME_CORROBORATION_THRESHOLD,
     FRAME_MATCH_THRESHOLD,
     FRAMING_KEY_THRESHOLD,
     LONE_SIGNALS,
@@ -38,7 +39,7 @@ from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match
 from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes
 from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
-from hashmatch.signals.base import ORIENTATIONS
+from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import FRAMING_KEYS, PDQ
 from hashmatch.signals.phash import PHASH
@@ -211,15 +212,40 @@ def lone_signal_evidence(candidates: Sequence[NearHit], items: Mapping[str, Shar
 
 
 def frame_hits(
-    index: BankIndex, hashes: MediaHashes, threshold: int = FRAME_MATCH_THRESHOLD
+    index: BankIndex,
+    hashes: MediaHashes,
+    threshold: int = FRAME_MATCH_THRESHOLD,
+    corroboration: int = FRAME_CORROBORATION_THRESHOLD,
 ) -> dict[str, list[tuple[FrameQuery, NearHit]]]:
-    """A sampled video's frames (all eight orientations) against every stored PDQ, by item."""
+    """A sampled video's frames (all eight orientations, their framings) against every stored PDQ,
+    by item. Where a shared video's frame is within `threshold` of a sample, the check's queries
+    in the orientations of those pairs are asked again within `corroboration` bits, and the frames
+    of that video they find are added: such pairs count only toward an alignment that holds a
+    pair within `threshold` (`hashmatch.matching.video.match_pairs`). Checks with no such pair,
+    nearly all of them, pay nothing more."""
     if hashes.media != "video" or PDQ.name not in index.signal_names:
         return {}
     queries = frame_queries(hashes)
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
     for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
         by_item.setdefault(hit.entry.item_id, []).append((queries[hit.query_row], hit))
+    anchored: dict[str, set[Orientation]] = {}
+    for item_id, hits in by_item.items():
+        orientations = {query.orientation for query, hit in hits if hit.entry.kind == "frame"}
+        if orientations:
+            anchored[item_id] = orientations
+    if not anchored or corroboration <= threshold:
+        return by_item
+    wanted = set().union(*anchored.values())
+    rows = [k for k, query in enumerate(queries) if query.orientation in wanted]
+    for hit in index.query(PDQ.name, [queries[k].pdq for k in rows], corroboration):
+        query = queries[rows[hit.query_row]]
+        if (
+            hit.distance > threshold
+            and hit.entry.kind == "frame"
+            and query.orientation in anchored.get(hit.entry.item_id, ())
+        ):
+            by_item[hit.entry.item_id].append((query, hit))
     return by_item
 
 

@@ -13,10 +13,12 @@ Because the shared side has every frame, a check sample taken at any instant, fr
 any frame or re-encoded at another frame rate, finds a shared frame a fraction of a frame period
 away (0-6 bits on the reference videos) instead of one up to half a second away (24-60 bits).
 
-A frame pair is a check sample and a shared run within `FRAME_MATCH_THRESHOLD` bits. Pairs are
-grouped into **alignments**: one orientation and one time shift (check time minus shared time),
-within `OFFSET_TOLERANCE`. An alignment counts only with `MIN_MATCHED_FRAMES` distinct check
-samples, so one lookalike frame (a black frame, a title card) never makes a match; frames below
+A frame pair is a check sample and a shared run within `FRAME_MATCH_THRESHOLD` bits, or within
+`FRAME_CORROBORATION_THRESHOLD` as corroboration. Pairs are grouped into **alignments**: one
+orientation and one time shift (check time minus shared time), within `OFFSET_TOLERANCE`. An
+alignment counts only with `MIN_MATCHED_FRAMES` distinct check samples, at least one of them
+within `FRAME_MATCH_THRESHOLD`, so one lookalike frame (a black frame, a title card) never makes
+a match, nor frames only loosely alike; frames below
 PDQ's minimum quality are never queried nor stored. The check matches when the aligned segments
 cover `SHARED_COVERAGE` of the shared video (the shared clip is inside the check: spliced, or the
 check contains it), or `CHECK_COVERAGE` of the check (the check is a clip of the shared video), or
@@ -26,11 +28,12 @@ at least `MIN_MATCHED_SECONDS` of footage in absolute terms (a long excerpt of a
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hashmatch.matching.policy import (
     CHECK_COVERAGE,
     DEDUPE_BITS,
+    FRAME_MATCH_THRESHOLD,
     MIN_MATCHED_FRAMES,
     MIN_MATCHED_SECONDS,
     OFFSET_TOLERANCE,
@@ -57,12 +60,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SharedFrameRun:
-    """A stored frame hash of a shared video and the span [start, end] of frames it stands for."""
+    """A stored frame hash of a shared video and the span [start, end] of frames it stands for,
+    with the central crops stored beside it (`framings`: (label, PDQ hex) of the run's first frame,
+    `hashmatch.media.framing.stored_frame_framings`; none for frames hashed without them)."""
 
     pdq: str
     start: float
     end: float
     quality: int
+    framings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,17 +142,18 @@ def shared_frame_runs(frames: Sequence[FrameHash], dedupe_bits: int = DEDUPE_BIT
     """The frame hashes to store for a densely hashed shared video, as runs of near-identical frames.
 
     Frames below PDQ's minimum quality (blank, black, flat) are left out; a frame within
-    `dedupe_bits` of the run's first frame extends the run instead of starting a new one.
+    `dedupe_bits` of the run's first frame extends the run instead of starting a new one. A run
+    keeps its first frame's framings: the shared hasher computes them only for frames that start
+    a run by this same rule.
     """
     runs: list[SharedFrameRun] = []
     for frame in frames:
         if not PDQ.usable(frame.quality):
             continue
         if runs and hex_distance(runs[-1].pdq, frame.pdq) <= dedupe_bits:
-            last = runs[-1]
-            runs[-1] = SharedFrameRun(last.pdq, last.start, frame.offset, last.quality)
+            runs[-1] = replace(runs[-1], end=frame.offset)
         else:
-            runs.append(SharedFrameRun(frame.pdq, frame.offset, frame.offset, frame.quality))
+            runs.append(SharedFrameRun(frame.pdq, frame.offset, frame.offset, frame.quality, frame.framings))
     return runs
 
 
@@ -222,9 +229,16 @@ def _best_alignment(pairs: list[FramePair]) -> tuple[Orientation, float, list[Fr
     best: tuple[int, int, Orientation, float, list[FramePair]] | None = None
     for orientation in sorted({p.orientation for p in pairs}):
         candidates = [p for p in pairs if p.orientation == orientation]
-        shifts = sorted({round(p.check_offset - p.shared_start, 3) for p in candidates})
-        for shift in shifts:
+        # Every shift a pair suggests, the closest pair's first: shifts within the tolerance of the
+        # true one find the same pairs, and a tie goes to the shift the closest pair puts it at.
+        closest: dict[float, int] = {}
+        for p in candidates:
+            shift = round(p.check_offset - p.shared_start, 3)
+            closest[shift] = min(closest.get(shift, p.distance), p.distance)
+        for shift in sorted(closest, key=lambda s: (closest[s], s)):
             supporting = _supporting(candidates, shift)
+            if not _anchored(supporting):
+                continue
             support = len({p.check_offset for p in supporting})
             total = -sum(p.distance for p in supporting)
             if best is None or (support, total) > (best[0], best[1]):
@@ -232,6 +246,12 @@ def _best_alignment(pairs: list[FramePair]) -> tuple[Orientation, float, list[Fr
     if best is None or best[0] < MIN_MATCHED_FRAMES:
         return None
     return best[2], best[3], best[4]
+
+
+def _anchored(supporting: list[FramePair]) -> bool:
+    """Whether an alignment holds a pair within the frame threshold: pairs further off (up to
+    `FRAME_CORROBORATION_THRESHOLD`) only corroborate one."""
+    return any(p.distance <= FRAME_MATCH_THRESHOLD for p in supporting)
 
 
 def _supporting(pairs: list[FramePair], shift: float) -> list[FramePair]:

@@ -16,8 +16,10 @@ never the analysis luma the uneven-crop search keeps.
 framings found by the uneven-crop search with the region they cover); `framings` what a share
 stores besides its main hashes, `cut_views` the PDQ hashes of a shared picture as unevenly cut
 copies show it (`hashmatch.media.uneven.cut_views`: for the retroactive scan, never stored). A
-checked video's frames carry their rotations/flips and, when found, their framings (the footage
-inside a caption bar, padding or a larger frame, labelled as a picture's framings are); a frame
+checked video's frames carry their rotations/flips and their framings (the footage inside a
+caption bar, padding or a larger frame, central crops, the frame turned back: labelled as a
+picture's framings are); a shared video's frame that starts a run of near-identical frames
+carries the central crops stored with the run (``content+central_crop_90``, ``..._80``); a frame
 written with three or four elements, as before, has none.
 Members write this form in hash lists too, so `hashes_from_json` treats it as untrusted: every
 signal name and hash is checked against the registry, every list is bounded, and anything else
@@ -27,17 +29,19 @@ is a `ValueError` that names the field.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes, Region
 from hashmatch.signals import SIGNALS
 
-__all__ = ["MAX_FRAMES", "MAX_QUERIES", "hashes_from_json", "hashes_to_json"]
+__all__ = ["MAX_FRAMES", "MAX_FRAME_FRAMINGS", "MAX_QUERIES", "fitted_hashes", "hashes_from_json", "hashes_to_json"]
 
 MAX_QUERIES = 1024  # a checked picture has ~50-130; a share's framings 4, its cut views 625
 MAX_FRAMES = 500_000  # a shared 4-hour video stored as runs of near-identical frames
 MAX_ORIENTATIONS = 7
-MAX_FRAME_FRAMINGS = 64  # a sampled frame's framings: ~2-30 (12 rectangles and 5 content regions, mirrored)
+MAX_FRAME_FRAMINGS = 96  # a sampled frame's: up to ~30 regions found, 10 crops and 24 turns (each mirrored)
 _MEDIA = ("image", "video", "hashes")
 _LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_+/@.")
 MAX_LABEL = 64
@@ -252,3 +256,20 @@ def _integer(raw: object) -> int | None:
     if isinstance(raw, float) and raw.is_integer():
         return int(raw)
     return None
+
+
+def fitted_hashes(hashes: MediaHashes, fits: Callable[[MediaHashes], bool]) -> tuple[MediaHashes, str | None]:
+    """`hashes` when they `fits`; else a video's made to fit, without its frames' framings and then
+    with every second, fourth... frame, and what was left out (None when nothing was). A long
+    video's check can outgrow what carries it (a DynamoDB item, a line of a check list): it is
+    matched on fewer hashes rather than refused. A picture's hashes are returned as they are."""
+    if not hashes.frames or fits(hashes):
+        return hashes, None
+    frames = tuple(replace(frame, framings=()) for frame in hashes.frames)
+    step = 1
+    while True:
+        kept = replace(hashes, frames=frames[::step])
+        if fits(kept) or len(kept.frames) == 1:
+            sampled = "every sample" if step == 1 else f"1 sample in {step}"
+            return kept, f"the samples' framings left out; {sampled} kept ({len(kept.frames)} of {len(frames)})"
+        step *= 2

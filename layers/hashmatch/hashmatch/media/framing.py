@@ -65,6 +65,7 @@ __all__ = [
     "query_framings",
     "sample_framings",
     "shared_cut_views",
+    "stored_frame_framings",
     "stored_framings",
 ]
 
@@ -173,21 +174,49 @@ def check_framings(image: Image.Image) -> tuple[tuple[LabelledHash, ...], Uneven
 
 def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
     """A checked video's sampled frame (2-D grey levels, solid bars already trimmed) as re-posts
-    show footage inside something larger: the footage found under or above a caption bar or inside
-    padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot), each
-    as it is and mirrored, as (label, PDQ hex). A shared video stores its frames whole, so only
-    framings that put the whole footage back are worth querying: no crops, turns or grids."""
+    show footage, as (label, PDQ hex): the footage found under or above a caption bar or inside
+    padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot);
+    central crops of the whole frame at `QUERY_CROP_SCALES` (a copy zoomed in or cut evenly, toward
+    the crops a shared video stores: `stored_frame_framings`); each as it is and mirrored; and the
+    frame turned back by a few degrees and cut toward the stored 80% crop (`hashmatch.media.tilt`)."""
     picture = Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))
     analysis = AnalysisLuma(picture)
     if analysis.too_small:
         return ()
     framed, padded = _candidates(analysis.pixels)
-    named = [(name, region) for name, region in (*framed, *padded) if name != Framing.WHOLE]
-    named += [(Framing.INSIDE_FRAME, region) for region in frame_rectangles(_frame_luma(picture))]
-    hashed = analysis.region_hashes([region for _, region in named], _MIRRORED)
+    named: list[tuple[str, str | None, Region]] = [
+        (name, None, region) for name, region in (*framed, *padded) if name != Framing.WHOLE
+    ]
+    named += [(Framing.INSIDE_FRAME, None, region) for region in frame_rectangles(_frame_luma(picture))]
+    named += [(Framing.WHOLE, Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in QUERY_CROP_SCALES]
+    hashed = analysis.region_hashes([region for *_, region in named], _MIRRORED)
     found = _unique(
-        LabelledHash(PDQ.name, value, framing_label(name, None, orientation))
-        for (name, _), hashes in zip(named, hashed, strict=True)
+        [
+            *(
+                LabelledHash(PDQ.name, value, framing_label(name, crop, orientation))
+                for (name, crop, _), hashes in zip(named, hashed, strict=True)
+                for orientation, value in hashes
+            ),
+            *_tilted(analysis),
+        ]
+    )
+    return tuple((labelled.label, labelled.value) for labelled in found)
+
+
+def stored_frame_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
+    """What a shared video stores of a frame (2-D grey levels, solid bars already trimmed) beside
+    its whole-frame PDQ: its central crops at `INDEX_CROP_SCALES`, as (label, PDQ hex), labelled as
+    a shared picture's crops are, so that copies zoomed in, cut evenly or turned and cut find a
+    stored hash with their framing (`sample_framings` queries toward them); none below PDQ's
+    minimum quality."""
+    analysis = AnalysisLuma(Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8)))
+    if analysis.too_small:
+        return ()
+    crops = [(Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in INDEX_CROP_SCALES]
+    hashed = analysis.region_hashes([region for _, region in crops], _IDENTITY)
+    found = _unique(
+        LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))
+        for (crop, _), hashes in zip(crops, hashed, strict=True)
         for orientation, value in hashes
     )
     return tuple((labelled.label, labelled.value) for labelled in found)

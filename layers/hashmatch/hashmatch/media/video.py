@@ -40,11 +40,13 @@ from typing import Any
 import av
 import numpy as np
 
+from hashmatch.matching.policy import DEDUPE_BITS
 from hashmatch.media.bars import BarBox, content_box
-from hashmatch.media.framing import sample_framings
+from hashmatch.media.framing import sample_framings, stored_frame_framings
 from hashmatch.media.model import FrameHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
+from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.digest import file_digests
-from hashmatch.signals.pdq import decimation_band, pdq_dihedral_from_luma, pdq_from_luma
+from hashmatch.signals.pdq import PDQ, decimation_band, pdq_dihedral_from_luma, pdq_from_luma
 
 __all__ = [
     "ALL_FRAMES",
@@ -278,6 +280,7 @@ def _hash_frames(
     skippable = not dense and probe.codec in _SKIPPABLE_CODECS
     frames: list[FrameHash] = []
     next_window = -math.inf  # the earliest time the next sample may have
+    run_start: str | None = None  # dense: the PDQ of the frame the current run of frames started at
     decoded = errors = 0
     truncated = False
     with av.open(path) as container:
@@ -312,7 +315,10 @@ def _hash_frames(
                         return frames, False
                     if not dense and offset < next_window:
                         continue
-                    frames.append(_hash_frame(frame, offset, trim_bars, with_dihedrals))
+                    hashed = _hash_frame(frame, offset, trim_bars, with_dihedrals, dense, run_start)
+                    if dense and _starts_run(run_start, hashed.pdq, hashed.quality):
+                        run_start = hashed.pdq
+                    frames.append(hashed)
                     if not dense:
                         next_window = (math.floor(offset / period + 0.5) + 0.5) * period
         except av.error.EOFError:
@@ -336,7 +342,18 @@ def _frame_needed(at: float, next_window: float, period: float, keyframes: tuple
     return next_key >= next_window + period
 
 
-def _hash_frame(frame: av.VideoFrame, offset: float, trim_bars: bool, with_dihedrals: bool) -> FrameHash:
+def _hash_frame(
+    frame: av.VideoFrame,
+    offset: float,
+    trim_bars: bool,
+    with_dihedrals: bool,
+    dense: bool = False,
+    run_start: str | None = None,
+) -> FrameHash:
+    """A sampled frame's hashes (`with_dihedrals`: its rotations/flips and framings to query), or,
+    hashed `dense` for a share, its PDQ and, where it starts a run of near-identical frames (further
+    than `DEDUPE_BITS` from `run_start`, as `hashmatch.matching.video.shared_frame_runs` cuts them),
+    the central crops stored with the run (`stored_frame_framings`)."""
     luma, full_range = _luma(frame)
     bars = find_bars(luma) if trim_bars else None
     if bars is not None:
@@ -344,10 +361,17 @@ def _hash_frame(frame: av.VideoFrame, offset: float, trim_bars: bool, with_dihed
     block = frame_luma_block(luma, full_range=full_range)
     if not with_dihedrals:
         pdq = pdq_from_luma(block)
-        return FrameHash(round(offset, 3), pdq.hex, pdq.quality)
+        stored = stored_frame_framings(luma) if dense and _starts_run(run_start, pdq.hex, pdq.quality) else ()
+        return FrameHash(round(offset, 3), pdq.hex, pdq.quality, (), stored)
     original, *others = pdq_dihedral_from_luma(block)
     framings = sample_framings(luma)
     return FrameHash(round(offset, 3), original.hex, original.quality, tuple(h.hex for h in others), framings)
+
+
+def _starts_run(run_start: str | None, pdq: str, quality: int) -> bool:
+    """Whether a shared video's frame starts a run of near-identical frames after the run that
+    started at `run_start`: the rule `hashmatch.matching.video.shared_frame_runs` stores runs by."""
+    return PDQ.usable(quality) and (run_start is None or hex_distance(run_start, pdq) > DEDUPE_BITS)
 
 
 def _luma(frame: av.VideoFrame) -> tuple[np.ndarray, bool]:

@@ -641,8 +641,13 @@ def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
     if picture_is_usable(hashes):
         entries += _indexed_entries(hashes.signals)
     entries += [NearEntry(framing.signal, framing.value, "framing") for framing in hashes.framings]
-    # A video's frames, stored as runs of near-identical consecutive frames (low quality left out).
-    entries += [NearEntry(PDQ.name, run.pdq, "frame", run.start, run.end) for run in shared_frame_runs(hashes.frames)]
+    # A video's frames, stored as runs of near-identical consecutive frames (low quality left out),
+    # each with the central crops of its first frame: any of them pairs a check sample with the run.
+    entries += [
+        NearEntry(PDQ.name, value, "frame", run.start, run.end)
+        for run in shared_frame_runs(hashes.frames)
+        for value in (run.pdq, *(pdq for _, pdq in run.framings))
+    ]
     return SharedItem(
         item_id=item_id_for(provenance.contributor, "sha256", hashes.signals["sha256"]),
         provenance=provenance,
