@@ -23,7 +23,7 @@ from hashmatch.media.model import FrameHash, MediaHashes, Rejected
 from hashmatch.service.notifications import EventType
 from hashmatch.service.submission import Kind
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
-from hashmatch_tools.samples import jpeg_bytes, mirrored, scene
+from hashmatch_tools.samples import jpeg_bytes, mirrored, sampled_video_hashes, scene
 
 pytestmark = pytest.mark.unit
 
@@ -281,31 +281,12 @@ def test_a_check_list_chunk_reads_the_bank_log_once_for_all_its_entries() -> Non
     assert completed.body["counts"] == {"entries": 6, "matched": 1, "clean": 5, "rejected": 0}
 
 
-def _long_check(samples: int, framings: int) -> MediaHashes:
-    rng = np.random.default_rng(5)
-
-    def pdq() -> str:
-        return rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
-
-    frames = tuple(
-        FrameHash(
-            float(t),
-            pdq(),
-            90,
-            tuple(pdq() for _ in range(7)),
-            tuple((f"tilted_cw_3.5+central_crop_{70 + k}/flip_x", pdq()) for k in range(framings)),
-        )
-        for t in range(samples)
-    )
-    return MediaHashes(media="video", signals={"sha256": "a" * 64, "md5": "b" * 32}, frames=frames, duration=samples)
-
-
 def test_a_long_videos_check_line_is_made_to_fit_and_still_reads() -> None:
-    short = _long_check(60, 40)
+    short = sampled_video_hashes(60, 40, "tilted_cw_3.5+central_crop_82/flip_x")
     line, left_out = check_line(short, {"content_id": "c1"})
     assert left_out is None and line == {"content_id": "c1", **hashes_to_json(short)}
     # 40 minutes at 1 fps with 40 framings a sample is ~10 MB: over a line's limit.
-    long = _long_check(2400, 40)
+    long = sampled_video_hashes(2400, 40, "tilted_cw_3.5+central_crop_82/flip_x")
     assert len(json.dumps(hashes_to_json(long)).encode()) > MAX_CHECK_LINE_BYTES
     line, left_out = check_line(long, {"content_id": "c2"})
     encoded = json.dumps(line).encode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 
 import pytest
@@ -18,11 +17,10 @@ from hashmatch.aws.retained_shards import (
 )
 from hashmatch.bank.model import Provenance
 from hashmatch.media.image import hash_picture
-from hashmatch.media.model import FrameHash, MediaHashes
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.retroactive import RetainedCheck, RetainedPrints
 from hashmatch.service.service import item_from_media
-from hashmatch_tools.samples import mirrored, resized, smooth_photo
+from hashmatch_tools.samples import mirrored, resized, sampled_video_hashes, smooth_photo
 
 pytestmark = pytest.mark.unit
 
@@ -69,22 +67,7 @@ def test_a_shard_is_tagged_with_the_smallest_tier_at_or_above_its_retention() ->
 
 def video_check(samples: int, framings: int) -> RetainedCheck:
     """A sampled video's check: `samples` frames, each in 8 orientations with `framings` framings."""
-    rng = random.Random(samples)
-
-    def pdq() -> str:
-        return f"{rng.getrandbits(256):064x}"
-
-    frames = tuple(
-        FrameHash(
-            float(k),
-            pdq(),
-            90,
-            tuple(pdq() for _ in range(7)),
-            tuple(("inside_frame", pdq()) for _ in range(framings)),
-        )
-        for k in range(samples)
-    )
-    hashes = MediaHashes(media="video", signals={"sha256": "0" * 64}, frames=frames, duration=float(samples))
+    hashes = sampled_video_hashes(samples, framings, seed=samples)
     return RetainedCheck("facebook", ObjectRef("b", "long.mp4"), "c", "2026-12-01T10:00:00.000Z", hashes)
 
 

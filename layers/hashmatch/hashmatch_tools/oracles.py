@@ -79,15 +79,15 @@ def frame_pairs(
 ) -> list[FramePair]:
     """All (query, stored hash) pairs within `threshold` bits, by brute force (the index does this
     at scale): a run stores its frame's PDQ and its central crops (`SharedFrameRun.framings`)."""
-    stored_runs = [run for run in runs for _ in (run.pdq, *run.framings)]
-    if not queries or not stored_runs:
+    entries = [(value, run) for run in runs for value in (run.pdq, *(pdq for _, pdq in run.framings))]
+    if not queries or not entries:
         return []
-    stored = unpack_hex_rows([value for run in runs for value in (run.pdq, *(pdq for _, pdq in run.framings))])
+    stored = unpack_hex_rows([value for value, _ in entries])
     pairs: list[FramePair] = []
     for query in queries:
         distances = popcount_rows(np.bitwise_xor(stored, unpack_hex_rows([query.pdq])))
         for position in np.flatnonzero(distances <= threshold):
-            run = stored_runs[int(position)]
+            run = entries[int(position)][1]
             pairs.append(FramePair(query.offset, run.start, run.end, int(distances[position]), query.orientation))
     return pairs
 

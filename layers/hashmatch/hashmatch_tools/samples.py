@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import io
+import random
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from hashmatch.media.model import FrameHash, MediaHashes
 
 
 def scene(seed: int, size: tuple[int, int] = (1024, 768)) -> Image.Image:
@@ -128,3 +131,18 @@ def smooth_photo(seed: int, size: tuple[int, int]) -> Image.Image:
         canvas += weight * np.asarray(layer, dtype=np.float64)
     canvas = 255 * (canvas - canvas.min()) / (canvas.max() - canvas.min())
     return Image.fromarray(canvas.astype(np.uint8))
+
+
+def sampled_video_hashes(samples: int, framings: int, label: str = "inside_frame", seed: int = 0) -> MediaHashes:
+    """A checked video's hashes, made up: `samples` frames at 1 fps, each with seeded PDQ hashes
+    in 8 orientations and `framings` framings labelled `label` (sizes, not matching, under test)."""
+    rng = random.Random(seed)
+
+    def pdq() -> str:
+        return f"{rng.getrandbits(256):064x}"
+
+    frames = tuple(
+        FrameHash(float(k), pdq(), 90, tuple(pdq() for _ in range(7)), tuple((label, pdq()) for _ in range(framings)))
+        for k in range(samples)
+    )
+    return MediaHashes(media="video", signals={"sha256": "0" * 64}, frames=frames, duration=float(samples))
