@@ -153,7 +153,7 @@ def main() -> None:
         )
     print(f"speed-up vs anchor (1 fps): wall {theirs[0] / ours[0]:.1f}x, cpu {theirs[1] / ours[1]:.1f}x")
     cost, count = sample_framings_cost(path)
-    print(f"of a check's samples, the footage found inside each (framing.sample_framings): {cost}, {count}")
+    print(f"of a check's samples, the framings each is queried with (framing.sample_framings): {cost}, {count}")
 
 
 def sample_framings_cost(path: str) -> tuple[str, str]:

@@ -153,7 +153,6 @@ def test_an_hour_whose_shard_a_purge_rewrote_meanwhile_is_left_for_the_next_run(
 
 
 def test_a_long_videos_check_is_retained_in_one_item_and_read_back(moto_aws: Stack) -> None:
-
     clock = Clock()
     table = (
         boto3.session.Session(region_name=REGION)

@@ -21,7 +21,7 @@ from hashmatch.media.tilt import inscribed_share
 from hashmatch.media.video import ALL_FRAMES, hash_video
 from hashmatch.service.service import item_from_media
 from hashmatch.signals.base import Orientation
-from hashmatch_tools.oracles import frame_pairs, match_video, video_frames_showing_image
+from hashmatch_tools.oracles import frame_pairs, match_video, video_frames_showing_image, without_framings
 from hashmatch_tools.reuploads import layouts as lay
 
 pytestmark = pytest.mark.unit
@@ -308,8 +308,7 @@ def test_footage_inside_a_layout_matches_by_the_frames_framings(
     assert any(frame.framings for frame in check.frames)
     assert match_video(check, dense[SOURCE]).matched
     # The samples' whole frames alone do not find it: the framings do.
-    bare = replace(check, frames=tuple(replace(frame, framings=()) for frame in check.frames))
-    assert not match_video(bare, dense[SOURCE]).matched
+    assert not match_video(without_framings(check), dense[SOURCE]).matched
 
 
 def test_unrelated_footage_in_a_layout_matches_nothing(
@@ -363,10 +362,6 @@ def geometric(video_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     return hashed
 
 
-def _whole_frames_only(shared: MediaHashes) -> MediaHashes:
-    return replace(shared, frames=tuple(replace(frame, framings=()) for frame in shared.frames))
-
-
 @pytest.mark.parametrize("edit", sorted(GEOMETRIC))
 def test_a_turned_or_zoomed_copy_matches_by_the_crops_stored_with_the_runs(
     edit: str, dense: dict[str, MediaHashes], geometric: dict[str, MediaHashes]
@@ -374,7 +369,7 @@ def test_a_turned_or_zoomed_copy_matches_by_the_crops_stored_with_the_runs(
     check = geometric[edit]
     assert match_video(check, dense[GEOMETRIC_SOURCE]).matched
     # Against the shared runs' whole frames alone the same samples find nothing: the crops do.
-    assert not match_video(check, _whole_frames_only(dense[GEOMETRIC_SOURCE])).matched
+    assert not match_video(check, without_framings(dense[GEOMETRIC_SOURCE])).matched
     for name in ALL:
         if _family(name) != _family(GEOMETRIC_SOURCE):
             assert not match_video(check, dense[name]).matched, name

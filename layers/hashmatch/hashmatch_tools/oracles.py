@@ -8,6 +8,7 @@ own. Nothing in the functions uses these.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -118,3 +119,10 @@ def video_frames_showing_image(
             if distance <= threshold and distance < hits.get(query.offset, threshold + 1):
                 hits[query.offset] = distance
     return sorted(hits.items())
+
+
+def without_framings(hashes: MediaHashes) -> MediaHashes:
+    """A video's hashes with its frames' framings left out: a check's samples by their whole frame
+    only, a share's runs without their stored crops (what the framings add, measured by leaving
+    them out)."""
+    return replace(hashes, frames=tuple(replace(frame, framings=()) for frame in hashes.frames))

@@ -86,11 +86,14 @@ def check_line(hashes: MediaHashes, fields: dict[str, Any]) -> tuple[dict[str, A
     to fit `MAX_CHECK_LINE_BYTES` (`hashmatch.media.codec.fitted_hashes`: a long video's samples
     without their framings, then fewer samples), and what was left out (None when nothing was)."""
 
-    def line(kept: MediaHashes) -> dict[str, Any]:
-        return {**fields, **hashes_to_json(kept)}
+    lines: list[dict[str, Any]] = []  # the last version tried is the one kept
 
-    fitted, left_out = fitted_hashes(hashes, lambda kept: len(json.dumps(line(kept)).encode()) <= MAX_CHECK_LINE_BYTES)
-    return line(fitted), left_out
+    def fits(kept: MediaHashes) -> bool:
+        lines.append({**fields, **hashes_to_json(kept)})
+        return len(json.dumps(lines[-1]).encode()) <= MAX_CHECK_LINE_BYTES
+
+    _, left_out = fitted_hashes(hashes, fits)
+    return lines[-1], left_out
 
 
 class Hasher(Protocol):

@@ -55,6 +55,7 @@ __all__ = [
     "match_check_pairs",
     "match_pairs",
     "shared_frame_runs",
+    "starts_run",
 ]
 
 
@@ -150,11 +151,17 @@ def shared_frame_runs(frames: Sequence[FrameHash], dedupe_bits: int = DEDUPE_BIT
     for frame in frames:
         if not PDQ.usable(frame.quality):
             continue
-        if runs and hex_distance(runs[-1].pdq, frame.pdq) <= dedupe_bits:
-            runs[-1] = replace(runs[-1], end=frame.offset)
-        else:
+        if starts_run(runs[-1].pdq if runs else None, frame.pdq, frame.quality, dedupe_bits):
             runs.append(SharedFrameRun(frame.pdq, frame.offset, frame.offset, frame.quality, frame.framings))
+        else:
+            runs[-1] = replace(runs[-1], end=frame.offset)
     return runs
+
+
+def starts_run(run_start: str | None, pdq: str, quality: int, dedupe_bits: int = DEDUPE_BITS) -> bool:
+    """Whether a shared video's frame starts a new run after the run whose first frame's PDQ is
+    `run_start` (None: no run yet): usable, and further than `dedupe_bits` from it."""
+    return PDQ.usable(quality) and (run_start is None or hex_distance(run_start, pdq) > dedupe_bits)
 
 
 def frame_queries(check: MediaHashes) -> list[FrameQuery]:

@@ -262,8 +262,9 @@ def fitted_hashes(hashes: MediaHashes, fits: Callable[[MediaHashes], bool]) -> t
     """`hashes` when they `fits`; else a video's made to fit, without its frames' framings and then
     with every second, fourth... frame, and what was left out (None when nothing was). A long
     video's check can outgrow what carries it (a DynamoDB item, a line of a check list): it is
-    matched on fewer hashes rather than refused. A picture's hashes are returned as they are."""
-    if not hashes.frames or fits(hashes):
+    matched on fewer hashes rather than refused. A picture's hashes are returned as they are.
+    `fits` is asked of each version once, the one returned last."""
+    if fits(hashes) or not hashes.frames:
         return hashes, None
     frames = tuple(replace(frame, framings=()) for frame in hashes.frames)
     step = 1

@@ -221,10 +221,11 @@ Grid = tuple[Sequence[str], Sequence[str]]
 
 @dataclass(frozen=True)
 class FrameHash:
-    """The PDQ hash of one video frame at `offset` seconds, and for a checked video's samples the
-    PDQ hashes of the frame's 7 other rotations/flips (`OTHER_ORIENTATIONS` order) and its
-    `framings`: (label, PDQ hex) of the footage found inside caption bars, padding or a larger frame
-    (`hashmatch.media.framing.sample_framings`), labelled as a picture's framings are."""
+    """The PDQ hash of one video frame at `offset` seconds; for a checked video's samples the PDQ
+    hashes of the frame's 7 other rotations/flips (`OTHER_ORIENTATIONS` order) and its `framings`
+    to query (`hashmatch.media.framing.sample_framings`); for a shared video's frame that starts a
+    run, the crops stored with the run (`stored_frame_framings`). Framings are (label, PDQ hex),
+    labelled as a picture's framings are."""
 
     offset: float
     pdq: str

@@ -17,12 +17,13 @@ Two sampling modes:
   decodable frame within half a sampling period of the grid point, so keyframes are preferred, the
   decoder skips non-reference frames, and packets after the last frame needed from a group of
   pictures are not decoded at all. Each sampled frame also carries the PDQ hashes of its seven
-  rotations/flips (`FrameHash.orientations`) for mirror-proof queries, and the footage found inside
-  a caption bar, padding or a larger frame (`FrameHash.framings`: a duet, a stitch, a
-  picture-in-picture), as it is and mirrored, which a shared video's whole frames match;
+  rotations/flips (`FrameHash.orientations`) for mirror-proof queries, and its framings
+  (`FrameHash.framings`, `hashmatch.media.framing.sample_framings`): the footage found inside a
+  caption bar, padding or a larger frame, central crops and the frame turned back;
 - dense (`ALL_FRAMES`, for shared videos): every frame, so that a check sampled at any offset finds
   a near-identical shared frame (consecutive frames differ by 24-60 bits, so a grid on both sides
-  misses clips cut off the grid).
+  misses clips cut off the grid); a frame that starts a run of near-identical frames also carries
+  the central crops stored with the run (`hashmatch.media.framing.stored_frame_framings`).
 
 Solid bars (letterbox, pillarbox, any uniform colour) are found on each hashed frame and trimmed
 before hashing (`hashmatch.media.bars.content_box`, the detector pictures use too), so a barred
@@ -40,13 +41,12 @@ from typing import Any
 import av
 import numpy as np
 
-from hashmatch.matching.policy import DEDUPE_BITS
+from hashmatch.matching.video import starts_run
 from hashmatch.media.bars import BarBox, content_box
 from hashmatch.media.framing import sample_framings, stored_frame_framings
 from hashmatch.media.model import FrameHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
-from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.digest import file_digests
-from hashmatch.signals.pdq import PDQ, decimation_band, pdq_dihedral_from_luma, pdq_from_luma
+from hashmatch.signals.pdq import decimation_band, pdq_dihedral_from_luma, pdq_from_luma
 
 __all__ = [
     "ALL_FRAMES",
@@ -280,7 +280,7 @@ def _hash_frames(
     skippable = not dense and probe.codec in _SKIPPABLE_CODECS
     frames: list[FrameHash] = []
     next_window = -math.inf  # the earliest time the next sample may have
-    run_start: str | None = None  # dense: the PDQ of the frame the current run of frames started at
+    runs = _RunStarts() if dense else None
     decoded = errors = 0
     truncated = False
     with av.open(path) as container:
@@ -315,10 +315,7 @@ def _hash_frames(
                         return frames, False
                     if not dense and offset < next_window:
                         continue
-                    hashed = _hash_frame(frame, offset, trim_bars, with_dihedrals, dense, run_start)
-                    if dense and _starts_run(run_start, hashed.pdq, hashed.quality):
-                        run_start = hashed.pdq
-                    frames.append(hashed)
+                    frames.append(_hash_frame(frame, offset, trim_bars, with_dihedrals, runs))
                     if not dense:
                         next_window = (math.floor(offset / period + 0.5) + 0.5) * period
         except av.error.EOFError:
@@ -342,18 +339,26 @@ def _frame_needed(at: float, next_window: float, period: float, keyframes: tuple
     return next_key >= next_window + period
 
 
+class _RunStarts:
+    """A shared video's frames in order: which start a run of near-identical frames, by the rule
+    `hashmatch.matching.video.shared_frame_runs` stores them by (`starts_run`)."""
+
+    def __init__(self) -> None:
+        self._first: str | None = None
+
+    def starts(self, pdq: str, quality: int) -> bool:
+        if not starts_run(self._first, pdq, quality):
+            return False
+        self._first = pdq
+        return True
+
+
 def _hash_frame(
-    frame: av.VideoFrame,
-    offset: float,
-    trim_bars: bool,
-    with_dihedrals: bool,
-    dense: bool = False,
-    run_start: str | None = None,
+    frame: av.VideoFrame, offset: float, trim_bars: bool, with_dihedrals: bool, runs: _RunStarts | None = None
 ) -> FrameHash:
-    """A sampled frame's hashes (`with_dihedrals`: its rotations/flips and framings to query), or,
-    hashed `dense` for a share, its PDQ and, where it starts a run of near-identical frames (further
-    than `DEDUPE_BITS` from `run_start`, as `hashmatch.matching.video.shared_frame_runs` cuts them),
-    the central crops stored with the run (`stored_frame_framings`)."""
+    """A sampled frame's hashes (`with_dihedrals`: its rotations/flips and framings to query), or a
+    shared video's frame's (`runs`: the frames before it): its PDQ and, where it starts a run, the
+    central crops stored with the run (`stored_frame_framings`)."""
     luma, full_range = _luma(frame)
     bars = find_bars(luma) if trim_bars else None
     if bars is not None:
@@ -361,17 +366,11 @@ def _hash_frame(
     block = frame_luma_block(luma, full_range=full_range)
     if not with_dihedrals:
         pdq = pdq_from_luma(block)
-        stored = stored_frame_framings(luma) if dense and _starts_run(run_start, pdq.hex, pdq.quality) else ()
+        stored = stored_frame_framings(luma) if runs is not None and runs.starts(pdq.hex, pdq.quality) else ()
         return FrameHash(round(offset, 3), pdq.hex, pdq.quality, (), stored)
     original, *others = pdq_dihedral_from_luma(block)
     framings = sample_framings(luma)
     return FrameHash(round(offset, 3), original.hex, original.quality, tuple(h.hex for h in others), framings)
-
-
-def _starts_run(run_start: str | None, pdq: str, quality: int) -> bool:
-    """Whether a shared video's frame starts a run of near-identical frames after the run that
-    started at `run_start`: the rule `hashmatch.matching.video.shared_frame_runs` stores runs by."""
-    return PDQ.usable(quality) and (run_start is None or hex_distance(run_start, pdq) > DEDUPE_BITS)
 
 
 def _luma(frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
