@@ -32,7 +32,7 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -49,7 +49,8 @@ from hashmatch.service.service import item_from_media
 from hashmatch.signals.bits import popcount_rows, unpack_hex_rows
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from hashmatch_tools.fakes import MemoryBank
-from hashmatch_tools.reuploads.video import FRAME_EDITS, edited_frames
+from hashmatch_tools.oracles import without_framings
+from hashmatch_tools.reuploads.video import FRAME_EDITS, HELD_OUT_FRAME_EDITS, FrameEdit, edited_frames
 from hashmatch_tools.samples import panning_frames, video_bytes
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
@@ -111,14 +112,14 @@ def hashed(body: bytes, folder: Path, *, for_sharing: bool = False) -> MediaHash
 
 
 SPLICE = "splice: half of it inside other footage"
+TUNED = "TUNED video edits"
+HELD_OUT = "HELD-OUT video edits"
 
 
 def copies_of(scene: Scene, other: Scene, seed: int) -> dict[str, list[np.ndarray]]:
-    """Every edit of `scene`: the frame edits, a clip and a splice into `other`'s footage (`SPLICE`:
-    that copy shows `other` too, so a verdict naming `other` is no false match)."""
-    copies = {
-        name: edited_frames(scene.frames, edit, f"{seed}|{scene.name}|{name}") for name, edit in FRAME_EDITS.items()
-    }
+    """Every tuned edit of `scene`: the frame edits, a clip and a splice into `other`'s footage
+    (`SPLICE`: that copy shows `other` too, so a verdict naming `other` is no false match)."""
+    copies = frame_copies(scene, FRAME_EDITS, seed)
     count = len(scene.frames)
     copies["clip: the middle half"] = scene.frames[count // 4 : count - count // 4]
     size = scene.frames[0].shape[:2]
@@ -126,6 +127,11 @@ def copies_of(scene: Scene, other: Scene, seed: int) -> dict[str, list[np.ndarra
     half = len(filler) // 2
     copies[SPLICE] = filler[:half] + scene.frames[count // 4 : count - count // 4] + filler[half:]
     return copies
+
+
+def frame_copies(scene: Scene, edits: dict[str, FrameEdit], seed: int) -> dict[str, list[np.ndarray]]:
+    """`scene` through each of `edits`, every frame with the same seed."""
+    return {name: edited_frames(scene.frames, edit, f"{seed}|{scene.name}|{name}") for name, edit in edits.items()}
 
 
 def _fitted(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -143,11 +149,6 @@ def vpdq_rule(check: MediaHashes, stored: np.ndarray) -> bool:
     return 100.0 * float((nearest <= VPDQ_FRAME_THRESHOLD).mean()) >= VPDQ_QUERY_MATCH_PERCENT
 
 
-def whole_frames_only(check: MediaHashes) -> MediaHashes:
-    """The check with its samples' whole frames only, in 8 orientations: no framings."""
-    return replace(check, frames=tuple(replace(frame, framings=()) for frame in check.frames))
-
-
 def closest_any_orientation(check: MediaHashes, stored: np.ndarray) -> int:
     queries = [q.pdq for q in frame_queries(check)]
     if not queries or not len(stored):
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--seconds", type=float, default=12.0, help="at most this much of each scene")
+    parser.add_argument("--tuned-only", action="store_true", help="leave out the held-out edits")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     scenes = reference_scenes(args.seconds) + generated_scenes(min(args.seconds, 10.0))
@@ -177,18 +179,21 @@ def main(argv: list[str] | None = None) -> int:
             crops = [pdq for run in runs for _, pdq in run.framings]
             scene.indexed = unpack_hex_rows([run.pdq for run in runs] + crops)
         matcher = Matcher(bank, BankIndex())
-        tallies: dict[str, Tally] = {}
+        sets: dict[str, dict[str, Tally]] = {TUNED: {}, HELD_OUT: {}}
         framings: list[int] = []  # per sample of every copy
         rng = random.Random(args.seed)
         for scene in scenes:
             other = rng.choice([s for s in scenes if s is not scene])
-            for name, frames in copies_of(scene, other, args.seed).items():
+            copies = [(TUNED, copies_of(scene, other, args.seed))]
+            if not args.tuned_only:
+                copies.append((HELD_OUT, frame_copies(scene, HELD_OUT_FRAME_EDITS, args.seed)))
+            for half, name, frames in ((h, n, f) for h, edits in copies for n, f in edits.items()):
                 check = hashed(video_bytes(frames, scene.fps), work)
                 matched = {m.item_id for m in matcher.match(check)}
-                tally = tallies.setdefault(name, Tally())
+                tally = sets[half].setdefault(name, Tally())
                 tally.copies += 1
                 tally.ours += scene.item_id in matched
-                tally.whole_frames += scene.item_id in {m.item_id for m in matcher.match(whole_frames_only(check))}
+                tally.whole_frames += scene.item_id in {m.item_id for m in matcher.match(without_framings(check))}
                 framings.extend(len(frame.framings) for frame in check.frames)
                 tally.anchor += vpdq_rule(check, scene.stored)
                 if scene.item_id not in matched:
@@ -199,14 +204,27 @@ def main(argv: list[str] | None = None) -> int:
                     tally.false_ours += different.item_id in matched
                     tally.false_anchor += vpdq_rule(check, different.stored)
                     tally.closest_other = min(tally.closest_other, closest_any_orientation(check, different.indexed))
-    print_table(tallies, [s.name for s in scenes], args.seed)
+    names = [s.name for s in scenes]
+    print(f"Video re-upload edits, seed {args.seed}: {len(names)} scenes shared ({', '.join(names)}), one copy each")
+    totals = {half: print_table(half, tallies) for half, tallies in sets.items() if tallies}
+    header = "| set | copies | **hashmatch** | whole frames only | vPDQ rule (anchor) | false: hashmatch / anchor"
+    print(f"\n{header} | closest other scene |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for half, total in totals.items():
+        print(
+            f"| {half} | {total.copies} | **{total.ours} = {_pct(total.ours, total.copies)}** "
+            f"| {total.whole_frames} = {_pct(total.whole_frames, total.copies)} "
+            f"| {total.anchor} = {_pct(total.anchor, total.copies)} "
+            f"| {total.false_ours} / {total.false_anchor} | {total.closest_other} |"
+        )
     print(f"sample framings per sample: mean {np.mean(framings):.1f}, max {max(framings)} ({len(framings)} samples)")
     print(f"\n({time.perf_counter() - started:.0f} s wall)")
     return 0
 
 
-def print_table(tallies: dict[str, Tally], scenes: list[str], seed: int) -> None:
-    print(f"Video re-upload edits, seed {seed}: {len(scenes)} scenes shared ({', '.join(scenes)}), one copy each\n")
+def print_table(half: str, tallies: dict[str, Tally]) -> Tally:
+    """One set's table, by edit; its totals."""
+    print(f"\n#### {half}\n")
     print(
         "| edit | copies | **hashmatch** | whole frames only | vPDQ rule (anchor) | false matches: hashmatch / anchor "
         "| closest other scene (PDQ bits) | missed |"
@@ -231,10 +249,10 @@ def print_table(tallies: dict[str, Tally], scenes: list[str], seed: int) -> None
     counts = f"{total.copies} | **{total.ours} = {ours}** | {total.whole_frames} = {whole} | {total.anchor} = {anchor}"
     print(f"| **all** | {counts} | {false} | {total.closest_other} | |")
     print(
-        f"\nvideo robustness: copies {total.copies} hashmatch {total.ours} whole frames only {total.whole_frames} "
-        f"anchor {total.anchor} "
-        f"false {false} closest other scene {total.closest_other}"
+        f"\nvideo robustness ({half}): copies {total.copies} hashmatch {total.ours} whole frames only "
+        f"{total.whole_frames} anchor {total.anchor} false {false} closest other scene {total.closest_other}"
     )
+    return total
 
 
 def _pct(part: int, whole: int) -> str:

@@ -24,7 +24,7 @@ from hashmatch_tools.reuploads import overlays as ov
 from hashmatch_tools.reuploads import quality as q
 from hashmatch_tools.reuploads.drawing import logo
 
-__all__ = ["FRAME_EDITS", "FrameEdit", "edited_frames", "large_corner_logo"]
+__all__ = ["FRAME_EDITS", "HELD_OUT_FRAME_EDITS", "FrameEdit", "edited_frames", "large_corner_logo"]
 
 FrameEdit = Callable[[Image.Image, random.Random], Image.Image]
 
@@ -62,6 +62,22 @@ FRAME_EDITS: dict[str, FrameEdit] = {
     "overlay: big logo over the middle": ov.big_logo,
     "overlay: text boxes": ov.text_boxes,
     "overlay: stickers": ov.stickers,
+}
+
+
+# Edits never looked at while video matching was tuned (its stored crops, its sample framings and
+# the corroboration threshold were chosen on FRAME_EDITS' copies): the HELD-OUT picture families
+# that make sense on every frame, run only to report (`benchmarks/bench_video_robustness.py`).
+HELD_OUT_FRAME_EDITS: dict[str, FrameEdit] = {
+    "screenshot: story viewer": lay.story_screenshot,
+    "layout: green-screen reaction": lay.green_screen,
+    "layout: collage/grid": lay.collage,
+    "overlay: scribbles": ov.scribbles,
+    "overlay: frame/border": ov.frame_border,
+    "overlay: emoji storm": ov.emoji_storm,
+    "geometric: rotate 3-8, no crop": g.rotate_no_crop,
+    "geometric: stretch + mirror": g.stretch_mirror,
+    "quality: hue rotation": q.hue_rotation,
 }
 
 
