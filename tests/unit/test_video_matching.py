@@ -265,19 +265,27 @@ def test_video_matches_a_shared_still_image_when_a_frame_shows_it(
 LAYOUTS = {"caption bar": lay.caption_bar, "duet": lay.duet, "picture-in-picture": lay.picture_in_picture}
 
 
-def _laid_out(frames: Iterator[np.ndarray], layout: str, path: Path) -> Path:
-    """Every frame through one layout with one seed (the caption, the other half of a duet, the
-    inset's place stay put as in a re-posted video), written as H.264."""
+def _written(frames: Iterator[np.ndarray], path: Path) -> Path:
+    """`frames` (RGB, of one size) written as 30 fps H.264, cut to even sides."""
     writer = None
     for rgb in frames:
-        framed = np.asarray(LAYOUTS[layout](Image.fromarray(rgb), random.Random(f"layout|{layout}")).convert("RGB"))
-        framed = np.ascontiguousarray(framed[: framed.shape[0] // 2 * 2, : framed.shape[1] // 2 * 2])
+        even = np.ascontiguousarray(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
         if writer is None:
-            writer = _Writer(path, framed.shape[1], framed.shape[0], 30)
-        writer.write(framed)
+            writer = _Writer(path, even.shape[1], even.shape[0], 30)
+        writer.write(even)
     assert writer is not None
     writer.close()
     return path
+
+
+def _laid_out(frames: Iterator[np.ndarray], layout: str, path: Path) -> Path:
+    """Every frame through one layout with one seed (the caption, the other half of a duet, the
+    inset's place stay put as in a re-posted video), written as H.264."""
+    edit = LAYOUTS[layout]
+    return _written(
+        (np.asarray(edit(Image.fromarray(rgb), random.Random(f"layout|{layout}")).convert("RGB")) for rgb in frames),
+        path,
+    )
 
 
 def _source_frames(video_dir: Path, count: int, name: str = SOURCE) -> Iterator[np.ndarray]:
@@ -349,16 +357,9 @@ GEOMETRIC_SOURCE = "pattern-hd-no-bar"
 def geometric(video_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaHashes]:
     folder = tmp_path_factory.mktemp("video-geometric")
     hashed = {}
-    for name, edit in GEOMETRIC.items():
-        writer = None
-        for rgb in _source_frames(video_dir, EDIT_FRAMES, GEOMETRIC_SOURCE):
-            edited = edit(rgb)
-            if writer is None:
-                writer = _Writer(folder / f"{len(hashed)}.mp4", edited.shape[1] // 2 * 2, edited.shape[0] // 2 * 2, 30)
-            writer.write(edited[: writer.stream.height, : writer.stream.width])
-        assert writer is not None
-        writer.close()
-        hashed[name] = hash_video(str(writer.path), Limits())
+    for number, (name, edit) in enumerate(GEOMETRIC.items()):
+        frames = (edit(rgb) for rgb in _source_frames(video_dir, EDIT_FRAMES, GEOMETRIC_SOURCE))
+        hashed[name] = hash_video(str(_written(frames, folder / f"{number}.mp4")), Limits())
     return hashed
 
 
