@@ -66,8 +66,8 @@ DYNAMODB_WRITE_UNIT = 0.625 / 1e6
 AWS_CALL_MS = 5.0  # a DynamoDB, SQS or SNS call, or a small S3 request (single-digit ms in region)
 S3_GET_UPLOAD_MS = 20.0  # the hashing function reading a ~300 KB upload
 HTTP_API_MS = 10.0  # what API Gateway's HTTP API adds to a lookup's round trip
-CHECK_DYNAMODB_CALLS = 8  # per check by media: 4 reads and 4 writes (see per_check_costs)
-CHUNK_DYNAMODB_CALLS = 6  # per chunk of a check list, besides each entry's two exact lookups
+CHECK_DYNAMODB_CALLS = 6  # per check by media: 3 reads and 3 writes (see per_check_costs)
+CHUNK_DYNAMODB_CALLS = 4  # per chunk of a check list, besides each entry's two exact lookups
 HASHER_GB = 2.0  # HashFunction's MemorySize
 HASH_REPEATS = 3  # each copy hashed this often; the fastest counts (the machine is shared and noisy)
 BATCH = 5  # records per invocation of the queue-fed functions
@@ -145,8 +145,9 @@ def _lookup_request(m: Measured, gb_second: float) -> float:
 
 
 def _lookup_wait_s(m: Measured) -> float:
-    """How long the hashing function waits for a one-copy lookup's answer."""
-    return statistics.median(m.lookup_ms) / 1000 + (AWS_CALL_MS + HTTP_API_MS) / 1000
+    """How long the hashing function waits, per upload, for the answer to its batch's one lookup
+    (`EdgeHasher.process_many`): each copy's candidates, and the round trip shared by the batch."""
+    return statistics.median(m.lookup_ms) / 1000 + (AWS_CALL_MS + HTTP_API_MS) / 1000 / BATCH
 
 
 def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float]]:
@@ -171,14 +172,14 @@ def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float
         * gb_second
         + LAMBDA_REQUEST / BATCH,
         "HashFunction waiting for the lookup's answer": _lookup_wait_s(m) * HASHER_GB * gb_second,
-        "lookup API (uneven-crop candidates, one copy a request)": lookup_request + lookup_s * matcher,
+        f"lookup API (uneven-crop candidates, one request per batch of {BATCH} uploads)": lookup_request / BATCH
+        + lookup_s * matcher,
         # The calls a check makes (hashmatch.aws.runtime, hashmatch.service.service): the log tail and
-        # two exact lookups (sha256, md5); Powertools' idempotency record, put then updated; the
-        # kept answer, read, put and marked published; the verdict's publish.
+        # two exact lookups (sha256, md5); the claim on its key, the answer kept (replacing the
+        # claim) and marked published (hashmatch.service.answers); the verdict's publish.
         "CheckFunction (matching)": (match_s + (CHECK_DYNAMODB_CALLS + 1) * call_s) * matcher + LAMBDA_REQUEST / BATCH,
-        "DynamoDB (4 reads: log tail, 2 exact, kept answer; 5 writes: idempotency x2, answer x2, hand-off)": 4
-        * DYNAMODB_READ_UNIT
-        + 5 * DYNAMODB_WRITE_UNIT,
+        "DynamoDB (3 reads: log tail, 2 exact; 4 writes: claim, answer, published, hand-off)": 3 * DYNAMODB_READ_UNIT
+        + 4 * DYNAMODB_WRITE_UNIT,
         "SNS publish of the verdict": SNS_PUBLISH,
     }
     chunk = CHECK_CHUNK_ENTRIES
@@ -188,14 +189,13 @@ def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float
         / CANDIDATE_FILES
         + lookup_s * matcher,
         # Per chunk: the list's GET, a signals object PUT/GET, SQS, the results PUT, one refresh, the
-        # idempotency record (put, update) and the kept answer (read, put, marked published); per
-        # entry: two exact lookups.
+        # claim, the answer kept and marked published; per entry: two exact lookups.
         "HashFunction (parsing the list), per entry": 0.002 * HASHER_GB * gb_second,
         "CheckFunction (matching)": (match_s + 2 * call_s) * matcher
         + (CHUNK_DYNAMODB_CALLS * call_s * matcher + LAMBDA_REQUEST) / chunk,
         "S3 and SQS per chunk, per entry": (2 * S3_GET + 2 * S3_PUT + 4 * SQS_REQUEST) / chunk,
-        "DynamoDB (2 reads per entry; per chunk 2 reads, 5 writes)": 2 * DYNAMODB_READ_UNIT
-        + (2 * DYNAMODB_READ_UNIT + 5 * DYNAMODB_WRITE_UNIT) / chunk,
+        "DynamoDB (2 reads per entry; per chunk 1 read, 4 writes)": 2 * DYNAMODB_READ_UNIT
+        + (DYNAMODB_READ_UNIT + 4 * DYNAMODB_WRITE_UNIT) / chunk,
         "SNS (check.completed per chunk)": SNS_PUBLISH / chunk,
     }
     return {"by media": by_media, "by hash": by_hash}
@@ -205,12 +205,11 @@ def levers(m: Measured, architecture: str) -> dict[str, float]:
     """USD per check by media that each lever not taken would save, in the same model."""
     gb_second = LAMBDA_GB_SECOND[architecture]
     return {
-        "the check's Powertools idempotency record (2 writes and their waits)": 2 * DYNAMODB_WRITE_UNIT
-        + 2 * AWS_CALL_MS / 1000 * m.matcher_gb * gb_second,
-        # The request's own cost and the hashing function's wait on the HTTP API and the refresh,
-        # paid once for the batch instead of once per upload.
-        f"one lookup per batch of {BATCH} uploads in the hashing function": (1 - 1 / BATCH)
-        * (_lookup_request(m, gb_second) + (AWS_CALL_MS + HTTP_API_MS) / 1000 * HASHER_GB * gb_second),
+        # hashmatch.index.bank_index refreshes before every check; once per batch would do.
+        f"the log-tail read once per batch of {BATCH} checks instead of once per check": (1 - 1 / BATCH)
+        * (DYNAMODB_READ_UNIT + AWS_CALL_MS / 1000 * m.matcher_gb * gb_second),
+        # The two exact lookups (sha256, md5) in one BatchGetItem: the same read units, one wait.
+        "the two exact lookups in one request": AWS_CALL_MS / 1000 * m.matcher_gb * gb_second,
     }
 
 

@@ -20,8 +20,7 @@ polled as Lambda would) with `hashmatch_tools.local.faults` in the functions' pa
 Time is compressed as in AWS's own proportions: the functions' Lambda context reports a
 `--function-timeout` deadline (the template's is 300 s), and a failed record or a dead worker's
 batch is shown again after `--retry-seconds` (AWS: the queues' 1800 s visibility timeout), which
-stays above the deadline as in AWS, so a retry never meets a dead attempt's idempotency record
-still in progress.
+stays above the deadline as in AWS, so a retry never meets a dead attempt's live claim.
 
 Then it drops `--shares` 256x256 JPEGs to share and `--checks` to check (copies of the shared
 pictures, unrelated pictures, and unusable files), interleaved, from every member, and reads
@@ -344,6 +343,14 @@ class ForgetfulAnswers:
 
     def kept(self, _key: str) -> None:
         return None
+
+    def claim(self, _key: str, _seconds: float) -> Any:
+        from hashmatch.service.answers import CLAIMED
+
+        return CLAIMED
+
+    def release(self, _key: str) -> None:
+        pass
 
     def keep(self, _key: str, notifications: list[Any]) -> tuple[Any, ...]:
         return tuple(notifications)

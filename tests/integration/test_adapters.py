@@ -134,9 +134,9 @@ def test_the_same_submission_twice_gives_one_verdict(moto_aws: Stack) -> None:
     checked = Submission("check", "twitch", obj, Kind.HASHES, {"content-id": "a"}, hashes=_checked_hashes(77))
     body = json.dumps(checked.to_json())
     assert runtime.process(body) == "processed"
-    assert runtime.process(body) == "processed"  # the stored outcome of the first
+    assert runtime.process(body) == "already_processed"  # the answer kept and published by the first
     # The edge finding the object gone on a later delivery of the same event: nothing more (the
-    # kept answer, not the idempotency record, says it was answered).
+    # kept answer says it was answered; a `gone` claims nothing).
     gone = replace(checked, kind=Kind.GONE, hashes=None)
     assert runtime.process(json.dumps(gone.to_json())) == "already_processed"
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])

@@ -11,16 +11,11 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.idempotency import (
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hashmatch.aws.dynamodb import LOG_ENTRIES_PER_RECORD, DynamoBank
-from hashmatch.aws.runtime import IDEMPOTENCY_PARTITION, idempotency
 from hashmatch.bank.model import ItemStatus, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.index.bank_index import BankIndex
 from hashmatch_tools.local.template import Stack
@@ -240,38 +235,37 @@ def test_near_indexes_refresh_applies_adds_then_a_remove(bank: DynamoBank) -> No
     assert near.refresh(bank) == 0
 
 
-class _LambdaContext:
-    """What Powertools reads from Lambda's context: the time left, for in-progress records' expiry."""
+def test_claims_and_kept_answers_on_the_bank_table(bank_backend: BankBackend) -> None:
+    """A submission's key is claimed once at a time, the claim lapses or is released, and the first
+    answer kept replaces it, with real DynamoDB's conditional writes."""
+    from hashmatch.aws.answers import DynamoAnswerStore
+    from hashmatch.service.answers import CLAIMED, AnswerInProgress, KeptAnswer
+    from hashmatch.service.notifications import EventType, Notification
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+    now = [1_000_000.0]
+    answers = DynamoAnswerStore(bank_backend.resource.Table(bank_backend.table_name), clock=lambda: now[0])
+    clean = Notification("tiktok", EventType.CHECK_CLEAN, {"notification_id": "a"})
+    found = Notification("tiktok", EventType.MATCH_FOUND, {"notification_id": "b"})
 
+    assert answers.claim("k1", 60) is CLAIMED
+    with pytest.raises(AnswerInProgress):  # a second delivery while the first decides
+        answers.claim("k1", 60)
+    assert answers.kept("k1") is None  # a claim is no answer
+    now[0] += 61  # the first attempt died: its claim lapsed
+    assert answers.claim("k1", 60) is CLAIMED
+    assert answers.keep("k1", [clean]) == (clean,)
+    assert answers.keep("k1", [found]) == (clean,)  # the first answer kept stands
+    standing = answers.claim("k1", 60)  # a repeat finds the answer: nothing to decide
+    assert isinstance(standing, KeptAnswer) and standing.notifications == (clean,) and not standing.published
+    answers.mark_published("k1")
+    assert answers.claim("k1", 60) == KeptAnswer((clean,), published=True)
+    answers.release("k1")  # never drops a kept answer
+    assert answers.kept("k1") == KeptAnswer((clean,), published=True)
 
-def test_powertools_idempotency_on_the_bank_table(bank_backend: BankBackend) -> None:
-    persistence, config = idempotency(bank_backend.table_name, bank_backend.client)
-    config.register_lambda_context(cast(LambdaContext, _LambdaContext()))
-    runs: list[str] = []
-
-    @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)
-    def process(event: dict[str, Any]) -> dict[str, str]:
-        runs.append(event["identity"])
-        return {"outcome": f"run-{len(runs)}"}
-
-    event = {"identity": "ingest/check/tiktok/a.jpg#etag-1", "key": "check/tiktok/a.jpg"}
-    assert process(event=event) == {"outcome": "run-1"}
-    assert process(event=dict(event)) == {"outcome": "run-1"}
-    assert runs == [event["identity"]]
-    assert process(event={**event, "identity": "ingest/check/tiktok/a.jpg#etag-2"}) == {"outcome": "run-2"}
-
-    records = bank_backend.client.query(
-        TableName=bank_backend.table_name,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": IDEMPOTENCY_PARTITION}},
-        ConsistentRead=True,
-    )["Items"]
-    assert len(records) == 2
-    assert {record["status"]["S"] for record in records} == {"COMPLETED"}
-    assert all("expires_at" in record for record in records)
+    assert answers.claim("k2", 60) is CLAIMED
+    answers.release("k2")  # the attempt failed: the next delivery need not wait
+    assert answers.claim("k2", 60) is CLAIMED
+    assert answers.kept("k2") is None
 
 
 def test_bank_on_the_provisioned_local_stack(moto_aws: Stack) -> None:

@@ -361,7 +361,7 @@ def test_a_retry_of_the_hashing_function_that_finds_its_own_deletion_never_answe
     platform must get the real verdict, not `check.expired` (upload again)."""
     killers = {
         "HashFunction": _killer("HashFunction", after="s3.DeleteObject"),
-        "CheckFunction": _killer("CheckFunction", after="dynamodb.PutItem"),  # its idempotency record in progress
+        "CheckFunction": _killer("CheckFunction", after="dynamodb.PutItem"),  # its claim on the check, live
     }
     function_timeout, retry = 3, 8
     with _stepped_stack(
@@ -379,7 +379,7 @@ def test_a_retry_of_the_hashing_function_that_finds_its_own_deletion_never_answe
         assert _deliver(stack, "CheckQueueUrl"), "the check function was to die on the real submission"
         check_died = time.monotonic()
         assert not _deliver(stack, "HashQueueUrl", timeout=2 * retry)  # the retry: the picture is gone
-        # The `gone` is met once the dead attempt's in-progress record expired, before the real
+        # The `gone` is met once the dead attempt's claim lapsed, before the real
         # submission is shown again.
         time.sleep(max(0.0, check_died + function_timeout + 0.5 - time.monotonic()))
         assert not _deliver(stack, "CheckQueueUrl", timeout=1)

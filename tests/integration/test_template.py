@@ -459,9 +459,8 @@ def test_the_coalition_functions_never_read_media(stack: Stack, function: str) -
     assert all(resources <= {table} for resources in granted.values()), granted
 
 
-def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack) -> None:
+def test_a_matcher_writes_only_kept_answers_and_its_own_records(stack: Stack) -> None:
     from hashmatch.aws.answers import ANSWER_PREFIX
-    from hashmatch.aws.runtime import IDEMPOTENCY_PARTITION
 
     statements = [s for p in _props(stack, "CheckFunction")["Policies"] for s in p["Statement"]]
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
@@ -470,7 +469,6 @@ def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack
     from hashmatch.aws.retained import RETAINED_PREFIX
 
     allowed = [
-        IDEMPOTENCY_PARTITION,
         f"{ANSWER_PREFIX}*",
         f"{RETAINED_PREFIX}*",
         "NOTICE#*",
@@ -482,7 +480,7 @@ def test_a_matcher_writes_only_idempotency_records_and_kept_answers(stack: Stack
     )
     # No bank partition starts like a kept answer's.
     for prefix in ("ITEM#", "HASH#", "LOG", "QUOTA#", INCIDENT_PREFIX):
-        assert not any(prefix.startswith(a.rstrip("*")) for a in allowed[1:]), prefix
+        assert not any(prefix.startswith(a.rstrip("*")) for a in allowed), prefix
 
 
 def test_the_audit_log_is_locked_and_nobody_may_rewrite_it(stack: Stack) -> None:

@@ -11,7 +11,7 @@ from hashmatch.edge.ingest import EdgeHasher
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
-from hashmatch.service.answers import MemoryAnswers, answer_from_json, answer_to_json
+from hashmatch.service.answers import CLAIMED, AnswerInProgress, MemoryAnswers, answer_from_json, answer_to_json
 from hashmatch.service.handoffs import MemoryHandOffs
 from hashmatch.service.notifications import EventType, Notification, ObjectRef, notification_schema
 from hashmatch.service.routing import Outcome
@@ -112,6 +112,64 @@ def test_a_share_answer_cut_short_is_republished_whole_in_order(tmp_path) -> Non
     ]
     assert notifier.sent[0].body == notifier.sent[1].body
     assert bank.items == first_items  # decided once: the item was stored once
+
+
+class NoticeThrottledOnce(MemoryBank):
+    """A bank that cannot write the first notice record asked of it (the table throttled)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.throttled = False
+
+    def remember_notice(self, notification_id, member, item_ids) -> None:
+        if not self.throttled:
+            self.throttled = True
+            raise ConnectionError("DynamoDB throttled")
+        super().remember_notice(notification_id, member, item_ids)
+
+
+def test_a_delivery_that_meets_another_attempts_claim_waits_and_nothing_is_decided_twice(tmp_path) -> None:
+    """SQS may deliver one check twice at once: the second delivery meets the first's claim and is
+    tried again later, so the match is counted and remembered once, and answered once."""
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    pipeline.process(store.put("in", "share/tiktok/s.jpg", jpeg_bytes(scene(61)), {"labels": "terrorism"}))
+    now = [1000.0]
+    answers = MemoryAnswers(clock=lambda: now[0])
+    service = HashmatchService(
+        bank=bank, notifier=notifier, matcher=pipeline.matcher, platforms=PLATFORMS, answers=answers
+    )
+    check = _check(tmp_path, 61)
+    sent = len(notifier.sent)
+
+    assert answers.claim(check.idempotency_key, 60) is CLAIMED  # the first delivery, deciding
+    with pytest.raises(AnswerInProgress):
+        service.process(check, claim_seconds=60)
+    assert notifier.sent[sent:] == [] and bank.matches == {} and bank.notices == {}
+
+    now[0] += 61  # the first delivery died: its claim lapsed, and the retry decides
+    assert service.process(check, claim_seconds=60) is Outcome.PROCESSED
+    assert service.process(check, claim_seconds=60) is Outcome.ALREADY_PROCESSED
+    told = notifier.sent[sent:]
+    assert [n.event_type for n in told] == [EventType.MATCH_FOUND]
+    assert list(bank.matches.values()) == [1] and list(bank.notices) == [told[0].body["notification_id"]]
+
+
+def test_an_attempt_that_fails_before_keeping_its_answer_leaves_no_claim(tmp_path) -> None:
+    store, bank, notifier = MemoryStore(), NoticeThrottledOnce(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    pipeline.process(store.put("in", "share/tiktok/s.jpg", jpeg_bytes(scene(62)), {"labels": "terrorism"}))
+    answers = MemoryAnswers(clock=lambda: 1000.0)  # no claim would ever lapse
+    service = HashmatchService(
+        bank=bank, notifier=notifier, matcher=pipeline.matcher, platforms=PLATFORMS, answers=answers
+    )
+    check = _check(tmp_path, 62)
+    sent = len(notifier.sent)
+    with pytest.raises(ConnectionError):
+        service.process(check, claim_seconds=60)
+    assert answers.kept(check.idempotency_key) is None and notifier.sent[sent:] == []
+    assert service.process(check, claim_seconds=60) is Outcome.PROCESSED  # not AnswerInProgress
+    assert [n.event_type for n in notifier.sent[sent:]] == [EventType.MATCH_FOUND]
 
 
 def test_kept_answers_go_through_json_unchanged() -> None:

@@ -23,7 +23,7 @@ from hashmatch.media.model import FrameHash, MediaHashes, Rejected
 from hashmatch.service.notifications import EventType
 from hashmatch.service.submission import Kind
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
-from hashmatch_tools.samples import jpeg_bytes, mirrored, sampled_video_hashes, scene
+from hashmatch_tools.samples import jpeg_bytes, mirrored, sampled_video_hashes, scene, smooth_photo
 
 pytestmark = pytest.mark.unit
 
@@ -296,3 +296,80 @@ def test_a_long_videos_check_line_is_made_to_fit_and_still_reads() -> None:
     assert entry.error is None and entry.content_id == "c2"
     assert entry.hashes is not None and [f.pdq for f in entry.hashes.frames] == [f.pdq for f in long.frames]
     assert not any(f.framings for f in entry.hashes.frames)
+
+
+class CountingCandidates:
+    """The coalition's candidates, with each question's number of grids noted; `fail`: every
+    question goes unanswered (the lookup API is unreachable)."""
+
+    def __init__(self, matcher, *, fail: bool = False) -> None:
+        self.matcher = matcher
+        self.fail = fail
+        self.questions: list[int] = []
+
+    def uneven_crop_candidates_many(self, grids):
+        self.questions.append(len(grids))
+        if self.fail:
+            raise ConnectionError("the lookup API did not answer")
+        return self.matcher.uneven_crop_candidates_many(grids)
+
+
+def _batch_edge(pipeline: Pipeline, store: MemoryStore, candidates: CountingCandidates):
+    from hashmatch.edge.ingest import EdgeHasher
+
+    return EdgeHasher(store=store, sink=pipeline.sink, hasher=hash_file, platforms=PLATFORMS, candidates=candidates)
+
+
+def _uneven_crop(picture: Image.Image) -> Image.Image:
+    """Cut by 8%, 1%, 2% and 7% (left, top, right, bottom): found by the uneven-crop search alone."""
+    width, height = picture.size
+    return picture.crop((round(width * 0.08), round(height * 0.01), round(width * 0.98), round(height * 0.93)))
+
+
+def test_a_batch_asks_the_coalition_once_for_all_its_checked_pictures_and_a_bad_object_fails_alone(parts) -> None:
+    pipeline, store, notifier = parts
+    shared = smooth_photo(13, (480, 320))
+    pipeline.process(store.put(BUCKET, "share/tiktok/s.jpg", jpeg_bytes(shared), {"labels": "terrorism"}))
+    candidates = CountingCandidates(pipeline.matcher)
+    batch = [
+        store.put(BUCKET, "check/reddit/crop.jpg", jpeg_bytes(_uneven_crop(shared)), {"content-id": "crop"}),
+        store.put(BUCKET, "check/reddit/other.jpg", jpeg_bytes(scene(72)), {"content-id": "other"}),
+        store.put(BUCKET, "check/nobody/x.jpg", jpeg_bytes(scene(73))),  # no member platform
+        store.put(BUCKET, "check/reddit/mirror.jpg", jpeg_bytes(mirrored(shared)), {"content-id": "mirror"}),
+    ]
+    sent = len(notifier.sent)
+
+    outcomes = _batch_edge(pipeline, store, candidates).process_many(batch)
+
+    assert candidates.questions == [3]  # one question, a grid per checked picture
+    assert [type(o).__name__ for o in outcomes] == ["Outcome", "Outcome", "UnroutableObject", "Outcome"]
+    verdicts = {n.body.get("content_id"): n.event_type for n in notifier.sent[sent:]}
+    assert verdicts == {"crop": EventType.MATCH_FOUND, "other": EventType.CHECK_CLEAN, "mirror": EventType.MATCH_FOUND}
+    assert list(store.objects) == [(BUCKET, "check/nobody/x.jpg")]  # the failed object stays for its retry
+    # The uneven crop is found through the search the question refined, not without it.
+    assert pipeline.matcher.match(replace(hash_file_of(_uneven_crop(shared)), uneven_crops=None)) == []
+
+
+def test_an_unanswered_question_fails_the_checks_that_asked_it_and_nothing_else(parts) -> None:
+    pipeline, store, notifier = parts
+    candidates = CountingCandidates(pipeline.matcher, fail=True)
+    batch = [
+        store.put(BUCKET, "check/reddit/a.jpg", jpeg_bytes(scene(74)), {"content-id": "a"}),
+        store.put(BUCKET, "share/tiktok/b.jpg", jpeg_bytes(scene(75)), {"labels": "terrorism"}),
+        store.put(BUCKET, "check/reddit/c.jpg", jpeg_bytes(scene(76)), {"content-id": "c"}),
+    ]
+
+    outcomes = _batch_edge(pipeline, store, candidates).process_many(batch)
+
+    assert candidates.questions == [2]
+    assert [type(o).__name__ for o in outcomes] == ["ConnectionError", "Outcome", "ConnectionError"]
+    assert [n.event_type for n in notifier.sent if n.platform == "tiktok"] == [EventType.SHARE_ACCEPTED]
+    assert EventType.CHECK_CLEAN not in [n.event_type for n in notifier.sent]
+    assert sorted(key for _, key in store.objects) == ["check/reddit/a.jpg", "check/reddit/c.jpg"]
+
+
+def hash_file_of(picture: Image.Image) -> MediaHashes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "copy.jpg"
+        path.write_bytes(jpeg_bytes(picture))
+        return hash_file(path)

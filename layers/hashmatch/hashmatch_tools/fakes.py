@@ -234,23 +234,17 @@ class MemoryResults:
 
 class DirectSink:
     """`SubmissionSink` that hands each submission straight to the coalition's service, through its
-    JSON form (as a queue would carry it), once per idempotency key (as the functions' idempotency
-    records make it; `gone` and `failure` submissions, settled by the kept answers alone, every
-    time), and keeps what it passed on."""
+    JSON form (as a queue would carry it), every time it is sent (the service's claims and kept
+    answers make repeats one answer), and keeps what it passed on."""
 
     def __init__(self, service: HashmatchService) -> None:
         self.service = service
         self.sent: list[Submission] = []
-        self._processed: set[str] = set()
 
     def send(self, submission: Submission) -> None:
         carried = submission_from_json(json.loads(json.dumps(submission.to_json())))
         self.sent.append(carried)
-        if carried.stands_in:
-            self.service.process(carried)
-        elif carried.idempotency_key not in self._processed:
-            self.service.process(carried)
-            self._processed.add(carried.idempotency_key)
+        self.service.process(carried)
 
 
 @dataclass

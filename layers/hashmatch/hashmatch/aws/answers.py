@@ -5,10 +5,14 @@ of the idempotency key>``, the answer as zlib-compressed JSON in ``answer`` (or,
 `INLINE_LIMIT` compressed bytes, a pointer ``overflow`` to an object under ``answers/`` in the
 results bucket: a shared hash list alerts every member and its answer can run to megabytes),
 ``published``, and ``expires_at`` for the table's TTL (`KEEP_SECONDS`: past the dead-letter
-queues' 14 days, so a replayed dead letter still finds its answer).
+queues' 14 days, so a replayed dead letter still finds its answer). Before it holds an answer, the
+record is an attempt's claim: ``claimed_until`` (epoch milliseconds) and no ``answer``.
 
-The first `keep` wins through a conditional put; a large answer's object is written before the
-record, under a name of its own, so a losing writer's object is never the one the record names.
+A claim is one conditional put (the record is absent, or an answerless claim that lapsed); only
+when it fails is the record read, to tell a kept answer from another attempt's live claim. The
+first `keep` wins through a conditional put (no answer yet: it replaces the claim); a large
+answer's object is written before the record, under a name of its own, so a losing writer's object
+is never the one the record names.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from hashmatch.service.answers import KeptAnswer, answer_from_json, answer_to_json
+from hashmatch.service.answers import CLAIMED, AnswerInProgress, KeptAnswer, Standing, answer_from_json, answer_to_json
 from hashmatch.service.notifications import Notification
 
 __all__ = ["ANSWER_PREFIX", "INLINE_LIMIT", "KEEP_SECONDS", "DynamoAnswerStore"]
@@ -50,9 +54,35 @@ class DynamoAnswerStore:
 
     def kept(self, key: str) -> KeptAnswer | None:
         record = self._table.get_item(Key=self._key(key), ConsistentRead=True).get("Item")
-        if record is None:
+        if record is None or ("answer" not in record and "overflow" not in record):
             return None
         return KeptAnswer(self._notifications(record), published=bool(record.get("published", False)))
+
+    def claim(self, key: str, seconds: float) -> Standing:
+        now_ms = int(self._clock() * 1000)
+        record = {
+            **self._key(key),
+            "claimed_until": now_ms + int(seconds * 1000),
+            "expires_at": now_ms // 1000 + KEEP_SECONDS,
+        }
+        lapsed = _unanswered() & Attr("claimed_until").lt(now_ms)
+        try:
+            self._table.put_item(Item=record, ConditionExpression=Attr("pk").not_exists() | lapsed)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            standing = self.kept(key)
+            if standing is None:
+                raise AnswerInProgress(f"another attempt is deciding the answer to {key!r}") from None
+            return standing
+        return CLAIMED
+
+    def release(self, key: str) -> None:
+        try:
+            self._table.delete_item(Key=self._key(key), ConditionExpression=_unanswered())
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def keep(self, key: str, notifications: list[Notification]) -> tuple[Notification, ...]:
         packed = zlib.compress(answer_to_json(notifications).encode(), 6)
@@ -67,7 +97,7 @@ class DynamoAnswerStore:
         else:
             record["overflow"] = self._write_overflow(record["sk"], packed)
         try:
-            self._table.put_item(Item=record, ConditionExpression=Attr("pk").not_exists())
+            self._table.put_item(Item=record, ConditionExpression=_unanswered())
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
@@ -96,3 +126,8 @@ class DynamoAnswerStore:
             raise RuntimeError("the kept answer is in the overflow bucket, which this function cannot read")
         body = self._s3.get_object(Bucket=self._bucket, Key=record["overflow"])["Body"].read()
         return answer_from_json(zlib.decompress(body))
+
+
+def _unanswered() -> Any:
+    """The record holds no answer (a claim, at most)."""
+    return Attr("answer").not_exists() & Attr("overflow").not_exists()

@@ -1,7 +1,8 @@
 """What the Lambda functions do with their events.
 
 - `handle_ingest_batch`: the hashing function, an SQS batch of S3 events: each object hashed and
-  handed on as a submission (`hashmatch.edge.ingest`);
+  handed on as a submission, the batch's checked pictures asking the coalition for uneven-crop
+  candidates in one request (`hashmatch.edge.ingest`);
 - `handle_submission_batch`: the check and share functions, an SQS batch of submissions: each
   processed once (`hashmatch.service.service`);
 - `handle_api`: the HTTP API (`hashmatch.aws.api`);
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -47,7 +49,8 @@ from hashmatch.aws.runtime import (
 )
 from hashmatch.edge.segments import segment_task_from_message
 from hashmatch.service.events import MalformedEvent, objects_from_message
-from hashmatch.service.routing import ACTIONS, UnroutableObject
+from hashmatch.service.notifications import ObjectRef
+from hashmatch.service.routing import ACTIONS, Outcome, UnroutableObject
 from hashmatch.service.telemetry import Metric, Unit
 
 # Powertools names its logger after the service: the package's own loggers (hashmatch.*) are its
@@ -62,13 +65,25 @@ FAILED_AFTER_RETRIES = "processing failed on every try the queue allows"
 
 
 def handle_ingest_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Hash each object an SQS batch of S3 events reports; the partial batch response."""
+    """Hash the objects an SQS batch of S3 events reports, with one uneven-crop question to the
+    coalition for the whole batch (`EdgeHasher.process_many`); the partial batch response."""
 
     def answer(record: SQSRecord) -> None:
         task = segment_task_from_message(record.body)
         for obj in [task.obj] if task is not None else objects_from_message(record.body):
             edge_runtime().fail(obj, f"hashing: {FAILED_AFTER_RETRIES}")
             logger.warning("dead letter answered", key=obj.key)
+
+    def uploads(record: SQSRecord) -> list[ObjectRef] | None:
+        if _dead_letter(record) or segment_task_from_message(record.body) is not None:
+            return None
+        objs = objects_from_message(record.body)
+        for obj in objs:
+            if obj.key.split("/", 1)[0] not in ACTIONS:
+                raise UnroutableObject(f"{obj.key!r} is not under {', '.join(ACTIONS)}")
+        return objs
+
+    hashed = _hashed_together(event, uploads, edge_runtime)
 
     def record_handler(record: SQSRecord) -> None:
         _correlate(record)
@@ -81,27 +96,64 @@ def handle_ingest_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
             outcome = edge_runtime().process_segment(task)
             logger.info("hashed a segment", key=task.obj.key, segment=task.index, of=task.count, outcome=outcome)
             return
-        for obj in objects_from_message(record.body):
-            logger.append_keys(key=obj.key)
-            if obj.key.split("/", 1)[0] not in ACTIONS:
-                raise UnroutableObject(f"{obj.key!r} is not under {', '.join(ACTIONS)}")
-            outcome = edge_runtime().process(obj)
-            logger.info("hashed", key=obj.key, outcome=outcome)
+        _settled(hashed[record.message_id], "hashed")
 
     return _batch(event, context, record_handler)
 
 
 def handle_member_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A member's edge stack: hash each object dropped in its own bucket, hand hashes to the coalition."""
+    """A member's edge stack: hash the objects dropped in its own bucket (one uneven-crop question
+    for the batch), hand hashes to the coalition."""
+    hashed = _hashed_together(event, lambda record: objects_from_message(record.body), member_runtime)
 
     def record_handler(record: SQSRecord) -> None:
         _correlate(record)
-        for obj in objects_from_message(record.body):
-            logger.append_keys(key=obj.key)
-            outcome = member_runtime().process(obj)
-            logger.info("hashed at the edge", key=obj.key, outcome=outcome)
+        _settled(hashed[record.message_id], "hashed at the edge")
 
     return _batch(event, context, record_handler)
+
+
+# A record's objects and what became of each, or why the record could not be read at all.
+_Hashed = list[tuple[ObjectRef, Outcome | Exception]] | Exception
+
+
+def _hashed_together(
+    event: dict[str, Any], uploads: Callable[[SQSRecord], list[ObjectRef] | None], edge: Callable[[], Any]
+) -> dict[str, _Hashed]:
+    """Every upload the batch's records report (`uploads`: None for a record handled on its own),
+    processed together by the edge; by record message id, what became of each of its objects."""
+    records = [SQSRecord(raw) for raw in event.get("Records", [])]
+    found: dict[str, list[ObjectRef] | Exception] = {}
+    for record in records:
+        try:
+            objs = uploads(record)
+        except Exception as error:  # the record fails on its own, as its handler re-raises
+            found[record.message_id] = error
+            continue
+        if objs is not None:
+            found[record.message_id] = objs
+    flat = [obj for objs in found.values() if isinstance(objs, list) for obj in objs]
+    outcomes = iter(edge().process_many(flat) if flat else [])
+    return {
+        message_id: objs if isinstance(objs, Exception) else [(obj, next(outcomes)) for obj in objs]
+        for message_id, objs in found.items()
+    }
+
+
+def _settled(hashed: _Hashed, done: str) -> None:
+    """Log what became of a record's objects; raise the first failure, so SQS retries the record."""
+    if isinstance(hashed, Exception):
+        raise hashed
+    failed = None
+    for obj, outcome in hashed:
+        logger.append_keys(key=obj.key)
+        if isinstance(outcome, Exception):
+            logger.warning("not hashed", key=obj.key, error=str(outcome)[:500])
+            failed = failed or outcome
+        else:
+            logger.info(done, key=obj.key, outcome=outcome)
+    if failed is not None:
+        raise failed
 
 
 def handle_submission_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

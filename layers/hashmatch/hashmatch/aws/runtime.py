@@ -6,9 +6,9 @@ function is allowed:
 - `edge_runtime()`, the hashing function: reads and deletes dropped objects, hashes them in the
   sandbox, asks the lookup API for uneven-crop candidates, hands submissions on. No bank, no topics.
 - `coalition_runtime()`, the check and share functions: submissions in, bank and topics out,
-  each submission processed once (Powertools idempotency on the bank table, keyed by the S3
-  event's identity and the chunk; the edge's `gone` and `failure` submissions, which share that
-  key, are settled by the kept answers alone, `hashmatch.service.handoffs`).
+  each submission processed once (a claim, then the kept answer, on the bank table, keyed by the
+  S3 event's identity and the chunk, `hashmatch.service.answers`; the edge's `gone` and
+  `failure` submissions, which share that key, claim nothing, `hashmatch.service.handoffs`).
 - `lookup_runtime()`, the HTTP API: the matcher's index, read only.
 
 A warm matcher keeps its near-match index between invocations and only reads the bank's log
@@ -24,11 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from hashmatch.aws.answers import DynamoAnswerStore
 from hashmatch.aws.audit import S3AuditLog
@@ -54,23 +49,21 @@ from hashmatch.service.retroactive import RetainedChecks
 from hashmatch.service.routing import Action, Outcome
 from hashmatch.service.service import HashmatchService
 from hashmatch.service.settings import EdgeSettings, Settings
-from hashmatch.service.submission import Submission
 from hashmatch.service.telemetry import Metric, Telemetry, Unit
 
 logger = logging.getLogger(__name__)
 
-IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
-IDEMPOTENCY_SECONDS = 24 * 3600
+# A claim outlasts the attempt's remaining time by this much, for the clocks' drift.
+CLAIM_MARGIN_SECONDS = 5.0
 
 
 @dataclass
 class CoalitionRuntime:
-    """The coalition's service plus an idempotent entry point: one submission, processed once."""
+    """The coalition's service, one submission at a time: each processed once, through the claim
+    and the kept answer of its key (`hashmatch.service.answers`)."""
 
     service: HashmatchService
     reader: SubmissionReader
-    idempotency: IdempotencyConfig
-    process_once: Any
     telemetry: Telemetry
 
     def fail(self, body: str, message: str) -> None:
@@ -82,22 +75,16 @@ class CoalitionRuntime:
         self.reader.discard(where)
 
     def process(self, body: str, lambda_context: Any = None) -> str:
-        """Process the submission a queue message carries; its signals object is deleted after."""
-        if lambda_context is not None:
-            self.idempotency.register_lambda_context(lambda_context)
+        """Process the submission a queue message carries; its signals object is deleted after.
+        Its claim lasts as long as this invocation may run (the Lambda context's remaining time)."""
         submission, where = self.reader.read(body)
         if submission is None:
             return Outcome.ALREADY_PROCESSED.value  # its signals object was consumed by an earlier delivery
-        if submission.stands_in:
-            # Not under the idempotency key it shares with the object's real submissions: one
-            # dropped as handed on must leave that key to them. The kept answer (first kept wins)
-            # still makes its repeats one answer.
-            outcome = self.service.process(submission).value
+        if lambda_context is not None:
+            seconds = lambda_context.get_remaining_time_in_millis() / 1000 + CLAIM_MARGIN_SECONDS
+            outcome = self.service.process(submission, claim_seconds=seconds).value
         else:
-            result: dict[str, str] = self.process_once(
-                event={"identity": submission.idempotency_key, "key": submission.obj.key}, submission=submission
-            )
-            outcome = result["outcome"]
+            outcome = self.service.process(submission).value
         self.reader.discard(where)
         self.telemetry.record(Metric.INDEX_ENTRIES, len(self.service.matcher.index), Unit.COUNT, {})
         return outcome
@@ -170,7 +157,7 @@ def build_runtime(
     session = session or boto3.session.Session()
     telemetry = telemetry or thread_telemetry()
     tables = session.resource("dynamodb")  # the bank and the kept answers
-    dynamodb = session.client("dynamodb")  # idempotency records and hand-offs (a resource's client types values)
+    dynamodb = session.client("dynamodb")  # hand-offs (a resource's client types values)
     bank = DynamoBank(settings.table_name, tables)
     s3 = session.client("s3")
     service = HashmatchService(
@@ -189,33 +176,7 @@ def build_runtime(
         handoffs=DynamoHandOffs(settings.handoff_table, dynamodb) if settings.handoff_table else None,
         retro_fan_out=_retro_fan_out(settings, session, s3),
     )
-    persistence, config = idempotency(settings.table_name, dynamodb)
-
-    def process(event: dict[str, Any], submission: Submission) -> dict[str, str]:
-        outcome: Outcome = service.process(submission)
-        return {"outcome": outcome.value}
-
-    guarded = idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(process)
-    return CoalitionRuntime(
-        service=service, reader=SubmissionReader(s3), idempotency=config, process_once=guarded, telemetry=telemetry
-    )
-
-
-def idempotency(table_name: str, dynamodb_client: Any) -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
-    """Powertools idempotency on the bank table: records under pk IDEMPOTENCY, keyed by the event's
-    `identity`, expired by the table's TTL attribute after a day."""
-    persistence = DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value=IDEMPOTENCY_PARTITION,
-        expiry_attr="expires_at",
-        boto3_client=dynamodb_client,
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="identity", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
-    )
-    return persistence, config
+    return CoalitionRuntime(service=service, reader=SubmissionReader(s3), telemetry=telemetry)
 
 
 def bank_index(settings: Settings, session: boto3.session.Session) -> BankIndex:

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from hashmatch.bank.hashlist import MAX_HASH_LIST_BYTES, looks_like_hash_list, parse_hash_list
 from hashmatch.edge.principals import PrincipalCheck
@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Entries of a check-by-hash list answered per submission: ~10 KB of hashes each, so a chunk is
 # a ~5 MB signals object and one matcher invocation of a few seconds at 10M hashes.
@@ -162,6 +163,55 @@ class EdgeHasher:
 
     def process(self, obj: ObjectRef) -> Outcome:
         """Hash the object, hand the submissions on, record the hand-off, delete the object."""
+        (outcome,) = self.process_many([obj])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def process_many(self, objs: Sequence[ObjectRef]) -> list[Outcome | Exception]:
+        """`process` for a batch of objects, with one question to the coalition for all their
+        uneven-crop searches: each object hashed, then the checked pictures' searches refined
+        together (`refine_many`), then each object's submissions handed on, its hand-off recorded
+        and the object deleted. An object that fails has its exception in its place and the
+        others go on; a failed question to the coalition fails the objects that asked it."""
+        prepared = [_attempt(self._prepare, obj) for obj in objs]
+        self._refine_searches(prepared)
+        return [
+            _attempt(self._hand_on, obj, ready) if isinstance(ready, list) else ready
+            for obj, ready in zip(objs, prepared, strict=True)
+        ]
+
+    def _refine_searches(self, prepared: list[list[Submission] | Outcome | Exception]) -> None:
+        """The uneven-crop searches of the batch's checked pictures, refined in one question."""
+        asking = [
+            (ready, k, submission.hashes)
+            for ready in prepared
+            if isinstance(ready, list)
+            for k, submission in enumerate(ready)
+            if submission.hashes is not None and submission.hashes.uneven_crops is not None
+        ]
+        if not asking:
+            return
+        try:
+            with timed(self._telemetry, "candidates"):
+                refined = refine_many([hashes for _, _, hashes in asking], self._candidates)
+        except Exception as error:
+            asked = {id(ready) for ready, _, _ in asking}
+            prepared[:] = [error if id(ready) in asked else ready for ready in prepared]
+            return
+        for (ready, k, _), hashes in zip(asking, refined, strict=True):
+            ready[k] = replace(ready[k], hashes=hashes)
+
+    def _hand_on(self, obj: ObjectRef, submissions: list[Submission]) -> Outcome:
+        for submission in submissions:
+            self._sink.send(submission)
+        self._finish(obj)
+        return Outcome.PROCESSED
+
+    def _prepare(self, obj: ObjectRef) -> list[Submission] | Outcome:
+        """The object hashed: its submissions to hand on (a checked picture's with its uneven-crop
+        search still in it), or, when nothing more is to be done with it, its outcome (refused,
+        gone, or queued in segments: what those need was handed on already)."""
         route = route_for(obj.key, self._platforms)
         refusal = self._principals.refusal(route, obj.principal) if self._principals else None
         if refusal is not None:
@@ -172,15 +222,12 @@ class EdgeHasher:
                 self._sink.send(Submission(route.action, route.platform, obj, Kind.GONE))
                 return Outcome.ALREADY_PROCESSED
             try:
-                for submission in self._submissions(route, obj, fetched):
-                    self._sink.send(submission)
+                return list(self._submissions(route, obj, fetched))
             except _Segmented as segmented:
                 assert self._segments is not None
                 self._segments.schedule(segmented.tasks)
                 logger.info("shared video queued in segments", extra={"key": obj.key, "segments": len(segmented.tasks)})
                 return Outcome.PROCESSED  # the object stays for its segments
-        self._finish(obj)
-        return Outcome.PROCESSED
 
     def process_segment(self, task: SegmentTask) -> Outcome:
         """Hash one window of a long shared video and keep it; the task that completes the set
@@ -277,10 +324,9 @@ class EdgeHasher:
                         if self._segments is None:
                             raise long.as_rejection() from None
                         raise _Segmented(plan_segments(obj, long)) from None
-                if route.action == "check":
-                    with timed(self._telemetry, "candidates"):
-                        hashes = refine(hashes, self._candidates)
-                yield replace(base, kind=Kind.HASHES, hashes=replace(hashes, uneven_crops=None))
+                if route.action != "check":  # a check's search is refined with the batch's (`process_many`)
+                    hashes = replace(hashes, uneven_crops=None)
+                yield replace(base, kind=Kind.HASHES, hashes=hashes)
         except Rejected as rejected:
             yield replace(base, rejection=rejected)
 
@@ -324,6 +370,14 @@ class EdgeHasher:
                 chunk = []
         if chunk:
             yield replace(base, kind=Kind.CHECKS, checks=tuple(chunk), chunk=(number + 1, chunks))
+
+
+def _attempt(step: Callable[..., _T], *args: Any) -> _T | Exception:
+    """What `step` returns, or the exception it raised: one object's failure, the batch going on."""
+    try:
+        return step(*args)
+    except Exception as error:
+        return error
 
 
 def _request(path: Path) -> dict[str, object]:

@@ -15,7 +15,7 @@ retry hashes and hands on again (the same idempotency keys); one that dies after
 before deleting does the same. A hand-off record is only ever written once everything it vouches
 for was durably queued. `gone` and `failure` carry the idempotency key of the object's first
 chunk; the functions settle them by the kept answers alone (`hashmatch.service.answers`: the
-first kept wins), not under their idempotency records, so one that is dropped leaves that key to
+first kept wins) and claim nothing, so one that is dropped leaves that key to
 the real submission.
 
 `hashmatch.aws.handoffs.DynamoHandOffs` keeps the records in a table of their own (which the

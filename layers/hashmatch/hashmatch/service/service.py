@@ -44,7 +44,7 @@ from hashmatch.matching.policy import Thresholds
 from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
 from hashmatch.media.model import MediaHashes, Rejected, RejectReason
-from hashmatch.service.answers import AnswerStore, MemoryAnswers
+from hashmatch.service.answers import AnswerStore, KeptAnswer, MemoryAnswers
 from hashmatch.service.governance import Governance, actor_of
 from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import (
@@ -74,6 +74,10 @@ from hashmatch.signals.pdq import PDQ
 __all__ = ["HashmatchService", "Outcome", "item_from_media"]
 
 logger = logging.getLogger(__name__)
+
+# How long a submission's claim lasts when the caller does not say how long its attempt may run:
+# the check and share functions' Timeout.
+CLAIM_SECONDS = 300.0
 
 
 # The check verdict each single-file answer counts as.
@@ -137,20 +141,25 @@ class HashmatchService:
     def matcher(self) -> Matcher:
         return self._matcher
 
-    def process(self, submission: Submission) -> Outcome:
+    def process(self, submission: Submission, *, claim_seconds: float = CLAIM_SECONDS) -> Outcome:
         """Carry out what the submission asks for and publish what the platforms are told; a
         submission answered before is answered as it was (republished when its publishing was
         cut short, not at all when it was complete).
 
+        The submission's key is claimed for `claim_seconds` (as long as this attempt may run)
+        before anything is decided: a delivery that meets another attempt's live claim raises
+        `AnswerInProgress`, to be tried again later (`hashmatch.service.answers`).
+
         A `gone` or `failure` submission for an object whose submissions an earlier attempt of
         the edge handed on is dropped (`ALREADY_PROCESSED`, nothing kept): those submissions
-        answer the upload."""
+        answer the upload. It claims nothing, so one that is dropped leaves the key to them."""
         if submission.platform not in self._platforms and submission.action != "operator":
             raise ValueError(f"a submission for {submission.platform!r}, not a member platform")
         if submission.stands_in and self._handoffs is not None and self._handoffs.handed_on(submission.obj):
             logger.info("handed on by an earlier attempt: no answer of its own", extra={"key": submission.obj.key})
             return Outcome.ALREADY_PROCESSED
-        return self._settle(submission, lambda: self._answer(submission))
+        claim = None if submission.stands_in else claim_seconds
+        return self._settle(submission, lambda: self._answer(submission), claim_seconds=claim)
 
     def fail(self, submission: Submission, message: str) -> Outcome:
         """Answer a submission whose processing failed on every try: the answer kept by an
@@ -204,10 +213,22 @@ class HashmatchService:
         return own
 
     def _settle(
-        self, submission: Submission, decide: Callable[[], list[Notification]], *, keep: bool = True
+        self,
+        submission: Submission,
+        decide: Callable[[], list[Notification]],
+        *,
+        keep: bool = True,
+        claim_seconds: float | None = None,
     ) -> Outcome:
+        """Publish the answer kept for the submission, or decide, keep and publish one (`keep`
+        False: publish what `decide` says without keeping it). With `claim_seconds`, the key is
+        claimed first, which also says whether an answer is kept (no read of its own)."""
         key = submission.idempotency_key
-        kept = self._answers.kept(key)
+        if claim_seconds is not None:
+            standing = self._answers.claim(key, claim_seconds)
+            kept = standing if isinstance(standing, KeptAnswer) else None
+        else:
+            kept = self._answers.kept(key)
         if kept is not None and kept.published:
             return Outcome.ALREADY_PROCESSED
         if kept is not None:
@@ -215,7 +236,13 @@ class HashmatchService:
             logger.warning("republishing the answer kept by an earlier attempt", extra={"key": submission.obj.key})
             self.publish(list(kept.notifications), count=False)
         elif keep:
-            self.publish(list(self._answers.keep(key, decide())))
+            try:
+                answer = self._answers.keep(key, decide())
+            except Exception:
+                if claim_seconds is not None:
+                    self._answers.release(key)  # a retry need not wait for the claim to lapse
+                raise
+            self.publish(list(answer))
         else:
             self.publish(decide())
             return Outcome.PROCESSED

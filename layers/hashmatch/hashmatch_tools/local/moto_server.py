@@ -2,7 +2,7 @@
 
 moto (5.x) answers a query on a table's key by sorting every item of the table and keeping those
 of the queried partition, so each query costs the whole table: at a few thousand checks the local
-stack's table holds tens of thousands of kept answers, retained checks and idempotency records,
+stack's table holds tens of thousands of kept answers (and claims), retained checks,
 and every check's log-tail query slows with them (a load run fell from ~6 to under 1 check a
 second). DynamoDB reads one partition. `partition_queries()` hands moto's query only the queried
 partition's items; everything else (key conditions, order, pages, filters, projections, indexes)

@@ -318,12 +318,12 @@ class LocalStack:
         `WorkerKilled` inside the handler).
 
         `function_timeout` (seconds; default the template's `Timeout`) is the deadline the Lambda
-        context reports, which bounds how long an idempotency record stays in progress; a record
+        context reports, which bounds how long a submission's claim lasts; a record
         that failed, or whose worker died, is shown again after `retry_seconds` (Lambda: the
         queue's visibility timeout, 1800 s). In AWS the retry always comes after the deadline
-        passed; runs that compress time and expect records left in progress (faults, killed
+        passed; runs that compress time and expect claims left live (faults, killed
         workers) must keep `retry_seconds` above `function_timeout`, or every retry meets the
-        dead attempt's in-progress record and the record is dead-lettered.
+        dead attempt's live claim and the record is dead-lettered.
 
         `instances`: pollers per queue, each one warm instance of its function with its own
         runtime (Lambda scales out to the mapping's concurrency; one is the default here).
