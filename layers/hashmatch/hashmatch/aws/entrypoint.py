@@ -121,7 +121,10 @@ def _hashed_together(
     event: dict[str, Any], uploads: Callable[[SQSRecord], list[ObjectRef] | None], edge: Callable[[], Any]
 ) -> dict[str, _Hashed]:
     """Every upload the batch's records report (`uploads`: None for a record handled on its own),
-    processed together by the edge; by record message id, what became of each of its objects."""
+    processed together by the edge; by record message id, what became of each of its objects.
+    Lines logged while the batch is hashed name their object's key, not a record."""
+    logger.remove_keys(["key"])
+    logger.set_correlation_id(None)
     records = [SQSRecord(raw) for raw in event.get("Records", [])]
     found: dict[str, list[ObjectRef] | Exception] = {}
     for record in records:
