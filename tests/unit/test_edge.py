@@ -302,13 +302,16 @@ class CountingCandidates:
     """The coalition's candidates, with each question's number of grids noted; `fail`: every
     question goes unanswered (the lookup API is unreachable)."""
 
-    def __init__(self, matcher, *, fail: bool = False) -> None:
+    def __init__(self, matcher, *, fail: bool = False, sent=None) -> None:
         self.matcher = matcher
         self.fail = fail
+        self.sent = sent  # what the edge had handed on when asked
         self.questions: list[int] = []
+        self.sent_when_asked: list[int] = []
 
     def uneven_crop_candidates_many(self, grids):
         self.questions.append(len(grids))
+        self.sent_when_asked.append(len(self.sent) if self.sent is not None else 0)
         if self.fail:
             raise ConnectionError("the lookup API did not answer")
         return self.matcher.uneven_crop_candidates_many(grids)
@@ -352,7 +355,7 @@ def test_a_batch_asks_the_coalition_once_for_all_its_checked_pictures_and_a_bad_
 
 def test_an_unanswered_question_fails_the_checks_that_asked_it_and_nothing_else(parts) -> None:
     pipeline, store, notifier = parts
-    candidates = CountingCandidates(pipeline.matcher, fail=True)
+    candidates = CountingCandidates(pipeline.matcher, fail=True, sent=pipeline.sink.sent)
     batch = [
         store.put(BUCKET, "check/reddit/a.jpg", jpeg_bytes(scene(74)), {"content-id": "a"}),
         store.put(BUCKET, "share/tiktok/b.jpg", jpeg_bytes(scene(75)), {"labels": "terrorism"}),
@@ -362,6 +365,7 @@ def test_an_unanswered_question_fails_the_checks_that_asked_it_and_nothing_else(
     outcomes = _batch_edge(pipeline, store, candidates).process_many(batch)
 
     assert candidates.questions == [2]
+    assert candidates.sent_when_asked == [1]  # the share, which asks nothing, went on before the question
     assert [type(o).__name__ for o in outcomes] == ["ConnectionError", "Outcome", "ConnectionError"]
     assert [n.event_type for n in notifier.sent if n.platform == "tiktok"] == [EventType.SHARE_ACCEPTED]
     assert EventType.CHECK_CLEAN not in [n.event_type for n in notifier.sent]

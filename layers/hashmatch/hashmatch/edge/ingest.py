@@ -170,37 +170,44 @@ class EdgeHasher:
 
     def process_many(self, objs: Sequence[ObjectRef]) -> list[Outcome | Exception]:
         """`process` for a batch of objects, with one question to the coalition for all their
-        uneven-crop searches: each object hashed, then the checked pictures' searches refined
-        together (`refine_many`), then each object's submissions handed on, its hand-off recorded
-        and the object deleted. An object that fails has its exception in its place and the
-        others go on; a failed question to the coalition fails the objects that asked it."""
-        prepared = [_attempt(self._prepare, obj) for obj in objs]
-        self._refine_searches(prepared)
-        return [
-            _attempt(self._hand_on, obj, ready) if isinstance(ready, list) else ready
-            for obj, ready in zip(objs, prepared, strict=True)
-        ]
-
-    def _refine_searches(self, prepared: list[list[Submission] | Outcome | Exception]) -> None:
-        """The uneven-crop searches of the batch's checked pictures, refined in one question."""
-        asking = [
-            (ready, k, submission.hashes)
-            for ready in prepared
-            if isinstance(ready, list)
-            for k, submission in enumerate(ready)
-            if submission.hashes is not None and submission.hashes.uneven_crops is not None
-        ]
-        if not asking:
-            return
+        uneven-crop searches. Each object is hashed in turn; one with no search (a video, a
+        list, a share, a request, a rejection) is handed on at once, its hand-off recorded and
+        the object deleted, so a batch of slow files still makes progress however it ends. The
+        checked pictures wait for the batch's one question (`refine_many`), then go on the same
+        way. An object that fails has its exception in its place and the others go on; an
+        unanswered question fails the pictures that asked it."""
+        outcomes: list[Outcome | Exception] = []
+        waiting: list[tuple[int, list[Submission], list[MediaHashes]]] = []
+        for obj in objs:
+            ready = _attempt(self._prepare, obj)
+            searches = (
+                [s.hashes for s in ready if s.hashes is not None and s.hashes.uneven_crops is not None]
+                if isinstance(ready, list)
+                else []
+            )
+            if isinstance(ready, list) and searches:
+                waiting.append((len(outcomes), ready, searches))
+                outcomes.append(Outcome.PROCESSED)  # replaced once the question is answered
+            elif isinstance(ready, list):
+                outcomes.append(_attempt(self._hand_on, obj, ready))
+            else:
+                outcomes.append(ready)
+        if not waiting:
+            return outcomes
         try:
             with timed(self._telemetry, "candidates"):
-                refined = refine_many([hashes for _, _, hashes in asking], self._candidates)
+                refined = iter(refine_many([h for _, _, searches in waiting for h in searches], self._candidates))
         except Exception as error:
-            asked = {id(ready) for ready, _, _ in asking}
-            prepared[:] = [error if id(ready) in asked else ready for ready in prepared]
-            return
-        for (ready, k, _), hashes in zip(asking, refined, strict=True):
-            ready[k] = replace(ready[k], hashes=hashes)
+            for n, _, _ in waiting:
+                outcomes[n] = error
+            return outcomes
+        for n, ready, _ in waiting:
+            submissions = [
+                replace(s, hashes=next(refined)) if s.hashes is not None and s.hashes.uneven_crops is not None else s
+                for s in ready
+            ]
+            outcomes[n] = _attempt(self._hand_on, objs[n], submissions)
+        return outcomes
 
     def _hand_on(self, obj: ObjectRef, submissions: list[Submission]) -> Outcome:
         for submission in submissions:
