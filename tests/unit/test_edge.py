@@ -377,3 +377,43 @@ def hash_file_of(picture: Image.Image) -> MediaHashes:
         path = Path(folder) / "copy.jpg"
         path.write_bytes(jpeg_bytes(picture))
         return hash_file(path)
+
+
+class RefusingSink:
+    """A sink whose queue refuses the submissions of one object key (SQS throttled it)."""
+
+    def __init__(self, sink, refused_key: str) -> None:
+        self.sink = sink
+        self.refused_key = refused_key
+
+    def send(self, submission) -> None:
+        if submission.obj.key == self.refused_key:
+            raise ConnectionError("SQS throttled")
+        self.sink.send(submission)
+
+
+def test_an_object_that_cannot_be_handed_on_stays_for_its_retry_and_the_others_go_on(parts) -> None:
+    from hashmatch.edge.ingest import EdgeHasher
+    from hashmatch.service.handoffs import MemoryHandOffs
+
+    pipeline, store, notifier = parts
+    handoffs = MemoryHandOffs()
+    edge = EdgeHasher(
+        store=store,
+        sink=RefusingSink(pipeline.sink, "check/reddit/b.jpg"),
+        hasher=hash_file,
+        platforms=PLATFORMS,
+        candidates=pipeline.matcher,
+        handoffs=handoffs,
+    )
+    batch = [
+        store.put(BUCKET, f"check/reddit/{name}.jpg", jpeg_bytes(scene(90 + n)), {"content-id": name})
+        for n, name in enumerate("abc")
+    ]
+
+    outcomes = edge.process_many(batch)
+
+    assert [type(o).__name__ for o in outcomes] == ["Outcome", "ConnectionError", "Outcome"]
+    assert sorted(n.body["content_id"] for n in notifier.sent) == ["a", "c"]
+    assert [key for _, key in store.objects] == ["check/reddit/b.jpg"]  # not deleted: its retry hashes it again
+    assert [handoffs.handed_on(obj) for obj in batch] == [True, False, True]
