@@ -140,6 +140,24 @@ def test_a_long_check_list_goes_in_chunks_each_with_its_results(parts) -> None:
     assert sum(n.body["counts"]["entries"] for n in completed) == 5
 
 
+def test_a_long_check_list_is_handed_on_a_chunk_at_a_time_as_it_is_read(parts, monkeypatch) -> None:
+    """A 100,000-entry list must never sit in memory whole: each chunk goes on as soon as it is read."""
+    import hashmatch.edge.ingest as ingest
+
+    pipeline, store, _ = parts
+    pipeline.edge._check_chunk = 2
+    read: list[int] = []
+    parse = ingest._check_entry
+    monkeypatch.setattr(ingest, "_check_entry", lambda line, text: (read.append(line), parse(line, text))[1])
+    read_when_sent: list[int] = []
+    send = pipeline.sink.send
+    monkeypatch.setattr(pipeline.sink, "send", lambda submission: (read_when_sent.append(len(read)), send(submission)))
+    entry = _checked(scene(35, (320, 240)), pipeline)
+    body = "\n".join(json.dumps({**entry, "content_id": f"c{n}"}) for n in range(5)).encode()
+    pipeline.process(store.put(BUCKET, "check/reddit/five.jsonl", body))
+    assert read_when_sent == [2, 4, 5]
+
+
 def test_text_that_is_no_check_list_is_rejected_whole(parts) -> None:
     pipeline, store, notifier = parts
     pipeline.process(store.put(BUCKET, "check/reddit/notes.txt", b"remember to buy milk\n", {"content-id": "n"}))

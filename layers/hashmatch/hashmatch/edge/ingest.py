@@ -170,44 +170,27 @@ class EdgeHasher:
 
     def process_many(self, objs: Sequence[ObjectRef]) -> list[Outcome | Exception]:
         """`process` for a batch of objects, with one question to the coalition for all their
-        uneven-crop searches. Each object is hashed in turn; one with no search (a video, a
+        uneven-crop searches. Each object is hashed in turn, and what asks nothing (a video, a
         list, a share, a request, a rejection) is handed on at once, its hand-off recorded and
         the object deleted, so a batch of slow files still makes progress however it ends. The
         checked pictures wait for the batch's one question (`refine_many`), then go on the same
         way. An object that fails has its exception in its place and the others go on; an
         unanswered question fails the pictures that asked it."""
-        outcomes: list[Outcome | Exception] = []
-        waiting: list[tuple[int, list[Submission], list[MediaHashes]]] = []
-        for obj in objs:
-            ready = _attempt(self._prepare, obj)
-            searches = (
-                [s.hashes for s in ready if s.hashes is not None and s.hashes.uneven_crops is not None]
-                if isinstance(ready, list)
-                else []
-            )
-            if isinstance(ready, list) and searches:
-                waiting.append((len(outcomes), ready, searches))
-                outcomes.append(Outcome.PROCESSED)  # replaced once the question is answered
-            elif isinstance(ready, list):
-                outcomes.append(_attempt(self._hand_on, obj, ready))
-            else:
-                outcomes.append(ready)
-        if not waiting:
-            return outcomes
-        try:
-            with timed(self._telemetry, "candidates"):
-                refined = iter(refine_many([h for _, _, searches in waiting for h in searches], self._candidates))
-        except Exception as error:
-            for n, _, _ in waiting:
-                outcomes[n] = error
-            return outcomes
-        for n, ready, _ in waiting:
-            submissions = [
-                replace(s, hashes=next(refined)) if s.hashes is not None and s.hashes.uneven_crops is not None else s
-                for s in ready
-            ]
-            outcomes[n] = _attempt(self._hand_on, objs[n], submissions)
-        return outcomes
+        prepared = [_attempt(self._prepare, obj) for obj in objs]
+        asked = [hashes for ready in prepared if isinstance(ready, list) for _, hashes in ready]
+        refined: Iterator[MediaHashes] = iter(())
+        if asked:
+            try:
+                with timed(self._telemetry, "candidates"):
+                    refined = iter(refine_many(asked, self._candidates))
+            except Exception as error:  # unanswered: the pictures that asked fail, nothing else
+                return [error if isinstance(ready, list) else ready for ready in prepared]
+        return [
+            _attempt(self._hand_on, obj, [replace(s, hashes=next(refined)) for s, _ in ready])
+            if isinstance(ready, list)
+            else ready
+            for obj, ready in zip(objs, prepared, strict=True)
+        ]
 
     def _hand_on(self, obj: ObjectRef, submissions: list[Submission]) -> Outcome:
         for submission in submissions:
@@ -215,26 +198,37 @@ class EdgeHasher:
         self._finish(obj)
         return Outcome.PROCESSED
 
-    def _prepare(self, obj: ObjectRef) -> list[Submission] | Outcome:
-        """The object hashed: its submissions to hand on (a checked picture's with its uneven-crop
-        search still in it), or, when nothing more is to be done with it, its outcome (refused,
-        gone, or queued in segments: what those need was handed on already)."""
+    def _prepare(self, obj: ObjectRef) -> list[tuple[Submission, MediaHashes]] | Outcome:
+        """Hash the object and hand on what asks the coalition nothing as it comes (a long check
+        list a chunk at a time, never whole in memory), then record the hand-off and delete the
+        object; its outcome. A checked picture's submission, whose uneven-crop search waits for
+        the batch's question, is returned instead (with its hashes), the object kept until it is
+        handed on."""
         route = route_for(obj.key, self._platforms)
         refusal = self._principals.refusal(route, obj.principal) if self._principals else None
         if refusal is not None:
             return self._refuse(route, obj, refusal)
+        waiting: list[tuple[Submission, MediaHashes]] = []
         with self._store.fetch(obj, self._limits.max_file_bytes) as fetched:
             if fetched is None:
                 logger.info("object gone before hashing", extra={"key": obj.key})
                 self._sink.send(Submission(route.action, route.platform, obj, Kind.GONE))
                 return Outcome.ALREADY_PROCESSED
             try:
-                return list(self._submissions(route, obj, fetched))
+                for submission in self._submissions(route, obj, fetched):
+                    if submission.hashes is not None and submission.hashes.uneven_crops is not None:
+                        waiting.append((submission, submission.hashes))
+                    else:
+                        self._sink.send(submission)
             except _Segmented as segmented:
                 assert self._segments is not None
                 self._segments.schedule(segmented.tasks)
                 logger.info("shared video queued in segments", extra={"key": obj.key, "segments": len(segmented.tasks)})
                 return Outcome.PROCESSED  # the object stays for its segments
+        if waiting:
+            return waiting
+        self._finish(obj)
+        return Outcome.PROCESSED
 
     def process_segment(self, task: SegmentTask) -> Outcome:
         """Hash one window of a long shared video and keep it; the task that completes the set
