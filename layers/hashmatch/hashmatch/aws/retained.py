@@ -32,7 +32,6 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json
-from hashmatch.media.model import MediaHashes
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.retroactive import MAX_RETENTION_DAYS, RetainedCheck
 
@@ -83,14 +82,9 @@ def fitted_check(check: RetainedCheck, limit: int = DOCUMENT_LIMIT) -> tuple[byt
     """`encode_check(check)` when it is at most `limit` bytes; else a video's check made to fit
     (`hashmatch.media.codec.fitted_hashes`: without its samples' framings, then with every second,
     fourth... sample), and what was left out (None when nothing was)."""
-    encoded: list[bytes] = []  # the last version tried is the one kept
-
-    def fits(hashes: MediaHashes) -> bool:
-        encoded.append(encode_check(replace(check, hashes=hashes)))
-        return len(encoded[-1]) <= limit
-
-    _, left_out = fitted_hashes(check.hashes, fits)
-    return encoded[-1], left_out
+    return fitted_hashes(
+        check.hashes, lambda hashes: encode_check(replace(check, hashes=hashes)), lambda blob: len(blob) <= limit
+    )
 
 
 def decode_check(platform: str, checked_at: str, blob: bytes) -> RetainedCheck:

@@ -86,15 +86,11 @@ def check_line(hashes: MediaHashes, fields: dict[str, Any]) -> tuple[dict[str, A
     """A check list's line for one file's `hashes` with `fields` (its ``content_id``, ...), made
     to fit `MAX_CHECK_LINE_BYTES` (`hashmatch.media.codec.fitted_hashes`: a long video's samples
     without their framings, then fewer samples), and what was left out (None when nothing was)."""
-
-    lines: list[dict[str, Any]] = []  # the last version tried is the one kept
-
-    def fits(kept: MediaHashes) -> bool:
-        lines.append({**fields, **hashes_to_json(kept)})
-        return len(json.dumps(lines[-1]).encode()) <= MAX_CHECK_LINE_BYTES
-
-    _, left_out = fitted_hashes(hashes, fits)
-    return lines[-1], left_out
+    return fitted_hashes(
+        hashes,
+        lambda kept: {**fields, **hashes_to_json(kept)},
+        lambda line: len(json.dumps(line).encode()) <= MAX_CHECK_LINE_BYTES,
+    )
 
 
 class Hasher(Protocol):

@@ -31,12 +31,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes, Region
 from hashmatch.signals import SIGNALS
 
 __all__ = ["MAX_FRAMES", "MAX_FRAME_FRAMINGS", "MAX_QUERIES", "fitted_hashes", "hashes_from_json", "hashes_to_json"]
+
+_Encoded = TypeVar("_Encoded")
 
 MAX_QUERIES = 1024  # a checked picture has ~50-130; a share's framings 4, its cut views 625
 MAX_FRAMES = 500_000  # a shared 4-hour video stored as runs of near-identical frames
@@ -258,19 +260,23 @@ def _integer(raw: object) -> int | None:
     return None
 
 
-def fitted_hashes(hashes: MediaHashes, fits: Callable[[MediaHashes], bool]) -> tuple[MediaHashes, str | None]:
-    """`hashes` when they `fits`; else a video's made to fit, without its frames' framings and then
-    with every second, fourth... frame, and what was left out (None when nothing was). A long
-    video's check can outgrow what carries it (a DynamoDB item, a line of a check list): it is
-    matched on fewer hashes rather than refused. A picture's hashes are returned as they are.
-    `fits` is asked of each version once, the one returned last."""
-    if fits(hashes) or not hashes.frames:
-        return hashes, None
+def fitted_hashes(
+    hashes: MediaHashes, encode: Callable[[MediaHashes], _Encoded], fits: Callable[[_Encoded], bool]
+) -> tuple[_Encoded, str | None]:
+    """`encode(hashes)` when it `fits`; else a video's made to fit, encoded without its frames'
+    framings and then with every second, fourth... frame, and what was left out (None when nothing
+    was). A long video's check can outgrow what carries it (a DynamoDB item, a line of a check
+    list): it is matched on fewer hashes rather than refused. A picture's hashes are encoded as
+    they are. Each version is encoded once."""
+    encoded = encode(hashes)
+    if fits(encoded) or not hashes.frames:
+        return encoded, None
     frames = tuple(replace(frame, framings=()) for frame in hashes.frames)
     step = 1
     while True:
-        kept = replace(hashes, frames=frames[::step])
-        if fits(kept) or len(kept.frames) == 1:
+        kept = frames[::step]
+        encoded = encode(replace(hashes, frames=kept))
+        if fits(encoded) or len(kept) == 1:
             sampled = "every sample" if step == 1 else f"1 sample in {step}"
-            return kept, f"the samples' framings left out; {sampled} kept ({len(kept.frames)} of {len(frames)})"
+            return encoded, f"the samples' framings left out; {sampled} kept ({len(kept)} of {len(frames)})"
         step *= 2
