@@ -16,8 +16,9 @@ core, fixed seed:
 
 plus the AWS calls each path makes, at us-east-1 list prices (stated below, as of 2026-12), and
 the function time billed while each call is waited on (not measurable offline: the in-region
-latencies assumed are stated below, `AWS_CALL_MS` a call, `S3_GET_UPLOAD_MS` for the upload's
-GET, `HTTP_API_MS` added to a lookup). The anchor is HMA's first AWS version's published ~$0.01 per 1,000 images.
+latencies assumed are stated below, `ASSUMED_WAITS`; the run also prints by media with every wait
+free, `NO_WAITS`: the least a check by media costs in this design). The anchor is HMA's first AWS
+version's published ~$0.01 per 1,000 images.
 Memory of the matcher functions is sized from the index's measured bytes.
 """
 
@@ -62,10 +63,22 @@ SNS_PUBLISH = 0.50 / 1e6
 HTTP_API_REQUEST = 1.00 / 1e6
 DYNAMODB_READ_UNIT = 0.125 / 1e6  # on demand, per read request unit (strongly consistent, <= 4 KB)
 DYNAMODB_WRITE_UNIT = 0.625 / 1e6
-# Billed function time spent waiting on AWS (not measurable offline; in-region figures assumed):
-AWS_CALL_MS = 5.0  # a DynamoDB, SQS or SNS call, or a small S3 request (single-digit ms in region)
-S3_GET_UPLOAD_MS = 20.0  # the hashing function reading a ~300 KB upload
-HTTP_API_MS = 10.0  # what API Gateway's HTTP API adds to a lookup's round trip
+
+
+@dataclass(frozen=True)
+class Waits:
+    """Billed function time spent waiting on AWS, in ms (not measurable offline)."""
+
+    call: float  # a DynamoDB, SQS or SNS call, or a small S3 request
+    s3_get_upload: float  # the hashing function reading a ~300 KB upload
+    http_api: float  # what API Gateway's HTTP API adds to a lookup's round trip
+    lookup: bool = True  # the hashing function billed while the lookup function finds candidates
+
+
+# In-region figures, assumed: single-digit ms a call.
+ASSUMED_WAITS = Waits(call=5.0, s3_get_upload=20.0, http_api=10.0)
+# Every wait free: what a check costs at the least in this design (the floor the README states).
+NO_WAITS = Waits(call=0.0, s3_get_upload=0.0, http_api=0.0, lookup=False)
 CHECK_DYNAMODB_CALLS = 6  # per check by media: 3 reads and 3 writes (see per_check_costs)
 CHUNK_DYNAMODB_CALLS = 4  # per chunk of a check list, besides each entry's two exact lookups
 HASHER_GB = 2.0  # HashFunction's MemorySize
@@ -138,27 +151,29 @@ def _refined(hashes: MediaHashes, found: tuple[LabelledHash, ...]) -> MediaHashe
     return replace(hashes, queries=hashes.queries + found, uneven_crops=None)
 
 
-def _lookup_request(m: Measured, gb_second: float) -> float:
+def _lookup_request(m: Measured, gb_second: float, waits: Waits) -> float:
     """What one `/v1/candidates` request costs besides its copies' candidates: the HTTP API, the
     Lambda request, and the refresh of the index (one log-tail read) it starts with."""
-    return HTTP_API_REQUEST + AWS_CALL_MS / 1000 * m.matcher_gb * gb_second + LAMBDA_REQUEST
+    return HTTP_API_REQUEST + waits.call / 1000 * m.matcher_gb * gb_second + LAMBDA_REQUEST
 
 
-def _lookup_wait_s(m: Measured) -> float:
+def _lookup_wait_s(m: Measured, waits: Waits) -> float:
     """How long the hashing function waits, per upload, for the answer to its batch's one lookup
     (`EdgeHasher.process_many`): each copy's candidates, and the round trip shared by the batch."""
-    return statistics.median(m.lookup_ms) / 1000 + (AWS_CALL_MS + HTTP_API_MS) / 1000 / BATCH
+    if not waits.lookup:
+        return 0.0
+    return statistics.median(m.lookup_ms) / 1000 + (waits.call + waits.http_api) / 1000 / BATCH
 
 
-def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float]]:
+def per_check_costs(m: Measured, architecture: str, waits: Waits = ASSUMED_WAITS) -> dict[str, dict[str, float]]:
     """USD per check, by item, for a check by media and a check by hash (lists of a chunk's size)."""
     gb_second = LAMBDA_GB_SECOND[architecture]
     hash_s = statistics.median(m.hash_ms) / 1000
     lookup_s = statistics.median(m.lookup_ms) / 1000
     match_s = statistics.median(m.match_ms) / 1000
-    call_s = AWS_CALL_MS / 1000
+    call_s = waits.call / 1000
     matcher = m.matcher_gb * gb_second
-    lookup_request = _lookup_request(m, gb_second)
+    lookup_request = _lookup_request(m, gb_second, waits)
     by_media = {
         "S3 PUT (the member's upload)": S3_PUT,
         "S3 GET of the upload": S3_GET,
@@ -166,12 +181,12 @@ def per_check_costs(m: Measured, architecture: str) -> dict[str, dict[str, float
         # Hashing, and the waits it is billed for: the upload's GET, the submission's send, the
         # hand-off record, the upload's DELETE; and the lookup's round trip.
         "HashFunction (sandboxed hashing, and its waits on S3, SQS, DynamoDB)": (
-            hash_s + S3_GET_UPLOAD_MS / 1000 + 3 * call_s
+            hash_s + waits.s3_get_upload / 1000 + 3 * call_s
         )
         * HASHER_GB
         * gb_second
         + LAMBDA_REQUEST / BATCH,
-        "HashFunction waiting for the lookup's answer": _lookup_wait_s(m) * HASHER_GB * gb_second,
+        "HashFunction waiting for the lookup's answer": _lookup_wait_s(m, waits) * HASHER_GB * gb_second,
         f"lookup API (uneven-crop candidates, one request per batch of {BATCH} uploads)": lookup_request / BATCH
         + lookup_s * matcher,
         # The calls a check makes (hashmatch.aws.runtime, hashmatch.service.service): the log tail and
@@ -207,9 +222,9 @@ def levers(m: Measured, architecture: str) -> dict[str, float]:
     return {
         # hashmatch.index.bank_index refreshes before every check; once per batch would do.
         f"the log-tail read once per batch of {BATCH} checks instead of once per check": (1 - 1 / BATCH)
-        * (DYNAMODB_READ_UNIT + AWS_CALL_MS / 1000 * m.matcher_gb * gb_second),
+        * (DYNAMODB_READ_UNIT + ASSUMED_WAITS.call / 1000 * m.matcher_gb * gb_second),
         # The two exact lookups (sha256, md5) in one BatchGetItem: the same read units, one wait.
-        "the two exact lookups in one request": AWS_CALL_MS / 1000 * m.matcher_gb * gb_second,
+        "the two exact lookups in one request": ASSUMED_WAITS.call / 1000 * m.matcher_gb * gb_second,
     }
 
 
@@ -237,6 +252,11 @@ def report(m: Measured, hashes: int) -> None:
             f"| HMA's first AWS version (anchor) | {HMA_PER_1000:.4f} | {HMA_PER_1000:.4f} |\n"
             f"| ratio to the anchor | {media_total / HMA_PER_1000:.2f} | {hash_total / HMA_PER_1000:.2f} |"
         )
+    floors = {a: sum(per_check_costs(m, a, NO_WAITS)["by media"].values()) * 1000 for a in LAMBDA_GB_SECOND}
+    print(
+        "\nBy media with every wait on AWS free (the least a check by media costs in this design): "
+        + ", ".join(f"{a} {usd:.4f}" for a, usd in floors.items())
+    )
     print("\nLevers not taken, by media, x86_64 (USD per 1,000 checks saved):")
     for label, usd in levers(m, "x86_64").items():
         print(f"- {label}: {usd * 1000:.4f}")
