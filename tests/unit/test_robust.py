@@ -17,6 +17,7 @@ from hashmatch.media.framing import SAME_REGION, AnalysisLuma, query_framings, s
 from hashmatch.media.image import hash_picture
 from hashmatch.media.model import WHOLE, MediaHashes, Region
 from hashmatch.media.regions import MAX_RECTANGLES
+from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED_FRAMES
 from hashmatch.media.tilt import TILT_ANGLES
 from hashmatch.media.uneven import MAX_GRID_ROWS, UNEVEN_CUTS
 from hashmatch.signals.base import Orientation
@@ -239,9 +240,10 @@ def test_framing_counts_stay_small() -> None:
     assert len(stored_framings(photo)) == 2 + len(framing.INDEX_CROP_SCALES)
     found_inside_frames = 2 * MAX_RECTANGLES
     tilted = 2 * 2 * 2 * len(TILT_ANGLES)  # either way, two crops, as they are and mirrored
+    slanted = MAX_SLANTED_FRAMES * 2 * (1 + len(framing.INDEX_CROP_SCALES))  # whole and crops, as they are and mirrored
     assert (
         len(query_framings(photo))
-        <= 8 + 2 * len(framing.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3 + found_inside_frames + tilted
+        <= 8 + 2 * len(framing.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3 + found_inside_frames + tilted + slanted
     )
     hashes, search = framing.check_framings(photo)
     assert hashes == query_framings(photo)

@@ -14,8 +14,10 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped by
   anything from 0 to 10% per side lands within 1% of a stored framing, and the middle band of the
   whole image and of the picture inside padding: ~30-40 hashes; the picture found inside a larger
-  frame (`inside_frame`, below), the picture turned back by a few degrees (`hashmatch.media.tilt`);
-  and the search for copies cut unevenly (`hashmatch.media.uneven`).
+  frame (`inside_frame`, below), the picture turned back by a few degrees (`hashmatch.media.tilt`),
+  the picture found turned or keystoned inside a larger frame and set upright, whole and at the
+  stored crops' scales (`inside_slanted_frame`, `hashmatch.media.slanted`); and the search for
+  copies cut unevenly (`hashmatch.media.uneven`).
 
 A copy is often the shared picture shown as part of something larger whose borders are not solid
 bars: a phone screenshot of a feed or a post, a duet or a stitch beside other footage, a frame drawn
@@ -46,6 +48,7 @@ from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, solid_b
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
 from hashmatch.media.model import WHOLE, LabelledHash, Region, framing_label
 from hashmatch.media.regions import frame_rectangles
+from hashmatch.media.slanted import SlantedFrame, rectified_views, slanted_frames
 from hashmatch.media.tilt import tilted_views
 from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.pdq import PDQ
@@ -107,6 +110,7 @@ class Framing:
     ABOVE_CAPTION = "above_caption"
     BETWEEN_CAPTIONS = "between_captions"
     INSIDE_FRAME = "inside_frame"  # a rectangle found inside a larger frame (`frame_rectangles`)
+    INSIDE_SLANTED_FRAME = "inside_slanted_frame"  # a turned or keystoned quadrilateral (`slanted_frames`)
     MIDDLE_BAND = "middle_band"
 
     @staticmethod
@@ -165,7 +169,7 @@ def check_framings(image: Image.Image) -> tuple[tuple[LabelledHash, ...], Uneven
 
     luma = AnalysisLuma(image)
     frames = frame_rectangles(_frame_luma(image))
-    framings = _query_framings(luma, frames)
+    framings = _query_framings(luma, frames, slanted_frames(_frame_rgb(image)))
     if framings is None:
         return (), None
     search = UnevenCropSearch(luma, frames=frames)
@@ -233,7 +237,8 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     degrees (`hashmatch.media.tilt`). Hashes of PDQ quality below 50 are left out, and a blank or
     flat image, or one flat inside its padding or bars, gives none.
     """
-    return _query_framings(AnalysisLuma(image), frame_rectangles(_frame_luma(image))) or ()
+    frames, slanted = frame_rectangles(_frame_luma(image)), slanted_frames(_frame_rgb(image))
+    return _query_framings(AnalysisLuma(image), frames, slanted) or ()
 
 
 def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
@@ -242,9 +247,11 @@ def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
     return [*framed, *padded]
 
 
-def _query_framings(luma: AnalysisLuma, frames: Sequence[Region]) -> tuple[LabelledHash, ...] | None:
-    """`query_framings` of `luma`, whose picture may fill one of `frames`; None for a picture flat
-    inside the bars or padding found around it."""
+def _query_framings(
+    luma: AnalysisLuma, frames: Sequence[Region], slanted: Sequence[SlantedFrame] = ()
+) -> tuple[LabelledHash, ...] | None:
+    """`query_framings` of `luma`, whose picture may fill one of `frames` or `slanted`; None for a
+    picture flat inside the bars or padding found around it."""
     framed, padded = _candidates(luma.pixels)
     named = [*framed, *padded]
     inside = dict(
@@ -284,6 +291,7 @@ def _query_framings(luma: AnalysisLuma, frames: Sequence[Region]) -> tuple[Label
     for k, (name, _, region) in enumerate(found_inside, start=len(crops) + len(bands)):
         add(name, None, mirrored[k], Region(*region.edges()))
     found += _tilted(luma)
+    found += _inside_slanted(luma, slanted)
     return _unique(found)
 
 
@@ -291,6 +299,28 @@ def _frame_luma(image: Image.Image) -> np.ndarray:
     """The picture's luma at most `FRAME_SIDE` long, to find frames in."""
     grey = image if image.mode in ("L", "F") else image.convert("L")
     return np.asarray(shrunk(grey, FRAME_SIDE), dtype=np.float32)
+
+
+def _frame_rgb(image: Image.Image) -> np.ndarray:
+    """The picture's colours at most `FRAME_SIDE` long, to find slanted frames in (a coloured
+    background often has the luma of the picture it frames)."""
+    picture = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    return np.asarray(shrunk(picture, FRAME_SIDE))
+
+
+def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list[LabelledHash]:
+    """The picture inside each slanted frame set upright (`hashmatch.media.slanted`), whole and at
+    the stored crops' scales, as it is and mirrored, labelled ``inside_slanted_frame[+central_crop_NN]``
+    with the upright rectangle around the frame."""
+    found = []
+    for view in rectified_views(luma, slanted, (1.0, *INDEX_CROP_SCALES), _MIRRORED):
+        crop = None if view.scale == 1.0 else Framing.central_crop(view.scale)
+        region = Region(*view.frame.bounds().edges())  # as its JSON form writes it
+        found += [
+            LabelledHash(PDQ.name, value, framing_label(Framing.INSIDE_SLANTED_FRAME, crop, o), region)
+            for o, value in view.hashes
+        ]
+    return found
 
 
 def _tilted(luma: AnalysisLuma) -> list[LabelledHash]:

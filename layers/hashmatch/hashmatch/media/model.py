@@ -10,6 +10,9 @@ Query labels name which hash of a checked file was looked up, in a notification'
   optional orientation: ``whole``, ``inside_bars``, ``inside_padding``, ``below_caption``,
   ``above_caption``, ``between_captions``, ``inside_frame`` (a rectangle found inside a larger
   frame such as an app screenshot, a duet or a border; the hash carries the region it covers),
+  ``inside_slanted_frame`` (a turned or keystoned quadrilateral found inside a larger frame, the
+  picture in it set upright: `hashmatch.media.slanted`; the hash carries the upright rectangle
+  around it),
   ``tilted_cw_N`` / ``tilted_ccw_N`` (the picture of a copy turned N degrees clockwise or
   counter-clockwise, turned back: `hashmatch.media.tilt`); ``+central_crop_NN`` (the central NN%
   of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`); ``/flip_x`` etc.
