@@ -181,10 +181,8 @@ def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
     show footage, as (label, PDQ hex): the footage found under or above a caption bar or inside
     padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot);
     central crops of the whole frame at `QUERY_CROP_SCALES` (a copy zoomed in or cut evenly, toward
-    the crops a shared video stores: `stored_frame_framings`); each as it is and mirrored; the
-    frame turned back by a few degrees and cut toward the stored 80% crop (`hashmatch.media.tilt`);
-    and the footage found turned or keystoned inside a larger frame, set upright
-    (`hashmatch.media.slanted`; from the luma, as a video is decoded)."""
+    the crops a shared video stores: `stored_frame_framings`); each as it is and mirrored; and the
+    frame turned back by a few degrees and cut toward the stored 80% crop (`hashmatch.media.tilt`)."""
     picture = Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))
     analysis = AnalysisLuma(picture)
     if analysis.too_small:
@@ -193,8 +191,7 @@ def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
     named: list[tuple[str, str | None, Region]] = [
         (name, None, region) for name, region in (*framed, *padded) if name != Framing.WHOLE
     ]
-    frame_luma = _frame_luma(picture)
-    named += [(Framing.INSIDE_FRAME, None, region) for region in frame_rectangles(frame_luma)]
+    named += [(Framing.INSIDE_FRAME, None, region) for region in frame_rectangles(_frame_luma(picture))]
     named += [(Framing.WHOLE, Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in QUERY_CROP_SCALES]
     hashed = analysis.region_hashes([region for *_, region in named], _MIRRORED)
     found = _unique(
@@ -205,7 +202,6 @@ def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
                 for orientation, value in hashes
             ),
             *_tilted(analysis),
-            *_inside_slanted(analysis, slanted_frames(frame_luma)),
         ]
     )
     return tuple((labelled.label, labelled.value) for labelled in found)
