@@ -48,6 +48,7 @@ from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, solid_b
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
 from hashmatch.media.model import WHOLE, LabelledHash, Region, framing_label
 from hashmatch.media.regions import frame_rectangles
+from hashmatch.media.slanted import SIDE as SLANTED_SIDE
 from hashmatch.media.slanted import SlantedFrame, rectified_views, slanted_frames
 from hashmatch.media.tilt import tilted_views
 from hashmatch.signals.base import ORIENTATIONS, Orientation
@@ -302,10 +303,10 @@ def _frame_luma(image: Image.Image) -> np.ndarray:
 
 
 def _frame_rgb(image: Image.Image) -> np.ndarray:
-    """The picture's colours at most `FRAME_SIDE` long, to find slanted frames in (a coloured
-    background often has the luma of the picture it frames)."""
+    """The picture's colours (a coloured background often has the luma of the picture it frames;
+    a JPEG is decoded to its luma only) at most `slanted.SIDE` long, to find slanted frames in."""
     picture = image if image.mode in ("RGB", "L") else image.convert("RGB")
-    return np.asarray(shrunk(picture, FRAME_SIDE))
+    return np.asarray(shrunk(picture, SLANTED_SIDE))
 
 
 def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list[LabelledHash]:

@@ -14,8 +14,8 @@ edges are slanted. So:
    neighbours' across; near-vertical edges alike;
 2. lines, turned by at most `MAX_TURN` degrees from upright: a Hough vote of those edge pixels over
    turns `TURN_STEP` apart, the `MAX_LINES` strongest peaks per direction holding at least
-   `MIN_RUN` of the side, each then fitted (least squares) to the edge pixels within 2 pixels, and
-   dropped when it crosses a stronger line inside the image at a few degrees (a chord of that edge);
+   `MIN_RUN` of the side, less those crossing a stronger line inside the image at a few degrees (a
+   chord of that edge), each fitted (least squares) to the edge pixels within 2 pixels of it;
 3. every quadrilateral of two near-horizontal and two near-vertical lines whose corners lie inside
    the image, whose sides are at least `MIN_SPAN` of the image apart and which is not upright (two
    sides or more turned by `MIN_SLANT` degrees or more: upright ones are `regions`' work, and a
@@ -63,7 +63,9 @@ __all__ = ["MAX_FRAMES", "SlantedFrame", "SlantedView", "rectified_views", "slan
 EDGE_STEP = 8.0  # grey levels per pixel across an edge (half the step between the two neighbours)
 MAX_TURN = 15.0  # degrees a picture's side may be turned from upright
 TURN_STEP = 0.5  # degrees between the turns voted for
-MAX_LINES = 16  # the strongest lines kept per direction
+MAX_LINES = 10  # the strongest lines kept per direction
+MAX_VOTERS = 6000  # edge pixels voting per direction; every k-th of a busier picture's (texture, noise)
+SIDE = 384  # frames are looked for in the picture at most this many pixels a side
 MIN_RUN = 0.2  # a line holds at least this share of the side in edge pixels
 CROSSING_TURN = 3.0  # degrees: a weaker line crossing a stronger one at less than this is the same edge
 MIN_SPAN = 0.2  # opposite sides are at least this share of the image apart
@@ -215,22 +217,25 @@ def _lines(edges: np.ndarray) -> list[tuple[float, float]]:
     """The strongest lines `across = c + along * t` through an edge map indexed [across, along]."""
     span, length = edges.shape
     across, along = np.nonzero(edges)
-    slopes = np.tan(np.radians(np.arange(-MAX_TURN, MAX_TURN + TURN_STEP / 2, TURN_STEP)))
+    every = max(1, -(-len(across) // MAX_VOTERS))
+    across, along = across[::every], along[::every]
+    slopes = np.tan(np.radians(np.arange(-MAX_TURN, MAX_TURN + TURN_STEP / 2, TURN_STEP))).astype(np.float32)
     offset = math.ceil(length * float(slopes.max())) + 2
     bins = span + 2 * offset
-    intercepts = np.rint(across[np.newaxis, :] - along[np.newaxis, :] * slopes[:, np.newaxis]).astype(np.int64)
-    flat = (np.arange(len(slopes))[:, np.newaxis] * bins + intercepts + offset).ravel()
-    votes = np.bincount(flat, minlength=len(slopes) * bins).reshape(len(slopes), bins).astype(np.float32)
-    votes = votes[:, :-1] + votes[:, 1:]  # a line between two bins
+    shifted = (across + offset).astype(np.float32)
+    intercepts = np.rint(shifted - along.astype(np.float32) * slopes[:, np.newaxis]).astype(np.int32)
+    intercepts += (np.arange(len(slopes), dtype=np.int32) * bins)[:, np.newaxis]
+    votes = np.bincount(intercepts.ravel(), minlength=len(slopes) * bins).reshape(len(slopes), bins)
+    votes = (votes[:, :-1] + votes[:, 1:]).astype(np.float32)  # a line between two bins
     found: list[tuple[float, float]] = []
     for _ in range(MAX_LINES):
         turn, bin_ = np.unravel_index(int(np.argmax(votes)), votes.shape)
-        if votes[turn, bin_] < MIN_RUN * length:
+        if votes[turn, bin_] < MIN_RUN * length / every:
             break
-        line = _fitted(across, along, float(slopes[turn]), bin_ - offset + 0.5)
         votes[max(0, turn - 8) : turn + 9, max(0, bin_ - 6) : bin_ + 7] = 0.0
-        if not any(_crossing(line, kept, length) for kept in found):
-            found.append(line)
+        voted = (float(slopes[turn]), bin_ - offset + 0.5)
+        if not any(_crossing(voted, kept, length) for kept in found):
+            found.append(_fitted(across, along, *voted))
     return found
 
 
@@ -245,13 +250,17 @@ def _crossing(line: tuple[float, float], other: tuple[float, float], length: int
 
 
 def _fitted(across: np.ndarray, along: np.ndarray, slope: float, intercept: float) -> tuple[float, float]:
-    """The line fitted to the edge pixels near (`slope`, `intercept`), in two narrowing passes."""
-    for band in (2.5, 1.5):
-        near = np.abs(across - (intercept + along * slope)) <= band
-        if near.sum() < 8:
-            break
-        slope, intercept = (float(v) for v in np.polyfit(along[near], across[near], 1))
-    return slope, intercept
+    """The line fitted (least squares) to the edge pixels within 2 pixels of (`slope`, `intercept`)."""
+    near = np.abs(across - (intercept + along * slope)) <= 2.0
+    x, y = along[near].astype(np.float64), across[near].astype(np.float64)
+    if len(x) < 8:
+        return slope, intercept
+    x_mean, y_mean = x.mean(), y.mean()
+    spread = float(np.square(x - x_mean).sum())
+    if spread <= 0.0:
+        return slope, intercept
+    fitted = float(((x - x_mean) * (y - y_mean)).sum()) / spread
+    return fitted, float(y_mean - fitted * x_mean)
 
 
 def _cumulative_cover(edges: np.ndarray, line: tuple[float, float]) -> np.ndarray:
