@@ -25,7 +25,9 @@ so they are TUNED.
   watermark. HELD-OUT: scribbles, big central logo, frame or border, 10-25 emoji, rows of logo +
   handle.
 - geometric. TUNED: turned 1-4 degrees + corners cut, uneven crop 0-12% per side, mirror, zoom-in
-  85-95%, stretch 0.85-1.15, mirror + uneven crop + caption. HELD-OUT: phone photo of a screen
+  85-95%, stretch 0.85-1.15, mirror + uneven crop + caption; slanted: turned 2-12 degrees on a
+  grown canvas over a backdrop, laid at a slant (corners moved up to 8%, turned up to 6 degrees) on a
+  backdrop (one colour or other footage; not drawn by the compositions). HELD-OUT: phone photo of a screen
   (keystone 3-10%), turned 3-8 degrees without a cut, turned 4-7 + cut, uneven crop 10-20%,
   stretch beyond 0.85-1.15 + mirror.
 - colour and quality. TUNED: JPEG q25-70, contrast, gamma, saturation/grey, noise, blur, resize
@@ -86,6 +88,11 @@ CATEGORIES: dict[str, dict[str, dict[str, Edit]]] = {
             "geometric: zoom-in crop 85-95%": g.zoom_crop,
             "geometric: stretch 0.85-1.15": g.stretch,
             "geometric: mirror + uneven crop + caption": _mirror_uneven_caption,
+        },
+        # Not drawn by the compositions (`chain_steps`), which stay as they were before these were added.
+        "slanted": {
+            "slanted: turned 2-12 on a backdrop": g.turned_on_backdrop,
+            "slanted: laid at a slant on a backdrop": g.laid_at_a_slant,
         },
         "quality": {
             "quality: JPEG q25-70": q.jpeg,

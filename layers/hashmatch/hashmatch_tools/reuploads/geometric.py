@@ -1,5 +1,6 @@
 """Geometric edits: small turns with or without the corners cut, crops even and uneven, mirroring,
-zooming in, a wrong aspect ratio, and a phone photo of a screen showing the picture."""
+zooming in, a wrong aspect ratio, a picture turned or laid at a slant on a backdrop, and a phone
+photo of a screen showing the picture."""
 
 from __future__ import annotations
 
@@ -74,6 +75,48 @@ def stretch(image: Image.Image, rng: random.Random) -> Image.Image:
     if rng.random() < 0.5:
         return image.resize((max(8, round(image.width * f)), image.height), Image.Resampling.BICUBIC)
     return image.resize((image.width, max(8, round(image.height * f))), Image.Resampling.BICUBIC)
+
+
+def _backdrop(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """What shows around a picture laid on something: one colour (black, white or any), or other footage."""
+    if rng.random() < 0.5:
+        return Image.new("RGB", size, rng.choice([(0, 0, 0), (255, 255, 255), _colour(rng)]))
+    return footage(size, rng)
+
+
+def _colour(rng: random.Random) -> tuple[int, int, int]:
+    return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+
+
+def turned_on_backdrop(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Turned by 2-12 degrees either way on a canvas grown to hold it, nothing cut, the corners
+    showing one colour or other footage."""
+    angle = rng.uniform(2.0, 12.0) * rng.choice([-1, 1])
+    turned = image.convert("RGBA").rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+    canvas = _backdrop(turned.size, rng)
+    canvas.paste(turned, (0, 0), turned)
+    return canvas
+
+
+def laid_at_a_slant(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Laid at a slant on a backdrop (one colour or other footage) of which it fills 50-70% of each
+    side: each corner moved by up to 8% of the side, the whole turned by up to 6 degrees."""
+    w, h = image.size
+    share = rng.uniform(0.5, 0.7)
+    width, height = round(w / share), round(h / share)
+    cx, cy = width * rng.uniform(0.45, 0.55), height * rng.uniform(0.45, 0.55)
+    turn = math.radians(rng.uniform(-6.0, 6.0))
+    corners = []
+    for x, y in ((-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)):
+        x, y = x + rng.uniform(-0.08, 0.08) * w, y + rng.uniform(-0.08, 0.08) * h
+        corners.append((cx + x * math.cos(turn) - y * math.sin(turn), cy + x * math.sin(turn) + y * math.cos(turn)))
+    coefficients = _perspective_coefficients(corners, [(0, 0), (w, 0), (w, h), (0, h)])
+    warped = image.convert("RGBA").transform(
+        (width, height), Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC
+    )
+    canvas = _backdrop((width, height), rng)
+    canvas.paste(warped, (0, 0), warped)
+    return canvas
 
 
 # ---------------------------------------------------------------- HELD-OUT
