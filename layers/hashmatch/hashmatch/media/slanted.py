@@ -51,17 +51,10 @@ from PIL import Image, ImageFilter
 
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import Region
-from hashmatch.signals.base import ORIENTATIONS, Orientation
-from hashmatch.signals.pdq import (
-    PDQ_GRID,
-    PDQ_MIN_QUALITY,
-    DCT_16x64,
-    coefficients_to_hexes,
-    dihedral_coefficients,
-    quality_scores,
-)
+from hashmatch.signals.base import Orientation
+from hashmatch.signals.pdq import PDQ_GRID, block_hashes
 
-__all__ = ["MAX_FRAMES", "SlantedFrame", "SlantedView", "rectified_views", "slanted_frames"]
+__all__ = ["MAX_FRAMES", "SIDE", "SlantedFrame", "SlantedView", "homography", "rectified_views", "slanted_frames"]
 
 EDGE_STEP = 8.0  # grey levels per pixel across an edge (half the step between the two neighbours)
 MAX_TURN = 15.0  # degrees a picture's side may be turned from upright
@@ -182,15 +175,8 @@ def rectified_views(
     if not views:
         return []
     blocks = np.stack([block for *_, block in sampled if block is not None])
-    usable = quality_scores(blocks) >= PDQ_MIN_QUALITY
-    if not usable.any():
-        return []
-    oriented = dihedral_coefficients(DCT_16x64 @ blocks[usable] @ DCT_16x64.T)
-    hexes = [(o, coefficients_to_hexes(oriented[ORIENTATIONS.index(o)])) for o in orientations]
-    kept = [view for view, keep in zip(views, usable.tolist(), strict=True) if keep]
-    return [
-        SlantedView(frame, scale, [(o, turned[row]) for o, turned in hexes]) for row, (frame, scale) in enumerate(kept)
-    ]
+    hashed = block_hashes(blocks, orientations)
+    return [SlantedView(frame, scale, hashes) for (frame, scale), hashes in zip(views, hashed, strict=True) if hashes]
 
 
 # ---------------------------------------------------------------- edges and lines
@@ -305,16 +291,16 @@ def _rectified(grey: Image.Image, frame: SlantedFrame, scale: float) -> np.ndarr
     grid = float(PDQ_GRID)
     low, high = (1.0 - scale) / 2.0, (1.0 + scale) / 2.0
     try:
-        unit = _homography(((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), corners)
+        unit = homography(((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), corners)
         crop = [_mapped(unit, u, v) for u, v in ((low, low), (high, low), (high, high), (low, high))]
-        cells = _homography(((0.0, 0.0), (grid, 0.0), (grid, grid), (0.0, grid)), crop)
+        cells = homography(((0.0, 0.0), (grid, 0.0), (grid, grid), (0.0, grid)), crop)
     except (np.linalg.LinAlgError, ZeroDivisionError):
         return None
     sampled = grey.transform((PDQ_GRID, PDQ_GRID), Image.Transform.PERSPECTIVE, cells, Image.Resampling.BILINEAR)
     return np.asarray(sampled, dtype=np.float64)
 
 
-def _homography(
+def homography(
     source: Sequence[tuple[float, float]], target: Sequence[tuple[float, float]]
 ) -> tuple[float, float, float, float, float, float, float, float]:
     """The 8 coefficients (Pillow's PERSPECTIVE data) mapping each `source` point to its `target`."""

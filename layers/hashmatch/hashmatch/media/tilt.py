@@ -31,15 +31,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from hashmatch.media.luma import AnalysisLuma
-from hashmatch.signals.base import ORIENTATIONS, Orientation
-from hashmatch.signals.pdq import (
-    PDQ_GRID,
-    PDQ_MIN_QUALITY,
-    DCT_16x64,
-    coefficients_to_hexes,
-    dihedral_coefficients,
-    quality_scores,
-)
+from hashmatch.signals.base import Orientation
+from hashmatch.signals.pdq import PDQ_GRID, block_hashes
 
 __all__ = ["TILT_ANGLES", "TILT_EXTRA_CROPS", "TiltedView", "inscribed_share", "tilted_views"]
 
@@ -75,15 +68,8 @@ def tilted_views(luma: AnalysisLuma, target: float, orientations: Sequence[Orien
         for scale in _scales(inscribed_share(luma.width, luma.height, angle), target)
     ]
     blocks = np.stack([_sampled(blurred, angle, scale) for angle, scale in views])
-    usable = quality_scores(blocks) >= PDQ_MIN_QUALITY
-    if not usable.any():
-        return []
-    oriented = dihedral_coefficients(DCT_16x64 @ blocks[usable] @ DCT_16x64.T)
-    hexes = [(o, coefficients_to_hexes(oriented[ORIENTATIONS.index(o)])) for o in orientations]
-    kept = [view for view, keep in zip(views, usable.tolist(), strict=True) if keep]
-    return [
-        TiltedView(angle, scale, [(o, turned[row]) for o, turned in hexes]) for row, (angle, scale) in enumerate(kept)
-    ]
+    hashed = block_hashes(blocks, orientations)
+    return [TiltedView(angle, scale, hashes) for (angle, scale), hashes in zip(views, hashed, strict=True) if hashes]
 
 
 def _scales(clean: float, target: float) -> list[float]:

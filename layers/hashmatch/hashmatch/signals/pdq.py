@@ -19,6 +19,7 @@ dihedral variants come from one DCT, as in the reference's `...WithDihedrals` fu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from hashmatch.index.spec import DerivedIndex, HammingIndexSpec
-from hashmatch.signals.base import PictureHash, PictureSignal, ThresholdBounds
+from hashmatch.signals.base import ORIENTATIONS, Orientation, PictureHash, PictureSignal, ThresholdBounds
 
 __all__ = [
     "FRAMING_KEYS",
@@ -40,6 +41,7 @@ __all__ = [
     "DCT_16x64",
     "PdqHash",
     "PdqSignal",
+    "block_hashes",
     "coefficients_to_hex",
     "coefficients_to_hexes",
     "decimation_band",
@@ -253,6 +255,20 @@ def coefficients_to_hexes(coefficients: np.ndarray) -> list[str]:
     words = (flat > median).reshape(-1, 16, 16)[:, ::-1, ::-1]
     packed = np.packbits(words.reshape(len(flat), 256), axis=1).tobytes()
     return [packed[k : k + 32].hex() for k in range(0, len(packed), 32)]
+
+
+def block_hashes(blocks: np.ndarray, orientations: Sequence[Orientation]) -> list[list[tuple[Orientation, str]] | None]:
+    """For each 64x64 block of a stack (n, 64, 64), its PDQ hashes in `orientations` (all from one
+    DCT), or None where its quality is below `PDQ_MIN_QUALITY`."""
+    usable = quality_scores(blocks) >= PDQ_MIN_QUALITY
+    found: list[list[tuple[Orientation, str]] | None] = [None] * len(blocks)
+    if not usable.any():
+        return found
+    oriented = dihedral_coefficients(DCT_16x64 @ blocks[usable] @ DCT_16x64.T)
+    hexes = [(o, coefficients_to_hexes(oriented[ORIENTATIONS.index(o)])) for o in orientations]
+    for row, index in enumerate(np.flatnonzero(usable).tolist()):
+        found[index] = [(o, turned[row]) for o, turned in hexes]
+    return found
 
 
 def _low_frequency_rows(rows: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from hashmatch.media.slanted import homography
 from hashmatch_tools.reuploads.drawing import footage
 
 
@@ -151,13 +152,7 @@ def stretch_mirror(image: Image.Image, rng: random.Random) -> Image.Image:
 
 def _perspective_coefficients(dst: list[tuple[float, float]], src: list[tuple[float, float]]) -> list[float]:
     """PIL's PERSPECTIVE data mapping output points `dst` to input points `src`."""
-    rows: list[list[float]] = []
-    rhs: list[float] = []
-    for (x, y), (u, v) in zip(dst, src, strict=True):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        rhs += [u, v]
-    return np.linalg.solve(np.asarray(rows, float), np.asarray(rhs, float)).tolist()
+    return list(homography(dst, src))
 
 
 def phone_photo_of_screen(image: Image.Image, rng: random.Random) -> Image.Image:
