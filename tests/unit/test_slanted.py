@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hashmatch.media import framing
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import Region
 from hashmatch.media.slanted import SlantedFrame, rectified_views, slanted_frames
@@ -180,3 +181,27 @@ def test_look_alikes_set_upright_do_not_match_the_shared_shot() -> None:
             assert matched_queries(matcher, checked(copy, matcher), desk_id) == [], (relative, angle)
         hashes = checked(keystoned(reference_photo(relative), SLANTED_SCREEN, (900, 700)), matcher)
         assert matched_queries(matcher, hashes, desk_id) == [], relative
+
+
+# ---------------------------------------------------------------- a video's layout
+
+
+def test_a_video_is_searched_on_its_first_samples_and_keeps_the_frames_that_recur(monkeypatch) -> None:
+    turned, corners = turned_on_canvas(synthetic_photo(), 9.0)
+    moved = turned_on_canvas(synthetic_photo(), -5.0)[0].resize(turned.size)  # a frame seen once
+    samples = [turned, moved, turned, turned, moved]
+    searched = []
+    real = framing.slanted_frames
+
+    def counting(picture: np.ndarray, limit: int = 3) -> list[SlantedFrame]:
+        searched.append(picture.shape)
+        return real(picture, limit)
+
+    monkeypatch.setattr(framing, "slanted_frames", counting)
+    layout = framing.SlantedLayout()
+    found = [layout.frames_for(np.asarray(sample.convert("L"))) for sample in samples]
+    assert len(searched) == framing.LAYOUT_SAMPLES
+    assert found_near(found[0], corners, 0.012) and found_near(found[2], corners, 0.012)
+    # From then on, the frame found on two of the three searched samples, and nothing else.
+    assert found[3] == found[4] and found_near(found[3], corners, 0.012)
+    assert all(any(frame.near(seen) for seen in found[0]) for frame in found[3])

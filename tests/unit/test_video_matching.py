@@ -384,6 +384,39 @@ def test_a_turned_or_zoomed_copy_matches_by_the_crops_stored_with_the_runs(
             assert not match_video(check, dense[name]).matched, name
 
 
+def _turned_on_a_grown_canvas(rgb: np.ndarray) -> np.ndarray:
+    """Turned by 8 degrees, nothing cut, the corners black, back at the frame's size: beyond the
+    turns tried on the whole frame, and no upright rectangle holds the footage."""
+    image = Image.fromarray(rgb)
+    turned = image.rotate(8.0, resample=Image.Resampling.BICUBIC, expand=True)
+    return np.asarray(turned.resize(image.size, Image.Resampling.BILINEAR))
+
+
+def test_a_video_turned_on_a_grown_canvas_matches_by_its_slanted_frame(
+    video_dir: Path, dense: dict[str, MediaHashes], tmp_path: Path
+) -> None:
+    frames = (_turned_on_a_grown_canvas(rgb) for rgb in _source_frames(video_dir, EDIT_FRAMES, GEOMETRIC_SOURCE))
+    check = hash_video(str(_written(frames, tmp_path / "turned.mp4")), Limits())
+    labels = [label for frame in check.frames for label, _ in frame.framings]
+    # Found on the first samples and kept for the rest: every sample is set upright inside it.
+    assert sum(
+        1 for frame in check.frames if any(label.startswith("inside_slanted") for label, _ in frame.framings)
+    ) == len(check.frames)
+    assert any(label.startswith("inside_slanted_frame") for label in labels)
+    _found_by_framings(check, dense[GEOMETRIC_SOURCE], left_out_of="check")
+    without_slanted = replace(
+        check,
+        frames=tuple(
+            replace(frame, framings=tuple(f for f in frame.framings if not f[0].startswith("inside_slanted")))
+            for frame in check.frames
+        ),
+    )
+    assert not match_video(without_slanted, dense[GEOMETRIC_SOURCE]).matched
+    for name in ALL:
+        if _family(name) != _family(GEOMETRIC_SOURCE):
+            assert not match_video(check, dense[name]).matched, name
+
+
 def test_a_shared_video_stores_the_central_crops_of_each_runs_first_frame(
     dense: dict[str, MediaHashes], sparse: dict[str, MediaHashes]
 ) -> None:

@@ -48,6 +48,7 @@ from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, solid_b
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
 from hashmatch.media.model import WHOLE, LabelledHash, Region, framing_label
 from hashmatch.media.regions import frame_rectangles
+from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED
 from hashmatch.media.slanted import SIDE as SLANTED_SIDE
 from hashmatch.media.slanted import SlantedFrame, rectified_views, slanted_frames
 from hashmatch.media.tilt import tilted_views
@@ -59,11 +60,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INDEX_CROP_SCALES",
+    "LAYOUT_SAMPLES",
     "OVERLAY_MARGIN",
     "QUERY_CROP_SCALES",
     "WORK_SIDE",
     "AnalysisLuma",
     "Framing",
+    "SlantedLayout",
     "check_framings",
     "content_regions",
     "query_framings",
@@ -76,6 +79,8 @@ __all__ = [
 # Central crops of the content stored for a shared image, as a share of each side: a copy cropped
 # by c per side keeps the central 1 - 2c.
 INDEX_CROP_SCALES: tuple[float, ...] = (0.9, 0.8)
+# A checked video's slanted frames are looked for in this many of its first sampled frames.
+LAYOUT_SAMPLES = 3
 # Captions, meme text and watermarks are put over the top and bottom of a picture: its middle band,
 # without this share of the height above and below, is stored and queried too (measured on 31
 # photos: every copy with meme text or a corner logo keeps that band within 31 bits, where the
@@ -177,13 +182,15 @@ def check_framings(image: Image.Image) -> tuple[tuple[LabelledHash, ...], Uneven
     return framings, search if search.keys else None
 
 
-def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
+def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> tuple[tuple[str, str], ...]:
     """A checked video's sampled frame (2-D grey levels, solid bars already trimmed) as re-posts
     show footage, as (label, PDQ hex): the footage found under or above a caption bar or inside
     padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot);
     central crops of the whole frame at `QUERY_CROP_SCALES` (a copy zoomed in or cut evenly, toward
-    the crops a shared video stores: `stored_frame_framings`); each as it is and mirrored; and the
-    frame turned back by a few degrees and cut toward the stored 80% crop (`hashmatch.media.tilt`)."""
+    the crops a shared video stores: `stored_frame_framings`); each as it is and mirrored; the
+    frame turned back by a few degrees and cut toward the stored 80% crop (`hashmatch.media.tilt`);
+    and the footage inside each of `slanted` (the video's slanted frames, found once for the whole
+    video: `SlantedLayout`) set upright."""
     picture = Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))
     analysis = AnalysisLuma(picture)
     if analysis.too_small:
@@ -203,9 +210,46 @@ def sample_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
                 for orientation, value in hashes
             ),
             *_tilted(analysis),
+            *_inside_slanted(analysis, slanted),
         ]
     )
     return tuple((labelled.label, labelled.value) for labelled in found)
+
+
+class SlantedLayout:
+    """A checked video's slanted frames (`hashmatch.media.slanted`), found once for the whole video.
+
+    A video turned or shown at a slant inside a larger frame keeps that layout from frame to
+    frame, and searching every sampled frame costs several milliseconds each. So the first
+    `LAYOUT_SAMPLES` sampled frames are searched, each frame's own frames queried as found; then
+    the frames found on at least two of them (the footage inside changes; the layout's edges stay)
+    are kept, and every later sample is set upright inside those only.
+    """
+
+    def __init__(self) -> None:
+        self._found: list[list[SlantedFrame]] = []
+        self._kept: list[SlantedFrame] | None = None
+
+    def frames_for(self, luma: np.ndarray) -> list[SlantedFrame]:
+        """The slanted frames to set `luma` (a sampled frame, bars trimmed) upright inside."""
+        if self._kept is not None:
+            return self._kept
+        found = slanted_frames(_frame_rgb(Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))))
+        self._found.append(found)
+        if len(self._found) == LAYOUT_SAMPLES:
+            self._kept = _recurring(self._found)
+        return found
+
+
+def _recurring(found: Sequence[Sequence[SlantedFrame]]) -> list[SlantedFrame]:
+    """The frames of the first sample, then of the others, that recur (near enough) on another sample."""
+    kept: list[SlantedFrame] = []
+    for number, frames in enumerate(found):
+        for frame in frames:
+            others = [other for k, sample in enumerate(found) if k != number for other in sample]
+            if any(frame.near(other) for other in others) and not any(frame.near(k) for k in kept):
+                kept.append(frame)
+    return kept[:MAX_SLANTED]
 
 
 def stored_frame_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:

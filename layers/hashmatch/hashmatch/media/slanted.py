@@ -81,6 +81,10 @@ class SlantedFrame:
     corners: tuple[tuple[float, float], ...]
     cover: float
 
+    def near(self, other: SlantedFrame) -> bool:
+        """Whether every corner is within `SAME_FRAME` of the other's (shares of the sides)."""
+        return all(math.dist(a, b) <= SAME_FRAME for a, b in zip(self.corners, other.corners, strict=True))
+
     def bounds(self) -> Region:
         """The upright rectangle around it, inside the image."""
         xs = [min(max(x, 0.0), 1.0) for x, _ in self.corners]

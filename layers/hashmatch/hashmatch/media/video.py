@@ -43,7 +43,7 @@ import numpy as np
 
 from hashmatch.matching.video import starts_run
 from hashmatch.media.bars import BarBox, content_box
-from hashmatch.media.framing import sample_framings, stored_frame_framings
+from hashmatch.media.framing import SlantedLayout, sample_framings, stored_frame_framings
 from hashmatch.media.model import FrameHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.signals.digest import file_digests
 from hashmatch.signals.pdq import decimation_band, pdq_dihedral_from_luma, pdq_from_luma
@@ -281,6 +281,7 @@ def _hash_frames(
     frames: list[FrameHash] = []
     next_window = -math.inf  # the earliest time the next sample may have
     runs = _RunStarts() if dense else None
+    layout = SlantedLayout() if with_dihedrals else None
     decoded = errors = 0
     truncated = False
     with av.open(path) as container:
@@ -315,7 +316,7 @@ def _hash_frames(
                         return frames, False
                     if not dense and offset < next_window:
                         continue
-                    frames.append(_hash_frame(frame, offset, trim_bars, with_dihedrals, runs))
+                    frames.append(_hash_frame(frame, offset, trim_bars, with_dihedrals, runs, layout))
                     if not dense:
                         next_window = (math.floor(offset / period + 0.5) + 0.5) * period
         except av.error.EOFError:
@@ -354,11 +355,17 @@ class _RunStarts:
 
 
 def _hash_frame(
-    frame: av.VideoFrame, offset: float, trim_bars: bool, with_dihedrals: bool, runs: _RunStarts | None = None
+    frame: av.VideoFrame,
+    offset: float,
+    trim_bars: bool,
+    with_dihedrals: bool,
+    runs: _RunStarts | None = None,
+    layout: SlantedLayout | None = None,
 ) -> FrameHash:
-    """A sampled frame's hashes (`with_dihedrals`: its rotations/flips and framings to query), or a
-    shared video's frame's (`runs`: the frames before it): its PDQ and, where it starts a run, the
-    central crops stored with the run (`stored_frame_framings`)."""
+    """A sampled frame's hashes (`with_dihedrals`: its rotations/flips and framings to query, the
+    footage inside the video's slanted frames among them: `layout`), or a shared video's frame's
+    (`runs`: the frames before it): its PDQ and, where it starts a run, the central crops stored
+    with the run (`stored_frame_framings`)."""
     luma, full_range = _luma(frame)
     bars = find_bars(luma) if trim_bars else None
     if bars is not None:
@@ -369,7 +376,7 @@ def _hash_frame(
         stored = stored_frame_framings(luma) if runs is not None and runs.starts(pdq.hex, pdq.quality) else ()
         return FrameHash(round(offset, 3), pdq.hex, pdq.quality, (), stored)
     original, *others = pdq_dihedral_from_luma(block)
-    framings = sample_framings(luma)
+    framings = sample_framings(luma, layout.frames_for(luma) if layout is not None else ())
     return FrameHash(round(offset, 3), original.hex, original.quality, tuple(h.hex for h in others), framings)
 
 
