@@ -35,9 +35,9 @@ slant on a backdrop` (`hashmatch_tools.reuploads`; `benchmarks/bench_robustness.
 of their copies of the tuned photos 90.9% and 63.6% match, against 18.2% and 0.0% without this
 stage, with no false match. A picture is searched at `SIDE` pixels with `MAX_LINES` lines a side
 and at most `MAX_VOTERS` voting edge pixels: ~4.5 ms of a 12 MP check's hashing
-(`benchmarks/bench_image_speed.py`), where 512 pixels and 16 lines cost 7.5 ms. Video frames are
-not searched: on every sampled frame, that first version made `bench_video_robustness.py
---seconds 3` take 3 times as long (a noisy 720p frame: 24 ms).
+(`benchmarks/bench_image_speed.py`), where 512 pixels and 16 lines cost 7.5 ms (a noisy 720p
+frame: 24 ms). A video is searched on its first sampled frames only, and the frames that recur
+are kept for the rest (`hashmatch.media.framing.SlantedLayout`).
 """
 
 from __future__ import annotations
