@@ -279,7 +279,8 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     crops at `QUERY_CROP_SCALES`, as they are and mirrored; the middle band of the whole image and
     of the picture inside padding, as they are and mirrored; each rectangle found inside a larger
     frame (`hashmatch.media.regions`), as it is and mirrored; the picture turned back by a few
-    degrees (`hashmatch.media.tilt`). Hashes of PDQ quality below 50 are left out, and a blank or
+    degrees (`hashmatch.media.tilt`); the picture found turned or keystoned inside a larger frame,
+    set upright (`hashmatch.media.slanted`). Hashes of PDQ quality below 50 are left out, and a blank or
     flat image, or one flat inside its padding or bars, gives none.
     """
     frames, slanted = frame_rectangles(_frame_luma(image)), slanted_frames(_frame_rgb(image))

@@ -104,7 +104,7 @@ class SlantedView:
 
 def slanted_frames(picture: np.ndarray, limit: int = MAX_FRAMES) -> list[SlantedFrame]:
     """Up to `limit` slanted quadrilaterals where a picture may sit inside `picture` (an RGB or grey
-    array, at most 512 pixels a side: the constants were measured there), in the order described
+    array, at most `SIDE` pixels a side: the constants were measured there), in the order described
     in the module docstring; none for an image too small or without such edges."""
     height, width = picture.shape[:2]
     if min(height, width) < MIN_SIDE_PIXELS:
