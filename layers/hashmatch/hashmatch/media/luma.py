@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from hashmatch.media.model import Region
 from hashmatch.signals.base import ORIENTATIONS, Orientation
@@ -26,12 +26,13 @@ from hashmatch.signals.pdq import (
     quality_scores,
 )
 
-__all__ = ["MIN_SIDE", "WORK_SIDE", "AnalysisLuma", "shrunk"]
+__all__ = ["CELL_BLUR", "MIN_SIDE", "WORK_SIDE", "AnalysisLuma", "shrunk"]
 
 # Borders are found and regions hashed on a luma at most this long: a 64x64 grid cell still averages
 # 2-4 pixels of even a small region, and hashes match as well as from 512 pixels, for a quarter of
 # the work.
 WORK_SIDE = 256
+CELL_BLUR = 1  # box blur radius (analysis pixels) before sampling cell centres (`cell_sampler`)
 MIN_SIDE = 16  # images smaller than this (analysis pixels) are hashed whole only
 
 _DCT_16x64_SINGLE = DCT_16x64.astype(np.float32)
@@ -55,9 +56,20 @@ class AnalysisLuma:
 
     def _index(self, pixels: np.ndarray) -> None:
         self.pixels = pixels
+        self._sampler: Image.Image | None = None
         self.height, self.width = pixels.shape
         self.table = np.zeros((self.height + 1, self.width + 1))
         self.table[1:, 1:] = pixels.cumsum(axis=1).cumsum(axis=0)
+
+    def cell_sampler(self) -> Image.Image:
+        """The luma as 8-bit grey box-blurred over (2 `CELL_BLUR` + 1)^2 pixels, made once: what PDQ's
+        64x64 cell centres are read from when a view is turned back or set upright
+        (`hashmatch.media.tilt`, `hashmatch.media.slanted`); the blur stands in for a cell's area
+        average (a cell is 3-4 analysis pixels across)."""
+        if self._sampler is None:
+            grey = Image.fromarray(np.clip(np.rint(self.pixels), 0, 255).astype(np.uint8))
+            self._sampler = grey.filter(ImageFilter.BoxBlur(CELL_BLUR))
+        return self._sampler
 
     @property
     def too_small(self) -> bool:

@@ -7,7 +7,7 @@ print taken at a slant, a picture laid at an angle on a background, a tilted car
 whole copy back for pictures whose corners were cut away; neither follows a picture whose own
 edges are slanted. So:
 
-1. edges, from the picture's RGB at most 512 pixels a side, box-blurred over 3x3 pixels: a pixel
+1. edges, from the picture's RGB at most `SIDE` pixels a side, box-blurred over 3x3 pixels: a pixel
    is on a near-horizontal edge where the largest step across its rows, over the three channels
    (a coloured background often has the luma of the picture it frames), is at least `EDGE_STEP`
    grey levels per pixel, steeper than along the row by the turn allowed, and no smaller than its
@@ -28,7 +28,7 @@ edges are slanted. So:
 
 `rectified_views` then reads each quadrilateral as the upright picture it shows: PDQ's 64x64 cell
 centres are mapped onto it by the homography of its corners and sampled from the analysis luma
-(box-blurred over 3x3 pixels, as `tilt` does), for the whole quadrilateral and its central crops
+(`AnalysisLuma.cell_sampler`, as `tilt` does), for the whole quadrilateral and its central crops
 at the stored crops' scales, so each lands on a stored framing (content, 90% and 80% crops).
 Designed on the TUNED families `slanted: turned 2-12 on a backdrop` and `slanted: laid at a
 slant on a backdrop` (`hashmatch_tools.reuploads`; `benchmarks/bench_robustness.py --edit slanted`):
@@ -173,7 +173,7 @@ def rectified_views(
     with its hashes; none for a crop of quality below 50, none at all for an image too small."""
     if luma.too_small or not frames:
         return []
-    grey = Image.fromarray(np.clip(np.rint(luma.pixels), 0, 255).astype(np.uint8)).filter(ImageFilter.BoxBlur(1))
+    grey = luma.cell_sampler()
     sampled = [(frame, scale, _rectified(grey, frame, scale)) for frame in frames for scale in scales]
     views = [(frame, scale) for frame, scale, block in sampled if block is not None]
     if not views:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.signals.base import Orientation
@@ -40,7 +40,6 @@ __all__ = ["TILT_ANGLES", "TILT_EXTRA_CROPS", "TiltedView", "inscribed_share", "
 TILT_ANGLES: tuple[float, ...] = (2.0, 3.5, 5.0)
 # Further cuts per side a copy may have beside its corners (share of the side).
 TILT_EXTRA_CROPS: tuple[float, ...] = (0.0, 0.015)
-CELL_BLUR = 1  # box blur radius (analysis pixels) before sampling cell centres
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,7 @@ def tilted_views(luma: AnalysisLuma, target: float, orientations: Sequence[Orien
     none at all for an image smaller than the analysis minimum."""
     if luma.too_small:
         return []
-    grey = Image.fromarray(np.clip(np.rint(luma.pixels), 0, 255).astype(np.uint8))
-    blurred = grey.filter(ImageFilter.BoxBlur(CELL_BLUR))
+    blurred = luma.cell_sampler()
     views = [
         (angle, scale)
         for angle in sorted({sign * a for a in TILT_ANGLES for sign in (-1.0, 1.0)})
