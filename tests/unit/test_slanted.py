@@ -131,11 +131,11 @@ def test_a_blank_or_tiny_image_holds_no_slanted_frame() -> None:
 def test_the_picture_set_upright_hashes_as_the_stored_content_does() -> None:
     original = synthetic_photo()
     copy, corners = turned_on_canvas(original, 8.0)
-    frame = SlantedFrame(tuple(corners), 1.0)
+    frame = SlantedFrame(tuple(corners))
     (upright,) = rectified_views(AnalysisLuma(thumbnail(copy)), [frame], (1.0,), (Orientation.ORIGINAL,))
     (stored,) = rectified_views(
         AnalysisLuma(thumbnail(original)),
-        [SlantedFrame(((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)), 1.0)],
+        [SlantedFrame(((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)))],
         (1.0,),
         (Orientation.ORIGINAL,),
     )

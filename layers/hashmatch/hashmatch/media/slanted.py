@@ -76,10 +76,9 @@ MIN_SIDE_PIXELS = 48  # images smaller than this on a side hold no frame worth f
 @dataclass(frozen=True)
 class SlantedFrame:
     """A quadrilateral where a picture sits: its corners (top-left, top-right, bottom-right,
-    bottom-left) as shares of the image's width and height, and how much of its weakest side is edge."""
+    bottom-left) as shares of the image's width and height."""
 
     corners: tuple[tuple[float, float], ...]
-    cover: float
 
     def near(self, other: SlantedFrame) -> bool:
         """Whether every corner is within `SAME_FRAME` of the other's (shares of the sides)."""
@@ -159,9 +158,7 @@ def slanted_frames(picture: np.ndarray, limit: int = MAX_FRAMES) -> list[Slanted
         if len(chosen) == limit:
             break
     return [
-        SlantedFrame(
-            tuple((float(x) / width, float(y) / height) for x, y in zip(xs[q], ys[q], strict=True)), float(cover[q])
-        )
+        SlantedFrame(tuple((float(x) / width, float(y) / height) for x, y in zip(xs[q], ys[q], strict=True)))
         for q in chosen
     ]
 
