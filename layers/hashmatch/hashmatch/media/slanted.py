@@ -35,8 +35,8 @@ slant on a backdrop` (`hashmatch_tools.reuploads`; `benchmarks/bench_robustness.
 of their copies of the tuned photos 90.9% and 63.6% match, against 18.2% and 0.0% without this
 stage, with no false match. A picture is searched at `SIDE` pixels with `MAX_LINES` lines a side
 and at most `MAX_VOTERS` voting edge pixels: 3.0 ms of the 12 MP check's 49 ms in
-`benchmarks/bench_image_speed.py`, which prints it. A video is searched on its first sampled frames only, and the frames that recur
-are kept for the rest (`hashmatch.media.framing.SlantedLayout`).
+`benchmarks/bench_image_speed.py`, which prints it. A video is searched on its first sampled
+frames only, and the frames that recur are kept for the rest (`framing.SlantedLayout`).
 """
 
 from __future__ import annotations
