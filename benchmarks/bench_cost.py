@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_cost.py                    # 10M hashes (~1.7M shared images)
     .venv/bin/python benchmarks/bench_cost.py --hashes 1000000   # quicker
 
-A bank of `--hashes` stored hashes (synthetic: each shared image a main PDQ, a pHash and 4 PDQ
+A bank of `--hashes` stored hashes (synthetic: each shared image a main PDQ, a pHash and 5 PDQ
 framings with their framing keys) is built in a `BankIndex`; then real checks (edited copies of
 seeded pictures, `--checks` of them, each hashed by the real `hash_file`) are run against it on one
 core, fixed seed:

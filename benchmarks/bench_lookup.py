@@ -6,7 +6,7 @@ the local stack's HTTP API and in process, against a named anchor (faiss), in th
     .venv/bin/python benchmarks/bench_lookup.py --quick                  # 60k hashes, 20 lookups (tests)
 
 Fixed seed. The bank: a synthetic near-match index of `--size` hashes (`hashmatch_tools.synthetic`:
-random pictures, each a main PDQ, a pHash and 4 PDQ framings), published as the newest snapshot
+random pictures, each a main PDQ, a pHash and 5 PDQ framings), published as the newest snapshot
 in the local stack's snapshot bucket, plus one real picture shared through the bank's table (its
 item, exact-hash records and change-log entry). The query set: a mirrored, re-encoded copy of that
 picture as `hashmatch hash --for-check` prints it, so every lookup matches it.

@@ -243,16 +243,17 @@ def best_distance(copy: MediaHashes, item: SharedItem) -> int:
     return min([direct, *(uneven_crop_distance(search, stored) for stored in stored_framings(item))])
 
 
-def closest_search(copy: MediaHashes, others: list[SharedItem], starts: int = 2) -> int:
+def closest_search(copy: MediaHashes, others: list[SharedItem], starts: int = 2) -> tuple[int, int]:
     """How close the uneven-crop search brings `copy` to other photos, searched as an adversary would:
     toward the `starts` stored framings of other photos that its grid comes closest to in PDQ, from
-    that closest rectangle, whatever the keys (the matcher searches only where keys agree)."""
+    that closest rectangle, whatever the keys (the matcher searches only where keys agree). The
+    distance, and which of `others` it came that close to (-1: none searched)."""
     search = copy.uneven_crops
     if search is None:
-        return 256
-    framings = [stored for item in others for stored in stored_framings(item)]
-    nearest = sorted(framings, key=lambda stored: _min_distance(list(search.hashes), [stored]))[:starts]
-    return min((uneven_crop_distance(search, stored, any_start=True) for stored in nearest), default=256)
+        return 256, -1
+    framings = [(stored, k) for k, item in enumerate(others) for stored in stored_framings(item)]
+    nearest = sorted(framings, key=lambda pair: _min_distance(list(search.hashes), [pair[0]]))[:starts]
+    return min(((uneven_crop_distance(search, stored, any_start=True), k) for stored, k in nearest), default=(256, -1))
 
 
 def _bits(hashes: list[str]) -> np.ndarray:
@@ -353,6 +354,7 @@ class Tally:
     closest_other: int = 256
     closest_searched: int = 256
     closest_pair: str = ""
+    searched_pair: str = ""
     distances: list[int] = field(default_factory=list)
     phash_distances: list[int] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
@@ -362,7 +364,8 @@ class Tally:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.closest_other < self.closest_other:
             self.closest_other, self.closest_pair = other.closest_other, other.closest_pair
-        self.closest_searched = min(self.closest_searched, other.closest_searched)
+        if other.closest_searched < self.closest_searched:
+            self.closest_searched, self.searched_pair = other.closest_searched, other.searched_pair
         self.distances += other.distances
         self.phash_distances += other.phash_distances
 
@@ -465,7 +468,9 @@ def judge(
         closest = _min_distance(queried, stored_pdq(other.item))
         if closest < tally.closest_other:
             tally.closest_other, tally.closest_pair = closest, f"{what} vs {other.photo.name}"
-    tally.closest_searched = min(tally.closest_searched, closest_search(copy, [other.item for other in others]))
+    searched, k = closest_search(copy, [other.item for other in others])
+    if searched < tally.closest_searched:
+        tally.closest_searched, tally.searched_pair = searched, f"{what} vs {others[k].photo.name}"
 
 
 # ---------------------------------------------------------------- tables
@@ -527,6 +532,10 @@ def print_summary(totals: dict[str, Tally], sets: dict[str, EditSet], dhash: boo
     for key, t in totals.items():
         if t.closest_pair:
             print(f"- closest in {sets[key].name}: {t.closest_other} bits, {t.closest_pair}")
+        if t.searched_pair:
+            print(
+                f"- closest by the uneven-crop search in {sets[key].name}: {t.closest_searched} bits, {t.searched_pair}"
+            )
 
 
 def _ratio(ours: int, anchor: int) -> str:
@@ -653,7 +662,7 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
                     began = time.process_time()
                     frames = frame_rectangles(framing._frame_luma(image))
                     found = time.process_time()
-                    tilted_views(luma, framing.INDEX_CROP_SCALES[-1], mirrored)
+                    tilted_views(luma, (framing.INDEX_CROP_SCALES[-1], framing.DEEP_CROP_SCALE), mirrored)
                     tilted = time.process_time()
                     UnevenCropSearch(luma, frames=frames[:GRID_FRAMES])
                     gridded = time.process_time()
@@ -783,6 +792,7 @@ def _totals(t: Tally) -> dict[str, object]:
         "closest_other": t.closest_other,
         "closest_searched": t.closest_searched,
         "closest_pair": t.closest_pair,
+        "searched_pair": t.searched_pair,
         "misses": t.misses,
     }
 

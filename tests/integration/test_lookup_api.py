@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from referencing.jsonschema import DRAFT202012
 
-from hashmatch.aws.api import MAX_CANDIDATE_FILES, MAX_LOOKUP_BODY_BYTES, MAX_LOOKUP_ENTRIES
+from hashmatch.aws.api import MAX_CANDIDATE_FILES, MAX_CANDIDATES_BODY_BYTES, MAX_LOOKUP_BODY_BYTES, MAX_LOOKUP_ENTRIES
 from hashmatch.aws.dynamodb import DynamoBank
 from hashmatch.aws.lookup import FILES_PER_REQUEST, LookupApiClient, LookupApiError
 from hashmatch.bank.model import Provenance, SharedItem
@@ -39,6 +39,7 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.media.codec import hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import MediaHashes
+from hashmatch.media.uneven import MAX_GRID_ROWS
 from hashmatch.service.notifications import item_body, match_body, notification_schema
 from hashmatch.service.service import item_from_media
 from hashmatch_tools.local.stack import LocalStack, member_access_key
@@ -493,6 +494,12 @@ def test_candidates_of_many_copies_come_in_one_request(
     assert status == 400 and body["error"]["message"].startswith("files[1]: ")
     many = {"files": [request["files"][0]] * (MAX_CANDIDATE_FILES + 1)}
     assert api.send("POST", "/v1/candidates", "/v1/candidates", json.dumps(many).encode())[0] == 413
+    # 50 grids of the most rectangles a search lays fit in one body; a larger body is too large.
+    full = {"keys": ["f" * 16] * MAX_GRID_ROWS, "hashes": ["f" * 64] * MAX_GRID_ROWS}
+    fullest = json.dumps({"files": [full] * MAX_CANDIDATE_FILES}).encode()
+    assert api.send("POST", "/v1/candidates", "/v1/candidates", fullest)[0] == 200
+    padded = fullest[:-1] + b" " * (MAX_CANDIDATES_BODY_BYTES - len(fullest) + 1) + b"}"
+    assert api.send("POST", "/v1/candidates", "/v1/candidates", padded)[0] == 413
     both = {**request, "keys": [], "hashes": []}
     assert api.send("POST", "/v1/candidates", "/v1/candidates", json.dumps(both).encode())[0] == 400
 

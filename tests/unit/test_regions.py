@@ -24,7 +24,7 @@ from hashmatch.media.hashing import hash_file
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import WHOLE, MediaHashes, Region
 from hashmatch.media.regions import frame_rectangles
-from hashmatch.media.tilt import TILT_ANGLES, inscribed_share, tilted_views
+from hashmatch.media.tilt import TILT_ANGLES, TILT_EXTRA_CROPS, inscribed_share, tilted_views
 from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
 from hashmatch.service.service import item_from_media
 from hashmatch.signals.base import ORIENTATIONS, Orientation
@@ -241,9 +241,28 @@ def test_a_copy_turned_three_degrees_matches_by_turning_it_back(name: str, angle
     assert matched_queries(matcher, without(hashes, "tilted_"), item_id) == []  # nothing else finds it
 
 
+@pytest.mark.parametrize("angle", [6.8, -6.2])
+def test_a_wide_copy_turned_further_matches_by_aiming_at_the_deep_crop(angle: float) -> None:
+    """A 16:9 picture turned by 6-7 degrees with its corners cut keeps ~83% of its sides, less than
+    the stored 80% crop needs (0.8 <= k * k): the view aims at the stored 60% crop instead."""
+    original = synthetic_photo(size=(640, 360))
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    hashes = checked(rotate_with_crop(original, angle, 0.005), matcher)
+    queries = matched_queries(matcher, hashes, item_id)
+    clean = inscribed_share(640, 360, 6.5)  # the nearest of `TILT_ANGLES`
+    assert clean * clean < 0.8
+    # Pillow turns counter-clockwise for a positive angle; the view is cut to show the 60% crop.
+    aimed = {
+        f"tilted_{'ccw' if angle > 0 else 'cw'}_6.5+central_crop_{round(60 / (clean * (1 - 2 * e)))}"
+        for e in TILT_EXTRA_CROPS
+    }
+    assert aimed & {q.split("/")[0] for q in queries}, queries
+    assert matched_queries(matcher, without(hashes, "tilted_"), item_id) == []
+
+
 def test_turned_views_aim_at_the_stored_crop_inside_the_clean_rectangle() -> None:
     luma = AnalysisLuma(synthetic_photo())
-    views = tilted_views(luma, 0.8, (Orientation.ORIGINAL,))
+    views = tilted_views(luma, (0.8,), (Orientation.ORIGINAL,))
     assert {view.angle for view in views} == {sign * a for a in TILT_ANGLES for sign in (-1.0, 1.0)}
     for view in views:
         clean = inscribed_share(luma.width, luma.height, view.angle)

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from hashmatch.aws.api import MAX_GRID
 from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
-from hashmatch.media.framing import SAME_REGION, AnalysisLuma, query_framings, stored_framings
+from hashmatch.media.framing import DEEP_CROP_SCALE, SAME_REGION, AnalysisLuma, query_framings, stored_framings
 from hashmatch.media.image import hash_picture
 from hashmatch.media.model import WHOLE, MediaHashes, Region
 from hashmatch.media.regions import MAX_RECTANGLES
@@ -25,6 +25,7 @@ from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
 from hashmatch_tools import oracles
 from hashmatch_tools.samples import smooth_photo
+from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE
 from tests.unit import reference_media
 
 pytestmark = pytest.mark.unit
@@ -237,7 +238,8 @@ def test_low_quality_photo_produces_no_framings() -> None:
 
 def test_framing_counts_stay_small() -> None:
     photo = synthetic_photo()
-    assert len(stored_framings(photo)) == 2 + len(framing.INDEX_CROP_SCALES)
+    assert len(stored_framings(photo)) == 3 + len(framing.INDEX_CROP_SCALES)  # content, crops, middle band, deep crop
+    assert len(stored_framings(photo)) == FRAMINGS_PER_IMAGE  # what the cost and index benchmarks build
     found_inside_frames = 2 * MAX_RECTANGLES
     tilted = 2 * 2 * 2 * len(TILT_ANGLES)  # either way, two crops, as they are and mirrored
     slanted = MAX_SLANTED_FRAMES * 2 * (1 + len(framing.INDEX_CROP_SCALES))  # whole and crops, as they are and mirrored
@@ -253,7 +255,13 @@ def test_framing_counts_stay_small() -> None:
 
 def test_framings_are_labelled_with_what_they_cover() -> None:
     stored = [f.label for f in stored_framings(synthetic_photo())]
-    assert stored == ["content", "content+central_crop_90", "content+central_crop_80", "content+middle_band"]
+    assert stored == [
+        "content",
+        "content+central_crop_90",
+        "content+central_crop_80",
+        "content+middle_band",
+        "content+central_crop_60",
+    ]
     queried = [f.label for f in query_framings(letterbox(synthetic_photo()))]
     assert {"whole", "whole/rotate_90", "whole+central_crop_94/flip_x", "between_captions", "whole+middle_band"} <= set(
         queried
@@ -322,13 +330,49 @@ def test_unevenly_cropped_reference_photos_match() -> None:
     assert len(misses) <= 2, misses  # 20 copies: at least 90% found
 
 
+# Cut by more than 10% on a side (up to 20% on each): the stored 80% crop is cut too, the 60% one
+# (`DEEP_CROP_SCALE`) lies inside the copy, where the deep grid (`DEEP_CUTS`) looks for it.
+DEEP = [
+    (0.17, 0.12, 0.14, 0.19),
+    (0.2, 0.05, 0.11, 0.15),
+    (0.131, 0.142, 0.183, 0.141),
+]
+
+
+@pytest.mark.parametrize("cuts", DEEP)
+def test_a_copy_cut_deeper_matches_by_the_stored_deep_crop(cuts: tuple[float, ...]) -> None:
+    original = synthetic_photo(seed=13)
+    copy = cut(original, *cuts)
+    assert not matches(copy, original)
+    search = checked(copy).uneven_crops
+    assert search is not None
+    deep = {f.label: f.value for f in stored_framings(original)}[f"content+central_crop_{round(DEEP_CROP_SCALE * 100)}"]
+    assert oracles.uneven_crop_distance(search, deep) <= PDQ_MATCH_THRESHOLD
+    others = [f.value for f in stored_framings(original) if f.value != deep]
+    assert min(oracles.uneven_crop_distance(search, stored) for stored in others) > PDQ_MATCH_THRESHOLD
+
+
+def test_reference_photos_cut_deeper_match() -> None:
+    """Seeded cuts of 10-20% per side, four per photo."""
+    rng = np.random.default_rng(20261205)
+    misses = []
+    for relative in UNRELATED:
+        original = reference_photo(relative)
+        for _ in range(4):
+            cuts = tuple(rng.uniform(0.1, 0.2, 4).round(3).tolist())
+            if uneven_crop_distance(cut(original, *cuts), original) > PDQ_MATCH_THRESHOLD:
+                misses.append((Path(relative).name, cuts))
+    assert len(misses) <= 6, misses  # 20 copies: at least 70% found
+
+
 def test_uneven_crop_search_never_brings_a_different_photo_close() -> None:
     """Searched toward every framing of every other photo from the closest grid rectangle, whatever
     its key and distance (the matcher only searches where keys agree and starts are close): twice
     the threshold stays clear."""
     photos = [reference_photo(relative) for relative in UNRELATED]
     closest = min(
-        uneven_crop_distance(cut(copy, *UNEVEN[i % len(UNEVEN)]), other, any_start=True)
+        uneven_crop_distance(cut(copy, *cuts[i % len(cuts)]), other, any_start=True)
+        for cuts in (UNEVEN, DEEP)
         for i, copy in enumerate(photos)
         for other in photos
         if other is not copy

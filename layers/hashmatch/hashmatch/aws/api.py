@@ -66,12 +66,12 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
 from hashmatch.media.codec import hashes_from_json
 from hashmatch.media.model import Candidate, MediaHashes
-from hashmatch.media.uneven import UNEVEN_CUTS
+from hashmatch.media.uneven import MAX_GRID_ROWS
 from hashmatch.service.notifications import item_body, match_body
 from hashmatch.signals.pdq import PDQ
 
 __all__ = [
-    "MAX_BODY_BYTES",
+    "MAX_CANDIDATES_BODY_BYTES",
     "MAX_CANDIDATE_FILES",
     "MAX_CONTENT_ID",
     "MAX_LOOKUP_BODY_BYTES",
@@ -81,16 +81,17 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
 # A checked picture's query set is ~6 KB, so 100 of them ~0.6 MB; the rest leaves room for video
 # frames, under Lambda's 6 MB request limit.
 MAX_LOOKUP_BODY_BYTES = 4 * 1024 * 1024
 MAX_LOOKUP_ENTRIES = 100
 MAX_CONTENT_ID = 1024  # as in check lists (`hashmatch.edge.ingest`)
-MAX_GRID = len(UNEVEN_CUTS) ** 4 * 2  # a grid, mirrored
-# Grids asked about in one request (~14 KB each at most: well inside `MAX_BODY_BYTES`): a member
-# checking many files pays one request, and one refresh of the index, for all of them.
+MAX_GRID = MAX_GRID_ROWS  # the rectangles of one copy's uneven-crop search
+# Grids asked about in one request (~22 KB each at most, 1.1 MB for 50: inside
+# `MAX_CANDIDATES_BODY_BYTES`): a member checking many files pays one request, and one refresh of
+# the index, for all of them.
 MAX_CANDIDATE_FILES = 50
+MAX_CANDIDATES_BODY_BYTES = 2 * 1024 * 1024
 KEY_DIGITS = 16  # PDQ's 64 low-frequency bits (`hashmatch.signals.pdq.low_frequency_key`)
 _HEX = frozenset("0123456789abcdef")
 _ITEM_PATH = re.compile(r"/v1/items/(?P<item_id>[^/]*)")
@@ -144,7 +145,7 @@ def _answer(
     thresholds: Callable[[str], Thresholds],
 ) -> dict[str, Any]:
     if (method, path) == ("POST", "/v1/candidates"):
-        return _candidates(_body(event, MAX_BODY_BYTES), matcher())
+        return _candidates(_body(event, MAX_CANDIDATES_BODY_BYTES), matcher())
     if (method, path) == ("POST", "/v1/lookup"):
         caller = callers().member_of(((event.get("requestContext") or {}).get("authorizer") or {}).get("iam"))
         return _lookup(_body(event, MAX_LOOKUP_BODY_BYTES), matcher(), rules, caller, thresholds)

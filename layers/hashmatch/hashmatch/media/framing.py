@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from hashmatch.media.uneven import UnevenCropSearch
 
 __all__ = [
+    "DEEP_CROP_SCALE",
     "INDEX_CROP_SCALES",
     "LAYOUT_SAMPLES",
     "OVERLAY_MARGIN",
@@ -79,6 +80,10 @@ __all__ = [
 # Central crops of the content stored for a shared image, as a share of each side: a copy cropped
 # by c per side keeps the central 1 - 2c.
 INDEX_CROP_SCALES: tuple[float, ...] = (0.9, 0.8)
+# A deeper central crop stored too, for copies cut by more than 10% on a side (up to 20% on each):
+# only the uneven-crop search looks for it (`hashmatch.media.uneven.DEEP_CUTS`), as no fixed
+# framing of such a copy lies near it.
+DEEP_CROP_SCALE = 0.6
 # A checked video's slanted frames are looked for in this many of its first sampled frames.
 LAYOUT_SAMPLES = 3
 # Captions, meme text and watermarks are put over the top and bottom of a picture: its middle band,
@@ -136,9 +141,10 @@ _MIRRORED = (Orientation.ORIGINAL, Orientation.FLIP_X)
 def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     """The framings to store for a shared image, beside its main PDQ.
 
-    Four: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
-    its central crops at `INDEX_CROP_SCALES` and its middle band; fewer where a hash's PDQ quality
-    is below 50 or two framings hash alike. `image` is upright (EXIF applied), any size or mode.
+    Five: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
+    its central crops at `INDEX_CROP_SCALES` and at `DEEP_CROP_SCALE`, and its middle band; fewer
+    where a hash's PDQ quality is below 50 or two framings hash alike. `image` is upright (EXIF
+    applied), any size or mode.
     """
     luma = AnalysisLuma(image)
     content = _inside_own_bars(luma.pixels)
@@ -146,6 +152,7 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
         (None, content),
         *((Framing.central_crop(scale), content.central_crop(scale)) for scale in INDEX_CROP_SCALES),
         (Framing.MIDDLE_BAND, content.without_margins(OVERLAY_MARGIN)),
+        (Framing.central_crop(DEEP_CROP_SCALE), content.central_crop(DEEP_CROP_SCALE)),
     ]
     return _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))
@@ -209,7 +216,7 @@ def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> t
                 for (name, crop, _), hashes in zip(named, hashed, strict=True)
                 for orientation, value in hashes
             ),
-            *_tilted(analysis),
+            *_tilted(analysis, INDEX_CROP_SCALES[-1:]),  # a shared video stores no deep crop
             *_inside_slanted(analysis, slanted),
         ]
     )
@@ -336,7 +343,7 @@ def _query_framings(
     # as their JSON form writes it.
     for k, (name, _, region) in enumerate(found_inside, start=len(crops) + len(bands)):
         add(name, None, mirrored[k], Region(*region.edges()))
-    found += _tilted(luma)
+    found += _tilted(luma, (INDEX_CROP_SCALES[-1], DEEP_CROP_SCALE))
     found += _inside_slanted(luma, slanted)
     return _unique(found)
 
@@ -369,12 +376,13 @@ def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list
     return found
 
 
-def _tilted(luma: AnalysisLuma) -> list[LabelledHash]:
-    """The picture turned back by each of `TILT_ANGLES` and cut toward the stored 80% crop
-    (`hashmatch.media.tilt`), as it is and mirrored, labelled ``tilted_cw_N+central_crop_NN``."""
+def _tilted(luma: AnalysisLuma, targets: Sequence[float]) -> list[LabelledHash]:
+    """The picture turned back by each of `TILT_ANGLES` and cut toward the first of the stored
+    central crops `targets` that the turn leaves whole (`hashmatch.media.tilt`), as it is and
+    mirrored, labelled ``tilted_cw_N+central_crop_NN``."""
     return [
         LabelledHash(PDQ.name, value, framing_label(Framing.tilted(view.angle), Framing.central_crop(view.scale), o))
-        for view in tilted_views(luma, INDEX_CROP_SCALES[-1], _MIRRORED)
+        for view in tilted_views(luma, targets, _MIRRORED)
         for o, value in view.hashes
     ]
 

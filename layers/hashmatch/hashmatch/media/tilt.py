@@ -11,7 +11,9 @@ its aspect inside is clean. A copy turned by a with its corners cut holds the sh
 original's sides (k: that rectangle's share, `inscribed_share`); turned back, a central crop q of
 it holds q k(a) (1 - 2e), e being any further cut per side. So the view hashed is the central crop
 with q k(a) (1 - 2e) equal to the stored 80% crop of the shared picture, for e in
-`TILT_EXTRA_CROPS`, and never beyond the clean rectangle. A copy turned by an angle between two of
+`TILT_EXTRA_CROPS`, and never beyond the clean rectangle; where the turn leaves less than that
+(q <= k(a) needs 0.8 <= k(a)^2: a 16:9 picture turned by 5 degrees keeps k = 0.87), equal to the
+stored 60% crop (`hashmatch.media.framing.DEEP_CROP_SCALE`) instead. A copy turned by an angle between two of
 `TILT_ANGLES` is at most 0.75 degrees off one of them, which PDQ tolerates.
 
 Each view is sampled straight from the analysis luma: Pillow's affine transform (bilinear) reads
@@ -36,8 +38,11 @@ from hashmatch.signals.pdq import PDQ_GRID, block_hashes
 
 __all__ = ["TILT_ANGLES", "TILT_EXTRA_CROPS", "TiltedView", "inscribed_share", "tilted_views"]
 
-# Degrees, each way: copies turned by 1-6 degrees come within 0.75 of one of them.
-TILT_ANGLES: tuple[float, ...] = (2.0, 3.5, 5.0)
+# Degrees, each way: copies turned by 1.25-8.75 degrees come within 0.75 of one of them. Set with
+# `benchmarks/study_deep_crop.py --part tilt` (66 copies of TUNED photos turned 1-8 degrees, corners
+# cut): (2, 3.5, 5) aimed at the 80% crop found 71.2%; aimed at the 60% crop where the turn leaves
+# less than the 80%, 74.2%; with 6.5 added, 83.3%; with 8 as well, 89.4% (8 more hashes a check).
+TILT_ANGLES: tuple[float, ...] = (2.0, 3.5, 5.0, 6.5, 8.0)
 # Further cuts per side a copy may have beside its corners (share of the side).
 TILT_EXTRA_CROPS: tuple[float, ...] = (0.0, 0.015)
 
@@ -52,27 +57,34 @@ class TiltedView:
     hashes: list[tuple[Orientation, str]]
 
 
-def tilted_views(luma: AnalysisLuma, target: float, orientations: Sequence[Orientation]) -> list[TiltedView]:
+def tilted_views(luma: AnalysisLuma, targets: Sequence[float], orientations: Sequence[Orientation]) -> list[TiltedView]:
     """For each of `TILT_ANGLES` either way and each of `TILT_EXTRA_CROPS`, the central crop of the
-    picture turned back that shows the original's central `target` share as a copy so turned and
-    cut would (see the module docstring), with its hashes; none for a crop of quality below 50, and
-    none at all for an image smaller than the analysis minimum."""
+    picture turned back that shows the original's central share as a copy so turned and cut would
+    (see the module docstring), with its hashes; none for a crop of quality below 50, and none at
+    all for an image smaller than the analysis minimum. The share is the first of `targets` (the
+    stored central crops, largest first) that the turn leaves whole: a wide picture turned by 5
+    degrees or more keeps less than the 80% crop, but still the 60% one."""
     if luma.too_small:
         return []
     blurred = luma.cell_sampler()
     views = [
         (angle, scale)
         for angle in sorted({sign * a for a in TILT_ANGLES for sign in (-1.0, 1.0)})
-        for scale in _scales(inscribed_share(luma.width, luma.height, angle), target)
+        for scale in _scales(inscribed_share(luma.width, luma.height, angle), targets)
     ]
     blocks = np.stack([_sampled(blurred, angle, scale) for angle, scale in views])
     hashed = block_hashes(blocks, orientations)
     return [TiltedView(angle, scale, hashes) for (angle, scale), hashes in zip(views, hashed, strict=True) if hashes]
 
 
-def _scales(clean: float, target: float) -> list[float]:
+def _scales(clean: float, targets: Sequence[float]) -> list[float]:
     """The central crops of a picture turned back whose clean share is `clean` that show the
-    original's `target` share, for each of `TILT_EXTRA_CROPS` (never beyond the clean share)."""
+    original's central share, the first of `targets` that fits inside the clean share (else the
+    last), for each of `TILT_EXTRA_CROPS` (never beyond the clean share).
+
+    A crop q of the turned-back copy shows q `clean` of the original, and q is at most `clean`:
+    a target t fits when t <= clean ** 2."""
+    target = next((t for t in targets if t <= clean * clean), targets[-1])
     return sorted({min(clean, target / (clean * (1.0 - 2.0 * extra))) for extra in TILT_EXTRA_CROPS})
 
 

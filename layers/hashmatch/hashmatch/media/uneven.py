@@ -1,4 +1,4 @@
-"""The edge's half of matching copies cut unevenly (each side by its own 0-10%).
+"""The edge's half of matching copies cut unevenly (each side by its own 0-10%, and deeper, up to 20%).
 
 Such cuts move the picture's centre, which no fixed framing follows, but the stored 80% central
 crop of the shared picture still lies inside the copy, at a place set by the cuts on each axis.
@@ -18,6 +18,10 @@ within what the lookup API takes per question (162), for 2 x the fine grid's key
 on the TUNED families (`benchmarks/bench_robustness.py`), where a budget of 162 rows goes: the fine
 grid mirrored instead of the coarse grids, 81.8% of copies matched; the fine grid inside one frame
 as it is, 82.7%; as it is and mirrored (324 rows), 86.5%; these coarse grids, 86.8% (subset).
+A copy cut by more than 10% on a side has lost part of the stored 80% crop too; the stored 60% crop
+(`hashmatch.media.framing.DEEP_CROP_SCALE`) still lies inside it while no side is cut by more
+than 20%. So a deep grid (`DEEP_CUTS`, 81 rectangles) is laid on the copy as it is where that crop
+would lie: 242 rows in all (`MAX_GRID_ROWS`), 1.5 x the key lookups of the grids above.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
 ``uneven_crop/flip_x``, its region still given in the copy's own coordinates.
@@ -46,7 +50,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hashmatch.media.framing import INDEX_CROP_SCALES
+from hashmatch.media.framing import DEEP_CROP_SCALE, INDEX_CROP_SCALES
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, LabelledHash, Region, framing_label
 from hashmatch.signals.base import Orientation
@@ -57,6 +61,7 @@ __all__ = [
     "COARSE_CUTS",
     "CUT_VIEW_COARSE_CUTS",
     "CUT_VIEW_CUTS",
+    "DEEP_CUTS",
     "GRID_FRAMES",
     "MAX_GRID_ROWS",
     "SEARCH_MOVES",
@@ -76,12 +81,18 @@ UNEVEN_CUTS: tuple[float, ...] = (0.0125, 0.05, 0.0875)
 # The coarse grids' cuts: 4 pairs per axis, 16 rectangles, every edge within ~0.025 of the truth,
 # which the search's steps still cover.
 COARSE_CUTS: tuple[float, ...] = (0.025, 0.075)
+# The cuts on each axis of the deep grid, laid on the copy as it is where the stored
+# `DEEP_CROP_SCALE` central crop would lie in a copy cut by up to 20% on each side: 9 pairs per axis,
+# 81 rectangles, every cut within 1/30 of one of them. Set with `benchmarks/study_deep_crop.py
+# --part grid` (220 copies of TUNED photos cut by 0-20% on each side): 79.5% found with these cuts,
+# 77.3-77.7% with three cuts 0.005 either way, 92.7% with four (256 rectangles: 3x the lookups).
+DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
 GRID_FRAMES = 2
 # The most rows a search has: the fine grid, the coarse grid mirrored, and the coarse grids inside
 # the frames as they are and mirrored. The lookup API refuses questions with more keys than it takes
-# (`hashmatch.aws.api.MAX_GRID`, 162): keep this within it.
-MAX_GRID_ROWS = len(UNEVEN_CUTS) ** 4 + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES)
+# (`hashmatch.aws.api.MAX_GRID` is this number).
+MAX_GRID_ROWS = len(UNEVEN_CUTS) ** 4 + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES) + len(DEEP_CUTS) ** 4
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
 # fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
 SEARCH_STEPS: tuple[float, ...] = (0.008, 0.004, 0.002)
@@ -214,13 +225,15 @@ def _moves(low: float, high: float, step: float) -> list[tuple[float, float]]:
 
 def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Orientation, str]]:
     """The fine grid on the whole copy as it is; the coarse grid on it mirrored and inside each of
-    `frames` as it is and mirrored."""
+    `frames` as it is and mirrored; the deep grid on the whole copy as it is."""
     fine, coarse = _uneven_crop_spans(UNEVEN_CUTS), _uneven_crop_spans(COARSE_CUTS)
     rows = luma.grid(fine, fine, (Orientation.ORIGINAL,))
     rows += luma.grid(coarse, coarse, (Orientation.FLIP_X,))
     for frame in frames:
         across, down = _within(frame.left, frame.right, coarse), _within(frame.top, frame.bottom, coarse)
         rows += luma.grid(across, down, (Orientation.ORIGINAL, Orientation.FLIP_X))
+    deep = _uneven_crop_spans(DEEP_CUTS, DEEP_CROP_SCALE)
+    rows += luma.grid(deep, deep, (Orientation.ORIGINAL,))
     return rows
 
 
@@ -229,10 +242,10 @@ def _within(start: float, end: float, spans: Sequence[tuple[float, float]]) -> l
     return [(start + a * (end - start), start + b * (end - start)) for a, b in spans]
 
 
-def _uneven_crop_spans(cuts: Sequence[float]) -> list[tuple[float, float]]:
-    """Where the stored `INDEX_CROP_SCALES[-1]` central crop lies along one axis of a copy whose
-    two ends were cut by each pair of `cuts`, as shares of the copy's side."""
-    margin = (1.0 - INDEX_CROP_SCALES[-1]) / 2.0
+def _uneven_crop_spans(cuts: Sequence[float], scale: float = INDEX_CROP_SCALES[-1]) -> list[tuple[float, float]]:
+    """Where the stored `scale` central crop lies along one axis of a copy whose two ends were cut
+    by each pair of `cuts`, as shares of the copy's side."""
+    margin = (1.0 - scale) / 2.0
     spans = []
     for first in cuts:
         for last in cuts:

@@ -120,6 +120,28 @@ def laid_at_a_slant(image: Image.Image, rng: random.Random) -> Image.Image:
     return canvas
 
 
+# Shapes apps ask for (width / height): square, portrait 4:5, landscape 16:9.
+REFRAME_ASPECTS: tuple[float, ...] = (1.0, 4 / 5, 16 / 9)
+
+
+def reframed(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Cover-cropped to another shape an app asks for (square, 4:5 or 16:9; one that keeps at
+    least 60% of the side it cuts), the window placed anywhere along that side, then scaled to
+    1080 pixels wide. A picture already of every such shape is only scaled."""
+    w, h = image.size
+    kept = [(aspect, min(aspect * h / w, w / (aspect * h))) for aspect in REFRAME_ASPECTS]
+    choices = [(aspect, keep) for aspect, keep in kept if 0.6 <= keep < 0.98]
+    if choices:
+        aspect, keep = rng.choice(choices)
+        first = (1.0 - keep) * rng.random()
+        if aspect * h < w:  # narrower than the picture: cut across
+            image = _crop_shares(image, first, 0.0, 1.0 - keep - first, 0.0)
+        else:
+            image = _crop_shares(image, 0.0, first, 0.0, 1.0 - keep - first)
+    scale = 1080 / image.width
+    return image.resize((1080, max(8, round(image.height * scale))), Image.Resampling.LANCZOS)
+
+
 # ---------------------------------------------------------------- HELD-OUT
 
 
