@@ -13,8 +13,8 @@ it holds q k(a) (1 - 2e), e being any further cut per side. So the view hashed i
 with q k(a) (1 - 2e) equal to the stored 80% crop of the shared picture, for e in
 `TILT_EXTRA_CROPS`, and never beyond the clean rectangle; where the turn leaves less than that
 (q <= k(a) needs 0.8 <= k(a)^2: a 16:9 picture turned by 5 degrees keeps k = 0.87), equal to the
-stored 60% crop (`hashmatch.media.framing.DEEP_CROP_SCALE`) instead. A copy turned by an angle between two of
-`TILT_ANGLES` is at most 0.75 degrees off one of them, which PDQ tolerates.
+stored 60% crop (`hashmatch.media.framing.DEEP_CROP_SCALE`) instead. A copy turned by an angle
+between two of `TILT_ANGLES` is at most 0.75 degrees off one of them, which PDQ tolerates.
 
 Each view is sampled straight from the analysis luma: Pillow's affine transform (bilinear) reads
 PDQ's 64x64 cell centres along the turned crop, from the luma box-blurred over 3x3 pixels, which

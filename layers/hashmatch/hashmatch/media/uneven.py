@@ -14,8 +14,8 @@ caption bar, in a screenshot, beside other footage in a duet or a stitch (which 
 fill their cell). So beside the fine grid on the copy as it is, coarser grids (`COARSE_CUTS`, 16
 rectangles) are laid on the copy mirrored and inside the `GRID_FRAMES` best rectangles found inside
 a larger frame (`hashmatch.media.regions`), as they are and mirrored: 81 + 16 + 2 x 32 = 161 rows,
-within what the lookup API takes per question (162), for 2 x the fine grid's key lookups. Measured
-on the TUNED families (`benchmarks/bench_robustness.py`), where a budget of 162 rows goes: the fine
+for 2 x the fine grid's key lookups. Measured on the TUNED families
+(`benchmarks/bench_robustness.py`), where a budget of 162 rows goes: the fine
 grid mirrored instead of the coarse grids, 81.8% of copies matched; the fine grid inside one frame
 as it is, 82.7%; as it is and mirrored (324 rows), 86.5%; these coarse grids, 86.8% (subset).
 A copy cut by more than 10% on a side has lost part of the stored 80% crop too; the stored 60% crop
@@ -89,8 +89,8 @@ COARSE_CUTS: tuple[float, ...] = (0.025, 0.075)
 DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
 GRID_FRAMES = 2
-# The most rows a search has: the fine grid, the coarse grid mirrored, and the coarse grids inside
-# the frames as they are and mirrored. The lookup API refuses questions with more keys than it takes
+# The most rows a search has: the fine grid, the coarse grid mirrored, the coarse grids inside the
+# frames as they are and mirrored, and the deep grid. The lookup API refuses questions with more keys than it takes
 # (`hashmatch.aws.api.MAX_GRID` is this number).
 MAX_GRID_ROWS = len(UNEVEN_CUTS) ** 4 + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES) + len(DEEP_CUTS) ** 4
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
