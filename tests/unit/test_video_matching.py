@@ -338,12 +338,12 @@ def test_unrelated_footage_in_a_layout_matches_nothing(
 # --- turned or zoomed in: toward the central crops a shared video stores --------------------------
 
 
-def _turned_and_cut(rgb: np.ndarray) -> np.ndarray:
-    """Turned by 3 degrees, the corners the turn left empty cut away, back at the frame's size."""
+def _turned_and_cut(rgb: np.ndarray, angle: float = 3.0) -> np.ndarray:
+    """Turned by `angle` degrees, the corners the turn left empty cut away, back at the frame's size."""
     image = Image.fromarray(rgb)
     width, height = image.size
-    share = inscribed_share(width, height, 3.0)
-    turned = image.rotate(3.0, resample=Image.Resampling.BICUBIC)
+    share = inscribed_share(width, height, angle)
+    turned = image.rotate(angle, resample=Image.Resampling.BICUBIC)
     box = (round(width * (1 - share) / 2), round(height * (1 - share) / 2))
     cut = turned.crop((box[0], box[1], width - box[0], height - box[1]))
     return np.asarray(cut.resize((width, height), Image.Resampling.BILINEAR))
@@ -379,6 +379,27 @@ def test_a_turned_or_zoomed_copy_matches_by_the_crops_stored_with_the_runs(
     check = geometric[edit]
     # Against the shared runs' whole frames alone the same samples find nothing: the crops do.
     _found_by_framings(check, dense[GEOMETRIC_SOURCE], left_out_of="shared")
+    for name in ALL:
+        if _family(name) != _family(GEOMETRIC_SOURCE):
+            assert not match_video(check, dense[name]).matched, name
+
+
+def test_a_wide_video_turned_further_matches_by_the_deep_crops_stored_with_the_runs(
+    video_dir: Path, dense: dict[str, MediaHashes], tmp_path: Path
+) -> None:
+    """Turned by 6.5 degrees and cut, a 16:9 frame keeps 83% of its sides: less than the 80% crop
+    needs (0.8 <= 0.83 ** 2 fails), so the samples turned back aim at the stored 60% crops."""
+    frames = (_turned_and_cut(rgb, 6.5) for rgb in _source_frames(video_dir, EDIT_FRAMES, GEOMETRIC_SOURCE))
+    check = hash_video(str(_written(frames, tmp_path / "turned.mp4")), Limits())
+    shared = dense[GEOMETRIC_SOURCE]
+    assert match_video(check, shared).matched
+    deep = "content+central_crop_60"
+    without_deep = replace(
+        shared,
+        frames=tuple(replace(f, framings=tuple(x for x in f.framings if x[0] != deep)) for f in shared.frames),
+    )
+    assert any(x[0] == deep for f in shared.frames for x in f.framings)
+    assert not match_video(check, without_deep).matched
     for name in ALL:
         if _family(name) != _family(GEOMETRIC_SOURCE):
             assert not match_video(check, dense[name]).matched, name
@@ -427,7 +448,7 @@ def test_a_shared_video_stores_the_central_crops_of_each_runs_first_frame(
     assert sum(1 for frame in shared.frames if frame.framings) == len(runs)
     assert all(run.framings and run.framings == at[run.start].framings for run in runs)
     stored_labels = {label for run in runs for label, _ in run.framings}
-    assert stored_labels == {"content+central_crop_90", "content+central_crop_80"}
+    assert stored_labels == {"content+central_crop_90", "content+central_crop_80", "content+central_crop_60"}
     # The bank item indexes every one of them as a frame of the run.
     item = item_from_media(shared, Provenance(contributor="tiktok", shared_at="2026-12-05T00:00:00Z"))
     frames = {(e.value, e.offset, e.end) for e in item.near_entries if e.kind == "frame"}

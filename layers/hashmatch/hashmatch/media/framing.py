@@ -80,9 +80,10 @@ __all__ = [
 # Central crops of the content stored for a shared image, as a share of each side: a copy cropped
 # by c per side keeps the central 1 - 2c.
 INDEX_CROP_SCALES: tuple[float, ...] = (0.9, 0.8)
-# A deeper central crop stored too, for copies cut by more than 10% on a side (up to 20% on each):
-# only the uneven-crop search looks for it (`hashmatch.media.uneven.DEEP_CUTS`), as no fixed
-# framing of such a copy lies near it.
+# A deeper central crop stored too (for a picture, and for each run of a video): the uneven-crop
+# search looks for it in copies cut by more than 10% on a side, up to 20% on each
+# (`hashmatch.media.uneven.DEEP_CUTS`), and turned-back views aim at it where a turn leaves less
+# than the 80% crop (`hashmatch.media.tilt`).
 DEEP_CROP_SCALE = 0.6
 # A checked video's slanted frames are looked for in this many of its first sampled frames.
 LAYOUT_SAMPLES = 3
@@ -195,7 +196,8 @@ def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> t
     padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot);
     central crops of the whole frame at `QUERY_CROP_SCALES` (a copy zoomed in or cut evenly, toward
     the crops a shared video stores: `stored_frame_framings`); each as it is and mirrored; the
-    frame turned back by a few degrees and cut toward the stored 80% crop (`hashmatch.media.tilt`);
+    frame turned back by a few degrees and cut toward the stored 80% crop, or the 60% one where the
+    turn leaves less (`hashmatch.media.tilt`);
     and the footage inside each of `slanted` (the video's slanted frames, found once for the whole
     video: `SlantedLayout`) set upright."""
     picture = Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))
@@ -216,7 +218,7 @@ def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> t
                 for (name, crop, _), hashes in zip(named, hashed, strict=True)
                 for orientation, value in hashes
             ),
-            *_tilted(analysis, INDEX_CROP_SCALES[-1:]),  # a shared video stores no deep crop
+            *_tilted(analysis, (INDEX_CROP_SCALES[-1], DEEP_CROP_SCALE)),
             *_inside_slanted(analysis, slanted),
         ]
     )
@@ -261,14 +263,15 @@ def _recurring(found: Sequence[Sequence[SlantedFrame]]) -> list[SlantedFrame]:
 
 def stored_frame_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
     """What a shared video stores of a frame (2-D grey levels, solid bars already trimmed) beside
-    its whole-frame PDQ: its central crops at `INDEX_CROP_SCALES`, as (label, PDQ hex), labelled as
-    a shared picture's crops are, so that copies zoomed in, cut evenly or turned and cut find a
-    stored hash with their framing (`sample_framings` queries toward them); none below PDQ's
-    minimum quality."""
+    its whole-frame PDQ: its central crops at `INDEX_CROP_SCALES` and `DEEP_CROP_SCALE`, as (label,
+    PDQ hex), labelled as a shared picture's crops are, so that copies zoomed in, cut evenly or
+    turned and cut find a stored hash with their framing (`sample_framings` queries toward them);
+    none below PDQ's minimum quality."""
     analysis = AnalysisLuma(Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8)))
     if analysis.too_small:
         return ()
-    crops = [(Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in INDEX_CROP_SCALES]
+    scales = (*INDEX_CROP_SCALES, DEEP_CROP_SCALE)
+    crops = [(Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in scales]
     hashed = analysis.region_hashes([region for _, region in crops], _IDENTITY)
     found = _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))
