@@ -33,7 +33,7 @@ from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools.fakes import MemoryBank
 from hashmatch_tools.oracles import stored_pdq_hashes
 from hashmatch_tools.reuploads import drawing
-from hashmatch_tools.reuploads.geometric import rotate_with_crop
+from hashmatch_tools.reuploads.geometric import REFRAME_ASPECTS, reframed, rotate_with_crop
 from hashmatch_tools.samples import jpeg_bytes, smooth_photo
 from tests.unit import reference_media
 
@@ -396,3 +396,21 @@ def test_checks_of_tiny_thin_and_unusual_pictures_never_raise(size: tuple[int, i
     matcher.match(hashes)
     pattern = re.compile(json.loads(SCHEMA.read_text())["$defs"]["match"]["properties"]["query"]["pattern"])
     assert [q.label for q in hashes.queries if not pattern.match(q.label)] == []
+
+
+# ---------------------------------------------------------------- the TUNED reframe edit
+
+
+@pytest.mark.parametrize("size", [(640, 480), (900, 600), (480, 600), (500, 500)])
+def test_a_reframed_copy_is_a_cover_crop_to_a_shape_apps_ask_for(size: tuple[int, int]) -> None:
+    """The edit cuts one side only, to one of `REFRAME_ASPECTS`, keeping at least 60% of it, and is
+    the same for the same seed."""
+    image = synthetic_photo(size=size)
+    for seed in range(6):
+        copy = reframed(image, random.Random(seed))
+        assert copy.width == 1080 and copy == reframed(image, random.Random(seed))
+        aspect = copy.width / copy.height
+        if abs(aspect - size[0] / size[1]) > 0.01:  # cut: to a shape asked for, keeping 60% or more
+            assert min(abs(aspect - shape) for shape in REFRAME_ASPECTS) < 0.01
+            kept = min(aspect / (size[0] / size[1]), (size[0] / size[1]) / aspect)
+            assert 0.6 - 0.01 <= kept < 0.98

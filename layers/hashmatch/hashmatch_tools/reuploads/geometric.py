@@ -127,7 +127,7 @@ REFRAME_ASPECTS: tuple[float, ...] = (1.0, 4 / 5, 16 / 9)
 def reframed(image: Image.Image, rng: random.Random) -> Image.Image:
     """Cover-cropped to another shape an app asks for (square, 4:5 or 16:9; one that keeps at
     least 60% of the side it cuts), the window placed anywhere along that side, then scaled to
-    1080 pixels wide. A picture already of every such shape is only scaled."""
+    1080 pixels wide. A picture that none of them cuts by 2-40% is only scaled."""
     w, h = image.size
     kept = [(aspect, min(aspect * h / w, w / (aspect * h))) for aspect in REFRAME_ASPECTS]
     choices = [(aspect, keep) for aspect, keep in kept if 0.6 <= keep < 0.98]
