@@ -29,7 +29,6 @@ from pathlib import Path
 from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD
 from hashmatch.media.framing import DEEP_CROP_SCALE, INDEX_CROP_SCALES, stored_framings
 from hashmatch.media.luma import AnalysisLuma
-from hashmatch.media.model import WHOLE
 from hashmatch.media.tilt import tilted_views
 from hashmatch.media.uneven import UnevenCropSearch, _uneven_crop_spans
 from hashmatch.signals.base import Orientation
@@ -54,12 +53,13 @@ MIRRORED = (Orientation.ORIGINAL, Orientation.FLIP_X)
 def grid_part(photos: Sequence[Photo], copies: int) -> None:
     rng = random.Random(SEED)
     cases = []
+    label = f"content+central_crop_{round(DEEP_CROP_SCALE * 100)}"
     for photo in photos:
-        deep = AnalysisLuma(photo.image).hashes(WHOLE.central_crop(DEEP_CROP_SCALE), (Orientation.ORIGINAL,))
-        if not deep:
+        deep = {f.label: f.value for f in stored_framings(photo.image)}.get(label)
+        if deep is None:
             continue
         for _ in range(copies):
-            cases.append((_crop_shares(photo.image, *(rng.uniform(0.0, 0.2) for _ in range(4))), deep[0][1]))
+            cases.append((_crop_shares(photo.image, *(rng.uniform(0.0, 0.2) for _ in range(4))), deep))
     print(f"\n== deep grid: {len(cases)} copies of {len(photos)} TUNED photos, each side cut by 0-20%")
     print("| cuts per axis | rectangles | key within threshold | found |")
     print("|---|---:|---:|---:|")
@@ -67,7 +67,8 @@ def grid_part(photos: Sequence[Photo], copies: int) -> None:
         spans = _uneven_crop_spans(cuts, DEEP_CROP_SCALE)
         keyed = found = 0
         for copy, stored in cases:
-            search = UnevenCropSearch(AnalysisLuma(copy), AnalysisLuma(copy).grid(spans, spans))
+            luma = AnalysisLuma(copy)
+            search = UnevenCropSearch(luma, luma.grid(spans, spans))
             key = low_frequency_key(stored)
             keyed += any(hex_distance(k, key) <= FRAMING_KEY_THRESHOLD for k in search.keys)
             found += oracles.uneven_crop_distance(search, stored) <= PDQ_MATCH_THRESHOLD
@@ -97,7 +98,8 @@ def tilt_part(photos: Sequence[Photo], copies: int) -> None:
                 for photo, copy in cases:
                     hashes = [v for view in tilted_views(AnalysisLuma(copy), targets, MIRRORED) for _, v in view.hashes]
                     views = max(views, len(hashes))
-                    found += min((hex_distance(h, s) for h in hashes for s in stored[photo.name]), default=256) <= 31
+                    closest_own = min((hex_distance(h, s) for h in hashes for s in stored[photo.name]), default=256)
+                    found += closest_own <= PDQ_MATCH_THRESHOLD
                     for other in photos:
                         if other.scene != photo.scene:
                             closest = min([closest, *(hex_distance(h, s) for h in hashes for s in stored[other.name])])

@@ -84,8 +84,8 @@ COARSE_CUTS: tuple[float, ...] = (0.025, 0.075)
 # The cuts on each axis of the deep grid, laid on the copy as it is where the stored
 # `DEEP_CROP_SCALE` central crop would lie in a copy cut by up to 20% on each side: 9 pairs per axis,
 # 81 rectangles, every cut within 1/30 of one of them. Set with `benchmarks/study_deep_crop.py
-# --part grid` (220 copies of TUNED photos cut by 0-20% on each side): 79.5% found with these cuts,
-# 77.3-77.7% with three cuts 0.005 either way, 92.7% with four (256 rectangles: 3x the lookups).
+# --part grid` (220 copies of TUNED photos cut by 0-20% on each side): 75.0% found with these cuts,
+# 73.2% with three cuts 0.005 either way, 89.1% with four (256 rectangles: 3x the lookups).
 DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
 GRID_FRAMES = 2
