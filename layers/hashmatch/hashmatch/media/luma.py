@@ -21,6 +21,7 @@ from hashmatch.signals.pdq import (
     PDQ_MEDIAN_RANK,
     PDQ_MIN_QUALITY,
     DCT_16x64,
+    block_hashes,
     coefficients_to_hexes,
     dihedral_coefficients,
     quality_scores,
@@ -78,11 +79,10 @@ class AnalysisLuma:
     def hashes(self, region: Region, orientations: Sequence[Orientation]) -> list[tuple[Orientation, str]]:
         """PDQ hashes of `region` in the `orientations` asked for; none when quality is below 50."""
         block = self._block(region)
-        if block is None or quality_scores(block) < PDQ_MIN_QUALITY:
+        if block is None:
             return []
-        coefficients = dihedral_coefficients(DCT_16x64 @ block @ DCT_16x64.T)
-        hexes = coefficients_to_hexes(np.stack([coefficients[ORIENTATIONS.index(o)] for o in orientations]))
-        return list(zip(orientations, hexes, strict=True))
+        (hashed,) = block_hashes(block[np.newaxis], orientations)
+        return hashed or []
 
     def region_hashes(
         self, regions: Sequence[Region], orientations: Sequence[Orientation]
@@ -93,15 +93,9 @@ class AnalysisLuma:
         wide = [k for k, region in enumerate(regions) if self._spans_a_pixel(region)]
         if not wide:
             return found
-        blocks = self.region_blocks([regions[k] for k in wide])
-        usable = quality_scores(blocks) >= PDQ_MIN_QUALITY
-        if not usable.any():
-            return found
-        oriented = dihedral_coefficients(DCT_16x64 @ blocks[usable] @ DCT_16x64.T)
-        # hexes[i][row]: the `row`-th usable region's hash in orientation i
-        hexes = [coefficients_to_hexes(oriented[ORIENTATIONS.index(o)]) for o in orientations]
-        for row, k in enumerate(k for k, keep in zip(wide, usable.tolist(), strict=True) if keep):
-            found[k] = [(o, turned[row]) for o, turned in zip(orientations, hexes, strict=True)]
+        hashed = block_hashes(self.region_blocks([regions[k] for k in wide]), orientations)
+        for k, hashes in zip(wide, hashed, strict=True):
+            found[k] = hashes or []
         return found
 
     def grid(
