@@ -358,9 +358,13 @@ def _frame_luma(image: Image.Image) -> np.ndarray:
 
 
 def _frame_rgb(image: Image.Image) -> np.ndarray:
-    """The picture's colours (a coloured background often has the luma of the picture it frames;
-    a JPEG is decoded to its luma only) at most `slanted.SIDE` long, to find slanted frames in."""
-    picture = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    """The picture's colours (a coloured background often has the luma of the picture it frames)
+    at most `slanted.SIDE` long, to find slanted frames in; one grey channel for a picture that has
+    no colour (a JPEG is decoded to its luma only), not three copies of it."""
+    if image.mode in ("RGB", "L"):
+        picture = image
+    else:
+        picture = image.convert("L" if image.mode in ("F", "I", "I;16", "LA", "La", "1") else "RGB")
     return np.asarray(shrunk(picture, SLANTED_SIDE))
 
 
