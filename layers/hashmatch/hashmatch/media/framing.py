@@ -218,7 +218,7 @@ def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> t
                 for (name, crop, _), hashes in zip(named, hashed, strict=True)
                 for orientation, value in hashes
             ),
-            *_tilted(analysis, (INDEX_CROP_SCALES[-1], DEEP_CROP_SCALE)),
+            *_tilted(analysis),
             *_inside_slanted(analysis, slanted),
         ]
     )
@@ -346,7 +346,7 @@ def _query_framings(
     # as their JSON form writes it.
     for k, (name, _, region) in enumerate(found_inside, start=len(crops) + len(bands)):
         add(name, None, mirrored[k], Region(*region.edges()))
-    found += _tilted(luma, (INDEX_CROP_SCALES[-1], DEEP_CROP_SCALE))
+    found += _tilted(luma)
     found += _inside_slanted(luma, slanted)
     return _unique(found)
 
@@ -383,13 +383,13 @@ def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list
     return found
 
 
-def _tilted(luma: AnalysisLuma, targets: Sequence[float]) -> list[LabelledHash]:
-    """The picture turned back by each of `TILT_ANGLES` and cut toward the first of the stored
-    central crops `targets` that the turn leaves whole (`hashmatch.media.tilt`), as it is and
-    mirrored, labelled ``tilted_cw_N+central_crop_NN``."""
+def _tilted(luma: AnalysisLuma) -> list[LabelledHash]:
+    """The picture turned back by each of `TILT_ANGLES` and cut toward the stored 80% crop, or the
+    60% one where the turn leaves less (`hashmatch.media.tilt`), as it is and mirrored, labelled
+    ``tilted_cw_N+central_crop_NN``."""
     return [
         LabelledHash(PDQ.name, value, framing_label(Framing.tilted(view.angle), Framing.central_crop(view.scale), o))
-        for view in tilted_views(luma, targets, _MIRRORED)
+        for view in tilted_views(luma, (INDEX_CROP_SCALES[-1], DEEP_CROP_SCALE), _MIRRORED)
         for o, value in view.hashes
     ]
 
