@@ -33,7 +33,14 @@ from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools.fakes import MemoryBank
 from hashmatch_tools.oracles import stored_pdq_hashes
 from hashmatch_tools.reuploads import drawing
-from hashmatch_tools.reuploads.geometric import REFRAME_ASPECTS, reframed, rotate_with_crop
+from hashmatch_tools.reuploads.geometric import (
+    REFRAME_ASPECTS,
+    SCREEN_ASPECTS,
+    WIDE_ASPECT,
+    filled_screen,
+    reframed,
+    rotate_with_crop,
+)
 from hashmatch_tools.samples import jpeg_bytes, smooth_photo
 from tests.unit import reference_media
 
@@ -414,3 +421,30 @@ def test_a_reframed_copy_is_a_cover_crop_to_a_shape_apps_ask_for(size: tuple[int
             assert min(abs(aspect - shape) for shape in REFRAME_ASPECTS) < 0.01
             kept = min(aspect / (size[0] / size[1]), (size[0] / size[1]) / aspect)
             assert 0.6 - 0.01 <= kept < 0.98
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1600, 900), (480, 640), (500, 500)])
+def test_a_copy_filled_to_a_phone_screen_keeps_the_short_side_around_the_centre(size: tuple[int, int]) -> None:
+    """A landscape or square picture fills one of `SCREEN_ASPECTS`, a portrait one a 16:9 frame; the
+    window sits within 10% of the slack from the centre; the same for the same seed."""
+    image = synthetic_photo(size=size)
+    for seed in range(6):
+        copy = filled_screen(image, random.Random(seed))
+        assert copy.width == 1080 and copy == filled_screen(image, random.Random(seed))
+        aspect = copy.width / copy.height
+        portrait = size[1] > size[0] * 1.1
+        shapes = (WIDE_ASPECT,) if portrait else SCREEN_ASPECTS
+        assert min(abs(aspect - shape) for shape in shapes) < 0.01
+        # Where the window sits: the copy, scaled back, is the picture's own pixels at that offset.
+        if portrait:
+            kept = round(size[0] / aspect)
+            offsets = range(0, size[1] - kept + 1, max(1, (size[1] - kept) // 50))
+            window = [image.crop((0, top, size[0], top + kept)) for top in offsets]
+        else:
+            kept = round(size[1] * aspect)
+            offsets = range(0, size[0] - kept + 1, max(1, (size[0] - kept) // 50))
+            window = [image.crop((left, 0, left + kept, size[1])) for left in offsets]
+        small = copy.resize((32, 32))
+        errors = [np.abs(np.asarray(w.resize((32, 32)), float) - np.asarray(small, float)).mean() for w in window]
+        best, slack = offsets[int(np.argmin(errors))], offsets[-1]
+        assert abs(best - slack / 2) <= 0.1 * slack + offsets.step, (best, slack)

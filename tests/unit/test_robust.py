@@ -19,12 +19,12 @@ from hashmatch.media.model import WHOLE, MediaHashes, Region
 from hashmatch.media.regions import MAX_RECTANGLES
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED_FRAMES
 from hashmatch.media.tilt import TILT_ANGLES
-from hashmatch.media.uneven import MAX_GRID_ROWS, UNEVEN_CUTS
+from hashmatch.media.uneven import CORE_SCALES, MAX_CORE_POSITIONS, MAX_GRID_ROWS, UNEVEN_CUTS, core_rectangles
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
 from hashmatch_tools import oracles
-from hashmatch_tools.samples import smooth_photo
+from hashmatch_tools.samples import scene, smooth_photo
 from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE
 from tests.unit import reference_media
 
@@ -237,8 +237,9 @@ def test_low_quality_photo_produces_no_framings() -> None:
 
 
 def test_framing_counts_stay_small() -> None:
-    photo = synthetic_photo()
-    assert len(stored_framings(photo)) == 3 + len(framing.INDEX_CROP_SCALES)  # content, crops, middle band, deep crop
+    photo = scene(1, (480, 320))
+    # content, crops, middle band, deep crop, core
+    assert len(stored_framings(photo)) == 4 + len(framing.INDEX_CROP_SCALES)
     assert len(stored_framings(photo)) == FRAMINGS_PER_IMAGE  # what the cost and index benchmarks build
     found_inside_frames = 2 * MAX_RECTANGLES
     tilted = 2 * 2 * 2 * len(TILT_ANGLES)  # either way, two crops, as they are and mirrored
@@ -254,14 +255,17 @@ def test_framing_counts_stay_small() -> None:
 
 
 def test_framings_are_labelled_with_what_they_cover() -> None:
-    stored = [f.label for f in stored_framings(synthetic_photo())]
+    stored = [f.label for f in stored_framings(scene(1, (480, 320)))]
     assert stored == [
         "content",
         "content+central_crop_90",
         "content+central_crop_80",
         "content+middle_band",
         "content+central_crop_60",
+        "content+core",
     ]
+    # A smooth picture's small core is flat (PDQ quality below 50): not stored.
+    assert "content+core" not in [f.label for f in stored_framings(synthetic_photo())]
     queried = [f.label for f in query_framings(letterbox(synthetic_photo()))]
     assert {"whole", "whole/rotate_90", "whole+central_crop_94/flip_x", "between_captions", "whole+middle_band"} <= set(
         queried
@@ -337,6 +341,72 @@ def test_a_copy_cut_deeper_matches_by_the_stored_deep_crop(cuts: tuple[float, ..
     assert oracles.uneven_crop_distance(search, deep) <= PDQ_MATCH_THRESHOLD
     others = [f.value for f in stored_framings(original) if f.value != deep]
     assert min(oracles.uneven_crop_distance(search, stored) for stored in others) > PDQ_MATCH_THRESHOLD
+
+
+def filled(image: Image.Image, aspect: float, shift: float) -> Image.Image:
+    """`image` cover-cropped to `aspect` (width / height), the window `shift` of the way along the
+    side it cuts (0: at the first edge, 0.5: centred)."""
+    w, h = image.size
+    if aspect * h < w:
+        kept = round(aspect * h)
+        left = round((w - kept) * shift)
+        return image.crop((left, 0, left + kept, h))
+    kept = round(w / aspect)
+    top = round((h - kept) * shift)
+    return image.crop((0, top, w, top + kept))
+
+
+# Filled to another shape (a story or a reel fills a phone screen with a landscape picture, a wide
+# frame with a portrait one, a feed a square): the copy keeps the picture's short side and 30-67%
+# of its long side, so no stored crop lies inside it whole but the core (`CORE_SHAPE`), which the
+# core grid finds. (picture size, shape filled, where along the cut side)
+FILLS = [
+    ((900, 600), 9 / 16, 0.5, 1),
+    ((900, 600), 9 / 19.5, 0.42, 1),
+    ((960, 540), 9 / 16, 0.6, 1),
+    ((900, 600), 1.0, 0.95, 1),
+    ((600, 900), 16 / 9, 0.45, 12),
+]
+
+
+@pytest.mark.parametrize(("size", "aspect", "shift", "seed"), FILLS)
+def test_a_copy_filled_to_another_shape_matches_by_the_stored_core(
+    size: tuple[int, int], aspect: float, shift: float, seed: int
+) -> None:
+    original = scene(seed, size)
+    copy = filled(original, aspect, shift)
+    assert not matches(copy, original)
+    search = checked(copy).uneven_crops
+    assert search is not None
+    stored = {f.label: f.value for f in stored_framings(original)}
+    core = stored.pop("content+core")
+    assert oracles.uneven_crop_distance(search, core) <= PDQ_MATCH_THRESHOLD
+    assert min(oracles.uneven_crop_distance(search, value) for value in stored.values()) > PDQ_MATCH_THRESHOLD
+
+
+def test_reference_photos_filled_to_a_phone_screen_match() -> None:
+    """Five photos, each filled to a 9:16 and a 9:19.5 screen, the window within 10% of the slack
+    from the centre (seeded): at least 8 of 10 found by the core grid."""
+    rng = np.random.default_rng(20261205)
+    misses = []
+    for relative in UNRELATED:
+        original = reference_photo(relative)
+        for aspect in (9 / 16, 9 / 19.5):
+            if original.width < original.height:
+                original = original.transpose(Image.Transpose.ROTATE_90)  # a landscape picture
+            shift = float(rng.uniform(0.4, 0.6))
+            if uneven_crop_distance(filled(original, aspect, shift), original) > PDQ_MATCH_THRESHOLD:
+                misses.append((Path(relative).name, round(aspect, 2), round(shift, 3)))
+    assert len(misses) <= 2, misses
+
+
+def test_the_core_grid_stays_within_the_lookup_api_limit() -> None:
+    for size in ((4000, 300), (300, 4000), (1080, 2340), (640, 640), (90, 60)):
+        luma = AnalysisLuma(scene(3, size))
+        rows = sum(len(across) * len(down) for across, down in core_rectangles(luma.width, luma.height))
+        assert rows <= 2 * len(CORE_SCALES) * MAX_CORE_POSITIONS
+        _, search = framing.check_framings(scene(3, size))
+        assert search is None or len(search.keys) <= MAX_GRID_ROWS
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 
+from hashmatch.media.framing import CORE_SHAPE
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.notifications import EventType
 from hashmatch.service.routing import Outcome, UnroutableObject, route_for
@@ -207,6 +208,34 @@ def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
     assert verdicts["facebook"].event_type is EventType.MATCH_FOUND
     assert min(m["distance"] for m in verdicts["facebook"].body["matches"]) > 2
     assert verdicts["tiktok"].event_type is EventType.CHECK_CLEAN
+
+
+def test_a_copy_filled_to_a_phone_screen_matches_through_the_core_grid(parts) -> None:
+    """A landscape picture filled to a 9:16 screen keeps its height and 42% of its width: the
+    search finds the stored core (`CORE_SHAPE`), where it lies in the copy."""
+    service, store, _bank, notifier = parts
+    original, other = scene(9), scene(10)
+    for name, image in (("a", original), ("b", other)):
+        service.process(store.put(BUCKET, f"share/youtube/{name}.png", png_bytes(image), {"labels": "gore"}))
+    w, h = original.size
+    kept = round(h * 9 / 16)
+    left = (w - kept) // 2
+    copy = original.crop((left, 0, left + kept, h))
+    service.process(store.put(BUCKET, "check/tiktok/story.jpg", jpeg_bytes(copy), {"content-id": "story"}))
+
+    (verdict,) = [n for n in notifier.sent if n.body.get("content_id") == "story"]
+    assert verdict.event_type is EventType.MATCH_FOUND
+    (match,) = verdict.body["matches"]
+    assert match["query"] == "uneven_crop" and match["distance"] <= 31
+    across, down = CORE_SHAPE[0] * h, CORE_SHAPE[1] * h  # pixels: the core is a share of the short side
+    expected = (
+        (w / 2 - across / 2 - left) / kept,
+        (h - down) / 2 / h,
+        (w / 2 + across / 2 - left) / kept,
+        (h + down) / 2 / h,
+    )
+    found = match["detail"]["region"]
+    assert all(abs(a - b) < 0.03 for a, b in zip(found, expected, strict=True)), (found, expected)
 
 
 # Each side's cut (left, top, right, bottom) and the stored central crop the search finds: up to 10%

@@ -12,7 +12,7 @@ from hashmatch.signals.pdq import FRAMING_KEYS
 
 __all__ = ["FRAMINGS_PER_IMAGE", "HASHES_PER_IMAGE", "synthetic_bank_index"]
 
-FRAMINGS_PER_IMAGE = 5  # `hashmatch.media.framing.stored_framings` (a test holds them equal)
+FRAMINGS_PER_IMAGE = 6  # `hashmatch.media.framing.stored_framings` (a test holds them equal)
 HASHES_PER_IMAGE = 2 + FRAMINGS_PER_IMAGE  # main PDQ, pHash, framings
 _POSITION = "2026-01-01T00:00:00.000000Z#synthetic#add#00000"
 

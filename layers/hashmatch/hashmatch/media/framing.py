@@ -4,10 +4,12 @@ PDQ follows the picture's framing closely: a crop of 1% per side moves it ~22 bi
 so plain PDQ misses copies that add pixels (letterbox bars, 9:16 padding with solid or blurred
 fill, caption bars) or lose some (crops). Framings put the framing back:
 
-- `stored_framings(image)`: 4 hashes stored beside a shared image's main PDQ: its content (inside
+- `stored_framings(image)`: 6 hashes stored beside a shared image's main PDQ: its content (inside
   its own letterbox bars, if any), central crops of that at 90% and 80%, so a copy cropped by 5%
-  or 10% per side finds a stored hash with the same framing, and its middle band (without the top
-  and bottom 16%, where captions, meme text and watermarks go).
+  or 10% per side finds a stored hash with the same framing, its middle band (without the top
+  and bottom 16%, where captions, meme text and watermarks go), its central 60% (for copies cut
+  by up to 20% a side) and its central core (`CORE_SHAPE`: a small centred rectangle that a copy
+  filled to another shape, a phone screen or a square, still shows whole).
 - `check_framings(image)`: for a checked image, the hashes queried beside its main PDQ and its 8
   rotations/flips: the content rectangles found inside padding, bars and caption bars, each in its
   8 rotations/flips (all from one DCT), and for the whole image and the image without its caption
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from hashmatch.media.uneven import UnevenCropSearch
 
 __all__ = [
+    "CORE_SHAPE",
     "DEEP_CROP_SCALE",
     "INDEX_CROP_SCALES",
     "LAYOUT_SAMPLES",
@@ -85,6 +88,17 @@ INDEX_CROP_SCALES: tuple[float, ...] = (0.9, 0.8)
 # (`hashmatch.media.uneven.DEEP_CUTS`), and turned-back views aim at it where a turn leaves less
 # than the 80% crop (`hashmatch.media.tilt`).
 DEEP_CROP_SCALE = 0.6
+# The central core stored for a picture: a centred rectangle this wide and this high, as shares of
+# the content's short side. Apps fill another shape with a picture (a story or a reel fills a 9:16
+# to 9:20 phone screen, a feed a square or 4:5, a collage its cell): the copy keeps the picture's
+# short side and as little as 30-45% of its long side, around the centre unless the poster moved
+# it. Every other stored framing is wider than that; the core lies inside (a 16:9 picture filled
+# to a 9:19.5 screen keeps 0.46 of its height across, the core 0.3 of it), and the uneven-crop
+# search finds it there (`hashmatch.media.uneven.CORE_STEP`). Set with `benchmarks/study_core.py`
+# (TUNED photos only, 88 copies filled to another shape): 54 found by the core alone with this
+# shape, 48 with 0.36 x 0.45, 49 with 0.4 x 0.5, 39 with 0.25 x 0.45; other photos' cores no
+# nearer than 74 bits.
+CORE_SHAPE: tuple[float, float] = (0.3, 0.45)
 # A checked video's slanted frames are looked for in this many of its first sampled frames.
 LAYOUT_SAMPLES = 3
 # Captions, meme text and watermarks are put over the top and bottom of a picture: its middle band,
@@ -124,6 +138,7 @@ class Framing:
     INSIDE_FRAME = "inside_frame"  # a rectangle found inside a larger frame (`frame_rectangles`)
     INSIDE_SLANTED_FRAME = "inside_slanted_frame"  # a turned or keystoned quadrilateral (`slanted_frames`)
     MIDDLE_BAND = "middle_band"
+    CORE = "core"  # a shared picture's central core (`CORE_SHAPE`), stored only
 
     @staticmethod
     def central_crop(scale: float) -> str:
@@ -142,10 +157,10 @@ _MIRRORED = (Orientation.ORIGINAL, Orientation.FLIP_X)
 def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     """The framings to store for a shared image, beside its main PDQ.
 
-    Five: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
-    its central crops at `INDEX_CROP_SCALES` and at `DEEP_CROP_SCALE`, and its middle band; fewer
-    where a hash's PDQ quality is below 50 or two framings hash alike. `image` is upright (EXIF
-    applied), any size or mode.
+    Six: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
+    its central crops at `INDEX_CROP_SCALES` and at `DEEP_CROP_SCALE`, its middle band and its
+    central core (`CORE_SHAPE`); fewer where a hash's PDQ quality is below 50 or two framings hash
+    alike. `image` is upright (EXIF applied), any size or mode.
     """
     luma = AnalysisLuma(image)
     content = _inside_own_bars(luma.pixels)
@@ -154,6 +169,7 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
         *((Framing.central_crop(scale), content.central_crop(scale)) for scale in INDEX_CROP_SCALES),
         (Framing.MIDDLE_BAND, content.without_margins(OVERLAY_MARGIN)),
         (Framing.central_crop(DEEP_CROP_SCALE), content.central_crop(DEEP_CROP_SCALE)),
+        (Framing.CORE, content.central_core(*CORE_SHAPE, (luma.width, luma.height))),
     ]
     return _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))

@@ -50,7 +50,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hashmatch.media.framing import DEEP_CROP_SCALE, INDEX_CROP_SCALES
+from hashmatch.media.framing import CORE_SHAPE, DEEP_CROP_SCALE, INDEX_CROP_SCALES
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, LabelledHash, Region, framing_label
 from hashmatch.signals.base import Orientation
@@ -59,16 +59,20 @@ from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
 
 __all__ = [
     "COARSE_CUTS",
+    "CORE_SCALES",
+    "CORE_STEP",
     "CUT_VIEW_COARSE_CUTS",
     "CUT_VIEW_CUTS",
     "DEEP_CUTS",
     "GRID_FRAMES",
+    "MAX_CORE_POSITIONS",
     "MAX_GRID_ROWS",
     "SEARCH_MOVES",
     "SEARCH_STEPS",
     "UNEVEN_CUTS",
     "UnevenCropSearch",
     "coarse_cut_views",
+    "core_rectangles",
     "cut_views",
 ]
 
@@ -87,12 +91,29 @@ COARSE_CUTS: tuple[float, ...] = (0.025, 0.075)
 # --part grid` (220 copies of TUNED photos cut by 0-20% on each side): 75.0% found with these cuts,
 # 73.2% with three cuts 0.005 either way, 89.1% with four (256 rectangles: 3x the lookups).
 DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
+# The core grid: where the stored central core (`hashmatch.media.framing.CORE_SHAPE`) lies in a copy
+# filled to another shape (a phone screen, a square, a cell). Such a copy kept the picture's short
+# side, so across that side the core is centred and `CORE_SHAPE` of it; along the other it lies
+# anywhere. Rectangles of that size (and `CORE_SCALES` of it: the copy lost a little of the short
+# side too) every `CORE_STEP` of the copy's side along it, at most `MAX_CORE_POSITIONS` a size, for
+# the copy's height and for its width taken as the kept side: ~50 rectangles for a phone-shaped
+# copy, at most 100. Set with `benchmarks/study_core.py` (TUNED photos only, 88 copies filled to
+# another shape): 54 found with these (59 rectangles at the mean); a step of 0.03, 56 (74); a
+# step of 0.05, 50 (47); sizes 1, 0.9 and 0.8, 51 (90).
+CORE_STEP = 0.04
+CORE_SCALES: tuple[float, ...] = (1.0, 0.92)
+MAX_CORE_POSITIONS = 25
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
 GRID_FRAMES = 2
 # The most rows a search has: the fine grid, the coarse grid mirrored, the coarse grids inside the
-# frames as they are and mirrored, and the deep grid. The lookup API refuses questions with more keys than it takes
-# (`hashmatch.aws.api.MAX_GRID` is this number).
-MAX_GRID_ROWS = len(UNEVEN_CUTS) ** 4 + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES) + len(DEEP_CUTS) ** 4
+# frames as they are and mirrored, the deep grid and the core grid. The lookup API refuses
+# questions with more keys than it takes (`hashmatch.aws.api.MAX_GRID` is this number).
+MAX_GRID_ROWS = (
+    len(UNEVEN_CUTS) ** 4
+    + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES)
+    + len(DEEP_CUTS) ** 4
+    + 2 * len(CORE_SCALES) * MAX_CORE_POSITIONS
+)
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
 # fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
 SEARCH_STEPS: tuple[float, ...] = (0.008, 0.004, 0.002)
@@ -234,7 +255,37 @@ def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Or
         rows += luma.grid(across, down, (Orientation.ORIGINAL, Orientation.FLIP_X))
     deep = _uneven_crop_spans(DEEP_CUTS, DEEP_CROP_SCALE)
     rows += luma.grid(deep, deep, (Orientation.ORIGINAL,))
+    for across, down in core_rectangles(luma.width, luma.height):
+        rows += luma.grid(across, down, (Orientation.ORIGINAL,))
     return rows
+
+
+def core_rectangles(
+    width: int,
+    height: int,
+    shape: tuple[float, float] = CORE_SHAPE,
+    step: float = CORE_STEP,
+    scales: Sequence[float] = CORE_SCALES,
+) -> list[tuple[list[tuple[float, float]], list[tuple[float, float]]]]:
+    """Where a shared picture's central core (`shape`) may lie in a copy `width` x `height` pixels
+    that kept the picture's short side (the copy's height, then its width): per size (`scales`),
+    the spans across and down (one of them every `step` along the copy, the other centred), as
+    shares of the copy's sides."""
+    found = []
+    for kept, slides_across in ((height, True), (width, False)):
+        for scale in scales:
+            across, down = shape[0] * kept * scale / width, shape[1] * kept * scale / height
+            if across > 1.0 or down > 1.0:
+                continue
+            length = across if slides_across else down
+            positions = min(MAX_CORE_POSITIONS, int((1.0 - length) / step) + 1)
+            centres = np.linspace(length / 2, 1.0 - length / 2, positions).tolist()
+            sliding = [(centre - length / 2, centre + length / 2) for centre in centres]
+            if slides_across:
+                found.append((sliding, [(0.5 - down / 2, 0.5 + down / 2)]))
+            else:
+                found.append(([(0.5 - across / 2, 0.5 + across / 2)], sliding))
+    return found
 
 
 def _within(start: float, end: float, spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:

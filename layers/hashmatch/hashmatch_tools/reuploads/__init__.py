@@ -28,8 +28,9 @@ so they are TUNED.
   85-95%, stretch 0.85-1.15, mirror + uneven crop + caption; slanted: turned 2-12 degrees on a
   grown canvas over a backdrop, laid at a slant (corners moved up to 8%, turned up to 6 degrees) on a
   backdrop (one colour or other footage; not drawn by the compositions); reframed: cover-cropped to
-  a square, 4:5 or 16:9 at any offset, keeping at least 60% of the cut side (not drawn by the
-  compositions either). HELD-OUT: phone photo of a screen
+  a square, 4:5 or 16:9 at any offset, keeping at least 60% of the cut side; filled to a phone
+  screen (9:16 to 9:20; a portrait picture to 16:9), the window within 10% of the slack from the
+  centre (neither drawn by the compositions). HELD-OUT: phone photo of a screen
   (keystone 3-10%), turned 3-8 degrees without a cut, turned 4-7 + cut, uneven crop 10-20%,
   stretch beyond 0.85-1.15 + mirror.
 - colour and quality. TUNED: JPEG q25-70, contrast, gamma, saturation/grey, noise, blur, resize
@@ -99,6 +100,7 @@ CATEGORIES: dict[str, dict[str, dict[str, Edit]]] = {
         # Not drawn by the compositions either.
         "reframed": {
             "reframed: cover-crop to 1:1, 4:5 or 16:9": g.reframed,
+            "reframed: filled to a phone screen": g.filled_screen,
         },
         "quality": {
             "quality: JPEG q25-70": q.jpeg,

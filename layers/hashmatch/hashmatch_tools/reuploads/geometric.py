@@ -142,6 +142,29 @@ def reframed(image: Image.Image, rng: random.Random) -> Image.Image:
     return image.resize((1080, max(8, round(image.height * scale))), Image.Resampling.LANCZOS)
 
 
+# Phone screens a story or a reel fills (width / height): 9:16, 9:18, 9:19.5, 9:20; and the wide
+# frame a portrait picture fills (16:9).
+SCREEN_ASPECTS: tuple[float, ...] = (9 / 16, 9 / 18, 9 / 19.5, 9 / 20)
+WIDE_ASPECT = 16 / 9
+
+
+def filled_screen(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Filled to a phone screen (a story or a reel: 9:16 to 9:20) or, for a portrait picture, to a
+    16:9 frame: cover-cropped, the window within 10% of the slack from the centre (apps centre it,
+    the poster may nudge it), then scaled to 1080 pixels wide."""
+    w, h = image.size
+    aspect = WIDE_ASPECT if h > w * 1.1 else rng.choice(SCREEN_ASPECTS)
+    shift = 0.5 + rng.uniform(-0.1, 0.1)
+    if aspect * h < w:  # narrower than the picture: cut across
+        kept = aspect * h / w
+        image = _crop_shares(image, (1.0 - kept) * shift, 0.0, (1.0 - kept) * (1.0 - shift), 0.0)
+    else:
+        kept = w / (aspect * h)
+        image = _crop_shares(image, 0.0, (1.0 - kept) * shift, 0.0, (1.0 - kept) * (1.0 - shift))
+    scale = 1080 / image.width
+    return image.resize((1080, max(8, round(image.height * scale))), Image.Resampling.LANCZOS)
+
+
 # ---------------------------------------------------------------- HELD-OUT
 
 
