@@ -31,7 +31,7 @@ from PIL import Image
 
 from hashmatch.media.framing import CORE_SHAPE, _inside_own_bars
 from hashmatch.media.luma import AnalysisLuma
-from hashmatch.media.uneven import CORE_SCALES, CORE_STEP, UnevenCropSearch, core_rectangles
+from hashmatch.media.uneven import CORE_ALONG_LONG_SIDE, CORE_SCALES, CORE_STEP, UnevenCropSearch, core_rectangles
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools import oracles
@@ -48,22 +48,25 @@ class Design:
     shape: tuple[float, float]
     step: float
     scales: tuple[float, ...]
+    long_side_only: bool = CORE_ALONG_LONG_SIDE
 
     def __str__(self) -> str:
         scales = ", ".join(f"{s:g}" for s in self.scales)
-        return f"{self.shape[0]:g} x {self.shape[1]:g} | {self.step:g} | {scales}"
+        along = "long side" if self.long_side_only else "both"
+        return f"{self.shape[0]:g} x {self.shape[1]:g} | {self.step:g} | {scales} | {along}"
 
 
 DESIGNS = (
-    Design(CORE_SHAPE, CORE_STEP, CORE_SCALES),
-    Design(CORE_SHAPE, 0.03, CORE_SCALES),
-    Design(CORE_SHAPE, 0.05, CORE_SCALES),
-    Design(CORE_SHAPE, CORE_STEP, (1.0, 0.9, 0.8)),
-    Design((0.25, 0.45), CORE_STEP, CORE_SCALES),
-    Design((0.3, 0.4), CORE_STEP, CORE_SCALES),
-    Design((0.36, 0.45), CORE_STEP, CORE_SCALES),
-    Design((0.4, 0.5), CORE_STEP, CORE_SCALES),
-    Design((0.45, 0.45), CORE_STEP, CORE_SCALES),
+    Design(CORE_SHAPE, CORE_STEP, CORE_SCALES, True),
+    Design(CORE_SHAPE, 0.04, CORE_SCALES, False),
+    Design(CORE_SHAPE, 0.04, CORE_SCALES, True),
+    Design(CORE_SHAPE, 0.05, CORE_SCALES, True),
+    Design(CORE_SHAPE, CORE_STEP, (1.0, 0.94, 0.88), True),
+    Design((0.25, 0.45), CORE_STEP, CORE_SCALES, True),
+    Design((0.3, 0.4), CORE_STEP, CORE_SCALES, True),
+    Design((0.36, 0.45), CORE_STEP, CORE_SCALES, True),
+    Design((0.4, 0.5), CORE_STEP, CORE_SCALES, True),
+    Design((0.45, 0.45), CORE_STEP, CORE_SCALES, True),
 )
 
 
@@ -78,7 +81,9 @@ def stored_core(image: Image.Image, shape: tuple[float, float]) -> str | None:
 def core_search(copy: Image.Image, design: Design) -> UnevenCropSearch | None:
     luma = AnalysisLuma(copy)
     rows = []
-    for across, down in core_rectangles(luma.width, luma.height, design.shape, design.step, design.scales):
+    for across, down in core_rectangles(
+        luma.width, luma.height, design.shape, design.step, design.scales, long_side_only=design.long_side_only
+    ):
         rows += luma.grid(across, down)
     return UnevenCropSearch(luma, rows) if rows else None
 
@@ -99,7 +104,7 @@ def run(photos: Sequence[Photo], copies: int) -> None:
         + " | all "
         "| closest to another photo's core |"
     )
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|")
     for design in DESIGNS:
         cores = {photo.name: stored_core(photo.image, design.shape) for photo in photos}
         found = dict.fromkeys(FAMILIES, 0)

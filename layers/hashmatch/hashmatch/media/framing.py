@@ -95,9 +95,9 @@ DEEP_CROP_SCALE = 0.6
 # it. Every other stored framing is wider than that; the core lies inside (a 16:9 picture filled
 # to a 9:19.5 screen keeps 0.46 of its height across, the core 0.3 of it), and the uneven-crop
 # search finds it there (`hashmatch.media.uneven.CORE_STEP`). Set with `benchmarks/study_core.py`
-# (TUNED photos only, 88 copies filled to another shape): 54 found by the core alone with this
-# shape, 48 with 0.36 x 0.45, 49 with 0.4 x 0.5, 39 with 0.25 x 0.45; other photos' cores no
-# nearer than 74 bits.
+# (TUNED photos only, 88 copies filled to another shape): 52 found by the core alone with this
+# shape, 49 with 0.25 x 0.45, 0.3 x 0.4 or 0.4 x 0.5, 48 with 0.36 x 0.45, 46 with 0.45 x 0.45;
+# other photos' cores no nearer than 76 bits.
 CORE_SHAPE: tuple[float, float] = (0.3, 0.45)
 # A checked video's slanted frames are looked for in this many of its first sampled frames.
 LAYOUT_SAMPLES = 3

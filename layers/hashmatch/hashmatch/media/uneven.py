@@ -95,14 +95,19 @@ DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
 # filled to another shape (a phone screen, a square, a cell). Such a copy kept the picture's short
 # side, so across that side the core is centred and `CORE_SHAPE` of it; along the other it lies
 # anywhere. Rectangles of that size (and `CORE_SCALES` of it: the copy lost a little of the short
-# side too) every `CORE_STEP` of the copy's side along it, at most `MAX_CORE_POSITIONS` a size, for
-# the copy's height and for its width taken as the kept side: ~50 rectangles for a phone-shaped
-# copy, at most 100. Set with `benchmarks/study_core.py` (TUNED photos only, 88 copies filled to
-# another shape): 54 found with these (59 rectangles at the mean); a step of 0.03, 56 (74); a
-# step of 0.05, 50 (47); sizes 1, 0.9 and 0.8, 51 (90).
-CORE_STEP = 0.04
+# side too) every `CORE_STEP` of the copy's side along it, at most `MAX_CORE_POSITIONS` a size.
+# A copy filled to a shape more elongated than the picture's, or turned the other way (a landscape
+# picture filling a phone screen, a 3:2 one a 16:9 frame), kept the side across its own long side:
+# the rectangles slide along the long side only (`CORE_ALONG_LONG_SIDE`), both ways for a copy
+# nearly square (`SQUARE_ENOUGH`): ~30 rectangles, at most 100. Set with
+# `benchmarks/study_core.py` (TUNED photos only, 88 copies filled to another shape; rectangles at
+# the mean): 52 found with these (31); sliding both ways every 0.04, 54 (59), the long side only
+# every 0.04, 50 (24), every 0.05, 45 (19); three sizes (1, 0.94, 0.88) every 0.03, 54 (48).
+CORE_STEP = 0.03
 CORE_SCALES: tuple[float, ...] = (1.0, 0.92)
 MAX_CORE_POSITIONS = 25
+CORE_ALONG_LONG_SIDE = True
+SQUARE_ENOUGH = 1.1
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
 GRID_FRAMES = 2
 # The most rows a search has: the fine grid, the coarse grid mirrored, the coarse grids inside the
@@ -266,13 +271,19 @@ def core_rectangles(
     shape: tuple[float, float] = CORE_SHAPE,
     step: float = CORE_STEP,
     scales: Sequence[float] = CORE_SCALES,
+    *,
+    long_side_only: bool = CORE_ALONG_LONG_SIDE,
 ) -> list[tuple[list[tuple[float, float]], list[tuple[float, float]]]]:
     """Where a shared picture's central core (`shape`) may lie in a copy `width` x `height` pixels
     that kept the picture's short side (the copy's height, then its width): per size (`scales`),
     the spans across and down (one of them every `step` along the copy, the other centred), as
-    shares of the copy's sides."""
+    shares of the copy's sides. With `long_side_only`, sliding along the copy's long side only,
+    unless it is nearly square (`SQUARE_ENOUGH`)."""
+    sides = [(height, True), (width, False)]
+    if long_side_only and max(width, height) > SQUARE_ENOUGH * min(width, height):
+        sides = sides[:1] if height > width else sides[1:]
     found = []
-    for kept, slides_across in ((height, True), (width, False)):
+    for kept, slides_across in sides:
         for scale in scales:
             across, down = shape[0] * kept * scale / width, shape[1] * kept * scale / height
             if across > 1.0 or down > 1.0:
