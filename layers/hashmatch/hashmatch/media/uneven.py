@@ -21,7 +21,11 @@ as it is, 82.7%; as it is and mirrored (324 rows), 86.5%; these coarse grids, 86
 A copy cut by more than 10% on a side has lost part of the stored 80% crop too; the stored 60% crop
 (`hashmatch.media.framing.DEEP_CROP_SCALE`) still lies inside it while no side is cut by more
 than 20%. So a deep grid (`DEEP_CUTS`, 81 rectangles) is laid on the copy as it is where that crop
-would lie: 242 rows in all (`MAX_GRID_ROWS`), 1.5 x the key lookups of the grids above.
+would lie: 242 rows, 1.5 x the key lookups of the grids above. A copy filled to another shape (a
+phone screen, a square) keeps the picture's short side and as little as 30-45% of its long side:
+no stored crop lies inside it whole, but the stored central core does (`framing.CORE_SHAPE`), and
+the core grid (`core_rectangles`, ~20-30 rows) is laid where it would lie: at most
+`MAX_GRID_ROWS` (342) rows in all.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
 ``uneven_crop/flip_x``, its region still given in the copy's own coordinates.
