@@ -63,6 +63,7 @@ from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
 
 __all__ = [
     "COARSE_CUTS",
+    "CORE_ALONG_LONG_SIDE",
     "CORE_SCALES",
     "CORE_STEP",
     "CUT_VIEW_COARSE_CUTS",
@@ -73,6 +74,7 @@ __all__ = [
     "MAX_GRID_ROWS",
     "SEARCH_MOVES",
     "SEARCH_STEPS",
+    "SQUARE_ENOUGH",
     "UNEVEN_CUTS",
     "UnevenCropSearch",
     "coarse_cut_views",
