@@ -34,6 +34,7 @@ from hashmatch_tools.fakes import MemoryBank
 from hashmatch_tools.oracles import stored_pdq_hashes
 from hashmatch_tools.reuploads import drawing
 from hashmatch_tools.reuploads.geometric import (
+    PORTRAIT,
     REFRAME_ASPECTS,
     SCREEN_ASPECTS,
     WIDE_ASPECT,
@@ -425,18 +426,18 @@ def test_a_reframed_copy_is_a_cover_crop_to_a_shape_apps_ask_for(size: tuple[int
 
 @pytest.mark.parametrize("size", [(640, 480), (1600, 900), (480, 640), (500, 500)])
 def test_a_copy_filled_to_a_phone_screen_keeps_the_short_side_around_the_centre(size: tuple[int, int]) -> None:
-    """A landscape or square picture fills one of `SCREEN_ASPECTS`, a portrait one a 16:9 frame; the
-    window sits within 10% of the slack from the centre; the same for the same seed."""
+    """A landscape or square picture fills one of `SCREEN_ASPECTS`, a portrait one those or a 16:9
+    frame; the window sits within 10% of the slack from the centre; the same for the same seed."""
     image = synthetic_photo(size=size)
     for seed in range(6):
         copy = filled_screen(image, random.Random(seed))
         assert copy.width == 1080 and copy == filled_screen(image, random.Random(seed))
         aspect = copy.width / copy.height
-        portrait = size[1] > size[0] * 1.1
-        shapes = (WIDE_ASPECT,) if portrait else SCREEN_ASPECTS
+        portrait = size[1] > size[0] * PORTRAIT
+        shapes = (*SCREEN_ASPECTS, WIDE_ASPECT) if portrait else SCREEN_ASPECTS
         assert min(abs(aspect - shape) for shape in shapes) < 0.01
         # Where the window sits: the copy, scaled back, is the picture's own pixels at that offset.
-        if portrait:
+        if aspect > size[0] / size[1]:  # wider than the picture: the height was cut
             kept = round(size[0] / aspect)
             offsets = range(0, size[1] - kept + 1, max(1, (size[1] - kept) // 50))
             window = [image.crop((0, top, size[0], top + kept)) for top in offsets]

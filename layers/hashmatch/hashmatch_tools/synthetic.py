@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hashmatch.bank.model import MAX_STORED_FRAMINGS
 from hashmatch.index.bank_index import ITEM_ID_DTYPE, BankIndex, EntryTable, IndexState
 from hashmatch.index.hamming import HammingIndex
 from hashmatch.index.spec import SignalIndex
@@ -12,7 +13,7 @@ from hashmatch.signals.pdq import FRAMING_KEYS
 
 __all__ = ["FRAMINGS_PER_IMAGE", "HASHES_PER_IMAGE", "synthetic_bank_index"]
 
-FRAMINGS_PER_IMAGE = 6  # `hashmatch.media.framing.stored_framings` (a test holds them equal)
+FRAMINGS_PER_IMAGE = MAX_STORED_FRAMINGS  # `hashmatch.media.framing.stored_framings` (a test holds them equal)
 HASHES_PER_IMAGE = 2 + FRAMINGS_PER_IMAGE  # main PDQ, pHash, framings
 _POSITION = "2026-01-01T00:00:00.000000Z#synthetic#add#00000"
 

@@ -87,7 +87,7 @@ MAX_LOOKUP_BODY_BYTES = 4 * 1024 * 1024
 MAX_LOOKUP_ENTRIES = 100
 MAX_CONTENT_ID = 1024  # as in check lists (`hashmatch.edge.ingest`)
 MAX_GRID = MAX_GRID_ROWS  # the rectangles of one copy's uneven-crop search
-# Grids asked about in one request (~22 KB each at most, 1.1 MB for 50: inside
+# Grids asked about in one request (~30 KB each at most, 1.5 MB for 50: inside
 # `MAX_CANDIDATES_BODY_BYTES`): a member checking many files pays one request, and one refresh of
 # the index, for all of them.
 MAX_CANDIDATE_FILES = 50

@@ -15,6 +15,9 @@ ItemStatus = Literal["active", "withdrawn", "quarantined", "removed", "benign"]
 EntryKind = Literal["hash", "framing", "frame"]
 ENTRY_KINDS: tuple[EntryKind, ...] = ("hash", "framing", "frame")
 _LEGACY_ENTRY_KINDS: dict[str, EntryKind] = {"variant": "framing"}
+# The most framings a shared picture stores (`hashmatch.media.framing.stored_framings`: its
+# content, three central crops, its middle band and its core; a test holds them equal).
+MAX_STORED_FRAMINGS = 6
 
 
 def entry_kind(name: str) -> EntryKind:

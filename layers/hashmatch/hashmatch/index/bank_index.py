@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from hashmatch.bank.model import ENTRY_KINDS, IndexedEntry
+from hashmatch.bank.model import ENTRY_KINDS, MAX_STORED_FRAMINGS, IndexedEntry
 from hashmatch.index.hamming import counting_order
 from hashmatch.index.spec import DerivedIndex, IndexSpec, SignalIndex
 from hashmatch.service.ports import BankChange, BankReader
@@ -32,8 +32,8 @@ ENTRY_DELTA_LIMIT = 1 << 16
 ADD_BATCH_ROWS = 1 << 17
 ITEM_ID_DTYPE = np.dtype("S32")
 # `closest_by_derived_key` drops the entries of skipped items after its lookup; an item has at
-# most this many framings (`hashmatch.media.framing.stored_framings`) to drop.
-_SKIPPED_ENTRIES_PER_ITEM = 4
+# most this many framings to drop.
+_SKIPPED_ENTRIES_PER_ITEM = MAX_STORED_FRAMINGS
 
 
 @dataclass(frozen=True)

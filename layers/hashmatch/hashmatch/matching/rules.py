@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hashmatch.bank.model import IndexedEntry, SharedItem
+from hashmatch.bank.model import MAX_STORED_FRAMINGS, IndexedEntry, SharedItem
 from hashmatch.index.bank_index import BankIndex, NearHit
 from hashmatch.matching.policy import (
     FRAME_CORROBORATION_THRESHOLD,
@@ -61,8 +61,8 @@ __all__ = [
 
 
 _ORIENTATION_LABELS = frozenset(o.value for o in ORIENTATIONS)
-# An item has up to 4 stored framings whose keys may all be near: look at this many per search.
-_CANDIDATES_LOOKED_AT_PER_SEARCH = 4
+# An item's stored framings may all have near keys: look at this many per search.
+_CANDIDATES_LOOKED_AT_PER_SEARCH = MAX_STORED_FRAMINGS
 
 
 @dataclass(frozen=True)

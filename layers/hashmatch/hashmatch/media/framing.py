@@ -91,13 +91,13 @@ DEEP_CROP_SCALE = 0.6
 # The central core stored for a picture: a centred rectangle this wide and this high, as shares of
 # the content's short side. Apps fill another shape with a picture (a story or a reel fills a 9:16
 # to 9:20 phone screen, a feed a square or 4:5, a collage its cell): the copy keeps the picture's
-# short side and as little as 30-45% of its long side, around the centre unless the poster moved
+# short side and as little as 25-45% of its long side, around the centre unless the poster moved
 # it. Every other stored framing is wider than that; the core lies inside (a 16:9 picture filled
 # to a 9:19.5 screen keeps 0.46 of its height across, the core 0.3 of it), and the uneven-crop
-# search finds it there (`hashmatch.media.uneven.CORE_STEP`). Set with `benchmarks/study_core.py`
-# (TUNED photos only, 88 copies filled to another shape): 52 found by the core alone with this
-# shape, 49 with 0.25 x 0.45, 0.3 x 0.4 or 0.4 x 0.5, 48 with 0.36 x 0.45, 46 with 0.45 x 0.45;
-# other photos' cores no nearer than 76 bits.
+# search finds it there (`hashmatch.media.uneven.core_rectangles`). Set with
+# `benchmarks/study_core.py` (TUNED photos only, 88 copies filled to another shape): 49 found by
+# the core alone with this shape, 30 of the 44 filling a phone screen; 0.4 x 0.5, 50 and 27;
+# 0.36 x 0.45, 47; 0.25 x 0.45, 43; other photos' cores no nearer than 74 bits.
 CORE_SHAPE: tuple[float, float] = (0.3, 0.45)
 # A checked video's slanted frames are looked for in this many of its first sampled frames.
 LAYOUT_SAMPLES = 3
@@ -159,8 +159,9 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
 
     Six: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
     its central crops at `INDEX_CROP_SCALES` and at `DEEP_CROP_SCALE`, its middle band and its
-    central core (`CORE_SHAPE`); fewer where a hash's PDQ quality is below 50 or two framings hash
-    alike. `image` is upright (EXIF applied), any size or mode.
+    central core (`CORE_SHAPE`; none when that is under `MIN_SIDE` analysis pixels a side); fewer
+    where a hash's PDQ quality is below 50 or two framings hash alike. `image` is upright (EXIF
+    applied), any size or mode.
     """
     luma = AnalysisLuma(image)
     content = _inside_own_bars(luma.pixels)
@@ -169,8 +170,10 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
         *((Framing.central_crop(scale), content.central_crop(scale)) for scale in INDEX_CROP_SCALES),
         (Framing.MIDDLE_BAND, content.without_margins(OVERLAY_MARGIN)),
         (Framing.central_crop(DEEP_CROP_SCALE), content.central_crop(DEEP_CROP_SCALE)),
-        (Framing.CORE, content.central_core(*CORE_SHAPE, (luma.width, luma.height))),
     ]
+    core = content.central_core(CORE_SHAPE, (luma.width, luma.height))
+    if min((core.right - core.left) * luma.width, (core.bottom - core.top) * luma.height) >= MIN_SIDE:
+        regions.append((Framing.CORE, core))  # not from a handful of pixels (a thin strip's core)
     return _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))
         for crop, region in regions

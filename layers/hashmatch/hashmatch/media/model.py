@@ -163,11 +163,11 @@ class Region:
         margin_y = (self.bottom - self.top) * (1.0 - scale) / 2.0
         return Region(self.left + margin_x, self.top + margin_y, self.right - margin_x, self.bottom - margin_y)
 
-    def central_core(self, width: float, height: float, pixels: tuple[int, int]) -> Region:
-        """The centred rectangle `width` and `height` times this one's short side, measured in
-        the pixels of an image `pixels` (width, height) wide and high (where this one lies)."""
-        short = min((self.right - self.left) * pixels[0], (self.bottom - self.top) * pixels[1])
-        half_x, half_y = width * short / pixels[0] / 2.0, height * short / pixels[1] / 2.0
+    def central_core(self, shape: tuple[float, float], size: tuple[int, int]) -> Region:
+        """The centred rectangle `shape` (width, height) times this one's short side, measured in
+        the pixels of the image this one lies in, `size` (width, height) pixels."""
+        short = min((self.right - self.left) * size[0], (self.bottom - self.top) * size[1])
+        half_x, half_y = shape[0] * short / size[0] / 2.0, shape[1] * short / size[1] / 2.0
         centre_x, centre_y = (self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0
         return Region(centre_x - half_x, centre_y - half_y, centre_x + half_x, centre_y + half_y)
 

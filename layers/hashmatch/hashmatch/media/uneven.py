@@ -22,9 +22,9 @@ A copy cut by more than 10% on a side has lost part of the stored 80% crop too; 
 (`hashmatch.media.framing.DEEP_CROP_SCALE`) still lies inside it while no side is cut by more
 than 20%. So a deep grid (`DEEP_CUTS`, 81 rectangles) is laid on the copy as it is where that crop
 would lie: 242 rows, 1.5 x the key lookups of the grids above. A copy filled to another shape (a
-phone screen, a square) keeps the picture's short side and as little as 30-45% of its long side:
+phone screen, a square) keeps the picture's short side and as little as 25-45% of its long side:
 no stored crop lies inside it whole, but the stored central core does (`framing.CORE_SHAPE`), and
-the core grid (`core_rectangles`, ~20-30 rows) is laid where it would lie: at most
+the core grid (`core_rectangles`, ~35 rows at the mean) is laid where it would lie: at most
 `MAX_GRID_ROWS` (342) rows in all.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
@@ -50,6 +50,7 @@ than 92.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,7 +64,7 @@ from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
 
 __all__ = [
     "COARSE_CUTS",
-    "CORE_ALONG_LONG_SIDE",
+    "CORE_LONG_SIDE_KEPT",
     "CORE_SCALES",
     "CORE_STEP",
     "CUT_VIEW_COARSE_CUTS",
@@ -99,20 +100,20 @@ COARSE_CUTS: tuple[float, ...] = (0.025, 0.075)
 DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
 # The core grid: where the stored central core (`hashmatch.media.framing.CORE_SHAPE`) lies in a copy
 # filled to another shape (a phone screen, a square, a cell). Such a copy kept the picture's short
-# side, so across that side the core is centred and `CORE_SHAPE` of it; along the other it lies
-# anywhere. Rectangles of that size (and `CORE_SCALES` of it: the copy lost a little of the short
-# side too) every `CORE_STEP` of the copy's side along it, at most `MAX_CORE_POSITIONS` a size.
-# A copy filled to a shape more elongated than the picture's, or turned the other way (a landscape
-# picture filling a phone screen, a 3:2 one a 16:9 frame), kept the side across its own long side:
-# the rectangles slide along the long side only (`CORE_ALONG_LONG_SIDE`), both ways for a copy
-# nearly square (`SQUARE_ENOUGH`): ~30 rectangles, at most 100. Set with
-# `benchmarks/study_core.py` (TUNED photos only, 88 copies filled to another shape; rectangles at
-# the mean): 52 found with these (31); sliding both ways every 0.04, 54 (59), the long side only
-# every 0.04, 50 (24), every 0.05, 45 (19); three sizes (1, 0.94, 0.88) every 0.03, 54 (48).
+# side, so across that side the core is centred and `CORE_SHAPE` of it; along the side the fill cut
+# it lies anywhere. Rectangles of that size (and `CORE_SCALES` of it: the copy lost a little of the
+# kept side too) at most `CORE_STEP` apart along the cut side, the middle one centred (apps centre
+# the window unless the poster moves it), at most `MAX_CORE_POSITIONS` a size. A copy filled to a
+# shape turned the other way or more elongated than the picture's (a landscape picture filling a
+# phone screen, a 3:2 one a 16:9 frame) kept the side along its own long side and cut its short
+# side: with `CORE_LONG_SIDE_KEPT` only that is tried, both ways for a copy within `SQUARE_ENOUGH`
+# of square (a square copy of a landscape picture kept its height, of a portrait its width): ~35
+# rectangles at the mean, at most 100. Set with `benchmarks/study_core.py` (TUNED photos only, copies filled
+# to another shape): see its table in the README ("Pictures filled to another shape").
 CORE_STEP = 0.03
 CORE_SCALES: tuple[float, ...] = (1.0, 0.92)
 MAX_CORE_POSITIONS = 25
-CORE_ALONG_LONG_SIDE = True
+CORE_LONG_SIDE_KEPT = True
 SQUARE_ENOUGH = 1.1
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
 GRID_FRAMES = 2
@@ -278,15 +279,16 @@ def core_rectangles(
     step: float = CORE_STEP,
     scales: Sequence[float] = CORE_SCALES,
     *,
-    long_side_only: bool = CORE_ALONG_LONG_SIDE,
+    long_side_kept: bool = CORE_LONG_SIDE_KEPT,
 ) -> list[tuple[list[tuple[float, float]], list[tuple[float, float]]]]:
     """Where a shared picture's central core (`shape`) may lie in a copy `width` x `height` pixels
-    that kept the picture's short side (the copy's height, then its width): per size (`scales`),
-    the spans across and down (one of them every `step` along the copy, the other centred), as
-    shares of the copy's sides. With `long_side_only`, sliding along the copy's long side only,
-    unless it is nearly square (`SQUARE_ENOUGH`)."""
+    that kept the picture's short side (the copy's height, sliding across; then its width, sliding
+    down): per size (`scales`), the spans across and down (one of them at most `step` apart along
+    the copy, the middle one centred; the other centred), as shares of the copy's sides. With
+    `long_side_kept`, only the copy's long side is taken as kept, unless the copy is within
+    `SQUARE_ENOUGH` of square."""
     sides = [(height, True), (width, False)]
-    if long_side_only and max(width, height) > SQUARE_ENOUGH * min(width, height):
+    if long_side_kept and max(width, height) > SQUARE_ENOUGH * min(width, height):
         sides = sides[:1] if height > width else sides[1:]
     found = []
     for kept, slides_across in sides:
@@ -295,7 +297,8 @@ def core_rectangles(
             if across > 1.0 or down > 1.0:
                 continue
             length = across if slides_across else down
-            positions = min(MAX_CORE_POSITIONS, int((1.0 - length) / step) + 1)
+            # An odd count, so one rectangle is centred, and none further apart than `step`.
+            positions = min(MAX_CORE_POSITIONS, 2 * math.ceil((1.0 - length) / 2.0 / step) + 1)
             centres = np.linspace(length / 2, 1.0 - length / 2, positions).tolist()
             sliding = [(centre - length / 2, centre + length / 2) for centre in centres]
             if slides_across:

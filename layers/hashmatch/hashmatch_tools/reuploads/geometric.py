@@ -143,17 +143,18 @@ def reframed(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 # Phone screens a story or a reel fills (width / height): 9:16, 9:18, 9:19.5, 9:20; and the wide
-# frame a portrait picture fills (16:9).
+# frame a portrait picture may fill too (16:9). A picture this much taller than wide is a portrait.
 SCREEN_ASPECTS: tuple[float, ...] = (9 / 16, 9 / 18, 9 / 19.5, 9 / 20)
 WIDE_ASPECT = 16 / 9
+PORTRAIT = 1.1
 
 
 def filled_screen(image: Image.Image, rng: random.Random) -> Image.Image:
     """Filled to a phone screen (a story or a reel: 9:16 to 9:20) or, for a portrait picture, to a
-    16:9 frame: cover-cropped, the window within 10% of the slack from the centre (apps centre it,
-    the poster may nudge it), then scaled to 1080 pixels wide."""
+    phone screen or a 16:9 frame: cover-cropped, the window within 10% of the slack from the centre
+    (apps centre it, the poster may nudge it), then scaled to 1080 pixels wide."""
     w, h = image.size
-    aspect = WIDE_ASPECT if h > w * 1.1 else rng.choice(SCREEN_ASPECTS)
+    aspect = rng.choice((*SCREEN_ASPECTS, WIDE_ASPECT) if h > w * PORTRAIT else SCREEN_ASPECTS)
     shift = 0.5 + rng.uniform(-0.1, 0.1)
     if aspect * h < w:  # narrower than the picture: cut across
         kept = aspect * h / w
