@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -21,8 +22,19 @@ TIMEOUT_SECONDS = 30.0
 FILES_PER_REQUEST = 50
 
 
+# An API refuses a grid with more rectangles than it takes with 413 and this message (an API from
+# before the core grid takes 242). A grid's newest rows come last (`hashmatch.media.uneven._grid`),
+# so asking again with each grid's first rows asks what that API was built for.
+_GRID_LIMIT = re.compile(r"at most (\d+) grid rectangles")
+
+
 class LookupApiError(RuntimeError):
-    """The API answered with an error, or not at all; the message says which."""
+    """The API answered with an error, or not at all; the message says which, `status` the HTTP
+    status when there was an answer."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class LookupApiClient:
@@ -35,12 +47,21 @@ class LookupApiClient:
         self._region = region or self._session.region_name or "us-east-1"
 
     def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
-        """One request per `FILES_PER_REQUEST` grids (``{"files": [...]}``), answered grid for grid."""
+        """One request per `FILES_PER_REQUEST` grids (``{"files": [...]}``), answered grid for grid.
+        An API that takes fewer rectangles a grid than these hold (one deployed before the edge was
+        upgraded) is asked again with each grid's first rows, as many as it says it takes."""
         found: list[list[Candidate]] = []
         for start in range(0, len(grids), FILES_PER_REQUEST):
             chunk = grids[start : start + FILES_PER_REQUEST]
-            body = {"files": [{"keys": list(keys), "hashes": list(hashes)} for keys, hashes in chunk]}
-            answer = self.post("/v1/candidates", body).get("files")
+            try:
+                answer = self.post("/v1/candidates", _candidates_body(chunk)).get("files")
+            except LookupApiError as refused:
+                taken = _GRID_LIMIT.search(str(refused)) if refused.status == 413 else None
+                if taken is None:
+                    raise
+                rows = int(taken.group(1))
+                shorter = [(keys[:rows], hashes[:rows]) for keys, hashes in chunk]
+                answer = self.post("/v1/candidates", _candidates_body(shorter)).get("files")
             if not isinstance(answer, list) or len(answer) != len(chunk):
                 raise LookupApiError(f"/v1/candidates: {len(chunk)} files asked about, no answer for each")
             found += [[Candidate(int(c["row"]), str(c["stored"])) for c in one.get("candidates", [])] for one in answer]
@@ -85,7 +106,7 @@ class LookupApiClient:
     def _answer(self, path: str, status: int, body: bytes) -> dict[str, Any]:
         if status >= 400:
             detail = body[:500].decode(errors="replace")
-            raise LookupApiError(f"{path}: HTTP {status}: {detail}")
+            raise LookupApiError(f"{path}: HTTP {status}: {detail}", status)
         try:
             answer = json.loads(body)
         except json.JSONDecodeError as error:
@@ -93,3 +114,7 @@ class LookupApiClient:
         if not isinstance(answer, dict):
             raise LookupApiError(f"{path}: no usable answer from {self._base_url}: not a JSON object")
         return answer
+
+
+def _candidates_body(grids: Sequence[Grid]) -> dict[str, Any]:
+    return {"files": [{"keys": list(keys), "hashes": list(hashes)} for keys, hashes in grids]}
