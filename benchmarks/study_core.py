@@ -31,7 +31,7 @@ from PIL import Image
 
 from hashmatch.media.framing import CORE_SHAPE, _inside_own_bars
 from hashmatch.media.luma import AnalysisLuma
-from hashmatch.media.uneven import CORE_LONG_SIDE_KEPT, CORE_SCALES, CORE_STEP, UnevenCropSearch, core_rectangles
+from hashmatch.media.uneven import CORE_SCALES, CORE_STEP, UnevenCropSearch, core_rectangles
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools import oracles
@@ -48,7 +48,7 @@ class Design:
     shape: tuple[float, float]
     step: float
     scales: tuple[float, ...]
-    long_side_kept: bool = CORE_LONG_SIDE_KEPT
+    long_side_kept: bool = True  # as `core_rectangles` lays it
 
     def __str__(self) -> str:
         scales = ", ".join(f"{s:g}" for s in self.scales)

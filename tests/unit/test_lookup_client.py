@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from hashmatch.aws import api as lookup_api
 from hashmatch.aws.lookup import LookupApiClient, LookupApiError
 from hashmatch.media.uneven import MAX_GRID_ROWS
 
@@ -16,9 +17,20 @@ pytestmark = pytest.mark.unit
 OLDER_LIMIT = 242  # the rows a grid held before the core grid
 
 
+def refusal(limit: int, rows: int) -> str:
+    """What the lookup API says of a grid of `rows` rectangles when it takes `limit`: its own words."""
+    grid = {"keys": ["0" * 16] * rows, "hashes": ["0" * 64] * rows}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lookup_api, "MAX_GRID", limit)
+        with pytest.raises(lookup_api.BadRequest) as refused:
+            lookup_api._grid(grid)
+    assert refused.value.status == 413
+    return str(refused.value)
+
+
 class OlderApi:
-    """``POST /v1/candidates`` as an API taking `limit` rows a grid answers it: 413 naming its limit
-    for a longer grid, else one candidate per grid, from its last row."""
+    """``POST /v1/candidates`` as an API taking `limit` rows a grid answers it: 413 in the API's
+    words for a longer grid, else one candidate per grid, from its last row."""
 
     def __init__(self, limit: int = OLDER_LIMIT) -> None:
         self.limit = limit
@@ -30,7 +42,7 @@ class OlderApi:
         self.asked.append([len(grid["keys"]) for grid in files])
         for number, grid in enumerate(files):
             if len(grid["keys"]) > self.limit:
-                message = f"files[{number}]: at most {self.limit} grid rectangles"
+                message = f"files[{number}]: {refusal(self.limit, len(grid['keys']))}"
                 return 413, json.dumps({"error": {"code": "too_large", "message": message}}).encode()
         answer = {"files": [{"candidates": [{"row": len(g["keys"]) - 1, "stored": g["hashes"][-1]}]} for g in files]}
         return 200, json.dumps(answer).encode()

@@ -79,6 +79,22 @@ def uneven_crop_distance(copy: Image.Image, original: Image.Image, *, any_start:
     )
 
 
+def searched_distances(copy: Image.Image, original: Image.Image) -> dict[str, int]:
+    """Per framing stored for `original` (by label), the closest the uneven-crop search of `copy`
+    comes to it, started as the matcher starts it."""
+    search = checked(copy).uneven_crops
+    assert search is not None
+    return {f.label: oracles.uneven_crop_distance(search, f.value) for f in stored_framings(original)}
+
+
+def found_only_through(copy: Image.Image, original: Image.Image, label: str) -> None:
+    """The search finds `copy` through `original`'s stored framing `label`, and through no other."""
+    distances = searched_distances(copy, original)
+    assert label in distances, f"{label} is not stored for this picture: pick another"
+    assert distances.pop(label) <= PDQ_MATCH_THRESHOLD
+    assert min(distances.values()) > PDQ_MATCH_THRESHOLD, distances
+
+
 def cut(image: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
     w, h = image.size
     return image.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
@@ -335,12 +351,7 @@ def test_a_copy_cut_deeper_matches_by_the_stored_deep_crop(cuts: tuple[float, ..
     original = synthetic_photo(seed=13)
     copy = cut(original, *cuts)
     assert not matches(copy, original)
-    search = checked(copy).uneven_crops
-    assert search is not None
-    deep = {f.label: f.value for f in stored_framings(original)}[f"content+central_crop_{round(DEEP_CROP_SCALE * 100)}"]
-    assert oracles.uneven_crop_distance(search, deep) <= PDQ_MATCH_THRESHOLD
-    others = [f.value for f in stored_framings(original) if f.value != deep]
-    assert min(oracles.uneven_crop_distance(search, stored) for stored in others) > PDQ_MATCH_THRESHOLD
+    found_only_through(copy, original, f"content+central_crop_{round(DEEP_CROP_SCALE * 100)}")
 
 
 def filled(image: Image.Image, aspect: float, shift: float) -> Image.Image:
@@ -377,13 +388,7 @@ def test_a_copy_filled_to_another_shape_matches_by_the_stored_core(
     original = scene(seed, size)
     copy = filled(original, aspect, shift)
     assert not matches(copy, original)
-    search = checked(copy).uneven_crops
-    assert search is not None
-    stored = {f.label: f.value for f in stored_framings(original)}
-    assert "content+core" in stored, "this picture's core is flat: pick another seed"
-    core = stored.pop("content+core")
-    assert oracles.uneven_crop_distance(search, core) <= PDQ_MATCH_THRESHOLD
-    assert min(oracles.uneven_crop_distance(search, value) for value in stored.values()) > PDQ_MATCH_THRESHOLD
+    found_only_through(copy, original, "content+core")
 
 
 def test_reference_photos_filled_to_a_phone_screen_match() -> None:

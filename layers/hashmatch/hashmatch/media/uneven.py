@@ -64,7 +64,6 @@ from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
 
 __all__ = [
     "COARSE_CUTS",
-    "CORE_LONG_SIDE_KEPT",
     "CORE_SCALES",
     "CORE_STEP",
     "CUT_VIEW_COARSE_CUTS",
@@ -106,14 +105,13 @@ DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
 # the window unless the poster moves it), at most `MAX_CORE_POSITIONS` a size. A copy filled to a
 # shape turned the other way or more elongated than the picture's (a landscape picture filling a
 # phone screen, a 3:2 one a 16:9 frame) kept the side along its own long side and cut its short
-# side: with `CORE_LONG_SIDE_KEPT` only that is tried, both ways for a copy within `SQUARE_ENOUGH`
+# side: only that is tried (`core_rectangles`' `long_side_kept`), both ways for a copy within `SQUARE_ENOUGH`
 # of square (a square copy of a landscape picture kept its height, of a portrait its width): ~35
 # rectangles at the mean, at most 100. Set with `benchmarks/study_core.py` (TUNED photos only, copies filled
 # to another shape): see its table in the README ("Pictures filled to another shape").
 CORE_STEP = 0.03
 CORE_SCALES: tuple[float, ...] = (1.0, 0.92)
 MAX_CORE_POSITIONS = 25
-CORE_LONG_SIDE_KEPT = True
 SQUARE_ENOUGH = 1.1
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
 GRID_FRAMES = 2
@@ -279,7 +277,7 @@ def core_rectangles(
     step: float = CORE_STEP,
     scales: Sequence[float] = CORE_SCALES,
     *,
-    long_side_kept: bool = CORE_LONG_SIDE_KEPT,
+    long_side_kept: bool = True,
 ) -> list[tuple[list[tuple[float, float]], list[tuple[float, float]]]]:
     """Where a shared picture's central core (`shape`) may lie in a copy `width` x `height` pixels
     that kept the picture's short side (the copy's height, sliding across; then its width, sliding
