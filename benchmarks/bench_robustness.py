@@ -57,12 +57,12 @@ from hashmatch.bank.model import SharedItem
 from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
-from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD
+from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, HALF_MATCH_THRESHOLD
 from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.codec import hashes_to_json
 from hashmatch.media.hashing import hash_file
-from hashmatch.media.model import MediaHashes
+from hashmatch.media.model import MediaHashes, is_half
 from hashmatch.service.notifications import EventType, Notification, ObjectRef
 from hashmatch.service.ports import FetchedObject
 from hashmatch.signals.bits import popcount_rows
@@ -219,14 +219,20 @@ class Coalition:
 # ---------------------------------------------------------------- anchors and distances
 
 
-def queried_pdq(hashes: MediaHashes) -> list[str]:
+def queried_pdq(hashes: MediaHashes, halves: bool | None = None) -> list[str]:
     """Every PDQ hash the Matcher queries for a checked image: the main one and its 7 rotations/flips
-    (when of usable quality), and its framings."""
-    return [q.value for q in picture_queries(hashes, "pdq")]
+    (when of usable quality), and its framings; only its halves when `halves` is True, all but
+    them when False."""
+    return [q.value for q in picture_queries(hashes, "pdq") if halves is None or is_half(q.label) == halves]
 
 
-def stored_pdq(item: SharedItem) -> list[str]:
-    return [entry.value for entry in item.near_entries if entry.signal == "pdq"]
+def stored_pdq(item: SharedItem, halves: bool | None = None) -> list[str]:
+    """Every PDQ hash stored for `item`; only its halves when `halves` is True, all but them when False."""
+    return [
+        entry.value
+        for entry in item.near_entries
+        if entry.signal == "pdq" and (halves is None or (entry.kind == "half") == halves)
+    ]
 
 
 def stored_framings(item: SharedItem) -> list[str]:
@@ -352,8 +358,10 @@ class Tally:
     false_dhash: int = 0
     false_on_lookalikes: int = 0
     closest_other: int = 256
+    closest_half: int = 256
     closest_searched: int = 256
     closest_pair: str = ""
+    half_pair: str = ""
     searched_pair: str = ""
     distances: list[int] = field(default_factory=list)
     phash_distances: list[int] = field(default_factory=list)
@@ -364,6 +372,8 @@ class Tally:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.closest_other < self.closest_other:
             self.closest_other, self.closest_pair = other.closest_other, other.closest_pair
+        if other.closest_half < self.closest_half:
+            self.closest_half, self.half_pair = other.closest_half, other.half_pair
         if other.closest_searched < self.closest_searched:
             self.closest_searched, self.searched_pair = other.closest_searched, other.searched_pair
         self.distances += other.distances
@@ -456,7 +466,7 @@ def judge(
     else:
         tally.lookalike_copies += 1
         tally.false_on_lookalikes += sum(other.item.item_id in matched for other in others)
-    queried = queried_pdq(copy)
+    whole, halves = queried_pdq(copy, halves=False), queried_pdq(copy, halves=True)
     for other in others:
         wrong = anchors(copy, copy_dhash, other)
         tally.false_hashmatch += other.item.item_id in matched
@@ -465,9 +475,13 @@ def judge(
         tally.false_dihedral += wrong.dihedral
         tally.false_phash += wrong.phash
         tally.false_dhash += wrong.dhash
-        closest = _min_distance(queried, stored_pdq(other.item))
+        closest = _min_distance(whole, stored_pdq(other.item, halves=False))
         if closest < tally.closest_other:
             tally.closest_other, tally.closest_pair = closest, f"{what} vs {other.photo.name}"
+        # Pairs with a half on either side match only within HALF_MATCH_THRESHOLD: kept apart.
+        closest = min(_min_distance(halves, stored_pdq(other.item)), _min_distance(whole, stored_pdq(other.item, True)))
+        if closest < tally.closest_half:
+            tally.closest_half, tally.half_pair = closest, f"{what} vs {other.photo.name}"
     searched, k = closest_search(copy, [other.item for other in others])
     if searched < tally.closest_searched:
         tally.closest_searched, tally.searched_pair = searched, f"{what} vs {others[k].photo.name}"
@@ -516,9 +530,10 @@ def print_summary(totals: dict[str, Tally], sets: dict[str, EditSet], dhash: boo
     print(
         "| set | copies (+ look-alikes') | **hashmatch** | by hash | plain PDQ <= 31 | PDQ + 8 dihedral <= 31 "
         f"| pHash <= {PHASH_ANCHOR_THRESHOLD} | dHash <= {DHASH_ANCHOR_THRESHOLD} "
-        "| false matches on look-alikes' copies | closest other photo (PDQ bits) | closest, uneven-crop search |"
+        "| false matches on look-alikes' copies | closest other photo (PDQ bits) "
+        f"| closest, halves (match <= {HALF_MATCH_THRESHOLD}) | closest, uneven-crop search |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key, t in totals.items():
         print(
             f"| {sets[key].name} | {t.copies} (+{t.lookalike_copies}) "
@@ -527,11 +542,13 @@ def print_summary(totals: dict[str, Tally], sets: dict[str, EditSet], dhash: boo
             f"| {_pct(t.plain, t.copies)} ({t.false_plain} FP) | {_pct(t.dihedral, t.copies)} ({t.false_dihedral} FP) "
             f"| {_pct(t.phash, t.copies)} ({t.false_phash} FP) "
             f"| {f'{_pct(t.dhash, t.copies)} ({t.false_dhash} FP)' if dhash else '-'} "
-            f"| {t.false_on_lookalikes} | {t.closest_other} | {t.closest_searched} |"
+            f"| {t.false_on_lookalikes} | {t.closest_other} | {t.closest_half} | {t.closest_searched} |"
         )
     for key, t in totals.items():
         if t.closest_pair:
             print(f"- closest in {sets[key].name}: {t.closest_other} bits, {t.closest_pair}")
+        if t.half_pair:
+            print(f"- closest with a half in {sets[key].name}: {t.closest_half} bits, {t.half_pair}")
         if t.searched_pair:
             print(
                 f"- closest by the uneven-crop search in {sets[key].name}: {t.closest_searched} bits, {t.searched_pair}"
@@ -565,7 +582,8 @@ def print_headline(totals: dict[str, Tally], sets: dict[str, EditSet], seed: int
         f"\nFalse matches on distinct images (every copy, {every.lookalike_copies} of them of never-shared "
         f"look-alikes, against every other shared photo): hashmatch {every.false_hashmatch} as media, "
         f"{every.false_by_hash} by hash; PDQ + 8 dihedral {every.false_dihedral}; plain PDQ {every.false_plain}; "
-        f"closest PDQ distance to a different photo {every.closest_other} bits (threshold {PDQ_MATCH_THRESHOLD})"
+        f"closest PDQ distance to a different photo {every.closest_other} bits (threshold {PDQ_MATCH_THRESHOLD}), "
+        f"with a half on either side {every.closest_half} bits (threshold {HALF_MATCH_THRESHOLD})"
     )
 
 
@@ -774,10 +792,15 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(document, indent=1))
         if not args.edit and not args.quick:
             stored = [sum(e.kind == "framing" for e in s.item.near_entries) for s in shared]
-            queried = [len(h.framing_hashes()) for k, h in coalition.hashed.items() if k.startswith("check_")]
+            stored_halves = [sum(e.kind == "half" for e in s.item.near_entries) for s in shared]
+            checked = [h for k, h in coalition.hashed.items() if k.startswith("check_")]
+            queried = [len(h.framing_hashes()) for h in checked]
+            halves = [sum(is_half(q.label) for q in h.framing_hashes()) for h in checked]
             print(
-                f"\nStored per image: 1 main + {statistics.mean(stored):.2f} framings (max {max(stored)}); "
-                f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)})"
+                f"\nStored per image: 1 main + {statistics.mean(stored):.2f} framings (max {max(stored)}) "
+                f"+ {statistics.mean(stored_halves):.2f} halves; "
+                f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)}), "
+                f"{statistics.mean(halves):.1f} of them halves (max {max(halves)})"
             )
             print("\nCost on one core:")
             cost(coalition, shared)
@@ -790,8 +813,10 @@ def _totals(t: Tally) -> dict[str, object]:
     return {
         **{name: getattr(t, name) for name in (*_COUNTS, *_FALSE, "lookalike_copies", "false_on_lookalikes")},
         "closest_other": t.closest_other,
+        "closest_half": t.closest_half,
         "closest_searched": t.closest_searched,
         "closest_pair": t.closest_pair,
+        "half_pair": t.half_pair,
         "searched_pair": t.searched_pair,
         "misses": t.misses,
     }

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageEnhance
 
 from hashmatch.aws.api import (
     MAX_CANDIDATE_FILES,
@@ -66,6 +66,12 @@ def shared() -> Image.Image:
 def copy_hashes(shared: Image.Image) -> dict[str, Any]:
     """A mirrored, re-encoded copy's query set, as `hashmatch hash --for-check` prints it."""
     return hashes_to_json(_hashes(mirrored(shared), quality=70))
+
+
+@pytest.fixture(scope="module")
+def brighter_copy_hashes(shared: Image.Image) -> dict[str, Any]:
+    """A mirrored copy made brighter, re-encoded: no hash of it equals a stored one."""
+    return hashes_to_json(_hashes(ImageEnhance.Brightness(mirrored(shared)).enhance(1.3), quality=70))
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +155,8 @@ def test_a_members_role_is_answered_with_its_own_policy_named_or_not(api: Lookup
     assert status == 200 and answer["results"][0]["matches"]  # twitch acts on graphic-violence
 
 
-def test_a_members_lookups_are_matched_at_its_own_thresholds(api: LookupApi, copy_hashes: dict) -> None:
-    entries = [{"hashes": copy_hashes}]
+def test_a_members_lookups_are_matched_at_its_own_thresholds(api: LookupApi, brighter_copy_hashes: dict) -> None:
+    entries = [{"hashes": brighter_copy_hashes}]
     twitch = _session_of("hashmatch-twitch")
     (match,) = api.ask("POST", "/v1/lookup", {"entries": entries}, signer=twitch)[1]["results"][0]["matches"]
     assert match["distance"] > 0
@@ -380,7 +386,7 @@ def test_stats_count_the_index_and_follow_shares_and_withdrawals(shared: Image.I
     near = list(api.item.near_entries)
     by_signal: dict[str, dict[str, int]] = {}
     for entry in near:
-        kinds = by_signal.setdefault(entry.signal, {"hash": 0, "framing": 0, "frame": 0})
+        kinds = by_signal.setdefault(entry.signal, {"hash": 0, "framing": 0, "frame": 0, "half": 0})
         kinds[entry.kind] += 1
     assert stats["entries"] == len(near) and stats["items"] == 1
     for name, kinds in by_signal.items():

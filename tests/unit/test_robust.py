@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.framing import DEEP_CROP_SCALE, SAME_REGION, AnalysisLuma, query_framings, stored_framings
 from hashmatch.media.image import hash_picture
-from hashmatch.media.model import WHOLE, MediaHashes, Region
+from hashmatch.media.model import HALF_SIDES, WHOLE, LabelledHash, MediaHashes, Region, is_half
 from hashmatch.media.regions import MAX_RECTANGLES
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED_FRAMES
 from hashmatch.media.tilt import TILT_ANGLES
@@ -25,7 +26,7 @@ from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
 from hashmatch_tools import oracles
 from hashmatch_tools.samples import scene, smooth_photo
-from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE
+from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE, HALVES_PER_IMAGE
 from tests.unit import reference_media
 
 pytestmark = pytest.mark.unit
@@ -75,8 +76,14 @@ def uneven_crop_distance(copy: Image.Image, original: Image.Image, *, any_start:
     search = checked(copy).uneven_crops
     assert search is not None
     return min(
-        oracles.uneven_crop_distance(search, stored.value, any_start=any_start) for stored in stored_framings(original)
+        oracles.uneven_crop_distance(search, stored.value, any_start=any_start) for stored in searched_toward(original)
     )
+
+
+def searched_toward(original: Image.Image) -> list[LabelledHash]:
+    """The framings stored for `original` that the uneven-crop search may aim at: all but its halves
+    (which have no framing key)."""
+    return [f for f in stored_framings(original) if not is_half(f.label)]
 
 
 def searched_distances(copy: Image.Image, original: Image.Image) -> dict[str, int]:
@@ -84,7 +91,7 @@ def searched_distances(copy: Image.Image, original: Image.Image) -> dict[str, in
     comes to it, started as the matcher starts it."""
     search = checked(copy).uneven_crops
     assert search is not None
-    return {f.label: oracles.uneven_crop_distance(search, f.value) for f in stored_framings(original)}
+    return {f.label: oracles.uneven_crop_distance(search, f.value) for f in searched_toward(original)}
 
 
 def found_only_through(copy: Image.Image, original: Image.Image, label: str) -> None:
@@ -254,16 +261,18 @@ def test_low_quality_photo_produces_no_framings() -> None:
 
 def test_framing_counts_stay_small() -> None:
     photo = scene(1, (480, 320))
-    # content, crops, middle band, deep crop, core
-    assert len(stored_framings(photo)) == 4 + len(framing.INDEX_CROP_SCALES)
-    assert len(stored_framings(photo)) == FRAMINGS_PER_IMAGE  # what the cost and index benchmarks build
+    # content, crops, middle band, deep crop, core; and 4 halves
+    assert len(stored_framings(photo)) == 4 + len(framing.INDEX_CROP_SCALES) + len(HALF_SIDES)
+    halves = sum(is_half(f.label) for f in stored_framings(photo))
+    # what the cost and index benchmarks build
+    assert (len(stored_framings(photo)) - halves, halves) == (FRAMINGS_PER_IMAGE, HALVES_PER_IMAGE)
     found_inside_frames = 2 * MAX_RECTANGLES
     tilted = 2 * 2 * 2 * len(TILT_ANGLES)  # either way, two crops, as they are and mirrored
     slanted = MAX_SLANTED_FRAMES * 2 * (1 + len(framing.INDEX_CROP_SCALES))  # whole and crops, as they are and mirrored
-    assert (
-        len(query_framings(photo))
-        <= 8 + 2 * len(framing.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3 + found_inside_frames + tilted + slanted
-    )
+    content_rectangles = 6  # whole, 3 without caption bars, inside bars, inside padding
+    assert len(query_framings(photo)) <= 8 + 2 * len(
+        framing.QUERY_CROP_SCALES
+    ) + 3 * 8 + 2 * 3 + found_inside_frames + tilted + slanted + content_rectangles * 2 * len(HALF_SIDES)
     hashes, search = framing.check_framings(photo)
     assert hashes == query_framings(photo)
     assert search is not None and len(search.keys) == len(search.hashes)
@@ -279,13 +288,23 @@ def test_framings_are_labelled_with_what_they_cover() -> None:
         "content+middle_band",
         "content+central_crop_60",
         "content+core",
+        "content+half_top",
+        "content+half_bottom",
+        "content+half_left",
+        "content+half_right",
     ]
     # A smooth picture's small core is flat (PDQ quality below 50): not stored.
     assert "content+core" not in [f.label for f in stored_framings(synthetic_photo())]
     queried = [f.label for f in query_framings(letterbox(synthetic_photo()))]
-    assert {"whole", "whole/rotate_90", "whole+central_crop_94/flip_x", "between_captions", "whole+middle_band"} <= set(
-        queried
-    )
+    assert {
+        "whole",
+        "whole/rotate_90",
+        "whole+central_crop_94/flip_x",
+        "between_captions",
+        "whole+middle_band",
+        "whole+half_left/flip_x",
+        "between_captions+half_top",
+    } <= set(queried)
 
 
 def test_grid_hashes_are_the_hashes_of_each_rectangle() -> None:
@@ -501,11 +520,59 @@ def test_text_and_logos_over_the_top_and_bottom_match_by_the_middle_band(edit: s
         original = reference_photo(relative)
         copy = EDITS[edit](original, random.Random(seed))
         assert matches(copy, original), relative
-        stored_band = {f.value for f in stored_framings(original) if f.label == "content+middle_band"}
-        band_only += not any(
-            hex_distance(q, s) <= PDQ_MATCH_THRESHOLD
-            for q in queried_hashes(copy)
-            for s in stored_hashes(original)
-            if s not in stored_band
+        stored = shared(original)
+        halves = [f.label for f in stored.framings if is_half(f.label)]
+        band_only += oracles.pdq_distance(checked(copy), without(stored, "content+middle_band", *halves)) > (
+            PDQ_MATCH_THRESHOLD
         )
-    assert band_only >= 1  # some of these copies are found by the band alone
+    assert band_only >= 1  # some of these copies are found by the band alone (the halves aside)
+
+
+def without(hashes: MediaHashes, *labels: str) -> MediaHashes:
+    """A shared picture's hashes without the stored framings labelled `labels`."""
+    return replace(hashes, framings=tuple(f for f in hashes.framings if f.label not in labels))
+
+
+def text_box(image: Image.Image, rng: random.Random, side: str) -> Image.Image:
+    """A solid box with two lines of text over `side` ("top" or "bottom") of `image`, as a story's
+    text tool draws it: 60-85% of the width, 14-22% of the height, wholly inside that half."""
+    copy = image.convert("RGB")
+    w, h = copy.size
+    box_w, box_h = round(w * rng.uniform(0.6, 0.85)), round(h * rng.uniform(0.14, 0.22))
+    x = rng.randint(0, w - box_w)
+    y = rng.randint(round(0.04 * h), round(0.48 * h) - box_h)
+    if side == "bottom":
+        y = h - y - box_h
+    draw = ImageDraw.Draw(copy)
+    fill, ink = rng.choice(
+        [((255, 255, 255), (0, 0, 0)), ((0, 0, 0), (255, 255, 255)), ((230, 40, 90), (255, 255, 255))]
+    )
+    draw.rounded_rectangle((x, y, x + box_w, y + box_h), radius=box_h // 5, fill=fill)
+    font = ImageFont.load_default(size=max(8, box_h // 3))
+    for line, text in enumerate(("nobody is talking about this", "watch till the end")):
+        draw.text((x + box_w // 2, y + box_h * (1 + 2 * line) // 4), text, fill=ink, font=font, anchor="mm")
+    return copy
+
+
+def test_a_text_box_over_one_side_matches_by_the_other_half() -> None:
+    """Five photos, each with a text box over its top and over its bottom, as they are and mirrored:
+    every copy whose other half is stored (a flat half, PDQ quality below 50, is not) matches, and
+    at least half of them through a half alone (no other stored framing comes within the threshold)."""
+    rng = random.Random(20261205)
+    copies, halves_only, missed = 0, 0, []
+    for relative in UNRELATED:
+        original = reference_photo(relative)
+        stored = shared(original)
+        halves = [f.label for f in stored.framings if is_half(f.label)]
+        for side, other in (("top", "content+half_bottom"), ("bottom", "content+half_top")):
+            for mirror in (False, True):
+                copy = text_box(original, rng, side)
+                if other not in halves:
+                    continue
+                copy = ImageOps.mirror(copy) if mirror else copy
+                copies += 1
+                if not matches(copy, original):
+                    missed.append((Path(relative).name, side, mirror))
+                halves_only += oracles.pdq_distance(checked(copy), without(stored, *halves)) > PDQ_MATCH_THRESHOLD
+    assert copies >= 16 and not missed, (copies, missed)
+    assert halves_only >= copies // 2, halves_only

@@ -13,6 +13,7 @@ from hashmatch.matching.policy import (
     CORROBORATED_PDQ_LIMIT,
     FRAME_CORROBORATION_THRESHOLD,
     FRAME_MATCH_THRESHOLD,
+    HALF_MATCH_THRESHOLD,
     PHASH_CORROBORATION_THRESHOLD,
     Thresholds,
     corroborated_pdq_limit,
@@ -85,6 +86,39 @@ def test_near_evidence_is_within_each_signals_threshold_and_names_the_query() ->
     assert found == {("rotate_90", 31), ("inside_bars", 3)}  # the original is 32 bits off: no match
     stricter = near_evidence(index, hashes, Thresholds({"pdq": 30}))
     assert [(e.query, e.distance) for e in stricter] == [("inside_bars", 3)]
+
+
+def test_a_half_matches_only_within_the_half_threshold_on_either_side() -> None:
+    half = flip(PDQ_A, 60)
+    stored = item("i1", {"pdq": PDQ_A}, (NearEntry("pdq", PDQ_A), NearEntry("pdq", half, "half")))
+    _, index = bank_with(stored)
+
+    def found(*queries: LabelledHash, thresholds: Thresholds | None = None) -> set[tuple[str, int, bool]]:
+        hashes = check({"pdq": flip(PDQ_A, 200)}, queries=queries)
+        evidence = near_evidence(index, hashes, thresholds or Thresholds())
+        return {(e.query, e.distance, bool(e.detail.get("shared_half"))) for e in evidence}
+
+    at_the_threshold = LabelledHash("pdq", flip(PDQ_A, 60 + HALF_MATCH_THRESHOLD), "whole+half_top")
+    past_it = LabelledHash("pdq", flip(PDQ_A, 60 + HALF_MATCH_THRESHOLD + 1), "inside_bars+half_left")
+    assert found(at_the_threshold) == {("whole+half_top", HALF_MATCH_THRESHOLD, True)}
+    assert found(past_it) == set()  # within PDQ's 31 bits of a stored half, but not within the half's
+    # A queried half is held to it against any stored hash, a stored half against any query.
+    assert found(LabelledHash("pdq", flip(PDQ_A, HALF_MATCH_THRESHOLD + 1), "whole+half_bottom/flip_x")) == set()
+    assert found(LabelledHash("pdq", flip(PDQ_A, 60 + 12), "whole+middle_band")) == set()
+    assert found(LabelledHash("pdq", flip(PDQ_A, 12), "whole+middle_band")) == {("whole+middle_band", 12, False)}
+    # A platform stricter than the half threshold is stricter for halves too.
+    strict = Thresholds({"pdq": HALF_MATCH_THRESHOLD - 2})
+    assert found(at_the_threshold, thresholds=strict) == set()
+
+
+def test_a_video_frame_shows_a_shared_pictures_half_only_within_the_half_threshold() -> None:
+    half = flip(PDQ_A, 60)
+    still = item("s1", {"pdq": PDQ_A}, (NearEntry("pdq", PDQ_A, "hash"), NearEntry("pdq", half, "half")))
+    _, index = bank_with(still)
+    for bits, expected in ((HALF_MATCH_THRESHOLD, {"s1"}), (HALF_MATCH_THRESHOLD + 1, set())):
+        frames = (FrameHash(0.0, flip(half, bits), 100),)
+        video = MediaHashes(media="video", signals={}, frames=frames, duration=1.0, extra={"sample_fps": 1.0})
+        assert set(frame_hits(index, video)) == expected
 
 
 def test_a_flat_picture_is_queried_by_its_framings_only() -> None:

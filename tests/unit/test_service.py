@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
+from hashmatch.matching.policy import HALF_MATCH_THRESHOLD
 from hashmatch.media.framing import CORE_SHAPE
 from hashmatch.media.hashing import hash_file
 from hashmatch.service.notifications import EventType
@@ -200,7 +201,11 @@ def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
     original = scene(8)
     service.process(store.put(BUCKET, "share/youtube/a.jpg", png_bytes(original)))
     stamped = original.copy()
-    stamped.paste((255, 255, 255), (40, 40, 340, 200))  # a logo over a corner moves PDQ a few bits
+    # A logo over a corner and a smaller one over the opposite corner: every hash moves (each half
+    # holds one of them), too far for the strict platform, within the default threshold.
+    w, h = original.size
+    stamped.paste((255, 255, 255), (40, 40, 340, 200))
+    stamped.paste((255, 255, 255), (w - 140, h - 110, w - 40, h - 40))
     copy = jpeg_bytes(stamped, quality=40)
     for platform in ("tiktok", "facebook"):
         service.process(store.put(BUCKET, f"check/{platform}/copy.jpg", copy, {"content-id": platform}))
@@ -236,6 +241,32 @@ def test_a_copy_filled_to_a_phone_screen_matches_through_the_core_grid(parts) ->
     )
     found = match["detail"]["region"]
     assert all(abs(a - b) < 0.03 for a, b in zip(found, expected, strict=True)), (found, expected)
+
+
+def test_a_copy_with_a_box_over_its_bottom_half_matches_by_its_top_half(parts) -> None:
+    """A solid box with text over most of a picture's bottom half, the copy mirrored: no framing but
+    the halves comes near, and the top half matches within the half threshold; the notification
+    says a stored half matched, and another picture with the same box matches nothing."""
+    service, store, _bank, notifier = parts
+    original, other = scene(1), scene(10)  # scene(1)'s top half has detail (a flat half is not stored)
+    for name, image in (("a", original), ("b", other)):
+        service.process(store.put(BUCKET, f"share/youtube/{name}.png", png_bytes(image), {"labels": "gore"}))
+    for name, image in (("boxed", original), ("other-boxed", scene(11))):
+        w, h = image.size
+        copy = image.copy()
+        draw = ImageDraw.Draw(copy)
+        draw.rectangle((round(0.1 * w), round(0.55 * h), round(0.95 * w), round(0.95 * h)), fill=(250, 250, 250))
+        draw.text((w // 2, round(0.75 * h)), "you will not believe this", fill=(0, 0, 0), anchor="mm")
+        copy = ImageOps.mirror(copy)
+        service.process(store.put(BUCKET, f"check/tiktok/{name}.jpg", jpeg_bytes(copy), {"content-id": name}))
+
+    (verdict,) = [n for n in notifier.sent if n.body.get("content_id") == "boxed"]
+    assert verdict.event_type is EventType.MATCH_FOUND
+    (match,) = verdict.body["matches"]
+    assert match["query"] == "whole+half_top/flip_x" and match["distance"] <= HALF_MATCH_THRESHOLD
+    assert match["detail"]["shared_half"] is True
+    (unrelated,) = [n for n in notifier.sent if n.body.get("content_id") == "other-boxed"]
+    assert unrelated.event_type is EventType.CHECK_CLEAN
 
 
 # Each side's cut (left, top, right, bottom) and the stored central crop the search finds: up to 10%

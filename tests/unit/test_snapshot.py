@@ -46,6 +46,8 @@ def _item(rng: random.Random, n: int, frames: int = 0) -> SharedItem:
     entries += [NearEntry("pdq", _hex(rng, 256), "frame", k * 0.5, k * 0.5 + 0.4) for k in range(frames)]
     if frames:
         entries.append(NearEntry("pdq", _hex(rng, 256), "frame", None))  # a frame with no time
+    else:
+        entries.append(NearEntry("pdq", _hex(rng, 256), "half"))  # a picture's half
     return SharedItem(
         item_id=item_id_for("tiktok", "sha256", f"{n:064x}"),
         provenance=Provenance("tiktok", WHEN),
@@ -119,6 +121,11 @@ def test_a_loaded_snapshot_answers_exactly_as_the_original(shared, delta_limit: 
     (key_hit,) = loaded.query(FRAMING_KEYS, [low_frequency_key(framing.value)], 0)
     assert key_hit.entry == IndexedEntry(items[0].item_id, "pdq", framing.value, "framing", None)
     assert not loaded.query(FRAMING_KEYS, [low_frequency_key(frame.value)], 0)
+    # A half keeps its kind (the matcher holds it to the stricter threshold) and has no framing key.
+    half = items[1].near_entries[-1]
+    (half_hit,) = loaded.query("pdq", [half.value], 0)
+    assert half_hit.entry == IndexedEntry(items[1].item_id, "pdq", half.value, "half", None)
+    assert not loaded.query(FRAMING_KEYS, [low_frequency_key(half.value)], 0)
 
 
 def test_refresh_after_loading_applies_only_the_tail(shared) -> None:

@@ -16,6 +16,7 @@ from hashmatch.matching.policy import (
     FRAME_CORROBORATION_THRESHOLD,
     FRAME_MATCH_THRESHOLD,
     FRAMING_KEY_THRESHOLD,
+    HALF_MATCH_THRESHOLD,
     UNEVEN_CROP_START_LIMIT,
 )
 from hashmatch.matching.rules import picture_queries
@@ -28,7 +29,7 @@ from hashmatch.matching.video import (
     match_check_pairs,
     shared_frame_runs,
 )
-from hashmatch.media.model import MediaHashes
+from hashmatch.media.model import MediaHashes, is_half
 from hashmatch.media.uneven import UnevenCropSearch
 from hashmatch.signals.bits import hex_distance, popcount_rows, unpack_hex_rows
 from hashmatch.signals.pdq import PDQ, PDQ_BITS, low_frequency_key
@@ -51,10 +52,16 @@ def stored_pdq_hashes(shared: MediaHashes) -> list[str]:
 
 def pdq_distance(copy: MediaHashes, shared: MediaHashes) -> int:
     """The closest any PDQ hash a check of `copy` is queried with comes to any stored for `shared`
-    (PDQ alone: no pHash corroboration, no uneven-crop search)."""
-    queries = [q.value for q in picture_queries(copy, PDQ.name)]
-    stored = stored_pdq_hashes(shared)
-    return min((hex_distance(q, s) for q in queries for s in stored), default=PDQ_BITS)
+    (PDQ alone: no pHash corroboration, no uneven-crop search), of the pairs the matcher counts: a
+    pair with a half on either side only within `HALF_MATCH_THRESHOLD`."""
+    main = [shared.signals[PDQ.name]] if PDQ.usable(shared.pdq_quality) and PDQ.name in shared.signals else []
+    stored = [(s, False) for s in main] + [(f.value, is_half(f.label)) for f in shared.framings if f.signal == PDQ.name]
+    distances = (
+        (hex_distance(q.value, s), half or is_half(q.label))
+        for q in picture_queries(copy, PDQ.name)
+        for s, half in stored
+    )
+    return min((d for d, half in distances if not half or d <= HALF_MATCH_THRESHOLD), default=PDQ_BITS)
 
 
 def uneven_crop_distance(search: UnevenCropSearch, stored: str, *, any_start: bool = False) -> int:

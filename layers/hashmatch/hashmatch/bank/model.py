@@ -10,14 +10,18 @@ from typing import Literal, cast
 # matching at once, an operator may restore it); removed by an operator for good; benign: a hash
 # of a common harmless picture operators loaded, which shares may not collide with.
 ItemStatus = Literal["active", "withdrawn", "quarantined", "removed", "benign"]
-# What an index entry of an item is: one of its main hashes, a framing of its picture, or a run of
-# a video's frames. ("variant" is what framings were called in change logs written before.)
-EntryKind = Literal["hash", "framing", "frame"]
-ENTRY_KINDS: tuple[EntryKind, ...] = ("hash", "framing", "frame")
+# What an index entry of an item is: one of its main hashes, a framing of its picture, a run of a
+# video's frames, or a half of its picture (a framing that matches only within the stricter
+# `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`). ("variant" is what framings were called in
+# change logs written before.) Snapshots store a kind by its position here: append, never reorder.
+EntryKind = Literal["hash", "framing", "frame", "half"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("hash", "framing", "frame", "half")
 _LEGACY_ENTRY_KINDS: dict[str, EntryKind] = {"variant": "framing"}
 # The most framings a shared picture stores (`hashmatch.media.framing.stored_framings`: its
 # content, three central crops, its middle band and its core; a test holds them equal).
 MAX_STORED_FRAMINGS = 6
+# And the halves it stores beside them (top, bottom, left, right: `hashmatch.media.model.HALF_SIDES`).
+MAX_STORED_HALVES = 4
 
 
 def entry_kind(name: str) -> EntryKind:

@@ -27,6 +27,7 @@ from hashmatch.matching.policy import (
     FRAME_CORROBORATION_THRESHOLD,
     FRAME_MATCH_THRESHOLD,
     FRAMING_KEY_THRESHOLD,
+    HALF_MATCH_THRESHOLD,
     LONE_SIGNALS,
     MAX_UNEVEN_CROP_SEARCHES,
     PHASH_CORROBORATION_THRESHOLD,
@@ -36,7 +37,7 @@ from hashmatch.matching.policy import (
     corroborated_pdq_limit,
 )
 from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match_check_pairs
-from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes
+from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes, is_half
 from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
 from hashmatch.signals.base import ORIENTATIONS, Orientation
@@ -126,8 +127,11 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
         if name in LONE_SIGNALS:
             continue
         queries = picture_queries(hashes, name)
-        for hit in index.query(name, [q.value for q in queries], thresholds.for_signal(name)):
+        threshold = thresholds.for_signal(name)
+        for hit in index.query(name, [q.value for q in queries], threshold):
             query = queries[hit.query_row]
+            if _halves(query.label, hit.entry) and hit.distance > min(threshold, HALF_MATCH_THRESHOLD):
+                continue
             detail = _entry_detail(hit.entry)
             if query.region is not None:
                 detail["region"] = query.region.edges()
@@ -228,6 +232,8 @@ def frame_hits(
     queries = frame_queries(hashes)
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
     for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
+        if hit.entry.kind == "half" and hit.distance > min(threshold, HALF_MATCH_THRESHOLD):
+            continue  # a still picture's stored half shown in a video: only when very close
         by_item.setdefault(hit.entry.item_id, []).append((queries[hit.query_row], hit))
     anchored: dict[str, set[Orientation]] = {}
     for item_id, hits in by_item.items():
@@ -273,7 +279,15 @@ def video_evidence(check: MediaHashes, item: SharedItem, hits: Sequence[tuple[Fr
     return [Evidence(item.item_id, PDQ.name, hit.distance, f"frame@{query.offset:.2f}s", detail)]
 
 
+def _halves(label: str, entry: IndexedEntry) -> bool:
+    """Whether a query and an entry pair a half of a picture with anything: such a pair matches
+    only within `HALF_MATCH_THRESHOLD`."""
+    return entry.kind == "half" or is_half(label)
+
+
 def _entry_detail(entry: IndexedEntry) -> dict[str, object]:
     if entry.kind == "frame" and entry.offset is not None:
         return {"shared_offset": entry.offset}
+    if entry.kind == "half":
+        return {"shared_half": True}
     return {}

@@ -9,13 +9,18 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   or 10% per side finds a stored hash with the same framing, its middle band (without the top
   and bottom 16%, where captions, meme text and watermarks go), its central 60% (for copies cut
   by up to 20% a side) and its central core (`CORE_SHAPE`: a small centred rectangle that a copy
-  filled to another shape, a phone screen or a square, still shows whole).
+  filled to another shape, a phone screen or a square, still shows whole); and beside them its 4
+  halves (top, bottom, left, right), for copies with text, a sticker or a person pasted over one
+  side (stored as their own entry kind: a half matches only within the stricter
+  `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`).
 - `check_framings(image)`: for a checked image, the hashes queried beside its main PDQ and its 8
   rotations/flips: the content rectangles found inside padding, bars and caption bars, each in its
   8 rotations/flips (all from one DCT), and for the whole image and the image without its caption
   bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped by
   anything from 0 to 10% per side lands within 1% of a stored framing, and the middle band of the
-  whole image and of the picture inside padding: ~30-40 hashes; the picture found inside a larger
+  whole image and of the picture inside padding: ~30-40 hashes; the halves of each content
+  rectangle (the whole image, the image without its caption bars, the picture inside bars or
+  padding), as they are and mirrored; the picture found inside a larger
   frame (`inside_frame`, below), the picture turned back by a few degrees (`hashmatch.media.tilt`),
   the picture found turned or keystoned inside a larger frame and set upright, whole and at the
   stored crops' scales (`inside_slanted_frame`, `hashmatch.media.slanted`); and the search for
@@ -27,7 +32,8 @@ around it. `hashmatch.media.regions.frame_rectangles` finds the rectangles such 
 (its four straight edges); each is queried as it is and mirrored, labelled ``inside_frame`` with
 the rectangle it covers. (Also querying each with 3% cut from every side, against a found edge a
 pixel or a rounded corner off, found no copy of the tuned screenshots and layouts that the
-rectangles as found did not: 0 of 308.)
+rectangles as found did not: 0 of 308. Nor are their halves queried: on the TUNED copies they found
+1 more of 1,008 for ~40 more hashes a check.)
 
 Every region is hashed from one luma at most 256 pixels on the long side (`hashmatch.media.luma`):
 a summed-area table gives the exact area average of any rectangle on PDQ's 64x64 grid, then PDQ's
@@ -48,7 +54,7 @@ from PIL import Image
 
 from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, solid_bars
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
-from hashmatch.media.model import WHOLE, LabelledHash, Region, framing_label
+from hashmatch.media.model import HALF_CROP, HALF_SIDES, WHOLE, LabelledHash, Region, framing_label
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED
 from hashmatch.media.slanted import SIDE as SLANTED_SIDE
@@ -145,6 +151,11 @@ class Framing:
         return f"central_crop_{round(scale * 100)}"
 
     @staticmethod
+    def half(side: str) -> str:
+        """One half of a region (`HALF_SIDES`): `hashmatch.media.model.is_half` knows it by this name."""
+        return f"{HALF_CROP}{side}"
+
+    @staticmethod
     def tilted(angle: float) -> str:
         """The picture of a copy turned by `angle` degrees (clockwise when positive), turned back."""
         return f"tilted_{'cw' if angle > 0 else 'ccw'}_{abs(angle):g}"
@@ -159,7 +170,8 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
 
     Six: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
     its central crops at `INDEX_CROP_SCALES` and at `DEEP_CROP_SCALE`, its middle band and its
-    central core (`CORE_SHAPE`; none when that is under `MIN_SIDE` analysis pixels a side); fewer
+    central core (`CORE_SHAPE`; none when that is under `MIN_SIDE` analysis pixels a side); then
+    the content's 4 halves (`HALF_SIDES`, labelled ``content+half_top`` etc.: `is_half`); fewer
     where a hash's PDQ quality is below 50 or two framings hash alike. `image` is upright (EXIF
     applied), any size or mode.
     """
@@ -174,6 +186,7 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     core = content.central_core(CORE_SHAPE, (luma.width, luma.height))
     if min((core.right - core.left) * luma.width, (core.bottom - core.top) * luma.height) >= MIN_SIDE:
         regions.append((Framing.CORE, core))  # not from a handful of pixels (a thin strip's core)
+    regions += [(Framing.half(side), content.half(side)) for side in HALF_SIDES]
     return _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))
         for crop, region in regions
@@ -306,7 +319,8 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     The whole image and each content rectangle found (inside padding, bars or caption bars) in
     its 8 rotations/flips; for the whole image and the image without its caption bars also central
     crops at `QUERY_CROP_SCALES`, as they are and mirrored; the middle band of the whole image and
-    of the picture inside padding, as they are and mirrored; each rectangle found inside a larger
+    of the picture inside padding, as they are and mirrored; the halves of each content rectangle,
+    as they are and mirrored; each rectangle found inside a larger
     frame (`hashmatch.media.regions`), as it is and mirrored; the picture turned back by a few
     degrees (`hashmatch.media.tilt`); the picture found turned or keystoned inside a larger frame,
     set upright (`hashmatch.media.slanted`). Hashes of PDQ quality below 50 are left out, and a blank or
@@ -345,7 +359,8 @@ def _query_framings(
         for name, region in ((Framing.WHOLE, WHOLE), *padded)
     ]
     found_inside = [(Framing.INSIDE_FRAME, None, region) for region in frames]
-    batch = [*crops, *bands, *found_inside]
+    halves = [(name, Framing.half(side), region.half(side)) for name, region in named for side in HALF_SIDES]
+    batch = [*crops, *bands, *found_inside, *halves]
     mirrored = luma.region_hashes([region for *_, region in batch], _MIRRORED)
     found: list[LabelledHash] = []
 
@@ -365,6 +380,10 @@ def _query_framings(
     # as their JSON form writes it.
     for k, (name, _, region) in enumerate(found_inside, start=len(crops) + len(bands)):
         add(name, None, mirrored[k], Region(*region.edges()))
+    # Halves (text, a sticker or a person pasted over one side leaves the other whole) of each
+    # content rectangle, as they are and mirrored: a mirrored copy's left half is the picture's right.
+    for k, (name, crop, _) in enumerate(halves, start=len(crops) + len(bands) + len(found_inside)):
+        add(name, crop, mirrored[k])
     found += _tilted(luma)
     found += _inside_slanted(luma, slanted)
     return _unique(found)

@@ -15,7 +15,8 @@ Query labels name which hash of a checked file was looked up, in a notification'
   around it),
   ``tilted_cw_N`` / ``tilted_ccw_N`` (the picture of a copy turned N degrees clockwise or
   counter-clockwise, turned back: `hashmatch.media.tilt`); ``+central_crop_NN`` (the central NN%
-  of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`); ``/flip_x`` etc.
+  of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`), ``+half_top``,
+  ``+half_bottom``, ``+half_left``, ``+half_right`` (one half of the region: `is_half`); ``/flip_x`` etc.
   For example ``below_caption+central_crop_94/flip_x``, ``inside_frame+central_crop_94``,
   ``tilted_cw_3.5+central_crop_89/flip_x``;
 - ``uneven_crop`` (the search for an unevenly cut copy; ``uneven_crop/flip_x`` when found on the
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from hashmatch.media.uneven import UnevenCropSearch
 
 __all__ = [
+    "HALF_SIDES",
     "ORIGINAL_QUERY",
     "UNEVEN_CROP_QUERY",
     "Candidate",
@@ -55,6 +57,7 @@ __all__ = [
     "Rejected",
     "framing_label",
     "framing_orientation",
+    "is_half",
     "sniff_media",
 ]
 
@@ -171,6 +174,17 @@ class Region:
         centre_x, centre_y = (self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0
         return Region(centre_x - half_x, centre_y - half_y, centre_x + half_x, centre_y + half_y)
 
+    def half(self, side: str) -> Region:
+        """This rectangle's half on `side` (one of `HALF_SIDES`)."""
+        middle_x, middle_y = (self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0
+        halves = {
+            "top": Region(self.left, self.top, self.right, middle_y),
+            "bottom": Region(self.left, middle_y, self.right, self.bottom),
+            "left": Region(self.left, self.top, middle_x, self.bottom),
+            "right": Region(middle_x, self.top, self.right, self.bottom),
+        }
+        return halves[side]
+
     def without_margins(self, share: float) -> Region:
         """This rectangle without `share` of its height at the top and at the bottom."""
         margin = (self.bottom - self.top) * share
@@ -192,12 +206,23 @@ class Region:
 
 WHOLE = Region(0.0, 0.0, 1.0, 1.0)
 _ORIENTATION_NAMES = frozenset(o.value for o in Orientation)
+# The halves of a picture stored and queried beside its framings (`hashmatch.media.framing`).
+HALF_SIDES: tuple[str, ...] = ("top", "bottom", "left", "right")
+HALF_CROP = "half_"  # a half's crop name: ``half_top`` etc.
 
 
 def framing_label(region: str, crop: str | None = None, orientation: Orientation = Orientation.ORIGINAL) -> str:
     """A framing's query label: ``region[+crop][/orientation]`` (see the module docstring)."""
     label = region if crop is None else f"{region}+{crop}"
     return label if orientation is Orientation.ORIGINAL else f"{label}/{orientation.value}"
+
+
+def is_half(label: str) -> bool:
+    """Whether a framing label names one half of a region (``content+half_top``,
+    ``inside_frame+half_left/flip_x``): a half matches only within the stricter
+    `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`."""
+    _, plus, crop = label.partition("+")
+    return bool(plus) and crop.startswith(HALF_CROP)
 
 
 def framing_orientation(label: str) -> Orientation:

@@ -43,7 +43,7 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
 from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
-from hashmatch.media.model import MediaHashes, Rejected, RejectReason
+from hashmatch.media.model import MediaHashes, Rejected, RejectReason, is_half
 from hashmatch.service.answers import AnswerStore, KeptAnswer, MemoryAnswers
 from hashmatch.service.governance import Governance, actor_of
 from hashmatch.service.handoffs import HandOffs
@@ -662,12 +662,15 @@ def _indexed_entries(signals: dict[str, str]) -> list[NearEntry]:
 
 def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
     """The bank item for shared media: its signals, and the entries the matcher will index (the
-    main picture hashes when the picture is not flat, its stored framings, a video's frame runs),
+    main picture hashes when the picture is not flat, its stored framings and halves, a video's frame runs),
     and a picture's cut views for the retroactive scan (never stored)."""
     entries: list[NearEntry] = []
     if picture_is_usable(hashes):
         entries += _indexed_entries(hashes.signals)
-    entries += [NearEntry(framing.signal, framing.value, "framing") for framing in hashes.framings]
+    entries += [
+        NearEntry(framing.signal, framing.value, "half" if is_half(framing.label) else "framing")
+        for framing in hashes.framings
+    ]
     # A video's frames, stored as runs of near-identical consecutive frames (low quality left out),
     # each with the central crops of its first frame: any of them pairs a check sample with the run.
     entries += [
