@@ -98,6 +98,27 @@ def test_a_copy_checked_before_the_share_is_reported_after_it(world) -> None:
     assert _retroactive(notifier, "youtube") == [], "youtube did not opt in: its checks were not kept"
 
 
+def test_a_copy_with_an_overlay_over_one_half_checked_before_the_share_is_reported_after_it(world) -> None:
+    """Halves reach back too: a check retained before the share, of a copy whose bottom half a box
+    hides, matches the later share through its top half, held to the half threshold as forward."""
+    pipeline, store, notifier, _retained, clock = world
+    original = scene(1)  # its top half has detail (a flat half is not stored)
+    w, h = original.size
+    boxed = original.copy()
+    boxed.paste((250, 250, 250), (round(0.1 * w), round(0.55 * h), round(0.95 * w), round(0.95 * h)))
+    pipeline.process(store.put("in", "check/facebook/boxed.jpg", jpeg_bytes(boxed), {"content-id": "post-9"}))
+    assert {n.event_type for n in notifier.sent} == {EventType.CHECK_CLEAN}
+
+    clock.now += timedelta(days=1)
+    pipeline.process(store.put("in", "share/tiktok/a.png", png_bytes(original), {"labels": "self-harm"}))
+
+    (found,) = _retroactive(notifier, "facebook")
+    assert found["content_id"] == "post-9"
+    (match,) = found["matches"]
+    assert match["query"].startswith("whole+half_top") and match["detail"]["shared_half"] is True
+    jsonschema.Draft202012Validator(notification_schema()).validate(found)
+
+
 def test_purged_and_expired_checks_are_not_reported(world) -> None:
     pipeline, store, notifier, retained, clock = world
     first, second = scene(43), scene(44)

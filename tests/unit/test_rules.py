@@ -233,6 +233,45 @@ def test_frames_loosely_alike_corroborate_an_alignment_only_one_strict_pair_anch
     assert frame_hits(index, checked(first=off)) == {}
 
 
+def test_a_videos_halves_align_like_its_frames_but_only_within_the_half_threshold() -> None:
+    """A copy whose every sample is unlike the shared frames but for one half (an overlay over the
+    other): its half queries align with the halves stored with each run, at most the half
+    threshold away; a sample's half never counts further off, nor as a looser corroborating pair."""
+    frames, halves = _distinct_frames(6, seed=5), _distinct_frames(6, seed=6)
+    entries = [NearEntry("pdq", value, "frame", float(t), float(t)) for t, value in enumerate(frames)]
+    entries += [NearEntry("pdq", value, "half", float(t), float(t)) for t, value in enumerate(halves)]
+    shared_video = item("v1", {"sha256": "d" * 64}, tuple(entries), media="video", duration=6.0)
+    bank, index = bank_with(shared_video)
+    matcher = Matcher(bank, index)
+
+    def checked(bits: int, label: str = "whole+half_top") -> MediaHashes:
+        covered = _distinct_frames(6, seed=7)  # what the samples show where the overlay is
+        samples = tuple(
+            FrameHash(float(t), covered[t], 100, framings=((label, flip(halves[t], bits)),)) for t in range(6)
+        )
+        return MediaHashes(media="video", signals={}, frames=samples, duration=6.0, extra={"sample_fps": 1.0})
+
+    (match,) = matcher.match(checked(HALF_MATCH_THRESHOLD))
+    assert (match.item_id, match.signal) == ("v1", "vpdq") and match.detail["segments"][0]["frames"] == 6
+    assert matcher.match(checked(HALF_MATCH_THRESHOLD + 1)) == []
+    # A sample's half held to the half threshold against a stored run's frame too.
+    frames_only = item("v2", {"sha256": "e" * 64}, tuple(entries[:6]), media="video", duration=6.0)
+    bank, index = bank_with(frames_only)
+    near_frames = MediaHashes(
+        media="video",
+        signals={},
+        frames=tuple(
+            FrameHash(
+                float(t), _distinct_frames(6, seed=8)[t], 100, framings=(("whole+half_left", flip(frames[t], 12)),)
+            )
+            for t in range(6)
+        ),
+        duration=6.0,
+        extra={"sample_fps": 1.0},
+    )
+    assert frame_hits(index, near_frames) == {}
+
+
 def test_the_matcher_reports_only_active_items_with_their_best_evidence_per_signal() -> None:
     stored = item("i1", {"sha256": "a" * 64, "pdq": PDQ_A}, (NearEntry("pdq", PDQ_A),))
     bank, _ = bank_with(stored)

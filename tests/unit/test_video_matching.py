@@ -448,12 +448,17 @@ def test_a_shared_video_stores_the_central_crops_of_each_runs_first_frame(
     assert sum(1 for frame in shared.frames if frame.framings) == len(runs)
     assert all(run.framings and run.framings == at[run.start].framings for run in runs)
     stored_labels = {label for run in runs for label, _ in run.framings}
-    assert stored_labels == {"content+central_crop_90", "content+central_crop_80", "content+central_crop_60"}
-    # The bank item indexes every one of them as a frame of the run.
+    crops = {"content+central_crop_90", "content+central_crop_80", "content+central_crop_60"}
+    halves = {"content+half_top", "content+half_bottom", "content+half_left", "content+half_right"}
+    assert stored_labels == crops | halves
+    # The bank item indexes every one of them with the run's span: the crops as frames of the run,
+    # the halves as halves (held to the stricter half threshold).
     item = item_from_media(shared, Provenance(contributor="tiktok", shared_at="2026-12-05T00:00:00Z"))
-    frames = {(e.value, e.offset, e.end) for e in item.near_entries if e.kind == "frame"}
-    assert frames == {
-        (value, run.start, run.end) for run in runs for value in (run.pdq, *(pdq for _, pdq in run.framings))
+    timed = {(e.kind, e.value, e.offset, e.end) for e in item.near_entries if e.kind in ("frame", "half")}
+    assert timed == {
+        ("half" if label in halves else "frame", value, run.start, run.end)
+        for run in runs
+        for label, value in (("", run.pdq), *run.framings)
     }
     # A checked video's samples carry what they query (crops of the whole frame, turns), not these.
     labels = {label for frame in sparse[SOURCE].frames for label, _ in frame.framings}

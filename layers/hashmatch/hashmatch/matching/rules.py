@@ -232,18 +232,20 @@ def frame_hits(
     queries = frame_queries(hashes)
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
     for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
-        if hit.entry.kind == "half" and hit.distance > min(threshold, HALF_MATCH_THRESHOLD):
-            continue  # a still picture's stored half shown in a video: only when very close
-        by_item.setdefault(hit.entry.item_id, []).append((queries[hit.query_row], hit))
+        query = queries[hit.query_row]
+        if (query.half or hit.entry.kind == "half") and hit.distance > min(threshold, HALF_MATCH_THRESHOLD):
+            continue  # a half on either side: only when very close
+        by_item.setdefault(hit.entry.item_id, []).append((query, hit))
     anchored: dict[str, set[Orientation]] = {}
     for item_id, hits in by_item.items():
-        orientations = {query.orientation for query, hit in hits if hit.entry.kind == "frame"}
+        orientations = {query.orientation for query, hit in hits if _shared_frame(hit.entry)}
         if orientations:
             anchored[item_id] = orientations
     if not anchored or corroboration <= threshold:
         return by_item
     wanted = set().union(*anchored.values())
-    rows = [k for k, query in enumerate(queries) if query.orientation in wanted]
+    # Halves corroborate nothing: only whole frames and crops are asked again, wider.
+    rows = [k for k, query in enumerate(queries) if query.orientation in wanted and not query.half]
     for hit in index.query(PDQ.name, [queries[k].pdq for k in rows], corroboration):
         query = queries[rows[hit.query_row]]
         if (
@@ -267,7 +269,7 @@ def video_evidence(check: MediaHashes, item: SharedItem, hits: Sequence[tuple[Fr
                 query.orientation,
             )
             for query, hit in hits
-            if hit.entry.kind == "frame"
+            if _shared_frame(hit.entry)
         ]
         verdict = match_check_pairs(check, pairs, item.duration or 0.0)
         if not verdict.matched:
@@ -279,6 +281,11 @@ def video_evidence(check: MediaHashes, item: SharedItem, hits: Sequence[tuple[Fr
     return [Evidence(item.item_id, PDQ.name, hit.distance, f"frame@{query.offset:.2f}s", detail)]
 
 
+def _shared_frame(entry: IndexedEntry) -> bool:
+    """Whether an entry stands for frames of a shared video: a run, or a half of a run's first frame."""
+    return entry.kind == "frame" or (entry.kind == "half" and entry.offset is not None)
+
+
 def _halves(label: str, entry: IndexedEntry) -> bool:
     """Whether a query and an entry pair a half of a picture with anything: such a pair matches
     only within `HALF_MATCH_THRESHOLD`."""
@@ -286,8 +293,9 @@ def _halves(label: str, entry: IndexedEntry) -> bool:
 
 
 def _entry_detail(entry: IndexedEntry) -> dict[str, object]:
-    if entry.kind == "frame" and entry.offset is not None:
-        return {"shared_offset": entry.offset}
+    detail: dict[str, object] = {}
+    if _shared_frame(entry) and entry.offset is not None:
+        detail["shared_offset"] = entry.offset
     if entry.kind == "half":
-        return {"shared_half": True}
-    return {}
+        detail["shared_half"] = True
+    return detail

@@ -40,7 +40,7 @@ from hashmatch.matching.policy import (
     SEGMENT_GAP,
     SHARED_COVERAGE,
 )
-from hashmatch.media.model import FrameHash, MediaHashes, framing_orientation
+from hashmatch.media.model import FrameHash, MediaHashes, framing_orientation, is_half
 from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ
@@ -74,11 +74,13 @@ class SharedFrameRun:
 
 @dataclass(frozen=True)
 class FrameQuery:
-    """One hash a check sample is queried with: its time, orientation and PDQ hex."""
+    """One hash a check sample is queried with: its time, orientation and PDQ hex, and whether it
+    is a half of the sample (held to `HALF_MATCH_THRESHOLD`)."""
 
     offset: float
     orientation: Orientation
     pdq: str
+    half: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ def frame_queries(check: MediaHashes) -> list[FrameQuery]:
             for orientation, pdq in zip(ORIENTATIONS, (frame.pdq, *frame.orientations), strict=False):
                 queries.append(FrameQuery(frame.offset, orientation, pdq))
         for label, pdq in frame.framings:
-            queries.append(FrameQuery(frame.offset, framing_orientation(label), pdq))
+            queries.append(FrameQuery(frame.offset, framing_orientation(label), pdq, is_half(label)))
     return queries
 
 

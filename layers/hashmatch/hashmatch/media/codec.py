@@ -43,8 +43,9 @@ _Encoded = TypeVar("_Encoded")
 MAX_QUERIES = 1024  # a checked picture has ~50-220; a share's framings and halves 10, its cut views 625
 MAX_FRAMES = 500_000  # a shared 4-hour video stored as runs of near-identical frames
 MAX_ORIENTATIONS = 7
-# a sampled frame's: up to ~30 regions found, 10 crops, 40 turns and 18 slanted views (each mirrored;
-# 78 the most measured with 24 turns, `bench_video_robustness.py`; the 16 turns since added make 94)
+# a sampled frame's: up to ~30 regions found, 10 crops, 8 halves, 40 turns and 18 slanted views
+# (each mirrored; 78 the most measured with 24 turns, `bench_video_robustness.py`; the 16 turns and
+# 8 halves since added make 102); a shared run's first frame's: 3 crops and 4 halves
 MAX_FRAME_FRAMINGS = 128
 _MEDIA = ("image", "video", "hashes")
 _LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_+/@.")

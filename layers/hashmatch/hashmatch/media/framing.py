@@ -227,7 +227,8 @@ def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> t
     show footage, as (label, PDQ hex): the footage found under or above a caption bar or inside
     padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot);
     central crops of the whole frame at `QUERY_CROP_SCALES` (a copy zoomed in or cut evenly, toward
-    the crops a shared video stores: `stored_frame_framings`); each as it is and mirrored; the
+    the crops a shared video stores: `stored_frame_framings`); the whole frame's halves (toward the
+    halves it stores); each as it is and mirrored; the
     frame turned back by a few degrees and cut toward the stored 80% crop, or the 60% one where the
     turn leaves less (`hashmatch.media.tilt`);
     and the footage inside each of `slanted` (the video's slanted frames, found once for the whole
@@ -242,6 +243,7 @@ def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> t
     ]
     named += [(Framing.INSIDE_FRAME, None, region) for region in frame_rectangles(_frame_luma(picture))]
     named += [(Framing.WHOLE, Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in QUERY_CROP_SCALES]
+    named += [(Framing.WHOLE, Framing.half(side), WHOLE.half(side)) for side in HALF_SIDES]
     hashed = analysis.region_hashes([region for *_, region in named], _MIRRORED)
     found = _unique(
         [
@@ -298,12 +300,14 @@ def stored_frame_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
     its whole-frame PDQ: its central crops at `INDEX_CROP_SCALES` and `DEEP_CROP_SCALE`, as (label,
     PDQ hex), labelled as a shared picture's crops are, so that copies zoomed in, cut evenly or
     turned and cut find a stored hash with their framing (`sample_framings` queries toward them);
-    none below PDQ's minimum quality."""
+    and its 4 halves (`HALF_SIDES`), for copies with an overlay over one side; none below PDQ's
+    minimum quality."""
     analysis = AnalysisLuma(Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8)))
     if analysis.too_small:
         return ()
     scales = (*INDEX_CROP_SCALES, DEEP_CROP_SCALE)
     crops = [(Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in scales]
+    crops += [(Framing.half(side), WHOLE.half(side)) for side in HALF_SIDES]
     hashed = analysis.region_hashes([region for _, region in crops], _IDENTITY)
     found = _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))

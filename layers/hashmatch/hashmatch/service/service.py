@@ -674,9 +674,9 @@ def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
     # A video's frames, stored as runs of near-identical consecutive frames (low quality left out),
     # each with the central crops of its first frame: any of them pairs a check sample with the run.
     entries += [
-        NearEntry(PDQ.name, value, "frame", run.start, run.end)
+        NearEntry(PDQ.name, value, "half" if is_half(label) else "frame", run.start, run.end)
         for run in shared_frame_runs(hashes.frames)
-        for value in (run.pdq, *(pdq for _, pdq in run.framings))
+        for label, value in (("", run.pdq), *run.framings)
     ]
     return SharedItem(
         item_id=item_id_for(provenance.contributor, "sha256", hashes.signals["sha256"]),
