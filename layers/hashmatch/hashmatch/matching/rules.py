@@ -8,7 +8,8 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
 - `exact_evidence`: an exact signal (sha256, md5) equal to a stored one;
 - `near_evidence`: any hash of the check (its main hashes, their rotations/flips, its framings,
   an animation's frames) within its signal's threshold of any entry stored for an item (main
-  hashes, framings, a video's frames), for every indexed signal that may match alone;
+  hashes, framings, a video's frames), for every indexed signal that may match alone; halves
+  within the stricter half threshold;
 - `uneven_crop_candidates`: which stored framings the edge should search an unevenly cut copy
   toward (`hashmatch.media.uneven`); what it finds is matched by `near_evidence`;
 - `corroborated_evidence`: PDQ a little past its threshold, with pHash close;
@@ -121,7 +122,8 @@ def exact_evidence(bank: BankReader, hashes: MediaHashes) -> tuple[list[Evidence
 
 def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[Evidence]:
     """Every indexed entry within its signal's threshold of a hash the check is queried with, for
-    every indexed signal that matches alone (`LONE_SIGNALS` excepted)."""
+    every indexed signal that matches alone (`LONE_SIGNALS` excepted); a pair with a half of a
+    picture on either side (a queried half, a stored `half` entry) only within `HALF_MATCH_THRESHOLD`."""
     evidence: list[Evidence] = []
     for name in index.signal_names:
         if name in LONE_SIGNALS:
