@@ -359,6 +359,7 @@ class Tally:
     false_on_lookalikes: int = 0
     closest_other: int = 256
     closest_half: int = 256
+    closest_half_other_scene: int = 256  # the same, photos of another scene than the copy's
     closest_searched: int = 256
     closest_pair: str = ""
     half_pair: str = ""
@@ -374,6 +375,7 @@ class Tally:
             self.closest_other, self.closest_pair = other.closest_other, other.closest_pair
         if other.closest_half < self.closest_half:
             self.closest_half, self.half_pair = other.closest_half, other.half_pair
+        self.closest_half_other_scene = min(self.closest_half_other_scene, other.closest_half_other_scene)
         if other.closest_searched < self.closest_searched:
             self.closest_searched, self.searched_pair = other.closest_searched, other.searched_pair
         self.distances += other.distances
@@ -430,7 +432,8 @@ def run(
                     copy_seed = f"{seed}|{photo.name}|{family}|{k}"
                     body, suffix = encoded(edit(photo.image, random.Random(copy_seed)), family, copy_seed)
                     name = f"{_file_name(photo.name)}-{len(coalition.sent):06d}{suffix}"
-                    judge(coalition, tally, by_name.get(photo.name), shared, body, name, f"{family}: {photo.name}")
+                    what = f"{family}: {photo.name}"
+                    judge(coalition, tally, by_name.get(photo.name), shared, body, name, what, scene=photo.scene)
     return results
 
 
@@ -442,9 +445,10 @@ def judge(
     body: bytes,
     name: str,
     what: str,
+    scene: str = "",
 ) -> None:
-    """Checks one copy (of `own`, or of a look-alike when None) both ways and adds the verdicts,
-    the anchors and the closest distances to `tally`."""
+    """Checks one copy (of `own`, or of a look-alike when None; of a photo of `scene`) both ways and
+    adds the verdicts, the anchors and the closest distances to `tally`."""
     matched, matched_by_hash, copy = coalition.check(name, body)
     copy_dhash = dhash_of(body)
     others = [s for s in shared if s is not own]
@@ -482,6 +486,8 @@ def judge(
         closest = min(_min_distance(halves, stored_pdq(other.item)), _min_distance(whole, stored_pdq(other.item, True)))
         if closest < tally.closest_half:
             tally.closest_half, tally.half_pair = closest, f"{what} vs {other.photo.name}"
+        if other.photo.scene != scene:
+            tally.closest_half_other_scene = min(tally.closest_half_other_scene, closest)
     searched, k = closest_search(copy, [other.item for other in others])
     if searched < tally.closest_searched:
         tally.closest_searched, tally.searched_pair = searched, f"{what} vs {others[k].photo.name}"
@@ -548,7 +554,10 @@ def print_summary(totals: dict[str, Tally], sets: dict[str, EditSet], dhash: boo
         if t.closest_pair:
             print(f"- closest in {sets[key].name}: {t.closest_other} bits, {t.closest_pair}")
         if t.half_pair:
-            print(f"- closest with a half in {sets[key].name}: {t.closest_half} bits, {t.half_pair}")
+            print(
+                f"- closest with a half in {sets[key].name}: {t.closest_half} bits, {t.half_pair}; "
+                f"to a photo of another scene: {t.closest_half_other_scene} bits"
+            )
         if t.searched_pair:
             print(
                 f"- closest by the uneven-crop search in {sets[key].name}: {t.closest_searched} bits, {t.searched_pair}"
@@ -814,6 +823,7 @@ def _totals(t: Tally) -> dict[str, object]:
         **{name: getattr(t, name) for name in (*_COUNTS, *_FALSE, "lookalike_copies", "false_on_lookalikes")},
         "closest_other": t.closest_other,
         "closest_half": t.closest_half,
+        "closest_half_other_scene": t.closest_half_other_scene,
         "closest_searched": t.closest_searched,
         "closest_pair": t.closest_pair,
         "half_pair": t.half_pair,

@@ -94,9 +94,10 @@ def corroborated_pdq_limit(pdq_threshold: int) -> int:
 # and a check queries the halves of every rectangle it looks at, so that a copy with a text box,
 # a sticker, a logo or a person pasted over one side still matches by the other. A half matches
 # only within this many bits, on either side of the pair. Measured (`benchmarks/bench_robustness.py`,
-# 1,872 copies): a pair with a half came no closer than 66 bits to a different photo, but for two
-# frames 2.5 s apart of one test-card video, whose top halves differ only by a counter (22 bits);
-# the TUNED copies found through a half lay within 8 bits of it (8, 10 or 12 recall the same).
+# 1,872 copies): a pair with a half came no closer than 66 bits to a photo of another scene; of the
+# same scene, two frames 2.5 s apart of one test-card video, whose top halves differ only by a
+# counter, 22 bits. TUNED copies whose best match was a half lay within 8 bits of it but one (10),
+# and 8, 10 or 12 find the same (`benchmarks/study_halves.py`).
 HALF_MATCH_THRESHOLD = 10
 
 # Lone signals: a signal named here matches on its own only items shared without the signal it

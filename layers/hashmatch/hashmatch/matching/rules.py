@@ -132,7 +132,7 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
         threshold = thresholds.for_signal(name)
         for hit in index.query(name, [q.value for q in queries], threshold):
             query = queries[hit.query_row]
-            if _halves(query.label, hit.entry) and hit.distance > min(threshold, HALF_MATCH_THRESHOLD):
+            if _too_far_for_a_half(hit, is_half(query.label), threshold):
                 continue
             detail = _entry_detail(hit.entry)
             if query.region is not None:
@@ -235,8 +235,8 @@ def frame_hits(
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
     for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
         query = queries[hit.query_row]
-        if (query.half or hit.entry.kind == "half") and hit.distance > min(threshold, HALF_MATCH_THRESHOLD):
-            continue  # a half on either side: only when very close
+        if _too_far_for_a_half(hit, query.half, threshold):
+            continue
         by_item.setdefault(hit.entry.item_id, []).append((query, hit))
     anchored: dict[str, set[Orientation]] = {}
     for item_id, hits in by_item.items():
@@ -288,10 +288,11 @@ def _shared_frame(entry: IndexedEntry) -> bool:
     return entry.kind == "frame" or (entry.kind == "half" and entry.offset is not None)
 
 
-def _halves(label: str, entry: IndexedEntry) -> bool:
-    """Whether a query and an entry pair a half of a picture with anything: such a pair matches
-    only within `HALF_MATCH_THRESHOLD`."""
-    return entry.kind == "half" or is_half(label)
+def _too_far_for_a_half(hit: NearHit, half_query: bool, threshold: int) -> bool:
+    """Whether `hit` pairs a half of a picture (the query's or the stored entry's) with anything
+    further than `HALF_MATCH_THRESHOLD` (or the platform's stricter `threshold`): such a pair is
+    no match, whatever the signal's threshold."""
+    return (half_query or hit.entry.kind == "half") and hit.distance > min(threshold, HALF_MATCH_THRESHOLD)
 
 
 def _entry_detail(entry: IndexedEntry) -> dict[str, object]:

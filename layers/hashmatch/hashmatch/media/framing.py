@@ -32,8 +32,9 @@ around it. `hashmatch.media.regions.frame_rectangles` finds the rectangles such 
 (its four straight edges); each is queried as it is and mirrored, labelled ``inside_frame`` with
 the rectangle it covers. (Also querying each with 3% cut from every side, against a found edge a
 pixel or a rounded corner off, found no copy of the tuned screenshots and layouts that the
-rectangles as found did not: 0 of 308. Nor are their halves queried: on the TUNED copies they found
-1 more of 1,008 for ~40 more hashes a check.)
+rectangles as found did not: 0 of 308. Nor are their halves queried: tried on the TUNED copies,
+they found about a copy more for ~40 more hashes a check; `benchmarks/study_halves.py` measures
+the halves that are.)
 
 Every region is hashed from one luma at most 256 pixels on the long side (`hashmatch.media.luma`):
 a summed-area table gives the exact area average of any rectangle on PDQ's 64x64 grid, then PDQ's

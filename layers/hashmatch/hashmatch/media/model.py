@@ -177,13 +177,15 @@ class Region:
     def half(self, side: str) -> Region:
         """This rectangle's half on `side` (one of `HALF_SIDES`)."""
         middle_x, middle_y = (self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0
-        halves = {
-            "top": Region(self.left, self.top, self.right, middle_y),
-            "bottom": Region(self.left, middle_y, self.right, self.bottom),
-            "left": Region(self.left, self.top, middle_x, self.bottom),
-            "right": Region(middle_x, self.top, self.right, self.bottom),
-        }
-        return halves[side]
+        if side == "top":
+            return Region(self.left, self.top, self.right, middle_y)
+        if side == "bottom":
+            return Region(self.left, middle_y, self.right, self.bottom)
+        if side == "left":
+            return Region(self.left, self.top, middle_x, self.bottom)
+        if side == "right":
+            return Region(middle_x, self.top, self.right, self.bottom)
+        raise ValueError(f"no half {side!r}: one of {', '.join(HALF_SIDES)}")
 
     def without_margins(self, share: float) -> Region:
         """This rectangle without `share` of its height at the top and at the bottom."""

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hashmatch.bank.hashlist import HashListEntry
-from hashmatch.bank.model import Match, NearEntry, Provenance, SharedItem, item_id_for
+from hashmatch.bank.model import EntryKind, Match, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.governance.admission import admit
 from hashmatch.governance.policy import CoalitionRules
 from hashmatch.matching.matcher import Matcher
@@ -660,6 +660,11 @@ def _indexed_entries(signals: dict[str, str]) -> list[NearEntry]:
     return [NearEntry(s.name, signals[s.name]) for s in SIGNALS.indexed() if s.name in signals]
 
 
+def _kind(label: str, otherwise: EntryKind) -> EntryKind:
+    """The index entry kind of a stored framing labelled `label`: a half (`is_half`), else `otherwise`."""
+    return "half" if is_half(label) else otherwise
+
+
 def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
     """The bank item for shared media: its signals, and the entries the matcher will index (the
     main picture hashes when the picture is not flat, its stored framings and halves, a video's frame runs),
@@ -667,14 +672,11 @@ def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
     entries: list[NearEntry] = []
     if picture_is_usable(hashes):
         entries += _indexed_entries(hashes.signals)
-    entries += [
-        NearEntry(framing.signal, framing.value, "half" if is_half(framing.label) else "framing")
-        for framing in hashes.framings
-    ]
+    entries += [NearEntry(f.signal, f.value, _kind(f.label, "framing")) for f in hashes.framings]
     # A video's frames, stored as runs of near-identical consecutive frames (low quality left out),
     # each with the central crops of its first frame: any of them pairs a check sample with the run.
     entries += [
-        NearEntry(PDQ.name, value, "half" if is_half(label) else "frame", run.start, run.end)
+        NearEntry(PDQ.name, value, _kind(label, "frame"), run.start, run.end)
         for run in shared_frame_runs(hashes.frames)
         for label, value in (("", run.pdq), *run.framings)
     ]
