@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--seconds", type=float, default=12.0, help="at most this much of each scene")
     parser.add_argument("--tuned-only", action="store_true", help="leave out the held-out edits")
+    parser.add_argument(
+        "--scene", action="append", default=[], help="check copies of this scene only (repeatable; all are shared)"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     scenes = reference_scenes(args.seconds) + generated_scenes(min(args.seconds, 10.0))
@@ -197,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed)
         for scene in scenes:
             other = rng.choice([s for s in scenes if s is not scene])
+            if args.scene and scene.name not in args.scene:
+                continue
             copies = [(TUNED, copies_of(scene, other, args.seed))]
             if not args.tuned_only:
                 copies.append((HELD_OUT, frame_copies(scene, HELD_OUT_FRAME_EDITS, args.seed)))

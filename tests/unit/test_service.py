@@ -190,6 +190,25 @@ def test_video_clips_splices_and_frames_match_a_shared_video(parts) -> None:
     assert verdicts["still"]["matches"][0]["query"] == "original"
 
 
+def test_a_clip_of_a_second_and_a_half_matches_its_shared_video(parts) -> None:
+    """Sampled once a second, a 1.5-second clip has 2 samples, short of the 3 a video match needs:
+    a short check is sampled faster (`Limits.min_video_samples`)."""
+    from hashmatch_tools.samples import panning_frames, video_bytes
+
+    service, store, _bank, notifier = parts
+    footage = panning_frames(21, seconds=10)
+    service.process(store.put(BUCKET, "share/tiktok/stream.mp4", video_bytes(footage), {"labels": "self-harm"}))
+    other = panning_frames(22, seconds=10)
+    checks = {"clip": video_bytes(footage[100 : 100 + 36]), "unrelated": video_bytes(other[60 : 60 + 36])}
+    for name, body in checks.items():
+        service.process(store.put(BUCKET, f"check/facebook/{name}", body, {"content-id": name}))
+    verdicts = {n.body["content_id"]: n.body for n in notifier.to("facebook") if n.body.get("content_id")}
+    assert verdicts["clip"]["event_type"] == "match.found"
+    (segment,) = verdicts["clip"]["matches"][0]["detail"]["segments"]
+    assert abs(segment["shared_start"] - 100 / 24) < 0.5
+    assert verdicts["unrelated"]["event_type"] == "check.clean"
+
+
 def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
     from hashmatch.matching.policy import Thresholds
 

@@ -93,6 +93,21 @@ def test_sampling_rate_is_configurable(video_dir: Path) -> None:
     assert len(two.frames) > len(limited.frames) >= 3
 
 
+def test_a_short_video_is_sampled_faster_to_get_enough_samples(video_dir: Path) -> None:
+    path = str(video_dir / "doorknob-hd-no-bar.mp4")  # 4.3 s at 30 fps
+    once_a_second = hash_video(path, Limits(), fps=1.0)  # an explicit rate is kept
+    assert len(once_a_second.frames) in (4, 5)
+    checked = hash_video(path, Limits())
+    assert len(checked.frames) >= Limits().min_video_samples
+    assert checked.extra["sample_fps"] == pytest.approx(Limits().min_video_samples / checked.duration, rel=0.01)
+    offsets = [f.offset for f in checked.frames]
+    assert max(np.diff(offsets)) < 0.8 and offsets[-1] > 3.5
+    every_frame = hash_video(path, Limits(min_video_samples=1000))  # never faster than the video's frames
+    assert every_frame.extra["sample_fps"] == pytest.approx(30.0, rel=0.01)
+    long = hash_video(str(video_dir / "chair-19-sd-bar.mp4"), Limits())  # 18.8 s: once a second
+    assert long.extra["sample_fps"] == 1.0
+
+
 def test_odd_dimensions_decode(video_dir: Path) -> None:
     hashes = hash_video(str(video_dir / "test-padded-dimensions.mp4"), Limits())
     assert hashes.frames and all(f.quality >= 50 for f in hashes.frames)
@@ -105,6 +120,20 @@ def test_bars_are_trimmed_per_frame() -> None:
     assert box is not None and (box.top, box.bottom, box.left, box.right) == (20, 120, 10, 70)
     assert find_bars(content) is None
     assert find_bars(np.zeros((100, 100), dtype=np.uint8)) is None  # a blank frame stays whole
+
+
+def test_a_grainy_plain_edge_is_no_bar(video_dir: Path) -> None:
+    rng = np.random.default_rng(2)
+    content = rng.integers(0, 256, (200, 200)).astype(np.float64)
+    wall = np.clip(120 + rng.normal(0, 3, (200, 80)), 0, 255)  # a plain wall, filmed: grain, no bar
+    assert find_bars(np.hstack([wall, content])) is None
+    flat = np.full((200, 80), 120.0)
+    box = find_bars(np.hstack([flat, content]))
+    assert box is not None and (box.left, box.right) == (80, 280)
+    # The doorknob video's first frame: a wall each side of the door, trimmed as bars before.
+    with av.open(str(video_dir / "doorknob-hd-no-bar.mp4")) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="gray")
+    assert find_bars(first) is None
 
 
 # --- containers and damaged files made here -----------------------------------------------------

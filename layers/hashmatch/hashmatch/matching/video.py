@@ -21,7 +21,8 @@ within `FRAME_MATCH_THRESHOLD`, so one lookalike frame (a black frame, a title c
 a match, nor frames only loosely alike; frames below
 PDQ's minimum quality are never queried nor stored. The check matches when the aligned segments
 cover `SHARED_COVERAGE` of the shared video (the shared clip is inside the check: spliced, or the
-check contains it), or `CHECK_COVERAGE` of the check (the check is a clip of the shared video), or
+check contains it), or `CHECK_COVERAGE` of the check's watchable footage (the check is a clip of
+the shared video; stretches of black, blank or flat frames, never queried, are left out), or
 at least `MIN_MATCHED_SECONDS` of footage in absolute terms (a long excerpt of a long video).
 """
 
@@ -188,11 +189,13 @@ def match_pairs(
     check_duration: float,
     shared_duration: float,
     sample_period: float,
+    watchable_duration: float | None = None,
 ) -> VideoMatch:
     """The verdict from frame pairs (from the near-match index).
 
     `sample_period` is the check's sampling period in seconds (1 / fps): each matched sample is
-    taken to stand for that much footage.
+    taken to stand for that much footage. `watchable_duration` (default `check_duration`) is how
+    much of the check has anything to match, what its coverage is a share of (`_watchable`).
     """
     remaining = list(pairs)
     segments: list[MatchedSegment] = []
@@ -208,7 +211,8 @@ def match_pairs(
     check_seconds = _union_length([(s.check_start, s.check_end) for s in segments])
     shared_seconds = _union_length([(s.shared_start, s.shared_end) for s in segments])
     shared_coverage = min(1.0, shared_seconds / shared_duration) if shared_duration > 0 else 0.0
-    check_coverage = min(1.0, check_seconds / check_duration) if check_duration > 0 else 0.0
+    watchable = check_duration if watchable_duration is None else watchable_duration
+    check_coverage = min(1.0, check_seconds / watchable) if watchable > 0 else 0.0
     if not segments:
         reason = "no aligned frames"
     elif shared_coverage >= SHARED_COVERAGE:
@@ -230,6 +234,7 @@ def match_check_pairs(check: MediaHashes, pairs: Iterable[FramePair], shared_dur
         check_duration=_duration(check),
         shared_duration=shared_duration,
         sample_period=_sample_period(check),
+        watchable_duration=_watchable(check),
     )
 
 
@@ -325,6 +330,20 @@ def _duration(hashes: MediaHashes) -> float:
     if hashes.duration is not None:
         return hashes.duration
     return hashes.frames[-1].offset if hashes.frames else 0.0
+
+
+def _watchable(check: MediaHashes) -> float:
+    """How much of a sampled video has anything to match: each sample with something to query
+    (`frame_queries`: a usable frame, or framings) stands for a sampling period from its time.
+    Black, blank and flat stretches (a fade, a dark room, a title's empty background) are never
+    queried, so they cannot keep a check from being a clip of a shared video."""
+    duration, period = _duration(check), _sample_period(check)
+    spans = [
+        (frame.offset, min(frame.offset + period, max(duration, frame.offset)))
+        for frame in check.frames
+        if PDQ.usable(frame.quality) or frame.framings
+    ]
+    return min(duration, _union_length(spans))
 
 
 def _sample_period(hashes: MediaHashes) -> float:

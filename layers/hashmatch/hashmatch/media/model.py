@@ -149,6 +149,11 @@ class Limits:
     max_shared_video_pixel_frames: float = 3.0e10
     max_gif_frames: int = 16
     video_fps: float = 1.0
+    # A checked video shorter than `min_video_samples / video_fps` seconds is sampled faster, so
+    # that it still gets this many samples (at most one per frame): a match needs
+    # `hashmatch.matching.policy.MIN_MATCHED_FRAMES` samples, which a 2-second clip sampled once a
+    # second never has.
+    min_video_samples: int = 8
 
 
 @dataclass(frozen=True)

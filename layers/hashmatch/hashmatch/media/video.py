@@ -13,7 +13,8 @@ What the reference vPDQ (ThreatExchange `vpdq/cpp`) does, and what this module k
 
 Two sampling modes:
 
-- sparse (checks; ``fps`` frames per second, by default `Limits.video_fps`): a sample may be any
+- sparse (checks; ``fps`` frames per second, by default `Limits.video_fps`, or faster for a video
+  too short to get `Limits.min_video_samples` samples at that rate): a sample may be any
   decodable frame within half a sampling period of the grid point, so keyframes are preferred, the
   decoder skips non-reference frames, and packets after the last frame needed from a group of
   pictures are not decoded at all. Each sampled frame also carries the PDQ hashes of its seven
@@ -26,8 +27,9 @@ Two sampling modes:
   the central crops stored with the run (`hashmatch.media.framing.stored_frame_framings`).
 
 Solid bars (letterbox, pillarbox, any uniform colour) are found on each hashed frame and trimmed
-before hashing (`hashmatch.media.bars.content_box`, the detector pictures use too), so a barred
-copy and the bare original hash alike.
+before hashing (`hashmatch.media.bars.content_box`, the detector pictures use too, and on a full
+frame a bar must also be flat: a plain wall filmed at an edge is grainy), so a barred copy and the
+bare original hash alike.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def hash_video(
 ) -> MediaHashes:
     """Digests and per-frame PDQ hashes of the video at `path` (a local file, streamed, never slurped).
 
-    `fps` is the sampling rate (default `limits.video_fps`); `ALL_FRAMES` hashes every frame.
+    `fps` is the sampling rate (default `limits.video_fps`, faster for a short video: at least
+    `limits.min_video_samples` samples, at most one per frame); `ALL_FRAMES` hashes every frame.
     `trim_bars` trims each frame's solid bars (`find_bars`). `dihedral` (default: on when sampling
     sparsely) adds each frame's seven rotation/flip hashes as `FrameHash.orientations`.
     `window` (start, end or None: seconds): only the frames in it, at their times in the whole
@@ -132,6 +135,8 @@ def hash_video(
     probe = _probe(path, head, limits)
     if dense:
         _check_shareable(probe, limits, window)
+    elif fps is None:
+        rate = _check_rate(rate, probe, limits)
     frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars, window)
     if not frames:
         raise Rejected(RejectReason.NO_FRAMES, "the video stream has no decodable frame")
@@ -235,6 +240,17 @@ def _probe(path: str, head: bytes, limits: Limits) -> _Probe:
             keyframes=tuple(sorted(set(keyframes))),
             fps=fps,
         )
+
+
+def _check_rate(rate: float, probe: _Probe, limits: Limits) -> float:
+    """The sampling rate of a checked video: `rate`, or faster for a video too short to get
+    `limits.min_video_samples` samples at it (never faster than the video's own frame rate)."""
+    if probe.duration is None or probe.duration <= 0:
+        return rate
+    wanted = limits.min_video_samples / probe.duration
+    if probe.fps > 0:
+        wanted = min(wanted, probe.fps)
+    return max(rate, wanted)
 
 
 def _check_shareable(probe: _Probe, limits: Limits, window: tuple[float, float | None] | None = None) -> None:
