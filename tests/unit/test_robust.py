@@ -278,6 +278,24 @@ def test_framing_counts_stay_small() -> None:
     assert len(UNEVEN_CUTS) ** 4 < len(search.keys) <= MAX_GRID_ROWS <= MAX_GRID  # what the lookup API takes
 
 
+def test_a_shared_pictures_own_bars_are_trimmed_only_when_flat() -> None:
+    picture = scene(3, (400, 300))
+    barred = ImageOps.expand(picture, border=(0, 40, 0, 40), fill=(0, 0, 0))
+    content = stored_framings(barred)[0]
+    assert content.label == "content"
+    untrimmed = AnalysisLuma(barred).hashes(WHOLE, (Orientation.ORIGINAL,))[0][1]
+    assert hex_distance(untrimmed, stored_framings(picture)[0].value) > PDQ_MATCH_THRESHOLD
+    assert hex_distance(content.value, stored_framings(picture)[0].value) <= 16  # the bars are trimmed
+    # The same shape of dark edge, grainy (a vignette, a plain wall filmed): content, kept.
+    rng = np.random.default_rng(5)
+    pixels = np.asarray(barred).astype(np.float64)
+    for rows in (slice(0, 40), slice(340, 380)):
+        pixels[rows] = np.clip(12 + rng.normal(0, 6, pixels[rows].shape[:2]), 0, 255)[..., None]
+    grainy = Image.fromarray(pixels.round().astype(np.uint8))
+    whole = AnalysisLuma(grainy).hashes(WHOLE, (Orientation.ORIGINAL,))[0][1]
+    assert stored_framings(grainy)[0].value == whole
+
+
 def test_framings_are_labelled_with_what_they_cover() -> None:
     stored = [f.label for f in stored_framings(scene(1, (480, 320)))]
     assert stored == [

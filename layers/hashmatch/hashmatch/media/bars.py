@@ -13,15 +13,16 @@ import numpy as np
 
 __all__ = [
     "BAR_CLEAN_SHARE",
+    "BAR_NOISE",
     "BAR_TOLERANCE",
     "CAPTION_SHARE",
-    "FRAME_BAR_NOISE",
     "MAX_CAPTION",
     "MIN_BORDER",
     "MIN_CONTENT",
     "BarBox",
     "bar_thickness",
     "content_box",
+    "flat_bars",
     "solid_bars",
 ]
 
@@ -34,12 +35,14 @@ MIN_CONTENT = 0.25  # what is left inside bars keeps at least this share of each
 MIN_LINES = 8  # pictures with fewer lines than this are never trimmed
 # On a full-size video frame, bar lines are probed every this many pixels: bars are uniform.
 FRAME_PROBE_STEP = 4
-# On a full-size video frame, a bar is flat: its lines' standard deviation (the median over its
-# lines) is at most this many grey levels. Drawn or encoded bars measure 0.0-0.3 on the reference
-# videos; a plain wall or sky filmed at an edge of the frame, within `BAR_TOLERANCE` of one colour
-# but grainy, 2.3-3.7, and it is no bar: trimmed in some frames and not in others (a logo over it,
-# the camera moving), it would move the frames' hashes ~100 bits.
-FRAME_BAR_NOISE = 1.0
+# A bar trimmed off a video frame or off a shared picture is flat: its lines' standard deviation
+# (the median over its lines) is at most this many grey levels. Drawn or encoded bars measure
+# 0.0-0.3 on the reference videos and 0.0 on the reference photos' analysis luma; a plain wall
+# filmed at an edge of a frame, within `BAR_TOLERANCE` of one colour but grainy, 2.3-3.7 (the
+# doorknob video), a photo's dark vignette 4.5-6.6 (skimage's retina). Such an edge is no bar:
+# trimmed in some frames and not in others (a logo over it, the camera moving), it moved the
+# doorknob's frame hashes ~100 bits.
+BAR_NOISE = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,15 +99,13 @@ def content_box(luma: np.ndarray, probe_step: int = FRAME_PROBE_STEP) -> BarBox 
     """The content box of one frame after trimming solid bars, or None when there is nothing to trim.
 
     Blank frames, and frames whose content would keep less than `MIN_CONTENT` of a side, are left
-    whole; a grainy edge is no bar (`FRAME_BAR_NOISE`). Bars are found per frame, so footage
+    whole; a grainy edge is no bar (`flat_bars`). Bars are found per frame, so footage
     spliced from barred and bare sources trims alike.
     """
     height, width = luma.shape
     if height < MIN_LINES or width < MIN_LINES:
         return None
-    left, top, right, bottom = solid_bars(luma, probe_step)
-    left, right = (_flat(luma[:, :left].T, probe_step), _flat(luma[:, width - right :].T, probe_step))
-    top, bottom = (_flat(luma[:top], probe_step), _flat(luma[height - bottom :], probe_step))
+    left, top, right, bottom = flat_bars(luma, solid_bars(luma, probe_step), probe_step)
     if not any((left, top, right, bottom)):
         return None
     box = BarBox(top, height - bottom, left, width - right)
@@ -113,13 +114,25 @@ def content_box(luma: np.ndarray, probe_step: int = FRAME_PROBE_STEP) -> BarBox 
     return box
 
 
+def flat_bars(luma: np.ndarray, bars: tuple[int, int, int, int], probe_step: int = 1) -> tuple[int, int, int, int]:
+    """`bars` (left, top, right, bottom thicknesses, as `solid_bars` gives them) with those that are
+    not flat (`BAR_NOISE`) set to 0, probing every `probe_step`-th pixel along each line."""
+    height, width = luma.shape
+    left, top, right, bottom = bars
+    return (
+        _flat(luma[:, :left].T, probe_step),
+        _flat(luma[:top], probe_step),
+        _flat(luma[:, width - right :].T, probe_step),
+        _flat(luma[height - bottom :], probe_step),
+    )
+
+
 def _flat(bar: np.ndarray, probe_step: int) -> int:
-    """The thickness of `bar` (its lines, as rows) if it is flat enough for a frame's bar
-    (`FRAME_BAR_NOISE`), else 0."""
+    """The thickness of `bar` (its lines, as rows) if it is flat (`BAR_NOISE`), else 0."""
     if not len(bar):
         return 0
     noise = float(np.median(np.std(bar[:, ::probe_step].astype(np.float64), axis=1)))
-    return len(bar) if noise <= FRAME_BAR_NOISE else 0
+    return len(bar) if noise <= BAR_NOISE else 0
 
 
 def _leading_run(flags: np.ndarray) -> int:

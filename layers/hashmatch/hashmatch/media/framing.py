@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, solid_bars
+from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, flat_bars, solid_bars
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
 from hashmatch.media.model import HALF_CROP, HALF_SIDES, WHOLE, LabelledHash, Region, framing_label
 from hashmatch.media.regions import frame_rectangles
@@ -475,13 +475,14 @@ def _candidates(luma: np.ndarray) -> tuple[list[tuple[str, Region]], list[tuple[
 def _inside_own_bars(luma: np.ndarray) -> Region:
     """The rectangle inside a shared image's own letterbox or pillarbox bars, if it has them.
 
-    Only bars in equal pairs count: a photo's flat sky or wall is content, and trimming it would
-    move every stored hash away from copies that keep it.
+    Only flat bars (`hashmatch.media.bars.flat_bars`) in equal pairs count: a photo's plain sky or
+    wall, or its dark vignette, is content, and trimming it would move every stored hash away from
+    copies that keep it.
     """
     height, width = luma.shape
     if height < MIN_SIDE or width < MIN_SIDE:
         return WHOLE
-    left, top, right, bottom = solid_bars(luma)
+    left, top, right, bottom = flat_bars(luma, solid_bars(luma))
     if abs(left - right) > SAME_REGION * width + 1:
         left = right = 0
     if abs(top - bottom) > SAME_REGION * height + 1:
