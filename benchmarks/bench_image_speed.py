@@ -5,8 +5,9 @@ cropped to 4:3, upscaled to 4000x3000 and given seeded Gaussian noise (sigma 8) 
 compresses like a camera photo rather than a smooth upscale, then saved as a quality-90 JPEG
 (about 3.7 MB, the size of a typical 12 MP phone photo).
 
-- ours: `hashmatch.imaging.hash_image` (sha256, md5, PDQ with its 7 rotations/flips, pHash),
-  decoding the JPEG at reduced DCT scale straight to a luma thumbnail;
+- ours: `hashmatch.imaging.hash_image` as a check runs it (sha256, md5, PDQ with its 7
+  rotations/flips, pHash, the framings to query and the uneven-crop grid), decoding the JPEG at
+  reduced DCT scale straight to its planes: a luma thumbnail, and colours for the slanted search;
 - anchor: read the file for sha256 and md5, `Image.open(...).convert("RGB")` at full size,
   `pdqhash.compute(np.asarray(image))` (the C++ reference PDQ) and `imagehash.phash(image)`.
 
@@ -97,11 +98,9 @@ def timed(function: Callable[[], object]) -> tuple[float, float]:
 
 
 def slanted_search_ms(photo: Path, limits: Limits, runs: int) -> float:
-    """Median CPU ms of looking for slanted frames in the photo's 512-pixel luma thumbnail, as a
-    check does (`hashmatch.media.slanted`: found at `SIDE` pixels a side)."""
-    thumbnail = decode_image(str(photo), limits, at_least=512).convert("L")
-    thumbnail.thumbnail((512, 512))
-    picture = np.asarray(shrunk(thumbnail, SLANTED_SIDE))
+    """Median CPU ms of looking for slanted frames in the photo's colours, as a check does
+    (`hashmatch.media.slanted`: found at `SIDE` pixels a side)."""
+    picture = np.asarray(shrunk(decode_image(str(photo), limits, at_least=512), SLANTED_SIDE))
     return statistics.median(timed(lambda: slanted_frames(picture))[1] for _ in range(runs)) * 1000
 
 

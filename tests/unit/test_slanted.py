@@ -61,9 +61,11 @@ def turned_on_canvas(picture: Image.Image, angle: float, seed: int = 1) -> tuple
     return canvas.convert("RGB"), corners
 
 
-def keystoned(picture: Image.Image, corners: Corners, size: tuple[int, int], seed: int = 2) -> Image.Image:
-    """`picture` warped so that its corners land on `corners` (shares of `size`) over a background:
-    a photo of a screen or a print taken at a slant."""
+def keystoned(
+    picture: Image.Image, corners: Corners, size: tuple[int, int], seed: int = 2, colour: tuple[int, ...] | None = None
+) -> Image.Image:
+    """`picture` warped so that its corners land on `corners` (shares of `size`) over a background
+    (textured, or of one `colour`): a photo of a screen or a print taken at a slant."""
     width, height = size
     target = [(x * width, y * height) for x, y in corners]
     w, h = picture.size
@@ -77,7 +79,7 @@ def keystoned(picture: Image.Image, corners: Corners, size: tuple[int, int], see
     warped = picture.convert("RGBA").transform(
         size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC
     )
-    canvas = _backdrop(size, seed)
+    canvas = _backdrop(size, seed) if colour is None else Image.new("RGB", size, colour)
     canvas.paste(warped, (0, 0), warped)
     return canvas.convert("RGB")
 
@@ -171,6 +173,29 @@ def test_a_photo_of_a_screen_taken_at_a_slant_matches_by_the_slanted_frame(name:
     assert match.query.startswith("inside_slanted_frame"), match.query
     assert Region(*match.detail["region"]).close_to(bounds(SLANTED_SCREEN), 0.02)
     assert matched_queries(matcher, without(hashes, "inside_slanted_frame"), item_id) == []
+
+
+def test_a_jpeg_laid_on_a_backdrop_of_its_own_brightness_is_found_by_colour(monkeypatch) -> None:
+    from hashmatch.media import image as imaging
+
+    original = synthetic_photo()
+    grey = np.asarray(original.convert("L"), dtype=np.float64)
+    edge = float(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).mean())
+    magenta = round((edge - 0.587 * 12) / (0.299 + 0.114))  # (m, 12, m) has the edge's luma
+    copy = keystoned(original, SLANTED_SCREEN, (900, 700), colour=(magenta, 12, magenta))
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    queries = matched_queries(matcher, checked(copy, matcher), item_id)
+    assert any(q.startswith("inside_slanted_frame") for q in queries), queries
+    # Decoded to its luma only, the JPEG shows no edge around the picture: nothing finds it.
+    luma_only = imaging._pdq_thumbnail_and_colours
+    monkeypatch.setattr(
+        imaging,
+        "_pdq_thumbnail_and_colours",
+        lambda image, orientation, use_draft, colours: luma_only(
+            image, orientation, use_draft=use_draft, colours=False
+        ),
+    )
+    assert matched_queries(matcher, checked(copy, matcher), item_id) == []
 
 
 def test_look_alikes_set_upright_do_not_match_the_shared_shot() -> None:

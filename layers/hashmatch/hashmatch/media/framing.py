@@ -205,18 +205,21 @@ def shared_cut_views(image: Image.Image) -> tuple[str, ...]:
     return cut_views(luma, _inside_own_bars(luma.pixels))
 
 
-def check_framings(image: Image.Image) -> tuple[tuple[LabelledHash, ...], UnevenCropSearch | None]:
+def check_framings(
+    image: Image.Image, *, colours: Image.Image | None = None
+) -> tuple[tuple[LabelledHash, ...], UnevenCropSearch | None]:
     """What a checked image is looked up with besides its main PDQ and its rotations/flips: the
     framings to query (`query_framings`), and the search for uneven crops (None when the image is
     too small, blank or flat, or flat inside its padding or bars).
 
-    `image` is upright (EXIF applied), any size or mode.
+    `image` is upright (EXIF applied), any size or mode; `colours`, the same picture in colour where
+    `image` is its luma only (a JPEG decoded to its Y plane), is where slanted frames are looked for.
     """
     from hashmatch.media.uneven import UnevenCropSearch
 
     luma = AnalysisLuma(image)
     frames = frame_rectangles(_frame_luma(image))
-    framings = _query_framings(luma, frames, slanted_frames(_frame_rgb(image)))
+    framings = _query_framings(luma, frames, slanted_frames(_frame_rgb(image if colours is None else colours)))
     if framings is None:
         return (), None
     search = UnevenCropSearch(luma, frames=frames)

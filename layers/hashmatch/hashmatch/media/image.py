@@ -12,7 +12,9 @@ Hashing is dominated by decoding. `hash_image` therefore never decodes more pixe
 512-pixel thumbnail needs: a JPEG is decoded straight to its luma plane at the smallest DCT scale
 (1/2, 1/4 or 1/8) that keeps both sides at least as large as that thumbnail, and the thumbnail is
 then made as Pillow's `thumbnail` makes it (bicubic, reducing gap 2). PDQ and pHash both read
-luma only, so colour is never reconstructed.
+luma only. A checked JPEG keeps its chroma too, at that reduced scale, for one use: its colours
+at `hashmatch.media.slanted.SIDE` pixels, where slanted frames are looked for (a backdrop often
+has the brightness of the picture laid on it, rarely its colour); a shared one is decoded to luma.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ import numpy as np
 from PIL import ExifTags, Image, features
 
 from hashmatch.media.framing import check_framings, shared_cut_views, stored_framings
+from hashmatch.media.luma import shrunk
 from hashmatch.media.model import FrameHash, LabelledHash, Limits, MediaHashes, Rejected, RejectReason, sniff_media
+from hashmatch.media.slanted import SIDE as SLANTED_SIDE
 from hashmatch.signals import SIGNALS
 from hashmatch.signals.base import OTHER_ORIENTATIONS
 from hashmatch.signals.digest import file_digests
@@ -103,19 +107,22 @@ def hash_image(path: str, limits: Limits, *, for_sharing: bool = False) -> Media
         image = _open(data, limits)
         width, height = image.size
         orientation = _orientation(image)
-        thumbnail = _pdq_thumbnail(image, orientation, use_draft=True)
+        thumbnail, colours = _pdq_thumbnail_and_colours(image, orientation, use_draft=True, colours=not for_sharing)
         if orientation in _SIDEWAYS_ORIENTATIONS:
             width, height = height, width
         frames = _animation_frames(image, orientation, limits) if getattr(image, "is_animated", False) else ()
-    picture = hash_picture(thumbnail, for_sharing=for_sharing)
+    picture = hash_picture(thumbnail, for_sharing=for_sharing, colours=colours)
     return replace(picture, signals={**signals, **picture.signals}, frames=frames, width=width, height=height)
 
 
-def hash_picture(thumbnail: Image.Image, *, for_sharing: bool = False) -> MediaHashes:
+def hash_picture(
+    thumbnail: Image.Image, *, for_sharing: bool = False, colours: Image.Image | None = None
+) -> MediaHashes:
     """Every registered picture signal of an upright picture already shrunk as PDQ's reference
     shrinks it (at most 512x512), with its framings: those to store when `for_sharing`, else its
     rotations/flips and framings to query and its search for uneven crops (shared: also its views
-    as unevenly cut copies show it, for copies checked before the share). No file signals."""
+    as unevenly cut copies show it, for copies checked before the share). No file signals.
+    `colours`: the picture's colours, upright, where `thumbnail` is its luma only (a JPEG's)."""
     signals: dict[str, str] = {}
     quality: dict[str, int] = {}
     queries: list[LabelledHash] = []
@@ -138,7 +145,7 @@ def hash_picture(thumbnail: Image.Image, *, for_sharing: bool = False) -> MediaH
             framings=stored_framings(thumbnail),
             cut_views=shared_cut_views(thumbnail),
         )
-    framings, uneven_crops = check_framings(thumbnail)
+    framings, uneven_crops = check_framings(thumbnail, colours=colours)
     return MediaHashes(
         media="image",
         signals=signals,
@@ -268,21 +275,36 @@ def _pdq_thumbnail(image: Image.Image, orientation: int, *, use_draft: bool) -> 
     A JPEG decoded at reduced scale gives its luma plane as float ("F"), resized in floating point;
     anything else gives RGB resized exactly as the reference's Pillow `thumbnail` does.
     """
+    thumbnail, _ = _pdq_thumbnail_and_colours(image, orientation, use_draft=use_draft, colours=False)
+    return thumbnail
+
+
+def _pdq_thumbnail_and_colours(
+    image: Image.Image, orientation: int, *, use_draft: bool, colours: bool
+) -> tuple[Image.Image, Image.Image | None]:
+    """`_pdq_thumbnail`, and where that is a JPEG's luma and `colours` is asked for, the JPEG's
+    colours at most `SLANTED_SIDE` pixels long, oriented (None otherwise)."""
     target = _thumbnail_size(image.size, PDQ_DOWNSAMPLE_DIMS)
     box = None
     if use_draft and image.format == "JPEG" and target != image.size:
         # Asking for the thumbnail's own size picks the smallest DCT scale that stays at least
         # that large, so the resize below only ever shrinks. "L" makes libjpeg emit the Y plane
-        # (JPEG's Y is PDQ's luma) and skip colour conversion.
-        drafted = image.draft("L", target)
+        # (JPEG's Y is PDQ's luma) and skip colour conversion; "YCbCr" emits the planes as they
+        # are, the same Y beside the chroma, and skips it too.
+        drafted = image.draft("YCbCr" if colours else "L", target)
         box = drafted[1] if drafted is not None else None
     image.load()
+    coloured = None
+    if box is not None and image.mode == "YCbCr":
+        kept = image.crop(box)  # the drafted image may run a few pixels past the picture
+        coloured = _oriented(shrunk(kept, SLANTED_SIDE).convert("RGB"), orientation)
+        image = image.getchannel("Y")
     small = image.convert("F") if box is not None and image.mode == "L" else to_rgb(image)
     if small.size != target:
         small = small.resize(target, Image.Resampling.BICUBIC, box=box, reducing_gap=2.0)
     if small is image:
         small = image.copy()  # an animation draws its next frame over this one
-    return _oriented(small, orientation)
+    return _oriented(small, orientation), coloured
 
 
 def _orientation(image: Image.Image) -> int:
