@@ -151,8 +151,8 @@ class Limits:
     video_fps: float = 1.0
     # A checked video shorter than `min_video_samples / video_fps` seconds is sampled faster, so
     # that it still gets this many samples (at most one per frame): a match needs
-    # `hashmatch.matching.policy.MIN_MATCHED_FRAMES` samples, which a 2-second clip sampled once a
-    # second never has.
+    # `hashmatch.matching.policy.MIN_MATCHED_FRAMES` samples, which a clip of a second and a half
+    # sampled once a second never has (it gets 2).
     min_video_samples: int = 8
 
 
