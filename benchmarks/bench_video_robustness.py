@@ -32,6 +32,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,22 +120,24 @@ TUNED = "TUNED video edits"
 HELD_OUT = "HELD-OUT video edits"
 
 
-def copies_of(scene: Scene, other: Scene, seed: int) -> dict[str, list[np.ndarray]]:
-    """Every tuned edit of `scene`: the frame edits, a clip and a splice into `other`'s footage
-    (`SPLICE`: that copy shows `other` too, so a verdict naming `other` is no false match)."""
-    copies = frame_copies(scene, FRAME_EDITS, seed)
+def copies_of(scene: Scene, other: Scene, seed: int) -> Iterator[tuple[str, list[np.ndarray]]]:
+    """Every tuned edit of `scene`, one at a time: the frame edits, a clip and a splice into
+    `other`'s footage (`SPLICE`: that copy shows `other` too, so a verdict naming `other` is no
+    false match)."""
+    yield from frame_copies(scene, FRAME_EDITS, seed)
     count = len(scene.frames)
-    copies["clip: the middle half"] = scene.frames[count // 4 : count - count // 4]
+    yield "clip: the middle half", scene.frames[count // 4 : count - count // 4]
     size = scene.frames[0].shape[:2]
     filler = [_fitted(frame, size) for frame in other.frames]
     half = len(filler) // 2
-    copies[SPLICE] = filler[:half] + scene.frames[count // 4 : count - count // 4] + filler[half:]
-    return copies
+    yield SPLICE, filler[:half] + scene.frames[count // 4 : count - count // 4] + filler[half:]
 
 
-def frame_copies(scene: Scene, edits: dict[str, FrameEdit], seed: int) -> dict[str, list[np.ndarray]]:
-    """`scene` through each of `edits`, every frame with the same seed."""
-    return {name: edited_frames(scene.frames, edit, f"{seed}|{scene.name}|{name}") for name, edit in edits.items()}
+def frame_copies(scene: Scene, edits: dict[str, FrameEdit], seed: int) -> Iterator[tuple[str, list[np.ndarray]]]:
+    """`scene` through each of `edits`, every frame with the same seed, one copy at a time (a copy's
+    frames are large: holding them all at once took ~24 GB)."""
+    for name, edit in edits.items():
+        yield name, edited_frames(scene.frames, edit, f"{seed}|{scene.name}|{name}")
 
 
 def _fitted(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             copies = [(TUNED, copies_of(scene, other, args.seed))]
             if not args.tuned_only:
                 copies.append((HELD_OUT, frame_copies(scene, HELD_OUT_FRAME_EDITS, args.seed)))
-            for half, name, frames in ((h, n, f) for h, edits in copies for n, f in edits.items()):
+            for half, name, frames in ((h, n, f) for h, edits in copies for n, f in edits):
                 check = hashed(video_bytes(frames, scene.fps), work)
                 matched = {m.item_id for m in matcher.match(check)}
                 tally = sets[half].setdefault(name, Tally())

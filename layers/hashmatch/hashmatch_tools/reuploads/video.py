@@ -47,6 +47,15 @@ def _half_size(image: Image.Image, rng: random.Random) -> Image.Image:
     return image.resize((max(2, image.width // 2), max(2, image.height // 2)), Image.Resampling.BILINEAR)
 
 
+def _at_most(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`image` shrunk, if need be, to fit in `size` (a video edit keeps the footage's scale)."""
+    scale = min(1.0, size[0] / image.width, size[1] / image.height)
+    if scale == 1.0:
+        return image
+    fitted = (max(2, round(image.width * scale)), max(2, round(image.height * scale)))
+    return image.resize(fitted, Image.Resampling.LANCZOS)
+
+
 # Edits applied to every frame with one seed. Grouped by what hides or moves the footage.
 FRAME_EDITS: dict[str, FrameEdit] = {
     "geometric: mirror": g.mirror,
@@ -62,6 +71,10 @@ FRAME_EDITS: dict[str, FrameEdit] = {
     "overlay: big logo over the middle": ov.big_logo,
     "overlay: text boxes": ov.text_boxes,
     "overlay: stickers": ov.stickers,
+    # A landscape video reposted as a reel or a story: cover-cropped to a phone screen (a portrait
+    # one to a phone screen or 16:9), the window near the centre. Added after the matching above
+    # was tuned, to show what it misses: no crop grid runs on video (README, Known limits).
+    "reframed: filled to a phone screen": lambda image, rng: _at_most(g.filled_screen(image, rng), image.size),
 }
 
 
