@@ -46,7 +46,7 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import HALF_MATCH_THRESHOLD
 from hashmatch.matching.video import frame_queries, shared_frame_runs
 from hashmatch.media.hashing import hash_file
-from hashmatch.media.model import MediaHashes, is_half
+from hashmatch.media.model import Limits, MediaHashes, is_half
 from hashmatch.service.service import item_from_media
 from hashmatch.signals.bits import popcount_rows, unpack_hex_rows
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
@@ -109,10 +109,10 @@ def generated_scenes(seconds: float) -> list[Scene]:
     return [Scene(f"panning-{seed}", panning_frames(seed, seconds, FPS, (480, 360)), FPS) for seed in GENERATED_SCENES]
 
 
-def hashed(body: bytes, folder: Path, *, for_sharing: bool = False) -> MediaHashes:
+def hashed(body: bytes, folder: Path, *, for_sharing: bool = False, limits: Limits | None = None) -> MediaHashes:
     path = folder / "video.mp4"
     path.write_bytes(body)
-    return hash_file(path, for_sharing=for_sharing)
+    return hash_file(path, limits, for_sharing=for_sharing)
 
 
 SPLICE = "splice: half of it inside other footage"
@@ -178,8 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scene", action="append", default=[], help="check copies of this scene only (repeatable; all are shared)"
     )
+    parser.add_argument(
+        "--min-video-samples",
+        type=int,
+        default=Limits().min_video_samples,
+        help="samples a short check gets at least (`Limits.min_video_samples`; 1: once a second, as before it)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    limits = Limits(min_video_samples=args.min_video_samples)
     scenes = reference_scenes(args.seconds) + generated_scenes(min(args.seconds, 10.0))
     if len(scenes) == len(GENERATED_SCENES):
         print(f"(no reference videos in {DATA}: generated scenes only)", file=sys.stderr)
@@ -209,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.tuned_only:
                 copies.append((HELD_OUT, frame_copies(scene, HELD_OUT_FRAME_EDITS, args.seed)))
             for half, name, frames in ((h, n, f) for h, edits in copies for n, f in edits):
-                check = hashed(video_bytes(frames, scene.fps), work)
+                check = hashed(video_bytes(frames, scene.fps), work, limits=limits)
                 matched = {m.item_id for m in matcher.match(check)}
                 tally = sets[half].setdefault(name, Tally())
                 tally.copies += 1

@@ -298,7 +298,7 @@ def _segments(
     segments = []
     for group in groups:
         check_start = group[0].check_offset
-        check_end = min(group[-1].check_offset + sample_period, max(check_duration, group[-1].check_offset))
+        check_end = _sample_end(group[-1].check_offset, sample_period, check_duration)
         shared_start = max(0.0, check_start - shift)
         shared_end = min(check_end - shift, max(shared_duration, group[-1].shared_end))
         segments.append(
@@ -339,11 +339,16 @@ def _watchable(check: MediaHashes) -> float:
     queried, so they cannot keep a check from being a clip of a shared video."""
     duration, period = _duration(check), _sample_period(check)
     spans = [
-        (frame.offset, min(frame.offset + period, max(duration, frame.offset)))
+        (frame.offset, _sample_end(frame.offset, period, duration))
         for frame in check.frames
         if PDQ.usable(frame.quality) or frame.framings
     ]
     return min(duration, _union_length(spans))
+
+
+def _sample_end(offset: float, period: float, duration: float) -> float:
+    """Where the footage a sample at `offset` stands for ends: a sampling period on, or the video's end."""
+    return min(offset + period, max(duration, offset))
 
 
 def _sample_period(hashes: MediaHashes) -> float:

@@ -36,12 +36,12 @@ MIN_LINES = 8  # pictures with fewer lines than this are never trimmed
 # On a full-size video frame, bar lines are probed every this many pixels: bars are uniform.
 FRAME_PROBE_STEP = 4
 # A bar trimmed off a video frame or off a shared picture is flat: its lines' standard deviation
-# (the median over its lines) is at most this many grey levels. Drawn or encoded bars measure
-# 0.0-0.3 on the reference videos and 0.0 on the reference photos' analysis luma; a plain wall
-# filmed at an edge of a frame, within `BAR_TOLERANCE` of one colour but grainy, 2.3-3.7 (the
-# doorknob video), a photo's dark vignette 4.5-6.6 (skimage's retina). Such an edge is no bar:
-# trimmed in some frames and not in others (a logo over it, the camera moving), it moved the
-# doorknob's frame hashes ~100 bits.
+# (the median over its lines) is at most this many grey levels. Measured by
+# `benchmarks/study_bars.py`: drawn or encoded bars 0.0-0.7 on the reference videos and 0.0 on the
+# reference photos' analysis luma; a plain wall filmed at the edges of a frame, within
+# `BAR_TOLERANCE` of one colour but grainy, 2.1-5.0 (the doorknob video), a photo's dark vignette
+# 4.5-6.5 (skimage's retina). Such an edge is no bar: trimmed in some frames and not in others (a
+# logo over it, the camera moving), it moved the doorknob's frame hashes ~100 bits.
 BAR_NOISE = 1.0
 
 
