@@ -6,7 +6,9 @@ Scenes: the three distinct scenes of the reference videos in ../shared/data/vide
 doorknob; at most `--seconds` of each) and two generated panning scenes (`samples.panning_frames`),
 so that it runs without ../shared too. Each scene is shared (hashed at every frame, as a share is)
 into an in-memory bank; every edited copy is written as an H.264 file and checked through the real
-`hash_file` (sampled at 1 frame per second) and `Matcher`, with every other scene in the bank.
+`hash_file` (sampled at 1 frame per second), its uneven-crop search refined toward the candidates
+the bank names (`hashmatch.edge.ingest.refine`, as the edge does), and `Matcher`, with every other
+scene in the bank.
 
 Edits (`hashmatch_tools.reuploads.video`): each picture edit run on every frame with one seed, so
 logos, captions, layouts and crops stay put while the footage moves; and the edits only a video has,
@@ -41,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 from hashmatch.bank.model import Provenance
+from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import HALF_MATCH_THRESHOLD
@@ -179,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         "--scene", action="append", default=[], help="check copies of this scene only (repeatable; all are shared)"
     )
     parser.add_argument(
+        "--edit", action="append", default=[], help="check copies made by this edit only (repeatable; a prefix)"
+    )
+    parser.add_argument(
         "--min-video-samples",
         type=int,
         default=Limits().min_video_samples,
@@ -216,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.tuned_only:
                 copies.append((HELD_OUT, frame_copies(scene, HELD_OUT_FRAME_EDITS, args.seed)))
             for half, name, frames in ((h, n, f) for h, edits in copies for n, f in edits):
-                check = hashed(video_bytes(frames, scene.fps), work, limits=limits)
+                if args.edit and not any(name.startswith(edit) for edit in args.edit):
+                    continue
+                check = refine(hashed(video_bytes(frames, scene.fps), work, limits=limits), matcher)
                 matched = {m.item_id for m in matcher.match(check)}
                 tally = sets[half].setdefault(name, Tally())
                 tally.copies += 1

@@ -255,7 +255,7 @@ def test_the_sandbox_hashes_as_the_process_itself_does_and_keeps_the_search(tmp_
     direct = hash_file(path)
     assert replace(inside, uneven_crops=None) == replace(direct, uneven_crops=None)
     assert inside.uneven_crops is not None and direct.uneven_crops is not None
-    assert inside.uneven_crops.keys == direct.uneven_crops.keys
+    assert inside.uneven_crops.grids == direct.uneven_crops.grids
 
 
 def test_a_crashing_decoder_is_a_rejection_not_a_failed_batch(tmp_path: Path, monkeypatch) -> None:

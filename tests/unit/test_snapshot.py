@@ -116,11 +116,15 @@ def test_a_loaded_snapshot_answers_exactly_as_the_original(shared, delta_limit: 
     assert hit.entry == IndexedEntry(items[0].item_id, "pdq", frame.value, "frame", frame.offset, frame.end)
     (untimed,) = loaded.query("pdq", [items[0].near_entries[-1].value], 0)
     assert untimed.entry.kind == "frame" and untimed.entry.offset is None and untimed.entry.end is None
-    # Framing keys point back to the whole stored PDQ framing, and only framings have one.
+    # Framing keys point back to the whole stored PDQ framing or video frame; a main hash has none.
     framing = items[0].near_entries[2]
     (key_hit,) = loaded.query(FRAMING_KEYS, [low_frequency_key(framing.value)], 0)
     assert key_hit.entry == IndexedEntry(items[0].item_id, "pdq", framing.value, "framing", None)
-    assert not loaded.query(FRAMING_KEYS, [low_frequency_key(frame.value)], 0)
+    (frame_key_hit,) = loaded.query(FRAMING_KEYS, [low_frequency_key(frame.value)], 0)
+    assert frame_key_hit.entry == hit.entry
+    main = items[0].near_entries[0]
+    assert main.kind == "hash"
+    assert not loaded.query(FRAMING_KEYS, [low_frequency_key(main.value)], 0)
     # A half keeps its kind (the matcher holds it to the stricter threshold) and has no framing key.
     half = items[1].near_entries[-1]
     (half_hit,) = loaded.query("pdq", [half.value], 0)
@@ -188,11 +192,11 @@ def test_a_truncated_snapshot_is_refused(shared) -> None:
 
 
 def test_a_snapshot_of_another_version_is_refused(shared, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Version 2 (indexes named, signals not), as the previous release wrote it: the matcher replays the log instead.
-    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 2)
+    # Version 3 (framing keys over framings only), as the previous release wrote it: the matcher replays the log instead.
+    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 3)
     data = _snapshot_bytes(shared[0])
     monkeypatch.undo()
-    with pytest.raises(SnapshotError, match=r"version 2; .*reads 'hashmatch\.near-snapshot' version 3"):
+    with pytest.raises(SnapshotError, match=r"version 3; .*reads 'hashmatch\.near-snapshot' version 4"):
         load_snapshot(io.BytesIO(data))
 
 
@@ -211,7 +215,7 @@ def test_snapshot_header_is_json_with_format_and_position(shared) -> None:
     assert data.startswith(snapshot.FORMAT_MAGIC) and data.endswith(snapshot.END_MARKER)
     header = np.lib.format.read_array(io.BytesIO(data[8:]), allow_pickle=False)
     fields = json.loads(header.tobytes())
-    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 3
+    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 4
     assert fields["signals"] == ["pdq", "phash"]
     assert fields["indexes"] == ["pdq", "phash", FRAMING_KEYS]
     assert fields["position"] == shared[0].log[-1].position
@@ -244,7 +248,7 @@ class _Reference:
         hits = []
         for row, value in enumerate(values):
             for entry_id, entry in self.entries.items():
-                if signal == FRAMING_KEYS and entry.signal == "pdq" and entry.kind == "framing":
+                if signal == FRAMING_KEYS and entry.signal == "pdq" and entry.kind in FRAMING_KEY_INDEX.entry_kinds:
                     distance = hex_distance(value, low_frequency_key(entry.value))
                 elif entry.signal == signal:
                     distance = hex_distance(value, entry.value)

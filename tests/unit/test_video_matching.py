@@ -463,7 +463,7 @@ def test_a_shared_video_stores_the_central_crops_of_each_runs_first_frame(
     assert sum(1 for frame in shared.frames if frame.framings) == len(runs)
     assert all(run.framings and run.framings == at[run.start].framings for run in runs)
     stored_labels = {label for run in runs for label, _ in run.framings}
-    crops = {"content+central_crop_90", "content+central_crop_80", "content+central_crop_60"}
+    crops = {"content+central_crop_90", "content+central_crop_80", "content+central_crop_60", "content+core"}
     halves = {"content+half_top", "content+half_bottom", "content+half_left", "content+half_right"}
     assert stored_labels == crops | halves
     # The bank item indexes every one of them with the run's span: the crops as frames of the run,

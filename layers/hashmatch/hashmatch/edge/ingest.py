@@ -49,7 +49,7 @@ from hashmatch.governance.admission import refuse_list
 from hashmatch.governance.requests import MAX_REQUEST_BYTES
 from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import SNIFF_BYTES
-from hashmatch.media.model import LabelledHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
+from hashmatch.media.model import Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
@@ -108,23 +108,26 @@ class _Segmented(Exception):
 
 
 def refine(hashes: MediaHashes, candidates: CandidateSource | None) -> MediaHashes:
-    """A checked picture's hashes with the framings its uneven-crop search found toward the
-    coalition's candidates added as queries, and the search (which holds pixels) dropped."""
+    """A checked picture's or video's hashes with the framings its uneven-crop search found toward
+    the coalition's candidates added as queries (a video's to its samples' framings), and the
+    search (which holds pixels) dropped."""
     (refined,) = refine_many([hashes], candidates)
     return refined
 
 
 def refine_many(hashes: Sequence[MediaHashes], candidates: CandidateSource | None) -> list[MediaHashes]:
-    """`refine` for many checked pictures: one question to the coalition for all their searches."""
+    """`refine` for many checked files: one question to the coalition for all their searches' grids."""
     searching = [(n, h.uneven_crops) for n, h in enumerate(hashes) if h.uneven_crops is not None]
-    found: dict[int, tuple[LabelledHash, ...]] = {}
-    if candidates is not None and searching:
-        answers = candidates.uneven_crop_candidates_many([(search.keys, search.hashes) for _, search in searching])
-        found = {n: search.refined(answer) for (n, search), answer in zip(searching, answers, strict=True)}
-    return [
-        replace(h, queries=h.queries + found.get(n, ()), uneven_crops=None) if h.uneven_crops is not None else h
-        for n, h in enumerate(hashes)
-    ]
+    grids = [grid for _, search in searching for grid in search.grids]
+    answers = list(candidates.uneven_crop_candidates_many(grids)) if candidates is not None and grids else []
+    if candidates is None:
+        answers = [[] for _ in grids]
+    if len(answers) != len(grids):
+        raise ValueError(f"the coalition answered {len(answers)} of {len(grids)} uneven-crop grids")
+    refined, asked = list(hashes), iter(answers)
+    for n, search in searching:
+        refined[n] = search.refine(hashes[n], [next(asked) for _ in search.grids])
+    return refined
 
 
 class EdgeHasher:
@@ -166,12 +169,12 @@ class EdgeHasher:
 
     def process_many(self, objs: Sequence[ObjectRef]) -> list[Outcome | Exception]:
         """`process` for a batch of objects, with one question to the coalition for all their
-        uneven-crop searches. Each object is hashed in turn, and what asks nothing (a video, a
-        list, a share, a request, a rejection) is handed on at once, its hand-off recorded and
-        the object deleted, so a batch of slow files still makes progress however it ends. The
-        checked pictures wait for the batch's one question (`refine_many`), then go on the same
-        way. An object that fails has its exception in its place and the others go on; an
-        unanswered question fails the pictures that asked it."""
+        uneven-crop searches. Each object is hashed in turn, and what asks nothing (a list, a
+        share, a request, a rejection) is handed on at once, its hand-off recorded and the object
+        deleted, so a batch of slow files still makes progress however it ends. The checked
+        pictures and videos wait for the batch's one question (`refine_many`), then go on the
+        same way. An object that fails has its exception in its place and the others go on; an
+        unanswered question fails the checks that asked it."""
         prepared = [_attempt(self._prepare, obj) for obj in objs]
         asked = [hashes for ready in prepared if isinstance(ready, list) for _, hashes in ready]
         refined: Iterator[MediaHashes] = iter(())
@@ -179,7 +182,7 @@ class EdgeHasher:
             try:
                 with timed(self._telemetry, "candidates"):
                     refined = iter(refine_many(asked, self._candidates))
-            except Exception as error:  # unanswered: the pictures that asked fail, nothing else
+            except Exception as error:  # unanswered: the checks that asked fail, nothing else
                 return [error if isinstance(ready, list) else ready for ready in prepared]
         return [
             _attempt(self._hand_on, obj, [replace(s, hashes=next(refined)) for s, _ in ready])
@@ -197,9 +200,9 @@ class EdgeHasher:
     def _prepare(self, obj: ObjectRef) -> list[tuple[Submission, MediaHashes]] | Outcome:
         """Hash the object and hand on what asks the coalition nothing as it comes (a long check
         list a chunk at a time, never whole in memory), then record the hand-off and delete the
-        object; its outcome. A checked picture's submission, whose uneven-crop search waits for
-        the batch's question, is returned instead (with its hashes), the object kept until it is
-        handed on."""
+        object; its outcome. A checked picture's or video's submission, whose uneven-crop search
+        waits for the batch's question, is returned instead (with its hashes), the object kept
+        until it is handed on."""
         route = route_for(obj.key, self._platforms)
         refusal = self._principals.refusal(route, obj.principal) if self._principals else None
         if refusal is not None:

@@ -18,7 +18,6 @@ search needs comes back as raw 8-bit pixels of at most 256 x 256.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
@@ -37,9 +36,10 @@ from typing import IO, Any
 from PIL import Image
 
 from hashmatch.media.codec import hashes_from_json, hashes_to_json
-from hashmatch.media.luma import WORK_SIDE, AnalysisLuma
-from hashmatch.media.model import Limits, MediaHashes, NeedsSegments, Region, Rejected, RejectReason
+from hashmatch.media.luma import AnalysisLuma
+from hashmatch.media.model import CropSearch, Limits, MediaHashes, NeedsSegments, Region, Rejected, RejectReason
 from hashmatch.media.uneven import UnevenCropSearch
+from hashmatch.media.video_crops import VideoCropSearch
 from hashmatch.signals.base import Orientation
 
 __all__ = ["DEFAULT_MEMORY_BYTES", "DEFAULT_SECONDS", "Sandbox", "SandboxLimits"]
@@ -187,15 +187,13 @@ def _decoded(payload: bytes, media_limits: Limits) -> MediaHashes:
     return hashes if search is None else replace(hashes, uneven_crops=search)
 
 
-def _search(raw: Any) -> UnevenCropSearch | None:
+def _search(raw: Any) -> CropSearch | None:
+    """The child's search, checked as untrusted input: a video's (its samples and probes) or a picture's."""
     if raw is None:
         return None
-
-    width, height = int(raw["width"]), int(raw["height"])
-    if not 0 < width <= WORK_SIDE or not 0 < height <= WORK_SIDE:
-        raise ValueError("analysis luma of the wrong size")
-    pixels = base64.b64decode(raw["luma"], validate=True)
-    luma = AnalysisLuma(Image.frombytes("L", (width, height), pixels))
+    if "samples" in raw:
+        return VideoCropSearch.from_json(raw)
+    luma = AnalysisLuma.from_json(raw)
     regions = tuple(Region(*(float(v) for v in region)) for region in raw["regions"])
     orientations = tuple(Orientation(str(o)) for o in raw["orientations"]) if "orientations" in raw else None
     return UnevenCropSearch.from_grid(luma, regions, tuple(str(h) for h in raw["hashes"]), orientations)

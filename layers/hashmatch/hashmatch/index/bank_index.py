@@ -328,7 +328,7 @@ class BankIndex:
             for derived_name, (source, derived) in self._derived.items():
                 if source != name:
                     continue
-                wanted = np.array([self._delta[i].kind == derived.entry_kind for i in id_array.tolist()], dtype=bool)
+                wanted = np.array([self._delta[i].kind in derived.entry_kinds for i in id_array.tolist()], dtype=bool)
                 if wanted.any():
                     self._indexes[derived_name].add(id_array[wanted], derived.key(rows[wanted]))
 

@@ -41,7 +41,9 @@ __all__ = ["FORMAT_VERSION", "SnapshotError", "SnapshotInfo", "load_snapshot", "
 FORMAT_MAGIC = b"HMNEARSN"
 END_MARKER = b"HMSNAPND"
 FORMAT_NAME = "hashmatch.near-snapshot"
-FORMAT_VERSION = 3
+# 4: the framing-key index also holds a shared video's frame entries (`hashmatch.signals.pdq.FRAMING_KEYS`).
+# A snapshot of an older version is refused, and the change log replayed in full, which keys them.
+FORMAT_VERSION = 4
 
 
 class SnapshotError(ValueError):
@@ -133,8 +135,8 @@ def _check_sizes(expected: BankIndex, indexes: dict[str, Any], table: EntryTable
         of_signal = live_signals == code
         sizes = {name: int(np.count_nonzero(of_signal))}
         for derived_name, derived in expected.derived_of(name):
-            kind = ENTRY_KINDS.index(derived.entry_kind)
-            sizes[derived_name] = int(np.count_nonzero(of_signal & (live_kinds == kind)))
+            kinds = [ENTRY_KINDS.index(kind) for kind in derived.entry_kinds]
+            sizes[derived_name] = int(np.count_nonzero(of_signal & np.isin(live_kinds, kinds)))
         for index_name, size in sizes.items():
             if len(indexes[index_name]) != size:
                 raise SnapshotError(

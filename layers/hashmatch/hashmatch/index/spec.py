@@ -114,13 +114,13 @@ class HammingIndexSpec:
 class DerivedIndex:
     """A second index a signal keeps over part of its entries, keyed by a function of their rows.
 
-    Entries of `entry_kind` get `key(rows)` stored in an index built from `spec`, under the same
+    Entries of one of `entry_kinds` get `key(rows)` stored in an index built from `spec`, under the same
     entry ids, so a hit on it names the signal's own entry (whose whole hash `rows_of` returns).
     PDQ's framing keys (`hashmatch.signals.pdq`) are one: the rule that uses them lives in
     `hashmatch.matching.rules`.
     """
 
     name: str
-    entry_kind: str
+    entry_kinds: tuple[str, ...]
     spec: IndexSpec
     key: Callable[[np.ndarray], np.ndarray]

@@ -82,6 +82,7 @@ __all__ = [
     "content_regions",
     "query_framings",
     "sample_framings",
+    "sample_luma",
     "shared_cut_views",
     "stored_frame_framings",
     "stored_framings",
@@ -184,15 +185,21 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
         (Framing.MIDDLE_BAND, content.without_margins(OVERLAY_MARGIN)),
         (Framing.central_crop(DEEP_CROP_SCALE), content.central_crop(DEEP_CROP_SCALE)),
     ]
-    core = content.central_core(CORE_SHAPE, (luma.width, luma.height))
-    if min((core.right - core.left) * luma.width, (core.bottom - core.top) * luma.height) >= MIN_SIDE:
-        regions.append((Framing.CORE, core))  # not from a handful of pixels (a thin strip's core)
+    regions += [(Framing.CORE, core) for core in _core(content, luma)]
     regions += [(Framing.half(side), content.half(side)) for side in HALF_SIDES]
     return _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))
         for crop, region in regions
         for orientation, value in luma.hashes(region, _IDENTITY)
     )
+
+
+def _core(content: Region, luma: AnalysisLuma) -> list[Region]:
+    """The central core (`CORE_SHAPE`) of `content`, unless it is under `MIN_SIDE` analysis pixels
+    a side (a thin strip's core: a handful of pixels)."""
+    core = content.central_core(CORE_SHAPE, (luma.width, luma.height))
+    wide = min((core.right - core.left) * luma.width, (core.bottom - core.top) * luma.height) >= MIN_SIDE
+    return [core] if wide else []
 
 
 def shared_cut_views(image: Image.Image) -> tuple[str, ...]:
@@ -226,7 +233,9 @@ def check_framings(
     return framings, search if search.keys else None
 
 
-def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> tuple[tuple[str, str], ...]:
+def sample_framings(
+    luma: np.ndarray, slanted: Sequence[SlantedFrame] = (), analysis: AnalysisLuma | None = None
+) -> tuple[tuple[str, str], ...]:
     """A checked video's sampled frame (2-D grey levels, solid bars already trimmed) as re-posts
     show footage, as (label, PDQ hex): the footage found under or above a caption bar or inside
     padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot);
@@ -236,9 +245,10 @@ def sample_framings(luma: np.ndarray, slanted: Sequence[SlantedFrame] = ()) -> t
     frame turned back by a few degrees and cut toward the stored 80% crop, or the 60% one where the
     turn leaves less (`hashmatch.media.tilt`);
     and the footage inside each of `slanted` (the video's slanted frames, found once for the whole
-    video: `SlantedLayout`) set upright."""
+    video: `SlantedLayout`) set upright. `analysis` is the frame's small luma, when made already
+    (`sample_luma`)."""
     picture = Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))
-    analysis = AnalysisLuma(picture)
+    analysis = analysis if analysis is not None else AnalysisLuma(picture)
     if analysis.too_small:
         return ()
     framed, padded = _candidates(analysis.pixels)
@@ -299,18 +309,25 @@ def _recurring(found: Sequence[Sequence[SlantedFrame]]) -> list[SlantedFrame]:
     return kept[:MAX_SLANTED]
 
 
+def sample_luma(luma: np.ndarray) -> AnalysisLuma:
+    """A video frame's small luma (2-D grey levels, solid bars already trimmed)."""
+    return AnalysisLuma(Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8)))
+
+
 def stored_frame_framings(luma: np.ndarray) -> tuple[tuple[str, str], ...]:
     """What a shared video stores of a frame (2-D grey levels, solid bars already trimmed) beside
     its whole-frame PDQ: its central crops at `INDEX_CROP_SCALES` and `DEEP_CROP_SCALE`, as (label,
     PDQ hex), labelled as a shared picture's crops are, so that copies zoomed in, cut evenly or
     turned and cut find a stored hash with their framing (`sample_framings` queries toward them);
-    and its 4 halves (`HALF_SIDES`), for copies with an overlay over one side; none below PDQ's
-    minimum quality."""
-    analysis = AnalysisLuma(Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8)))
+    its central core (`CORE_SHAPE`), which a copy filled to another shape still shows whole (the
+    check's uneven-crop search finds it: `hashmatch.media.video_crops`); and its 4 halves
+    (`HALF_SIDES`), for copies with an overlay over one side; none below PDQ's minimum quality."""
+    analysis = sample_luma(luma)
     if analysis.too_small:
         return ()
     scales = (*INDEX_CROP_SCALES, DEEP_CROP_SCALE)
     crops = [(Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in scales]
+    crops += [(Framing.CORE, core) for core in _core(WHOLE, analysis)]
     crops += [(Framing.half(side), WHOLE.half(side)) for side in HALF_SIDES]
     hashed = analysis.region_hashes([region for _, region in crops], _IDENTITY)
     found = _unique(

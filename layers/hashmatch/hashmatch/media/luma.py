@@ -9,7 +9,9 @@ under resizing and flips.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -27,7 +29,7 @@ from hashmatch.signals.pdq import (
     quality_scores,
 )
 
-__all__ = ["CELL_BLUR", "MIN_SIDE", "WORK_SIDE", "AnalysisLuma", "shrunk"]
+__all__ = ["CELL_BLUR", "MIN_SIDE", "WORK_SIDE", "AnalysisLuma", "grey_from_json", "grey_to_json", "shrunk"]
 
 # Borders are found and regions hashed on a luma at most this long: a 64x64 grid cell still averages
 # 2-4 pixels of even a small region, and hashes match as well as from 512 pixels, for a quarter of
@@ -62,6 +64,19 @@ class AnalysisLuma:
         self.table = np.zeros((self.height + 1, self.width + 1))
         self.table[1:, 1:] = pixels.cumsum(axis=1).cumsum(axis=0)
         self._transposed: np.ndarray | None = None  # the table transposed, made when first needed
+
+    def grey(self) -> np.ndarray:
+        """The luma as 8-bit grey levels (what `from_pixels` takes back, an eighth of the memory)."""
+        return np.clip(np.rint(self.pixels), 0, 255).astype(np.uint8)
+
+    def to_json(self) -> dict[str, object]:
+        """The luma as 8-bit grey levels, for `from_json` in another process."""
+        return grey_to_json(self.grey())
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> AnalysisLuma:
+        """A luma as `to_json` wrote it, checked as untrusted input (`grey_from_json`)."""
+        return cls.from_pixels(grey_from_json(raw))
 
     def cell_sampler(self) -> Image.Image:
         """The luma as 8-bit grey box-blurred over (2 `CELL_BLUR` + 1)^2 pixels, made once: what PDQ's
@@ -244,6 +259,28 @@ def _split(positions: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     clipped = np.clip(positions, 0.0, float(size))
     index = np.minimum(clipped.astype(np.intp), size - 1)
     return index, clipped - index
+
+
+def grey_to_json(grey: np.ndarray) -> dict[str, object]:
+    """8-bit grey levels (2-D) as JSON: their size and their bytes in base64."""
+    return {
+        "width": int(grey.shape[1]),
+        "height": int(grey.shape[0]),
+        "luma": base64.b64encode(grey.tobytes()).decode(),
+    }
+
+
+def grey_from_json(raw: dict[str, Any]) -> np.ndarray:
+    """8-bit grey levels as `grey_to_json` wrote them, checked as untrusted input: at most
+    `WORK_SIDE` a side, as many bytes as the size says; raises ValueError, KeyError or TypeError
+    on anything else."""
+    width, height = int(raw["width"]), int(raw["height"])
+    if not 0 < width <= WORK_SIDE or not 0 < height <= WORK_SIDE:
+        raise ValueError("analysis luma of the wrong size")
+    pixels = base64.b64decode(raw["luma"], validate=True)
+    if len(pixels) != width * height:
+        raise ValueError(f"{len(pixels)} bytes of luma for {width} x {height}")
+    return np.frombuffer(pixels, dtype=np.uint8).reshape(height, width)
 
 
 def shrunk(image: Image.Image, side: int) -> Image.Image:

@@ -33,18 +33,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from hashmatch.signals.base import OTHER_ORIENTATIONS, Orientation
-
-if TYPE_CHECKING:
-    from hashmatch.media.uneven import UnevenCropSearch
 
 __all__ = [
     "HALF_SIDES",
     "ORIGINAL_QUERY",
     "UNEVEN_CROP_QUERY",
     "Candidate",
+    "CropSearch",
     "FrameHash",
     "Grid",
     "LabelledHash",
@@ -262,6 +260,20 @@ class Candidate:
 Grid = tuple[Sequence[str], Sequence[str]]
 
 
+class CropSearch(Protocol):
+    """A checked file's search for where a shared picture's or video's stored crops lie inside it
+    (`hashmatch.media.uneven`): the `grids` it asks the coalition about, and, given the candidates
+    found for each grid in order, the file's hashes with what the search found toward them added
+    as queries (`refine`). It holds pixels: never stored or sent, and dropped by `refine`."""
+
+    @property
+    def grids(self) -> list[Grid]: ...
+
+    def refine(self, hashes: MediaHashes, answers: Sequence[Sequence[Candidate]]) -> MediaHashes: ...
+
+    def to_json(self) -> dict[str, object]: ...
+
+
 @dataclass(frozen=True)
 class FrameHash:
     """The PDQ hash of one video frame at `offset` seconds; for a checked video's samples the PDQ
@@ -285,9 +297,10 @@ class MediaHashes:
     picture signal), `quality` the quality of those that have one. `queries` are the other hashes a
     checked picture is looked up with (its main hashes' rotations/flips and its framings),
     `framings` the framings a shared picture stores beside its main hashes. `frames` are a video's
-    (or an animation's) per-frame PDQ hashes. A checked image also carries its `uneven_crops`
-    search (`hashmatch.media.uneven.UnevenCropSearch`), which the matcher runs against the stored
-    framings it finds; it holds the picture's small luma and is never stored or sent. A shared
+    (or an animation's) per-frame PDQ hashes. A checked image or video also carries its
+    `uneven_crops` search (`CropSearch`: `hashmatch.media.uneven.UnevenCropSearch`,
+    `hashmatch.media.uneven.VideoCropSearch`), which the edge runs toward the stored framings the
+    coalition names; it holds small lumas and is never stored or sent. A shared
     image carries its `cut_views` (`hashmatch.media.uneven.cut_views`): PDQ hashes of it as copies
     cut unevenly show it, sent with the share for the retroactive scan and never stored.
     """
@@ -303,7 +316,7 @@ class MediaHashes:
     height: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
     cut_views: tuple[str, ...] = ()
-    uneven_crops: UnevenCropSearch | None = field(default=None, compare=False, repr=False)
+    uneven_crops: CropSearch | None = field(default=None, compare=False, repr=False)
 
     @property
     def pdq_quality(self) -> int | None:

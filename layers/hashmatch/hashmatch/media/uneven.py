@@ -5,7 +5,7 @@ crop of the shared picture still lies inside the copy, at a place set by the cut
 `UnevenCropSearch` hashes 81 rectangles on a grid of cuts (`UNEVEN_CUTS`) where that crop would
 lie; their PDQ is often still 32-60 bits away, but the 64 bits of its 8x8 lowest frequencies
 (`hashmatch.signals.pdq.low_frequency_key`), which drift half as fast, are within a few bits of
-the stored crop's. The matcher looks those keys up (`hashmatch.matching.rules.uneven_crop_evidence`)
+the stored crop's. The matcher looks those keys up (`hashmatch.matching.rules.uneven_crop_candidates`)
 and, for each stored framing found, `closest` moves the rectangle's four edges to where its PDQ
 agrees best with the stored one; the PDQ distance there decides, at the usual threshold.
 
@@ -33,7 +33,9 @@ moves the same rectangle's edges and compares its mirrored hash; what it finds i
 The search needs the picture's pixels, so it runs where they are, at the edge (the hashing
 function, the member's edge stack, the CLI): the edge asks the coalition for candidates with the
 grid's keys and hashes (`hashmatch.matching.rules.uneven_crop_candidates`, served by the lookup
-API), searches toward each, and sends what it found as ``uneven_crop`` queries (`refined`).
+API), searches toward each, and sends what it found as ``uneven_crop`` queries (`refined`). A
+checked video lays the same grids on two of its samples and hashes what they find on its first
+samples (`hashmatch.media.video_crops`).
 
 Backward (a copy checked before the picture is shared: `hashmatch.service.retroactive`), the
 copy's pixels are gone, but the shared picture's are at the sharer's edge: `cut_views` hashes the
@@ -49,15 +51,15 @@ than 92.
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from hashmatch.media.framing import CORE_SHAPE, DEEP_CROP_SCALE, INDEX_CROP_SCALES
 from hashmatch.media.luma import AnalysisLuma
-from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, LabelledHash, Region, framing_label
+from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, Grid, LabelledHash, MediaHashes, Region, framing_label
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ, PDQ_BITS, hex_to_bits, low_frequency_key
@@ -182,15 +184,31 @@ class UnevenCropSearch:
 
     def to_json(self) -> dict[str, object]:
         """The luma (8-bit, at most `WORK_SIDE` a side) and the grid, for `from_grid` in another process."""
-        pixels = np.clip(np.rint(self._luma.pixels), 0, 255).astype(np.uint8)
         return {
-            "width": int(pixels.shape[1]),
-            "height": int(pixels.shape[0]),
-            "luma": base64.b64encode(pixels.tobytes()).decode(),
+            **self._luma.to_json(),
             "regions": [[region.left, region.top, region.right, region.bottom] for region in self.regions],
             "orientations": [orientation.value for orientation in self.orientations],
             "hashes": list(self.hashes),
         }
+
+    @property
+    def grids(self) -> list[Grid]:
+        """The one grid the coalition is asked about (`hashmatch.media.model.CropSearch`)."""
+        return [(self.keys, self.hashes)]
+
+    def refine(self, hashes: MediaHashes, answers: Sequence[Sequence[Candidate]]) -> MediaHashes:
+        """`hashes` (this picture's) with the framings found toward the candidates of the one grid
+        added as queries (`refined`), and the search dropped."""
+        (candidates,) = answers
+        return replace(hashes, queries=hashes.queries + self.refined(candidates), uneven_crops=None)
+
+    def found(self, candidate: Candidate) -> tuple[int, Region, Orientation] | None:
+        """What the search toward `candidate` found: the distance to its stored hash, the framing
+        and the orientation it is hashed in (None for a row the grid does not have)."""
+        if not 0 <= candidate.row < len(self.regions):
+            return None
+        distance, region = self.closest(candidate.row, candidate.stored)
+        return distance, region, self.orientations[candidate.row]
 
     def refined(self, candidates: Sequence[Candidate], within: int = REFINED_WITHIN) -> tuple[LabelledHash, ...]:
         """The framings found searching toward each candidate, as ``uneven_crop`` queries (from a
@@ -199,10 +217,10 @@ class UnevenCropSearch:
         matcher applies the checking platform's)."""
         found = []
         for candidate in candidates:
-            if not 0 <= candidate.row < len(self.regions):
+            searched = self.found(candidate)
+            if searched is None:
                 continue
-            orientation = self.orientations[candidate.row]
-            distance, region = self.closest(candidate.row, candidate.stored)
+            distance, region, orientation = searched
             hashes = self._luma.hashes(region, (orientation,))
             if distance <= within and hashes:
                 label = framing_label(UNEVEN_CROP_QUERY, None, orientation)

@@ -20,7 +20,10 @@ Two sampling modes:
   pictures are not decoded at all. Each sampled frame also carries the PDQ hashes of its seven
   rotations/flips (`FrameHash.orientations`) for mirror-proof queries, and its framings
   (`FrameHash.framings`, `hashmatch.media.framing.sample_framings`): the footage found inside a
-  caption bar, padding or a larger frame, central crops and the frame turned back;
+  caption bar, padding or a larger frame, central crops and the frame turned back; the first
+  `SEARCH_SAMPLES` usable samples also keep their small luma for the uneven-crop search
+  (`MediaHashes.uneven_crops`, `hashmatch.media.video_crops`), which the edge runs toward the
+  stored frame crops the coalition names;
 - dense (`ALL_FRAMES`, for shared videos): every frame, so that a check sampled at any offset finds
   a near-identical shared frame (consecutive frames differ by 24-60 bits, so a grid on both sides
   misses clips cut off the grid); a frame that starts a run of near-identical frames also carries
@@ -45,10 +48,11 @@ import numpy as np
 
 from hashmatch.matching.video import starts_run
 from hashmatch.media.bars import BarBox, content_box
-from hashmatch.media.framing import SlantedLayout, sample_framings, stored_frame_framings
+from hashmatch.media.framing import SlantedLayout, sample_framings, sample_luma, stored_frame_framings
 from hashmatch.media.model import FrameHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
+from hashmatch.media.video_crops import SEARCH_SAMPLES, VideoCropSearch
 from hashmatch.signals.digest import file_digests
-from hashmatch.signals.pdq import decimation_band, pdq_dihedral_from_luma, pdq_from_luma
+from hashmatch.signals.pdq import PDQ, decimation_band, pdq_dihedral_from_luma, pdq_from_luma
 
 __all__ = [
     "ALL_FRAMES",
@@ -137,7 +141,8 @@ def hash_video(
         _check_shareable(probe, limits, window)
     elif fps is None:
         rate = _check_rate(rate, probe, limits)
-    frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars, window)
+    kept: list[tuple[float, np.ndarray]] | None = [] if with_dihedrals and not dense else None
+    frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars, window, kept)
     if not frames:
         raise Rejected(RejectReason.NO_FRAMES, "the video stream has no decodable frame")
     if truncated:
@@ -155,6 +160,7 @@ def hash_video(
         width=probe.width,
         height=probe.height,
         extra=extra,
+        uneven_crops=VideoCropSearch.of(kept) if kept is not None else None,
     )
 
 
@@ -287,9 +293,12 @@ def _hash_frames(
     with_dihedrals: bool,
     trim_bars: bool,
     window: tuple[float, float | None] | None = None,
+    kept: list[tuple[float, np.ndarray]] | None = None,
 ) -> tuple[list[FrameHash], bool]:
     """Decode and hash the sampled frames (those at `window`'s start and before its end, when
-    given: decoding starts at the keyframe before it); the flag says decoding stopped on damage."""
+    given: decoding starts at the keyframe before it); the flag says decoding stopped on damage.
+    `kept` receives (offset, small luma) of the first `SEARCH_SAMPLES` usable samples, for the
+    uneven-crop search (`hashmatch.media.video_crops`)."""
     first, last = window if window is not None else (0.0, None)
     dense = math.isinf(rate)
     period = 0.0 if dense else 1.0 / rate
@@ -332,7 +341,7 @@ def _hash_frames(
                         return frames, False
                     if not dense and offset < next_window:
                         continue
-                    frames.append(_hash_frame(frame, offset, trim_bars, with_dihedrals, runs, layout))
+                    frames.append(_hash_frame(frame, offset, trim_bars, with_dihedrals, runs, layout, kept))
                     if not dense:
                         next_window = (math.floor(offset / period + 0.5) + 0.5) * period
         except av.error.EOFError:
@@ -377,11 +386,13 @@ def _hash_frame(
     with_dihedrals: bool,
     runs: _RunStarts | None = None,
     layout: SlantedLayout | None = None,
+    kept: list[tuple[float, np.ndarray]] | None = None,
 ) -> FrameHash:
     """A sampled frame's hashes (`with_dihedrals`: its rotations/flips and framings to query, the
-    footage inside the video's slanted frames among them: `layout`), or a shared video's frame's
-    (`runs`: the frames before it): its PDQ and, where it starts a run, the central crops stored
-    with the run (`stored_frame_framings`)."""
+    footage inside the video's slanted frames among them: `layout`; its small luma added to `kept`
+    while that holds fewer than `SEARCH_SAMPLES` and the frame is usable), or a shared video's
+    frame's (`runs`: the frames before it): its PDQ and, where it starts a run, the central crops
+    stored with the run (`stored_frame_framings`)."""
     luma, full_range = _luma(frame)
     bars = find_bars(luma) if trim_bars else None
     if bars is not None:
@@ -392,8 +403,13 @@ def _hash_frame(
         stored = stored_frame_framings(luma) if runs is not None and runs.starts(pdq.hex, pdq.quality) else ()
         return FrameHash(round(offset, 3), pdq.hex, pdq.quality, (), stored)
     original, *others = pdq_dihedral_from_luma(block)
-    framings = sample_framings(luma, layout.frames_for(luma) if layout is not None else ())
-    return FrameHash(round(offset, 3), original.hex, original.quality, tuple(h.hex for h in others), framings)
+    analysis = sample_luma(luma)
+    framings = sample_framings(luma, layout.frames_for(luma) if layout is not None else (), analysis)
+    offset = round(offset, 3)
+    usable = PDQ.usable(original.quality) and not analysis.too_small
+    if kept is not None and len(kept) < SEARCH_SAMPLES and usable:
+        kept.append((offset, analysis.grey()))
+    return FrameHash(offset, original.hex, original.quality, tuple(h.hex for h in others), framings)
 
 
 def _luma(frame: av.VideoFrame) -> tuple[np.ndarray, bool]:

@@ -275,9 +275,13 @@ def _low_frequency_rows(rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rows[:, LOW_FREQUENCY_BYTES])
 
 
-# Framing keys: the low-frequency keys of every stored PDQ framing, in an index of their own under
-# the PDQ entries' ids, for the uneven-crop rule (`hashmatch.matching.rules.uneven_crop_evidence`).
-FRAMING_KEYS = DerivedIndex("framing_key", entry_kind="framing", spec=HammingIndexSpec(64), key=_low_frequency_rows)
+# Framing keys: the low-frequency keys of every stored PDQ framing and of every stored frame of a
+# shared video (its runs' whole frames and central crops), in an index of their own under the PDQ
+# entries' ids, for the uneven-crop search (`hashmatch.matching.rules.uneven_crop_candidates`) of
+# checked pictures and videos.
+FRAMING_KEYS = DerivedIndex(
+    "framing_key", entry_kinds=("framing", "frame"), spec=HammingIndexSpec(64), key=_low_frequency_rows
+)
 
 
 class PdqSignal(PictureSignal):

@@ -73,7 +73,8 @@ FRAME_EDITS: dict[str, FrameEdit] = {
     "overlay: stickers": ov.stickers,
     # A landscape video reposted as a reel or a story: cover-cropped to a phone screen (a portrait
     # one to a phone screen or 16:9), the window near the centre. Added after the matching above
-    # was tuned, to show what it misses: no crop grid runs on video (README, Known limits).
+    # was tuned, to show what it missed then: no crop grid ran on video (`hashmatch.media.video_crops`
+    # lays one now).
     "reframed: filled to a phone screen": lambda image, rng: _at_most(g.filled_screen(image, rng), image.size),
 }
 
