@@ -192,7 +192,7 @@ def test_a_truncated_snapshot_is_refused(shared) -> None:
 
 
 def test_a_snapshot_of_another_version_is_refused(shared, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Version 3 (framing keys over framings only), as the previous release wrote it: the matcher replays the log instead.
+    # Version 3 (framing keys over framings only), as the previous release wrote it: the log is replayed instead.
     monkeypatch.setattr(snapshot, "FORMAT_VERSION", 3)
     data = _snapshot_bytes(shared[0])
     monkeypatch.undo()

@@ -20,8 +20,9 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, MediaHashes
 from hashmatch.media.video_crops import SEARCH_SAMPLES, VideoCropSearch, probe_numbers
+from hashmatch.service.notifications import EventType
 from hashmatch.service.service import item_from_media
-from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
 from hashmatch_tools.reuploads.video import FRAME_EDITS, edited_frames
 from hashmatch_tools.samples import panning_frames, video_bytes
 
@@ -56,14 +57,58 @@ def _matcher(*videos: MediaHashes) -> tuple[Matcher, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def copies(scenes: dict[int, list[np.ndarray]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaHashes]:
-    """Scene 202 cut unevenly and filled to a phone screen, checked (sampled, searched)."""
+def copy_bytes(scenes: dict[int, list[np.ndarray]]) -> dict[str, bytes]:
+    """Scene 202 cut unevenly and filled to a phone screen, as H.264 files."""
+    return {
+        name: video_bytes(edited_frames(scenes[202], FRAME_EDITS[name], f"1234|panning-202|{name}"), FPS)
+        for name in (UNEVEN, FILLED)
+    }
+
+
+@pytest.fixture(scope="module")
+def copies(copy_bytes: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> dict[str, MediaHashes]:
+    """The copies checked (sampled, their search kept)."""
     folder = tmp_path_factory.mktemp("copies")
     found = {}
-    for name in (UNEVEN, FILLED):
-        frames = edited_frames(scenes[202], FRAME_EDITS[name], f"1234|panning-202|{name}")
-        found[name] = _hashed(frames, folder / "copy.mp4")
+    for name, body in copy_bytes.items():
+        (folder / "copy.mp4").write_bytes(body)
+        found[name] = hash_file(folder / "copy.mp4")
     return found
+
+
+class AskedOnce:
+    """The coalition's candidates, each question's number of grids noted."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.questions: list[int] = []
+
+    def uneven_crop_candidates_many(self, grids):
+        self.questions.append(len(grids))
+        return self.matcher.uneven_crop_candidates_many(grids)
+
+
+def test_a_copy_dropped_as_media_is_found_through_the_edges_question(
+    scenes: dict[int, list[np.ndarray]], copy_bytes: dict[str, bytes]
+) -> None:
+    store, notifier = MemoryStore(), RecordingNotifier()
+    pipeline = service_on(MemoryBank(), store, notifier, ("tiktok", "reddit"))
+    asked = AskedOnce(pipeline.coalition.matcher)
+    pipeline.edge._candidates = asked
+    share = store.put("in", "share/tiktok/v.mp4", video_bytes(scenes[202], FPS), {"labels": "terrorism"})
+    pipeline.process(share)
+    assert asked.questions == []  # a share asks nothing
+    notifier.sent.clear()
+    outcomes = pipeline.edge.process_many(
+        [
+            store.put("in", f"check/reddit/{n}.mp4", body, {"content-id": name})
+            for n, (name, body) in enumerate(copy_bytes.items())
+        ]
+    )
+    assert all(not isinstance(outcome, Exception) for outcome in outcomes)
+    assert asked.questions == [4]  # both videos' two grids, in one question
+    verdicts = {n.body["content_id"]: n.event_type for n in notifier.sent if n.body.get("platform") == "reddit"}
+    assert verdicts == {UNEVEN: EventType.MATCH_FOUND, FILLED: EventType.MATCH_FOUND}
 
 
 @pytest.mark.parametrize("edit", [UNEVEN, FILLED])
@@ -85,7 +130,7 @@ def test_a_video_cut_or_filled_to_a_screen_matches_only_through_the_search(
 
 
 def test_a_copy_of_another_scene_finds_nothing(shared: dict[int, MediaHashes], copies: dict[str, MediaHashes]) -> None:
-    matcher, (other_id,) = _matcher(shared[101])
+    matcher, _ = _matcher(shared[101])
     for check in copies.values():
         assert matcher.match(refine(check, matcher)) == []
 

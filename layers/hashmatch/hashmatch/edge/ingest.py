@@ -49,7 +49,7 @@ from hashmatch.governance.admission import refuse_list
 from hashmatch.governance.requests import MAX_REQUEST_BYTES
 from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import SNIFF_BYTES
-from hashmatch.media.model import Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
+from hashmatch.media.model import Candidate, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import ObjectRef
 from hashmatch.service.ports import CandidateSource, FetchedObject, ObjectStore, SubmissionSink
@@ -119,9 +119,10 @@ def refine_many(hashes: Sequence[MediaHashes], candidates: CandidateSource | Non
     """`refine` for many checked files: one question to the coalition for all their searches' grids."""
     searching = [(n, h.uneven_crops) for n, h in enumerate(hashes) if h.uneven_crops is not None]
     grids = [grid for _, search in searching for grid in search.grids]
-    answers = list(candidates.uneven_crop_candidates_many(grids)) if candidates is not None and grids else []
-    if candidates is None:
-        answers = [[] for _ in grids]
+    if candidates is None:  # no coalition to ask: the searches find nothing
+        answers: list[Sequence[Candidate]] = [[] for _ in grids]
+    else:
+        answers = list(candidates.uneven_crop_candidates_many(grids)) if grids else []
     if len(answers) != len(grids):
         raise ValueError(f"the coalition answered {len(answers)} of {len(grids)} uneven-crop grids")
     refined, asked = list(hashes), iter(answers)
