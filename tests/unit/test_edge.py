@@ -392,11 +392,11 @@ def test_an_unanswered_question_fails_the_checks_that_asked_it_and_nothing_else(
     assert sorted(key for _, key in store.objects) == ["check/reddit/a.jpg", "check/reddit/c.jpg"]
 
 
-def hash_file_of(picture: Image.Image) -> MediaHashes:
+def hash_file_of(picture: Image.Image, *, for_sharing: bool = False) -> MediaHashes:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "copy.jpg"
         path.write_bytes(jpeg_bytes(picture))
-        return hash_file(path)
+        return hash_file(path, for_sharing=for_sharing)
 
 
 class RefusingSink:
@@ -437,3 +437,34 @@ def test_an_object_that_cannot_be_handed_on_stays_for_its_retry_and_the_others_g
     assert sorted(n.body["content_id"] for n in notifier.sent) == ["a", "c"]
     assert [key for _, key in store.objects] == ["check/reddit/b.jpg"]  # not deleted: its retry hashes it again
     assert [handoffs.handed_on(obj) for obj in batch] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "copy"),
+    [("desk-6", "screenshot: feed app", 0), ("labelme-q2821", "layout: stitch top/bottom", 0)],
+)
+def test_a_picture_cut_to_fill_a_cell_is_found_by_the_core_grid_inside_the_frame(
+    shared_data: Path, name: str, family: str, copy: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed's square or a stitch's half cuts the picture to fill it: the core grid laid inside the
+    frame found finds it (`hashmatch.media.uneven._cores_inside`), and nothing else here does."""
+    import random
+
+    from hashmatch.bank.model import Provenance
+    from hashmatch.edge.ingest import refine
+    from hashmatch.index.bank_index import BankIndex
+    from hashmatch.matching.matcher import Matcher
+    from hashmatch.media import uneven
+    from hashmatch.service.service import item_from_media
+    from hashmatch_tools import reuploads
+    from hashmatch_tools.reuploads.photos import gather_photos
+
+    photo = next(p for p in gather_photos(shared_data) if p.name == name)
+    item = item_from_media(hash_file_of(photo.image, for_sharing=True), Provenance("tiktok", "2026-12-06T00:00:00Z"))
+    bank = MemoryBank()
+    bank.put_items([item])
+    matcher = Matcher(bank, BankIndex())
+    edited = reuploads.TUNED[family](photo.image, random.Random(f"20240611|{name}|{family}|{copy}"))
+    assert item.item_id in {m.item_id for m in matcher.match(refine(hash_file_of(edited), matcher))}
+    monkeypatch.setattr(uneven, "_cores_inside", lambda luma, frames: [])
+    assert item.item_id not in {m.item_id for m in matcher.match(refine(hash_file_of(edited), matcher))}
