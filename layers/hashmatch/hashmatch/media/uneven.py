@@ -30,7 +30,8 @@ frame, so the core grid is also laid inside each of the `GRID_FRAMES` rectangles
 TUNED screenshot, layout and reframing families (`bench_robustness.py --set tuned --set
 tuned-held-out-photos --edit duet --edit stitch --edit "feed app" --edit microblog --edit compose
 --edit cover-crop`), 103 -> 107 of 132 copies of tuned photos and 70 -> 76 of 84 of held-out
-photos, 0 false matches. At most `MAX_GRID_ROWS` (542) rows in all.
+photos, 0 false matches (at its first size only, `FRAME_CORE_SCALES`). At most `MAX_GRID_ROWS` (442)
+rows in all.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
 ``uneven_crop/flip_x``, its region still given in the copy's own coordinates.
@@ -76,6 +77,7 @@ __all__ = [
     "CUT_VIEW_COARSE_CUTS",
     "CUT_VIEW_CUTS",
     "DEEP_CUTS",
+    "FRAME_CORE_SCALES",
     "GRID_FRAMES",
     "MAX_CORE_POSITIONS",
     "MAX_GRID_ROWS",
@@ -118,6 +120,11 @@ DEEP_CUTS: tuple[float, ...] = (1 / 30, 3 / 30, 5 / 30)
 # to another shape): see its table in the README ("Pictures filled to another shape").
 CORE_STEP = 0.03
 CORE_SCALES: tuple[float, ...] = (1.0, 0.92)
+# Inside a frame found in a larger frame, the core grid is laid at the first size only: on the
+# TUNED layout and screenshot families it found the same copies as both sizes (107 of 132 and 76 of
+# 84, `benchmarks/bench_robustness.py --set tuned --set tuned-held-out-photos --edit duet --edit
+# stitch --edit "feed app" --edit microblog --edit compose --edit cover-crop`) for half the rows.
+FRAME_CORE_SCALES: tuple[float, ...] = CORE_SCALES[:1]
 MAX_CORE_POSITIONS = 25
 SQUARE_ENOUGH = 1.1
 # Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
@@ -130,7 +137,7 @@ MAX_GRID_ROWS = (
     len(UNEVEN_CUTS) ** 4
     + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES)
     + len(DEEP_CUTS) ** 4
-    + (1 + GRID_FRAMES) * 2 * len(CORE_SCALES) * MAX_CORE_POSITIONS
+    + 2 * (len(CORE_SCALES) + GRID_FRAMES * len(FRAME_CORE_SCALES)) * MAX_CORE_POSITIONS
 )
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
 # fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
@@ -296,12 +303,12 @@ def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Or
 
 
 def _cores_inside(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Orientation, str]]:
-    """The core grid inside each of `frames`, as it is: a picture cut to fill a cell (a duet's, a
-    stitch's, a feed's square)."""
+    """The core grid inside each of `frames`, as it is, at `FRAME_CORE_SCALES`: a picture cut to fill
+    a cell (a duet's, a stitch's, a feed's square)."""
     rows = []
     for frame in frames:
         width, height = (frame.right - frame.left) * luma.width, (frame.bottom - frame.top) * luma.height
-        for across, down in core_rectangles(max(1, round(width)), max(1, round(height))):
+        for across, down in core_rectangles(max(1, round(width)), max(1, round(height)), scales=FRAME_CORE_SCALES):
             inside = _within(frame.left, frame.right, across), _within(frame.top, frame.bottom, down)
             rows += luma.grid(*inside, (Orientation.ORIGINAL,))
     return rows
