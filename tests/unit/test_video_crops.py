@@ -18,13 +18,14 @@ from hashmatch.edge.sandbox import Sandbox
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
+from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, MediaHashes
 from hashmatch.media.video_crops import SEARCH_SAMPLES, VideoCropSearch, probe_numbers
 from hashmatch.service.notifications import EventType
 from hashmatch.service.service import item_from_media
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, RecordingNotifier, service_on
 from hashmatch_tools.reuploads.video import FRAME_EDITS, edited_frames
-from hashmatch_tools.samples import panning_frames, video_bytes
+from hashmatch_tools.samples import panning_frames, scene, video_bytes
 
 FPS = 24
 SECONDS = 10.0
@@ -204,3 +205,15 @@ def test_the_sandbox_keeps_a_videos_search(tmp_path: Path, scenes: dict[int, lis
     assert inside.frames == direct.frames and inside.signals == direct.signals
     assert isinstance(inside.uneven_crops, VideoCropSearch) and isinstance(direct.uneven_crops, VideoCropSearch)
     assert inside.uneven_crops.grids == direct.uneven_crops.grids
+
+
+def test_a_flat_probe_sample_gives_way_to_the_next_nearest_the_middle() -> None:
+    textured = AnalysisLuma(scene(5, (256, 144))).grey()
+    flat = np.full_like(textured, 128)
+    samples = [(float(k), flat if k in probe_numbers(8) else textured) for k in range(8)]
+    search = VideoCropSearch(samples)
+    assert probe_numbers(8) == [2, 5]
+    assert [probe["sample"] for probe in search.to_json()["probes"]] == [3, 4]
+    assert len(search.grids) == 2
+    assert VideoCropSearch.of([(float(k), flat) for k in range(8)]) is None  # nothing lays a grid
+    assert VideoCropSearch.of(samples[:2]) is None  # too few samples for an alignment

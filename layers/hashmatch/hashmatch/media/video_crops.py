@@ -3,7 +3,8 @@ cut unevenly on every side, or filled to another shape (a phone screen, a square
 
 Such a copy is cut the same way in every frame. So the grids of a picture's search
 (`hashmatch.media.uneven.UnevenCropSearch`: the fine, mirrored, deep and core grids) are laid on
-`PROBES` of its sampled frames only, one grid each, asked in the edge's batch question like a
+`PROBES` of its sampled frames only (a flat one, which lays no grid, gives way to the next nearest
+the middle of the kept footage), one grid each, asked in the edge's batch question like a
 picture's (`hashmatch.matching.rules.uneven_crop_candidates`: a shared video's frame entries carry
 framing keys too). Each search toward a stored frame crop the coalition names finds a framing: a
 rectangle of the copy, as it is or mirrored. That rectangle is then hashed on each of the first
@@ -60,8 +61,23 @@ class VideoCropSearch:
     ) -> None:
         self._samples = tuple(samples)
         if probes is None:
-            probes = [(k, UnevenCropSearch(self._luma(k))) for k in probe_numbers(len(self._samples))]
+            probes = self._probes_with_grids()
         self._probes = tuple((k, search) for k, search in probes if search.keys)
+
+    def _probes_with_grids(self) -> list[tuple[int, UnevenCropSearch]]:
+        """`PROBES` searches with a grid, on `probe_numbers` of the samples first, then on the others
+        nearest the middle of the kept footage: a flat sample lays no grid."""
+        count = len(self._samples)
+        first = probe_numbers(count)
+        order = first + sorted(set(range(count)) - set(first), key=lambda k: abs(2 * k + 1 - count))
+        probes: list[tuple[int, UnevenCropSearch]] = []
+        for number in order:
+            search = UnevenCropSearch(self._luma(number))
+            if search.keys:
+                probes.append((number, search))
+            if len(probes) == PROBES:
+                break
+        return probes
 
     @classmethod
     def of(cls, samples: Sequence[tuple[float, np.ndarray]]) -> VideoCropSearch | None:
