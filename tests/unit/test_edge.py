@@ -23,7 +23,15 @@ from hashmatch.media.model import FrameHash, MediaHashes, Rejected, is_half
 from hashmatch.service.notifications import EventType
 from hashmatch.service.submission import Kind
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
-from hashmatch_tools.samples import jpeg_bytes, mirrored, sampled_video_hashes, scene, smooth_photo
+from hashmatch_tools.samples import (
+    jpeg_bytes,
+    mirrored,
+    panning_frames,
+    sampled_video_hashes,
+    scene,
+    smooth_photo,
+    video_bytes,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -244,17 +252,24 @@ def test_the_sandbox_turns_a_file_that_takes_too_long_into_a_rejection(tmp_path:
         sandbox.close()
 
 
-def test_the_sandbox_hashes_as_the_process_itself_does_and_keeps_the_search(tmp_path: Path) -> None:
-    path = tmp_path / "a.jpg"
-    path.write_bytes(jpeg_bytes(scene(39)))
+@pytest.mark.parametrize("name", ["a.jpg", "a.mp4"])
+def test_the_sandbox_hashes_as_the_process_itself_does_and_keeps_the_search(tmp_path: Path, name: str) -> None:
+    """A picture's search and a video's (`hashmatch.media.video_crops`) cross the process boundary."""
+    path = tmp_path / name
+    if name.endswith(".jpg"):
+        path.write_bytes(jpeg_bytes(scene(39)))
+    else:
+        path.write_bytes(video_bytes(panning_frames(101, 4.0, 24, (480, 360)), 24))
     sandbox = Sandbox()
     try:
         inside = sandbox.hash(path)
     finally:
         sandbox.close()
     direct = hash_file(path)
-    assert replace(inside, uneven_crops=None) == replace(direct, uneven_crops=None)
+    for field in ("media", "signals", "quality", "queries", "framings", "frames", "duration"):
+        assert getattr(inside, field) == getattr(direct, field), field
     assert inside.uneven_crops is not None and direct.uneven_crops is not None
+    assert type(inside.uneven_crops) is type(direct.uneven_crops)
     assert inside.uneven_crops.grids == direct.uneven_crops.grids
 
 

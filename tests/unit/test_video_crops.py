@@ -1,6 +1,7 @@
 """The uneven-crop search on checked videos (`hashmatch.media.video_crops`): a copy cut unevenly or
 filled to a phone screen matches its shared video once the edge searches toward the candidates
-the coalition names, and not without; nothing else matches; the search crosses the sandbox."""
+the coalition names, and not without; nothing else matches; the search crosses a process boundary
+as JSON (the sandbox: `tests/unit/test_edge.py`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 
 from hashmatch.bank.model import Provenance
 from hashmatch.edge.ingest import refine, refine_many
-from hashmatch.edge.sandbox import Sandbox
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
@@ -191,20 +191,6 @@ def test_an_answer_for_each_grid_or_none_refined(copies: dict[str, MediaHashes])
     # No coalition to ask: the search is dropped, nothing added.
     (alone,) = refine_many([copies[UNEVEN]], None)
     assert alone == replace(copies[UNEVEN], uneven_crops=None) and alone.uneven_crops is None
-
-
-def test_the_sandbox_keeps_a_videos_search(tmp_path: Path, scenes: dict[int, list[np.ndarray]]) -> None:
-    path = tmp_path / "copy.mp4"
-    path.write_bytes(video_bytes(scenes[101][: FPS * 4], FPS))
-    sandbox = Sandbox()
-    try:
-        inside = sandbox.hash(path)
-    finally:
-        sandbox.close()
-    direct = hash_file(path)
-    assert inside.frames == direct.frames and inside.signals == direct.signals
-    assert isinstance(inside.uneven_crops, VideoCropSearch) and isinstance(direct.uneven_crops, VideoCropSearch)
-    assert inside.uneven_crops.grids == direct.uneven_crops.grids
 
 
 def test_a_flat_probe_sample_gives_way_to_the_next_nearest_the_middle() -> None:
