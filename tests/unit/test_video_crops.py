@@ -20,6 +20,7 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, MediaHashes
+from hashmatch.media.uneven import MAX_GRID_ROWS
 from hashmatch.media.video_crops import SEARCH_SAMPLES, VideoCropSearch, probe_numbers
 from hashmatch.service.notifications import EventType
 from hashmatch.service.service import item_from_media
@@ -177,6 +178,11 @@ def test_a_malformed_search_is_refused(copies: dict[str, MediaHashes]) -> None:
         VideoCropSearch.from_json({**raw, "samples": raw["samples"] * 2})
     with pytest.raises(ValueError, match="a probe on sample"):
         VideoCropSearch.from_json({**raw, "probes": [{**raw["probes"][0], "sample": 99}]})
+    probe = raw["probes"][0]
+    times = MAX_GRID_ROWS // len(probe["regions"]) + 1
+    huge = {**probe, **{key: probe[key] * times for key in ("regions", "orientations", "hashes")}}
+    with pytest.raises(ValueError, match="more than a search lays"):
+        VideoCropSearch.from_json({**raw, "probes": [huge]})
     with pytest.raises(ValueError, match="answers for"):
         search.refine(copies[UNEVEN], [[Candidate(0, "0" * 64)]])
 

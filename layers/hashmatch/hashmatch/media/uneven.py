@@ -190,6 +190,8 @@ class UnevenCropSearch:
         """A search over `luma` whose grid was hashed already (as `to_json` wrote it); without
         `orientations`, every rectangle as it is."""
         turns = [Orientation.ORIGINAL] * len(regions) if orientations is None else list(orientations)
+        if len(regions) > MAX_GRID_ROWS:
+            raise ValueError(f"a grid of {len(regions)} rectangles, more than a search lays ({MAX_GRID_ROWS})")
         if not len(regions) == len(hashes) == len(turns):
             raise ValueError("a grid needs one hash and one orientation per rectangle")
         parsed = (PDQ.parse(h) for h in hashes)

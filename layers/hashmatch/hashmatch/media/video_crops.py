@@ -51,8 +51,8 @@ _SAME_PLACE = 0.004
 class VideoCropSearch:
     """A checked video's uneven-crop search (`hashmatch.media.model.CropSearch`): `samples` are
     (offset, 8-bit small luma: `AnalysisLuma.grey`) of its first usable samples; `probes` (sample
-    number, that sample's `UnevenCropSearch`) the grids asked about, by default on `probe_numbers`
-    of the samples."""
+    number, that sample's `UnevenCropSearch`) the grids asked about, by default laid on
+    `probe_numbers` of the samples, or the next nearest the middle where one lays no grid."""
 
     def __init__(
         self,
