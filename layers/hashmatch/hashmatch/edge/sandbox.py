@@ -36,11 +36,9 @@ from typing import IO, Any
 from PIL import Image
 
 from hashmatch.media.codec import hashes_from_json, hashes_to_json
-from hashmatch.media.luma import AnalysisLuma
-from hashmatch.media.model import CropSearch, Limits, MediaHashes, NeedsSegments, Region, Rejected, RejectReason
+from hashmatch.media.model import CropSearch, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason
 from hashmatch.media.uneven import UnevenCropSearch
 from hashmatch.media.video_crops import VideoCropSearch
-from hashmatch.signals.base import Orientation
 
 __all__ = ["DEFAULT_MEMORY_BYTES", "DEFAULT_SECONDS", "Sandbox", "SandboxLimits"]
 
@@ -191,12 +189,7 @@ def _search(raw: Any) -> CropSearch | None:
     """The child's search, checked as untrusted input: a video's (its samples and probes) or a picture's."""
     if raw is None:
         return None
-    if "samples" in raw:
-        return VideoCropSearch.from_json(raw)
-    luma = AnalysisLuma.from_json(raw)
-    regions = tuple(Region(*(float(v) for v in region)) for region in raw["regions"])
-    orientations = tuple(Orientation(str(o)) for o in raw["orientations"]) if "orientations" in raw else None
-    return UnevenCropSearch.from_grid(luma, regions, tuple(str(h) for h in raw["hashes"]), orientations)
+    return VideoCropSearch.from_json(raw) if "samples" in raw else UnevenCropSearch.from_json(raw)
 
 
 def _hash_in_child(

@@ -60,6 +60,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -187,8 +188,8 @@ class UnevenCropSearch:
         hashes: Sequence[str],
         orientations: Sequence[Orientation] | None = None,
     ) -> UnevenCropSearch:
-        """A search over `luma` whose grid was hashed already (as `to_json` wrote it); without
-        `orientations`, every rectangle as it is."""
+        """A search over `luma` whose grid was hashed already; without `orientations`, every
+        rectangle as it is."""
         turns = [Orientation.ORIGINAL] * len(regions) if orientations is None else list(orientations)
         if len(regions) > MAX_GRID_ROWS:
             raise ValueError(f"a grid of {len(regions)} rectangles, more than a search lays ({MAX_GRID_ROWS})")
@@ -198,13 +199,26 @@ class UnevenCropSearch:
         return cls(luma, list(zip(regions, turns, parsed, strict=True)))
 
     def to_json(self) -> dict[str, object]:
-        """The luma (8-bit, at most `WORK_SIDE` a side) and the grid, for `from_grid` in another process."""
+        """The luma (8-bit, at most `WORK_SIDE` a side) and the grid, for `from_json` in another process."""
+        return {**self._luma.to_json(), **self.grid_json()}
+
+    def grid_json(self) -> dict[str, object]:
+        """The grid alone: its rectangles, their orientations and PDQ hashes, row for row."""
         return {
-            **self._luma.to_json(),
             "regions": [[region.left, region.top, region.right, region.bottom] for region in self.regions],
             "orientations": [orientation.value for orientation in self.orientations],
             "hashes": list(self.hashes),
         }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], luma: AnalysisLuma | None = None) -> UnevenCropSearch:
+        """A search as `to_json` wrote it (or its `grid_json` over `luma`), checked as untrusted
+        input; raises ValueError, KeyError or TypeError on anything else. Without orientations,
+        every rectangle as it is."""
+        regions = [Region(*(float(v) for v in region)) for region in raw["regions"]]
+        orientations = [Orientation(str(o)) for o in raw["orientations"]] if "orientations" in raw else None
+        hashes = [str(h) for h in raw["hashes"]]
+        return cls.from_grid(AnalysisLuma.from_json(raw) if luma is None else luma, regions, hashes, orientations)
 
     @property
     def grids(self) -> list[Grid]:

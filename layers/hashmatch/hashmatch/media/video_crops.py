@@ -141,15 +141,7 @@ class VideoCropSearch:
         `from_json` in another process."""
         return {
             "samples": [{"offset": offset, **grey_to_json(grey)} for offset, grey in self._samples],
-            "probes": [
-                {
-                    "sample": number,
-                    "regions": [[r.left, r.top, r.right, r.bottom] for r in search.regions],
-                    "orientations": [o.value for o in search.orientations],
-                    "hashes": list(search.hashes),
-                }
-                for number, search in self._probes
-            ],
+            "probes": [{"sample": number, **search.grid_json()} for number, search in self._probes],
         }
 
     @classmethod
@@ -163,11 +155,7 @@ class VideoCropSearch:
             number = int(probe["sample"])
             if not 0 <= number < len(samples):
                 raise ValueError(f"a probe on sample {number} of {len(samples)}")
-            regions = [Region(*(float(v) for v in region)) for region in probe["regions"]]
-            orientations = [Orientation(str(o)) for o in probe["orientations"]]
-            hashes = [str(h) for h in probe["hashes"]]
-            luma = AnalysisLuma.from_pixels(samples[number][1])
-            probes.append((number, UnevenCropSearch.from_grid(luma, regions, hashes, orientations)))
+            probes.append((number, UnevenCropSearch.from_json(probe, AnalysisLuma.from_pixels(samples[number][1]))))
         return cls(samples, probes)
 
 
