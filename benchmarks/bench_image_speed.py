@@ -155,6 +155,8 @@ def main() -> int:
         print(f"{'ratio anchor / ours':<46}{wall_ratio:>9.1f}x{cpu_ratio:>9.1f}x")
         slanted_ms = slanted_search_ms(photo, limits, args.runs)
         print(f"of which the slanted-frame search (hashmatch.media.slanted): {slanted_ms:.1f} ms CPU")
+        grid = ours_result.uneven_crops.grids[0][0] if ours_result.uneven_crops is not None else ()
+        print(f"the check's uneven-crop grid (hashmatch.media.uneven): {len(grid)} rectangles")
 
         full_pdq, full_phash, _quality = full_decode_reference(photo)
         print()
