@@ -596,12 +596,18 @@ def print_headline(totals: dict[str, Tally], sets: dict[str, EditSet], seed: int
     )
 
 
-def print_misses(results: dict[str, dict[str, Tally]]) -> None:
-    misses = {family: t.misses for tallies in results.values() for family, t in tallies.items() if t.misses}
+def print_misses(results: dict[str, dict[str, Tally]], sets: dict[str, EditSet]) -> None:
+    """The copies missed, by set and family (a family is in more than one set)."""
+    misses = [
+        (sets[key].name, family, t.misses)
+        for key, tallies in results.items()
+        for family, t in tallies.items()
+        if t.misses
+    ]
     if misses:
         print("\nCopies hashmatch missed:")
-        for family, what in misses.items():
-            print(f"- {family}: {', '.join(sorted({w.split(': ', 1)[1] for w in what}))} ({len(what)})")
+        for set_name, family, what in misses:
+            print(f"- {set_name}, {family}: {', '.join(sorted({w.split(': ', 1)[1] for w in what}))} ({len(what)})")
 
 
 def phash_thresholds(results: dict[str, dict[str, Tally]], shared: list[Shared], photos: list[Photo]) -> None:
@@ -727,6 +733,16 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
             f"- hash_file for a {what}, whole files as written here: median {statistics.median(ms):.1f} ms, "
             f"p95 {np.percentile(ms, 95):.1f} ms ({len(ms)} files)"
         )
+    painted = [
+        sum(q.label.startswith(framing.Framing.uncovered("")) for q in hashes.queries)
+        for hashes in coalition.hashed.values()
+        if hashes.media == "image" and hashes.queries
+    ]
+    over = [n for n in painted if n]
+    print(
+        f"- checks with something found drawn over them, painted over (`hashmatch.media.overlays`): {len(over)} "
+        f"of {len(painted)}, {statistics.median(over) if over else 0:.0f} more PDQ queries each at the median"
+    )
     ms = coalition.rest_ms[False]
     print(
         f"- the rest of a check (matching, uneven-crop searches included; verdict) on this small bank: "
@@ -788,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
         totals = {key: print_family_table(chosen[key].name, tallies, dhash) for key, tallies in results.items()}
         print_summary(totals, chosen, dhash)
         print_headline(totals, chosen, args.seed)
-        print_misses(results)
+        print_misses(results, chosen)
         if args.json is not None:
             document = {
                 key: {

@@ -45,8 +45,9 @@ MAX_FRAMES = 500_000  # a shared 4-hour video stored as runs of near-identical f
 MAX_ORIENTATIONS = 7
 # a sampled frame's: up to ~30 regions found, 10 crops, 8 halves, 40 turns and 18 slanted views
 # (each mirrored; 78 the most measured with 24 turns, `bench_video_robustness.py`; the 16 turns and
-# 8 halves since added make 102; and up to 8 places the uneven-crop search found,
-# `hashmatch.media.video_crops.MAX_PLACES`); a shared run's first frame's: 3 crops, its core and 4 halves
+# 8 halves since added make 102; 10 more where something seems drawn over it, painted over: the
+# hasher keeps a sample's first 120), and up to 8 places the uneven-crop search found
+# (`hashmatch.media.video_crops.MAX_PLACES`); a shared run's first frame's: 3 crops, its core and 4 halves
 MAX_FRAME_FRAMINGS = 128
 _MEDIA = ("image", "video", "hashes")
 _LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_+/@.")

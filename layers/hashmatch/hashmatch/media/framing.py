@@ -56,6 +56,7 @@ from PIL import Image
 from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, flat_bars, solid_bars
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
 from hashmatch.media.model import HALF_CROP, HALF_SIDES, WHOLE, LabelledHash, Region, framing_label
+from hashmatch.media.overlays import overlay_mask, painted_over
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED
 from hashmatch.media.slanted import SIDE as SLANTED_SIDE
@@ -158,6 +159,11 @@ class Framing:
         return f"{HALF_CROP}{side}"
 
     @staticmethod
+    def uncovered(region: str) -> str:
+        """A region of the picture with what seems drawn over it painted over (`hashmatch.media.overlays`)."""
+        return f"uncovered_{region}"
+
+    @staticmethod
     def tilted(angle: float) -> str:
         """The picture of a copy turned by `angle` degrees (clockwise when positive), turned back."""
         return f"tilted_{'cw' if angle > 0 else 'ccw'}_{abs(angle):g}"
@@ -224,13 +230,13 @@ def check_framings(
     """
     from hashmatch.media.uneven import UnevenCropSearch
 
-    luma = AnalysisLuma(image)
-    frames = frame_rectangles(_frame_luma(image))
+    luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
+    frames = frame_rectangles(frame_luma)
     framings = _query_framings(luma, frames, slanted_frames(_frame_rgb(image if colours is None else colours)))
     if framings is None:
         return (), None
     search = UnevenCropSearch(luma, frames=frames)
-    return framings, search if search.keys else None
+    return _unique([*framings, *_uncovered(luma, frame_luma, frames)]), search if search.keys else None
 
 
 def sample_framings(
@@ -255,7 +261,8 @@ def sample_framings(
     named: list[tuple[str, str | None, Region]] = [
         (name, None, region) for name, region in (*framed, *padded) if name != Framing.WHOLE
     ]
-    named += [(Framing.INSIDE_FRAME, None, region) for region in frame_rectangles(_frame_luma(picture))]
+    frame_luma = _frame_luma(picture)
+    named += [(Framing.INSIDE_FRAME, None, region) for region in frame_rectangles(frame_luma)]
     named += [(Framing.WHOLE, Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in QUERY_CROP_SCALES]
     named += [(Framing.WHOLE, Framing.half(side), WHOLE.half(side)) for side in HALF_SIDES]
     hashed = analysis.region_hashes([region for *_, region in named], _MIRRORED)
@@ -268,6 +275,7 @@ def sample_framings(
             ),
             *_tilted(analysis),
             *_inside_slanted(analysis, slanted),
+            *_uncovered(analysis, frame_luma, (), crops=False),
         ]
     )
     return tuple((labelled.label, labelled.value) for labelled in found)
@@ -351,8 +359,10 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     set upright (`hashmatch.media.slanted`). Hashes of PDQ quality below 50 are left out, and a blank or
     flat image, or one flat inside its padding or bars, gives none.
     """
-    frames, slanted = frame_rectangles(_frame_luma(image)), slanted_frames(_frame_rgb(image))
-    return _query_framings(AnalysisLuma(image), frames, slanted) or ()
+    luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
+    frames, slanted = frame_rectangles(frame_luma), slanted_frames(_frame_rgb(image))
+    framings = _query_framings(luma, frames, slanted)
+    return _unique([*framings, *_uncovered(luma, frame_luma, frames)]) if framings is not None else ()
 
 
 def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
@@ -444,6 +454,37 @@ def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list
             for o, value in view.hashes
         ]
     return found
+
+
+def _uncovered(
+    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region], *, crops: bool = True
+) -> list[LabelledHash]:
+    """The picture with what seems drawn over it (a sticker, a text box, a logo: found on
+    `frame_luma`) painted over (`hashmatch.media.overlays`): whole, its halves, and with `crops`
+    its central crops at `QUERY_CROP_SCALES`; each of `frames`; as they are and mirrored, labelled
+    ``uncovered_<region>[+crop]``; none when nothing seems drawn over it."""
+    mask = overlay_mask(frame_luma)
+    if mask is None:
+        return []
+    view = AnalysisLuma.from_pixels(painted_over(luma.pixels, mask))
+    named: list[tuple[str, str | None, Region]] = [(Framing.WHOLE, None, WHOLE)]
+    if crops:
+        named += [
+            (Framing.WHOLE, Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in QUERY_CROP_SCALES
+        ]
+    named += [(Framing.WHOLE, Framing.half(side), WHOLE.half(side)) for side in HALF_SIDES]
+    named += [(Framing.INSIDE_FRAME, None, region) for region in frames]
+    hashed = view.region_hashes([region for *_, region in named], _MIRRORED)
+    return [
+        LabelledHash(
+            PDQ.name,
+            value,
+            framing_label(Framing.uncovered(name), crop, orientation),
+            Region(*region.edges()) if name == Framing.INSIDE_FRAME else None,
+        )
+        for (name, crop, region), hashes in zip(named, hashed, strict=True)
+        for orientation, value in hashes
+    ]
 
 
 def _tilted(luma: AnalysisLuma) -> list[LabelledHash]:

@@ -48,9 +48,10 @@ import numpy as np
 
 from hashmatch.matching.video import starts_run
 from hashmatch.media.bars import BarBox, content_box
+from hashmatch.media.codec import MAX_FRAME_FRAMINGS
 from hashmatch.media.framing import SlantedLayout, sample_framings, sample_luma, stored_frame_framings
 from hashmatch.media.model import FrameHash, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
-from hashmatch.media.video_crops import SEARCH_SAMPLES, VideoCropSearch
+from hashmatch.media.video_crops import MAX_PLACES, SEARCH_SAMPLES, VideoCropSearch
 from hashmatch.signals.digest import file_digests
 from hashmatch.signals.pdq import PDQ, decimation_band, pdq_dihedral_from_luma, pdq_from_luma
 
@@ -404,7 +405,10 @@ def _hash_frame(
         return FrameHash(round(offset, 3), pdq.hex, pdq.quality, (), stored)
     original, *others = pdq_dihedral_from_luma(block)
     analysis = sample_luma(luma)
+    # Within what a sample's JSON form takes, with room for the places the uneven-crop search adds
+    # (`VideoCropSearch.refine`); the last framings (those painted over) give way first.
     framings = sample_framings(luma, layout.frames_for(luma) if layout is not None else (), analysis)
+    framings = framings[: MAX_FRAME_FRAMINGS - MAX_PLACES]
     offset = round(offset, 3)
     usable = PDQ.usable(original.quality) and not analysis.too_small
     if kept is not None and len(kept) < SEARCH_SAMPLES and usable:

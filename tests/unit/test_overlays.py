@@ -1,0 +1,183 @@
+"""Graphics drawn over a picture, found and painted over (`hashmatch.media.overlays`), and the
+painted picture queried beside a check's other hashes (``uncovered_*``: `hashmatch.media.framing`)."""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from hashmatch.media import overlays
+from hashmatch.media.framing import QUERY_CROP_SCALES, Framing, _frame_luma, query_framings, sample_framings
+from hashmatch.media.image import hash_picture
+from hashmatch.media.model import HALF_SIDES, MediaHashes
+from hashmatch.media.overlays import MAX_MASK, overlay_mask, painted_over
+from hashmatch.media.regions import MAX_RECTANGLES
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
+from hashmatch_tools import oracles
+from hashmatch_tools.reuploads.drawing import font, sticker
+from tests.unit import reference_media
+
+pytestmark = pytest.mark.unit
+
+DESK = "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg"
+STREET = "pdq/reg-test-input/labelme-subset/q0122.jpg"
+BRIDGE = "pdq/bridge-mods/aaa-orig.jpg"
+COASTER = "pdq/reg-test-input/pen-and-coaster.png"
+
+# As the imaging module may hand a photo over: at most 512 px.
+reference_photo = functools.partial(reference_media.reference_photo, side=512, draft=1024)
+
+BOX = (0.1, 0.45, 0.7, 0.57)  # a text box across the middle: every half of the picture shows part of it
+
+
+def with_text_box(image: Image.Image, box: tuple[float, float, float, float] = BOX) -> Image.Image:
+    """`image` with a white story-style text box (rounded, black text) over `box` (shares of its sides)."""
+    copy = image.convert("RGB")
+    draw = ImageDraw.Draw(copy)
+    left, top, right, bottom = (box[0] * copy.width, box[1] * copy.height, box[2] * copy.width, box[3] * copy.height)
+    draw.rounded_rectangle((left, top, right, bottom), radius=int((bottom - top) / 4), fill=(255, 255, 255))
+    size = int((bottom - top) * 0.35)
+    draw.text(
+        ((left + right) / 2, (top + bottom) / 2),
+        "when the weekend hits",
+        fill=(0, 0, 0),
+        font=font(size, "bold"),
+        anchor="mm",
+    )
+    return copy
+
+
+def with_stickers(image: Image.Image) -> Image.Image:
+    """`image` with three emoji stickers, each 16% of its short side, over its middle."""
+    copy = image.convert("RGBA")
+    rng = random.Random(3)
+    for x, y in ((0.3, 0.35), (0.6, 0.55), (0.45, 0.7)):
+        copy.alpha_composite(sticker(int(min(copy.size) * 0.16), rng), (int(copy.width * x), int(copy.height * y)))
+    return copy.convert("RGB")
+
+
+def mask_of(image: Image.Image) -> np.ndarray | None:
+    return overlay_mask(_frame_luma(image))
+
+
+def share_masked(mask: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """The share of `box` (shares of the sides) that `mask` covers."""
+    height, width = mask.shape
+    inside = mask[round(box[1] * height) : round(box[3] * height), round(box[0] * width) : round(box[2] * width)]
+    return float(inside.mean())
+
+
+def without_uncovered(hashes: MediaHashes) -> MediaHashes:
+    return replace(hashes, queries=tuple(q for q in hashes.queries if not q.label.startswith("uncovered_")))
+
+
+def test_a_text_box_over_a_photo_is_found_and_little_else() -> None:
+    photo = reference_photo(DESK)
+    mask = mask_of(with_text_box(photo))
+    assert mask is not None
+    assert share_masked(mask, BOX) > 0.95
+    box_share = (BOX[2] - BOX[0]) * (BOX[3] - BOX[1])
+    assert mask.mean() < box_share + 0.05  # the box, its rim and little of the photo
+
+
+def test_a_photo_with_nothing_drawn_over_it_has_little_or_no_mask() -> None:
+    for relative in (DESK, STREET, BRIDGE):
+        mask = mask_of(reference_photo(relative))
+        assert mask is None or mask.mean() < 0.05, relative
+
+
+def test_a_smooth_gradient_and_a_bar_at_the_edge_are_no_overlay() -> None:
+    rows = np.linspace(40.0, 200.0, 384)[:, np.newaxis]
+    sky = np.repeat(rows, 512, axis=1)  # one level per row: flat tiles that chain across levels
+    sky[:, 100:400] += np.linspace(0.0, 30.0, 300)  # and across
+    assert overlay_mask(sky) is None
+    photo = _frame_luma(reference_photo(DESK)).astype(np.float64)
+    assert overlay_mask(photo) is None or overlay_mask(photo).mean() < 0.05
+    barred = photo.copy()
+    barred[:60] = 16.0  # a solid bar along the top edge: trimmed as a bar elsewhere
+    mask = overlay_mask(barred)
+    assert mask is None or mask[:60].mean() < 0.05
+    boxed = photo.copy()
+    boxed[150:230, 100:400] = 235.0  # the same solid patch inside the picture
+    mask = overlay_mask(boxed)
+    assert mask is not None and mask[150:230, 100:400].all()
+
+
+def test_an_overlay_too_large_to_be_one_is_left_alone() -> None:
+    photo = _frame_luma(reference_photo(DESK)).astype(np.float64)
+    photo[20:-20, 20:-20] = 128.0  # a patch over most of the picture
+    assert overlay_mask(photo) is None
+    assert MAX_MASK < 0.8
+
+
+def test_painting_over_keeps_every_known_pixel_and_fills_from_the_surroundings() -> None:
+    pixels = np.full((96, 128), 90.0)
+    pixels[:, 64:] = 150.0
+    covered = pixels.copy()
+    covered[40:56, 20:44] = 255.0  # a box on the left, dark side
+    mask = np.zeros(pixels.shape, dtype=bool)
+    mask[40:56, 20:44] = True
+    painted = painted_over(covered, mask)
+    assert np.array_equal(painted[~mask], covered[~mask])
+    assert np.allclose(painted[mask], 90.0)
+    # a mask at another size is scaled to the pixels
+    assert np.allclose(painted_over(covered, np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1))[mask], 90.0)
+
+
+@pytest.mark.parametrize(
+    ("relative", "edit"),
+    [
+        (DESK, with_text_box),
+        (COASTER, functools.partial(with_text_box, box=(0.2, 0.42, 0.8, 0.54))),
+        (DESK, with_stickers),
+        (COASTER, with_stickers),
+    ],
+    ids=["desk, a text box", "coaster, a text box", "desk, stickers", "coaster, stickers"],
+)
+def test_a_photo_under_a_text_box_or_stickers_is_found_only_painted_over(
+    relative: str, edit: Callable[[Image.Image], Image.Image]
+) -> None:
+    photo = reference_photo(relative)
+    shared = hash_picture(photo, for_sharing=True)
+    copy = hash_picture(edit(photo))
+    assert any(q.label.startswith("uncovered_") for q in copy.queries)
+    assert oracles.pdq_distance(copy, shared) <= PDQ_MATCH_THRESHOLD
+    assert oracles.pdq_distance(without_uncovered(copy), shared) > PDQ_MATCH_THRESHOLD
+
+
+def test_painted_over_copies_stay_far_from_other_photos() -> None:
+    desk, street, bridge = (reference_photo(r) for r in (DESK, STREET, BRIDGE))
+    for copy, others in ((with_text_box(desk), (street, bridge)), (with_stickers(street), (desk, bridge))):
+        hashes = hash_picture(copy)
+        for other in others:
+            assert oracles.pdq_distance(hashes, hash_picture(other, for_sharing=True)) > PDQ_MATCH_THRESHOLD + 16
+
+
+def test_what_a_check_adds_for_an_overlay_is_bounded() -> None:
+    photo = reference_photo(DESK)
+    plain = {f.label for f in query_framings(photo)}
+    boxed = [f for f in query_framings(with_text_box(photo)) if f.label.startswith("uncovered_")]
+    assert not any(label.startswith("uncovered_") for label in plain) or mask_of(photo) is not None
+    assert boxed
+    assert len(boxed) <= 2 * (1 + len(QUERY_CROP_SCALES) + len(HALF_SIDES) + MAX_RECTANGLES)
+    assert {f.label for f in boxed} >= {Framing.uncovered(Framing.WHOLE), f"{Framing.uncovered(Framing.WHOLE)}/flip_x"}
+
+
+def test_a_sampled_video_frame_under_a_text_box_is_painted_over_too() -> None:
+    frame = np.asarray(with_text_box(reference_photo(DESK)).convert("L"))
+    labels = [label for label, _ in sample_framings(frame)]
+    uncovered = [label for label in labels if label.startswith("uncovered_")]
+    # whole and halves, as they are and mirrored: no crops or frames (a sample's framings are capped)
+    assert len(uncovered) == 2 * (1 + len(HALF_SIDES))
+    assert not any("central_crop" in label for label in uncovered)
+
+
+def test_overlay_constants_hang_together() -> None:
+    assert 0 < overlays.MIN_AREA < overlays.MAX_AREA < overlays.MAX_MASK < 1
+    assert overlays.TILE >= 2 and overlays.FLAT_RANGE > 0
