@@ -23,7 +23,9 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   padding), as they are and mirrored; the picture found inside a larger
   frame (`inside_frame`, below), the picture turned back by a few degrees (`hashmatch.media.tilt`),
   the picture found turned or keystoned inside a larger frame and set upright, whole and at the
-  stored crops' scales (`inside_slanted_frame`, `hashmatch.media.slanted`); and the search for
+  stored crops' scales (`inside_slanted_frame`, `hashmatch.media.slanted`); the picture with what
+  seems drawn over it (a sticker, a text box) painted over, whole, at the central crops, by halves
+  and inside the frames found (`uncovered_*`, `hashmatch.media.overlays`); and the search for
   copies cut unevenly (`hashmatch.media.uneven`).
 
 A copy is often the shared picture shown as part of something larger whose borders are not solid
@@ -250,8 +252,9 @@ def sample_framings(
     halves it stores); each as it is and mirrored; the
     frame turned back by a few degrees and cut toward the stored 80% crop, or the 60% one where the
     turn leaves less (`hashmatch.media.tilt`);
-    and the footage inside each of `slanted` (the video's slanted frames, found once for the whole
-    video: `SlantedLayout`) set upright. `analysis` is the frame's small luma, when made already
+    the footage inside each of `slanted` (the video's slanted frames, found once for the whole
+    video: `SlantedLayout`) set upright; and the frame with what seems drawn over it painted over,
+    whole and by halves (`_uncovered`). `analysis` is the frame's small luma, when made already
     (`sample_luma`)."""
     picture = Image.fromarray(np.ascontiguousarray(luma, dtype=np.uint8))
     analysis = analysis if analysis is not None else AnalysisLuma(picture)
@@ -356,7 +359,8 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     as they are and mirrored; each rectangle found inside a larger
     frame (`hashmatch.media.regions`), as it is and mirrored; the picture turned back by a few
     degrees (`hashmatch.media.tilt`); the picture found turned or keystoned inside a larger frame,
-    set upright (`hashmatch.media.slanted`). Hashes of PDQ quality below 50 are left out, and a blank or
+    set upright (`hashmatch.media.slanted`); the picture with what seems drawn over it painted over
+    (`_uncovered`). Hashes of PDQ quality below 50 are left out, and a blank or
     flat image, or one flat inside its padding or bars, gives none.
     """
     luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
