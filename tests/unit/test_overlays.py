@@ -16,7 +16,7 @@ from hashmatch.media import overlays
 from hashmatch.media.framing import QUERY_CROP_SCALES, Framing, _frame_luma, query_framings, sample_framings
 from hashmatch.media.image import hash_picture
 from hashmatch.media.model import HALF_SIDES, MediaHashes
-from hashmatch.media.overlays import MAX_MASK, overlay_mask, painted_over
+from hashmatch.media.overlays import MAX_MASK, MIN_PICTURE_MASK, overlay_mask, painted_over
 from hashmatch.media.regions import MAX_RECTANGLES
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools import oracles
@@ -181,3 +181,13 @@ def test_a_sampled_video_frame_under_a_text_box_is_painted_over_too() -> None:
 def test_overlay_constants_hang_together() -> None:
     assert 0 < overlays.MIN_AREA < overlays.MAX_AREA < overlays.MAX_MASK < 1
     assert overlays.TILE >= 2 and overlays.FLAT_RANGE > 0
+
+
+def test_a_small_mark_is_painted_over_on_a_video_sample_but_not_on_a_picture() -> None:
+    photo = reference_photo(DESK)
+    marked = with_text_box(photo, box=(0.4, 0.45, 0.55, 0.52))  # about 1% of the picture
+    mask = mask_of(marked)
+    assert mask is not None and 0.0 < mask.mean() < MIN_PICTURE_MASK
+    assert not any(f.label.startswith("uncovered_") for f in query_framings(marked))
+    labels = [label for label, _ in sample_framings(np.asarray(marked.convert("L")))]
+    assert any(label.startswith("uncovered_") for label in labels)

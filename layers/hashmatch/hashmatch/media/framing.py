@@ -58,7 +58,7 @@ from PIL import Image
 from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, flat_bars, solid_bars
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
 from hashmatch.media.model import HALF_CROP, HALF_SIDES, WHOLE, LabelledHash, Region, framing_label
-from hashmatch.media.overlays import overlay_mask, painted_over
+from hashmatch.media.overlays import MIN_PICTURE_MASK, overlay_mask, painted_over
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED
 from hashmatch.media.slanted import SIDE as SLANTED_SIDE
@@ -238,7 +238,8 @@ def check_framings(
     if framings is None:
         return (), None
     search = UnevenCropSearch(luma, frames=frames)
-    return _unique([*framings, *_uncovered(luma, frame_luma, frames)]), search if search.keys else None
+    uncovered = _uncovered(luma, frame_luma, frames, least=MIN_PICTURE_MASK)
+    return _unique([*framings, *uncovered]), search if search.keys else None
 
 
 def sample_framings(
@@ -366,7 +367,9 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
     frames, slanted = frame_rectangles(frame_luma), slanted_frames(_frame_rgb(image))
     framings = _query_framings(luma, frames, slanted)
-    return _unique([*framings, *_uncovered(luma, frame_luma, frames)]) if framings is not None else ()
+    if framings is None:
+        return ()
+    return _unique([*framings, *_uncovered(luma, frame_luma, frames, least=MIN_PICTURE_MASK)])
 
 
 def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
@@ -461,14 +464,14 @@ def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list
 
 
 def _uncovered(
-    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region], *, crops: bool = True
+    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region], *, crops: bool = True, least: float = 0.0
 ) -> list[LabelledHash]:
     """The picture with what seems drawn over it (a sticker, a text box, a logo: found on
     `frame_luma`) painted over (`hashmatch.media.overlays`): whole, its halves, and with `crops`
     its central crops at `QUERY_CROP_SCALES`; each of `frames`; as they are and mirrored, labelled
-    ``uncovered_<region>[+crop]``; none when nothing seems drawn over it."""
+    ``uncovered_<region>[+crop]``; none when nothing seems drawn over it, or less than `least` of it."""
     mask = overlay_mask(frame_luma)
-    if mask is None:
+    if mask is None or mask.mean() < least:
         return []
     view = AnalysisLuma.from_pixels(painted_over(luma.pixels, mask))
     named: list[tuple[str, str | None, Region]] = [(Framing.WHOLE, None, WHOLE)]
