@@ -14,7 +14,9 @@ Query labels name which hash of a checked file was looked up, in a notification'
   picture in it set upright: `hashmatch.media.slanted`; the hash carries the upright rectangle
   around it),
   ``tilted_cw_N`` / ``tilted_ccw_N`` (the picture of a copy turned N degrees clockwise or
-  counter-clockwise, turned back: `hashmatch.media.tilt`); ``+central_crop_NN`` (the central NN%
+  counter-clockwise, turned back: `hashmatch.media.tilt`), ``uncovered_whole`` /
+  ``uncovered_inside_frame`` (the picture, or a rectangle found inside a larger frame, with what
+  seems drawn over it painted over: `hashmatch.media.overlays`); ``+central_crop_NN`` (the central NN%
   of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`), ``+half_top``,
   ``+half_bottom``, ``+half_left``, ``+half_right`` (one half of the region: `is_half`); ``/flip_x`` etc.
   For example ``below_caption+central_crop_94/flip_x``, ``inside_frame+central_crop_94``,
