@@ -103,7 +103,8 @@ def test_a_smooth_gradient_and_a_bar_at_the_edge_are_no_overlay() -> None:
     sky[:, 100:400] += np.linspace(0.0, 30.0, 300)  # and across
     assert overlay_mask(sky) is None
     photo = _frame_luma(reference_photo(DESK)).astype(np.float64)
-    assert overlay_mask(photo) is None or overlay_mask(photo).mean() < 0.05
+    own = overlay_mask(photo)
+    assert own is None or own.mean() < 0.05
     barred = photo.copy()
     barred[:60] = 16.0  # a solid bar along the top edge: trimmed as a bar elsewhere
     mask = overlay_mask(barred)
@@ -168,7 +169,8 @@ def test_what_a_check_adds_for_an_overlay_is_bounded() -> None:
     photo = reference_photo(DESK)
     plain = {f.label for f in query_framings(photo)}
     boxed = [f for f in query_framings(with_text_box(photo)) if f.label.startswith("uncovered_")]
-    assert not any(label.startswith("uncovered_") for label in plain) or mask_of(photo) is not None
+    # the desk's own solid patches cover under `MIN_PICTURE_MASK` of it: nothing is painted over
+    assert not any(label.startswith("uncovered_") for label in plain)
     assert boxed
     assert len(boxed) <= 2 * (1 + len(QUERY_CROP_SCALES) + len(HALF_SIDES) + MAX_RECTANGLES)
     assert {f.label for f in boxed} >= {Framing.uncovered(Framing.WHOLE), f"{Framing.uncovered(Framing.WHOLE)}/flip_x"}

@@ -234,12 +234,12 @@ def check_framings(
 
     luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
     frames = frame_rectangles(frame_luma)
-    framings = _query_framings(luma, frames, slanted_frames(_frame_rgb(image if colours is None else colours)))
+    slanted = slanted_frames(_frame_rgb(image if colours is None else colours))
+    framings = _query_framings(luma, frame_luma, frames, slanted)
     if framings is None:
         return (), None
     search = UnevenCropSearch(luma, frames=frames)
-    uncovered = _uncovered(luma, frame_luma, frames, least=MIN_PICTURE_MASK)
-    return _unique([*framings, *uncovered]), search if search.keys else None
+    return framings, search if search.keys else None
 
 
 def sample_framings(
@@ -366,10 +366,7 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     """
     luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
     frames, slanted = frame_rectangles(frame_luma), slanted_frames(_frame_rgb(image))
-    framings = _query_framings(luma, frames, slanted)
-    if framings is None:
-        return ()
-    return _unique([*framings, *_uncovered(luma, frame_luma, frames, least=MIN_PICTURE_MASK)])
+    return _query_framings(luma, frame_luma, frames, slanted) or ()
 
 
 def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
@@ -379,10 +376,11 @@ def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
 
 
 def _query_framings(
-    luma: AnalysisLuma, frames: Sequence[Region], slanted: Sequence[SlantedFrame] = ()
+    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region], slanted: Sequence[SlantedFrame] = ()
 ) -> tuple[LabelledHash, ...] | None:
-    """`query_framings` of `luma`, whose picture may fill one of `frames` or `slanted`; None for a
-    picture flat inside the bars or padding found around it."""
+    """`query_framings` of `luma` (`frame_luma`: the same picture at `FRAME_SIDE`, where overlays
+    are looked for), whose picture may fill one of `frames` or `slanted`; None for a picture flat
+    inside the bars or padding found around it."""
     framed, padded = _candidates(luma.pixels)
     named = [*framed, *padded]
     inside = dict(
@@ -428,6 +426,7 @@ def _query_framings(
         add(name, crop, mirrored[k])
     found += _tilted(luma)
     found += _inside_slanted(luma, slanted)
+    found += _uncovered(luma, frame_luma, frames, least=MIN_PICTURE_MASK)
     return _unique(found)
 
 
