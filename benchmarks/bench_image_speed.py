@@ -41,9 +41,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
+from hashmatch.media.framing import FRAME_SIDE, Framing  # noqa: E402
 from hashmatch.media.image import decode_image, hash_image  # noqa: E402
-from hashmatch.media.luma import shrunk  # noqa: E402
+from hashmatch.media.luma import AnalysisLuma, shrunk  # noqa: E402
 from hashmatch.media.model import Limits  # noqa: E402
+from hashmatch.media.overlays import overlay_mask, painted_over  # noqa: E402
 from hashmatch.media.slanted import SIDE as SLANTED_SIDE  # noqa: E402
 from hashmatch.media.slanted import slanted_frames  # noqa: E402
 from hashmatch.signals.bits import hex_distance  # noqa: E402
@@ -104,6 +106,21 @@ def slanted_search_ms(photo: Path, limits: Limits, runs: int) -> float:
     return statistics.median(timed(lambda: slanted_frames(picture))[1] for _ in range(runs)) * 1000
 
 
+def overlay_ms(photo: Path, limits: Limits, runs: int) -> tuple[float, float, float | None]:
+    """Median CPU ms of looking for overlays on the photo's 512-pixel luma and of painting them over
+    on its analysis luma, as a check does (`hashmatch.media.overlays`), and the share of the
+    picture the mask covers (None: no mask)."""
+    picture = decode_image(str(photo), limits, at_least=512)
+    frame_luma = np.asarray(shrunk(picture.convert("L"), FRAME_SIDE), dtype=np.float32)
+    luma = AnalysisLuma(picture)
+    finding = statistics.median(timed(lambda: overlay_mask(frame_luma))[1] for _ in range(runs)) * 1000
+    mask = overlay_mask(frame_luma)
+    if mask is None:
+        return finding, 0.0, None
+    painting = statistics.median(timed(lambda: painted_over(luma.pixels, mask))[1] for _ in range(runs)) * 1000
+    return finding, painting, float(mask.mean())
+
+
 def pin_to_one_cpu() -> str:
     if not hasattr(os, "sched_setaffinity"):
         return "not pinned (no sched_setaffinity here)"
@@ -155,6 +172,17 @@ def main() -> int:
         print(f"{'ratio anchor / ours':<46}{wall_ratio:>9.1f}x{cpu_ratio:>9.1f}x")
         slanted_ms = slanted_search_ms(photo, limits, args.runs)
         print(f"of which the slanted-frame search (hashmatch.media.slanted): {slanted_ms:.1f} ms CPU")
+        finding_ms, painting_ms, masked = overlay_ms(photo, limits, args.runs)
+        painted = sum(q.label.startswith(Framing.uncovered("")) for q in ours_result.queries)
+        print(
+            f"of which finding overlays (hashmatch.media.overlays): {finding_ms:.1f} ms CPU; "
+            + (
+                "none found"
+                if masked is None
+                else f"{masked:.1%} of the picture masked, painted over in {painting_ms:.1f} ms"
+            )
+            + f"; {painted} painted-over hashes queried"
+        )
         grid = ours_result.uneven_crops.grids[0][0] if ours_result.uneven_crops is not None else ()
         print(f"the check's uneven-crop grid (hashmatch.media.uneven): {len(grid)} rectangles")
 
