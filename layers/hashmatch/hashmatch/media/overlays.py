@@ -21,11 +21,11 @@ The picture is then painted over the mask from its surroundings (`painted_over`:
 takes the mean of the known cells around it, the nearest first), which brings back the low
 frequencies PDQ keeps. The painted picture is only ever queried beside everything else, at the
 usual thresholds (`hashmatch.media.framing`, ``uncovered_*`` labels): a photo's own solid surface
-found as an overlay costs a few hashes, never a match. Set on the TUNED overlay families of
-`benchmarks/bench_robustness.py` (tuned photos only): a flat tile spanning at most 2, 3, 4 or 6
-grey levels found 12, 13, 15 and 13 of 22 copies under text boxes (12 without painting); a
-patch's spread of 3, a step of 4 between neighbours' levels, or a patch of up to 40% and a mask of
-up to 50% moved nothing.
+found as an overlay costs a few hashes, never a match. Set with `benchmarks/study_overlays.py`
+(TUNED families, tuned photos only): of the 66 copies under text boxes, under stickers and
+composed, a flat tile spanning at most 2, 3, 4 or 6 grey levels found 42, 43, 45 and 43 (42
+without painting); a patch's spread of 3, a step of 4 between neighbours' levels, or a patch of up
+to 40% and a mask of up to 50% found 45, as shipped.
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ MIN_AREA = 0.001  # a patch covers at least this share of the picture
 MAX_AREA = 0.3  # and at most this share
 MAX_MASK = 0.4  # a mask covering more than this share is no overlay: the picture is left as it is
 # A checked picture is painted over only where its mask covers at least this share: smaller marks
-# move PDQ too little for painting to matter. Of the TUNED copies of tuned photos
-# (`bench_robustness.py --set tuned`), 565 of 616 are found with a floor of 0, 1%, 2%, 4% or 7%,
-# and 73%, 62%, 51%, 33% and 20% of the checks are painted over (22-24 more queries each). A video's
-# samples have no floor: an alignment counts samples up to 40 bits away, where a little matters.
+# move PDQ too little for painting to matter. Of the TUNED copies of tuned photos, 565 of 616 are
+# found with a floor of 0, 1%, 2%, 4% or 7%, and 594, 501, 417, 268 and 159 of the 812 checks are
+# painted over (`benchmarks/study_overlays.py --part floor`). A video's samples have no floor: an
+# alignment counts samples up to 40 bits away, where a little matters.
 MIN_PICTURE_MASK = 0.04
 PAINT_CELL = 4  # analysis pixels a side of the cells the painting works on
 # Window radii (cells) of the painting passes: each fills what the narrower left empty.
