@@ -38,21 +38,26 @@ sent when a later share matches a retained check, is a later notice, not the che
 - duplicated: a check with more than one distinct `notification_id` of final verdict types;
 - contradictory: a check told both `check.clean` and `match.found`;
 - a share is complete when `share.accepted` reached the sharer, `hash.shared` (naming its items) every other member,
-  and its items are active in the bank.
+  and its items are active in the bank;
+- a share failed cleanly when it could not be made on any try the queue allows: the sharer was told
+  `share.failed` (never `share.accepted`), its item is not active in the bank, and every member
+  told `hash.shared` of it was told `hash.withdrawn` of it too. Answered, nothing of it left shared;
+- any other share is incomplete (no answer yet, or half made).
 
 Controls, to see that the accounting can fail: `--forget-answers` replaces the kept-answer store
 with one that keeps nothing (a retry decides and publishes anew, with new notification ids), and
 `--kill-after sns.Publish` puts the `--kills` forced deaths right after a verdict went out and
 before it was marked published: together they must show duplicated answers.
 
-The last line is `faults: checks N verdicts N lost N duplicated N contradictory N | shares N complete N`;
+The last line is `faults: checks N verdicts N lost N duplicated N contradictory N | shares N complete N failed N`;
 the exit status is 0 only when nothing was lost, duplicated or contradictory and every share is
-complete.
+complete or failed cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import random
@@ -65,6 +70,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from hashmatch.bank.model import item_id_for
 from hashmatch_tools.client import Coalition
 from hashmatch_tools.local.faults import FaultInjector, WorkerKiller
 from hashmatch_tools.local.stack import LocalStack, client, inbox_queue_name
@@ -218,6 +224,7 @@ class Accounting:
     retroactive: int = 0
     shares: int = 0
     complete: int = 0
+    failed: list[str] = field(default_factory=list)  # shares that failed cleanly
     incomplete: list[str] = field(default_factory=list)
     share_duplicates: list[str] = field(default_factory=list)
     copies_expected: int = 0
@@ -232,7 +239,7 @@ class Accounting:
         return (
             f"faults: checks {self.checks} verdicts {self.verdicts} lost {len(self.lost)} "
             f"duplicated {len(self.duplicated)} contradictory {len(self.contradictory)} | "
-            f"shares {self.shares} complete {self.complete}"
+            f"shares {self.shares} complete {self.complete} failed {len(self.failed)}"
         )
 
 
@@ -248,16 +255,19 @@ def account(
     verdict_ids: dict[str, dict[str, str]] = defaultdict(dict)  # key -> notification_id -> event type
     share_notices: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # key -> type -> ids
     alerted: dict[str, set[str]] = defaultdict(set)  # item id -> members told by hash.shared
+    withdrawn: dict[str, set[str]] = defaultdict(set)  # item id -> members told by hash.withdrawn
     accepted_at: dict[int, float] = {}
     items_of: dict[str, set[str]] = defaultdict(set)
+    failures: dict[str, set[str]] = defaultdict(set)  # share key -> what share.failed said
     for notice in received:
         body = notice.body
         key = body.get("object", {}).get("key", "")
         event_type = str(body.get("event_type"))
-        if event_type == "hash.shared":
+        if event_type in ("hash.shared", "hash.withdrawn"):
             # Other members are not told the sharer's object key: the items say which share it was.
+            told_of = alerted if event_type == "hash.shared" else withdrawn
             for item in body.get("items", []):
-                alerted[str(item["item_id"])].add(str(body.get("platform")))
+                told_of[str(item["item_id"])].add(str(body.get("platform")))
             continue
         upload = uploads.get(key)
         if upload is None:
@@ -270,6 +280,8 @@ def account(
             verdict_ids[key][str(body["notification_id"])] = event_type
         elif upload.action == "share":
             share_notices[key][event_type].add(str(body["notification_id"]))
+            if event_type == "share.failed":
+                failures[key].add(str(body.get("failure", {}).get("message", "?")))
             if event_type == "share.accepted":
                 items_of[key].update(item["item_id"] for item in body.get("items", []))
                 if upload.scene is not None:
@@ -300,11 +312,33 @@ def account(
             others = set(platforms) - {upload.platform}
             in_bank = bool(items_of[key]) and all(bank_status.get(item) == "active" for item in items_of[key])
             told = set.intersection(*(alerted[item] for item in items_of[key])) if items_of[key] else set()
+            own = share_item_id(upload)
+            # Failed cleanly: told share.failed only, its item not active, every alert withdrawn.
+            undone = alerted[own] <= withdrawn[own] and bank_status.get(own) != "active"
             if notices.get("share.accepted") and told >= others and in_bank:
                 result.complete += 1
+            elif failures.get(key) and not notices.get("share.accepted") and undone:
+                result.failed.append(key)
+                result.details[key] = [
+                    *(("told, then withdrawn", member, own) for member in sorted(alerted[own])),
+                    *(("share.failed", "", message[:300]) for message in sorted(failures[key])),
+                ]
             else:
                 result.incomplete.append(key)
+                # Why: what the sharer was told, which members were not, what the bank holds.
+                result.details[key] = [
+                    *(("told", event_type, str(len(ids))) for event_type, ids in sorted(notices.items())),
+                    *(("not told", member, "hash.shared") for member in sorted(others - told)),
+                    *(("not told", member, "hash.withdrawn") for member in sorted(alerted[own] - withdrawn[own])),
+                    *(("bank", item, bank_status.get(item, "absent")) for item in sorted(items_of[key] | {own})),
+                    *(("share.failed", "", message[:300]) for message in sorted(failures.get(key, ()))),
+                ]
     return result
+
+
+def share_item_id(upload: Upload) -> str:
+    """The bank item a share of one picture makes (`hashmatch.service.service.item_from_media`)."""
+    return item_id_for(upload.platform, "sha256", hashlib.sha256(upload.body).hexdigest())
 
 
 def _wait_for_a_verdict(reader: InboxReader, until: float) -> None:
@@ -468,7 +502,7 @@ def run(
                 for notice in received
                 if notice.body.get("event_type") == "share.accepted"
                 for item in notice.body.get("items", [])
-            }
+            } | {share_item_id(upload) for upload in uploads if upload.action == "share"}
             result = account(by_key, put_at, received, platforms, _bank_status(stack.endpoint, table, item_ids))
         finally:
             stack.stop()
@@ -481,6 +515,7 @@ def run(
         + ("; CONTROL: kept answers forgotten" if forget_answers else "")
     )
     log(injector.summary())
+    log(injector.busiest())
     log(killer.summary())
     for where, count in sorted(killer.kills.items()):
         log(f"  killed {count}x {where}")
@@ -495,7 +530,8 @@ def run(
         f"{result.copies_expected}"
     )
     log(
-        f"shares: {result.shares}, complete {result.complete}, incomplete {len(result.incomplete)}, "
+        f"shares: {result.shares}, complete {result.complete}, failed cleanly {len(result.failed)} "
+        f"(share.failed, nothing of it left shared), incomplete {len(result.incomplete)}, "
         f"share.accepted duplicated {len(result.share_duplicates)}"
     )
     for label, keys in (
@@ -503,6 +539,7 @@ def run(
         ("duplicated", result.duplicated),
         ("contradictory", result.contradictory),
         ("incomplete share", result.incomplete),
+        ("share failed cleanly", result.failed),
         ("duplicated share.accepted", result.share_duplicates),
     ):
         for key in keys[:10]:

@@ -131,8 +131,8 @@ def operation_of(service: str, environ: dict[str, Any]) -> str:
 class FaultInjector:
     """WSGI middleware: the application it wraps (moto's, through `wrap`), with `rate` of the
     DynamoDB, S3 and SNS requests failing as `KIND_WEIGHTS` says. `counts` holds what was
-    injected, by (service, operation, kind); `requests` every request seen, by service.
-    Thread-safe."""
+    injected, by (service, operation, kind); `requests` every request seen, by service, and
+    `operations` by (service, operation). Thread-safe."""
 
     def __init__(
         self,
@@ -151,6 +151,7 @@ class FaultInjector:
         self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str, FaultKind]] = Counter()
         self.requests: Counter[str] = Counter()
+        self.operations: Counter[tuple[str, str]] = Counter()
 
     def wrap(self, app: WsgiApp) -> FaultInjector:
         """This injector in front of `app`: what `LocalStack(function_middleware=...)` takes."""
@@ -170,6 +171,7 @@ class FaultInjector:
         operation = operation_of(service, environ)
         with self._lock:
             self.requests[service] += 1
+            self.operations[(service, operation)] += 1
             kind = self._draw() if self._random.random() < self._rate else None
             delay = self._random.uniform(*STALL_SECONDS)
             server_error = self._random.choice(_SERVER_ERRORS[service])
@@ -203,6 +205,12 @@ class FaultInjector:
             if pick < total:
                 return kind
         return FaultKind.THROTTLE
+
+    def busiest(self, count: int = 5) -> str:
+        """One line: the `count` operations requested most, with how many requests each."""
+        with self._lock:
+            top = self.operations.most_common(count)
+        return "requests by operation: " + ", ".join(f"{service} {operation} {n}" for (service, operation), n in top)
 
     def summary(self) -> str:
         """One line: requests seen and faults injected, per service and kind."""
