@@ -497,12 +497,7 @@ def run(
                 time.sleep(2)
             reader.stop()
             received = reader.received()
-            item_ids = {
-                item["item_id"]
-                for notice in received
-                if notice.body.get("event_type") == "share.accepted"
-                for item in notice.body.get("items", [])
-            } | {share_item_id(upload) for upload in uploads if upload.action == "share"}
+            item_ids = {share_item_id(upload) for upload in uploads if upload.action == "share"}
             result = account(by_key, put_at, received, platforms, _bank_status(stack.endpoint, table, item_ids))
         finally:
             stack.stop()

@@ -41,7 +41,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from hashmatch.media.framing import FRAME_SIDE, Framing  # noqa: E402
+from hashmatch.media.framing import Framing, _frame_luma  # noqa: E402
 from hashmatch.media.image import decode_image, hash_image  # noqa: E402
 from hashmatch.media.luma import AnalysisLuma, shrunk  # noqa: E402
 from hashmatch.media.model import Limits  # noqa: E402
@@ -111,7 +111,7 @@ def overlay_ms(photo: Path, limits: Limits, runs: int) -> tuple[float, float, fl
     on its analysis luma, as a check does (`hashmatch.media.overlays`), and the share of the
     picture the mask covers (None: no mask)."""
     picture = decode_image(str(photo), limits, at_least=512)
-    frame_luma = np.asarray(shrunk(picture.convert("L"), FRAME_SIDE), dtype=np.float32)
+    frame_luma = _frame_luma(picture)
     luma = AnalysisLuma(picture)
     finding = statistics.median(timed(lambda: overlay_mask(frame_luma))[1] for _ in range(runs)) * 1000
     mask = overlay_mask(frame_luma)

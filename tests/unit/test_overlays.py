@@ -4,12 +4,10 @@ painted picture queried beside a check's other hashes (``uncovered_*``: `hashmat
 from __future__ import annotations
 
 import functools
-import json
 import random
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from hashmatch.media.image import hash_picture
 from hashmatch.media.model import HALF_SIDES, MediaHashes
 from hashmatch.media.overlays import MAX_MASK, MIN_PICTURE_MASK, overlay_mask, painted_over
 from hashmatch.media.regions import MAX_RECTANGLES
+from hashmatch.service.notifications import published_schema
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools import oracles
 from hashmatch_tools.reuploads.drawing import font, sticker
@@ -35,8 +34,6 @@ COASTER = "pdq/reg-test-input/pen-and-coaster.png"
 
 # As the imaging module may hand a photo over: at most 512 px.
 reference_photo = functools.partial(reference_media.reference_photo, side=512, draft=1024)
-
-SCHEMA = Path(__file__).resolve().parents[2] / "layers/hashmatch/hashmatch/schemas/notification.v2.json"
 
 BOX = (0.1, 0.45, 0.7, 0.57)  # a text box across the middle: every half of the picture shows part of it
 
@@ -201,7 +198,7 @@ def test_a_small_mark_is_painted_over_on_a_video_sample_but_not_on_a_picture() -
 
 
 def test_every_painted_over_label_is_a_query_the_notification_schema_allows() -> None:
-    pattern = re.compile(json.loads(SCHEMA.read_text())["$defs"]["match"]["properties"]["query"]["pattern"])
+    pattern = re.compile(published_schema()["$defs"]["match"]["properties"]["query"]["pattern"])
     photo = reference_photo(DESK)
     labels = [f.label for f in query_framings(with_text_box(photo)) if f.label.startswith("uncovered_")]
     labels += [label for label, _ in sample_framings(np.asarray(with_stickers(photo).convert("L")))]

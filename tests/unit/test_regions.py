@@ -26,6 +26,7 @@ from hashmatch.media.model import WHOLE, MediaHashes, Region
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.tilt import TILT_ANGLES, TILT_EXTRA_CROPS, inscribed_share, tilted_views
 from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
+from hashmatch.service.notifications import published_schema
 from hashmatch.service.service import item_from_media
 from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.bits import hex_distance
@@ -47,7 +48,6 @@ from tests.unit import reference_media
 
 pytestmark = pytest.mark.unit
 
-SCHEMA = Path(__file__).resolve().parents[2] / "layers/hashmatch/hashmatch/schemas/notification.v2.json"
 BRIDGE = "pdq/bridge-mods/aaa-orig.jpg"
 DESK = "pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg"
 # Other shots of the same desk, never shared: look-alikes of DESK.
@@ -354,7 +354,7 @@ def test_a_stereo_pair_does_not_match_through_frames_turns_or_the_grid() -> None
 
 
 def test_every_query_label_fits_the_notification_schema() -> None:
-    pattern = re.compile(json.loads(SCHEMA.read_text())["$defs"]["match"]["properties"]["query"]["pattern"])
+    pattern = re.compile(published_schema()["$defs"]["match"]["properties"]["query"]["pattern"])
     original = synthetic_photo()
     matcher, _ = bank_of(original)
     labels = {"original"}
@@ -402,7 +402,7 @@ def test_checks_of_tiny_thin_and_unusual_pictures_never_raise(size: tuple[int, i
         picture.save(path)
         hashes = refine(hash_file(path), matcher)
     matcher.match(hashes)
-    pattern = re.compile(json.loads(SCHEMA.read_text())["$defs"]["match"]["properties"]["query"]["pattern"])
+    pattern = re.compile(published_schema()["$defs"]["match"]["properties"]["query"]["pattern"])
     assert [q.label for q in hashes.queries if not pattern.match(q.label)] == []
 
 
