@@ -15,6 +15,7 @@ from hashmatch.matching.policy import (
     FRAME_MATCH_THRESHOLD,
     HALF_MATCH_THRESHOLD,
     PHASH_CORROBORATION_THRESHOLD,
+    UNEVEN_CROP_SEARCHES_PER_ITEM,
     Thresholds,
     corroborated_pdq_limit,
 )
@@ -27,11 +28,14 @@ from hashmatch.matching.rules import (
     lone_signal_evidence,
     near_evidence,
     picture_queries,
+    uneven_crop_candidates,
     video_evidence,
 )
 from hashmatch.matching.video import FrameQuery
-from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes
+from hashmatch.media.model import Candidate, FrameHash, LabelledHash, MediaHashes
 from hashmatch.signals.base import Orientation
+from hashmatch.signals.bits import hex_distance
+from hashmatch.signals.pdq import low_frequency_key
 from hashmatch_tools.fakes import MemoryBank
 
 pytestmark = pytest.mark.unit
@@ -281,3 +285,36 @@ def test_the_matcher_reports_only_active_items_with_their_best_evidence_per_sign
     assert [(m.signal, m.distance, m.query) for m in matches] == [("sha256", 0, "original"), ("pdq", 0, "whole")]
     bank.withdraw_items([stored], WHEN)
     assert matcher.match(hashes) == []
+
+
+def _far_from_key(value: str, bits: int) -> str:
+    """`value` (a PDQ hash) with its highest `bits` bits inverted: bytes outside its low-frequency key."""
+    return f"{int(value, 16) ^ (((1 << bits) - 1) << (256 - bits)):064x}"
+
+
+def test_an_unevenly_cut_copy_is_searched_toward_two_framings_of_one_item_at_most() -> None:
+    rng = random.Random(7)
+    framings = {name: [f"{rng.getrandbits(256):064x}" for _ in range(3)] for name in ("a", "b", "c")}
+    _, index = bank_with(
+        *(item(name, {}, tuple(NearEntry("pdq", v, "framing") for v in values)) for name, values in framings.items())
+    )
+    # One grid rectangle per stored framing, its key the framing's, its PDQ this many bits away.
+    starts = {("a", 0): 20, ("a", 1): 30, ("a", 2): 22, ("b", 0): 40, ("b", 1): 44, ("b", 2): 50, ("c", 0): 60}
+    grid = [_far_from_key(framings[name][k], bits) for (name, k), bits in starts.items()]
+    keys = [low_frequency_key(value) for value in grid]
+    assert all(key == low_frequency_key(framings[n][k]) for key, (n, k) in zip(keys, starts, strict=True))
+    assert [hex_distance(g, framings[n][k]) for g, (n, k) in zip(grid, starts, strict=True)] == list(starts.values())
+
+    found = uneven_crop_candidates(index, keys, grid)
+
+    # Closest starts first; a's third framing (22 bits) waits behind b's, c's does not fit.
+    assert UNEVEN_CROP_SEARCHES_PER_ITEM == 2
+    assert found == [
+        Candidate(0, framings["a"][0]),
+        Candidate(2, framings["a"][2]),
+        Candidate(3, framings["b"][0]),
+        Candidate(4, framings["b"][1]),
+    ]
+    # With one item alone, its two closest framings, not a third.
+    _, alone = bank_with(item("a", {}, tuple(NearEntry("pdq", v, "framing") for v in framings["a"])))
+    assert uneven_crop_candidates(alone, keys, grid) == [Candidate(0, framings["a"][0]), Candidate(2, framings["a"][2])]

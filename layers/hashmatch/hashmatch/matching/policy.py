@@ -45,6 +45,7 @@ __all__ = [
     "PICTURE_QUALITY_SIGNAL",
     "SEGMENT_GAP",
     "SHARED_COVERAGE",
+    "UNEVEN_CROP_SEARCHES_PER_ITEM",
     "UNEVEN_CROP_START_LIMIT",
     "Thresholds",
     "corroborated_pdq_limit",
@@ -115,6 +116,12 @@ FRAMING_KEY_THRESHOLD = 10
 # at most this many run per check, closest starts first: a search costs ~10 ms.
 UNEVEN_CROP_START_LIMIT = 100
 MAX_UNEVEN_CROP_SEARCHES = 4
+# Searches toward one item: the stored framings of one picture whose keys agree with the grid's
+# (its 80% crop, its deep crop, its core) are searched from different rectangles, and the one whose
+# start is closest is not always the one that ends closest (TUNED copies of a duet, a mirrored copy
+# cut under a caption, a cover-crop: the second framing ended 8, 2 and 10 bits away where the first
+# ended 40, 44 and 40). The searches a check runs stay `MAX_UNEVEN_CROP_SEARCHES`.
+UNEVEN_CROP_SEARCHES_PER_ITEM = 2
 
 # ---------------------------------------------------------------- video
 

@@ -19,6 +19,7 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from hashmatch.matching.policy import (
     MAX_UNEVEN_CROP_SEARCHES,
     PHASH_CORROBORATION_THRESHOLD,
     PICTURE_QUALITY_SIGNAL,
+    UNEVEN_CROP_SEARCHES_PER_ITEM,
     UNEVEN_CROP_START_LIMIT,
     Thresholds,
     corroborated_pdq_limit,
@@ -151,7 +153,8 @@ def uneven_crop_candidates(
     """The stored framings an unevenly cut copy's grid (`hashmatch.media.uneven`) should be
     searched toward: those whose framing key is within `key_threshold` of a grid rectangle's, each
     from the rectangle whose PDQ is closest to it (at most `UNEVEN_CROP_START_LIMIT` bits away);
-    at most `MAX_UNEVEN_CROP_SEARCHES`, closest first, one per item. The search itself needs the
+    at most `MAX_UNEVEN_CROP_SEARCHES`, closest first, at most `UNEVEN_CROP_SEARCHES_PER_ITEM` per
+    item (toward different stored framings of it). The search itself needs the
     copy's pixels, so it runs at the edge; what it finds comes back as ``uneven_crop`` queries,
     matched at the usual threshold by `near_evidence`."""
     hits = index.closest_by_derived_key(
@@ -162,11 +165,13 @@ def uneven_crop_candidates(
         UNEVEN_CROP_START_LIMIT,
         MAX_UNEVEN_CROP_SEARCHES * _CANDIDATES_LOOKED_AT_PER_SEARCH,
     )
-    chosen: dict[str, Candidate] = {}
+    chosen: list[Candidate] = []
+    per_item: Counter[str] = Counter()
     for hit in hits:
-        if hit.entry.item_id not in chosen:
-            chosen[hit.entry.item_id] = Candidate(hit.query_row, hit.entry.value)
-    return list(chosen.values())[:MAX_UNEVEN_CROP_SEARCHES]
+        if per_item[hit.entry.item_id] < UNEVEN_CROP_SEARCHES_PER_ITEM:
+            per_item[hit.entry.item_id] += 1
+            chosen.append(Candidate(hit.query_row, hit.entry.value))
+    return chosen[:MAX_UNEVEN_CROP_SEARCHES]
 
 
 def corroboration_candidates(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[NearHit]:
