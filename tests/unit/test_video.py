@@ -9,9 +9,13 @@ import av
 import numpy as np
 import pytest
 
+from hashmatch.matching.policy import MIN_MATCHED_FRAMES
 from hashmatch.media.model import Limits, MediaHashes, Rejected, RejectReason
 from hashmatch.media.video import ALL_FRAMES, find_bars, frame_luma_block, hash_video
 from hashmatch.signals.bits import hex_distance
+from hashmatch.signals.pdq import PDQ
+from hashmatch_tools.oracles import match_video
+from hashmatch_tools.samples import panning_frames, video_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -106,6 +110,33 @@ def test_a_short_video_is_sampled_faster_to_get_enough_samples(video_dir: Path) 
     assert every_frame.extra["sample_fps"] == pytest.approx(30.0, rel=0.01)
     long = hash_video(str(video_dir / "chair-19-sd-bar.mp4"), Limits())  # 18.8 s: once a second
     assert long.extra["sample_fps"] == 1.0
+
+
+def test_a_short_video_mostly_dark_is_sampled_again_faster_until_enough_samples_align(tmp_path: Path) -> None:
+    # 2 s at 30 fps: a third of a second of a panning scene, then black.
+    scene = panning_frames(7, 2.0, 30, (320, 240))
+    frames = [frame if index < 10 else np.zeros_like(frame) for index, frame in enumerate(scene)]
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video_bytes(frames, 30))
+
+    def queried(hashes: MediaHashes) -> int:
+        return sum(1 for frame in hashes.frames if PDQ.usable(frame.quality) or frame.framings)
+
+    sparse = hash_video(str(path), Limits(dense_check_samples=Limits().min_video_samples))
+    assert sparse.extra["sample_fps"] == pytest.approx(4.0, rel=0.02)
+    assert queried(sparse) < MIN_MATCHED_FRAMES  # never enough to align
+    checked = hash_video(str(path), Limits())
+    assert checked.extra["sample_fps"] == pytest.approx(Limits().dense_check_samples / 2.0, rel=0.02)
+    assert queried(checked) >= MIN_MATCHED_FRAMES
+    shared = hash_video(str(path), Limits(), fps=ALL_FRAMES)
+    assert match_video(checked, shared).matched and not match_video(sparse, shared).matched
+    # Footage that is watchable throughout keeps its rate; so does an explicit one.
+    lit = tmp_path / "lit.mp4"
+    lit.write_bytes(video_bytes(scene, 30))
+    assert hash_video(str(lit), Limits()).extra["sample_fps"] == pytest.approx(4.0, rel=0.02)
+    assert hash_video(str(path), Limits(), fps=4.0).extra["sample_fps"] == 4.0
+    # Unless sampling again would at least double the samples.
+    assert hash_video(str(path), Limits(dense_check_samples=15)).extra["sample_fps"] == pytest.approx(4.0, rel=0.02)
 
 
 def test_odd_dimensions_decode(video_dir: Path) -> None:

@@ -154,6 +154,12 @@ class Limits:
     # `hashmatch.matching.policy.MIN_MATCHED_FRAMES` samples, which a clip of a second and a half
     # sampled once a second never has (it gets 2).
     min_video_samples: int = 8
+    # A checked video whose samples hold fewer frames with anything to query than a match needs
+    # (`MIN_MATCHED_FRAMES`: its footage mostly dark, blank or flat, a second of a scene between
+    # fades) is sampled again, faster, to get up to this many samples (at most one per frame): a
+    # video over `dense_check_samples / (2 video_fps)` seconds long is not (it would not get twice
+    # the samples).
+    dense_check_samples: int = 32
 
 
 @dataclass(frozen=True)

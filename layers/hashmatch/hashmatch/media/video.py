@@ -14,7 +14,9 @@ What the reference vPDQ (ThreatExchange `vpdq/cpp`) does, and what this module k
 Two sampling modes:
 
 - sparse (checks; ``fps`` frames per second, by default `Limits.video_fps`, or faster for a video
-  too short to get `Limits.min_video_samples` samples at that rate): a sample may be any
+  too short to get `Limits.min_video_samples` samples at that rate, and again faster, up to
+  `Limits.dense_check_samples`, for a short video whose samples are too few to align because its
+  footage is mostly dark, blank or flat): a sample may be any
   decodable frame within half a sampling period of the grid point, so keyframes are preferred, the
   decoder skips non-reference frames, and packets after the last frame needed from a group of
   pictures are not decoded at all. Each sampled frame also carries the PDQ hashes of its seven
@@ -46,6 +48,7 @@ from typing import Any
 import av
 import numpy as np
 
+from hashmatch.matching.policy import MIN_MATCHED_FRAMES
 from hashmatch.matching.video import starts_run
 from hashmatch.media.bars import BarBox, content_box
 from hashmatch.media.codec import MAX_FRAME_FRAMINGS
@@ -108,7 +111,9 @@ def hash_video(
     """Digests and per-frame PDQ hashes of the video at `path` (a local file, streamed, never slurped).
 
     `fps` is the sampling rate (default `limits.video_fps`, faster for a short video: at least
-    `limits.min_video_samples` samples, at most one per frame); `ALL_FRAMES` hashes every frame.
+    `limits.min_video_samples` samples, at most one per frame, and up to
+    `limits.dense_check_samples` when fewer than `MIN_MATCHED_FRAMES` samples have anything to
+    query); `ALL_FRAMES` hashes every frame.
     `trim_bars` trims each frame's solid bars (`find_bars`). `dihedral` (default: on when sampling
     sparsely) adds each frame's seven rotation/flip hashes as `FrameHash.orientations`.
     `window` (start, end or None: seconds): only the frames in it, at their times in the whole
@@ -144,6 +149,11 @@ def hash_video(
         rate = _check_rate(rate, probe, limits)
     kept: list[tuple[float, np.ndarray]] | None = [] if with_dihedrals and not dense else None
     frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars, window, kept)
+    denser = _denser_rate(rate, probe, limits, frames) if fps is None and not dense else None
+    if denser is not None:
+        kept = [] if kept is not None else None
+        frames, truncated = _hash_frames(path, probe, denser, limits, with_dihedrals, trim_bars, window, kept)
+        rate = denser
     if not frames:
         raise Rejected(RejectReason.NO_FRAMES, "the video stream has no decodable frame")
     if truncated:
@@ -258,6 +268,20 @@ def _check_rate(rate: float, probe: _Probe, limits: Limits) -> float:
     if probe.fps > 0:
         wanted = min(wanted, probe.fps)
     return max(rate, wanted)
+
+
+def _denser_rate(rate: float, probe: _Probe, limits: Limits, frames: list[FrameHash]) -> float | None:
+    """A faster rate for a checked video sampled at `rate` whose `frames` hold fewer samples with
+    anything to query than an alignment needs (`MIN_MATCHED_FRAMES`): `limits.dense_check_samples`
+    over its duration, never faster than its own frame rate; None when that is not at least twice
+    `rate` (a longer video would be decoded again for a few more samples)."""
+    queried = sum(1 for frame in frames if PDQ.usable(frame.quality) or frame.framings)
+    if queried >= MIN_MATCHED_FRAMES or probe.duration is None or probe.duration <= 0:
+        return None
+    wanted = limits.dense_check_samples / probe.duration
+    if probe.fps > 0:
+        wanted = min(wanted, probe.fps)
+    return wanted if wanted >= 2.0 * rate else None
 
 
 def _check_shareable(probe: _Probe, limits: Limits, window: tuple[float, float | None] | None = None) -> None:
