@@ -135,7 +135,7 @@ def test_a_short_video_mostly_dark_is_sampled_again_faster_until_enough_samples_
     lit.write_bytes(video_bytes(scene, 30))
     assert hash_video(str(lit), Limits()).extra["sample_fps"] == pytest.approx(4.0, rel=0.02)
     assert hash_video(str(path), Limits(), fps=4.0).extra["sample_fps"] == 4.0
-    # Unless sampling again would at least double the samples.
+    # Nor is a video for which sampling again would not at least double the samples.
     assert hash_video(str(path), Limits(dense_check_samples=15)).extra["sample_fps"] == pytest.approx(4.0, rel=0.02)
 
 
