@@ -15,6 +15,7 @@ from hashmatch.matching.policy import (
     FRAME_MATCH_THRESHOLD,
     HALF_MATCH_THRESHOLD,
     PHASH_CORROBORATION_THRESHOLD,
+    SAME_SEARCH_BITS,
     UNEVEN_CROP_SEARCHES_PER_ITEM,
     Thresholds,
     corroborated_pdq_limit,
@@ -32,7 +33,7 @@ from hashmatch.matching.rules import (
     video_evidence,
 )
 from hashmatch.matching.video import FrameQuery
-from hashmatch.media.model import Candidate, FrameHash, LabelledHash, MediaHashes
+from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import low_frequency_key
@@ -292,29 +293,47 @@ def _far_from_key(value: str, bits: int) -> str:
     return f"{int(value, 16) ^ (((1 << bits) - 1) << (256 - bits)):064x}"
 
 
-def test_an_unevenly_cut_copy_is_searched_toward_two_framings_of_one_item_at_most() -> None:
+def test_an_unevenly_cut_copy_is_searched_toward_each_item_then_another_framing_of_each() -> None:
     rng = random.Random(7)
-    framings = {name: [f"{rng.getrandbits(256):064x}" for _ in range(3)] for name in ("a", "b", "c")}
-    _, index = bank_with(
-        *(item(name, {}, tuple(NearEntry("pdq", v, "framing") for v in values)) for name, values in framings.items())
-    )
+    framings = {name: [f"{rng.getrandbits(256):064x}" for _ in range(3)] for name in ("a", "b", "c", "d", "e")}
+
+    def index_of(*names: str) -> BankIndex:
+        items = (item(n, {}, tuple(NearEntry("pdq", v, "framing") for v in framings[n])) for n in names)
+        return bank_with(*items)[1]
+
     # One grid rectangle per stored framing, its key the framing's, its PDQ this many bits away.
     starts = {("a", 0): 20, ("a", 1): 30, ("a", 2): 22, ("b", 0): 40, ("b", 1): 44, ("b", 2): 50, ("c", 0): 60}
+    starts |= {("d", 0): 70, ("e", 0): 80}
     grid = [_far_from_key(framings[name][k], bits) for (name, k), bits in starts.items()]
     keys = [low_frequency_key(value) for value in grid]
     assert all(key == low_frequency_key(framings[n][k]) for key, (n, k) in zip(keys, starts, strict=True))
     assert [hex_distance(g, framings[n][k]) for g, (n, k) in zip(grid, starts, strict=True)] == list(starts.values())
 
-    found = uneven_crop_candidates(index, keys, grid)
+    def found(index: BankIndex) -> list[tuple[str, int]]:
+        where = {value: (n, k) for n, values in framings.items() for k, value in enumerate(values)}
+        candidates = uneven_crop_candidates(index, keys, grid)
+        assert all(c.row == list(starts).index(where[c.stored]) for c in candidates)  # each from its own row
+        return [where[c.stored] for c in candidates]
 
-    # Closest starts first; a's third framing (22 bits) waits behind b's, c's does not fit.
     assert UNEVEN_CROP_SEARCHES_PER_ITEM == 2
-    assert found == [
-        Candidate(0, framings["a"][0]),
-        Candidate(2, framings["a"][2]),
-        Candidate(3, framings["b"][0]),
-        Candidate(4, framings["b"][1]),
-    ]
-    # With one item alone, its two closest framings, not a third.
-    _, alone = bank_with(item("a", {}, tuple(NearEntry("pdq", v, "framing") for v in framings["a"])))
-    assert uneven_crop_candidates(alone, keys, grid) == [Candidate(0, framings["a"][0]), Candidate(2, framings["a"][2])]
+    # Four items or more: one search each, the closest four, as if each had one framing.
+    assert found(index_of("a", "b", "c", "d", "e")) == [("a", 0), ("b", 0), ("c", 0), ("d", 0)]
+    # Three: one each, and the search left toward a's second closest (a's 30 bits waits behind its 22).
+    assert found(index_of("a", "b", "c")) == [("a", 0), ("a", 2), ("b", 0), ("c", 0)]
+    # Two: two each. One: its two closest, never a third.
+    assert found(index_of("a", "b")) == [("a", 0), ("a", 2), ("b", 0), ("b", 1)]
+    assert found(index_of("a")) == [("a", 0), ("a", 2)]
+
+
+def test_a_second_search_toward_one_item_is_never_the_first_again() -> None:
+    first = f"{random.Random(3).getrandbits(256):064x}"
+    near = _far_from_key(first, SAME_SEARCH_BITS)  # another stored entry a few bits away: one run's frames
+    other = f"{random.Random(4).getrandbits(256):064x}"
+    _, index = bank_with(item("v", {}, tuple(NearEntry("pdq", v, "framing") for v in (first, near, other))))
+    grid = [_far_from_key(first, 20), _far_from_key(other, 40)]
+    keys = [low_frequency_key(value) for value in grid]
+    assert hex_distance(first, near) == SAME_SEARCH_BITS
+
+    candidates = uneven_crop_candidates(index, keys, grid)
+
+    assert [(c.row, c.stored) for c in candidates] == [(0, near), (1, other)]

@@ -112,7 +112,7 @@ def test_a_short_video_is_sampled_faster_to_get_enough_samples(video_dir: Path) 
     assert long.extra["sample_fps"] == 1.0
 
 
-def test_a_short_video_mostly_dark_is_sampled_again_faster_until_enough_samples_align(tmp_path: Path) -> None:
+def test_a_short_video_mostly_dark_is_sampled_again_faster_so_that_enough_samples_align(tmp_path: Path) -> None:
     # 2 s at 30 fps: a third of a second of a panning scene, then black.
     scene = panning_frames(7, 2.0, 30, (320, 240))
     frames = [frame if index < 10 else np.zeros_like(frame) for index, frame in enumerate(scene)]

@@ -43,6 +43,7 @@ __all__ = [
     "OFFSET_TOLERANCE",
     "PHASH_CORROBORATION_THRESHOLD",
     "PICTURE_QUALITY_SIGNAL",
+    "SAME_SEARCH_BITS",
     "SEGMENT_GAP",
     "SHARED_COVERAGE",
     "UNEVEN_CROP_SEARCHES_PER_ITEM",
@@ -119,10 +120,12 @@ MAX_UNEVEN_CROP_SEARCHES = 4
 # Searches toward one item: the stored framings of one picture whose keys agree with the grid's
 # (its 80% crop, its deep crop, its core) are searched from different rectangles, and the one whose
 # start is closest is not always the one that ends closest (TUNED copies of a duet, a mirrored copy
-# cut under a caption, a cover-crop: `benchmarks/bench_robustness.py`, the three sets, 91.7% ->
-# 92.2% of TUNED copies of tuned photos with two). The searches a check runs stay
-# `MAX_UNEVEN_CROP_SEARCHES`.
+# cut under a caption, a cover-crop). So where fewer than `MAX_UNEVEN_CROP_SEARCHES` items are
+# candidates, the searches left go to a second framing of each, closest first; never to one within
+# `SAME_SEARCH_BITS` of the framing already searched (a video's frame entries of one run are a few
+# bits apart: the same search twice).
 UNEVEN_CROP_SEARCHES_PER_ITEM = 2
+SAME_SEARCH_BITS = 10
 
 # ---------------------------------------------------------------- video
 

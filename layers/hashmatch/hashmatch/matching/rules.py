@@ -19,7 +19,6 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ from hashmatch.matching.policy import (
     MAX_UNEVEN_CROP_SEARCHES,
     PHASH_CORROBORATION_THRESHOLD,
     PICTURE_QUALITY_SIGNAL,
+    SAME_SEARCH_BITS,
     UNEVEN_CROP_SEARCHES_PER_ITEM,
     UNEVEN_CROP_START_LIMIT,
     Thresholds,
@@ -153,8 +153,10 @@ def uneven_crop_candidates(
     """The stored framings an unevenly cut copy's grid (`hashmatch.media.uneven`) should be
     searched toward: those whose framing key is within `key_threshold` of a grid rectangle's, each
     from the rectangle whose PDQ is closest to it (at most `UNEVEN_CROP_START_LIMIT` bits away);
-    at most `MAX_UNEVEN_CROP_SEARCHES`, closest first, at most `UNEVEN_CROP_SEARCHES_PER_ITEM` per
-    item (toward different stored framings of it). The search itself needs the
+    at most `MAX_UNEVEN_CROP_SEARCHES`: one per item first, closest first, then, while searches are
+    left, a further one toward another stored framing of an item already chosen (one more than
+    `SAME_SEARCH_BITS` from the one chosen for it; at most `UNEVEN_CROP_SEARCHES_PER_ITEM` an item),
+    closest first; returned closest first. The search itself needs the
     copy's pixels, so it runs at the edge; what it finds comes back as ``uneven_crop`` queries,
     matched at the usual threshold by `near_evidence`."""
     hits = index.closest_by_derived_key(
@@ -165,13 +167,22 @@ def uneven_crop_candidates(
         UNEVEN_CROP_START_LIMIT,
         MAX_UNEVEN_CROP_SEARCHES * _CANDIDATES_LOOKED_AT_PER_SEARCH,
     )
-    chosen: list[Candidate] = []
-    per_item: Counter[str] = Counter()
-    for hit in hits:
-        if per_item[hit.entry.item_id] < UNEVEN_CROP_SEARCHES_PER_ITEM:
-            per_item[hit.entry.item_id] += 1
-            chosen.append(Candidate(hit.query_row, hit.entry.value))
-    return chosen[:MAX_UNEVEN_CROP_SEARCHES]
+    chosen: dict[str, list[int]] = {}  # item id -> positions in `hits` (closest first)
+    for position, hit in enumerate(hits):  # one per item
+        if hit.entry.item_id not in chosen and len(chosen) < MAX_UNEVEN_CROP_SEARCHES:
+            chosen[hit.entry.item_id] = [position]
+    searches = len(chosen)
+    for position, hit in enumerate(hits):  # then another framing of an item chosen, while searches are left
+        taken = chosen.get(hit.entry.item_id, [])
+        if (
+            searches < MAX_UNEVEN_CROP_SEARCHES
+            and 0 < len(taken) < UNEVEN_CROP_SEARCHES_PER_ITEM
+            and all(hex_distance(hit.entry.value, hits[k].entry.value) > SAME_SEARCH_BITS for k in taken)
+        ):
+            taken.append(position)
+            searches += 1
+    positions = sorted(k for taken in chosen.values() for k in taken)
+    return [Candidate(hits[k].query_row, hits[k].entry.value) for k in positions]
 
 
 def corroboration_candidates(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[NearHit]:

@@ -111,9 +111,9 @@ def hash_video(
     """Digests and per-frame PDQ hashes of the video at `path` (a local file, streamed, never slurped).
 
     `fps` is the sampling rate (default `limits.video_fps`, faster for a short video: at least
-    `limits.min_video_samples` samples, at most one per frame, and up to
+    `limits.min_video_samples` samples, at most one per frame, and again at up to
     `limits.dense_check_samples` when fewer than `MIN_MATCHED_FRAMES` samples have anything to
-    query); `ALL_FRAMES` hashes every frame.
+    query and that at least doubles the rate: `_denser_rate`); `ALL_FRAMES` hashes every frame.
     `trim_bars` trims each frame's solid bars (`find_bars`). `dihedral` (default: on when sampling
     sparsely) adds each frame's seven rotation/flip hashes as `FrameHash.orientations`.
     `window` (start, end or None: seconds): only the frames in it, at their times in the whole
@@ -149,11 +149,15 @@ def hash_video(
         rate = _check_rate(rate, probe, limits)
     kept: list[tuple[float, np.ndarray]] | None = [] if with_dihedrals and not dense else None
     frames, truncated = _hash_frames(path, probe, rate, limits, with_dihedrals, trim_bars, window, kept)
-    denser = _denser_rate(rate, probe, limits, frames) if fps is None and not dense else None
-    if denser is not None:
-        kept = [] if kept is not None else None
-        frames, truncated = _hash_frames(path, probe, denser, limits, with_dihedrals, trim_bars, window, kept)
-        rate = denser
+    denser = _denser_rate(rate, probe, limits, frames) if fps is None and not dense and not truncated else None
+    if denser is not None and probe.duration is not None:
+        # Within the duration the file declares (a file running past it gets no more samples than
+        # that rate gives there); kept only when decoded whole.
+        again: list[tuple[float, np.ndarray]] | None = [] if kept is not None else None
+        bounded = (0.0, probe.duration + TRUNCATION_SLACK)
+        more, damaged = _hash_frames(path, probe, denser, limits, with_dihedrals, trim_bars, bounded, again)
+        if more and not damaged:
+            frames, kept, rate = more, again, denser
     if not frames:
         raise Rejected(RejectReason.NO_FRAMES, "the video stream has no decodable frame")
     if truncated:
