@@ -143,7 +143,9 @@ FRAME_CORROBORATION_THRESHOLD = 40
 # frame within T bits is within T + 4 of the kept one. It halves a static shot's storage, and
 # hand-held footage keeps 80-95% of its frames.
 DEDUPE_BITS = 4
-# An alignment needs this many distinct check samples (3 seconds at 1 fps): never one frame.
+# An alignment needs this many distinct check samples (3 seconds at 1 fps; a fraction of a second
+# in a short check sampled again densely, `hashmatch.media.model.Limits.dense_check_samples`):
+# never one frame.
 MIN_MATCHED_FRAMES = 3
 # Pairs of one alignment agree on check-minus-shared time to this many seconds: with every shared
 # frame stored, the true shift is found to within one frame period; 0.5 s also absorbs sampling
