@@ -53,6 +53,7 @@ __all__ = [
     "SharedFrameRun",
     "VideoMatch",
     "frame_queries",
+    "has_queries",
     "match_check_pairs",
     "match_pairs",
     "shared_frame_runs",
@@ -339,11 +340,14 @@ def _watchable(check: MediaHashes) -> float:
     queried, so they cannot keep a check from being a clip of a shared video."""
     duration, period = _duration(check), _sample_period(check)
     spans = [
-        (frame.offset, _sample_end(frame.offset, period, duration))
-        for frame in check.frames
-        if PDQ.usable(frame.quality) or frame.framings
+        (frame.offset, _sample_end(frame.offset, period, duration)) for frame in check.frames if has_queries(frame)
     ]
     return min(duration, _union_length(spans))
+
+
+def has_queries(frame: FrameHash) -> bool:
+    """Whether a check's sample has anything to query (`frame_queries`): a usable frame, or framings."""
+    return PDQ.usable(frame.quality) or bool(frame.framings)
 
 
 def _sample_end(offset: float, period: float, duration: float) -> float:

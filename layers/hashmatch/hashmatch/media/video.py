@@ -49,7 +49,7 @@ import av
 import numpy as np
 
 from hashmatch.matching.policy import MIN_MATCHED_FRAMES
-from hashmatch.matching.video import starts_run
+from hashmatch.matching.video import has_queries, starts_run
 from hashmatch.media.bars import BarBox, content_box
 from hashmatch.media.codec import MAX_FRAME_FRAMINGS
 from hashmatch.media.framing import SlantedLayout, sample_framings, sample_luma, stored_frame_framings
@@ -266,12 +266,17 @@ def _probe(path: str, head: bytes, limits: Limits) -> _Probe:
 def _check_rate(rate: float, probe: _Probe, limits: Limits) -> float:
     """The sampling rate of a checked video: `rate`, or faster for a video too short to get
     `limits.min_video_samples` samples at it (never faster than the video's own frame rate)."""
+    wanted = _rate_for(limits.min_video_samples, probe)
+    return rate if wanted is None else max(rate, wanted)
+
+
+def _rate_for(samples: int, probe: _Probe) -> float | None:
+    """The rate that spreads `samples` over the video's declared duration, never faster than its
+    own frame rate; None without a duration."""
     if probe.duration is None or probe.duration <= 0:
-        return rate
-    wanted = limits.min_video_samples / probe.duration
-    if probe.fps > 0:
-        wanted = min(wanted, probe.fps)
-    return max(rate, wanted)
+        return None
+    wanted = samples / probe.duration
+    return min(wanted, probe.fps) if probe.fps > 0 else wanted
 
 
 def _denser_rate(rate: float, probe: _Probe, limits: Limits, frames: list[FrameHash]) -> float | None:
@@ -279,13 +284,10 @@ def _denser_rate(rate: float, probe: _Probe, limits: Limits, frames: list[FrameH
     anything to query than an alignment needs (`MIN_MATCHED_FRAMES`): `limits.dense_check_samples`
     over its duration, never faster than its own frame rate; None when that is not at least twice
     `rate` (a longer video would be decoded again for a few more samples)."""
-    queried = sum(1 for frame in frames if PDQ.usable(frame.quality) or frame.framings)
-    if queried >= MIN_MATCHED_FRAMES or probe.duration is None or probe.duration <= 0:
+    if sum(has_queries(frame) for frame in frames) >= MIN_MATCHED_FRAMES:
         return None
-    wanted = limits.dense_check_samples / probe.duration
-    if probe.fps > 0:
-        wanted = min(wanted, probe.fps)
-    return wanted if wanted >= 2.0 * rate else None
+    wanted = _rate_for(limits.dense_check_samples, probe)
+    return wanted if wanted is not None and wanted >= 2.0 * rate else None
 
 
 def _check_shareable(probe: _Probe, limits: Limits, window: tuple[float, float | None] | None = None) -> None:
