@@ -596,6 +596,7 @@ def test_the_compaction_moves_only_retained_checks_and_only_the_share_function_r
         "dynamodb:Query": {table},
         "dynamodb:DeleteItem": {table},
         "dynamodb:BatchWriteItem": {table},
+        "dynamodb:DescribeTable": {table},  # its creation time bounds the days read
         **{action: {f"{retained}/retained/*"} for action in RETAINED_SHARD_WRITES},
         "s3:ListBucket": {retained},
     }
@@ -615,9 +616,11 @@ def test_the_compaction_moves_only_retained_checks_and_only_the_share_function_r
         f"{retained}/scans/*",
     }
     # The scan's workers only read retained checks (and the scan's own request, where they may
-    # leave an answer too large to return): no bank write, no topic, no other table partition.
+    # leave an answer too large to return) and the table's description (its creation time bounds
+    # the days read): no bank write, no topic, no other table partition.
     assert _granted(stack, "RetroScanFunction") == {
         "dynamodb:Query": {table},
+        "dynamodb:DescribeTable": {table},
         "s3:GetObject": {f"{retained}/retained/*", f"{retained}/scans/*"},
         "s3:PutObject": {f"{retained}/scans/*"},
     }
