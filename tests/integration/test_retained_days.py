@@ -69,8 +69,12 @@ def test_a_reader_queries_the_days_with_records_and_finds_them_all(table: Counte
     created = (clock.now - timedelta(days=25)).date().isoformat()
     assert keys(DynamoRetainedChecks(table, clock, created=created), clock) == {"k0", "k1", "k2", "k3"}
     assert table.queries == 1 + 25 + 1
-    # Another platform's registry is its own.
-    assert keys(retained, clock, platform="youtube") == set()
+    # Another platform's registry is its own: its day is not read for this one.
+    retained.retain(retained_check("youtube", "y0", photo, at(clock, 7 * DAY)), 30)
+    table.queries = 0
+    assert keys(retained, clock) == {"k0", "k1", "k2", "k3"}
+    assert table.queries == 6
+    assert keys(retained, clock, platform="youtube") == {"y0"}
     # The last hours (a scan's tail windows) are read without the registry.
     table.queries = 0
     assert list(retained.checks("facebook", at(clock, 60))) == []
