@@ -456,13 +456,15 @@ def test_an_object_that_cannot_be_handed_on_stays_for_its_retry_and_the_others_g
 
 @pytest.mark.parametrize(
     ("name", "family", "copy"),
-    [("desk-6", "screenshot: feed app", 0), ("labelme-q2821", "layout: stitch top/bottom", 0)],
+    # Two copies of desk-6 (its window in the square differs). A stitch of labelme-q2821 was found
+    # this way only until the fine grids inside frames found it too.
+    [("desk-6", "screenshot: feed app", 0), ("desk-6", "screenshot: feed app", 1)],
 )
 def test_a_picture_cut_to_fill_a_cell_is_found_by_the_core_grid_inside_the_frame(
     shared_data: Path, name: str, family: str, copy: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A feed's square or a stitch's half cuts the picture to fill it: the core grid laid inside the
-    frame found finds it (`hashmatch.media.uneven._cores_inside`), and nothing else here does."""
+    """A feed's square cuts the picture to fill it: the core grid laid inside the frame found finds
+    it (`hashmatch.media.uneven._cores_inside`), and nothing else here does."""
     import random
 
     from hashmatch.bank.model import Provenance

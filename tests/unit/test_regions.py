@@ -296,6 +296,23 @@ def test_a_mirrored_copy_cut_unevenly_under_a_caption_matches_by_the_mirrored_gr
     assert "uneven_crop/flip_x" in matched_queries(matcher, hashes, item_id)
 
 
+@pytest.mark.parametrize(
+    ("name", "cuts"),
+    [(DESK, (0.0, 0.08, 0.081, 0.0)), (DESK, (0.0, 0.0, 0.096, 0.063)), (BRIDGE, (0.0, 0.08, 0.081, 0.0))],
+)
+def test_a_mirrored_copy_cut_between_the_coarse_cuts_under_a_caption_matches_by_the_fine_grid_in_its_frame(
+    name: str, cuts: tuple[float, float, float, float]
+) -> None:
+    """Cuts 0.005-0.025 from the coarse grid's on both cut sides leave every coarse rectangle's
+    framing key beyond the key threshold (13-16 bits): the fine grid inside the picture's frame
+    (`uneven.GRID_FRAMES`) starts close enough."""
+    original = photo(name)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    copy = captioned(cut(ImageOps.mirror(original), *cuts))
+    hashes = checked(copy, matcher)
+    assert "uneven_crop/flip_x" in matched_queries(matcher, hashes, item_id)
+
+
 def test_the_search_keeps_its_mirrored_rows_across_processes() -> None:
     from hashmatch.edge.sandbox import _search
 

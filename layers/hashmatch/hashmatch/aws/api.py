@@ -87,11 +87,11 @@ MAX_LOOKUP_BODY_BYTES = 4 * 1024 * 1024
 MAX_LOOKUP_ENTRIES = 100
 MAX_CONTENT_ID = 1024  # as in check lists (`hashmatch.edge.ingest`)
 MAX_GRID = MAX_GRID_ROWS  # the rectangles of one copy's uneven-crop search
-# Grids asked about in one request (~39 KB each at most, 1.95 MB for 50: inside
-# `MAX_CANDIDATES_BODY_BYTES`): a member checking many files pays one request, and one refresh of
-# the index, for all of them.
+# Grids asked about in one request (~62 KB each at most, 3.1 MB for 50: inside
+# `MAX_CANDIDATES_BODY_BYTES`, and that under Lambda's 6 MB request limit): a member checking many
+# files pays one request, and one refresh of the index, for all of them.
 MAX_CANDIDATE_FILES = 50
-MAX_CANDIDATES_BODY_BYTES = 2 * 1024 * 1024
+MAX_CANDIDATES_BODY_BYTES = 4 * 1024 * 1024
 KEY_DIGITS = 16  # PDQ's 64 low-frequency bits (`hashmatch.signals.pdq.low_frequency_key`)
 _HEX = frozenset("0123456789abcdef")
 _ITEM_PATH = re.compile(r"/v1/items/(?P<item_id>[^/]*)")

@@ -23,8 +23,11 @@ FILES_PER_REQUEST = 50
 
 
 # An API refuses a grid with more rectangles than it takes with 413 and this message (an API from
-# before the core grid takes 242). A grid's newest rows come last (`hashmatch.media.uneven._grid`),
-# so asking again with each grid's first rows asks what that API was built for.
+# before the core grid takes 242, one from before the fine grids inside frames 442). Asking again
+# with each grid's first rows asks about as many as that API takes, rows keeping their numbers, in
+# the order `hashmatch.media.uneven._grid` lays them: the fine and the mirrored coarse grid on the
+# whole copy, the fine grids inside frames, the deep grid, the core grids. What an older API is not
+# asked about waits for the coalition's upgrade.
 _GRID_LIMIT = re.compile(r"at most (\d+) grid rectangles")
 
 

@@ -18,6 +18,14 @@ for 2 x the fine grid's key lookups. Measured on the TUNED families
 (`benchmarks/bench_robustness.py`), where a budget of 162 rows goes: the fine
 grid mirrored instead of the coarse grids, 81.8% of copies matched; the fine grid inside one frame
 as it is, 82.7%; as it is and mirrored (324 rows), 86.5%; these coarse grids, 86.8% (subset).
+The grids inside the frames have since become fine grids too (2 x 2 x 81 =
+324 rows instead of 64): a copy mirrored, cut on two sides between the coarse cuts and captioned
+kept no coarse rectangle within the key threshold (13-16 bits from the stored crop's key). On the
+TUNED screenshot, layout, caption and composed families, 3 copies a photo (`bench_robustness.py
+--set tuned --set tuned-held-out-photos --edit "mirror + uneven" --edit "feed app" --edit microblog
+--edit duet --edit stitch --edit "caption bar" --edit compose --copies 3`): 382 -> 394 of 462
+copies of tuned photos, 245 -> 259 of 294 of held-out photos, 0 false matches; the fine grid inside
+the best frame only, 391 and 250.
 A copy cut by more than 10% on a side has lost part of the stored 80% crop too; the stored 60% crop
 (`hashmatch.media.framing.DEEP_CROP_SCALE`) still lies inside it while no side is cut by more
 than 20%. So a deep grid (`DEEP_CUTS`, 81 rectangles) is laid on the copy as it is where that crop
@@ -30,7 +38,7 @@ frame, so the core grid is also laid inside each of the `GRID_FRAMES` rectangles
 TUNED screenshot, layout and reframing families (`bench_robustness.py --set tuned --set
 tuned-held-out-photos --edit duet --edit stitch --edit "feed app" --edit microblog --edit compose
 --edit cover-crop`), 103 -> 107 of 132 copies of tuned photos and 70 -> 76 of 84 of held-out
-photos, 0 false matches (at its first size only, `FRAME_CORE_SCALES`). At most `MAX_GRID_ROWS` (442)
+photos, 0 false matches (at its first size only, `FRAME_CORE_SCALES`). At most `MAX_GRID_ROWS` (702)
 rows in all.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
@@ -128,15 +136,16 @@ CORE_SCALES: tuple[float, ...] = (1.0, 0.92)
 FRAME_CORE_SCALES: tuple[float, ...] = CORE_SCALES[:1]
 MAX_CORE_POSITIONS = 25
 SQUARE_ENOUGH = 1.1
-# Coarse grids are laid inside this many of the rectangles found inside a larger frame, best first.
+# The fine grid is laid inside this many of the rectangles found inside a larger frame, best first,
+# as they are and mirrored.
 GRID_FRAMES = 2
-# The most rows a search has: the fine grid, the coarse grid mirrored, the coarse grids inside the
+# The most rows a search has: the fine grid, the coarse grid mirrored, the fine grids inside the
 # frames as they are and mirrored, the deep grid and the core grids on the copy and inside the
 # frames. The lookup API refuses
 # questions with more keys than it takes (`hashmatch.aws.api.MAX_GRID` is this number).
 MAX_GRID_ROWS = (
-    len(UNEVEN_CUTS) ** 4
-    + len(COARSE_CUTS) ** 4 * (1 + 2 * GRID_FRAMES)
+    len(UNEVEN_CUTS) ** 4 * (1 + 2 * GRID_FRAMES)
+    + len(COARSE_CUTS) ** 4
     + len(DEEP_CUTS) ** 4
     + 2 * (len(CORE_SCALES) + GRID_FRAMES * len(FRAME_CORE_SCALES)) * MAX_CORE_POSITIONS
 )
@@ -302,14 +311,14 @@ def _moves(low: float, high: float, step: float) -> list[tuple[float, float]]:
 
 
 def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Orientation, str]]:
-    """The fine grid on the whole copy as it is; the coarse grid on it mirrored and inside each of
-    `frames` as it is and mirrored; the deep grid and the core grid on the whole copy as it is;
+    """The fine grid on the whole copy as it is; the coarse grid on it mirrored; the fine grid inside
+    each of `frames` as it is and mirrored; the deep grid and the core grid on the whole copy as it is;
     the core grid inside each of `frames` as it is."""
     fine, coarse = _uneven_crop_spans(UNEVEN_CUTS), _uneven_crop_spans(COARSE_CUTS)
     rows = luma.grid(fine, fine, (Orientation.ORIGINAL,))
     rows += luma.grid(coarse, coarse, (Orientation.FLIP_X,))
     for frame in frames:
-        across, down = _within(frame.left, frame.right, coarse), _within(frame.top, frame.bottom, coarse)
+        across, down = _within(frame.left, frame.right, fine), _within(frame.top, frame.bottom, fine)
         rows += luma.grid(across, down, (Orientation.ORIGINAL, Orientation.FLIP_X))
     deep = _uneven_crop_spans(DEEP_CUTS, DEEP_CROP_SCALE)
     rows += luma.grid(deep, deep, (Orientation.ORIGINAL,))
