@@ -12,6 +12,10 @@ core, fixed seed:
   uneven-crop grid) in its child process, wall time (what Lambda bills), the fastest of 3 runs
   (other processes on a shared machine only ever add to it);
 - the lookup API's share: `Matcher.uneven_crop_candidates` (the framing-key lookup), CPU time;
+- the hashing function's searches toward the candidates (`UnevenCropSearch.refined`), CPU time:
+  none for a copy of nothing in the bank, which is what the default checks are; with
+  `--copies-of-shared` each check's source picture is shared first (a real item beside the
+  synthetic ones), so every check is a copy and searches as a caught re-upload does;
 - the check function's share: `Matcher.match` of the refined query set, CPU time;
 
 plus the AWS calls each path makes, at us-east-1 list prices (stated below, as of 2026-12), and
@@ -39,15 +43,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from hashmatch.aws.lookup import FILES_PER_REQUEST
+from hashmatch.bank.model import Provenance
 from hashmatch.edge.ingest import CHECK_CHUNK_ENTRIES
 from hashmatch.edge.sandbox import Sandbox
 from hashmatch.matching.matcher import Matcher
+from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import LabelledHash, MediaHashes
+from hashmatch.service.service import item_from_media
 from hashmatch_tools.edits import EDITS, encode_copy
 from hashmatch_tools.fakes import MemoryBank
-from hashmatch_tools.samples import scene
+from hashmatch_tools.samples import jpeg_bytes, scene
 from hashmatch_tools.synthetic import HASHES_PER_IMAGE, synthetic_bank_index
 
 SEED = 20261204
@@ -92,13 +100,16 @@ CANDIDATE_FILES = FILES_PER_REQUEST
 class Measured:
     hash_ms: list[float]
     lookup_ms: list[float]
+    search_ms: list[float]
+    with_candidates: int  # checks with candidates to search toward
     match_ms: list[float]
     index_gb: float
     matcher_gb: float
 
 
-def checks(count: int) -> list[tuple[bytes, str]]:
-    """Seeded edited copies of seeded pictures (1.3 MP JPEGs, as an upload), with their edit's name."""
+def checks(count: int) -> list[tuple[bytes, str, Image.Image]]:
+    """Seeded edited copies of seeded pictures (1.3 MP JPEGs, as an upload), with their edit's name
+    and the picture each was made from."""
     rng = random.Random(SEED)
     names = [name for name in EDITS if "asymmetric" in name or rng.random() < 0.5]
     copies = []
@@ -106,23 +117,37 @@ def checks(count: int) -> list[tuple[bytes, str]]:
         picture = scene(SEED + k, (1280, 1024))
         name = names[k % len(names)]
         body, _ = encode_copy(EDITS[name](picture, random.Random(k)), name)
-        copies.append((body, name))
+        copies.append((body, name, picture))
     return copies
 
 
-def measure(hashes: int, count: int) -> Measured:
+def shared_bank(pictures: list[Image.Image], folder: Path) -> MemoryBank:
+    """A bank holding each of `pictures`, shared as a member would (JPEG, the real `hash_file`)."""
+    bank = MemoryBank()
+    for k, picture in enumerate(pictures):
+        path = folder / f"shared{k}.jpg"
+        path.write_bytes(jpeg_bytes(picture, quality=95))
+        provenance = Provenance(contributor="member-a", shared_at="2026-12-06T00:00:00Z")
+        bank.put_items([item_from_media(hash_file(path, for_sharing=True), provenance)])
+    return bank
+
+
+def measure(hashes: int, count: int, copies_of_shared: bool = False) -> Measured:
     rng = np.random.default_rng(SEED)
     images = hashes // HASHES_PER_IMAGE
     print(f"building a bank of {images * HASHES_PER_IMAGE:,} hashes ({images:,} shared images)...", flush=True)
     index = synthetic_bank_index(images, rng)
     index_gb = index.nbytes / 1e9
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    matcher = Matcher(MemoryBank(), index)
+    copies = checks(count)
     sandbox = Sandbox()
-    hash_ms, lookup_ms, match_ms = [], [], []
+    hash_ms, lookup_ms, search_ms, match_ms = [], [], [], []
+    with_candidates = 0
     try:
         with tempfile.TemporaryDirectory() as folder:
-            for k, (body, _name) in enumerate(checks(count)):
+            bank = shared_bank([c[2] for c in copies], Path(folder)) if copies_of_shared else MemoryBank()
+            matcher = Matcher(bank, index)
+            for k, (body, _name, _picture) in enumerate(copies):
                 path = Path(folder) / f"copy{k}.jpg"
                 path.write_bytes(body)
                 walls = []
@@ -134,8 +159,12 @@ def measure(hashes: int, count: int) -> Measured:
                 search = hashed.uneven_crops
                 start = time.process_time()
                 found = matcher.uneven_crop_candidates(search.keys, search.hashes) if search else []
+                with_candidates += bool(found)
                 lookup_ms.append((time.process_time() - start) * 1000)
-                refined = _refined(hashed, search.refined(found) if search else ())
+                start = time.process_time()
+                searched = search.refined(found) if search else ()
+                search_ms.append((time.process_time() - start) * 1000)
+                refined = _refined(hashed, searched)
                 start = time.process_time()
                 matcher.match(refined)
                 match_ms.append((time.process_time() - start) * 1000)
@@ -144,7 +173,7 @@ def measure(hashes: int, count: int) -> Measured:
     # The matcher functions hold the index, the runtime (~300 MB) and room to merge recent adds.
     matcher_gb = max(1.0, np.ceil((index_gb * 1.5 + 0.3) * 4) / 4)
     print(f"index {index_gb:.2f} GB of arrays; peak RSS while building {peak_gb:.1f} GB", flush=True)
-    return Measured(hash_ms, lookup_ms, match_ms, index_gb, matcher_gb)
+    return Measured(hash_ms, lookup_ms, search_ms, with_candidates, match_ms, index_gb, matcher_gb)
 
 
 def _refined(hashes: MediaHashes, found: tuple[LabelledHash, ...]) -> MediaHashes:
@@ -170,6 +199,7 @@ def per_check_costs(m: Measured, architecture: str, waits: Waits = ASSUMED_WAITS
     gb_second = LAMBDA_GB_SECOND[architecture]
     hash_s = statistics.median(m.hash_ms) / 1000
     lookup_s = statistics.median(m.lookup_ms) / 1000
+    search_s = statistics.median(m.search_ms) / 1000
     match_s = statistics.median(m.match_ms) / 1000
     call_s = waits.call / 1000
     matcher = m.matcher_gb * gb_second
@@ -187,6 +217,7 @@ def per_check_costs(m: Measured, architecture: str, waits: Waits = ASSUMED_WAITS
         * gb_second
         + LAMBDA_REQUEST / BATCH,
         "HashFunction waiting for the lookup's answer": _lookup_wait_s(m, waits) * HASHER_GB * gb_second,
+        "HashFunction searching toward the candidates": search_s * HASHER_GB * gb_second,
         f"lookup API (uneven-crop candidates, one request per batch of {BATCH} uploads)": lookup_request / BATCH
         + lookup_s * matcher,
         # The calls a check makes (hashmatch.aws.runtime, hashmatch.service.service): the log tail and
@@ -235,6 +266,8 @@ def report(m: Measured, hashes: int) -> None:
     print(f"\nOne core, {len(m.hash_ms)} checks against {hashes:,} stored hashes:")
     print(f"- hashing in the sandbox (wall): {ms(m.hash_ms)}")
     print(f"- uneven-crop candidates (CPU): {ms(m.lookup_ms)}")
+    had = f"{m.with_candidates} of {len(m.search_ms)} had candidates"
+    print(f"- searches toward them at the edge (CPU): {ms(m.search_ms)}; {had}")
     print(f"- matching the refined query set (CPU): {ms(m.match_ms)}")
     print(f"- matcher memory: {m.index_gb:.2f} GB of index arrays -> MemorySize {m.matcher_gb * 1024:.0f} MB")
     for architecture in ("x86_64", "arm64"):
@@ -266,9 +299,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hashes", type=int, default=10_000_000, help="stored hashes in the bank")
     parser.add_argument("--checks", type=int, default=30, help="checks to time")
+    parser.add_argument(
+        "--copies-of-shared",
+        action="store_true",
+        help="share each check's source picture first: every check is then a copy, and searches",
+    )
     args = parser.parse_args()
     started = time.time()
-    report(measure(args.hashes, args.checks), args.hashes)
+    report(measure(args.hashes, args.checks, args.copies_of_shared), args.hashes)
     print(f"\n({time.time() - started:.0f} s)")
 
 
