@@ -12,10 +12,12 @@ core, fixed seed:
   uneven-crop grid) in its child process, wall time (what Lambda bills), the fastest of 3 runs
   (other processes on a shared machine only ever add to it);
 - the lookup API's share: `Matcher.uneven_crop_candidates` (the framing-key lookup), CPU time;
-- the hashing function's searches toward the candidates (`UnevenCropSearch.refined`), CPU time:
-  none for a copy of nothing in the bank, which is what the default checks are; with
-  `--copies-of-shared` each check's source picture is shared first (a real item beside the
-  synthetic ones), so every check is a copy and searches as a caught re-upload does;
+- the hashing function's searches toward the candidates (`UnevenCropSearch.refined`), CPU time.
+  The default checks are copies of nothing in the bank, yet at 10M hashes a grid's keys agree by
+  chance with some stored framings' keys, and a framing whose key agrees shares those 64 bits of
+  its PDQ with the grid rectangle, which brings it within the search's start limit: the run prints
+  how many checks had candidates. With `--copies-of-shared` each check's source picture is shared
+  first (a real item beside the synthetic ones), so every check is a copy;
 - the check function's share: `Matcher.match` of the refined query set, CPU time;
 
 plus the AWS calls each path makes, at us-east-1 list prices (stated below, as of 2026-12), and
@@ -101,7 +103,7 @@ class Measured:
     hash_ms: list[float]
     lookup_ms: list[float]
     search_ms: list[float]
-    with_candidates: int  # checks with candidates to search toward
+    candidates: list[int]  # stored framings each check's edge searched toward
     match_ms: list[float]
     index_gb: float
     matcher_gb: float
@@ -142,7 +144,7 @@ def measure(hashes: int, count: int, copies_of_shared: bool = False) -> Measured
     copies = checks(count)
     sandbox = Sandbox()
     hash_ms, lookup_ms, search_ms, match_ms = [], [], [], []
-    with_candidates = 0
+    candidates = []
     try:
         with tempfile.TemporaryDirectory() as folder:
             bank = shared_bank([c[2] for c in copies], Path(folder)) if copies_of_shared else MemoryBank()
@@ -159,7 +161,7 @@ def measure(hashes: int, count: int, copies_of_shared: bool = False) -> Measured
                 search = hashed.uneven_crops
                 start = time.process_time()
                 found = matcher.uneven_crop_candidates(search.keys, search.hashes) if search else []
-                with_candidates += bool(found)
+                candidates.append(len(found))
                 lookup_ms.append((time.process_time() - start) * 1000)
                 start = time.process_time()
                 searched = search.refined(found) if search else ()
@@ -173,7 +175,7 @@ def measure(hashes: int, count: int, copies_of_shared: bool = False) -> Measured
     # The matcher functions hold the index, the runtime (~300 MB) and room to merge recent adds.
     matcher_gb = max(1.0, np.ceil((index_gb * 1.5 + 0.3) * 4) / 4)
     print(f"index {index_gb:.2f} GB of arrays; peak RSS while building {peak_gb:.1f} GB", flush=True)
-    return Measured(hash_ms, lookup_ms, search_ms, with_candidates, match_ms, index_gb, matcher_gb)
+    return Measured(hash_ms, lookup_ms, search_ms, candidates, match_ms, index_gb, matcher_gb)
 
 
 def _refined(hashes: MediaHashes, found: tuple[LabelledHash, ...]) -> MediaHashes:
@@ -266,7 +268,7 @@ def report(m: Measured, hashes: int) -> None:
     print(f"\nOne core, {len(m.hash_ms)} checks against {hashes:,} stored hashes:")
     print(f"- hashing in the sandbox (wall): {ms(m.hash_ms)}")
     print(f"- uneven-crop candidates (CPU): {ms(m.lookup_ms)}")
-    had = f"{m.with_candidates} of {len(m.search_ms)} had candidates"
+    had = f"{sum(n > 0 for n in m.candidates)} of {len(m.candidates)} had candidates, {sum(m.candidates)} in all"
     print(f"- searches toward them at the edge (CPU): {ms(m.search_ms)}; {had}")
     print(f"- matching the refined query set (CPU): {ms(m.match_ms)}")
     print(f"- matcher memory: {m.index_gb:.2f} GB of index arrays -> MemorySize {m.matcher_gb * 1024:.0f} MB")

@@ -17,6 +17,7 @@ from hashmatch.matching.policy import (
     PHASH_CORROBORATION_THRESHOLD,
     SAME_SEARCH_BITS,
     UNEVEN_CROP_SEARCHES_PER_ITEM,
+    UNEVEN_CROP_START_LIMIT,
     Thresholds,
     corroborated_pdq_limit,
 )
@@ -323,6 +324,27 @@ def test_an_unevenly_cut_copy_is_searched_toward_each_item_then_another_framing_
     # Two: two each. One: its two closest, never a third.
     assert found(index_of("a", "b")) == [("a", 0), ("a", 2), ("b", 0), ("b", 1)]
     assert found(index_of("a")) == [("a", 0), ("a", 2)]
+
+
+def test_a_framing_whose_key_agrees_by_chance_is_not_searched_toward() -> None:
+    """In a large bank some stored framings' keys agree with a grid rectangle's by chance; such a
+    framing shares those 64 bits of its PDQ with the rectangle and ~96 of the other 192, so it
+    starts ~96 bits away: past the start limit (90), where a copy's framing (32 bits at the median,
+    84 at the 99th percentile) is not."""
+    rng = random.Random(11)
+    copy_framing, chance = (f"{rng.getrandbits(256):064x}" for _ in range(2))
+    _, index = bank_with(
+        item("copy", {}, (NearEntry("pdq", copy_framing, "framing"),)),
+        item("chance", {}, (NearEntry("pdq", chance, "framing"),)),
+    )
+    grid = [_far_from_key(copy_framing, 84), _far_from_key(chance, 96)]
+    keys = [low_frequency_key(value) for value in grid]
+    assert keys == [low_frequency_key(copy_framing), low_frequency_key(chance)]
+    assert 84 <= UNEVEN_CROP_START_LIMIT < 96
+
+    candidates = uneven_crop_candidates(index, keys, grid)
+
+    assert [(c.row, c.stored) for c in candidates] == [(0, copy_framing)]
 
 
 def test_a_second_search_toward_one_item_is_never_the_first_again() -> None:
