@@ -161,8 +161,8 @@ def measure(hashes: int, count: int, copies_of_shared: bool = False) -> Measured
                 search = hashed.uneven_crops
                 start = time.process_time()
                 found = matcher.uneven_crop_candidates(search.keys, search.hashes) if search else []
-                candidates.append(len(found))
                 lookup_ms.append((time.process_time() - start) * 1000)
+                candidates.append(len(found))
                 start = time.process_time()
                 searched = search.refined(found) if search else ()
                 search_ms.append((time.process_time() - start) * 1000)
