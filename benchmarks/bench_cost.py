@@ -52,6 +52,7 @@ from hashmatch.bank.model import Provenance
 from hashmatch.edge.ingest import CHECK_CHUNK_ENTRIES
 from hashmatch.edge.sandbox import Sandbox
 from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.policy import UNEVEN_CROP_START_LIMIT
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import LabelledHash, MediaHashes
 from hashmatch.service.service import item_from_media
@@ -134,7 +135,9 @@ def shared_bank(pictures: list[Image.Image], folder: Path) -> MemoryBank:
     return bank
 
 
-def measure(hashes: int, count: int, copies_of_shared: bool = False) -> Measured:
+def measure(
+    hashes: int, count: int, copies_of_shared: bool = False, start_limit: int = UNEVEN_CROP_START_LIMIT
+) -> Measured:
     rng = np.random.default_rng(SEED)
     images = hashes // HASHES_PER_IMAGE
     print(f"building a bank of {images * HASHES_PER_IMAGE:,} hashes ({images:,} shared images)...", flush=True)
@@ -148,7 +151,7 @@ def measure(hashes: int, count: int, copies_of_shared: bool = False) -> Measured
     try:
         with tempfile.TemporaryDirectory() as folder:
             bank = shared_bank([c[2] for c in copies], Path(folder)) if copies_of_shared else MemoryBank()
-            matcher = Matcher(bank, index)
+            matcher = Matcher(bank, index, start_limit=start_limit)
             for k, (body, _name, _picture) in enumerate(copies):
                 path = Path(folder) / f"copy{k}.jpg"
                 path.write_bytes(body)
@@ -306,9 +309,15 @@ def main() -> None:
         action="store_true",
         help="share each check's source picture first: every check is then a copy, and searches",
     )
+    parser.add_argument(
+        "--start-limit",
+        type=int,
+        default=UNEVEN_CROP_START_LIMIT,
+        help=f"the PDQ bits an uneven-crop search may start from (default {UNEVEN_CROP_START_LIMIT})",
+    )
     args = parser.parse_args()
     started = time.time()
-    report(measure(args.hashes, args.checks, args.copies_of_shared), args.hashes)
+    report(measure(args.hashes, args.checks, args.copies_of_shared, args.start_limit), args.hashes)
     print(f"\n({time.time() - started:.0f} s)")
 
 

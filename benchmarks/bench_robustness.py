@@ -57,7 +57,7 @@ from hashmatch.bank.model import SharedItem
 from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
-from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, HALF_MATCH_THRESHOLD
+from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, HALF_MATCH_THRESHOLD, UNEVEN_CROP_START_LIMIT
 from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.codec import hashes_to_json
@@ -159,7 +159,12 @@ class Coalition:
     took. A check runs both ways: the copy dropped as media, and its hashes (made here, refined
     through the coalition's uneven-crop candidates) dropped as a one-line check-by-hash list."""
 
-    def __init__(self, root: Path, framing_key_threshold: int = FRAMING_KEY_THRESHOLD) -> None:
+    def __init__(
+        self,
+        root: Path,
+        framing_key_threshold: int = FRAMING_KEY_THRESHOLD,
+        start_limit: int = UNEVEN_CROP_START_LIMIT,
+    ) -> None:
         self.store = FolderStore(root)
         self.bank = MemoryBank()
         self.sent: list[Notification] = []
@@ -169,7 +174,9 @@ class Coalition:
         self.last: MediaHashes | None = None
         index = BankIndex()
         self.pipeline = service_on(self.bank, self.store, self, (SHARER, CHECKER), hasher=self._hash, index=index)  # type: ignore[arg-type]
-        self.pipeline.coalition._matcher = Matcher(self.bank, index, framing_key_threshold=framing_key_threshold)
+        self.pipeline.coalition._matcher = Matcher(
+            self.bank, index, framing_key_threshold=framing_key_threshold, start_limit=start_limit
+        )
         self.pipeline.edge._candidates = self.pipeline.coalition.matcher
 
     def publish(self, notification: Notification) -> None:
@@ -770,6 +777,12 @@ def main(argv: list[str] | None = None) -> int:
         default=FRAMING_KEY_THRESHOLD,
         help=f"the matcher's framing-key threshold (default {FRAMING_KEY_THRESHOLD})",
     )
+    parser.add_argument(
+        "--start-limit",
+        type=int,
+        default=UNEVEN_CROP_START_LIMIT,
+        help=f"the PDQ bits an uneven-crop search may start from (default {UNEVEN_CROP_START_LIMIT})",
+    )
     parser.add_argument("--json", type=Path, help="also write every set's totals and misses here")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
@@ -789,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
     dhash = dhash_of(encode_copy(Image.new("RGB", (8, 8)), "original")[0]) is not None
     started, started_cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="bench-robustness-") as folder:
-        coalition = Coalition(Path(folder), args.key_threshold)
+        coalition = Coalition(Path(folder), args.key_threshold, args.start_limit)
         shared, rejected = share_all(coalition, photos)
         results = run(coalition, shared, photos, chosen, args.seed, args.edit, args.copies)
         lookalikes = [photo.name for photo in photos if not photo.shared]

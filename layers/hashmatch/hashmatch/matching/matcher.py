@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from hashmatch.bank.model import Match, SharedItem
 from hashmatch.index.bank_index import BankIndex
-from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, Thresholds
+from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, UNEVEN_CROP_START_LIMIT, Thresholds
 from hashmatch.matching.rules import (
     Evidence,
     corroborated_evidence,
@@ -38,11 +38,17 @@ class Matcher:
     """
 
     def __init__(
-        self, bank: BankReader, index: BankIndex, *, framing_key_threshold: int = FRAMING_KEY_THRESHOLD
+        self,
+        bank: BankReader,
+        index: BankIndex,
+        *,
+        framing_key_threshold: int = FRAMING_KEY_THRESHOLD,
+        start_limit: int = UNEVEN_CROP_START_LIMIT,
     ) -> None:
         self._bank = bank
         self._index = index
         self._framing_key_threshold = framing_key_threshold
+        self._start_limit = start_limit
 
     @property
     def index(self) -> BankIndex:
@@ -61,8 +67,12 @@ class Matcher:
     def uneven_crop_candidates_many(self, grids: Sequence[Grid]) -> list[list[Candidate]]:
         """`uneven_crop_candidates` for many copies' grids (keys, hashes), after one refresh."""
         self._index.refresh(self._bank)
-        threshold = self._framing_key_threshold
-        return [uneven_crop_candidates(self._index, keys, hashes, key_threshold=threshold) for keys, hashes in grids]
+        return [
+            uneven_crop_candidates(
+                self._index, keys, hashes, key_threshold=self._framing_key_threshold, start_limit=self._start_limit
+            )
+            for keys, hashes in grids
+        ]
 
     def match(self, hashes: MediaHashes, thresholds: Thresholds | None = None, *, benign: bool = False) -> list[Match]:
         """Every active item matched, with the best evidence per (item, signal), exact signals

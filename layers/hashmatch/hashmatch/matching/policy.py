@@ -117,10 +117,10 @@ FRAMING_KEY_THRESHOLD = 10
 # at most this many run per check, closest starts first: a search costs ~5-10 ms at the edge. In a
 # large bank some stored framings' keys agree with a grid's by chance, and such a framing shares
 # most of those 64 bits of its PDQ with the rectangle: it starts ~10 + 96 +- 7 bits away. At 100,
-# ~20% of those started a search: at 10M hashes (`benchmarks/bench_cost.py`) 28 of 30 checks of
-# pictures not in the bank searched (77 searches, ~20 ms at the median); at 90, 7 of 30, with every
-# family of `benchmarks/bench_robustness.py --set tuned --set tuned-held-out-photos --set held-out`
-# where it was (at 84 a TUNED zoom-in copy was lost).
+# ~20% of those started a search: at 10M hashes (`benchmarks/bench_cost.py --start-limit 100`) 28
+# of 30 checks of pictures not in the bank searched (77 searches, ~20 ms at the median); at 90, 7 of
+# 30, with every family of `benchmarks/bench_robustness.py --set tuned --set tuned-held-out-photos
+# --set held-out` where it was at 100 (`--start-limit 84` loses a TUNED zoom-in copy).
 UNEVEN_CROP_START_LIMIT = 90
 MAX_UNEVEN_CROP_SEARCHES = 4
 # Searches toward one item: the stored framings of one picture whose keys agree with the grid's

@@ -149,10 +149,11 @@ def uneven_crop_candidates(
     grid_hashes: Sequence[str],
     *,
     key_threshold: int = FRAMING_KEY_THRESHOLD,
+    start_limit: int = UNEVEN_CROP_START_LIMIT,
 ) -> list[Candidate]:
     """The stored framings an unevenly cut copy's grid (`hashmatch.media.uneven`) should be
     searched toward: those whose framing key is within `key_threshold` of a grid rectangle's, each
-    from the rectangle whose PDQ is closest to it (at most `UNEVEN_CROP_START_LIMIT` bits away);
+    from the rectangle whose PDQ is closest to it (at most `start_limit` bits away);
     at most `MAX_UNEVEN_CROP_SEARCHES`: one per item first, closest first, then, while searches are
     left, a further one toward another stored framing of an item already chosen (one more than
     `SAME_SEARCH_BITS` from the one chosen for it; at most `UNEVEN_CROP_SEARCHES_PER_ITEM` an item),
@@ -164,7 +165,7 @@ def uneven_crop_candidates(
         keys,
         grid_hashes,
         key_threshold,
-        UNEVEN_CROP_START_LIMIT,
+        start_limit,
         MAX_UNEVEN_CROP_SEARCHES * _CANDIDATES_LOOKED_AT_PER_SEARCH,
     )
     chosen: dict[str, list[int]] = {}  # item id -> positions in `hits` (closest first)

@@ -24,8 +24,8 @@ kept no coarse rectangle within the key threshold (13-16 bits from the stored cr
 TUNED screenshot, layout, caption and composed families, 3 copies a photo (`bench_robustness.py
 --set tuned --set tuned-held-out-photos --edit "mirror + uneven" --edit "feed app" --edit microblog
 --edit duet --edit stitch --edit "caption bar" --edit compose --copies 3`): 382 -> 394 of 462
-copies of tuned photos, 245 -> 259 of 294 of held-out photos, 0 false matches; the fine grid inside
-the best frame only, 391 and 250.
+copies of tuned photos, 245 -> 259 of 294 of held-out photos, 0 false matches (an experimental
+patch with the fine grid inside the best frame only found fewer).
 A copy cut by more than 10% on a side has lost part of the stored 80% crop too; the stored 60% crop
 (`hashmatch.media.framing.DEEP_CROP_SCALE`) still lies inside it while no side is cut by more
 than 20%. So a deep grid (`DEEP_CUTS`, 81 rectangles) is laid on the copy as it is where that crop
