@@ -69,7 +69,7 @@ from hashmatch.signals.phash import PHASH
 from hashmatch_tools.fakes import MemoryBank
 from hashmatch_tools.local.stack import LocalStack
 from hashmatch_tools.samples import jpeg_bytes, mirrored, scene
-from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE, HALVES_PER_IMAGE, HASHES_PER_IMAGE, synthetic_bank_index
+from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE, HASHES_PER_IMAGE, PARTS_PER_IMAGE, synthetic_bank_index
 
 SEED = 20261101
 SIZE = (1024, 768)
@@ -114,12 +114,12 @@ class FaissAnchor:
         main = rng.integers(0, 256, size=(images, 32), dtype=np.uint8)
         framings = rng.integers(0, 256, size=(images * FRAMINGS_PER_IMAGE, 32), dtype=np.uint8)
         phash = rng.integers(0, 256, size=(images, 8), dtype=np.uint8)
-        halves = rng.integers(0, 256, size=(images * HALVES_PER_IMAGE, 32), dtype=np.uint8)
+        parts = rng.integers(0, 256, size=(images * PARTS_PER_IMAGE, 32), dtype=np.uint8)
         shared_pdq = [e.value for e in shared.near_entries if e.signal == PDQ.name]
         shared_phash = [e.value for e in shared.near_entries if e.signal == PHASH.name]
         self.first_pdq = main[0].tobytes().hex()
         self.pdq = faiss.IndexBinaryFlat(256)
-        self.pdq.add(np.concatenate([main, framings, halves, _codes(shared_pdq, 32)]))
+        self.pdq.add(np.concatenate([main, framings, parts, _codes(shared_pdq, 32)]))
         self.phash = faiss.IndexBinaryFlat(64)
         self.phash.add(np.concatenate([phash, _codes(shared_phash, 8)]))
         self.pdq_radius = Thresholds().for_signal(PDQ.name) + 1  # faiss keeps distance < radius

@@ -57,12 +57,17 @@ from hashmatch.bank.model import SharedItem
 from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
-from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, HALF_MATCH_THRESHOLD, UNEVEN_CROP_START_LIMIT
+from hashmatch.matching.policy import (
+    FRAMING_KEY_THRESHOLD,
+    HALF_MATCH_THRESHOLD,
+    THIRDS_AGREEING,
+    UNEVEN_CROP_START_LIMIT,
+)
 from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.codec import hashes_to_json
 from hashmatch.media.hashing import hash_file
-from hashmatch.media.model import MediaHashes, is_half
+from hashmatch.media.model import MediaHashes, is_half, is_third
 from hashmatch.service.notifications import EventType, Notification, ObjectRef
 from hashmatch.service.ports import FetchedObject
 from hashmatch.signals.bits import popcount_rows
@@ -226,20 +231,56 @@ class Coalition:
 # ---------------------------------------------------------------- anchors and distances
 
 
-def queried_pdq(hashes: MediaHashes, halves: bool | None = None) -> list[str]:
+def _part(label: str) -> str:
+    """What part of a picture a query label names: "half", "third" or "whole" (anything else)."""
+    return "half" if is_half(label) else "third" if is_third(label) else "whole"
+
+
+def queried_pdq(hashes: MediaHashes, part: str | None = None) -> list[str]:
     """Every PDQ hash the Matcher queries for a checked image: the main one and its 7 rotations/flips
-    (when of usable quality), and its framings; only its halves when `halves` is True, all but
-    them when False."""
-    return [q.value for q in picture_queries(hashes, "pdq") if halves is None or is_half(q.label) == halves]
+    (when of usable quality), and its framings; only those of one `part` ("whole", "half", "third")
+    when given."""
+    return [q.value for q in picture_queries(hashes, "pdq") if part is None or _part(q.label) == part]
 
 
-def stored_pdq(item: SharedItem, halves: bool | None = None) -> list[str]:
-    """Every PDQ hash stored for `item`; only its halves when `halves` is True, all but them when False."""
+def stored_pdq(item: SharedItem, part: str | None = None) -> list[str]:
+    """Every PDQ hash stored for `item`; only those of one `part` ("whole", "half", "third") when given."""
     return [
         entry.value
         for entry in item.near_entries
-        if entry.signal == "pdq" and (halves is None or (entry.kind == "half") == halves)
+        if entry.signal == "pdq" and (part is None or _STORED_PARTS.get(entry.kind, "whole") == part)
     ]
+
+
+_STORED_PARTS = {"half": "half", "third": "third"}
+
+
+def agreeing_parts_distance(copy: MediaHashes, item: SharedItem) -> int:
+    """The closest `item`'s stored parts (halves and thirds) come to `copy` as the Matcher counts a
+    stored third's agreement (`THIRDS_AGREEING` = 2): the least D at which two different queries of
+    the copy lie within D of two different stored parts."""
+    queries = picture_queries(copy, "pdq")
+    parts = stored_pdq(item, "half") + stored_pdq(item, "third")
+    if len(queries) < 2 or len(parts) < 2:
+        return 256
+    bits_q, bits_p = _bits([q.value for q in queries]), _bits(parts)
+    xor = np.bitwise_xor(bits_q[:, None, :], bits_p[None, :, :]).reshape(-1, bits_q.shape[1])
+    distances = popcount_rows(xor).reshape(len(queries), len(parts))
+    labels = [q.label for q in queries]
+    # Per stored part, its closest query and the closest with another label.
+    best: list[tuple[int, str, int]] = []
+    for column in distances.T:
+        order = np.argsort(column, kind="stable")
+        first = int(order[0])
+        second = next((int(k) for k in order[1:] if labels[int(k)] != labels[first]), None)
+        best.append((int(column[first]), labels[first], 256 if second is None else int(column[second])))
+    closest = 256
+    for j in range(len(best)):
+        for k in range(j + 1, len(best)):
+            (dj, lj, sj), (dk, lk, sk) = best[j], best[k]
+            pair = max(dj, dk) if lj != lk else min(max(dj, sk), max(sj, dk))
+            closest = min(closest, pair)
+    return closest
 
 
 def stored_framings(item: SharedItem) -> list[str]:
@@ -367,9 +408,11 @@ class Tally:
     closest_other: int = 256
     closest_half: int = 256
     closest_half_other_scene: int = 256  # the same, photos of another scene than the copy's
+    closest_agreeing: int = 256  # two stored parts agreeing with two queries (a stored third's rule)
     closest_searched: int = 256
     closest_pair: str = ""
     half_pair: str = ""
+    agreeing_pair: str = ""
     searched_pair: str = ""
     distances: list[int] = field(default_factory=list)
     phash_distances: list[int] = field(default_factory=list)
@@ -383,6 +426,8 @@ class Tally:
         if other.closest_half < self.closest_half:
             self.closest_half, self.half_pair = other.closest_half, other.half_pair
         self.closest_half_other_scene = min(self.closest_half_other_scene, other.closest_half_other_scene)
+        if other.closest_agreeing < self.closest_agreeing:
+            self.closest_agreeing, self.agreeing_pair = other.closest_agreeing, other.agreeing_pair
         if other.closest_searched < self.closest_searched:
             self.closest_searched, self.searched_pair = other.closest_searched, other.searched_pair
         self.distances += other.distances
@@ -477,7 +522,7 @@ def judge(
     else:
         tally.lookalike_copies += 1
         tally.false_on_lookalikes += sum(other.item.item_id in matched for other in others)
-    whole, halves = queried_pdq(copy, halves=False), queried_pdq(copy, halves=True)
+    whole, parts = queried_pdq(copy, "whole"), queried_pdq(copy, "half") + queried_pdq(copy, "third")
     for other in others:
         wrong = anchors(copy, copy_dhash, other)
         tally.false_hashmatch += other.item.item_id in matched
@@ -486,15 +531,21 @@ def judge(
         tally.false_dihedral += wrong.dihedral
         tally.false_phash += wrong.phash
         tally.false_dhash += wrong.dhash
-        closest = _min_distance(whole, stored_pdq(other.item, halves=False))
+        closest = _min_distance(whole, stored_pdq(other.item, "whole"))
         if closest < tally.closest_other:
             tally.closest_other, tally.closest_pair = closest, f"{what} vs {other.photo.name}"
-        # Pairs with a half on either side match only within HALF_MATCH_THRESHOLD: kept apart.
-        closest = min(_min_distance(halves, stored_pdq(other.item)), _min_distance(whole, stored_pdq(other.item, True)))
+        # Pairs with a part on either side match only within HALF_MATCH_THRESHOLD: kept apart. A
+        # queried part (half or third) or a stored half matches alone; a stored third only beside
+        # another stored part (THIRDS_AGREEING): kept apart too.
+        alone = stored_pdq(other.item, "whole") + stored_pdq(other.item, "half")
+        closest = min(_min_distance(parts, alone), _min_distance(whole, stored_pdq(other.item, "half")))
         if closest < tally.closest_half:
             tally.closest_half, tally.half_pair = closest, f"{what} vs {other.photo.name}"
         if other.photo.scene != scene:
             tally.closest_half_other_scene = min(tally.closest_half_other_scene, closest)
+        closest = agreeing_parts_distance(copy, other.item)
+        if closest < tally.closest_agreeing:
+            tally.closest_agreeing, tally.agreeing_pair = closest, f"{what} vs {other.photo.name}"
     searched, k = closest_search(copy, [other.item for other in others])
     if searched < tally.closest_searched:
         tally.closest_searched, tally.searched_pair = searched, f"{what} vs {others[k].photo.name}"
@@ -562,8 +613,13 @@ def print_summary(totals: dict[str, Tally], sets: dict[str, EditSet], dhash: boo
             print(f"- closest in {sets[key].name}: {t.closest_other} bits, {t.closest_pair}")
         if t.half_pair:
             print(
-                f"- closest with a half in {sets[key].name}: {t.closest_half} bits, {t.half_pair}; "
-                f"to a photo of another scene: {t.closest_half_other_scene} bits"
+                f"- closest with a half (or a queried third) in {sets[key].name}: {t.closest_half} bits, "
+                f"{t.half_pair}; to a photo of another scene: {t.closest_half_other_scene} bits"
+            )
+        if t.agreeing_pair:
+            print(
+                f"- closest with {THIRDS_AGREEING} stored parts agreeing (what a stored third needs) in "
+                f"{sets[key].name}: {t.closest_agreeing} bits, {t.agreeing_pair}"
             )
         if t.searched_pair:
             print(
@@ -599,7 +655,8 @@ def print_headline(totals: dict[str, Tally], sets: dict[str, EditSet], seed: int
         f"look-alikes, against every other shared photo): hashmatch {every.false_hashmatch} as media, "
         f"{every.false_by_hash} by hash; PDQ + 8 dihedral {every.false_dihedral}; plain PDQ {every.false_plain}; "
         f"closest PDQ distance to a different photo {every.closest_other} bits (threshold {PDQ_MATCH_THRESHOLD}), "
-        f"with a half on either side {every.closest_half} bits (threshold {HALF_MATCH_THRESHOLD})"
+        f"with a half on either side (or a queried third) {every.closest_half} bits, with {THIRDS_AGREEING} "
+        f"stored parts agreeing {every.closest_agreeing} bits (threshold {HALF_MATCH_THRESHOLD})"
     )
 
 
@@ -831,14 +888,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.edit and not args.quick:
             stored = [sum(e.kind == "framing" for e in s.item.near_entries) for s in shared]
             stored_halves = [sum(e.kind == "half" for e in s.item.near_entries) for s in shared]
+            stored_thirds = [sum(e.kind == "third" for e in s.item.near_entries) for s in shared]
             checked = [h for k, h in coalition.hashed.items() if k.startswith("check_")]
             queried = [len(h.framing_hashes()) for h in checked]
             halves = [sum(is_half(q.label) for q in h.framing_hashes()) for h in checked]
+            thirds = [sum(is_third(q.label) for q in h.framing_hashes()) for h in checked]
             print(
                 f"\nStored per image: 1 main + {statistics.mean(stored):.2f} framings (max {max(stored)}) "
-                f"+ {statistics.mean(stored_halves):.2f} halves; "
+                f"+ {statistics.mean(stored_halves):.2f} halves + {statistics.mean(stored_thirds):.2f} thirds; "
                 f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)}), "
-                f"{statistics.mean(halves):.1f} of them halves (max {max(halves)})"
+                f"{statistics.mean(halves):.1f} of them halves (max {max(halves)}), "
+                f"{statistics.mean(thirds):.1f} thirds (max {max(thirds)})"
             )
             print("\nCost on one core:")
             cost(coalition, shared)
@@ -853,6 +913,8 @@ def _totals(t: Tally) -> dict[str, object]:
         "closest_other": t.closest_other,
         "closest_half": t.closest_half,
         "closest_half_other_scene": t.closest_half_other_scene,
+        "closest_agreeing": t.closest_agreeing,
+        "agreeing_pair": t.agreeing_pair,
         "closest_searched": t.closest_searched,
         "closest_pair": t.closest_pair,
         "half_pair": t.half_pair,

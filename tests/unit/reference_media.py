@@ -21,6 +21,25 @@ def reference_photo(relative: str, *, side: int, draft: int | None = None) -> Im
     return _load(path, side, draft)
 
 
+def reference_frame(relative: str, seconds: float) -> Image.Image:
+    """The first frame at or after `seconds` of the reference video at `relative`, RGB."""
+    path = DATA / relative
+    if not path.exists():
+        pytest.skip(f"reference media not found at {path} (the shared data folder beside the checkout)")
+    return _frame(path, seconds)
+
+
+@functools.cache
+def _frame(path: Path, seconds: float) -> Image.Image:
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            if frame.time is not None and frame.time >= seconds:
+                return frame.to_image().convert("RGB")
+    raise ValueError(f"{path} has no frame at or after {seconds} s")
+
+
 @functools.cache
 def _load(path: Path, side: int, draft: int | None) -> Image.Image:
     with Image.open(path) as image:

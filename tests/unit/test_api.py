@@ -386,7 +386,7 @@ def test_stats_count_the_index_and_follow_shares_and_withdrawals(shared: Image.I
     near = list(api.item.near_entries)
     by_signal: dict[str, dict[str, int]] = {}
     for entry in near:
-        kinds = by_signal.setdefault(entry.signal, {"hash": 0, "framing": 0, "frame": 0, "half": 0})
+        kinds = by_signal.setdefault(entry.signal, {"hash": 0, "framing": 0, "frame": 0, "half": 0, "third": 0})
         kinds[entry.kind] += 1
     assert stats["entries"] == len(near) and stats["items"] == 1
     for name, kinds in by_signal.items():

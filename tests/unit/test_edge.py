@@ -19,7 +19,7 @@ from hashmatch.edge.ingest import MAX_CHECK_LINE_BYTES, _check_entry, check_line
 from hashmatch.edge.sandbox import Sandbox, SandboxLimits
 from hashmatch.media.codec import MAX_FRAME_FRAMINGS, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import hash_file
-from hashmatch.media.model import FrameHash, MediaHashes, Rejected, is_half
+from hashmatch.media.model import FrameHash, MediaHashes, Rejected, is_half, is_third
 from hashmatch.service.notifications import EventType
 from hashmatch.service.submission import Kind
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
@@ -183,9 +183,10 @@ def test_a_share_made_at_the_edge_stores_its_framings(parts) -> None:
     line = json.dumps({**hashes_to_json(shared), "labels": ["graphic-violence"]})
     pipeline.process(store.put(BUCKET, "share/tiktok/edge.jsonl", line.encode()))
     (item,) = pipeline.coalition._bank.items.values()  # type: ignore[attr-defined]
-    assert sum(e.kind in ("framing", "half") for e in item.near_entries) == len(shared.framings) >= 7
-    # Its halves are indexed as halves (held to the stricter threshold), its other framings as framings.
+    assert sum(e.kind in ("framing", "half", "third") for e in item.near_entries) == len(shared.framings) >= 7
+    # Its halves and thirds are indexed as such (held to the stricter threshold), its other framings as framings.
     assert sum(e.kind == "half" for e in item.near_entries) == sum(is_half(f.label) for f in shared.framings) >= 2
+    assert sum(e.kind == "third" for e in item.near_entries) == sum(is_third(f.label) for f in shared.framings) >= 2
     assert item.provenance.labels == ("graphic-violence",)
     # A letterboxed copy is caught through the stored framings, as if the media had been dropped here.
     copy = Image.new("RGB", (1024, 1024), (0, 0, 0))

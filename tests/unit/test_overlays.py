@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from hashmatch.media import overlays
 from hashmatch.media.framing import QUERY_CROP_SCALES, Framing, _frame_luma, query_framings, sample_framings
 from hashmatch.media.image import hash_picture
-from hashmatch.media.model import HALF_SIDES, MediaHashes
+from hashmatch.media.model import HALF_SIDES, MediaHashes, is_third
 from hashmatch.media.overlays import MAX_MASK, MIN_PICTURE_MASK, overlay_mask, painted_over
 from hashmatch.media.regions import MAX_RECTANGLES
 from hashmatch.service.notifications import published_schema
@@ -150,6 +150,8 @@ def test_a_photo_under_a_text_box_or_stickers_is_found_only_painted_over(
     shared = hash_picture(photo, for_sharing=True)
     copy = hash_picture(edit(photo))
     assert any(q.label.startswith("uncovered_") for q in copy.queries)
+    # The thirds, where two of them are left clean, find such a copy too: left aside here.
+    shared = replace(shared, framings=tuple(f for f in shared.framings if not is_third(f.label)))
     assert oracles.pdq_distance(copy, shared) <= PDQ_MATCH_THRESHOLD
     assert oracles.pdq_distance(without_uncovered(copy), shared) > PDQ_MATCH_THRESHOLD
 

@@ -8,6 +8,7 @@ import json
 import random
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.luma import AnalysisLuma
-from hashmatch.media.model import WHOLE, MediaHashes, Region
+from hashmatch.media.model import WHOLE, MediaHashes, Region, is_third
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.tilt import TILT_ANGLES, TILT_EXTRA_CROPS, inscribed_share, tilted_views
 from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
@@ -152,6 +153,11 @@ def matched_queries(matcher: Matcher, hashes: MediaHashes, item_id: str) -> list
     return [m.query for m in matcher.match(hashes) if m.item_id == item_id]
 
 
+def without_thirds(hashes: MediaHashes) -> MediaHashes:
+    """`hashes` without their queried thirds."""
+    return replace(hashes, queries=tuple(q for q in hashes.queries if not is_third(q.label)))
+
+
 def without(hashes: MediaHashes, prefix: str) -> MediaHashes:
     """`hashes` without the queries whose label starts with `prefix`."""
     return MediaHashes(
@@ -180,7 +186,9 @@ def test_a_picture_in_a_screenshot_matches_by_the_rectangle_found(name: str) -> 
     original = photo(name)
     matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
     shot, truth = screenshot(original)
-    hashes = checked(shot, matcher)
+    # The thirds of the regions between the app's bars may find the picture too (a third of the
+    # screen's middle holding one of its stored halves): left aside here.
+    hashes = without_thirds(checked(shot, matcher))
     (match,) = [m for m in matcher.match(hashes) if m.item_id == item_id]
     assert match.query.startswith("inside_frame") and match.distance <= PDQ_MATCH_THRESHOLD
     assert Region(*match.detail["region"]).close_to(truth, 0.04)

@@ -16,7 +16,17 @@ from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.framing import DEEP_CROP_SCALE, SAME_REGION, AnalysisLuma, query_framings, stored_framings
 from hashmatch.media.image import hash_picture
-from hashmatch.media.model import HALF_SIDES, WHOLE, LabelledHash, MediaHashes, Region, is_half
+from hashmatch.media.model import (
+    HALF_SIDES,
+    THIRD_SIDES,
+    WHOLE,
+    LabelledHash,
+    MediaHashes,
+    Region,
+    is_half,
+    is_part,
+    is_third,
+)
 from hashmatch.media.regions import MAX_RECTANGLES
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED_FRAMES
 from hashmatch.media.tilt import TILT_ANGLES
@@ -26,7 +36,7 @@ from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
 from hashmatch_tools import oracles
 from hashmatch_tools.samples import scene, smooth_photo
-from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE, HALVES_PER_IMAGE
+from hashmatch_tools.synthetic import FRAMINGS_PER_IMAGE, HALVES_PER_IMAGE, THIRDS_PER_IMAGE
 from tests.unit import reference_media
 
 pytestmark = pytest.mark.unit
@@ -81,9 +91,9 @@ def uneven_crop_distance(copy: Image.Image, original: Image.Image, *, any_start:
 
 
 def searched_toward(original: Image.Image) -> list[LabelledHash]:
-    """The framings stored for `original` that the uneven-crop search may aim at: all but its halves
-    (which have no framing key)."""
-    return [f for f in stored_framings(original) if not is_half(f.label)]
+    """The framings stored for `original` that the uneven-crop search may aim at: all but its parts,
+    halves and thirds (which have no framing key)."""
+    return [f for f in stored_framings(original) if not is_part(f.label)]
 
 
 def searched_distances(copy: Image.Image, original: Image.Image) -> dict[str, int]:
@@ -261,15 +271,17 @@ def test_low_quality_photo_produces_no_framings() -> None:
 
 def test_framing_counts_stay_small() -> None:
     photo = scene(1, (480, 320))
-    # content, crops, middle band, deep crop, core; and 4 halves
-    assert len(stored_framings(photo)) == 4 + len(framing.INDEX_CROP_SCALES) + len(HALF_SIDES)
-    halves = sum(is_half(f.label) for f in stored_framings(photo))
+    # content, crops, middle band, deep crop, core; and 4 halves and 6 thirds
+    stored = stored_framings(photo)
+    assert len(stored) == 4 + len(framing.INDEX_CROP_SCALES) + len(HALF_SIDES) + len(THIRD_SIDES)
+    halves, thirds = sum(is_half(f.label) for f in stored), sum(is_third(f.label) for f in stored)
     # what the cost and index benchmarks build
-    assert (len(stored_framings(photo)) - halves, halves) == (FRAMINGS_PER_IMAGE, HALVES_PER_IMAGE)
+    assert (len(stored) - halves - thirds, halves, thirds) == (FRAMINGS_PER_IMAGE, HALVES_PER_IMAGE, THIRDS_PER_IMAGE)
     found_inside_frames = 2 * MAX_RECTANGLES
     tilted = 2 * 2 * 2 * len(TILT_ANGLES)  # either way, two crops, as they are and mirrored
     slanted = MAX_SLANTED_FRAMES * 2 * (1 + len(framing.INDEX_CROP_SCALES))  # whole and crops, as they are and mirrored
-    queried_halves = 6 * 2 * len(HALF_SIDES)  # whole, 3 without caption bars, in bars, in padding; mirrored
+    # whole, 3 without caption bars, in bars, in padding; mirrored
+    queried_halves = 6 * 2 * (len(HALF_SIDES) + len(THIRD_SIDES))
     # painted over where something seems drawn over it: whole, crops, halves, frames; mirrored
     uncovered = 2 * (1 + len(framing.QUERY_CROP_SCALES) + len(HALF_SIDES) + MAX_RECTANGLES)
     bound = 8 + 2 * len(framing.QUERY_CROP_SCALES) + 3 * 8 + 2 * 3 + found_inside_frames + tilted + slanted
@@ -311,6 +323,12 @@ def test_framings_are_labelled_with_what_they_cover() -> None:
         "content+half_bottom",
         "content+half_left",
         "content+half_right",
+        "content+third_top",
+        "content+third_middle",
+        "content+third_bottom",
+        "content+third_left",
+        "content+third_centre",
+        "content+third_right",
     ]
     # A smooth picture's small core is flat (PDQ quality below 50): not stored.
     assert "content+core" not in [f.label for f in stored_framings(synthetic_photo())]
@@ -540,11 +558,11 @@ def test_text_and_logos_over_the_top_and_bottom_match_by_the_middle_band(edit: s
         copy = EDITS[edit](original, random.Random(seed))
         assert matches(copy, original), relative
         stored = shared(original)
-        halves = [f.label for f in stored.framings if is_half(f.label)]
-        band_only += oracles.pdq_distance(checked(copy), without(stored, "content+middle_band", *halves)) > (
+        parts = [f.label for f in stored.framings if is_part(f.label)]
+        band_only += oracles.pdq_distance(checked(copy), without(stored, "content+middle_band", *parts)) > (
             PDQ_MATCH_THRESHOLD
         )
-    assert band_only >= 1  # some of these copies are found by the band alone (the halves aside)
+    assert band_only >= 1  # some of these copies are found by the band alone (the halves and thirds aside)
 
 
 def without(hashes: MediaHashes, *labels: str) -> MediaHashes:
@@ -576,13 +594,15 @@ def text_box(image: Image.Image, rng: random.Random, side: str) -> Image.Image:
 def test_a_text_box_over_one_side_matches_by_the_other_half() -> None:
     """Five photos, each with a text box over its top and over its bottom, as they are and mirrored:
     every copy whose other half is stored (a flat half, PDQ quality below 50, is not) matches, and
-    at least half of them through a half alone (no other stored framing comes within the threshold)."""
+    at least half of them through the parts alone, halves and thirds (no other stored framing comes
+    within the threshold), and as many through the halves alone, the thirds aside."""
     rng = random.Random(20261205)
-    copies, halves_only, missed = 0, 0, []
+    copies, parts_only, halves_only, missed = 0, 0, 0, []
     for relative in UNRELATED:
         original = reference_photo(relative)
         stored = shared(original)
         halves = [f.label for f in stored.framings if is_half(f.label)]
+        thirds = [f.label for f in stored.framings if is_third(f.label)]
         for side, other in (("top", "content+half_bottom"), ("bottom", "content+half_top")):
             for mirror in (False, True):
                 copy = text_box(original, rng, side)
@@ -592,6 +612,13 @@ def test_a_text_box_over_one_side_matches_by_the_other_half() -> None:
                 copies += 1
                 if not matches(copy, original):
                     missed.append((Path(relative).name, side, mirror))
-                halves_only += oracles.pdq_distance(checked(copy), without(stored, *halves)) > PDQ_MATCH_THRESHOLD
+                hashes = checked(copy)
+                parts_only += oracles.pdq_distance(hashes, without(stored, *halves, *thirds)) > PDQ_MATCH_THRESHOLD
+                halves_only += (
+                    oracles.pdq_distance(hashes, without(stored, *thirds))
+                    <= PDQ_MATCH_THRESHOLD
+                    < (oracles.pdq_distance(hashes, without(stored, *halves, *thirds)))
+                )
     assert copies >= 16 and not missed, (copies, missed)
+    assert parts_only >= copies // 2, parts_only
     assert halves_only >= copies // 2, halves_only

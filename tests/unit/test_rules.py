@@ -16,6 +16,7 @@ from hashmatch.matching.policy import (
     HALF_MATCH_THRESHOLD,
     PHASH_CORROBORATION_THRESHOLD,
     SAME_SEARCH_BITS,
+    THIRDS_AGREEING,
     UNEVEN_CROP_SEARCHES_PER_ITEM,
     UNEVEN_CROP_START_LIMIT,
     Thresholds,
@@ -115,6 +116,60 @@ def test_a_half_matches_only_within_the_half_threshold_on_either_side() -> None:
     # A platform stricter than the half threshold is stricter for halves too.
     strict = Thresholds({"pdq": HALF_MATCH_THRESHOLD - 2})
     assert found(at_the_threshold, thresholds=strict) == set()
+
+
+def flip_from(value: str, start: int, bits: int) -> str:
+    """`value` with `bits` bits inverted from its `start`-th lowest bit up."""
+    width = len(value) * 4
+    return f"{int(value, 16) ^ (((1 << bits) - 1) << start):0{width // 4}x}"
+
+
+def test_a_stored_third_matches_only_beside_another_part_of_its_item() -> None:
+    top, bottom = flip_from(PDQ_A, 0, 60), flip_from(PDQ_A, 100, 60)  # 120 bits apart, 60 from the main
+    half = flip_from(PDQ_A, 180, 60)
+    entries = (NearEntry("pdq", PDQ_A), NearEntry("pdq", top, "third"), NearEntry("pdq", bottom, "third"))
+    _, index = bank_with(item("i1", {"pdq": PDQ_A}, entries))
+    _, with_half = bank_with(item("i1", {"pdq": PDQ_A}, (*entries, NearEntry("pdq", half, "half"))))
+
+    def found(*queries: LabelledHash, bank: BankIndex = index) -> set[tuple[str, int, object, object]]:
+        hashes = check({"pdq": flip(PDQ_A, 250)}, queries=queries)
+        return {
+            (e.query, e.distance, e.detail.get("shared_third"), e.detail.get("agreeing_parts"))
+            for e in near_evidence(bank, hashes, Thresholds())
+        }
+
+    assert THIRDS_AGREEING == 2
+    one = LabelledHash("pdq", top, "whole+third_top")
+    assert found(one) == set()  # a third of a picture alone is too little
+    other = LabelledHash("pdq", flip_from(bottom, 200, HALF_MATCH_THRESHOLD), "whole+third_bottom")
+    assert found(one, other) == {("whole+third_top", 0, True, 2), ("whole+third_bottom", HALF_MATCH_THRESHOLD, True, 2)}
+    # The other third past the half threshold is no agreement.
+    far = LabelledHash("pdq", flip_from(bottom, 200, HALF_MATCH_THRESHOLD + 1), "whole+third_bottom")
+    assert found(one, far) == set()
+    # The same third found twice (as it is, and by a second query) is one part, not two.
+    again = LabelledHash("pdq", flip_from(top, 200, 3), "inside_bars+third_top")
+    assert found(one, again) == set()
+    # A stored half counts as the other part (and matches on its own, as before).
+    by_half = LabelledHash("pdq", half, "whole+half_bottom")
+    assert found(one, by_half, bank=with_half) == {
+        ("whole+third_top", 0, True, 2),
+        ("whole+half_bottom", 0, None, None),
+    }
+    # A queried third is held to the half threshold, and matches a whole stored picture alone.
+    assert found(LabelledHash("pdq", flip(PDQ_A, 4), "whole+third_left")) == {("whole+third_left", 4, None, None)}
+    assert found(LabelledHash("pdq", flip(PDQ_A, HALF_MATCH_THRESHOLD + 1), "whole+third_left")) == set()
+
+
+def test_a_video_frame_never_matches_a_shared_pictures_third() -> None:
+    third = flip(PDQ_A, 60)
+    still = item("s1", {"pdq": PDQ_A}, (NearEntry("pdq", PDQ_A, "hash"), NearEntry("pdq", third, "third")))
+    _, index = bank_with(still)
+    frames = (FrameHash(0.0, third, 100),)
+    video = MediaHashes(media="video", signals={}, frames=frames, duration=1.0, extra={"sample_fps": 1.0})
+    assert frame_hits(index, video) == {}
+    frames = (FrameHash(0.0, PDQ_A, 100),)  # the picture itself, as a control
+    video = MediaHashes(media="video", signals={}, frames=frames, duration=1.0, extra={"sample_fps": 1.0})
+    assert set(frame_hits(index, video)) == {"s1"}
 
 
 def test_a_video_frame_shows_a_shared_pictures_half_only_within_the_half_threshold() -> None:

@@ -220,11 +220,13 @@ def test_a_platform_stricter_threshold_applies_to_its_own_checks_only() -> None:
     original = scene(8)
     service.process(store.put(BUCKET, "share/youtube/a.jpg", png_bytes(original)))
     stamped = original.copy()
-    # A logo over a corner and a smaller one over the opposite corner: every hash moves (each half
-    # holds one of them), too far for the strict platform, within the default threshold.
+    # A logo over a corner, a smaller one over the opposite corner and a small sticker in the middle:
+    # every hash moves (each half and each third holds one of them), too far for the strict
+    # platform, within the default threshold.
     w, h = original.size
     stamped.paste((255, 255, 255), (40, 40, 340, 200))
     stamped.paste((255, 255, 255), (w - 140, h - 110, w - 40, h - 40))
+    stamped.paste((255, 255, 255), (w // 2 - 30, h // 2 - 20, w // 2 + 30, h // 2 + 20))
     copy = jpeg_bytes(stamped, quality=40)
     for platform in ("tiktok", "facebook"):
         service.process(store.put(BUCKET, f"check/{platform}/copy.jpg", copy, {"content-id": platform}))

@@ -17,6 +17,7 @@ from hashmatch.matching.policy import (
     FRAME_MATCH_THRESHOLD,
     FRAMING_KEY_THRESHOLD,
     HALF_MATCH_THRESHOLD,
+    THIRDS_AGREEING,
     UNEVEN_CROP_START_LIMIT,
 )
 from hashmatch.matching.rules import picture_queries
@@ -29,7 +30,7 @@ from hashmatch.matching.video import (
     match_check_pairs,
     shared_frame_runs,
 )
-from hashmatch.media.model import MediaHashes, is_half
+from hashmatch.media.model import MediaHashes, is_part, is_third
 from hashmatch.media.uneven import UnevenCropSearch
 from hashmatch.signals.bits import hex_distance, popcount_rows, unpack_hex_rows
 from hashmatch.signals.pdq import PDQ, PDQ_BITS, low_frequency_key
@@ -53,15 +54,21 @@ def stored_pdq_hashes(shared: MediaHashes) -> list[str]:
 def pdq_distance(copy: MediaHashes, shared: MediaHashes) -> int:
     """The closest any PDQ hash a check of `copy` is queried with comes to any stored for `shared`
     (PDQ alone: no pHash corroboration, no uneven-crop search), of the pairs the matcher counts: a
-    pair with a half on either side only within `HALF_MATCH_THRESHOLD`."""
+    pair with a part (a half or a third) on either side only within `HALF_MATCH_THRESHOLD`, and a
+    stored third only when `THIRDS_AGREEING` stored parts agree with as many different queries."""
     main = [shared.signals[PDQ.name]] if PDQ.usable(shared.pdq_quality) and PDQ.name in shared.signals else []
-    stored = [(s, False) for s in main] + [(f.value, is_half(f.label)) for f in shared.framings if f.signal == PDQ.name]
-    distances = (
-        (hex_distance(q.value, s), half or is_half(q.label))
-        for q in picture_queries(copy, PDQ.name)
-        for s, half in stored
-    )
-    return min((d for d, half in distances if not half or d <= HALF_MATCH_THRESHOLD), default=PDQ_BITS)
+    stored = [(s, "whole") for s in main] + [
+        (f.value, "third" if is_third(f.label) else "part" if is_part(f.label) else "whole")
+        for f in shared.framings
+        if f.signal == PDQ.name
+    ]
+    counted = [
+        (hex_distance(q.value, s), kind, q.label, s) for q in picture_queries(copy, PDQ.name) for s, kind in stored
+    ]
+    counted = [c for c in counted if (c[1] == "whole" and not is_part(c[2])) or c[0] <= HALF_MATCH_THRESHOLD]
+    parts = [(label, value) for _, kind, label, value in counted if kind != "whole"]
+    agreeing = min(len({label for label, _ in parts}), len({value for _, value in parts}))
+    return min((d for d, kind, _, _ in counted if kind != "third" or agreeing >= THIRDS_AGREEING), default=PDQ_BITS)
 
 
 def uneven_crop_distance(search: UnevenCropSearch, stored: str, *, any_start: bool = False) -> int:

@@ -11,17 +11,23 @@ from typing import Literal, cast
 # of a common harmless picture operators loaded, which shares may not collide with.
 ItemStatus = Literal["active", "withdrawn", "quarantined", "removed", "benign"]
 # What an index entry of an item is: one of its main hashes, a framing of its picture, a run of a
-# video's frames, or a half of its picture (a framing that matches only within the stricter
-# `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`). ("variant" is what framings were called in
-# change logs written before.) Snapshots store a kind by its position here: append, never reorder.
-EntryKind = Literal["hash", "framing", "frame", "half"]
-ENTRY_KINDS: tuple[EntryKind, ...] = ("hash", "framing", "frame", "half")
+# video's frames, a half of its picture (a framing that matches only within the stricter
+# `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`), or a third of it (held to the same, and
+# matching only beside another part of the item: `hashmatch.matching.policy.THIRDS_AGREEING`).
+# ("variant" is what framings were called in change logs written before.) Snapshots store a kind
+# by its position here: append, never reorder.
+EntryKind = Literal["hash", "framing", "frame", "half", "third"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("hash", "framing", "frame", "half", "third")
+# The kinds that are a part of a picture (`hashmatch.media.model.is_part`).
+PART_KINDS: frozenset[EntryKind] = frozenset({"half", "third"})
 _LEGACY_ENTRY_KINDS: dict[str, EntryKind] = {"variant": "framing"}
 # The most framings a shared picture stores (`hashmatch.media.framing.stored_framings`: its
 # content, three central crops, its middle band and its core; a test holds them equal).
 MAX_STORED_FRAMINGS = 6
 # And the halves it stores beside them (top, bottom, left, right: `hashmatch.media.model.HALF_SIDES`).
 MAX_STORED_HALVES = 4
+# And its thirds (three bands across it, three down it: `hashmatch.media.model.THIRD_SIDES`).
+MAX_STORED_THIRDS = 6
 
 
 def entry_kind(name: str) -> EntryKind:

@@ -6,7 +6,7 @@ Single-signal thresholds (PDQ's 31 bits, pHash's 6) are declared by the signals 
 
 - flat pictures: a picture whose PDQ quality is below 50 is as alike as any other flat picture
   under every perceptual hash, so none of its picture hashes is stored or queried;
-- halves: half a picture matches only when very close;
+- parts: half a picture matches only when very close; a third only beside another part;
 - corroboration: PDQ a little past its threshold still matches an upright picture when pHash
   agrees closely (text or a logo over the picture moves PDQ further than pHash);
 - lone signals: pHash never overrules PDQ (two photos of one scene can be 2-4 pHash bits apart),
@@ -46,6 +46,7 @@ __all__ = [
     "SAME_SEARCH_BITS",
     "SEGMENT_GAP",
     "SHARED_COVERAGE",
+    "THIRDS_AGREEING",
     "UNEVEN_CROP_SEARCHES_PER_ITEM",
     "UNEVEN_CROP_START_LIMIT",
     "Thresholds",
@@ -101,6 +102,16 @@ def corroborated_pdq_limit(pdq_threshold: int) -> int:
 # counter, 22 bits. TUNED copies whose best match was a half lay within 8 bits of it but one (10),
 # and 8, 10 or 12 find the same (`benchmarks/study_halves.py`).
 HALF_MATCH_THRESHOLD = 10
+# Thirds: a shared picture also stores the PDQ of its thirds (three bands across it, three down
+# it) and a check queries the thirds of every rectangle it looks at, held to the half threshold,
+# for overlays that straddle the middle and leave no half clean (a text box across the centre, a
+# sticker on each side). A third is a third of the picture: alone, it is too little. Two frames of
+# one test-card video 2.5 s apart (`bench_robustness.py`'s look-alikes video-padded@1s and @3.5s)
+# have the same top third (0 bits) and differ below; no half of theirs comes within 24 bits. So a
+# stored third counts only when at least this many of its item's stored parts (halves or thirds)
+# agree with different queries of the check: two thirds cover at least 5/9 of the picture, more
+# than a half that matches alone.
+THIRDS_AGREEING = 2
 
 # Lone signals: a signal named here matches on its own only items shared without the signal it
 # maps to (pHash alone only for items shared with no PDQ, e.g. a hash list from a system that has

@@ -8,8 +8,8 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
 - `exact_evidence`: an exact signal (sha256, md5) equal to a stored one;
 - `near_evidence`: any hash of the check (its main hashes, their rotations/flips, its framings,
   an animation's frames) within its signal's threshold of any entry stored for an item (main
-  hashes, framings, a video's frames), for every indexed signal that may match alone; halves
-  within the stricter half threshold;
+  hashes, framings, a video's frames), for every indexed signal that may match alone; parts
+  (halves, thirds) within the stricter half threshold, a stored third only beside another part;
 - `uneven_crop_candidates`: which stored framings the edge should search an unevenly cut copy
   toward (`hashmatch.media.uneven`); what it finds is matched by `near_evidence`;
 - `corroborated_evidence`: PDQ a little past its threshold, with pHash close;
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hashmatch.bank.model import MAX_STORED_FRAMINGS, IndexedEntry, SharedItem
+from hashmatch.bank.model import MAX_STORED_FRAMINGS, PART_KINDS, IndexedEntry, SharedItem
 from hashmatch.index.bank_index import BankIndex, NearHit
 from hashmatch.matching.policy import (
     FRAME_CORROBORATION_THRESHOLD,
@@ -34,13 +34,14 @@ from hashmatch.matching.policy import (
     PHASH_CORROBORATION_THRESHOLD,
     PICTURE_QUALITY_SIGNAL,
     SAME_SEARCH_BITS,
+    THIRDS_AGREEING,
     UNEVEN_CROP_SEARCHES_PER_ITEM,
     UNEVEN_CROP_START_LIMIT,
     Thresholds,
     corroborated_pdq_limit,
 )
 from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match_check_pairs
-from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes, is_half
+from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes, is_part
 from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
 from hashmatch.signals.base import ORIENTATIONS, Orientation
@@ -124,23 +125,42 @@ def exact_evidence(bank: BankReader, hashes: MediaHashes) -> tuple[list[Evidence
 
 def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[Evidence]:
     """Every indexed entry within its signal's threshold of a hash the check is queried with, for
-    every indexed signal that matches alone (`LONE_SIGNALS` excepted); a pair with a half of a
-    picture on either side (a queried half, a stored `half` entry) only within `HALF_MATCH_THRESHOLD`."""
+    every indexed signal that matches alone (`LONE_SIGNALS` excepted); a pair with a part of a
+    picture on either side (a queried half or third, a stored `half` or `third` entry) only within
+    `HALF_MATCH_THRESHOLD`; and a stored third only when `THIRDS_AGREEING` parts of its item
+    agree (`_agreeing_parts`)."""
     evidence: list[Evidence] = []
     for name in index.signal_names:
         if name in LONE_SIGNALS:
             continue
         queries = picture_queries(hashes, name)
         threshold = thresholds.for_signal(name)
+        thirds: list[Evidence] = []
+        parts: dict[str, list[tuple[str, str]]] = {}  # item id -> (query label, stored part) pairs
         for hit in index.query(name, [q.value for q in queries], threshold):
             query = queries[hit.query_row]
-            if _too_far_for_a_half(hit, is_half(query.label), threshold):
+            if _too_far_for_a_part(hit, is_part(query.label), threshold):
                 continue
             detail = _entry_detail(hit.entry)
             if query.region is not None:
                 detail["region"] = query.region.edges()
-            evidence.append(Evidence(hit.entry.item_id, name, hit.distance, query.label, detail))
+            found = Evidence(hit.entry.item_id, name, hit.distance, query.label, detail)
+            if hit.entry.kind in PART_KINDS:
+                parts.setdefault(hit.entry.item_id, []).append((query.label, hit.entry.value))
+            (thirds if hit.entry.kind == "third" else evidence).append(found)
+        agreeing = {item_id: _agreeing_parts(pairs) for item_id, pairs in parts.items()}
+        for found in thirds:
+            if agreeing[found.item_id] >= THIRDS_AGREEING:
+                found.detail["agreeing_parts"] = agreeing[found.item_id]
+                evidence.append(found)
     return evidence
+
+
+def _agreeing_parts(pairs: Sequence[tuple[str, str]]) -> int:
+    """How many of an item's stored parts agree with the check: as many as there are distinct
+    stored parts and distinct queries that found them, whichever is fewer. (With at least two of
+    each, two different queries found two different parts: a pairing always exists.)"""
+    return min(len({label for label, _ in pairs}), len({value for _, value in pairs}))
 
 
 def uneven_crop_candidates(
@@ -252,8 +272,8 @@ def frame_hits(
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
     for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
         query = queries[hit.query_row]
-        if _too_far_for_a_half(hit, query.half, threshold):
-            continue
+        if hit.entry.kind == "third" or _too_far_for_a_part(hit, query.half, threshold):
+            continue  # a video's sample against a still picture's third: never enough alone
         by_item.setdefault(hit.entry.item_id, []).append((query, hit))
     anchored: dict[str, set[Orientation]] = {}
     for item_id, hits in by_item.items():
@@ -305,11 +325,11 @@ def _shared_frame(entry: IndexedEntry) -> bool:
     return entry.kind == "frame" or (entry.kind == "half" and entry.offset is not None)
 
 
-def _too_far_for_a_half(hit: NearHit, half_query: bool, threshold: int) -> bool:
-    """Whether `hit` pairs a half of a picture (the query's or the stored entry's) with anything
-    further than `HALF_MATCH_THRESHOLD` (or the platform's stricter `threshold`): such a pair is
-    no match, whatever the signal's threshold."""
-    return (half_query or hit.entry.kind == "half") and hit.distance > min(threshold, HALF_MATCH_THRESHOLD)
+def _too_far_for_a_part(hit: NearHit, part_query: bool, threshold: int) -> bool:
+    """Whether `hit` pairs a part of a picture (a half or a third, the query's or the stored
+    entry's) with anything further than `HALF_MATCH_THRESHOLD` (or the platform's stricter
+    `threshold`): such a pair is no match, whatever the signal's threshold."""
+    return (part_query or hit.entry.kind in PART_KINDS) and hit.distance > min(threshold, HALF_MATCH_THRESHOLD)
 
 
 def _entry_detail(entry: IndexedEntry) -> dict[str, object]:
@@ -318,4 +338,6 @@ def _entry_detail(entry: IndexedEntry) -> dict[str, object]:
         detail["shared_offset"] = entry.offset
     if entry.kind == "half":
         detail["shared_half"] = True
+    if entry.kind == "third":
+        detail["shared_third"] = True
     return detail

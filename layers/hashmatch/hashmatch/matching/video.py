@@ -41,7 +41,7 @@ from hashmatch.matching.policy import (
     SEGMENT_GAP,
     SHARED_COVERAGE,
 )
-from hashmatch.media.model import FrameHash, MediaHashes, framing_orientation, is_half
+from hashmatch.media.model import FrameHash, MediaHashes, framing_orientation, is_part
 from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ
@@ -77,7 +77,7 @@ class SharedFrameRun:
 @dataclass(frozen=True)
 class FrameQuery:
     """One hash a check sample is queried with: its time, orientation and PDQ hex, and whether it
-    is a half of the sample (held to `HALF_MATCH_THRESHOLD`)."""
+    is a part of the sample, a half (or a third), held to `HALF_MATCH_THRESHOLD`."""
 
     offset: float
     orientation: Orientation
@@ -180,7 +180,7 @@ def frame_queries(check: MediaHashes) -> list[FrameQuery]:
             for orientation, pdq in zip(ORIENTATIONS, (frame.pdq, *frame.orientations), strict=False):
                 queries.append(FrameQuery(frame.offset, orientation, pdq))
         for label, pdq in frame.framings:
-            queries.append(FrameQuery(frame.offset, framing_orientation(label), pdq, is_half(label)))
+            queries.append(FrameQuery(frame.offset, framing_orientation(label), pdq, is_part(label)))
     return queries
 
 

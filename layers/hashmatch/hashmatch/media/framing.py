@@ -12,13 +12,16 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   filled to another shape, a phone screen or a square, still shows whole); and beside them its 4
   halves (top, bottom, left, right), for copies with text, a sticker or a person pasted over one
   side (stored as their own entry kind: a half matches only within the stricter
-  `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`).
+  `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`), and its 6 thirds (three bands across it,
+  three down it), for overlays across the middle that leave no half clean (their own kind too:
+  held to the same threshold, and matching only where two parts of the picture agree,
+  `hashmatch.matching.policy.THIRDS_AGREEING`).
 - `check_framings(image)`: for a checked image, the hashes queried beside its main PDQ and its 8
   rotations/flips: the content rectangles found inside padding, bars and caption bars, each in its
   8 rotations/flips (all from one DCT), and for the whole image and the image without its caption
   bars, central crops from 98% down to 90% (as they are and mirrored), so a copy cropped by
   anything from 0 to 10% per side lands within 1% of a stored framing, and the middle band of the
-  whole image and of the picture inside padding: ~30-40 hashes; the halves of each content
+  whole image and of the picture inside padding: ~30-40 hashes; the halves and thirds of each content
   rectangle (the whole image, the image without its caption bars, the picture inside bars or
   padding), as they are and mirrored; the picture found inside a larger
   frame (`inside_frame`, below), the picture turned back by a few degrees (`hashmatch.media.tilt`),
@@ -57,7 +60,16 @@ from PIL import Image
 
 from hashmatch.media.bars import MIN_BORDER, MIN_CONTENT, bar_thickness, flat_bars, solid_bars
 from hashmatch.media.luma import MIN_SIDE, WORK_SIDE, AnalysisLuma, shrunk
-from hashmatch.media.model import HALF_CROP, HALF_SIDES, WHOLE, LabelledHash, Region, framing_label
+from hashmatch.media.model import (
+    HALF_CROP,
+    HALF_SIDES,
+    THIRD_CROP,
+    THIRD_SIDES,
+    WHOLE,
+    LabelledHash,
+    Region,
+    framing_label,
+)
 from hashmatch.media.overlays import MIN_PICTURE_MASK, overlay_mask, painted_over
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED
@@ -161,6 +173,11 @@ class Framing:
         return f"{HALF_CROP}{side}"
 
     @staticmethod
+    def third(side: str) -> str:
+        """One third of a region (`THIRD_SIDES`): `hashmatch.media.model.is_third` knows it by this name."""
+        return f"{THIRD_CROP}{side}"
+
+    @staticmethod
     def uncovered(region: str) -> str:
         """A region of the picture with what seems drawn over it painted over (`hashmatch.media.overlays`)."""
         return f"uncovered_{region}"
@@ -181,7 +198,8 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     Six: the content (the whole image, or what lies inside its own letterbox or pillarbox bars),
     its central crops at `INDEX_CROP_SCALES` and at `DEEP_CROP_SCALE`, its middle band and its
     central core (`CORE_SHAPE`; none when that is under `MIN_SIDE` analysis pixels a side); then
-    the content's 4 halves (`HALF_SIDES`, labelled ``content+half_top`` etc.: `is_half`); fewer
+    the content's 4 halves (`HALF_SIDES`, labelled ``content+half_top`` etc.: `is_half`) and its 6
+    thirds (`THIRD_SIDES`, ``content+third_top`` etc.: `is_third`); fewer
     where a hash's PDQ quality is below 50 or two framings hash alike. `image` is upright (EXIF
     applied), any size or mode.
     """
@@ -195,6 +213,7 @@ def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     ]
     regions += [(Framing.CORE, core) for core in _core(content, luma)]
     regions += [(Framing.half(side), content.half(side)) for side in HALF_SIDES]
+    regions += [(Framing.third(side), content.third(side)) for side in THIRD_SIDES]
     return _unique(
         LabelledHash(PDQ.name, value, framing_label(Framing.CONTENT, crop, orientation))
         for crop, region in regions
@@ -356,8 +375,8 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     The whole image and each content rectangle found (inside padding, bars or caption bars) in
     its 8 rotations/flips; for the whole image and the image without its caption bars also central
     crops at `QUERY_CROP_SCALES`, as they are and mirrored; the middle band of the whole image and
-    of the picture inside padding, as they are and mirrored; the halves of each content rectangle,
-    as they are and mirrored; each rectangle found inside a larger
+    of the picture inside padding, as they are and mirrored; the halves and thirds of each content
+    rectangle, as they are and mirrored; each rectangle found inside a larger
     frame (`hashmatch.media.regions`), as it is and mirrored; the picture turned back by a few
     degrees (`hashmatch.media.tilt`); the picture found turned or keystoned inside a larger frame,
     set upright (`hashmatch.media.slanted`); the picture with what seems drawn over it painted over
@@ -399,8 +418,9 @@ def _query_framings(
         for name, region in ((Framing.WHOLE, WHOLE), *padded)
     ]
     found_inside = [(Framing.INSIDE_FRAME, None, region) for region in frames]
-    halves = [(name, Framing.half(side), region.half(side)) for name, region in named for side in HALF_SIDES]
-    batch = [*crops, *bands, *found_inside, *halves]
+    parts = [(name, Framing.half(side), region.half(side)) for name, region in named for side in HALF_SIDES]
+    parts += [(name, Framing.third(side), region.third(side)) for name, region in named for side in THIRD_SIDES]
+    batch = [*crops, *bands, *found_inside, *parts]
     mirrored = luma.region_hashes([region for *_, region in batch], _MIRRORED)
     found: list[LabelledHash] = []
 
@@ -420,9 +440,10 @@ def _query_framings(
     # as their JSON form writes it.
     for k, (name, _, region) in enumerate(found_inside, start=len(crops) + len(bands)):
         add(name, None, mirrored[k], Region(*region.edges()))
-    # Halves (text, a sticker or a person pasted over one side leaves the other whole) of each
-    # content rectangle, as they are and mirrored: a mirrored copy's left half is the picture's right.
-    for k, (name, crop, _) in enumerate(halves, start=len(crops) + len(bands) + len(found_inside)):
+    # Halves (text, a sticker or a person pasted over one side leaves the other whole) and thirds
+    # (a box across the middle leaves the top and bottom ones) of each content rectangle, as they
+    # are and mirrored: a mirrored copy's left half is the picture's right.
+    for k, (name, crop, _) in enumerate(parts, start=len(crops) + len(bands) + len(found_inside)):
         add(name, crop, mirrored[k])
     found += _tilted(luma)
     found += _inside_slanted(luma, slanted)

@@ -18,7 +18,10 @@ Query labels name which hash of a checked file was looked up, in a notification'
   ``uncovered_inside_frame`` (the picture, or a rectangle found inside a larger frame, with what
   seems drawn over it painted over: `hashmatch.media.overlays`); ``+central_crop_NN`` (the central NN%
   of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`), ``+half_top``,
-  ``+half_bottom``, ``+half_left``, ``+half_right`` (one half of the region: `is_half`); ``/flip_x`` etc.
+  ``+half_bottom``, ``+half_left``, ``+half_right`` (one half of the region: `is_half`),
+  ``+third_top``, ``+third_middle``, ``+third_bottom`` (a band across the region a third of its
+  height), ``+third_left``, ``+third_centre``, ``+third_right`` (a third of its width: `is_third`);
+  halves and thirds are the region's parts (`is_part`); ``/flip_x`` etc.
   For example ``below_caption+central_crop_94/flip_x``, ``inside_frame+central_crop_94``,
   ``tilted_cw_3.5+central_crop_89/flip_x``;
 - ``uneven_crop`` (the search for an unevenly cut copy; ``uneven_crop/flip_x`` when found on the
@@ -42,6 +45,7 @@ from hashmatch.signals.base import OTHER_ORIENTATIONS, Orientation
 __all__ = [
     "HALF_SIDES",
     "ORIGINAL_QUERY",
+    "THIRD_SIDES",
     "UNEVEN_CROP_QUERY",
     "Candidate",
     "CropSearch",
@@ -58,6 +62,8 @@ __all__ = [
     "framing_label",
     "framing_orientation",
     "is_half",
+    "is_part",
+    "is_third",
     "sniff_media",
 ]
 
@@ -198,6 +204,17 @@ class Region:
             return Region(middle_x, self.top, self.right, self.bottom)
         raise ValueError(f"no half {side!r}: one of {', '.join(HALF_SIDES)}")
 
+    def third(self, side: str) -> Region:
+        """This rectangle's third on `side` (one of `THIRD_SIDES`): a band across it a third of its
+        height (top, middle, bottom) or a third of its width (left, centre, right)."""
+        if side in _THIRD_ROWS:
+            step, k = (self.bottom - self.top) / 3.0, _THIRD_ROWS.index(side)
+            return Region(self.left, self.top + k * step, self.right, self.top + (k + 1) * step)
+        if side in _THIRD_COLUMNS:
+            step, k = (self.right - self.left) / 3.0, _THIRD_COLUMNS.index(side)
+            return Region(self.left + k * step, self.top, self.left + (k + 1) * step, self.bottom)
+        raise ValueError(f"no third {side!r}: one of {', '.join(THIRD_SIDES)}")
+
     def without_margins(self, share: float) -> Region:
         """This rectangle without `share` of its height at the top and at the bottom."""
         margin = (self.bottom - self.top) * share
@@ -222,6 +239,11 @@ _ORIENTATION_NAMES = frozenset(o.value for o in Orientation)
 # The halves of a picture stored and queried beside its framings (`hashmatch.media.framing`).
 HALF_SIDES: tuple[str, ...] = ("top", "bottom", "left", "right")
 HALF_CROP = "half_"  # a half's crop name: ``half_top`` etc.
+# And their thirds: bands a third of the height, then a third of the width.
+_THIRD_ROWS: tuple[str, ...] = ("top", "middle", "bottom")
+_THIRD_COLUMNS: tuple[str, ...] = ("left", "centre", "right")
+THIRD_SIDES: tuple[str, ...] = (*_THIRD_ROWS, *_THIRD_COLUMNS)
+THIRD_CROP = "third_"  # a third's crop name: ``third_top`` etc.
 
 
 def framing_label(region: str, crop: str | None = None, orientation: Orientation = Orientation.ORIGINAL) -> str:
@@ -234,8 +256,26 @@ def is_half(label: str) -> bool:
     """Whether a framing label names one half of a region (``content+half_top``,
     ``inside_frame+half_left/flip_x``): a half matches only within the stricter
     `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`."""
+    return _crop_of(label).startswith(HALF_CROP)
+
+
+def is_third(label: str) -> bool:
+    """Whether a framing label names one third of a region (``content+third_top``,
+    ``whole+third_left/flip_x``): a third matches within the stricter
+    `hashmatch.matching.policy.HALF_MATCH_THRESHOLD` and, stored, only beside another part
+    (`hashmatch.matching.policy.THIRDS_AGREEING`)."""
+    return _crop_of(label).startswith(THIRD_CROP)
+
+
+def is_part(label: str) -> bool:
+    """Whether a framing label names a part of a region: a half or a third."""
+    return is_half(label) or is_third(label)
+
+
+def _crop_of(label: str) -> str:
+    """The crop a framing label names (``half_top/flip_x`` of ``whole+half_top/flip_x``), or ""."""
     _, plus, crop = label.partition("+")
-    return bool(plus) and crop.startswith(HALF_CROP)
+    return crop if plus else ""
 
 
 def framing_orientation(label: str) -> Orientation:

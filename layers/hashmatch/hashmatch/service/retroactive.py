@@ -8,7 +8,8 @@ the retained checks the new items match and the coalition tells each checking me
 `match.found` with ``retroactive: true``, the original check's content id, object key and time.
 
 Which side does what. Forward, a shared item stores few hashes (its main hashes, six framings,
-four halves, a video's frame runs) and a check queries many (rotations, flips, framings, uneven-crop finds).
+four halves, six thirds, a video's frame runs) and a check queries many (rotations, flips, framings,
+uneven-crop finds).
 Backward keeps that split: the retained check keeps its many query hashes, the new item brings
 its few, so the pairs compared are the pairs forward matching compares. The scan is two steps:
 

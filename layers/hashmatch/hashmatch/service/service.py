@@ -43,7 +43,7 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
 from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
-from hashmatch.media.model import MediaHashes, Rejected, RejectReason, is_half
+from hashmatch.media.model import MediaHashes, Rejected, RejectReason, is_half, is_third
 from hashmatch.service.answers import AnswerStore, KeptAnswer, MemoryAnswers
 from hashmatch.service.governance import Governance, actor_of
 from hashmatch.service.handoffs import HandOffs
@@ -661,8 +661,11 @@ def _indexed_entries(signals: dict[str, str]) -> list[NearEntry]:
 
 
 def _kind(label: str, otherwise: EntryKind) -> EntryKind:
-    """The index entry kind of a stored framing labelled `label`: a half (`is_half`), else `otherwise`."""
-    return "half" if is_half(label) else otherwise
+    """The index entry kind of a stored framing labelled `label`: a half (`is_half`), a third
+    (`is_third`), else `otherwise`."""
+    if is_half(label):
+        return "half"
+    return "third" if is_third(label) else otherwise
 
 
 def item_from_media(hashes: MediaHashes, provenance: Provenance) -> SharedItem:
