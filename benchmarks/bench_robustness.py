@@ -58,8 +58,11 @@ from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import (
+    CORROBORATED_PDQ_LIMIT,
     FRAMING_KEY_THRESHOLD,
     HALF_MATCH_THRESHOLD,
+    PHASH_CORROBORATION_THRESHOLD,
+    THIRD_MATCH_THRESHOLD,
     THIRDS_AGREEING,
     UNEVEN_CROP_START_LIMIT,
 )
@@ -75,7 +78,7 @@ from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from hashmatch_tools import reuploads
 from hashmatch_tools.edits import EDITS, MILD_EDITS, encode_copy
 from hashmatch_tools.fakes import MemoryBank, service_on
-from hashmatch_tools.oracles import uneven_crop_distance
+from hashmatch_tools.oracles import pdq_distance, uneven_crop_distance
 from hashmatch_tools.reuploads.photos import Photo, gather_photos
 
 SEED = 20240611
@@ -255,6 +258,18 @@ def stored_pdq(item: SharedItem, part: str | None = None) -> list[str]:
 _STORED_PARTS = {"half": "half", "third": "third"}
 
 
+def _found_without_thirds(coalition: Coalition, copy: MediaHashes, own: Shared) -> bool:
+    """Whether anything but the shared picture's stored thirds brings `copy` (its uneven-crop finds
+    included) within the threshold, by PDQ (`oracles.pdq_distance`) or pHash corroboration."""
+    stored = replace(own.hashes, framings=tuple(f for f in own.hashes.framings if not is_third(f.label)))
+    refined = refine(copy, coalition.pipeline.matcher)
+    if pdq_distance(refined, stored) <= PDQ_MATCH_THRESHOLD:
+        return True
+    judged = anchors(copy, None, own)
+    upright = _min_distance([copy.signals["pdq"]], [own.hashes.signals["pdq"]])
+    return upright <= CORROBORATED_PDQ_LIMIT and judged.phash_distance <= PHASH_CORROBORATION_THRESHOLD
+
+
 def agreeing_parts_distance(copy: MediaHashes, item: SharedItem) -> int:
     """The closest `item`'s stored parts (halves and thirds) come to `copy` as the Matcher counts a
     stored third's agreement (`THIRDS_AGREEING` = 2): the least D at which two different queries of
@@ -409,6 +424,7 @@ class Tally:
     closest_half: int = 256
     closest_half_other_scene: int = 256  # the same, photos of another scene than the copy's
     closest_agreeing: int = 256  # two stored parts agreeing with two queries (a stored third's rule)
+    thirds_only: list[int] = field(default_factory=list)  # copies only thirds found: their agreeing distance
     closest_searched: int = 256
     closest_pair: str = ""
     half_pair: str = ""
@@ -428,6 +444,7 @@ class Tally:
         self.closest_half_other_scene = min(self.closest_half_other_scene, other.closest_half_other_scene)
         if other.closest_agreeing < self.closest_agreeing:
             self.closest_agreeing, self.agreeing_pair = other.closest_agreeing, other.agreeing_pair
+        self.thirds_only += other.thirds_only
         if other.closest_searched < self.closest_searched:
             self.closest_searched, self.searched_pair = other.closest_searched, other.searched_pair
         self.distances += other.distances
@@ -517,6 +534,12 @@ def judge(
         tally.dhash += judged.dhash
         tally.distances.append(best_distance(copy, own.item))
         tally.phash_distances.append(judged.phash_distance)
+        if (
+            mine is not None
+            and mine.get("detail", {}).get("shared_third")
+            and not _found_without_thirds(coalition, copy, own)
+        ):
+            tally.thirds_only.append(agreeing_parts_distance(copy, own.item))
         if mine is None:
             tally.misses.append(what)
     else:
@@ -618,9 +641,14 @@ def print_summary(totals: dict[str, Tally], sets: dict[str, EditSet], dhash: boo
             )
         if t.agreeing_pair:
             print(
-                f"- closest with {THIRDS_AGREEING} stored parts agreeing (what a stored third needs) in "
-                f"{sets[key].name}: {t.closest_agreeing} bits, {t.agreeing_pair}"
+                f"- closest with {THIRDS_AGREEING} stored parts agreeing (what a stored third needs: within "
+                f"{THIRD_MATCH_THRESHOLD} bits a third, {HALF_MATCH_THRESHOLD} a half) in {sets[key].name}: "
+                f"{t.closest_agreeing} bits, {t.agreeing_pair}"
             )
+        print(
+            f"- copies found only through stored thirds in {sets[key].name}: {len(t.thirds_only)}"
+            + (f", their parts agreeing within {sorted(t.thirds_only)} bits" if t.thirds_only else "")
+        )
         if t.searched_pair:
             print(
                 f"- closest by the uneven-crop search in {sets[key].name}: {t.closest_searched} bits, {t.searched_pair}"
@@ -655,8 +683,9 @@ def print_headline(totals: dict[str, Tally], sets: dict[str, EditSet], seed: int
         f"look-alikes, against every other shared photo): hashmatch {every.false_hashmatch} as media, "
         f"{every.false_by_hash} by hash; PDQ + 8 dihedral {every.false_dihedral}; plain PDQ {every.false_plain}; "
         f"closest PDQ distance to a different photo {every.closest_other} bits (threshold {PDQ_MATCH_THRESHOLD}), "
-        f"with a half on either side (or a queried third) {every.closest_half} bits, with {THIRDS_AGREEING} "
-        f"stored parts agreeing {every.closest_agreeing} bits (threshold {HALF_MATCH_THRESHOLD})"
+        f"with a half on either side (or a queried third) {every.closest_half} bits (threshold "
+        f"{HALF_MATCH_THRESHOLD}), with {THIRDS_AGREEING} stored parts agreeing {every.closest_agreeing} bits "
+        f"(threshold {THIRD_MATCH_THRESHOLD} a third)"
     )
 
 
@@ -914,6 +943,7 @@ def _totals(t: Tally) -> dict[str, object]:
         "closest_half": t.closest_half,
         "closest_half_other_scene": t.closest_half_other_scene,
         "closest_agreeing": t.closest_agreeing,
+        "thirds_only": t.thirds_only,
         "agreeing_pair": t.agreeing_pair,
         "closest_searched": t.closest_searched,
         "closest_pair": t.closest_pair,

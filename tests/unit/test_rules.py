@@ -16,6 +16,7 @@ from hashmatch.matching.policy import (
     HALF_MATCH_THRESHOLD,
     PHASH_CORROBORATION_THRESHOLD,
     SAME_SEARCH_BITS,
+    THIRD_MATCH_THRESHOLD,
     THIRDS_AGREEING,
     UNEVEN_CROP_SEARCHES_PER_ITEM,
     UNEVEN_CROP_START_LIMIT,
@@ -141,23 +142,27 @@ def test_a_stored_third_matches_only_beside_another_part_of_its_item() -> None:
     assert THIRDS_AGREEING == 2
     one = LabelledHash("pdq", top, "whole+third_top")
     assert found(one) == set()  # a third of a picture alone is too little
-    other = LabelledHash("pdq", flip_from(bottom, 200, HALF_MATCH_THRESHOLD), "whole+third_bottom")
-    assert found(one, other) == {("whole+third_top", 0, True, 2), ("whole+third_bottom", HALF_MATCH_THRESHOLD, True, 2)}
-    # The other third past the half threshold is no agreement.
-    far = LabelledHash("pdq", flip_from(bottom, 200, HALF_MATCH_THRESHOLD + 1), "whole+third_bottom")
+    other = LabelledHash("pdq", flip_from(bottom, 200, THIRD_MATCH_THRESHOLD), "whole+third_bottom")
+    assert found(one, other) == {
+        ("whole+third_top", 0, True, 2),
+        ("whole+third_bottom", THIRD_MATCH_THRESHOLD, True, 2),
+    }
+    # The other third past the third threshold (stricter than a half's) is no agreement.
+    assert THIRD_MATCH_THRESHOLD < HALF_MATCH_THRESHOLD
+    far = LabelledHash("pdq", flip_from(bottom, 200, THIRD_MATCH_THRESHOLD + 1), "whole+third_bottom")
     assert found(one, far) == set()
     # The same third found twice (as it is, and by a second query) is one part, not two.
     again = LabelledHash("pdq", flip_from(top, 200, 3), "inside_bars+third_top")
     assert found(one, again) == set()
-    # A stored half counts as the other part (and matches on its own, as before).
-    by_half = LabelledHash("pdq", half, "whole+half_bottom")
+    # A stored half counts as the other part (and matches on its own, within the half threshold).
+    by_half = LabelledHash("pdq", flip_from(half, 200, HALF_MATCH_THRESHOLD), "whole+half_bottom")
     assert found(one, by_half, bank=with_half) == {
         ("whole+third_top", 0, True, 2),
-        ("whole+half_bottom", 0, None, None),
+        ("whole+half_bottom", HALF_MATCH_THRESHOLD, None, None),
     }
-    # A queried third is held to the half threshold, and matches a whole stored picture alone.
+    # A queried third is held to the third threshold, and matches a whole stored picture alone.
     assert found(LabelledHash("pdq", flip(PDQ_A, 4), "whole+third_left")) == {("whole+third_left", 4, None, None)}
-    assert found(LabelledHash("pdq", flip(PDQ_A, HALF_MATCH_THRESHOLD + 1), "whole+third_left")) == set()
+    assert found(LabelledHash("pdq", flip(PDQ_A, THIRD_MATCH_THRESHOLD + 1), "whole+third_left")) == set()
 
 
 def test_a_video_frame_never_matches_a_shared_pictures_third() -> None:

@@ -17,6 +17,7 @@ from hashmatch.matching.policy import (
     FRAME_MATCH_THRESHOLD,
     FRAMING_KEY_THRESHOLD,
     HALF_MATCH_THRESHOLD,
+    THIRD_MATCH_THRESHOLD,
     THIRDS_AGREEING,
     UNEVEN_CROP_START_LIMIT,
 )
@@ -54,8 +55,9 @@ def stored_pdq_hashes(shared: MediaHashes) -> list[str]:
 def pdq_distance(copy: MediaHashes, shared: MediaHashes) -> int:
     """The closest any PDQ hash a check of `copy` is queried with comes to any stored for `shared`
     (PDQ alone: no pHash corroboration, no uneven-crop search), of the pairs the matcher counts: a
-    pair with a part (a half or a third) on either side only within `HALF_MATCH_THRESHOLD`, and a
-    stored third only when `THIRDS_AGREEING` stored parts agree with as many different queries."""
+    pair with a half on either side only within `HALF_MATCH_THRESHOLD`, with a third within
+    `THIRD_MATCH_THRESHOLD`, and a stored third only when `THIRDS_AGREEING` stored parts agree with
+    as many different queries."""
     main = [shared.signals[PDQ.name]] if PDQ.usable(shared.pdq_quality) and PDQ.name in shared.signals else []
     stored = [(s, "whole") for s in main] + [
         (f.value, "third" if is_third(f.label) else "part" if is_part(f.label) else "whole")
@@ -65,10 +67,16 @@ def pdq_distance(copy: MediaHashes, shared: MediaHashes) -> int:
     counted = [
         (hex_distance(q.value, s), kind, q.label, s) for q in picture_queries(copy, PDQ.name) for s, kind in stored
     ]
-    counted = [c for c in counted if (c[1] == "whole" and not is_part(c[2])) or c[0] <= HALF_MATCH_THRESHOLD]
+    counted = [c for c in counted if c[0] <= _pair_limit(c[1], c[2])]
     parts = [(label, value) for _, kind, label, value in counted if kind != "whole"]
     agreeing = min(len({label for label, _ in parts}), len({value for _, value in parts}))
     return min((d for d, kind, _, _ in counted if kind != "third" or agreeing >= THIRDS_AGREEING), default=PDQ_BITS)
+
+
+def _pair_limit(stored_kind: str, query_label: str) -> int:
+    if stored_kind == "third" or is_third(query_label):
+        return THIRD_MATCH_THRESHOLD
+    return HALF_MATCH_THRESHOLD if stored_kind == "part" or is_part(query_label) else PDQ_BITS
 
 
 def uneven_crop_distance(search: UnevenCropSearch, stored: str, *, any_start: bool = False) -> int:

@@ -47,6 +47,7 @@ __all__ = [
     "SEGMENT_GAP",
     "SHARED_COVERAGE",
     "THIRDS_AGREEING",
+    "THIRD_MATCH_THRESHOLD",
     "UNEVEN_CROP_SEARCHES_PER_ITEM",
     "UNEVEN_CROP_START_LIMIT",
     "Thresholds",
@@ -103,15 +104,19 @@ def corroborated_pdq_limit(pdq_threshold: int) -> int:
 # and 8, 10 or 12 find the same (`benchmarks/study_halves.py`).
 HALF_MATCH_THRESHOLD = 10
 # Thirds: a shared picture also stores the PDQ of its thirds (three bands across it, three down
-# it) and a check queries the thirds of every rectangle it looks at, held to the half threshold,
-# for overlays that straddle the middle and leave no half clean (a text box across the centre, a
-# sticker on each side). A third is a third of the picture: alone, it is too little. Two frames of
-# one test-card video 2.5 s apart (`bench_robustness.py`'s look-alikes video-padded@1s and @3.5s)
-# have the same top third (0 bits) and differ below; no half of theirs comes within 24 bits. So a
-# stored third counts only when at least this many of its item's stored parts (halves or thirds)
-# agree with different queries of the check: two thirds cover at least 5/9 of the picture, more
-# than a half that matches alone.
+# it) and a check queries the thirds of every rectangle it looks at, for overlays that straddle
+# the middle and leave no half clean (a text box across the centre, a sticker on each side). A
+# third is a third of the picture: alone, it is too little. Two frames of one test-card video
+# 2.5 s apart (`bench_robustness.py`'s look-alikes video-padded@1s and @3.5s) have the same top
+# third (0-6 bits, as they are and mirrored) and differ below. So a stored third counts only when
+# at least this many of its item's stored parts (halves or thirds) agree with different queries
+# of the check: two thirds cover at least 5/9 of the picture, more than a half that matches alone.
+# And a pair with a third on either side matches within fewer bits than a half: the test card's
+# frames have a second third 12-14 bits apart (mirrored), while the TUNED copies only thirds found
+# (6 of ~3,100, `bench_robustness.py --set tuned --set tuned-held-out-photos --copies 3`) had
+# both their agreeing parts within 0-8 bits.
 THIRDS_AGREEING = 2
+THIRD_MATCH_THRESHOLD = 8
 
 # Lone signals: a signal named here matches on its own only items shared without the signal it
 # maps to (pHash alone only for items shared with no PDQ, e.g. a hash list from a system that has

@@ -34,6 +34,7 @@ from hashmatch.matching.policy import (
     PHASH_CORROBORATION_THRESHOLD,
     PICTURE_QUALITY_SIGNAL,
     SAME_SEARCH_BITS,
+    THIRD_MATCH_THRESHOLD,
     THIRDS_AGREEING,
     UNEVEN_CROP_SEARCHES_PER_ITEM,
     UNEVEN_CROP_START_LIMIT,
@@ -41,7 +42,7 @@ from hashmatch.matching.policy import (
     corroborated_pdq_limit,
 )
 from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match_check_pairs
-from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes, is_part
+from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes, is_half, is_third
 from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
 from hashmatch.signals.base import ORIENTATIONS, Orientation
@@ -127,8 +128,8 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
     """Every indexed entry within its signal's threshold of a hash the check is queried with, for
     every indexed signal that matches alone (`LONE_SIGNALS` excepted); a pair with a part of a
     picture on either side (a queried half or third, a stored `half` or `third` entry) only within
-    `HALF_MATCH_THRESHOLD`; and a stored third only when `THIRDS_AGREEING` parts of its item
-    agree (`_agreeing_parts`)."""
+    `HALF_MATCH_THRESHOLD` (`THIRD_MATCH_THRESHOLD` with a third: `_pair_limit`); and a stored
+    third only when `THIRDS_AGREEING` parts of its item agree (`_agreeing_parts`)."""
     evidence: list[Evidence] = []
     for name in index.signal_names:
         if name in LONE_SIGNALS:
@@ -139,7 +140,7 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
         parts: dict[str, list[tuple[str, str]]] = {}  # item id -> (query label, stored part) pairs
         for hit in index.query(name, [q.value for q in queries], threshold):
             query = queries[hit.query_row]
-            if _too_far_for_a_part(hit, is_part(query.label), threshold):
+            if hit.distance > _pair_limit(hit.entry.kind, is_half(query.label), is_third(query.label), threshold):
                 continue
             detail = _entry_detail(hit.entry)
             if query.region is not None:
@@ -272,7 +273,7 @@ def frame_hits(
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
     for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
         query = queries[hit.query_row]
-        if hit.entry.kind == "third" or _too_far_for_a_part(hit, query.half, threshold):
+        if hit.entry.kind == "third" or hit.distance > _pair_limit(hit.entry.kind, query.half, False, threshold):
             continue  # a video's sample against a still picture's third: never enough alone
         by_item.setdefault(hit.entry.item_id, []).append((query, hit))
     anchored: dict[str, set[Orientation]] = {}
@@ -325,11 +326,16 @@ def _shared_frame(entry: IndexedEntry) -> bool:
     return entry.kind == "frame" or (entry.kind == "half" and entry.offset is not None)
 
 
-def _too_far_for_a_part(hit: NearHit, part_query: bool, threshold: int) -> bool:
-    """Whether `hit` pairs a part of a picture (a half or a third, the query's or the stored
-    entry's) with anything further than `HALF_MATCH_THRESHOLD` (or the platform's stricter
-    `threshold`): such a pair is no match, whatever the signal's threshold."""
-    return (part_query or hit.entry.kind in PART_KINDS) and hit.distance > min(threshold, HALF_MATCH_THRESHOLD)
+def _pair_limit(entry_kind: str, half_query: bool, third_query: bool, threshold: int) -> int:
+    """The farthest a query and a stored entry of `entry_kind` may be and still match: the
+    signal's `threshold`; with a third of a picture on either side, at most
+    `THIRD_MATCH_THRESHOLD`; else with a half, at most `HALF_MATCH_THRESHOLD` (a platform's
+    stricter threshold stays stricter)."""
+    if third_query or entry_kind == "third":
+        return min(threshold, THIRD_MATCH_THRESHOLD)
+    if half_query or entry_kind == "half":
+        return min(threshold, HALF_MATCH_THRESHOLD)
+    return threshold
 
 
 def _entry_detail(entry: IndexedEntry) -> dict[str, object]:
