@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_index.py --size 10000000     # 10M (about 6 GB peak)
     .venv/bin/python benchmarks/bench_index.py --chunks 12,14,16   # compare chunk layouts
     .venv/bin/python benchmarks/bench_index.py --framing-keys       # the uneven-crop lookup only
+    .venv/bin/python benchmarks/bench_index.py --framing-keys --size 2000000 --key-chunks 3,4
 
 For each data set (uniform random, and clustered like real PDQ banks) the same stored hashes and the
 same query batches go to:
@@ -360,32 +361,37 @@ def bench_framing_keys(args: argparse.Namespace) -> None:
             else:
                 checks.append(random_hashes(rng, rectangles))
         keys = np.ascontiguousarray(stored[:, LOW_FREQUENCY_BYTES])
-        key_index = HammingIndex.build(64, np.arange(args.size), keys)
         pdq_index = HammingIndex.build(BITS, np.arange(args.size), stored)
-        ours, anchor = Timer(), Timer()
-        hits_ours = hits_anchor = 0
+        anchor, hits_anchor = Timer(), 0
         for check in checks:
-            check_keys = np.ascontiguousarray(check[:, LOW_FREQUENCY_BYTES])
-            with ours:
-                hits_ours += len(key_index.query(check_keys, args.key_threshold))
             with anchor:
                 hits_anchor += len(pdq_index.query(check, PDQ_THRESHOLD))
-        o, a = ours.row(), anchor.row()
+        a = anchor.row()
         print(
             f"\n== framing keys, {name}: {args.size:,} stored framings, {len(checks)} checks of {rectangles} rectangles"
-        )
-        print(
-            f"   keys within {args.key_threshold} (64-bit HammingIndex, "
-            f"{key_index.nbytes / args.size:.1f} bytes/framing): "
-            f"p50 {o[0]:.2f} ms p99 {o[1]:.2f} (cpu p50 {o[2]:.2f}), {hits_ours / len(checks):.1f} candidates/check"
         )
         print(
             f"   anchor, PDQ within {PDQ_THRESHOLD} (256-bit HammingIndex, "
             f"{pdq_index.nbytes / args.size:.1f} bytes/framing): "
             f"p50 {a[0]:.2f} ms p99 {a[1]:.2f} (cpu p50 {a[2]:.2f}), {hits_anchor / len(checks):.1f} hits/check"
         )
-        print(f"   ratio anchor / ours by cpu p50: {a[2] / o[2]:.1f}x")
-        del stored, key_index, pdq_index
+        layouts = [int(c) for c in args.key_chunks.split(",") if c] or [None]
+        for chunks in layouts:
+            key_index = HammingIndex.build(64, np.arange(args.size), keys, chunks=chunks)
+            ours, hits_ours = Timer(), 0
+            for check in checks:
+                check_keys = np.ascontiguousarray(check[:, LOW_FREQUENCY_BYTES])
+                with ours:
+                    hits_ours += len(key_index.query(check_keys, args.key_threshold))
+            o = ours.row()
+            print(
+                f"   keys within {args.key_threshold} (64-bit HammingIndex, {len(key_index.chunks)} chunks, "
+                f"{key_index.nbytes / args.size:.1f} bytes/framing): "
+                f"p50 {o[0]:.2f} ms p99 {o[1]:.2f} (cpu p50 {o[2]:.2f}), "
+                f"{hits_ours / len(checks):.1f} candidates/check; anchor / ours by cpu p50: {a[2] / o[2]:.1f}x"
+            )
+            del key_index
+        del stored, pdq_index
         gc.collect()
 
 
@@ -406,6 +412,11 @@ def main() -> None:
     parser.add_argument("--verify-numpy", type=int, default=3, help="batches cross-checked with numpy brute force")
     parser.add_argument("--framing-keys", action="store_true", help="only the uneven-crop lookup (bench_framing_keys)")
     parser.add_argument("--key-threshold", type=int, default=FRAMING_KEY_THRESHOLD, help="for --framing-keys")
+    parser.add_argument(
+        "--key-chunks",
+        default="",
+        help="for --framing-keys: comma-separated chunk counts of the key index to compare (default: what it picks)",
+    )
     args = parser.parse_args()
     args.chunks = [int(c) for c in args.chunks.split(",") if c]
     if args.framing_keys:

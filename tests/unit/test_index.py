@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashmatch.index.hamming import FORMAT_VERSION, HammingIndex, NearMatches
+from hashmatch.index.hamming import FORMAT_VERSION, HammingIndex, NearMatches, default_chunks
 
 pytestmark = pytest.mark.unit
 
@@ -366,3 +366,10 @@ def test_rejects_malformed_input_with_clear_errors() -> None:
     with pytest.raises(ValueError, match="chunks"):
         HammingIndex(PDQ_BITS, chunks=4)
     assert len(index) == 0
+
+
+def test_chunk_keys_widen_with_the_index_sooner_for_64_bit_hashes() -> None:
+    """16-bit chunk keys for small indexes, 22-bit ones past the measured switch: 4M PDQ hashes,
+    1.5M 64-bit ones (pHash, the framing keys), whose fewer chunks fill their buckets sooner."""
+    assert [default_chunks(PDQ_BITS, n) for n in (1_000_000, 3_999_999, 4_000_000)] == [16, 16, 12]
+    assert [default_chunks(64, n) for n in (1_000_000, 1_499_999, 1_500_000, 10_000_000)] == [4, 4, 3, 3]

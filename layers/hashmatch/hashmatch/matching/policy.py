@@ -108,13 +108,14 @@ HALF_MATCH_THRESHOLD = 10
 # the middle and leave no half clean (a text box across the centre, a sticker on each side). A
 # third is a third of the picture: alone, it is too little. Two frames of one test-card video
 # 2.5 s apart (`bench_robustness.py`'s look-alikes video-padded@1s and @3.5s) have the same top
-# third (0-6 bits, as they are and mirrored) and differ below. So a stored third counts only when
-# at least this many of its item's stored parts (halves or thirds) agree with different queries
-# of the check: two thirds cover at least 5/9 of the picture, more than a half that matches alone.
+# third (within the third threshold: `tests/unit/test_thirds.py`) and differ below. So a stored
+# third counts only when at least this many of its item's stored parts (halves or thirds) agree
+# with different queries of the check: two thirds cover at least 5/9 of the picture, more than a
+# half that matches alone.
 # And a pair with a third on either side matches within fewer bits than a half: the test card's
-# frames have a second third 12-14 bits apart (mirrored), while the TUNED copies only thirds found
-# (6 of ~3,100, `bench_robustness.py --set tuned --set tuned-held-out-photos --copies 3`) had
-# both their agreeing parts within 0-8 bits.
+# frames have a second part 12-14 bits apart (mirrored), while the copies only stored thirds found
+# had both their agreeing parts within 0-2 bits (TUNED families) and 0-8 (HELD-OUT), as
+# `bench_robustness.py --set tuned --set tuned-held-out-photos --set held-out` prints them.
 THIRDS_AGREEING = 2
 THIRD_MATCH_THRESHOLD = 8
 
