@@ -12,8 +12,8 @@ from typing import Literal, cast
 ItemStatus = Literal["active", "withdrawn", "quarantined", "removed", "benign"]
 # What an index entry of an item is: one of its main hashes, a framing of its picture, a run of a
 # video's frames, a half of its picture (a framing that matches only within the stricter
-# `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`), or a third of it (held to the same, and
-# matching only beside another part of the item: `hashmatch.matching.policy.THIRDS_AGREEING`).
+# `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`), or a third of it (held to the stricter
+# `THIRD_MATCH_THRESHOLD`, and matching only beside another part of the item: `THIRDS_AGREEING`).
 # ("variant" is what framings were called in change logs written before.) Snapshots store a kind
 # by its position here: append, never reorder.
 EntryKind = Literal["hash", "framing", "frame", "half", "third"]

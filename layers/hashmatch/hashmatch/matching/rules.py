@@ -9,7 +9,7 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
 - `near_evidence`: any hash of the check (its main hashes, their rotations/flips, its framings,
   an animation's frames) within its signal's threshold of any entry stored for an item (main
   hashes, framings, a video's frames), for every indexed signal that may match alone; parts
-  (halves, thirds) within the stricter half threshold, a stored third only beside another part;
+  within stricter thresholds (a half's, a third's), a stored third only beside another part;
 - `uneven_crop_candidates`: which stored framings the edge should search an unevenly cut copy
   toward (`hashmatch.media.uneven`); what it finds is matched by `near_evidence`;
 - `corroborated_evidence`: PDQ a little past its threshold, with pHash close;

@@ -14,8 +14,8 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   side (stored as their own entry kind: a half matches only within the stricter
   `hashmatch.matching.policy.HALF_MATCH_THRESHOLD`), and its 6 thirds (three bands across it,
   three down it), for overlays across the middle that leave no half clean (their own kind too:
-  held to the same threshold, and matching only where two parts of the picture agree,
-  `hashmatch.matching.policy.THIRDS_AGREEING`).
+  held to the stricter `hashmatch.matching.policy.THIRD_MATCH_THRESHOLD`, and matching only
+  where two parts of the picture agree, `THIRDS_AGREEING`).
 - `check_framings(image)`: for a checked image, the hashes queried beside its main PDQ and its 8
   rotations/flips: the content rectangles found inside padding, bars and caption bars, each in its
   8 rotations/flips (all from one DCT), and for the whole image and the image without its caption

@@ -262,7 +262,7 @@ def is_half(label: str) -> bool:
 def is_third(label: str) -> bool:
     """Whether a framing label names one third of a region (``content+third_top``,
     ``whole+third_left/flip_x``): a third matches within the stricter
-    `hashmatch.matching.policy.HALF_MATCH_THRESHOLD` and, stored, only beside another part
+    `hashmatch.matching.policy.THIRD_MATCH_THRESHOLD` and, stored, only beside another part
     (`hashmatch.matching.policy.THIRDS_AGREEING`)."""
     return _crop_of(label).startswith(THIRD_CROP)
 
