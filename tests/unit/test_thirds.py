@@ -13,7 +13,7 @@ from hashmatch.bank.model import Provenance
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching import rules
 from hashmatch.matching.matcher import Matcher
-from hashmatch.matching.policy import HALF_MATCH_THRESHOLD
+from hashmatch.matching.policy import THIRD_MATCH_THRESHOLD
 from hashmatch.matching.rules import picture_queries
 from hashmatch.media.model import MediaHashes, is_third
 from hashmatch.service.service import item_from_media
@@ -76,7 +76,7 @@ def test_a_copy_under_a_band_across_its_middle_matches_by_two_stored_thirds(name
     copy = checked(banded(original), matcher)
     (match,) = [m for m in matcher.match(copy) if m.item_id == item_id]
     assert match.detail.get("shared_third") is True and match.detail["agreeing_parts"] >= 2, match
-    assert match.distance <= HALF_MATCH_THRESHOLD
+    assert match.distance <= THIRD_MATCH_THRESHOLD
     # Without the stored thirds nothing else of the copy comes near: the thirds are what found it.
     without, (item_id, _) = matcher_of(*shared, thirds=False)
     assert [m for m in without.match(checked(banded(original), without)) if m.item_id == item_id] == []
@@ -91,7 +91,7 @@ def test_two_frames_of_a_test_card_that_share_only_a_third_do_not_match(monkeypa
     # What holds them apart is the rule, not the distance: a stored third is as close as copies come,
     thirds = [f.value for f in first.framings if is_third(f.label)]
     queries = [q.value for q in picture_queries(check, "pdq")]
-    assert min(hex_distance(q, t) for q in queries for t in thirds) <= HALF_MATCH_THRESHOLD
+    assert min(hex_distance(q, t) for q in queries for t in thirds) <= THIRD_MATCH_THRESHOLD
     # and were one third enough, the later frame would match the first.
     monkeypatch.setattr(rules, "THIRDS_AGREEING", 1)
     assert [m.item_id for m in matcher.match(check)] == [item_id]
