@@ -21,7 +21,7 @@ from hashmatch.matching.policy import (
     THIRDS_AGREEING,
     UNEVEN_CROP_START_LIMIT,
 )
-from hashmatch.matching.rules import picture_queries
+from hashmatch.matching.rules import agreeing_parts, picture_queries
 from hashmatch.matching.video import (
     FramePair,
     FrameQuery,
@@ -69,7 +69,7 @@ def pdq_distance(copy: MediaHashes, shared: MediaHashes) -> int:
     ]
     counted = [c for c in counted if c[0] <= _pair_limit(c[1], c[2])]
     parts = [(label, value) for _, kind, label, value in counted if kind != "whole"]
-    agreeing = min(len({label for label, _ in parts}), len({value for _, value in parts}))
+    agreeing = agreeing_parts(parts)
     return min((d for d, kind, _, _ in counted if kind != "third" or agreeing >= THIRDS_AGREEING), default=PDQ_BITS)
 
 

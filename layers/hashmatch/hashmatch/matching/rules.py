@@ -52,6 +52,7 @@ from hashmatch.signals.phash import PHASH
 
 __all__ = [
     "Evidence",
+    "agreeing_parts",
     "corroborated_evidence",
     "corroboration_candidates",
     "exact_evidence",
@@ -129,7 +130,7 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
     every indexed signal that matches alone (`LONE_SIGNALS` excepted); a pair with a part of a
     picture on either side (a queried half or third, a stored `half` or `third` entry) only within
     `HALF_MATCH_THRESHOLD` (`THIRD_MATCH_THRESHOLD` with a third: `_pair_limit`); and a stored
-    third only when `THIRDS_AGREEING` parts of its item agree (`_agreeing_parts`)."""
+    third only when `THIRDS_AGREEING` parts of its item agree (`agreeing_parts`)."""
     evidence: list[Evidence] = []
     for name in index.signal_names:
         if name in LONE_SIGNALS:
@@ -149,7 +150,7 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
             if hit.entry.kind in PART_KINDS:
                 parts.setdefault(hit.entry.item_id, []).append((query.label, hit.entry.value))
             (thirds if hit.entry.kind == "third" else evidence).append(found)
-        agreeing = {item_id: _agreeing_parts(pairs) for item_id, pairs in parts.items()}
+        agreeing = {item_id: agreeing_parts(pairs) for item_id, pairs in parts.items()}
         for found in thirds:
             if agreeing[found.item_id] >= THIRDS_AGREEING:
                 found.detail["agreeing_parts"] = agreeing[found.item_id]
@@ -157,7 +158,7 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
     return evidence
 
 
-def _agreeing_parts(pairs: Sequence[tuple[str, str]]) -> int:
+def agreeing_parts(pairs: Sequence[tuple[str, str]]) -> int:
     """How many of an item's stored parts agree with the check: as many as there are distinct
     stored parts and distinct queries that found them, whichever is fewer. (With at least two of
     each, two different queries found two different parts: a pairing always exists.)"""
