@@ -7,7 +7,7 @@ import random
 import pytest
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem
-from hashmatch.index.bank_index import BankIndex
+from hashmatch.index.bank_index import BankIndex, NearHit
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import (
     CORROBORATED_PDQ_LIMIT,
@@ -24,6 +24,7 @@ from hashmatch.matching.policy import (
     corroborated_pdq_limit,
 )
 from hashmatch.matching.rules import (
+    agreeing_parts,
     corroborated_evidence,
     corroboration_candidates,
     exact_evidence,
@@ -163,6 +164,86 @@ def test_a_stored_third_matches_only_beside_another_part_of_its_item() -> None:
     # A queried third is held to the third threshold, and matches a whole stored picture alone.
     assert found(LabelledHash("pdq", flip(PDQ_A, 4), "whole+third_left")) == {("whole+third_left", 4, None, None)}
     assert found(LabelledHash("pdq", flip(PDQ_A, THIRD_MATCH_THRESHOLD + 1), "whole+third_left")) == set()
+
+
+def random_flip(rng: random.Random, value: str, bits: int) -> str:
+    """`value` with `bits` bits at random positions inverted."""
+    width = len(value) * 4
+    mask = sum(1 << k for k in rng.sample(range(width), bits))
+    return f"{int(value, 16) ^ mask:0{width // 4}x}"
+
+
+class RecordedLookups:
+    """A bank index that records the limit of every lookup it answers."""
+
+    def __init__(self, index: BankIndex) -> None:
+        self._index = index
+        self.signal_names = index.signal_names
+        self.limits: list[int] = []
+
+    def query(self, name: str, values: list[str], threshold: int) -> list[NearHit]:
+        self.limits.append(threshold)
+        return self._index.query(name, values, threshold)
+
+
+def every_pair_within_its_limit(
+    items: list[SharedItem], queries: list[LabelledHash], threshold: int
+) -> list[tuple[int, str, str, int]]:
+    """(query position, item id, query label, distance) of every query and stored entry within
+    their pair's limit, each query against each entry: a stored third only where two parts of its
+    item agree."""
+    pairs, thirds, parts = [], [], {}
+    for row, query in enumerate(queries):
+        for shared in items:
+            for entry in shared.near_entries:
+                distance = hex_distance(query.value, entry.value)
+                third = entry.kind == "third" or "third_" in query.label
+                half = entry.kind == "half" or "half_" in query.label
+                limit = min(threshold, THIRD_MATCH_THRESHOLD if third else HALF_MATCH_THRESHOLD if half else 31)
+                if distance <= limit:
+                    if entry.kind in ("half", "third"):
+                        parts.setdefault(shared.item_id, []).append((query.label, entry.value))
+                    (thirds if entry.kind == "third" else pairs).append((row, shared.item_id, query.label, distance))
+    agreeing = {item_id: agreeing_parts(found) for item_id, found in parts.items()}
+    return sorted(pairs + [pair for pair in thirds if agreeing[pair[1]] >= THIRDS_AGREEING])
+
+
+def test_parts_are_looked_up_within_their_own_limits_and_find_every_pair_within_its_limit() -> None:
+    rng = random.Random(20261207)
+    kinds = ("hash", "half", "half", "third", "third", "third", "framing")
+    items: list[SharedItem] = []
+    for k in range(6):
+        base = f"{rng.getrandbits(256):064x}"
+        entries = tuple(
+            NearEntry("pdq", base if kind == "hash" else random_flip(rng, base, 40 + n), kind)
+            for n, kind in enumerate(kinds)
+        )
+        items.append(item(f"i{k}", {"pdq": base}, entries))
+    _, index = bank_with(*items)
+    stored = [e.value for shared in items for e in shared.near_entries]
+    crops = ("", "+half_top", "+half_left/flip_x", "+third_top", "+third_centre")  # a whole framing, halves, thirds
+    hashes = check(
+        {"pdq": random_flip(rng, stored[0], 20)},
+        queries=tuple(
+            LabelledHash("pdq", random_flip(rng, value, rng.randrange(0, 34)), f"framing{n}{rng.choice(crops)}")
+            for n, value in enumerate(rng.sample(stored, 36))
+        ),
+    )
+    queries = picture_queries(hashes, "pdq")  # the original first, then framing0, framing1, ...
+    for thresholds in (Thresholds(), Thresholds({"pdq": 9})):
+        lookups = RecordedLookups(index)
+        found = near_evidence(lookups, hashes, thresholds)  # type: ignore[arg-type]
+        rows = [[q.label for q in queries].index(e.query) for e in found]
+        expected = every_pair_within_its_limit(items, queries, thresholds.pdq)
+        assert sorted((row, e.item_id, e.query, e.distance) for row, e in zip(rows, found, strict=True)) == expected
+        # In the order of the queries, as one lookup would give them (the stored thirds' last).
+        whole = [(row, e.distance) for row, e in zip(rows, found, strict=True) if not e.detail.get("shared_third")]
+        assert whole == sorted(whole)
+        assert {e.query for e in found if "half_" in e.query}  # the halves found something
+        assert any(e.detail.get("shared_third") for e in found) == (thresholds.pdq >= THIRD_MATCH_THRESHOLD)
+        # One lookup per limit: the whole pictures' within the signal's threshold, the parts' within theirs.
+        limits = {thresholds.pdq, min(thresholds.pdq, HALF_MATCH_THRESHOLD), min(thresholds.pdq, THIRD_MATCH_THRESHOLD)}
+        assert sorted(lookups.limits) == sorted(limits)
 
 
 def test_a_video_frame_never_matches_a_shared_pictures_third() -> None:

@@ -139,7 +139,8 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
         threshold = thresholds.for_signal(name)
         thirds: list[Evidence] = []
         parts: dict[str, list[tuple[str, str]]] = {}  # item id -> (query label, stored part) pairs
-        for hit in index.query(name, [q.value for q in queries], threshold):
+        limits = [_pair_limit("hash", is_half(q.label), is_third(q.label), threshold) for q in queries]
+        for hit in _query_within(index, name, [q.value for q in queries], limits):
             query = queries[hit.query_row]
             if hit.distance > _pair_limit(hit.entry.kind, is_half(query.label), is_third(query.label), threshold):
                 continue
@@ -272,7 +273,8 @@ def frame_hits(
         return {}
     queries = frame_queries(hashes)
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
-    for hit in index.query(PDQ.name, [q.pdq for q in queries], threshold):
+    limits = [_pair_limit("hash", q.half, False, threshold) for q in queries]
+    for hit in _query_within(index, PDQ.name, [q.pdq for q in queries], limits):
         query = queries[hit.query_row]
         if hit.entry.kind == "third" or hit.distance > _pair_limit(hit.entry.kind, query.half, False, threshold):
             continue  # a video's sample against a still picture's third: never enough alone
@@ -325,6 +327,25 @@ def video_evidence(check: MediaHashes, item: SharedItem, hits: Sequence[tuple[Fr
 def _shared_frame(entry: IndexedEntry) -> bool:
     """Whether an entry stands for frames of a shared video: a run, or a half of a run's first frame."""
     return entry.kind == "frame" or (entry.kind == "half" and entry.offset is not None)
+
+
+def _query_within(index: BankIndex, name: str, values: Sequence[str], limits: Sequence[int]) -> list[NearHit]:
+    """`BankIndex.query` with a limit per query (`values[k]` within `limits[k]`), in the order one
+    query at the widest limit would give (by query row, then distance); each limit is one lookup,
+    so a part of a picture queried within 10 bits costs what 10 bits cost, not the whole
+    picture's 31 (a lookup's probes grow with its threshold)."""
+    rows_by_limit: dict[int, list[int]] = {}
+    for row, limit in enumerate(limits):
+        rows_by_limit.setdefault(limit, []).append(row)
+    hits: list[NearHit] = []
+    for limit, rows in rows_by_limit.items():
+        hits += [
+            NearHit(rows[hit.query_row], hit.entry, hit.distance)
+            for hit in index.query(name, [values[row] for row in rows], limit)
+        ]
+    if len(rows_by_limit) > 1:  # stable: within a row and a distance, the index's own order
+        hits.sort(key=lambda hit: (hit.query_row, hit.distance))
+    return hits
 
 
 def _pair_limit(entry_kind: str, half_query: bool, third_query: bool, threshold: int) -> int:
