@@ -368,8 +368,10 @@ def test_rejects_malformed_input_with_clear_errors() -> None:
     assert len(index) == 0
 
 
-def test_chunk_keys_widen_with_the_index_sooner_for_64_bit_hashes() -> None:
-    """16-bit chunk keys for small indexes, 22-bit ones past the measured switch: 4M PDQ hashes,
-    1.5M 64-bit ones (pHash, the framing keys), whose fewer chunks fill their buckets sooner."""
-    assert [default_chunks(PDQ_BITS, n) for n in (1_000_000, 3_999_999, 4_000_000)] == [16, 16, 12]
+def test_chunk_keys_widen_past_the_measured_switch_and_a_new_index_stays_small() -> None:
+    """16-bit chunk keys for small indexes, 22-bit ones from 1.5M hashes (PDQ, pHash, the framing
+    keys); a new index, laid out for the default expected size, keeps the small tables."""
+    assert [default_chunks(PDQ_BITS, n) for n in (1_000_000, 1_499_999, 1_500_000, 10_000_000)] == [16, 16, 12, 12]
     assert [default_chunks(64, n) for n in (1_000_000, 1_499_999, 1_500_000, 10_000_000)] == [4, 4, 3, 3]
+    assert len(HammingIndex(PDQ_BITS).chunks) == 16
+    assert HammingIndex(PDQ_BITS).nbytes < 5_000_000  # 16 tables of 2**16 + 1 offsets

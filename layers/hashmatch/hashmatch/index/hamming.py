@@ -17,7 +17,7 @@ How a query works (multi-index hashing with a generalised pigeonhole bound):
 * Candidates from all probes are verified with a popcount over the full hash, so results are exact:
   no false positives and, by the bound above, no false negatives. When the probes would touch more
   than 1/16 of a key space (very large thresholds) the index scans every row instead.
-* Chunk keys are 16 bits up to 4M hashes (1.5M of 64 bits) and 22 bits beyond (:func:`default_chunks`).
+* Chunk keys are 16 bits up to 1.5M hashes and 22 bits beyond (:func:`default_chunks`).
 
 Memory per hash (PDQ): 32 bytes of hash, 4 bytes per chunk of ``perm``, 21 bytes of ids and id
 lookup, 1 byte of liveness, plus ``4 * 2**width`` bytes of offsets per chunk (4 MiB for 16 chunks
@@ -77,9 +77,9 @@ FORMAT_VERSION = 1
 # 10M-row index costs well under a second, so a steady trickle of adds stays cheap on both sides.
 DEFAULT_DELTA_LIMIT = 4096
 DEFAULT_EXPECTED_SIZE = 1_000_000
-# From how many hashes an index's chunk keys are 22 bits wide instead of 16 (`default_chunks`).
-_WIDE_KEYS_FROM = 4_000_000
-_WIDE_KEYS_FROM_64_BITS = 1_500_000
+# From how many hashes an index's chunk keys are 22 bits wide instead of 16 (`default_chunks`):
+# above `DEFAULT_EXPECTED_SIZE`, so a new, empty index keeps its small tables.
+_WIDE_KEYS_FROM = 1_500_000
 # Widest chunk key: a counting-sort table of 2**24 uint32 offsets is already 64 MiB.
 _MAX_CHUNK_WIDTH = 24
 _BRUTE_FORCE_WORDS = 1 << 20
@@ -89,19 +89,20 @@ _U64 = np.uint64
 def default_chunks(bits: int, expected_size: int = DEFAULT_EXPECTED_SIZE) -> int:
     """The chunk count for an index expected to hold ``expected_size`` hashes.
 
-    Chunk keys of 16 bits up to `_WIDE_KEYS_FROM` hashes (`_WIDE_KEYS_FROM_64_BITS` of 64 bits),
-    22 bits beyond (12 chunks for PDQ, 3 for 64-bit hashes: pHash and the framing keys). Measured
-    with ``benchmarks/bench_index.py`` on PDQ at t=31: at 1M hashes 12 to 16 chunks ran within
-    noise of each other and 16 is the smallest in memory (4 MiB of offset tables); at 10M, 16
-    chunks verify 330k candidates per batch of 8 queries (18 ms CPU) against 58k for 12 chunks
-    (4.5 ms), whose tables (128 MiB) are then small next to the rest. A 64-bit hash has fewer
-    chunks to spread a threshold over, so wider keys pay sooner: the framing keys at t=10
+    Chunk keys of 16 bits up to `_WIDE_KEYS_FROM` hashes, 22 bits beyond (12 chunks for PDQ, 3 for
+    64-bit hashes: pHash and the framing keys). Wider keys cost a fixed 4 bytes per key value and
+    chunk (134 MB for PDQ's 12 chunks, 34 MB for 3) and pay once the 16-bit buckets fill. Measured
+    with ``benchmarks/bench_index.py --chunks 12,16`` (PDQ, t=31, CPU per batch of 8 queries at the
+    median, random / clustered data): 0.84 / 0.82 ms with 12 chunks against 1.29 / 1.31 with 16 at
+    1M hashes, 1.08 / 0.98 against 1.71 / 1.88 at 1.5M, 1.23 / 1.45 against 2.57 / 2.61 at 2M; at
+    10M, 16 chunks verify 330k candidates per batch against 58k for 12. The framing keys at t=10
     (``bench_index.py --framing-keys --data random --size N --key-chunks 3,4``, a check's 81
-    rectangles, CPU at the median) took 11.7 ms with 3 or 4 chunks at 1M keys, 15.0 against 16.8 ms
-    at 1.5M, 16.4 against 26.5 at 2M and 21.6 against 38.9 at 3.3M.
+    rectangles) took 11.7 ms with 3 or 4 chunks at 1M keys, 15.0 against 16.8 ms at 1.5M, 16.4
+    against 26.5 at 2M and 21.6 against 38.9 at 3.3M. The switch sits above
+    `DEFAULT_EXPECTED_SIZE`, so an index made empty (tests, a new bank) stays small; it is laid
+    out again for its size at compaction (`HammingIndex.laid_out_for_size`).
     """
-    wide_from = _WIDE_KEYS_FROM_64_BITS if bits <= 64 else _WIDE_KEYS_FROM
-    width = 16 if expected_size < wide_from else 22
+    width = 16 if expected_size < _WIDE_KEYS_FROM else 22
     return max(1, -(-bits // width))
 
 
