@@ -44,7 +44,7 @@ from hashmatch.index.hamming import HammingIndex
 from hashmatch.index.snapshot import read_snapshot, write_snapshot
 from hashmatch.index.spec import SignalIndex
 from hashmatch.service.ports import BankChange
-from hashmatch.signals.pdq import FRAMING_KEYS
+from hashmatch.signals.pdq import FRAMING_KEYS, PDQ_PARTS
 
 SEED = 20260101
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -173,6 +173,7 @@ def direct_state(log: SyntheticLog, rng: np.random.Generator) -> IndexState:
         "pdq": HammingIndex.build(256, pdq_ids, log.pdq),
         "phash": HammingIndex.build(64, phash_ids, log.phash),
         FRAMING_KEYS.name: HammingIndex(64),  # the log's items have no framings
+        PDQ_PARTS.name: HammingIndex(256),  # nor parts
     }
     order = np.argsort(log.item_ids)
     item_ids = log.item_ids[order]

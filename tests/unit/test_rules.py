@@ -7,7 +7,7 @@ import random
 import pytest
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem
-from hashmatch.index.bank_index import BankIndex, NearHit
+from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import (
     CORROBORATED_PDQ_LIMIT,
@@ -173,17 +173,19 @@ def random_flip(rng: random.Random, value: str, bits: int) -> str:
     return f"{int(value, 16) ^ mask:0{width // 4}x}"
 
 
-class RecordedLookups:
-    """A bank index that records the limit of every lookup it answers."""
+def recorded_lookups(index: BankIndex, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(index name, threshold) of every lookup `index`'s own indexes answer from now on."""
+    lookups: list[tuple[str, int]] = []
+    with index.frozen_state() as state:
+        held = dict(state.indexes)
+    for name, held_index in held.items():
 
-    def __init__(self, index: BankIndex) -> None:
-        self._index = index
-        self.signal_names = index.signal_names
-        self.limits: list[int] = []
+        def query(rows: object, threshold: int, name: str = name, original=held_index.query) -> object:
+            lookups.append((name, threshold))
+            return original(rows, threshold)
 
-    def query(self, name: str, values: list[str], threshold: int) -> list[NearHit]:
-        self.limits.append(threshold)
-        return self._index.query(name, values, threshold)
+        monkeypatch.setattr(held_index, "query", query)
+    return lookups
 
 
 def every_pair_within_its_limit(
@@ -208,7 +210,9 @@ def every_pair_within_its_limit(
     return sorted(pairs + [pair for pair in thirds if agreeing[pair[1]] >= THIRDS_AGREEING])
 
 
-def test_parts_are_looked_up_within_their_own_limits_and_find_every_pair_within_its_limit() -> None:
+def test_parts_are_looked_up_within_their_own_limits_and_find_every_pair_within_its_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     rng = random.Random(20261207)
     kinds = ("hash", "half", "half", "third", "third", "third", "framing")
     items: list[SharedItem] = []
@@ -230,9 +234,10 @@ def test_parts_are_looked_up_within_their_own_limits_and_find_every_pair_within_
         ),
     )
     queries = picture_queries(hashes, "pdq")  # the original first, then framing0, framing1, ...
+    lookups = recorded_lookups(index, monkeypatch)
     for thresholds in (Thresholds(), Thresholds({"pdq": 9})):
-        lookups = RecordedLookups(index)
-        found = near_evidence(lookups, hashes, thresholds)  # type: ignore[arg-type]
+        lookups.clear()
+        found = near_evidence(index, hashes, thresholds)
         rows = [[q.label for q in queries].index(e.query) for e in found]
         expected = every_pair_within_its_limit(items, queries, thresholds.pdq)
         assert sorted((row, e.item_id, e.query, e.distance) for row, e in zip(rows, found, strict=True)) == expected
@@ -241,9 +246,12 @@ def test_parts_are_looked_up_within_their_own_limits_and_find_every_pair_within_
         assert whole == sorted(whole)
         assert {e.query for e in found if "half_" in e.query}  # the halves found something
         assert any(e.detail.get("shared_third") for e in found) == (thresholds.pdq >= THIRD_MATCH_THRESHOLD)
-        # One lookup per limit: the whole pictures' within the signal's threshold, the parts' within theirs.
-        limits = {thresholds.pdq, min(thresholds.pdq, HALF_MATCH_THRESHOLD), min(thresholds.pdq, THIRD_MATCH_THRESHOLD)}
-        assert sorted(lookups.limits) == sorted(limits)
+        # PDQ's own index (whole pictures, framings) within the threshold for whole queries, within a
+        # part's limit for queried parts; the stored parts, held apart, never past the half threshold.
+        half, third = min(thresholds.pdq, HALF_MATCH_THRESHOLD), min(thresholds.pdq, THIRD_MATCH_THRESHOLD)
+        expected = {("pdq", thresholds.pdq), ("pdq", half), ("pdq", third), ("pdq_part", half), ("pdq_part", third)}
+        assert sorted(set(lookups)) == sorted(expected)
+        assert lookups.count(("pdq", thresholds.pdq)) == 1  # the whole queries in one lookup
 
 
 def test_a_video_frame_never_matches_a_shared_pictures_third() -> None:

@@ -117,4 +117,4 @@ def test_bare_hashes_name_their_signal_by_length_unless_two_signals_share_it() -
 
 
 def test_the_matcher_indexes_every_indexed_signal_and_the_derived_ones() -> None:
-    assert list(BankIndex().index_specs()) == ["pdq", "phash", "framing_key"]
+    assert list(BankIndex().index_specs()) == ["pdq", "phash", "framing_key", "pdq_part"]

@@ -18,12 +18,14 @@ from hashmatch.index.snapshot import SnapshotError, load_snapshot, write_snapsho
 from hashmatch.service.ports import BankChange
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import FRAMING_KEYS as FRAMING_KEY_INDEX
+from hashmatch.signals.pdq import PDQ_PARTS as PDQ_PART_INDEX
 from hashmatch.signals.pdq import low_frequency_key
 from hashmatch_tools.fakes import MemoryBank
 
 pytestmark = pytest.mark.unit
 
 FRAMING_KEYS = FRAMING_KEY_INDEX.name
+PDQ_PARTS = PDQ_PART_INDEX.name
 
 WHEN = "2026-01-01T00:00:00.000Z"
 
@@ -48,6 +50,8 @@ def _item(rng: random.Random, n: int, frames: int = 0) -> SharedItem:
         entries.append(NearEntry("pdq", _hex(rng, 256), "frame", None))  # a frame with no time
     else:
         entries.append(NearEntry("pdq", _hex(rng, 256), "half"))  # a picture's half
+        if n % 3 == 0:
+            entries.append(NearEntry("pdq", _hex(rng, 256), "third"))  # and a third
     return SharedItem(
         item_id=item_id_for("tiktok", "sha256", f"{n:064x}"),
         provenance=Provenance("tiktok", WHEN),
@@ -130,6 +134,14 @@ def test_a_loaded_snapshot_answers_exactly_as_the_original(shared, delta_limit: 
     (half_hit,) = loaded.query("pdq", [half.value], 0)
     assert half_hit.entry == IndexedEntry(items[1].item_id, "pdq", half.value, "half", None)
     assert not loaded.query(FRAMING_KEYS, [low_frequency_key(half.value)], 0)
+    # Halves are held apart from PDQ's own index, in the parts index, and found there alone.
+    assert loaded.query(PDQ_PARTS, [half.value], 0) == [half_hit]
+    assert not loaded.query(PDQ_PARTS, [main.value], 0)
+    assert not loaded.query("pdq", [half.value], 0, kind_limits={"half": -1})
+    with loaded.frozen_state() as state:
+        parts = sum(1 for item in live for entry in item.near_entries if entry.kind in ("half", "third"))
+        assert len(state.indexes[PDQ_PARTS]) == parts > 0
+        assert len(state.indexes["pdq"]) == sum(1 for i in live for e in i.near_entries if e.signal == "pdq") - parts
 
 
 def test_refresh_after_loading_applies_only_the_tail(shared) -> None:
@@ -192,11 +204,11 @@ def test_a_truncated_snapshot_is_refused(shared) -> None:
 
 
 def test_a_snapshot_of_another_version_is_refused(shared, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Version 3 (framing keys over framings only), as the previous release wrote it: the log is replayed instead.
-    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 3)
+    # Version 4 (PDQ's parts in PDQ's own index), as the previous release wrote it: the log is replayed instead.
+    monkeypatch.setattr(snapshot, "FORMAT_VERSION", 4)
     data = _snapshot_bytes(shared[0])
     monkeypatch.undo()
-    with pytest.raises(SnapshotError, match=r"version 3; .*reads 'hashmatch\.near-snapshot' version 4"):
+    with pytest.raises(SnapshotError, match=r"version 4; .*reads 'hashmatch\.near-snapshot' version 5"):
         load_snapshot(io.BytesIO(data))
 
 
@@ -215,9 +227,9 @@ def test_snapshot_header_is_json_with_format_and_position(shared) -> None:
     assert data.startswith(snapshot.FORMAT_MAGIC) and data.endswith(snapshot.END_MARKER)
     header = np.lib.format.read_array(io.BytesIO(data[8:]), allow_pickle=False)
     fields = json.loads(header.tobytes())
-    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 4
+    assert fields["format"] == "hashmatch.near-snapshot" and fields["version"] == 5
     assert fields["signals"] == ["pdq", "phash"]
-    assert fields["indexes"] == ["pdq", "phash", FRAMING_KEYS]
+    assert fields["indexes"] == ["pdq", "phash", FRAMING_KEYS, PDQ_PARTS]
     assert fields["position"] == shared[0].log[-1].position
 
 
@@ -244,17 +256,21 @@ class _Reference:
                     change.item_id, entry.signal, entry.value, entry.kind, entry.offset, entry.end
                 )
 
-    def query(self, signal: str, values: list[str], threshold: int) -> list[NearHit]:
+    def query(
+        self, signal: str, values: list[str], threshold: int, kind_limits: dict[str, int] | None = None
+    ) -> list[NearHit]:
         hits = []
         for row, value in enumerate(values):
             for entry_id, entry in self.entries.items():
                 if signal == FRAMING_KEYS and entry.signal == "pdq" and entry.kind in FRAMING_KEY_INDEX.entry_kinds:
                     distance = hex_distance(value, low_frequency_key(entry.value))
-                elif entry.signal == signal:
+                elif (
+                    signal == PDQ_PARTS and entry.signal == "pdq" and entry.kind in PDQ_PART_INDEX.entry_kinds
+                ) or entry.signal == signal:
                     distance = hex_distance(value, entry.value)
                 else:
                     continue
-                if distance <= threshold:
+                if distance <= min(threshold, (kind_limits or {}).get(entry.kind, threshold)):
                     hits.append((row, distance, entry_id, NearHit(row, entry, distance)))
         return [hit for *_, hit in sorted(hits, key=lambda h: h[:3])]
 
@@ -290,6 +306,10 @@ def test_the_compact_entry_table_answers_as_a_plain_dict_on_random_changes(seed:
                 assert near.query(signal, queries[signal], threshold) == reference.query(
                     signal, queries[signal], threshold
                 )
+            # The parts held apart: alone, and beside the whole pictures within stricter limits.
+            assert near.query(PDQ_PARTS, queries["pdq"], 31) == reference.query(PDQ_PARTS, queries["pdq"], 31)
+            limits = rng.choice([{"half": 10, "third": 8}, {"half": -1, "third": -1}, {"half": 40}])
+            assert near.query("pdq", queries["pdq"], 31, limits) == reference.query("pdq", queries["pdq"], 31, limits)
             assert len(near) == len(reference.entries)
     assert applied > 0
 

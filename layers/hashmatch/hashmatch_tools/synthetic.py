@@ -9,7 +9,7 @@ from hashmatch.bank.model import ENTRY_KINDS, MAX_STORED_FRAMINGS, MAX_STORED_HA
 from hashmatch.index.bank_index import ITEM_ID_DTYPE, BankIndex, EntryTable, IndexState
 from hashmatch.index.hamming import HammingIndex
 from hashmatch.index.spec import SignalIndex
-from hashmatch.signals.pdq import FRAMING_KEYS
+from hashmatch.signals.pdq import FRAMING_KEYS, PDQ_PARTS
 
 __all__ = [
     "FRAMINGS_PER_IMAGE",
@@ -43,11 +43,11 @@ def synthetic_bank_index(images: int, rng: np.random.Generator) -> BankIndex:
     ids = ids[: HASHES_PER_IMAGE * n]
     main_ids, phash_ids = ids[:n], ids[n : 2 * n]
     framing_ids, part_ids = ids[2 * n : (2 + FRAMINGS_PER_IMAGE) * n], ids[(2 + FRAMINGS_PER_IMAGE) * n :]
-    pdq_ids = np.concatenate([main_ids, framing_ids, part_ids])
     indexes: dict[str, SignalIndex] = {
-        "pdq": HammingIndex.build(256, pdq_ids, np.concatenate([main, framings, parts])),
+        "pdq": HammingIndex.build(256, np.concatenate([main_ids, framing_ids]), np.concatenate([main, framings])),
         "phash": HammingIndex.build(64, phash_ids, phash),
         FRAMING_KEYS.name: HammingIndex.build(64, framing_ids, FRAMING_KEYS.key(framings)),
+        PDQ_PARTS.name: HammingIndex.build(256, part_ids, parts),
     }
     item_keys = np.unique(rng.integers(0, 256, size=(int(n * 1.01) + 64, 16), dtype=np.uint8).view("S16").ravel())
     item_ids = np.array([key.hex().encode() for key in item_keys[:n].tolist()], dtype=ITEM_ID_DTYPE)

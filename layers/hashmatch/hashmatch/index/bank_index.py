@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -176,34 +176,52 @@ class BankIndex:
                 self.signal_names, dict(self._indexes), self._table, self._position, tuple(sorted(self._applied))
             )
 
-    def query(self, name: str, values: Sequence[str], threshold: int) -> list[NearHit]:
+    def query(
+        self, name: str, values: Sequence[str], threshold: int, kind_limits: Mapping[str, int] | None = None
+    ) -> list[NearHit]:
         """Every stored entry within `threshold` of each of `values` in the index called `name`: an
-        indexed signal, or a derived index (queried with keys; its hits are entries of the signal it
-        derives from, whose value is that signal's whole hash)."""
+        indexed signal (every entry of it, those held apart by a derived index included), or a
+        derived index (queried with keys; its hits are entries of the signal it derives from, whose
+        value is that signal's whole hash). Entries of a kind in `kind_limits` only within
+        ``min(threshold, kind_limits[kind])`` (none for a negative limit): an index holding only
+        such kinds is looked up within that limit. Sorted by query row, distance and entry id."""
         if not values:
             return []
+        kind_limits = kind_limits or {}
         with self._lock:
             if name in self._derived:
                 source, derived = self._derived[name]
                 signal, rows = self._signal(source), derived.spec.encode(values)
+                holders = [(name, threshold, name if derived.holds else source)]
             else:
                 signal = self._signal(name)
                 rows = self._encode(signal, values)
-            hits = self._indexes[name].query(rows, threshold)
-            if not len(hits):
+                holders = [(name, threshold, name)]
+                for held_name, held in self.derived_of(name):
+                    if held.holds:
+                        limit = max(kind_limits.get(kind, threshold) for kind in held.entry_kinds)
+                        holders.append((held_name, min(threshold, limit), held_name))
+            found: list[tuple[np.ndarray, np.ndarray, np.ndarray, list[IndexedEntry | None]]] = []
+            for index_name, limit, holder in holders:
+                if limit < 0:
+                    continue
+                hits = self._indexes[index_name].query(rows, limit)
+                if len(hits):
+                    unique, inverse = np.unique(hits.ids, return_inverse=True)
+                    entries = self._entries_of(signal, unique, holder)
+                    found.append((hits.query_rows, hits.ids, hits.distances, [entries[i] for i in inverse.tolist()]))
+            if not found:
                 return []
-            unique, inverse = np.unique(hits.ids, return_inverse=True)
-            entries = self._entries_of(signal, unique)
-            return [
-                NearHit(row, entry, distance)
-                for row, entry, distance in zip(
-                    hits.query_rows.tolist(),
-                    [entries[i] for i in inverse.tolist()],
-                    hits.distances.tolist(),
-                    strict=True,
-                )
-                if entry is not None
-            ]
+            query_rows, ids, distances = (np.concatenate([part[k] for part in found]) for k in range(3))
+            entries = [entry for part in found for entry in part[3]]
+            order = np.lexsort((ids, distances, query_rows)).tolist() if len(found) > 1 else range(len(entries))
+            near = []
+            for k in order:
+                entry = entries[k]
+                if entry is None or int(distances[k]) > kind_limits.get(entry.kind, threshold):
+                    continue
+                near.append(NearHit(int(query_rows[k]), entry, int(distances[k])))
+            return near
 
     def closest_by_derived_key(
         self,
@@ -225,6 +243,8 @@ class BankIndex:
             return []
         with self._lock:
             source, derived = self._derived[name]
+            if derived.holds:
+                raise ValueError(f"{name} holds its entries' hashes: query it, it has no keys to look up by")
             signal = self._signal(source)
             hits = self._indexes[name].query(derived.spec.encode(keys), threshold)
             if not len(hits):
@@ -241,7 +261,7 @@ class BankIndex:
             # Entries of skipped items are dropped after the lookup: take enough to fill `limit`.
             wanted = limit + _SKIPPED_ENTRIES_PER_ITEM * len(skip_items)
             close = close[np.lexsort((unique[close], best[close]))][:wanted]
-            entries = self._entries_of(signal, unique[close])
+            entries = self._entries_of(signal, unique[close], source)
             found = [
                 NearHit(int(best_row[k]), entry, int(best[k]))
                 for k, entry in zip(close.tolist(), entries, strict=True)
@@ -324,13 +344,16 @@ class BankIndex:
             if not values:
                 continue
             rows = self._encode(self._signal(name), values)
-            self._indexes[name].add(id_array, rows)
-            for derived_name, (source, derived) in self._derived.items():
-                if source != name:
-                    continue
-                wanted = np.array([self._delta[i].kind in derived.entry_kinds for i in id_array.tolist()], dtype=bool)
+            kinds = [self._delta[i].kind for i in id_array.tolist()]
+            held_apart = np.zeros(len(kinds), dtype=bool)
+            for derived_name, derived in self.derived_of(name):
+                wanted = np.array([kind in derived.entry_kinds for kind in kinds], dtype=bool)
                 if wanted.any():
                     self._indexes[derived_name].add(id_array[wanted], derived.key(rows[wanted]))
+                    if derived.holds:
+                        held_apart |= wanted
+            if not held_apart.all():
+                self._indexes[name].add(id_array[~held_apart], rows[~held_apart])
 
     def _remove_item(self, item_id: str) -> None:
         by_signal: dict[str, list[int]] = {}
@@ -365,8 +388,10 @@ class BankIndex:
 
     # -- answering queries --------------------------------------------------------------------
 
-    def _entries_of(self, signal: SignalType, entry_ids: np.ndarray) -> list[IndexedEntry | None]:
-        """What each (unique) entry id of `signal`'s index points back to; None for one removed meanwhile."""
+    def _entries_of(self, signal: SignalType, entry_ids: np.ndarray, holder: str) -> list[IndexedEntry | None]:
+        """What each (unique) entry id of `signal` points back to, its hash read from the index
+        `holder` (the signal's own, or one that holds some of its entries apart); None for one
+        removed meanwhile."""
         found: list[IndexedEntry | None] = [self._delta.get(entry_id) for entry_id in entry_ids.tolist()]
         missing = np.array([i for i, entry in enumerate(found) if entry is None], dtype=np.int64)
         if not missing.size:
@@ -376,7 +401,7 @@ class BankIndex:
         missing, rows = missing[known], rows[known]
         spec = signal.index_spec()
         assert spec is not None
-        values = spec.decode(self._indexes[signal.name].rows_of(entry_ids[missing]))
+        values = spec.decode(self._indexes[holder].rows_of(entry_ids[missing]))
         for position, entry in zip(missing.tolist(), self._table.entries(rows, values, self.signal_names), strict=True):
             found[position] = entry
         return found

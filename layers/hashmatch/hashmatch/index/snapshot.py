@@ -6,8 +6,8 @@ position it reflects and the positions applied inside the overlap window before 
 (`hashmatch.index.bank_index.IndexState`). Loading one and refreshing from the bank gives the same
 indexes as replaying the whole log.
 
-Format (version 3; version 2 named its indexes only, version 1 had no framing-key index: both are
-rejected and the matcher then replays the log), pickle-free; every array is a ``.npy`` record
+Format (version 5; an older version is rejected and the matcher then replays the log: see
+`FORMAT_VERSION`), pickle-free; every array is a ``.npy`` record
 (``numpy.lib.format``, ``allow_pickle=False``):
 
 * 8 bytes magic ``b"HMNEARSN"``;
@@ -42,8 +42,9 @@ FORMAT_MAGIC = b"HMNEARSN"
 END_MARKER = b"HMSNAPND"
 FORMAT_NAME = "hashmatch.near-snapshot"
 # 4: the framing-key index also holds a shared video's frame entries (`hashmatch.signals.pdq.FRAMING_KEYS`).
-# A snapshot of an older version is refused, and the change log replayed in full, which keys them.
-FORMAT_VERSION = 4
+# 5: PDQ's parts of pictures are held apart, in the index `pdq_part` (`hashmatch.signals.pdq.PDQ_PARTS`).
+# A snapshot of an older version is refused, and the change log replayed in full, which lays them out.
+FORMAT_VERSION = 5
 
 
 class SnapshotError(ValueError):
@@ -128,15 +129,20 @@ def read_snapshot(fileobj: BinaryIO) -> IndexState:
 
 
 def _check_sizes(expected: BankIndex, indexes: dict[str, Any], table: EntryTable) -> None:
-    """Each index holds as many entries as the entry table gives its signal (and kind, when derived)."""
+    """Each index holds as many entries as the entry table gives its signal (and kind, when derived;
+    less the kinds a derived index holds apart, for the signal's own)."""
     alive = table.entry_alive
     live_signals, live_kinds = table.entry_signals[alive], table.entry_kinds[alive]
     for code, name in enumerate(expected.signal_names):
         of_signal = live_signals == code
-        sizes = {name: int(np.count_nonzero(of_signal))}
+        held_apart = np.zeros_like(of_signal)
+        sizes = {}
         for derived_name, derived in expected.derived_of(name):
-            kinds = [ENTRY_KINDS.index(kind) for kind in derived.entry_kinds]
-            sizes[derived_name] = int(np.count_nonzero(of_signal & np.isin(live_kinds, kinds)))
+            of_kinds = of_signal & np.isin(live_kinds, [ENTRY_KINDS.index(kind) for kind in derived.entry_kinds])
+            sizes[derived_name] = int(np.count_nonzero(of_kinds))
+            if derived.holds:
+                held_apart |= of_kinds
+        sizes[name] = int(np.count_nonzero(of_signal & ~held_apart))
         for index_name, size in sizes.items():
             if len(indexes[index_name]) != size:
                 raise SnapshotError(

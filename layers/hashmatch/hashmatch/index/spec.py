@@ -118,9 +118,15 @@ class DerivedIndex:
     entry ids, so a hit on it names the signal's own entry (whose whole hash `rows_of` returns).
     PDQ's framing keys (`hashmatch.signals.pdq`) are one: the rule that uses them lives in
     `hashmatch.matching.rules`.
+
+    With `holds`, the index keeps those entries instead of the signal's own index (`key` must then
+    return the rows themselves, and `spec` be the signal's): entries only ever matched within a
+    stricter limit (PDQ's parts of a picture) then stay out of the signal's wider lookups, and are
+    looked up within that limit alone (`hashmatch.index.bank_index.BankIndex.query`).
     """
 
     name: str
     entry_kinds: tuple[str, ...]
     spec: IndexSpec
     key: Callable[[np.ndarray], np.ndarray]
+    holds: bool = False

@@ -68,6 +68,8 @@ __all__ = [
 
 
 _ORIENTATION_LABELS = frozenset(o.value for o in ORIENTATIONS)
+# Lookups that only ever keep whole pictures and frames leave the parts of pictures out.
+_NO_PARTS: dict[str, int] = {kind: -1 for kind in PART_KINDS}
 # An item's stored framings may all have near keys: look at this many per search.
 _CANDIDATES_LOOKED_AT_PER_SEARCH = MAX_STORED_FRAMINGS
 
@@ -139,7 +141,7 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
         threshold = thresholds.for_signal(name)
         thirds: list[Evidence] = []
         parts: dict[str, list[tuple[str, str]]] = {}  # item id -> (query label, stored part) pairs
-        limits = [_pair_limit("hash", is_half(q.label), is_third(q.label), threshold) for q in queries]
+        limits = [_pair_limits(is_half(q.label), is_third(q.label), threshold) for q in queries]
         for hit in _query_within(index, name, [q.value for q in queries], limits):
             query = queries[hit.query_row]
             if hit.distance > _pair_limit(hit.entry.kind, is_half(query.label), is_third(query.label), threshold):
@@ -215,7 +217,7 @@ def corroboration_candidates(index: BankIndex, hashes: MediaHashes, thresholds: 
     if not picture_is_usable(hashes) or PHASH.name not in hashes.signals or PDQ.name not in index.signal_names:
         return []
     threshold = thresholds.pdq
-    wide = index.query(PDQ.name, [hashes.signals[PDQ.name]], corroborated_pdq_limit(threshold))
+    wide = index.query(PDQ.name, [hashes.signals[PDQ.name]], corroborated_pdq_limit(threshold), _NO_PARTS)
     return [hit for hit in wide if hit.distance > threshold and hit.entry.kind == "hash"]
 
 
@@ -273,7 +275,7 @@ def frame_hits(
         return {}
     queries = frame_queries(hashes)
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
-    limits = [_pair_limit("hash", q.half, False, threshold) for q in queries]
+    limits = [_pair_limits(q.half, False, threshold) for q in queries]
     for hit in _query_within(index, PDQ.name, [q.pdq for q in queries], limits):
         query = queries[hit.query_row]
         if hit.entry.kind == "third" or hit.distance > _pair_limit(hit.entry.kind, query.half, False, threshold):
@@ -289,7 +291,7 @@ def frame_hits(
     wanted = set().union(*anchored.values())
     # Halves corroborate nothing: only whole frames and crops are asked again, wider.
     rows = [k for k, query in enumerate(queries) if query.orientation in wanted and not query.half]
-    for hit in index.query(PDQ.name, [queries[k].pdq for k in rows], corroboration):
+    for hit in index.query(PDQ.name, [queries[k].pdq for k in rows], corroboration, _NO_PARTS):
         query = queries[rows[hit.query_row]]
         if (
             hit.distance > threshold
@@ -329,23 +331,34 @@ def _shared_frame(entry: IndexedEntry) -> bool:
     return entry.kind == "frame" or (entry.kind == "half" and entry.offset is not None)
 
 
-def _query_within(index: BankIndex, name: str, values: Sequence[str], limits: Sequence[int]) -> list[NearHit]:
-    """`BankIndex.query` with a limit per query (`values[k]` within `limits[k]`), in the order one
-    query at the widest limit would give (by query row, then distance); each limit is one lookup,
-    so a part of a picture queried within 10 bits costs what 10 bits cost, not the whole
-    picture's 31 (a lookup's probes grow with its threshold)."""
-    rows_by_limit: dict[int, list[int]] = {}
+# How far a query may be from a stored whole picture, and from each kind of stored part.
+_Limits = tuple[int, tuple[tuple[str, int], ...]]
+
+
+def _query_within(index: BankIndex, name: str, values: Sequence[str], limits: Sequence[_Limits]) -> list[NearHit]:
+    """`BankIndex.query` with limits per query (`values[k]` within `limits[k]`: a threshold and
+    the stricter limits of the parts of pictures), in the order one lookup at the widest limits
+    would give (by query row, then distance); each set of limits is one lookup, so a part of a
+    picture queried within 10 bits costs what 10 bits cost, not the whole picture's 31 (a lookup's
+    probes grow with its threshold)."""
+    rows_by_limits: dict[_Limits, list[int]] = {}
     for row, limit in enumerate(limits):
-        rows_by_limit.setdefault(limit, []).append(row)
+        rows_by_limits.setdefault(limit, []).append(row)
     hits: list[NearHit] = []
-    for limit, rows in rows_by_limit.items():
+    for (threshold, kind_limits), rows in rows_by_limits.items():
         hits += [
             NearHit(rows[hit.query_row], hit.entry, hit.distance)
-            for hit in index.query(name, [values[row] for row in rows], limit)
+            for hit in index.query(name, [values[row] for row in rows], threshold, dict(kind_limits))
         ]
-    if len(rows_by_limit) > 1:  # stable: within a row and a distance, the index's own order
+    if len(rows_by_limits) > 1:  # stable: within a row and a distance, the index's own order
         hits.sort(key=lambda hit: (hit.query_row, hit.distance))
     return hits
+
+
+def _pair_limits(half_query: bool, third_query: bool, threshold: int) -> _Limits:
+    """How far a query may be from a stored whole picture, and from each kind of stored part (`_pair_limit`)."""
+    kinds = tuple((kind, _pair_limit(kind, half_query, third_query, threshold)) for kind in sorted(PART_KINDS))
+    return _pair_limit("hash", half_query, third_query, threshold), kinds
 
 
 def _pair_limit(entry_kind: str, half_query: bool, third_query: bool, threshold: int) -> int:

@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from hashmatch.bank.model import PART_KINDS
 from hashmatch.index.spec import DerivedIndex, HammingIndexSpec
 from hashmatch.signals.base import ORIENTATIONS, Orientation, PictureHash, PictureSignal, ThresholdBounds
 
@@ -38,6 +39,7 @@ __all__ = [
     "PDQ_HEX_LENGTH",
     "PDQ_MATCH_THRESHOLD",
     "PDQ_MIN_QUALITY",
+    "PDQ_PARTS",
     "DCT_16x64",
     "PdqHash",
     "PdqSignal",
@@ -284,6 +286,19 @@ FRAMING_KEYS = DerivedIndex(
 )
 
 
+def _same_rows(rows: np.ndarray) -> np.ndarray:
+    return rows
+
+
+# The parts of pictures (stored halves and thirds, a shared video's first-frame halves), held in an
+# index of their own: they only ever match within `HALF_MATCH_THRESHOLD` (10 bits) or less, so the
+# whole pictures' lookups within 31 bits (most of a check's) need not sort through them, and their
+# own lookups are within 10 bits (`hashmatch.matching.rules.near_evidence`).
+PDQ_PARTS = DerivedIndex(
+    "pdq_part", entry_kinds=tuple(sorted(PART_KINDS)), spec=HammingIndexSpec(256), key=_same_rows, holds=True
+)
+
+
 class PdqSignal(PictureSignal):
     """PDQ: Meta's 256-bit perceptual hash, with its quality and its 8 rotations/flips from one DCT."""
 
@@ -300,7 +315,7 @@ class PdqSignal(PictureSignal):
         return PictureHash(dihedral[0].hex, dihedral[0].quality, tuple(h.hex for h in dihedral[1:]))
 
     def derived_indexes(self) -> tuple[DerivedIndex, ...]:
-        return (FRAMING_KEYS,)
+        return (FRAMING_KEYS, PDQ_PARTS)
 
 
 PDQ = PdqSignal()
