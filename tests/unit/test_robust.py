@@ -16,6 +16,7 @@ from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.framing import DEEP_CROP_SCALE, SAME_REGION, AnalysisLuma, query_framings, stored_framings
 from hashmatch.media.image import hash_picture
+from hashmatch.media.luma import shrunk
 from hashmatch.media.model import (
     HALF_SIDES,
     THIRD_SIDES,
@@ -27,10 +28,18 @@ from hashmatch.media.model import (
     is_part,
     is_third,
 )
-from hashmatch.media.regions import MAX_RECTANGLES
+from hashmatch.media.regions import MAX_RECTANGLES, frame_rectangles
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED_FRAMES
 from hashmatch.media.tilt import TILT_ANGLES
-from hashmatch.media.uneven import CORE_SCALES, MAX_CORE_POSITIONS, MAX_GRID_ROWS, UNEVEN_CUTS, core_rectangles
+from hashmatch.media.uneven import (
+    CORE_SCALES,
+    GRID_FRAMES,
+    MAX_CORE_POSITIONS,
+    MAX_GRID_ROWS,
+    UNEVEN_CUTS,
+    UnevenCropSearch,
+    core_rectangles,
+)
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD, pdq_from_luma, pdq_hash, quality_scores
@@ -524,6 +533,41 @@ def test_the_search_never_ends_further_than_it_started() -> None:
             distance, region = search.closest(row, stored)
             assert distance <= hex_distance(search.hashes[row], stored)
             assert 0.0 <= region.left < region.right <= 1.0 and 0.0 <= region.top < region.bottom <= 1.0
+
+
+def card_picture(seed: int) -> Image.Image:
+    """A picture with straight edges of its own: six solid colour bands over a smooth photo, like
+    a test card, whose rectangles outrank, among the frames found, a copy's picture inside its bars."""
+    picture = synthetic_photo(seed=seed).copy()
+    draw = ImageDraw.Draw(picture)
+    width, height = picture.size
+    colours = [(230, 230, 40), (40, 220, 220), (40, 200, 40), (220, 40, 220), (220, 40, 40), (40, 40, 220)]
+    for k, colour in enumerate(colours):
+        left, right = round(width * (0.1 + 0.13 * k)), round(width * (0.23 + 0.13 * k)) - 1
+        draw.rectangle((left, round(height * 0.12), right, round(height * 0.62)), fill=colour)
+    return picture
+
+
+@pytest.mark.parametrize(
+    ("seed", "cuts"), [(13, (0.08, 0.01, 0.02, 0.07)), (13, (0.05, 0.02, 0.0, 0.06)), (21, (0.08, 0.01, 0.02, 0.07))]
+)
+def test_a_picture_cut_unevenly_then_pillarboxed_matches_by_the_grid_inside_its_bars(
+    seed: int, cuts: tuple[float, ...]
+) -> None:
+    """Cut unevenly, then fitted to a wider frame with black bars (a video's, a screen's): the grids
+    on the whole copy take the bars in, and the picture inside them is not among the two best
+    frames found, so only the fine grid laid inside the bars finds the stored crop."""
+    original = card_picture(seed)
+    inner = cut(original, *cuts)
+    copy = ImageOps.expand(inner, border=(inner.width // 3, 0, inner.width // 3, 0), fill=(0, 0, 0))
+    assert not matches(copy, original)
+    assert uneven_crop_distance(copy, original) <= PDQ_MATCH_THRESHOLD
+    # The search as it was laid before: on the whole copy and inside the frames found only.
+    frames = frame_rectangles(np.asarray(shrunk(copy.convert("L"), framing.FRAME_SIDE), dtype=np.float32))
+    inside_bars = framing.content_regions(copy)[-1][1]
+    assert not any(frame.close_to(inside_bars, 0.01) for frame in frames[:GRID_FRAMES])
+    before = UnevenCropSearch(AnalysisLuma(copy), frames=frames)
+    assert min(oracles.uneven_crop_distance(before, s.value) for s in searched_toward(original)) > PDQ_MATCH_THRESHOLD
 
 
 def test_content_regions_find_the_picture_inside_black_bars() -> None:

@@ -87,7 +87,7 @@ MAX_LOOKUP_BODY_BYTES = 4 * 1024 * 1024
 MAX_LOOKUP_ENTRIES = 100
 MAX_CONTENT_ID = 1024  # as in check lists (`hashmatch.edge.ingest`)
 MAX_GRID = MAX_GRID_ROWS  # the rectangles of one copy's uneven-crop search
-# Grids asked about in one request (~62 KB each at most, 3.1 MB for 50: inside
+# Grids asked about in one request (~80 KB each at most, 3.8 MiB for 50: inside
 # `MAX_CANDIDATES_BODY_BYTES`, and that under Lambda's 6 MB request limit): a member checking many
 # files pays one request, and one refresh of the index, for all of them.
 MAX_CANDIDATE_FILES = 50

@@ -254,10 +254,12 @@ def check_framings(
     luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
     frames = frame_rectangles(frame_luma)
     slanted = slanted_frames(_frame_rgb(image if colours is None else colours))
-    framings = _query_framings(luma, frame_luma, frames, slanted)
+    framed, padded = _candidates(luma.pixels)
+    framings = _query_framings(luma, frame_luma, frames, slanted, (framed, padded))
     if framings is None:
         return (), None
-    search = UnevenCropSearch(luma, frames=frames)
+    inside_bars = next((region for name, region in padded if name == Framing.INSIDE_BARS), None)
+    search = UnevenCropSearch(luma, frames=frames, inside_bars=inside_bars)
     return framings, search if search.keys else None
 
 
@@ -395,12 +397,16 @@ def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
 
 
 def _query_framings(
-    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region], slanted: Sequence[SlantedFrame] = ()
+    luma: AnalysisLuma,
+    frame_luma: np.ndarray,
+    frames: Sequence[Region],
+    slanted: Sequence[SlantedFrame] = (),
+    candidates: tuple[list[tuple[str, Region]], list[tuple[str, Region]]] | None = None,
 ) -> tuple[LabelledHash, ...] | None:
     """`query_framings` of `luma` (`frame_luma`: the same picture at `FRAME_SIDE`, where overlays
     are looked for), whose picture may fill one of `frames` or `slanted`; None for a picture flat
-    inside the bars or padding found around it."""
-    framed, padded = _candidates(luma.pixels)
+    inside the bars or padding found around it. `candidates`: `_candidates` of `luma`, when found already."""
+    framed, padded = candidates if candidates is not None else _candidates(luma.pixels)
     named = [*framed, *padded]
     inside = dict(
         zip((name for name, _ in named), luma.region_hashes([r for _, r in named], ORIENTATIONS), strict=True)

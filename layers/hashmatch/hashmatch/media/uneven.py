@@ -38,8 +38,17 @@ frame, so the core grid is also laid inside each of the `GRID_FRAMES` rectangles
 TUNED screenshot, layout and reframing families (`bench_robustness.py --set tuned --set
 tuned-held-out-photos --edit duet --edit stitch --edit "feed app" --edit microblog --edit compose
 --edit cover-crop`), 103 -> 107 of 132 copies of tuned photos and 70 -> 76 of 84 of held-out
-photos, 0 false matches (at its first size only, `FRAME_CORE_SCALES`). At most `MAX_GRID_ROWS` (702)
-rows in all.
+photos, 0 false matches (at its first size only, `FRAME_CORE_SCALES`). A picture cut unevenly and
+then letterboxed or pillarboxed (fitted to a video's frame, a phone's screen), or shown inside its
+own bars and zoomed into, is cut inside solid bars that the grids on the whole copy take in; the
+picture inside the bars (`framing.Framing.INSIDE_BARS`) is such a frame, so where a copy has solid
+bars, the fine grid is laid inside them too, as it is and mirrored, with its core grid, unless
+one of the frames is that rectangle already (`BARS_FRAMES`; on the TUNED families,
+`bench_robustness.py --set tuned --set tuned-held-out-photos`: 573 -> 575 of 616 copies of tuned
+photos and 362 -> 363 of 392 of held-out photos, 0 false matches. Tried on the same sets: the
+picture inside bars or padding in place of the second frame, 571 and 359; in place of the grids
+on the whole copy, 567 and 363; beside them as here, inside padding too, 575 and 363, as inside
+bars only). At most `MAX_GRID_ROWS` (914) rows in all.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
 ``uneven_crop/flip_x``, its region still given in the copy's own coordinates.
@@ -72,7 +81,7 @@ from typing import Any
 
 import numpy as np
 
-from hashmatch.media.framing import CORE_SHAPE, DEEP_CROP_SCALE, INDEX_CROP_SCALES
+from hashmatch.media.framing import CORE_SHAPE, DEEP_CROP_SCALE, INDEX_CROP_SCALES, SAME_REGION
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import UNEVEN_CROP_QUERY, Candidate, Grid, LabelledHash, MediaHashes, Region, framing_label
 from hashmatch.signals.base import Orientation
@@ -139,15 +148,17 @@ SQUARE_ENOUGH = 1.1
 # The fine grid is laid inside this many of the rectangles found inside a larger frame, best first,
 # as they are and mirrored.
 GRID_FRAMES = 2
+# And inside the picture found within a copy's own solid bars, when it has them, before the frames.
+BARS_FRAMES = 1
 # The most rows a search has: the fine grid, the coarse grid mirrored, the fine grids inside the
-# frames as they are and mirrored, the deep grid and the core grids on the copy and inside the
-# frames. The lookup API refuses
+# copy's bars and the frames as they are and mirrored, the deep grid and the core grids on the copy
+# and inside the bars and the frames. The lookup API refuses
 # questions with more keys than it takes (`hashmatch.aws.api.MAX_GRID` is this number).
 MAX_GRID_ROWS = (
-    len(UNEVEN_CUTS) ** 4 * (1 + 2 * GRID_FRAMES)
+    len(UNEVEN_CUTS) ** 4 * (1 + 2 * (BARS_FRAMES + GRID_FRAMES))
     + len(COARSE_CUTS) ** 4
     + len(DEEP_CUTS) ** 4
-    + 2 * (len(CORE_SCALES) + GRID_FRAMES * len(FRAME_CORE_SCALES)) * MAX_CORE_POSITIONS
+    + 2 * (len(CORE_SCALES) + (BARS_FRAMES + GRID_FRAMES) * len(FRAME_CORE_SCALES)) * MAX_CORE_POSITIONS
 )
 # `UnevenCropSearch.closest` moves each edge by these steps (shares of the copy's side), coarse to
 # fine, at most `SEARCH_MOVES` times per step: enough to cover the grid's 0.019 from any start.
@@ -169,7 +180,8 @@ class UnevenCropSearch:
     `keys` are the low-frequency keys of the grid rectangles of PDQ quality >= 50, to look up among
     stored framings; `hashes` their PDQ hashes, row for row; `regions` the rectangles and
     `orientations` how each was turned before hashing (as it is, or mirrored). The grids are laid on
-    the whole copy and inside `frames` (the rectangles found inside a larger frame, best first).
+    the whole copy, inside `inside_bars` (the picture within the copy's own solid bars, when it has
+    them) and inside `frames` (the rectangles found inside a larger frame, best first).
     `closest(row, stored)` then searches around rectangle `row` for the framing whose PDQ, in that
     row's orientation, is closest to `stored`.
     """
@@ -180,10 +192,11 @@ class UnevenCropSearch:
         grid: Sequence[tuple[Region, Orientation, str]] | None = None,
         *,
         frames: Sequence[Region] = (),
+        inside_bars: Region | None = None,
     ) -> None:
         self._luma = luma
         if grid is None:
-            grid = _grid(luma, frames[:GRID_FRAMES])
+            grid = _grid(luma, _grid_frames(frames, inside_bars))
         self.regions: tuple[Region, ...] = tuple(region for region, _, _ in grid)
         self.orientations: tuple[Orientation, ...] = tuple(orientation for _, orientation, _ in grid)
         self.hashes: tuple[str, ...] = tuple(value for _, _, value in grid)
@@ -308,6 +321,15 @@ def _moves(low: float, high: float, step: float) -> list[tuple[float, float]]:
     """A span as it is first, then with either end moved by `step` either way, kept inside [0, 1]."""
     moves = [(low, high), (low - step, high), (low + step, high), (low, high - step), (low, high + step)]
     return [(max(0.0, a), min(1.0, b)) for a, b in moves]
+
+
+def _grid_frames(frames: Sequence[Region], inside_bars: Region | None) -> list[Region]:
+    """The rectangles the grids are laid inside beside the whole copy: the picture inside the copy's
+    own bars, unless one of the `GRID_FRAMES` best `frames` is that rectangle already, then those."""
+    best = list(frames[:GRID_FRAMES])
+    if inside_bars is None or any(frame.close_to(inside_bars, SAME_REGION) for frame in best):
+        return best
+    return [inside_bars, *best]
 
 
 def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Orientation, str]]:
