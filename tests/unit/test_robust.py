@@ -564,7 +564,7 @@ def test_a_picture_cut_unevenly_then_pillarboxed_matches_by_the_grid_inside_its_
     assert uneven_crop_distance(copy, original) <= PDQ_MATCH_THRESHOLD
     # The search as it was laid before: on the whole copy and inside the frames found only.
     frames = frame_rectangles(np.asarray(shrunk(copy.convert("L"), framing.FRAME_SIDE), dtype=np.float32))
-    inside_bars = framing.content_regions(copy)[-1][1]
+    inside_bars = dict(framing.content_regions(copy))[framing.Framing.INSIDE_BARS]
     assert not any(frame.close_to(inside_bars, 0.01) for frame in frames[:GRID_FRAMES])
     before = UnevenCropSearch(AnalysisLuma(copy), frames=frames)
     assert min(oracles.uneven_crop_distance(before, s.value) for s in searched_toward(original)) > PDQ_MATCH_THRESHOLD
