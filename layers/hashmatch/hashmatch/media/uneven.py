@@ -48,7 +48,8 @@ one of the frames is that rectangle already (`BARS_FRAMES`; on the TUNED familie
 photos and 362 -> 363 of 392 of held-out photos, 0 false matches. Tried on the same sets: the
 picture inside bars or padding in place of the second frame, 571 and 359; in place of the grids
 on the whole copy, 567 and 363; beside them as here, inside padding too, 575 and 363, as inside
-bars only). At most `MAX_GRID_ROWS` (914) rows in all.
+bars only; inside bars on two opposite sides only, not a caption bar on one, 574 and 363). At most
+`MAX_GRID_ROWS` (914) rows in all.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
 ``uneven_crop/flip_x``, its region still given in the copy's own coordinates.
