@@ -144,8 +144,6 @@ def near_evidence(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds)
         limits = [_pair_limits(is_half(q.label), is_third(q.label), threshold) for q in queries]
         for hit in _query_within(index, name, [q.value for q in queries], limits):
             query = queries[hit.query_row]
-            if hit.distance > _pair_limit(hit.entry.kind, is_half(query.label), is_third(query.label), threshold):
-                continue
             detail = _entry_detail(hit.entry)
             if query.region is not None:
                 detail["region"] = query.region.edges()
@@ -275,11 +273,10 @@ def frame_hits(
         return {}
     queries = frame_queries(hashes)
     by_item: dict[str, list[tuple[FrameQuery, NearHit]]] = {}
-    limits = [_pair_limits(q.half, False, threshold) for q in queries]
+    # A video's sample against a still picture's third is never enough alone: thirds are left out.
+    limits = [_pair_limits(q.half, False, threshold, thirds=False) for q in queries]
     for hit in _query_within(index, PDQ.name, [q.pdq for q in queries], limits):
         query = queries[hit.query_row]
-        if hit.entry.kind == "third" or hit.distance > _pair_limit(hit.entry.kind, query.half, False, threshold):
-            continue  # a video's sample against a still picture's third: never enough alone
         by_item.setdefault(hit.entry.item_id, []).append((query, hit))
     anchored: dict[str, set[Orientation]] = {}
     for item_id, hits in by_item.items():
@@ -355,9 +352,14 @@ def _query_within(index: BankIndex, name: str, values: Sequence[str], limits: Se
     return hits
 
 
-def _pair_limits(half_query: bool, third_query: bool, threshold: int) -> _Limits:
-    """How far a query may be from a stored whole picture, and from each kind of stored part (`_pair_limit`)."""
-    kinds = tuple((kind, _pair_limit(kind, half_query, third_query, threshold)) for kind in sorted(PART_KINDS))
+def _pair_limits(half_query: bool, third_query: bool, threshold: int, *, thirds: bool = True) -> _Limits:
+    """How far a query may be from a stored whole picture, and from each kind of stored part
+    (`_pair_limit`); stored thirds left out (a negative limit) unless `thirds`. `BankIndex.query`
+    applies them: every hit it returns is within its pair's limit."""
+    kinds = tuple(
+        (kind, _pair_limit(kind, half_query, third_query, threshold) if thirds or kind != "third" else -1)
+        for kind in sorted(PART_KINDS)
+    )
     return _pair_limit("hash", half_query, third_query, threshold), kinds
 
 
