@@ -45,11 +45,11 @@ picture inside the bars (`framing.Framing.INSIDE_BARS`) is such a frame, so wher
 bars, the fine grid is laid inside them too, as it is and mirrored, with its core grid, unless
 one of the frames is that rectangle already (`BARS_FRAMES`; on the TUNED families,
 `bench_robustness.py --set tuned --set tuned-held-out-photos`: 573 -> 575 of 616 copies of tuned
-photos and 362 -> 363 of 392 of held-out photos, 0 false matches. Tried on the same sets: the
-picture inside bars or padding in place of the second frame, 571 and 359; in place of the grids
-on the whole copy, 567 and 363; beside them as here, inside padding too, 575 and 363, as inside
-bars only; inside bars on two opposite sides only, not a caption bar on one, 574 and 363). At most
-`MAX_GRID_ROWS` (914) rows in all.
+photos and 362 -> 363 of 392 of held-out photos, 0 false matches, the code before at c2cf12f.
+Tried on the same sets as experimental patches, not in the repo: the picture inside bars or
+padding in place of the second frame, or in place of the grids on the whole copy, lost copies;
+inside padding too found none more; inside bars on two opposite sides only, not a caption bar on
+one, found one fewer). At most `MAX_GRID_ROWS` (914) rows in all.
 Mirrored hashes come from the same DCT coefficients (a sign flip). A search from a mirrored row
 moves the same rectangle's edges and compares its mirrored hash; what it finds is labelled
 ``uneven_crop/flip_x``, its region still given in the copy's own coordinates.
