@@ -579,6 +579,24 @@ def test_content_regions_find_the_picture_inside_black_bars() -> None:
     assert any(region.close_to(expected, SAME_REGION) for _, region in regions[1:]), regions
 
 
+def test_the_picture_inside_bars_a_sticker_crosses_is_found_whole() -> None:
+    """Pillarboxed, with a sticker over the picture and its left bar: the bar's lines the sticker
+    crosses are not clean, yet the picture found inside the bars is the whole picture, and the copy
+    matches through it."""
+    original = synthetic_photo(seed=11)
+    copy = ImageOps.expand(original, border=(original.width // 3, 0, original.width // 3, 0), fill=(0, 0, 0))
+    bar = original.width // 3
+    ImageDraw.Draw(copy).rounded_rectangle(
+        (bar // 3, copy.height // 5, bar + original.width // 4, copy.height // 5 + copy.height // 4),
+        radius=12,
+        fill=(250, 90, 200),
+    )
+    expected = Region(bar / copy.width, 0.0, (bar + original.width) / copy.width, 1.0)
+    inside_bars = dict(framing.content_regions(copy))[framing.Framing.INSIDE_BARS]
+    assert inside_bars.close_to(expected, SAME_REGION), inside_bars
+    assert matches(copy, original)
+
+
 def test_central_crop_keeps_the_centre() -> None:
     crop = Region(0.0, 0.0, 1.0, 1.0).central_crop(0.8)
     assert crop.close_to(Region(0.1, 0.1, 0.9, 0.9), SAME_REGION)

@@ -163,6 +163,26 @@ def test_a_grainy_plain_edge_is_no_bar() -> None:
     assert box is not None and (box.left, box.right) == (80, 280)
 
 
+def test_a_bar_an_overlay_crosses_is_trimmed_whole() -> None:
+    """A caption box across the left bar to the frame's edge, a sticker over the right bar short of
+    it: the bars' lines they cross are no longer clean, yet the bars end where the footage starts."""
+    content = np.random.default_rng(3).integers(0, 256, (200, 160), dtype=np.uint8)
+    barred = np.pad(content, ((0, 0), (40, 40)))
+    barred[30:70, 0:150] = 235  # the caption box
+    barred[120:160, 180:228] = 200  # the sticker, 12 pixels short of the right edge
+    box = find_bars(barred)
+    assert box is not None and (box.top, box.bottom, box.left, box.right) == (0, 200, 40, 200)
+
+
+def test_a_bar_crossed_by_more_than_an_overlay_is_no_bar() -> None:
+    """Crossed over most of its length, what is left of a bar is no evidence of one."""
+    content = np.random.default_rng(4).integers(0, 256, (200, 160), dtype=np.uint8)
+    barred = np.pad(content, ((0, 0), (40, 40)))
+    barred[10:110, 0:150] = 235
+    barred[:, 200:] = content[:, :40]  # no right bar either
+    assert find_bars(barred) is None
+
+
 def test_the_doorknob_videos_walls_are_no_bars(video_dir: Path) -> None:
     # Its first frame: a plain wall each side of the door, trimmed as bars before.
     with av.open(str(video_dir / "doorknob-hd-no-bar.mp4")) as container:

@@ -16,10 +16,13 @@ __all__ = [
     "BAR_NOISE",
     "BAR_TOLERANCE",
     "CAPTION_SHARE",
+    "CROSSED_SHARE",
+    "EDGE_SHARE",
     "MAX_CAPTION",
     "MIN_BORDER",
     "MIN_CONTENT",
     "BarBox",
+    "bar_noise",
     "bar_thickness",
     "content_box",
     "flat_bars",
@@ -32,6 +35,14 @@ CAPTION_SHARE = 0.1  # a line of a caption bar (text included) is at least this 
 MAX_CAPTION = 0.4  # caption bars are looked for within this share of the side
 MIN_BORDER = 0.02  # thinner bars (a share of the side) are ignored
 MIN_CONTENT = 0.25  # what is left inside bars keeps at least this share of each side
+# A caption box, a sticker or a logo laid over a barred picture often runs onto its bars: the lines
+# it crosses are no longer clean, and the bar would end where the overlay starts, cutting the
+# picture's content unevenly. So a solid bar also takes the lines past its clean ones that are at
+# least CROSSED_SHARE its colour along a run from the edge, when at least EDGE_SHARE of the line's
+# positions end that run together (within `_edge_slack` lines): the bar's own inner edge, straight
+# where a picture starts. A photo's dark edge or plain sky ends raggedly and is left as it was.
+CROSSED_SHARE = 0.6
+EDGE_SHARE = 0.5
 MIN_LINES = 8  # pictures with fewer lines than this are never trimmed
 # On a full-size video frame, bar lines are probed every this many pixels: bars are uniform.
 FRAME_PROBE_STEP = 4
@@ -66,20 +77,39 @@ class BarBox:
 def bar_thickness(lines: np.ndarray, *, caption: bool = False) -> int:
     """Thickness in lines of the bar of one colour at the start of `lines` (0 when there is none).
 
-    A solid bar ends at the first line that is not almost all the edge line's colour. A caption
+    A solid bar ends at the first line that is not almost all the edge line's colour, or further in
+    where an overlay crosses it (`CROSSED_SHARE`), at its straight inner edge. A caption
     bar has text on it: it ends at the last clean line before the first line with almost none of
     the bar's colour, within `MAX_CAPTION` of the side.
     """
     colour = float(np.median(lines[0]))
-    share = (np.abs(lines.astype(np.float64) - colour) < BAR_TOLERANCE).mean(axis=1)
+    near = np.abs(lines.astype(np.float64) - colour) < BAR_TOLERANCE
+    share = near.mean(axis=1)
     clean = share >= BAR_CLEAN_SHARE
     if caption:
         reach = min(int(MAX_CAPTION * len(lines)), _leading_run(share >= CAPTION_SHARE))
         clean_lines = np.flatnonzero(clean[:reach])
         thickness = int(clean_lines[-1]) + 1 if len(clean_lines) else 0
     else:
-        thickness = _leading_run(clean)
+        thickness = max(_leading_run(clean), _crossed_thickness(near))
     return thickness if thickness >= MIN_BORDER * len(lines) else 0
+
+
+def _crossed_thickness(near: np.ndarray) -> int:
+    """Thickness of a bar an overlay crosses (`CROSSED_SHARE`, `EDGE_SHARE`), 0 when there is none:
+    `near` says, line by line from the edge (rows), which positions are the bar's colour."""
+    lines, positions = near.shape
+    runs = np.where(near.all(axis=0), lines, np.argmin(near, axis=0))  # per position, from the edge
+    thickness = int(np.sort(runs)[int((1.0 - CROSSED_SHARE) * positions)])
+    if thickness == 0 or thickness == lines:
+        return 0
+    at_edge = np.count_nonzero((runs >= thickness) & (runs <= thickness + _edge_slack(lines)))
+    return thickness if at_edge >= EDGE_SHARE * positions else 0
+
+
+def _edge_slack(lines: int) -> int:
+    """Lines a bar's inner edge may waver by (resizing and coding ring along it)."""
+    return max(1, round(0.005 * lines))
 
 
 def solid_bars(luma: np.ndarray, probe_step: int = 1) -> tuple[int, int, int, int]:
@@ -131,8 +161,22 @@ def _flat(bar: np.ndarray, probe_step: int) -> int:
     """The thickness of `bar` (its lines, as rows) if it is flat (`BAR_NOISE`), else 0."""
     if not len(bar):
         return 0
-    noise = float(np.median(np.std(bar[:, ::probe_step].astype(np.float64), axis=1)))
-    return len(bar) if noise <= BAR_NOISE else 0
+    return len(bar) if bar_noise(bar, probe_step) <= BAR_NOISE else 0
+
+
+def bar_noise(bar: np.ndarray, probe_step: int = 1) -> float:
+    """How grainy `bar` (its lines, as rows) is: the median over its lines of their standard
+    deviation, in grey levels, probing every `probe_step`-th pixel. A bar an overlay crosses (some
+    line under `BAR_CLEAN_SHARE` its colour) is judged by the positions it crosses in no line, at
+    least `CROSSED_SHARE` of them (infinitely grainy otherwise): the overlay is no grain of it."""
+    probed = bar[:, ::probe_step].astype(np.float64)
+    near = np.abs(probed - float(np.median(probed))) < BAR_TOLERANCE
+    if (near.mean(axis=1) < BAR_CLEAN_SHARE).any():
+        uncrossed = near.all(axis=0)
+        if uncrossed.mean() < CROSSED_SHARE:
+            return float("inf")
+        probed = probed[:, uncrossed]
+    return float(np.median(np.std(probed, axis=1)))
 
 
 def _leading_run(flags: np.ndarray) -> int:
