@@ -174,6 +174,16 @@ def test_a_bar_an_overlay_crosses_is_trimmed_whole() -> None:
     assert box is not None and (box.top, box.bottom, box.left, box.right) == (0, 200, 40, 200)
 
 
+def test_a_dark_side_of_the_picture_facing_a_narrower_bar_is_no_crossed_bar() -> None:
+    """The footage's own black side next to a bar, broken by shapes of its own (a test card's), is
+    as straight-edged as a bar an overlay crosses, but the bar facing it is narrower: it stays footage."""
+    content = np.random.default_rng(5).integers(0, 256, (200, 160), dtype=np.uint8)
+    content[40:160, 130:] = 0  # 30 black columns down 60% of the footage's right side
+    barred = np.pad(content, ((0, 0), (40, 40)))
+    box = find_bars(barred)
+    assert box is not None and (box.left, box.right) == (40, 200)
+
+
 def test_a_bar_crossed_by_more_than_an_overlay_is_no_bar() -> None:
     """Crossed over most of its length, what is left of a bar is no evidence of one."""
     content = np.random.default_rng(4).integers(0, 256, (200, 160), dtype=np.uint8)

@@ -25,6 +25,7 @@ __all__ = [
     "bar_noise",
     "bar_thickness",
     "content_box",
+    "crossed_bar_thickness",
     "flat_bars",
     "solid_bars",
 ]
@@ -40,7 +41,9 @@ MIN_CONTENT = 0.25  # what is left inside bars keeps at least this share of each
 # picture's content unevenly. So a solid bar also takes the lines past its clean ones that are at
 # least CROSSED_SHARE its colour along a run from the edge, when at least EDGE_SHARE of the line's
 # positions end that run together (within `_edge_slack` lines): the bar's own inner edge, straight
-# where a picture starts. A photo's dark edge or plain sky ends raggedly and is left as it was.
+# where a picture starts; and only as thick as the bar facing it, as apps centre what they
+# letterbox or pillarbox. A photo's dark edge or plain sky ends raggedly, and a dark side of a
+# picture of its own seldom faces one as wide: they are left as they were.
 CROSSED_SHARE = 0.6
 EDGE_SHARE = 0.5
 MIN_LINES = 8  # pictures with fewer lines than this are never trimmed
@@ -77,34 +80,38 @@ class BarBox:
 def bar_thickness(lines: np.ndarray, *, caption: bool = False) -> int:
     """Thickness in lines of the bar of one colour at the start of `lines` (0 when there is none).
 
-    A solid bar ends at the first line that is not almost all the edge line's colour, or further in
-    where an overlay crosses it (`CROSSED_SHARE`), at its straight inner edge. A caption
+    A solid bar ends at the first line that is not almost all the edge line's colour. A caption
     bar has text on it: it ends at the last clean line before the first line with almost none of
     the bar's colour, within `MAX_CAPTION` of the side.
     """
-    colour = float(np.median(lines[0]))
-    near = np.abs(lines.astype(np.float64) - colour) < BAR_TOLERANCE
-    share = near.mean(axis=1)
+    share = _near(lines).mean(axis=1)
     clean = share >= BAR_CLEAN_SHARE
     if caption:
         reach = min(int(MAX_CAPTION * len(lines)), _leading_run(share >= CAPTION_SHARE))
         clean_lines = np.flatnonzero(clean[:reach])
         thickness = int(clean_lines[-1]) + 1 if len(clean_lines) else 0
     else:
-        thickness = max(_leading_run(clean), _crossed_thickness(near))
+        thickness = _leading_run(clean)
     return thickness if thickness >= MIN_BORDER * len(lines) else 0
 
 
-def _crossed_thickness(near: np.ndarray) -> int:
-    """Thickness of a bar an overlay crosses (`CROSSED_SHARE`, `EDGE_SHARE`), 0 when there is none:
-    `near` says, line by line from the edge (rows), which positions are the bar's colour."""
-    lines, positions = near.shape
-    runs = np.where(near.all(axis=0), lines, np.argmin(near, axis=0))  # per position, from the edge
+def crossed_bar_thickness(lines: np.ndarray) -> int:
+    """Thickness in lines of a bar at the start of `lines` that an overlay crosses (`CROSSED_SHARE`,
+    `EDGE_SHARE`; 0 when there is none): from the edge, how far each position stays the edge
+    line's colour, and where most of them stop together."""
+    near = _near(lines)
+    count, positions = near.shape
+    runs = np.where(near.all(axis=0), count, np.argmin(near, axis=0))
     thickness = int(np.sort(runs)[int((1.0 - CROSSED_SHARE) * positions)])
-    if thickness == 0 or thickness == lines:
+    if thickness < MIN_BORDER * count or thickness == count:
         return 0
-    at_edge = np.count_nonzero((runs >= thickness) & (runs <= thickness + _edge_slack(lines)))
+    at_edge = np.count_nonzero((runs >= thickness) & (runs <= thickness + _edge_slack(count)))
     return thickness if at_edge >= EDGE_SHARE * positions else 0
+
+
+def _near(lines: np.ndarray) -> np.ndarray:
+    """Which pixels of `lines` are within `BAR_TOLERANCE` of the edge line's colour (its median)."""
+    return np.abs(lines.astype(np.float64) - float(np.median(lines[0]))) < BAR_TOLERANCE
 
 
 def _edge_slack(lines: int) -> int:
@@ -114,15 +121,20 @@ def _edge_slack(lines: int) -> int:
 
 def solid_bars(luma: np.ndarray, probe_step: int = 1) -> tuple[int, int, int, int]:
     """Thickness of the solid bars at the left, top, right and bottom edges (0 where none), probing
-    every `probe_step`-th pixel along each line."""
+    every `probe_step`-th pixel along each line: clean bars (`bar_thickness`), or bars an overlay
+    crosses (`crossed_bar_thickness`) as thick as the bar facing them."""
     rows = luma[:, ::probe_step]
     cols = luma[::probe_step, :].T
-    return (
-        bar_thickness(cols),
-        bar_thickness(rows),
-        bar_thickness(cols[::-1]),
-        bar_thickness(rows[::-1]),
-    )
+    sides = (cols, rows, cols[::-1], rows[::-1])
+    clean = [bar_thickness(lines) for lines in sides]
+    found = list(clean)
+    for side, lines in enumerate(sides):
+        crossed = crossed_bar_thickness(lines)
+        facing = (clean[(side + 2) % 4], crossed_bar_thickness(sides[(side + 2) % 4]))
+        if crossed > clean[side] and any(abs(crossed - t) <= 2 * _edge_slack(len(lines)) for t in facing):
+            found[side] = crossed
+    left, top, right, bottom = found
+    return left, top, right, bottom
 
 
 def content_box(luma: np.ndarray, probe_step: int = FRAME_PROBE_STEP) -> BarBox | None:
