@@ -84,14 +84,13 @@ def bar_thickness(lines: np.ndarray, *, caption: bool = False) -> int:
     bar has text on it: it ends at the last clean line before the first line with almost none of
     the bar's colour, within `MAX_CAPTION` of the side.
     """
-    share = _near(lines).mean(axis=1)
-    clean = share >= BAR_CLEAN_SHARE
-    if caption:
-        reach = min(int(MAX_CAPTION * len(lines)), _leading_run(share >= CAPTION_SHARE))
-        clean_lines = np.flatnonzero(clean[:reach])
-        thickness = int(clean_lines[-1]) + 1 if len(clean_lines) else 0
-    else:
-        thickness = _leading_run(clean)
+    near = _near(lines)
+    if not caption:
+        return _clean_thickness(near)
+    share = near.mean(axis=1)
+    reach = min(int(MAX_CAPTION * len(lines)), _leading_run(share >= CAPTION_SHARE))
+    clean_lines = np.flatnonzero(share[:reach] >= BAR_CLEAN_SHARE)
+    thickness = int(clean_lines[-1]) + 1 if len(clean_lines) else 0
     return thickness if thickness >= MIN_BORDER * len(lines) else 0
 
 
@@ -99,24 +98,7 @@ def crossed_bar_thickness(lines: np.ndarray) -> int:
     """Thickness in lines of a bar at the start of `lines` that an overlay crosses (`CROSSED_SHARE`,
     `EDGE_SHARE`; 0 when there is none): from the edge, how far each position stays the edge
     line's colour, and where most of them stop together."""
-    near = _near(lines)
-    count, positions = near.shape
-    runs = np.where(near.all(axis=0), count, np.argmin(near, axis=0))
-    thickness = int(np.sort(runs)[int((1.0 - CROSSED_SHARE) * positions)])
-    if thickness < MIN_BORDER * count or thickness == count:
-        return 0
-    at_edge = np.count_nonzero((runs >= thickness) & (runs <= thickness + _edge_slack(count)))
-    return thickness if at_edge >= EDGE_SHARE * positions else 0
-
-
-def _near(lines: np.ndarray) -> np.ndarray:
-    """Which pixels of `lines` are within `BAR_TOLERANCE` of the edge line's colour (its median)."""
-    return np.abs(lines.astype(np.float64) - float(np.median(lines[0]))) < BAR_TOLERANCE
-
-
-def _edge_slack(lines: int) -> int:
-    """Lines a bar's inner edge may waver by (resizing and coding ring along it)."""
-    return max(1, round(0.005 * lines))
+    return _crossed_thickness(_near(lines))
 
 
 def solid_bars(luma: np.ndarray, probe_step: int = 1) -> tuple[int, int, int, int]:
@@ -125,16 +107,44 @@ def solid_bars(luma: np.ndarray, probe_step: int = 1) -> tuple[int, int, int, in
     crosses (`crossed_bar_thickness`) as thick as the bar facing them."""
     rows = luma[:, ::probe_step]
     cols = luma[::probe_step, :].T
-    sides = (cols, rows, cols[::-1], rows[::-1])
-    clean = [bar_thickness(lines) for lines in sides]
+    nears = [_near(lines) for lines in (cols, rows, cols[::-1], rows[::-1])]
+    clean = [_clean_thickness(near) for near in nears]
+    crossed = [_crossed_thickness(near) for near in nears]
     found = list(clean)
-    for side, lines in enumerate(sides):
-        crossed = crossed_bar_thickness(lines)
-        facing = (clean[(side + 2) % 4], crossed_bar_thickness(sides[(side + 2) % 4]))
-        if crossed > clean[side] and any(abs(crossed - t) <= 2 * _edge_slack(len(lines)) for t in facing):
-            found[side] = crossed
+    for side, near in enumerate(nears):
+        facing = (side + 2) % 4
+        slack = 2 * _edge_slack(len(near))
+        if crossed[side] > clean[side] and any(
+            abs(crossed[side] - t) <= slack for t in (clean[facing], crossed[facing])
+        ):
+            found[side] = crossed[side]
     left, top, right, bottom = found
     return left, top, right, bottom
+
+
+def _near(lines: np.ndarray) -> np.ndarray:
+    """Which pixels of `lines` are within `BAR_TOLERANCE` of the edge line's colour (its median)."""
+    return np.abs(lines.astype(np.float32) - np.float32(np.median(lines[0]))) < BAR_TOLERANCE
+
+
+def _clean_thickness(near: np.ndarray) -> int:
+    thickness = _leading_run(near.mean(axis=1) >= BAR_CLEAN_SHARE)
+    return thickness if thickness >= MIN_BORDER * len(near) else 0
+
+
+def _crossed_thickness(near: np.ndarray) -> int:
+    count, positions = near.shape
+    runs = np.where(near.all(axis=0), count, np.argmin(near, axis=0))  # per position, from the edge
+    thickness = int(np.sort(runs)[int((1.0 - CROSSED_SHARE) * positions)])
+    if thickness < MIN_BORDER * count or thickness == count:
+        return 0
+    at_edge = np.count_nonzero((runs >= thickness) & (runs <= thickness + _edge_slack(count)))
+    return thickness if at_edge >= EDGE_SHARE * positions else 0
+
+
+def _edge_slack(lines: int) -> int:
+    """Lines a bar's inner edge may waver by (resizing and coding ring along it)."""
+    return max(1, round(0.005 * lines))
 
 
 def content_box(luma: np.ndarray, probe_step: int = FRAME_PROBE_STEP) -> BarBox | None:
