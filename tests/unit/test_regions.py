@@ -23,7 +23,7 @@ from hashmatch.matching.rules import picture_queries
 from hashmatch.media import framing
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.luma import AnalysisLuma
-from hashmatch.media.model import WHOLE, MediaHashes, Region, is_third
+from hashmatch.media.model import WHOLE, MediaHashes, Region, is_part, is_third
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.tilt import TILT_ANGLES, TILT_EXTRA_CROPS, inscribed_share, tilted_views
 from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
@@ -333,6 +333,30 @@ def test_the_search_keeps_its_mirrored_rows_across_processes() -> None:
     mirrored = search.orientations.index(Orientation.FLIP_X)
     stored = search.hashes[mirrored]
     assert rebuilt.closest(mirrored, stored) == search.closest(mirrored, stored) == (0, search.regions[mirrored])
+
+
+def test_the_search_keeps_its_uncovered_luma_across_processes() -> None:
+    """A copy cut unevenly with a sticker over it: the search's uncovered luma (the sticker painted
+    over) goes to the parent process with it, where only it finds the stored crop."""
+    from hashmatch.edge.sandbox import _search
+    from hashmatch_tools.oracles import uneven_crop_distance
+    from hashmatch_tools.reuploads.drawing import sticker
+
+    original = synthetic_photo(seed=13, size=(480, 320))
+    copy = cut(original, 0.08, 0.01, 0.02, 0.07).convert("RGBA")
+    corner = (int(copy.width * 0.72), int(copy.height * 0.7))
+    copy.alpha_composite(sticker(int(min(copy.size) * 0.3), random.Random(13)), corner)
+    _, search = framing.check_framings(copy.convert("RGB"))
+    assert search is not None
+    raw = json.loads(json.dumps(search.to_json()))
+    stored = [f.value for f in framing.stored_framings(original) if not is_part(f.label)]
+
+    def reached(rebuilt: object) -> int:
+        assert isinstance(rebuilt, UnevenCropSearch)
+        return min(uneven_crop_distance(rebuilt, value) for value in stored)
+
+    assert reached(_search(raw)) <= PDQ_MATCH_THRESHOLD
+    assert reached(_search({k: v for k, v in raw.items() if k != "uncovered"})) > PDQ_MATCH_THRESHOLD
 
 
 def test_a_grid_written_before_mirrored_rows_reads_as_unmirrored() -> None:

@@ -579,6 +579,41 @@ def test_content_regions_find_the_picture_inside_black_bars() -> None:
     assert any(region.close_to(expected, SAME_REGION) for _, region in regions[1:]), regions
 
 
+@pytest.mark.parametrize(
+    ("seed", "cuts", "corner"),
+    [
+        (11, (0.08, 0.01, 0.02, 0.07), (0.06, 0.08)),
+        (13, (0.08, 0.01, 0.02, 0.07), (0.72, 0.70)),
+        (21, (0.03, 0.09, 0.06, 0.01), (0.72, 0.70)),
+    ],
+)
+def test_a_picture_cut_unevenly_under_a_sticker_is_searched_uncovered(
+    seed: int, cuts: tuple[float, ...], corner: tuple[float, float]
+) -> None:
+    """Two edits composed: cut unevenly, then a sticker pasted near a corner, over the stored crop.
+    Searched on the copy as it is, the sticker keeps the search away; searched with the sticker
+    painted over too (`framing.uncovered_luma`), it finds the stored crop."""
+    from hashmatch_tools.reuploads.drawing import sticker
+
+    original = synthetic_photo(seed=seed)
+    copy = cut(original, *cuts).convert("RGBA")
+    copy.alpha_composite(
+        sticker(int(min(copy.size) * 0.3), random.Random(seed)),
+        (int(copy.width * corner[0]), int(copy.height * corner[1])),
+    )
+    copy = copy.convert("RGB")
+    assert uneven_crop_distance(copy, original) <= PDQ_MATCH_THRESHOLD
+    luma, frame_luma = AnalysisLuma(copy), framing._frame_luma(copy)
+    frames = frame_rectangles(frame_luma)
+    inside_bars = dict(framing.content_regions(copy)).get(framing.Framing.INSIDE_BARS)
+    as_it_is = UnevenCropSearch(luma, frames=frames, inside_bars=inside_bars)
+    assert min(oracles.uneven_crop_distance(as_it_is, s.value) for s in searched_toward(original)) > PDQ_MATCH_THRESHOLD
+    uncovered = framing.uncovered_luma(luma, frame_luma)
+    assert uncovered is not None
+    both = UnevenCropSearch(luma, frames=frames, inside_bars=inside_bars, uncovered=uncovered[0])
+    assert min(oracles.uneven_crop_distance(both, s.value) for s in searched_toward(original)) <= PDQ_MATCH_THRESHOLD
+
+
 def test_the_picture_inside_bars_a_sticker_crosses_is_found_whole() -> None:
     """Pillarboxed, with a sticker over the picture and its left bar: the bar's lines the sticker
     crosses are not clean, yet the picture found inside the bars is the whole picture, and the copy

@@ -29,7 +29,8 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   stored crops' scales (`inside_slanted_frame`, `hashmatch.media.slanted`); the picture with what
   seems drawn over it (a sticker, a text box) painted over, whole, at the central crops, by halves
   and inside the frames found (`uncovered_*`, `hashmatch.media.overlays`); and the search for
-  copies cut unevenly (`hashmatch.media.uneven`).
+  copies cut unevenly (`hashmatch.media.uneven`), on the picture as it is and, where something
+  seems drawn over it, painted over too (a copy cut unevenly under a sticker or a logo).
 
 A copy is often the shared picture shown as part of something larger whose borders are not solid
 bars: a phone screenshot of a feed or a post, a duet or a stitch beside other footage, a frame drawn
@@ -255,11 +256,13 @@ def check_framings(
     frames = frame_rectangles(frame_luma)
     slanted = slanted_frames(_frame_rgb(image if colours is None else colours))
     framed, padded = _candidates(luma.pixels)
-    framings = _query_framings(luma, frame_luma, frames, slanted, (framed, padded))
+    uncovered = uncovered_luma(luma, frame_luma)
+    framings = _query_framings(luma, frame_luma, frames, slanted, (framed, padded), uncovered=uncovered)
     if framings is None:
         return (), None
     inside_bars = next((region for name, region in padded if name == Framing.INSIDE_BARS), None)
-    search = UnevenCropSearch(luma, frames=frames, inside_bars=inside_bars)
+    painted = None if uncovered is None else uncovered[0]
+    search = UnevenCropSearch(luma, frames=frames, inside_bars=inside_bars, uncovered=painted)
     return framings, search if search.keys else None
 
 
@@ -300,7 +303,7 @@ def sample_framings(
             ),
             *_tilted(analysis),
             *_inside_slanted(analysis, slanted),
-            *_uncovered(analysis, frame_luma, (), crops=False),
+            *_uncovered(uncovered_luma(analysis, frame_luma), (), crops=False),
         ]
     )
     return tuple((labelled.label, labelled.value) for labelled in found)
@@ -387,7 +390,7 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     """
     luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
     frames, slanted = frame_rectangles(frame_luma), slanted_frames(_frame_rgb(image))
-    return _query_framings(luma, frame_luma, frames, slanted) or ()
+    return _query_framings(luma, frame_luma, frames, slanted, uncovered=uncovered_luma(luma, frame_luma)) or ()
 
 
 def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
@@ -402,10 +405,13 @@ def _query_framings(
     frames: Sequence[Region],
     slanted: Sequence[SlantedFrame] = (),
     candidates: tuple[list[tuple[str, Region]], list[tuple[str, Region]]] | None = None,
+    *,
+    uncovered: tuple[AnalysisLuma, float] | None,
 ) -> tuple[LabelledHash, ...] | None:
-    """`query_framings` of `luma` (`frame_luma`: the same picture at `FRAME_SIDE`, where overlays
-    are looked for), whose picture may fill one of `frames` or `slanted`; None for a picture flat
-    inside the bars or padding found around it. `candidates`: `_candidates` of `luma`, when found already."""
+    """`query_framings` of `luma` (`frame_luma`: the same picture at `FRAME_SIDE`), whose picture
+    may fill one of `frames` or `slanted`, and `uncovered` (`uncovered_luma`); None for a picture
+    flat inside the bars or padding found around it. `candidates`: `_candidates` of `luma`, when
+    found already."""
     framed, padded = candidates if candidates is not None else _candidates(luma.pixels)
     named = [*framed, *padded]
     inside = dict(
@@ -453,7 +459,7 @@ def _query_framings(
         add(name, crop, mirrored[k])
     found += _tilted(luma)
     found += _inside_slanted(luma, slanted)
-    found += _uncovered(luma, frame_luma, frames, least=MIN_PICTURE_MASK)
+    found += _uncovered(uncovered, frames, least=MIN_PICTURE_MASK)
     return _unique(found)
 
 
@@ -489,17 +495,26 @@ def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list
     return found
 
 
-def _uncovered(
-    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region], *, crops: bool = True, least: float = 0.0
-) -> list[LabelledHash]:
-    """The picture with what seems drawn over it (a sticker, a text box, a logo: found on
-    `frame_luma`) painted over (`hashmatch.media.overlays`): whole, its halves, and with `crops`
-    its central crops at `QUERY_CROP_SCALES`; each of `frames`; as they are and mirrored, labelled
-    ``uncovered_<region>[+crop]``; none when nothing seems drawn over it, or less than `least` of it."""
+def uncovered_luma(luma: AnalysisLuma, frame_luma: np.ndarray) -> tuple[AnalysisLuma, float] | None:
+    """`luma` with what seems drawn over it (a sticker, a text box, a logo: found on `frame_luma`)
+    painted over (`hashmatch.media.overlays`), and the share of the picture painted; None when
+    nothing seems drawn over it."""
     mask = overlay_mask(frame_luma)
-    if mask is None or mask.mean() < least:
+    if mask is None:
+        return None
+    return AnalysisLuma.from_pixels(painted_over(luma.pixels, mask)), float(mask.mean())
+
+
+def _uncovered(
+    uncovered: tuple[AnalysisLuma, float] | None, frames: Sequence[Region], *, crops: bool = True, least: float = 0.0
+) -> list[LabelledHash]:
+    """The picture with what seems drawn over it painted over (`uncovered_luma`): whole, its
+    halves, and with `crops` its central crops at `QUERY_CROP_SCALES`; each of `frames`; as they
+    are and mirrored, labelled ``uncovered_<region>[+crop]``; none when nothing seems drawn over
+    it, or less than `least` of it."""
+    if uncovered is None or uncovered[1] < least:
         return []
-    view = AnalysisLuma.from_pixels(painted_over(luma.pixels, mask))
+    view = uncovered[0]
     named: list[tuple[str, str | None, Region]] = [(Framing.WHOLE, None, WHOLE)]
     if crops:
         named += [

@@ -184,7 +184,9 @@ class UnevenCropSearch:
     the whole copy, inside `inside_bars` (the picture within the copy's own solid bars, when it has
     them) and inside `frames` (the rectangles found inside a larger frame, best first).
     `closest(row, stored)` then searches around rectangle `row` for the framing whose PDQ, in that
-    row's orientation, is closest to `stored`.
+    row's orientation, is closest to `stored`: on the copy as it is and, given `uncovered` (the copy
+    with what seems drawn over it taken off, `hashmatch.media.framing.uncovered_luma`), on that
+    too, keeping the closer (an uneven crop under a logo or a sticker).
     """
 
     def __init__(
@@ -194,8 +196,10 @@ class UnevenCropSearch:
         *,
         frames: Sequence[Region] = (),
         inside_bars: Region | None = None,
+        uncovered: AnalysisLuma | None = None,
     ) -> None:
         self._luma = luma
+        self._uncovered = uncovered
         if grid is None:
             grid = _grid(luma, _grid_frames(frames, inside_bars))
         self.regions: tuple[Region, ...] = tuple(region for region, _, _ in grid)
@@ -210,20 +214,25 @@ class UnevenCropSearch:
         regions: Sequence[Region],
         hashes: Sequence[str],
         orientations: Sequence[Orientation] | None = None,
+        uncovered: AnalysisLuma | None = None,
     ) -> UnevenCropSearch:
-        """A search over `luma` whose grid was hashed already; without `orientations`, every
-        rectangle as it is."""
+        """A search over `luma` (and `uncovered`) whose grid was hashed already; without
+        `orientations`, every rectangle as it is."""
         turns = [Orientation.ORIGINAL] * len(regions) if orientations is None else list(orientations)
         if len(regions) > MAX_GRID_ROWS:
             raise ValueError(f"a grid of {len(regions)} rectangles, more than a search lays ({MAX_GRID_ROWS})")
         if not len(regions) == len(hashes) == len(turns):
             raise ValueError("a grid needs one hash and one orientation per rectangle")
         parsed = (PDQ.parse(h) for h in hashes)
-        return cls(luma, list(zip(regions, turns, parsed, strict=True)))
+        if uncovered is not None and (uncovered.width, uncovered.height) != (luma.width, luma.height):
+            raise ValueError("the uncovered luma is not the size of the copy's")
+        return cls(luma, list(zip(regions, turns, parsed, strict=True)), uncovered=uncovered)
 
     def to_json(self) -> dict[str, object]:
-        """The luma (8-bit, at most `WORK_SIDE` a side) and the grid, for `from_json` in another process."""
-        return {**self._luma.to_json(), **self.grid_json()}
+        """The luma (8-bit, at most `WORK_SIDE` a side), the uncovered one where there is one, and
+        the grid, for `from_json` in another process."""
+        uncovered = {} if self._uncovered is None else {"uncovered": self._uncovered.to_json()}
+        return {**self._luma.to_json(), **uncovered, **self.grid_json()}
 
     def grid_json(self) -> dict[str, object]:
         """The grid alone: its rectangles, their orientations and PDQ hashes, row for row."""
@@ -241,7 +250,9 @@ class UnevenCropSearch:
         regions = [Region(*(float(v) for v in region)) for region in raw["regions"]]
         orientations = [Orientation(str(o)) for o in raw["orientations"]] if "orientations" in raw else None
         hashes = [str(h) for h in raw["hashes"]]
-        return cls.from_grid(AnalysisLuma.from_json(raw) if luma is None else luma, regions, hashes, orientations)
+        uncovered = AnalysisLuma.from_json(raw["uncovered"]) if luma is None and "uncovered" in raw else None
+        copy = AnalysisLuma.from_json(raw) if luma is None else luma
+        return cls.from_grid(copy, regions, hashes, orientations, uncovered)
 
     @property
     def grids(self) -> list[Grid]:
@@ -259,7 +270,7 @@ class UnevenCropSearch:
         and the orientation it is hashed in (None for a row the grid does not have)."""
         if not 0 <= candidate.row < len(self.regions):
             return None
-        distance, region = self.closest(candidate.row, candidate.stored)
+        distance, region, _ = self._search(candidate.row, candidate.stored)
         return distance, region, self.orientations[candidate.row]
 
     def refined(self, candidates: Sequence[Candidate], within: int = REFINED_WITHIN) -> tuple[LabelledHash, ...]:
@@ -269,18 +280,32 @@ class UnevenCropSearch:
         matcher applies the checking platform's)."""
         found = []
         for candidate in candidates:
-            searched = self.found(candidate)
-            if searched is None:
+            if not 0 <= candidate.row < len(self.regions):
                 continue
-            distance, region, orientation = searched
-            hashes = self._luma.hashes(region, (orientation,))
-            if distance <= within and hashes:
-                label = framing_label(UNEVEN_CROP_QUERY, None, orientation)
-                found.append(LabelledHash(PDQ.name, hashes[0][1], label, region))
+            distance, region, value = self._search(candidate.row, candidate.stored)
+            if distance <= within and value is not None:
+                label = framing_label(UNEVEN_CROP_QUERY, None, self.orientations[candidate.row])
+                found.append(LabelledHash(PDQ.name, value, label, region))
         return tuple(found)
 
     def closest(self, row: int, stored: str) -> tuple[int, Region]:
-        """The PDQ distance to `stored` of the framing found around grid rectangle `row`, and that framing.
+        """The PDQ distance to `stored` of the framing found around grid rectangle `row`, and that
+        framing: on the copy as it is, or uncovered where that ends closer (`_search_on`)."""
+        distance, region, _ = self._search(row, stored)
+        return distance, region
+
+    def _search(self, row: int, stored: str) -> tuple[int, Region, str | None]:
+        """`closest`, and the found framing's PDQ hex (None where it is too flat to hash)."""
+        found = self._search_on(self._luma, row, stored)
+        if self._uncovered is not None:
+            uncovered = self._search_on(self._uncovered, row, stored)
+            if uncovered[0] < found[0]:
+                return uncovered
+        return found
+
+    def _search_on(self, luma: AnalysisLuma, row: int, stored: str) -> tuple[int, Region, str | None]:
+        """The PDQ distance to `stored` of the framing of `luma` found around grid rectangle `row`,
+        that framing and its PDQ hex.
 
         A pattern search: each round hashes the rectangle and the 24 others one step away on the
         left or right edge and on the top or bottom edge (one summed-area table, one batch of DCTs)
@@ -293,29 +318,33 @@ class UnevenCropSearch:
         edges = np.array([start.left, start.top, start.right, start.bottom])
         for step in SEARCH_STEPS:
             for _ in range(SEARCH_MOVES):
-                moved = self._best_move(edges, step, signs, orientation)
+                moved = _best_move(luma, edges, step, signs, orientation)
                 if moved is None:
                     break
                 edges = moved
         found = Region(*edges.tolist())
-        hashes = self._luma.hashes(found, (orientation,))
+        hashes = luma.hashes(found, (orientation,))
         distance = hex_distance(hashes[0][1], stored) if hashes else PDQ_BITS
         start_distance = hex_distance(self.hashes[row], stored)
-        return (distance, found) if distance < start_distance else (start_distance, start)
+        if distance < start_distance:
+            return distance, found, hashes[0][1]
+        kept = self._luma.hashes(start, (orientation,))  # the grid's rectangle, on the copy as it is
+        return start_distance, start, kept[0][1] if kept else None
 
-    def _best_move(
-        self, edges: np.ndarray, step: float, signs: np.ndarray, orientation: Orientation
-    ) -> np.ndarray | None:
-        left, top, right, bottom = edges.tolist()
-        xs = _moves(left, right, step)
-        ys = _moves(top, bottom, step)
-        centred = self._luma.centred_coefficients(xs, ys, orientation)  # (5 x 5, 256)
-        wrong = np.maximum(0.0, -signs * centred).sum(axis=1) / (np.abs(centred).sum(axis=1) + 1e-9)
-        best = int(np.argmin(wrong))
-        if best == 0 or wrong[best] >= wrong[0]:
-            return None
-        y, x = divmod(best, len(xs))
-        return np.array([xs[x][0], ys[y][0], xs[x][1], ys[y][1]])
+
+def _best_move(
+    luma: AnalysisLuma, edges: np.ndarray, step: float, signs: np.ndarray, orientation: Orientation
+) -> np.ndarray | None:
+    left, top, right, bottom = edges.tolist()
+    xs = _moves(left, right, step)
+    ys = _moves(top, bottom, step)
+    centred = luma.centred_coefficients(xs, ys, orientation)  # (5 x 5, 256)
+    wrong = np.maximum(0.0, -signs * centred).sum(axis=1) / (np.abs(centred).sum(axis=1) + 1e-9)
+    best = int(np.argmin(wrong))
+    if best == 0 or wrong[best] >= wrong[0]:
+        return None
+    y, x = divmod(best, len(xs))
+    return np.array([xs[x][0], ys[y][0], xs[x][1], ys[y][1]])
 
 
 def _moves(low: float, high: float, step: float) -> list[tuple[float, float]]:
