@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from hashmatch.media import overlays
+from hashmatch.media import framing, overlays
 from hashmatch.media.framing import QUERY_CROP_SCALES, Framing, _frame_luma, query_framings, sample_framings
 from hashmatch.media.image import hash_picture
-from hashmatch.media.model import HALF_SIDES, MediaHashes, is_third
+from hashmatch.media.luma import AnalysisLuma
+from hashmatch.media.model import HALF_SIDES, MediaHashes, Region, is_third
 from hashmatch.media.overlays import MAX_MASK, MIN_PICTURE_MASK, overlay_mask, painted_over
 from hashmatch.media.regions import MAX_RECTANGLES
 from hashmatch.service.notifications import published_schema
@@ -154,6 +155,59 @@ def test_a_photo_under_a_text_box_or_stickers_is_found_only_painted_over(
     shared = replace(shared, framings=tuple(f for f in shared.framings if not is_third(f.label)))
     assert oracles.pdq_distance(copy, shared) <= PDQ_MATCH_THRESHOLD
     assert oracles.pdq_distance(without_uncovered(copy), shared) > PDQ_MATCH_THRESHOLD
+
+
+def with_see_through_box(image: Image.Image, box: tuple[float, float, float, float], opacity: int) -> Image.Image:
+    """`image` with a black story-style caption box `opacity` / 255 opaque over `box` (shares of its
+    sides), its text opaque white."""
+    base = image.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    left, top, right, bottom = (box[0] * base.width, box[1] * base.height, box[2] * base.width, box[3] * base.height)
+    draw.rounded_rectangle((left, top, right, bottom), radius=int((bottom - top) / 6), fill=(0, 0, 0, opacity))
+    draw.text(
+        ((left + right) / 2, (top + bottom) / 2),
+        "when the weekend hits",
+        fill=(255, 255, 255, 255),
+        font=font(int((bottom - top) * 0.25), "bold"),
+        anchor="mm",
+    )
+    base.alpha_composite(layer)
+    return base.convert("RGB")
+
+
+SEE_THROUGH_BOX = (0.08, 0.3, 0.92, 0.62)
+
+
+def test_a_half_transparent_box_is_taken_off_where_it_was_laid() -> None:
+    photo = reference_photo(DESK)
+    copy = AnalysisLuma(with_see_through_box(photo, SEE_THROUGH_BOX, 180)).pixels
+    original = AnalysisLuma(photo).pixels
+    box = Region(*SEE_THROUGH_BOX)
+    taken_off = overlays.unblended(copy, [box])
+    assert taken_off is not None
+    pixels, opaque, where = taken_off
+    height, width = copy.shape
+    rows = slice(round(box.top * height) + 3, round(box.bottom * height) - 3)
+    cols = slice(round(box.left * width) + 3, round(box.right * width) - 3)
+    clear = ~opaque[rows, cols]
+    assert opaque[rows, cols].mean() > 0.01  # the text
+    assert where[rows, cols].all() and not where[: round(box.top * height) - 1].any()
+    before = np.abs(copy[rows, cols] - original[rows, cols])[clear].mean()
+    after = np.abs(pixels[rows, cols] - original[rows, cols])[clear].mean()
+    assert before > 40 and after < 12, (before, after)
+    # The same rectangle of the photo with nothing laid over it is no box.
+    assert overlays.unblended(original, [box]) is None
+
+
+def test_a_photo_under_a_half_transparent_box_is_found_with_the_box_taken_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    photo = reference_photo(DESK)
+    shared = hash_picture(photo, for_sharing=True)
+    shared = replace(shared, framings=tuple(f for f in shared.framings if not is_third(f.label)))
+    copy = with_see_through_box(photo, SEE_THROUGH_BOX, 180)
+    assert oracles.pdq_distance(hash_picture(copy), shared) <= PDQ_MATCH_THRESHOLD
+    monkeypatch.setattr(framing, "unblended", lambda *_: None)
+    assert oracles.pdq_distance(hash_picture(copy), shared) > PDQ_MATCH_THRESHOLD
 
 
 def test_painted_over_copies_stay_far_from_other_photos() -> None:

@@ -27,8 +27,9 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   frame (`inside_frame`, below), the picture turned back by a few degrees (`hashmatch.media.tilt`),
   the picture found turned or keystoned inside a larger frame and set upright, whole and at the
   stored crops' scales (`inside_slanted_frame`, `hashmatch.media.slanted`); the picture with what
-  seems drawn over it (a sticker, a text box) painted over, whole, at the central crops, by halves
-  and inside the frames found (`uncovered_*`, `hashmatch.media.overlays`); and the search for
+  seems drawn over it (a sticker, a text box; a half-transparent box unblended) painted over, whole,
+  at the central crops, by halves and inside the frames found (`uncovered_*`,
+  `hashmatch.media.overlays`); and the search for
   copies cut unevenly (`hashmatch.media.uneven`), on the picture as it is and, where something
   seems drawn over it, painted over too (a copy cut unevenly under a sticker or a logo).
 
@@ -71,7 +72,7 @@ from hashmatch.media.model import (
     Region,
     framing_label,
 )
-from hashmatch.media.overlays import MIN_PICTURE_MASK, overlay_mask, painted_over
+from hashmatch.media.overlays import MIN_PICTURE_MASK, overlay_mask, painted_over, scaled_mask, unblended
 from hashmatch.media.regions import frame_rectangles
 from hashmatch.media.slanted import MAX_FRAMES as MAX_SLANTED
 from hashmatch.media.slanted import SIDE as SLANTED_SIDE
@@ -256,7 +257,7 @@ def check_framings(
     frames = frame_rectangles(frame_luma)
     slanted = slanted_frames(_frame_rgb(image if colours is None else colours))
     framed, padded = _candidates(luma.pixels)
-    uncovered = uncovered_luma(luma, frame_luma)
+    uncovered = uncovered_luma(luma, frame_luma, frames)
     framings = _query_framings(luma, frame_luma, frames, slanted, (framed, padded), uncovered=uncovered)
     if framings is None:
         return (), None
@@ -290,7 +291,8 @@ def sample_framings(
         (name, None, region) for name, region in (*framed, *padded) if name != Framing.WHOLE
     ]
     frame_luma = _frame_luma(picture)
-    named += [(Framing.INSIDE_FRAME, None, region) for region in frame_rectangles(frame_luma)]
+    frames = frame_rectangles(frame_luma)
+    named += [(Framing.INSIDE_FRAME, None, region) for region in frames]
     named += [(Framing.WHOLE, Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in QUERY_CROP_SCALES]
     named += [(Framing.WHOLE, Framing.half(side), WHOLE.half(side)) for side in HALF_SIDES]
     hashed = analysis.region_hashes([region for *_, region in named], _MIRRORED)
@@ -303,7 +305,7 @@ def sample_framings(
             ),
             *_tilted(analysis),
             *_inside_slanted(analysis, slanted),
-            *_uncovered(uncovered_luma(analysis, frame_luma), (), crops=False),
+            *_uncovered(uncovered_luma(analysis, frame_luma, frames), (), crops=False),
         ]
     )
     return tuple((labelled.label, labelled.value) for labelled in found)
@@ -390,7 +392,7 @@ def query_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
     """
     luma, frame_luma = AnalysisLuma(image), _frame_luma(image)
     frames, slanted = frame_rectangles(frame_luma), slanted_frames(_frame_rgb(image))
-    return _query_framings(luma, frame_luma, frames, slanted, uncovered=uncovered_luma(luma, frame_luma)) or ()
+    return _query_framings(luma, frame_luma, frames, slanted, uncovered=uncovered_luma(luma, frame_luma, frames)) or ()
 
 
 def content_regions(image: Image.Image) -> list[tuple[str, Region]]:
@@ -495,20 +497,29 @@ def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list
     return found
 
 
-def uncovered_luma(luma: AnalysisLuma, frame_luma: np.ndarray) -> tuple[AnalysisLuma, float] | None:
-    """`luma` with what seems drawn over it (a sticker, a text box, a logo: found on `frame_luma`)
-    painted over (`hashmatch.media.overlays`), and the share of the picture painted; None when
-    nothing seems drawn over it."""
+def uncovered_luma(
+    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region] = ()
+) -> tuple[AnalysisLuma, float] | None:
+    """`luma` with what seems drawn over it taken off (`hashmatch.media.overlays`): the
+    half-transparent boxes among `frames` (rectangles found in it) unblended, and what seems solid
+    over it (a sticker, a text box, a logo: found on `frame_luma`), or opaque on a box taken off,
+    painted over; and the share of the picture either covers. None when nothing seems drawn over it."""
     mask = overlay_mask(frame_luma)
-    if mask is None:
-        return None
-    return AnalysisLuma.from_pixels(painted_over(luma.pixels, mask)), float(mask.mean())
+    taken_off = unblended(luma.pixels, frames)
+    if taken_off is None:
+        if mask is None:
+            return None
+        return AnalysisLuma.from_pixels(painted_over(luma.pixels, mask)), float(mask.mean())
+    pixels, opaque, boxes = taken_off
+    painted = opaque if mask is None else scaled_mask(mask, pixels.shape) | opaque
+    view = AnalysisLuma.from_pixels(painted_over(pixels, painted) if painted.any() else pixels)
+    return view, float((painted | boxes).mean())
 
 
 def _uncovered(
     uncovered: tuple[AnalysisLuma, float] | None, frames: Sequence[Region], *, crops: bool = True, least: float = 0.0
 ) -> list[LabelledHash]:
-    """The picture with what seems drawn over it painted over (`uncovered_luma`): whole, its
+    """The picture with what seems drawn over it taken off (`uncovered_luma`): whole, its
     halves, and with `crops` its central crops at `QUERY_CROP_SCALES`; each of `frames`; as they
     are and mirrored, labelled ``uncovered_<region>[+crop]``; none when nothing seems drawn over
     it, or less than `least` of it."""
