@@ -367,6 +367,18 @@ def test_a_grid_written_before_mirrored_rows_reads_as_unmirrored() -> None:
         UnevenCropSearch.from_grid(luma, [Region(0.1, 0.1, 0.9, 0.9)], ["0" * 64], [])
 
 
+def test_an_uncovered_luma_of_another_size_is_refused() -> None:
+    """The child's answer is untrusted: an uncovered luma that is not the copy's size is refused,
+    as the sandbox refuses any malformed answer (a rejection, never a search over the wrong pixels)."""
+    from hashmatch.edge.sandbox import _search
+
+    luma = AnalysisLuma(synthetic_photo())
+    search = UnevenCropSearch.from_grid(luma, [Region(0.1, 0.1, 0.9, 0.9)], ["0" * 64])
+    raw = {**search.to_json(), "uncovered": AnalysisLuma(synthetic_photo(size=(320, 320))).to_json()}
+    with pytest.raises(ValueError, match="uncovered"):
+        _search(json.loads(json.dumps(raw)))
+
+
 # ---------------------------------------------------------------- look-alikes
 
 
