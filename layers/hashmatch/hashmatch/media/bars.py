@@ -25,7 +25,6 @@ __all__ = [
     "bar_noise",
     "bar_thickness",
     "content_box",
-    "crossed_bar_thickness",
     "flat_bars",
     "solid_bars",
 ]
@@ -94,17 +93,10 @@ def bar_thickness(lines: np.ndarray, *, caption: bool = False) -> int:
     return thickness if thickness >= MIN_BORDER * len(lines) else 0
 
 
-def crossed_bar_thickness(lines: np.ndarray) -> int:
-    """Thickness in lines of a bar at the start of `lines` that an overlay crosses (`CROSSED_SHARE`,
-    `EDGE_SHARE`; 0 when there is none): from the edge, how far each position stays the edge
-    line's colour, and where most of them stop together."""
-    return _crossed_thickness(_near(lines))
-
-
 def solid_bars(luma: np.ndarray, probe_step: int = 1) -> tuple[int, int, int, int]:
     """Thickness of the solid bars at the left, top, right and bottom edges (0 where none), probing
     every `probe_step`-th pixel along each line: clean bars (`bar_thickness`), or bars an overlay
-    crosses (`crossed_bar_thickness`) as thick as the bar facing them."""
+    crosses (`_crossed_thickness`) as thick as the bar facing them."""
     rows = luma[:, ::probe_step]
     cols = luma[::probe_step, :].T
     nears = [_near(lines) for lines in (cols, rows, cols[::-1], rows[::-1])]
@@ -122,9 +114,11 @@ def solid_bars(luma: np.ndarray, probe_step: int = 1) -> tuple[int, int, int, in
     return left, top, right, bottom
 
 
-def _near(lines: np.ndarray) -> np.ndarray:
-    """Which pixels of `lines` are within `BAR_TOLERANCE` of the edge line's colour (its median)."""
-    return np.abs(lines.astype(np.float32) - np.float32(np.median(lines[0]))) < BAR_TOLERANCE
+def _near(lines: np.ndarray, colour: float | None = None) -> np.ndarray:
+    """Which pixels of `lines` are within `BAR_TOLERANCE` of `colour` (by default the edge line's
+    median)."""
+    colour = float(np.median(lines[0])) if colour is None else colour
+    return np.abs(lines.astype(np.float32) - np.float32(colour)) < BAR_TOLERANCE
 
 
 def _clean_thickness(near: np.ndarray) -> int:
@@ -133,6 +127,9 @@ def _clean_thickness(near: np.ndarray) -> int:
 
 
 def _crossed_thickness(near: np.ndarray) -> int:
+    """Thickness in lines of a bar an overlay crosses (`CROSSED_SHARE`, `EDGE_SHARE`; 0 when there
+    is none), given which pixels are its colour (`_near`, lines from the edge as rows): how far
+    each position stays its colour from the edge, and where most of them stop together."""
     count, positions = near.shape
     runs = np.where(near.all(axis=0), count, np.argmin(near, axis=0))  # per position, from the edge
     thickness = int(np.sort(runs)[int((1.0 - CROSSED_SHARE) * positions)])
@@ -192,7 +189,7 @@ def bar_noise(bar: np.ndarray, probe_step: int = 1) -> float:
     line under `BAR_CLEAN_SHARE` its colour) is judged by the positions it crosses in no line, at
     least `CROSSED_SHARE` of them (infinitely grainy otherwise): the overlay is no grain of it."""
     probed = bar[:, ::probe_step].astype(np.float64)
-    near = np.abs(probed - float(np.median(probed))) < BAR_TOLERANCE
+    near = _near(probed, float(np.median(probed)))
     if (near.mean(axis=1) < BAR_CLEAN_SHARE).any():
         uncrossed = near.all(axis=0)
         if uncrossed.mean() < CROSSED_SHARE:
