@@ -268,9 +268,10 @@ class UnevenCropSearch:
     def found(self, candidate: Candidate) -> tuple[int, Region, Orientation] | None:
         """What the search toward `candidate` found: the distance to its stored hash, the framing
         and the orientation it is hashed in (None for a row the grid does not have)."""
-        if not 0 <= candidate.row < len(self.regions):
+        searched = self._found(candidate)
+        if searched is None:
             return None
-        distance, region, _ = self._search(candidate.row, candidate.stored)
+        distance, region, _ = searched
         return distance, region, self.orientations[candidate.row]
 
     def refined(self, candidates: Sequence[Candidate], within: int = REFINED_WITHIN) -> tuple[LabelledHash, ...]:
@@ -280,9 +281,10 @@ class UnevenCropSearch:
         matcher applies the checking platform's)."""
         found = []
         for candidate in candidates:
-            if not 0 <= candidate.row < len(self.regions):
+            searched = self._found(candidate)
+            if searched is None:
                 continue
-            distance, region, value = self._search(candidate.row, candidate.stored)
+            distance, region, value = searched
             if distance <= within and value is not None:
                 label = framing_label(UNEVEN_CROP_QUERY, None, self.orientations[candidate.row])
                 found.append(LabelledHash(PDQ.name, value, label, region))
@@ -294,18 +296,29 @@ class UnevenCropSearch:
         distance, region, _ = self._search(row, stored)
         return distance, region
 
+    def _found(self, candidate: Candidate) -> tuple[int, Region, str | None] | None:
+        """`_search` toward `candidate`; None for a row the grid does not have."""
+        if not 0 <= candidate.row < len(self.regions):
+            return None
+        return self._search(candidate.row, candidate.stored)
+
     def _search(self, row: int, stored: str) -> tuple[int, Region, str | None]:
-        """`closest`, and the found framing's PDQ hex (None where it is too flat to hash)."""
+        """`closest`, and the found framing's PDQ hex (None where it is too flat to hash). A search
+        that never got closer than its start gives the grid's rectangle, hashed on the copy as it is."""
         found = self._search_on(self._luma, row, stored)
         if self._uncovered is not None:
             uncovered = self._search_on(self._uncovered, row, stored)
             if uncovered[0] < found[0]:
-                return uncovered
-        return found
+                found = uncovered
+        distance, region, value = found
+        if value is None:  # the start
+            kept = self._luma.hashes(region, (self.orientations[row],))
+            value = kept[0][1] if kept else None
+        return distance, region, value
 
     def _search_on(self, luma: AnalysisLuma, row: int, stored: str) -> tuple[int, Region, str | None]:
         """The PDQ distance to `stored` of the framing of `luma` found around grid rectangle `row`,
-        that framing and its PDQ hex.
+        that framing and its PDQ hex (None where the search ends at its start).
 
         A pattern search: each round hashes the rectangle and the 24 others one step away on the
         left or right edge and on the top or bottom edge (one summed-area table, one batch of DCTs)
@@ -328,8 +341,7 @@ class UnevenCropSearch:
         start_distance = hex_distance(self.hashes[row], stored)
         if distance < start_distance:
             return distance, found, hashes[0][1]
-        kept = self._luma.hashes(start, (orientation,))  # the grid's rectangle, on the copy as it is
-        return start_distance, start, kept[0][1] if kept else None
+        return start_distance, start, None
 
 
 def _best_move(
