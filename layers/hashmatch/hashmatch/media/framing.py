@@ -55,7 +55,7 @@ padding found around it produces none. `benchmarks/bench_robustness.py` measures
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -95,6 +95,7 @@ __all__ = [
     "AnalysisLuma",
     "Framing",
     "SlantedLayout",
+    "Uncovered",
     "check_framings",
     "content_regions",
     "query_framings",
@@ -103,6 +104,7 @@ __all__ = [
     "shared_cut_views",
     "stored_frame_framings",
     "stored_framings",
+    "uncovered_luma",
 ]
 
 # Central crops of the content stored for a shared image, as a share of each side: a copy cropped
@@ -262,7 +264,7 @@ def check_framings(
     if framings is None:
         return (), None
     inside_bars = next((region for name, region in padded if name == Framing.INSIDE_BARS), None)
-    painted = None if uncovered is None else uncovered[0]
+    painted = None if uncovered is None else uncovered.luma
     search = UnevenCropSearch(luma, frames=frames, inside_bars=inside_bars, uncovered=painted)
     return framings, search if search.keys else None
 
@@ -408,7 +410,7 @@ def _query_framings(
     slanted: Sequence[SlantedFrame] = (),
     candidates: tuple[list[tuple[str, Region]], list[tuple[str, Region]]] | None = None,
     *,
-    uncovered: tuple[AnalysisLuma, float] | None,
+    uncovered: Uncovered | None,
 ) -> tuple[LabelledHash, ...] | None:
     """`query_framings` of `luma` (`frame_luma`: the same picture at `FRAME_SIDE`), whose picture
     may fill one of `frames` or `slanted`, and `uncovered` (`uncovered_luma`); None for a picture
@@ -497,9 +499,15 @@ def _inside_slanted(luma: AnalysisLuma, slanted: Sequence[SlantedFrame]) -> list
     return found
 
 
-def uncovered_luma(
-    luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region] = ()
-) -> tuple[AnalysisLuma, float] | None:
+class Uncovered(NamedTuple):
+    """A picture with what seems drawn over it taken off (`uncovered_luma`), and the share of it
+    that was."""
+
+    luma: AnalysisLuma
+    share: float
+
+
+def uncovered_luma(luma: AnalysisLuma, frame_luma: np.ndarray, frames: Sequence[Region] = ()) -> Uncovered | None:
     """`luma` with what seems drawn over it taken off (`hashmatch.media.overlays`): the
     half-transparent boxes among `frames` (rectangles found in it) unblended, and what seems solid
     over it (a sticker, a text box, a logo: found on `frame_luma`), or opaque on a box taken off,
@@ -509,23 +517,23 @@ def uncovered_luma(
     if taken_off is None:
         if mask is None:
             return None
-        return AnalysisLuma.from_pixels(painted_over(luma.pixels, mask)), float(mask.mean())
+        return Uncovered(AnalysisLuma.from_pixels(painted_over(luma.pixels, mask)), float(mask.mean()))
     pixels, opaque, boxes = taken_off
     painted = opaque if mask is None else scaled_mask(mask, pixels.shape) | opaque
     view = AnalysisLuma.from_pixels(painted_over(pixels, painted) if painted.any() else pixels)
-    return view, float((painted | boxes).mean())
+    return Uncovered(view, float((painted | boxes).mean()))
 
 
 def _uncovered(
-    uncovered: tuple[AnalysisLuma, float] | None, frames: Sequence[Region], *, crops: bool = True, least: float = 0.0
+    uncovered: Uncovered | None, frames: Sequence[Region], *, crops: bool = True, least: float = 0.0
 ) -> list[LabelledHash]:
     """The picture with what seems drawn over it taken off (`uncovered_luma`): whole, its
     halves, and with `crops` its central crops at `QUERY_CROP_SCALES`; each of `frames`; as they
     are and mirrored, labelled ``uncovered_<region>[+crop]``; none when nothing seems drawn over
     it, or less than `least` of it."""
-    if uncovered is None or uncovered[1] < least:
+    if uncovered is None or uncovered.share < least:
         return []
-    view = uncovered[0]
+    view = uncovered.luma
     named: list[tuple[str, str | None, Region]] = [(Framing.WHOLE, None, WHOLE)]
     if crops:
         named += [
