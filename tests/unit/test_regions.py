@@ -44,6 +44,7 @@ from hashmatch_tools.reuploads.geometric import (
     reframed,
     rotate_with_crop,
 )
+from hashmatch_tools.reuploads.layouts import MULTI_PHOTO_LAYOUTS, multi_photo_post
 from hashmatch_tools.samples import jpeg_bytes, smooth_photo
 from tests.unit import reference_media
 
@@ -222,6 +223,40 @@ def test_a_picture_with_four_edges_of_its_own_is_among_the_first_frames(name: st
     shot, truth = post_screenshot(photo(name))
     found = frame_rectangles(np.asarray(thumbnail(shot).convert("L"), dtype=np.float32))
     assert any(region.close_to(truth, 0.01) for region in found[:GRID_FRAMES]), (truth, found[:3])
+
+
+def post_grid(picture: Image.Image, cell: int, seed: int = 11, gutter: int = 6) -> tuple[Image.Image, Region]:
+    """A post of four pictures in a 2x2 grid, white gutters between them: `picture` cut to fill
+    cell `cell` (centred), drawn footage in the others; and where that cell is."""
+    rng = random.Random(seed)
+    side = 960
+    canvas = Image.new("RGB", (side, side), (255, 255, 255))
+    size = (side - gutter) // 2
+    corners = [(0, 0), (size + gutter, 0), (0, size + gutter), (size + gutter, size + gutter)]
+    for k, (x, y) in enumerate(corners):
+        canvas.paste(drawing.cover(picture, (size, size)) if k == cell else drawing.footage((size, size), rng), (x, y))
+    x, y = corners[cell]
+    return canvas, Region(x / side, y / side, (x + size) / side, (y + size) / side)
+
+
+@pytest.mark.parametrize("cell", [0, 3])
+def test_a_picture_between_gutters_is_found_inside_them(cell: int) -> None:
+    # Both sides of a gutter are edges, and the rectangle out to the far one covers as well and is
+    # larger: the gutter strip is taken off again, or every hash of the cell is ~1% off.
+    grid, truth = post_grid(reference_photo(BRIDGE), cell)
+    found = frame_rectangles(np.asarray(thumbnail(grid).convert("L"), dtype=np.float32))
+    assert any(region.close_to(truth, 0.003) for region in found), (truth, found)
+
+
+@pytest.mark.parametrize("cell", [0, 2])
+def test_a_picture_cut_to_fill_a_cell_matches_by_the_core_of_its_frame(cell: int) -> None:
+    original = reference_photo(BRIDGE)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    grid, truth = post_grid(original, cell)
+    hashes = checked(grid, matcher)
+    (match,) = [m for m in matcher.match(hashes) if m.item_id == item_id]
+    assert match.query == "inside_frame+core" and Region(*match.detail["region"]).close_to(truth, 0.01)
+    assert matched_queries(matcher, without(hashes, "inside_frame+core"), item_id) == []
 
 
 def test_frames_are_not_found_in_a_blank_or_tiny_picture() -> None:
@@ -423,10 +458,12 @@ def test_every_query_label_fits_the_notification_schema() -> None:
         screenshot(original)[0],
         rotate_with_crop(original, 3.5),
         captioned(cut(ImageOps.mirror(original), 0.07, 0.0, 0.0, 0.05)),
+        post_grid(reference_photo(BRIDGE), 0)[0],
     ):
         labels |= {q.label for q in checked(copy, matcher).queries}
     labels |= {o.value for o in ORIENTATIONS}
     assert {label.split("+")[0].split("/")[0] for label in labels} >= {"inside_frame", "tilted_cw_3.5", "uneven_crop"}
+    assert "inside_frame+core" in labels
     assert [label for label in labels if not pattern.match(label)] == []
 
 
@@ -510,3 +547,27 @@ def test_a_copy_filled_to_a_phone_screen_keeps_the_short_side_around_the_centre(
         errors = [np.abs(np.asarray(w.resize((32, 32)), float) - np.asarray(small, float)).mean() for w in window]
         best, slack = offsets[int(np.argmin(errors))], offsets[-1]
         assert abs(best - slack / 2) <= 0.1 * slack + offsets.step, (best, slack)
+
+
+def _one_colour(pixels: np.ndarray, cell: tuple[float, float, float, float], colour: tuple[int, ...]) -> bool:
+    """Whether the middle of `cell` (shares of the frame) is `colour` throughout."""
+    height, width = pixels.shape[:2]
+    inner = Region(*cell).central_crop(0.9)
+    rows = slice(round(inner.top * height), round(inner.bottom * height))
+    cols = slice(round(inner.left * width), round(inner.right * width))
+    return bool(np.abs(pixels[rows, cols] - colour).max() < 2)
+
+
+def test_a_multi_photo_post_shows_the_photo_in_one_cell_of_a_layout_apps_use() -> None:
+    """The TUNED multi-photo post: the frame has the shape of one of `MULTI_PHOTO_LAYOUTS` and the
+    photo (here one colour, which drawn footage never is) fills exactly one of its cells; a seed
+    gives one copy."""
+    magenta = (255, 0, 255)
+    image = Image.new("RGB", (640, 480), magenta)
+    for seed in range(12):
+        copy = multi_photo_post(image, random.Random(seed))
+        assert copy == multi_photo_post(image, random.Random(seed))
+        pixels = np.asarray(copy, dtype=np.float64)
+        shaped = [cells for aspect, cells in MULTI_PHOTO_LAYOUTS if abs(copy.width / copy.height - aspect) < 0.01]
+        assert shaped and any(sum(_one_colour(pixels, cell, magenta) for cell in cells) == 1 for cells in shaped)
+        assert not _one_colour(pixels, (0.0, 0.0, 1.0, 1.0), magenta)

@@ -37,11 +37,13 @@ A copy is often the shared picture shown as part of something larger whose borde
 bars: a phone screenshot of a feed or a post, a duet or a stitch beside other footage, a frame drawn
 around it. `hashmatch.media.regions.frame_rectangles` finds the rectangles such a picture would fill
 (its four straight edges); each is queried as it is and mirrored, labelled ``inside_frame`` with
-the rectangle it covers. (Also querying each with 3% cut from every side, against a found edge a
-pixel or a rounded corner off, found no copy of the tuned screenshots and layouts that the
-rectangles as found did not: 0 of 308. Nor are their halves queried: tried on the TUNED copies,
-they found about a copy more for ~40 more hashes a check; `benchmarks/study_halves.py` measures
-the halves that are.)
+the rectangle it covers, and so is its central core (``inside_frame+core``, with the same
+rectangle): a picture cut to fill a cell (a duet, a stitch, a post of several pictures) kept its
+short side and, cut about its centre, shows the stored core whole. (Also querying each with 3%
+cut from every side, against a found edge a pixel or a rounded corner off, found no copy of the
+tuned screenshots and layouts that the rectangles as found did not: 0 of 308. Nor are their
+halves queried: tried on the TUNED copies, they found about a copy more for ~40 more hashes a
+check; `benchmarks/study_halves.py` measures the halves that are.)
 
 Every region is hashed from one luma at most 256 pixels on the long side (`hashmatch.media.luma`):
 a summed-area table gives the exact area average of any rectangle on PDQ's 64x64 grid, then PDQ's
@@ -233,6 +235,12 @@ def _core(content: Region, luma: AnalysisLuma) -> list[Region]:
     return [core] if wide else []
 
 
+def _frame_cores(frames: Sequence[Region], luma: AnalysisLuma) -> list[tuple[Region, Region]]:
+    """The central core (`CORE_SHAPE`, `_core`) of each of `frames` wide enough to have one, with
+    the frame it lies in."""
+    return [(core, frame) for frame in frames for core in _core(frame, luma)]
+
+
 def shared_cut_views(image: Image.Image) -> tuple[str, ...]:
     """A shared image's content (inside its own bars, as `stored_framings` finds it) as copies cut
     unevenly show it (`hashmatch.media.uneven.cut_views`): never stored, only scanned against
@@ -274,7 +282,8 @@ def sample_framings(
 ) -> tuple[tuple[str, str], ...]:
     """A checked video's sampled frame (2-D grey levels, solid bars already trimmed) as re-posts
     show footage, as (label, PDQ hex): the footage found under or above a caption bar or inside
-    padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot);
+    padding, and inside a larger frame (a duet, a stitch, a picture-in-picture, a screenshot),
+    with the central core of each of those frames (toward the core a shared video stores);
     central crops of the whole frame at `QUERY_CROP_SCALES` (a copy zoomed in or cut evenly, toward
     the crops a shared video stores: `stored_frame_framings`); the whole frame's halves (toward the
     halves it stores); each as it is and mirrored; the
@@ -295,6 +304,7 @@ def sample_framings(
     frame_luma = _frame_luma(picture)
     frames = frame_rectangles(frame_luma)
     named += [(Framing.INSIDE_FRAME, None, region) for region in frames]
+    named += [(Framing.INSIDE_FRAME, Framing.CORE, core) for core, _ in _frame_cores(frames, analysis)]
     named += [(Framing.WHOLE, Framing.central_crop(scale), WHOLE.central_crop(scale)) for scale in QUERY_CROP_SCALES]
     named += [(Framing.WHOLE, Framing.half(side), WHOLE.half(side)) for side in HALF_SIDES]
     hashed = analysis.region_hashes([region for *_, region in named], _MIRRORED)
@@ -433,7 +443,11 @@ def _query_framings(
         (name, Framing.MIDDLE_BAND, region.without_margins(OVERLAY_MARGIN))
         for name, region in ((Framing.WHOLE, WHOLE), *padded)
     ]
-    found_inside = [(Framing.INSIDE_FRAME, None, region) for region in frames]
+    # Each rectangle found inside a larger frame, and its central core (see the module docstring).
+    cores = _frame_cores(frames, luma)
+    found_inside: list[tuple[str, str | None, Region]] = [(Framing.INSIDE_FRAME, None, region) for region in frames]
+    found_inside += [(Framing.INSIDE_FRAME, Framing.CORE, core) for core, _ in cores]
+    found_where = [*frames, *(frame for _, frame in cores)]  # the frame each lies in
     parts = [(name, Framing.half(side), region.half(side)) for name, region in named for side in HALF_SIDES]
     parts += [(name, Framing.third(side), region.third(side)) for name, region in named for side in THIRD_SIDES]
     batch = [*crops, *bands, *found_inside, *parts]
@@ -454,8 +468,10 @@ def _query_framings(
         add(name, crop, mirrored[k])
     # The rectangles found inside a larger frame carry where they are (`detail.region` of a match),
     # as their JSON form writes it.
-    for k, (name, _, region) in enumerate(found_inside, start=len(crops) + len(bands)):
-        add(name, None, mirrored[k], Region(*region.edges()))
+    for k, ((name, core, _), frame) in enumerate(
+        zip(found_inside, found_where, strict=True), start=len(crops) + len(bands)
+    ):
+        add(name, core, mirrored[k], Region(*frame.edges()))
     # Halves (text, a sticker or a person pasted over one side leaves the other whole) and thirds
     # (a box across the middle leaves the top and bottom ones) of each content rectangle, as they
     # are and mirrored: a mirrored copy's left half is the picture's right.

@@ -17,7 +17,8 @@ Query labels name which hash of a checked file was looked up, in a notification'
   counter-clockwise, turned back: `hashmatch.media.tilt`), ``uncovered_whole`` /
   ``uncovered_inside_frame`` (the picture, or a rectangle found inside a larger frame, with what
   seems drawn over it painted over: `hashmatch.media.overlays`); ``+central_crop_NN`` (the central NN%
-  of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`), ``+half_top``,
+  of the region), ``+middle_band`` (without the top and bottom `OVERLAY_MARGIN`), ``+core`` (the
+  region's central core, `hashmatch.media.framing.CORE_SHAPE`: ``inside_frame+core``), ``+half_top``,
   ``+half_bottom``, ``+half_left``, ``+half_right`` (one half of the region: `is_half`),
   ``+third_top``, ``+third_middle``, ``+third_bottom`` (a band across the region a third of its
   height), ``+third_left``, ``+third_centre``, ``+third_right`` (a third of its width: `is_third`);

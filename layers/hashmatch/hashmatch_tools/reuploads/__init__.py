@@ -18,7 +18,8 @@ so they are TUNED.
   dark; 4 device shapes), microblog (photo with margins and rounded corners below a text post).
   HELD-OUT: story viewer (photo fitted to the height or contained on a fill, UI drawn over it),
   chat (photo as a bubble 55-75% of the width), desktop browser.
-- remix layouts. TUNED: duet side by side, stitch top/bottom, caption bar (10-25% high).
+- remix layouts. TUNED: duet side by side, stitch top/bottom, caption bar (10-25% high); a
+  multi-photo post (2-4 pictures in one frame, thin gutters; not drawn by the compositions).
   HELD-OUT: picture-in-picture (a 25-45% inset), green-screen reaction (a person keyed over a
   corner), collage/grid.
 - drawn or pasted over. TUNED: 1-4 stickers, 1-2 text boxes, corner logo, tiled diagonal text
@@ -101,6 +102,10 @@ CATEGORIES: dict[str, dict[str, dict[str, Edit]]] = {
         "reframed": {
             "reframed: cover-crop to 1:1, 4:5 or 16:9": g.reframed,
             "reframed: filled to a phone screen": g.filled_screen,
+        },
+        # Not drawn by the compositions either.
+        "multi-photo": {
+            "layout: multi-photo post": lay.multi_photo_post,
         },
         "quality": {
             "quality: JPEG q25-70": q.jpeg,

@@ -313,6 +313,42 @@ def caption_bar(image: Image.Image, rng: random.Random) -> Image.Image:
     return canvas
 
 
+# The layouts apps give a post of several pictures: the frame's shape (width / height) and each
+# cell as shares of it (left, top, right, bottom), before the gutters. A microblog shows 2-4 in a
+# 16:9 frame; a social feed 2-4 in a square one, two side by side or stacked, three as one wide
+# above two; a chat album 4 in a square.
+MULTI_PHOTO_LAYOUTS: tuple[tuple[float, tuple[tuple[float, float, float, float], ...]], ...] = (
+    (16 / 9, ((0, 0, 0.5, 1), (0.5, 0, 1, 1))),
+    (16 / 9, ((0, 0, 0.5, 1), (0.5, 0, 1, 0.5), (0.5, 0.5, 1, 1))),
+    (16 / 9, ((0, 0, 0.5, 0.5), (0.5, 0, 1, 0.5), (0, 0.5, 0.5, 1), (0.5, 0.5, 1, 1))),
+    (1.0, ((0, 0, 0.5, 1), (0.5, 0, 1, 1))),
+    (1.0, ((0, 0, 1, 0.5), (0, 0.5, 1, 1))),
+    (1.0, ((0, 0, 1, 0.5), (0, 0.5, 0.5, 1), (0.5, 0.5, 1, 1))),
+    (1.0, ((0, 0, 0.5, 0.5), (0.5, 0, 1, 0.5), (0, 0.5, 0.5, 1), (0.5, 0.5, 1, 1))),
+)
+
+
+def multi_photo_post(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A post showing 2-4 pictures in one frame (`MULTI_PHOTO_LAYOUTS`), thin gutters (0-8 pixels)
+    of the app's background between them. The photo fills one cell, cover-cropped (off-centre by up
+    to 15% of the slack); synthetic footage fills the others."""
+    aspect, cells = rng.choice(MULTI_PHOTO_LAYOUTS)
+    width = rng.choice([720, 1080, 1200])
+    height = round(width / aspect)
+    gutter = rng.choice([0, 2, 4, 6, 8])
+    canvas = Image.new("RGB", (width, height), rng.choice([(255, 255, 255), (0, 0, 0), (21, 32, 43)]))
+    mine = rng.randrange(len(cells))
+    for k, (left, top, right, bottom) in enumerate(cells):
+        # A gutter's half on each inner side of a cell.
+        x0 = round(left * width) + (gutter // 2 if left > 0 else 0)
+        y0 = round(top * height) + (gutter // 2 if top > 0 else 0)
+        x1 = round(right * width) - (gutter - gutter // 2 if right < 1 else 0)
+        y1 = round(bottom * height) - (gutter - gutter // 2 if bottom < 1 else 0)
+        size = (x1 - x0, y1 - y0)
+        canvas.paste(cover(image, size, rng) if k == mine else footage(size, rng), (x0, y0))
+    return canvas
+
+
 # ---------------------------------------------------------------- HELD-OUT: screenshots
 
 
