@@ -97,6 +97,7 @@ __all__ = [
     "CUT_VIEW_CUTS",
     "DEEP_CUTS",
     "FRAME_CORE_SCALES",
+    "FURTHER_CORE_FRAMES",
     "GRID_FRAMES",
     "MAX_CORE_POSITIONS",
     "MAX_GRID_ROWS",
@@ -151,6 +152,13 @@ SQUARE_ENOUGH = 1.1
 GRID_FRAMES = 2
 # And inside the picture found within a copy's own solid bars, when it has them, before the frames.
 BARS_FRAMES = 1
+# The core grid alone is laid inside the next this many frames found too (a post of several
+# pictures has a cell for each, and the photo's need not rank among the first two), while the whole
+# grid stays within `MAX_GRID_ROWS`: most copies' grids are far below it, and the lookup API's limit
+# and request size stay as they were. Set on the TUNED multi-photo posts (`bench_robustness.py --set
+# tuned --set tuned-held-out-photos --edit multi-photo --copies 4`; see the README, "Pictures cut to
+# fill a cell").
+FURTHER_CORE_FRAMES = 4
 # The most rows a search has: the fine grid, the coarse grid mirrored, the fine grids inside the
 # copy's bars and the frames as they are and mirrored, the deep grid and the core grids on the copy
 # and inside the bars and the frames. The lookup API refuses
@@ -202,6 +210,8 @@ class UnevenCropSearch:
         self._uncovered = uncovered
         if grid is None:
             grid = _grid(luma, _grid_frames(frames, inside_bars))
+            further = frames[GRID_FRAMES : GRID_FRAMES + FURTHER_CORE_FRAMES]
+            grid += _further_cores(luma, further, room=MAX_GRID_ROWS - len(grid))
         self.regions: tuple[Region, ...] = tuple(region for region, _, _ in grid)
         self.orientations: tuple[Orientation, ...] = tuple(orientation for _, orientation, _ in grid)
         self.hashes: tuple[str, ...] = tuple(value for _, _, value in grid)
@@ -389,6 +399,17 @@ def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Or
     for across, down in core_rectangles(luma.width, luma.height):
         rows += luma.grid(across, down, (Orientation.ORIGINAL,))
     return rows + _cores_inside(luma, frames)
+
+
+def _further_cores(luma: AnalysisLuma, frames: Sequence[Region], *, room: int) -> list[tuple[Region, Orientation, str]]:
+    """The core grid inside each of `frames` in turn (`_cores_inside`) while their rows fit in `room`."""
+    rows: list[tuple[Region, Orientation, str]] = []
+    for frame in frames:
+        inside = _cores_inside(luma, [frame])
+        if len(rows) + len(inside) > room:
+            break
+        rows += inside
+    return rows
 
 
 def _cores_inside(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Orientation, str]]:
