@@ -20,7 +20,7 @@ from hashmatch.edge.ingest import refine
 from hashmatch.index.bank_index import BankIndex
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.rules import picture_queries
-from hashmatch.media import framing
+from hashmatch.media import framing, uneven
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import WHOLE, MediaHashes, Region, is_part, is_third
@@ -571,3 +571,27 @@ def test_a_multi_photo_post_shows_the_photo_in_one_cell_of_a_layout_apps_use() -
         shaped = [cells for aspect, cells in MULTI_PHOTO_LAYOUTS if abs(copy.width / copy.height - aspect) < 0.01]
         assert shaped and any(sum(_one_colour(pixels, cell, magenta) for cell in cells) == 1 for cells in shaped)
         assert not _one_colour(pixels, (0.0, 0.0, 1.0, 1.0), magenta)
+
+
+@pytest.mark.parametrize(("name", "seed"), [(BRIDGE, 0), (BRIDGE, 15), (DESK, 8)])
+def test_a_photo_in_a_post_of_several_is_searched_for_inside_further_frames(
+    name: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The TUNED multi-photo post: the photo's cell, cut off-centre, is not among the 2 best frames
+    # that get every grid; the core grid laid inside the next frames finds it.
+    original = reference_photo(name)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    post = multi_photo_post(original, random.Random(seed))
+    assert matched_queries(matcher, checked(post, matcher), item_id) == ["uneven_crop"]
+    monkeypatch.setattr(uneven, "FURTHER_CORE_FRAMES", 0)
+    assert matched_queries(matcher, checked(post, matcher), item_id) == []
+
+
+def test_the_further_frames_cores_stay_within_the_grid_limit() -> None:
+    post = multi_photo_post(reference_photo(BRIDGE), random.Random(0))
+    luma, frames = AnalysisLuma(post), frame_rectangles(framing._frame_luma(post))
+    search = UnevenCropSearch(luma, frames=frames)
+    alone = UnevenCropSearch(luma, frames=frames[: uneven.GRID_FRAMES])
+    assert len(alone.regions) < len(search.regions) <= uneven.MAX_GRID_ROWS
+    rows = uneven._further_cores(luma, frames[uneven.GRID_FRAMES :], room=10)
+    assert rows == []  # no frame's core grid fits in 10 rows: none is laid
