@@ -38,7 +38,9 @@ frame, so the core grid is also laid inside each of the `GRID_FRAMES` rectangles
 TUNED screenshot, layout and reframing families (`bench_robustness.py --set tuned --set
 tuned-held-out-photos --edit duet --edit stitch --edit "feed app" --edit microblog --edit compose
 --edit cover-crop`), 103 -> 107 of 132 copies of tuned photos and 70 -> 76 of 84 of held-out
-photos, 0 false matches (at its first size only, `FRAME_CORE_SCALES`). A picture cut unevenly and
+photos, 0 false matches (at its first size only, `FRAME_CORE_SCALES`). In a post of several
+pictures the photo's cell need not be among those two, so the core grid alone is laid inside the
+next `FURTHER_CORE_FRAMES` too, while the whole grid stays within `MAX_GRID_ROWS`. A picture cut unevenly and
 then letterboxed or pillarboxed (fitted to a video's frame, a phone's screen), or shown inside its
 own bars and zoomed into, is cut inside solid bars that the grids on the whole copy take in; the
 picture inside the bars (`framing.Framing.INSIDE_BARS`) is such a frame, so where a copy has solid
