@@ -34,6 +34,7 @@ far from every stored picture: the check simply queries a few more framings.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -125,22 +126,26 @@ def _inside_gutters(region: Region, pixels: np.ndarray, rows: np.ndarray, cols: 
     height, width = pixels.shape
     left, top = round(region.left * width), round(region.top * height)
     right, bottom = round(region.right * width), round(region.bottom * height)
-    near_rows, near_cols = SAME_RECTANGLE * height + 1, SAME_RECTANGLE * width + 1
-
-    def flat(strip: np.ndarray) -> bool:
-        return strip.size > 0 and float(strip.std()) <= GUTTER_SPREAD
-
-    inner_top = [r for r in rows if top < r <= top + near_rows and flat(pixels[top + 1 : r - 1, left:right])]
-    inner_bottom = [
-        r for r in rows if bottom - near_rows <= r < bottom and flat(pixels[r + 1 : bottom - 1, left:right])
-    ]
-    top = int(max(inner_top, default=top))
-    bottom = int(min(inner_bottom, default=bottom))
-    inner_left = [c for c in cols if left < c <= left + near_cols and flat(pixels[top:bottom, left + 1 : c - 1])]
-    inner_right = [c for c in cols if right - near_cols <= c < right and flat(pixels[top:bottom, c + 1 : right - 1])]
-    left = int(max(inner_left, default=left))
-    right = int(min(inner_right, default=right))
+    reach_down, reach_across = SAME_RECTANGLE * height + 1, SAME_RECTANGLE * width + 1
+    top = _moved_in(top, 1, rows, reach_down, lambda a, b: pixels[a:b, left:right])
+    bottom = _moved_in(bottom, -1, rows, reach_down, lambda a, b: pixels[a:b, left:right])
+    left = _moved_in(left, 1, cols, reach_across, lambda a, b: pixels[top:bottom, a:b])
+    right = _moved_in(right, -1, cols, reach_across, lambda a, b: pixels[top:bottom, a:b])
     return Region(left / width, top / height, right / width, bottom / height)
+
+
+def _moved_in(side: int, inward: int, lines: np.ndarray, reach: float, strip: Callable[[int, int], np.ndarray]) -> int:
+    """The farthest of `lines` at most `reach` from `side` in the `inward` direction (+1: toward
+    higher positions) whose strip from `side` (`strip(first, last)`, the pixels between, a pixel
+    next to either line left aside) is flat; `side` itself when there is none."""
+
+    def flat(line: int) -> bool:
+        first, last = sorted((side, line))
+        between = strip(first + 1, last - 1)
+        return between.size > 0 and float(between.std()) <= GUTTER_SPREAD
+
+    inner = [int(line) for line in lines if 0 < (line - side) * inward <= reach and flat(int(line))]
+    return max(inner, key=lambda line: line * inward, default=side)
 
 
 def _pooled(luma: np.ndarray) -> np.ndarray:
