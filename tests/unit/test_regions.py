@@ -595,3 +595,7 @@ def test_the_further_frames_cores_stay_within_the_grid_limit() -> None:
     assert len(alone.regions) < len(search.regions) <= uneven.MAX_GRID_ROWS
     rows = uneven._further_cores(luma, frames[uneven.GRID_FRAMES :], room=10)
     assert rows == []  # no frame's core grid fits in 10 rows: none is laid
+    # A room of exactly one frame's core grid takes that frame's and stops before the next.
+    first = uneven._cores_inside(luma, frames[uneven.GRID_FRAMES : uneven.GRID_FRAMES + 1])
+    assert first and uneven._further_cores(luma, frames[uneven.GRID_FRAMES :], room=len(first)) == first
+    assert uneven._further_cores(luma, frames[uneven.GRID_FRAMES :], room=len(first) - 1) == []
