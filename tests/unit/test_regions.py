@@ -44,7 +44,13 @@ from hashmatch_tools.reuploads.geometric import (
     reframed,
     rotate_with_crop,
 )
-from hashmatch_tools.reuploads.layouts import MULTI_PHOTO_LAYOUTS, multi_photo_post
+from hashmatch_tools.reuploads.layouts import (
+    BLURRED_FILL_FRAMES,
+    FILL_SLACK,
+    MULTI_PHOTO_LAYOUTS,
+    blurred_fill,
+    multi_photo_post,
+)
 from hashmatch_tools.samples import jpeg_bytes, smooth_photo
 from tests.unit import reference_media
 
@@ -571,6 +577,35 @@ def test_a_multi_photo_post_shows_the_photo_in_one_cell_of_a_layout_apps_use() -
         shaped = [cells for aspect, cells in MULTI_PHOTO_LAYOUTS if abs(copy.width / copy.height - aspect) < 0.01]
         assert shaped and any(sum(_one_colour(pixels, cell, magenta) for cell in cells) == 1 for cells in shaped)
         assert not _one_colour(pixels, (0.0, 0.0, 1.0, 1.0), magenta)
+
+
+def test_a_picture_on_a_blurred_fill_is_the_picture_whole_over_a_blurred_copy_of_it() -> None:
+    """The TUNED blurred fill: a frame of another shape (`BLURRED_FILL_FRAMES`, at least `FILL_SLACK`
+    from the picture's); the picture whole and sharp (here a checkerboard of 40-pixel squares)
+    at 88-100% of the size that fits, centred across; around it the same picture, blurred: no step
+    between neighbouring pixels anywhere near a square's; a seed gives one copy."""
+    squares = np.indices((480, 640)).sum(axis=0) // 40 % 2 * 255
+    image = Image.fromarray(squares.astype(np.uint8)).convert("RGB")
+    shapes = set()
+    for seed in range(12):
+        copy = blurred_fill(image, random.Random(seed))
+        assert copy == blurred_fill(image, random.Random(seed))
+        frame = min(BLURRED_FILL_FRAMES, key=lambda f: abs(copy.width / copy.height - f))
+        assert abs(copy.width / copy.height - frame) < 0.01 and abs(frame / (640 / 480) - 1.0) >= FILL_SLACK
+        shapes.add(frame)
+        grey = np.asarray(copy.convert("L"), dtype=np.float64)
+        sharp = np.abs(np.diff(grey, axis=1)) > 100  # a square's edge in the picture
+        rows, cols = np.flatnonzero(sharp.any(axis=1)), np.flatnonzero(sharp.any(axis=0))
+        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 2
+        fitted = min(copy.width / 640, copy.height / 480)
+        assert 0.87 * fitted <= (right - left) / 640 <= 1.01 * fitted
+        assert abs((right - left) / (bottom - top) - 640 / 480) < 0.03
+        assert abs(left + right - copy.width) <= 2
+        outside = np.ones(grey.shape, dtype=bool)
+        outside[max(0, top - 2) : bottom + 2, max(0, left - 2) : right + 2] = False
+        steps = np.abs(np.diff(grey, axis=1))[outside[:, 1:] & outside[:, :-1]]
+        assert steps.size and steps.max() < 40
+    assert len(shapes) >= 2
 
 
 @pytest.mark.parametrize(("name", "seed"), [(BRIDGE, 0), (BRIDGE, 15), (DESK, 8)])

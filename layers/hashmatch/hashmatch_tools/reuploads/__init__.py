@@ -19,7 +19,9 @@ so they are TUNED.
   HELD-OUT: story viewer (photo fitted to the height or contained on a fill, UI drawn over it),
   chat (photo as a bubble 55-75% of the width), desktop browser.
 - remix layouts. TUNED: duet side by side, stitch top/bottom, caption bar (10-25% high); a
-  multi-photo post (2-4 pictures in one frame, thin gutters; not drawn by the compositions).
+  multi-photo post (2-4 pictures in one frame, thin gutters); a picture on a blurred fill (fitted
+  inside a reel's, a feed's or a video's frame over a blurred, darkened copy of itself); neither
+  drawn by the compositions.
   HELD-OUT: picture-in-picture (a 25-45% inset), green-screen reaction (a person keyed over a
   corner), collage/grid.
 - drawn or pasted over. TUNED: 1-4 stickers, 1-2 text boxes, corner logo, tiled diagonal text
@@ -106,6 +108,10 @@ CATEGORIES: dict[str, dict[str, dict[str, Edit]]] = {
         # Not drawn by the compositions either.
         "multi-photo": {
             "layout: multi-photo post": lay.multi_photo_post,
+        },
+        # Nor this.
+        "blurred fill": {
+            "layout: picture on a blurred fill": lay.blurred_fill,
         },
         "quality": {
             "quality: JPEG q25-70": q.jpeg,

@@ -349,6 +349,35 @@ def multi_photo_post(image: Image.Image, rng: random.Random) -> Image.Image:
     return canvas
 
 
+# The frames an app fills around a picture of another shape with a blurred copy of it (width /
+# height): a reel or a story (9:16), a feed's square and portrait post (1:1, 4:5), a landscape
+# video (16:9). A frame is only drawn when it differs from the picture's shape by `FILL_SLACK` or
+# more: otherwise the picture fills it and there is little to see of the fill.
+BLURRED_FILL_FRAMES: tuple[float, ...] = (9 / 16, 1.0, 4 / 5, 16 / 9)
+FILL_SLACK = 0.1
+
+
+def blurred_fill(image: Image.Image, rng: random.Random) -> Image.Image:
+    """The picture fitted inside a frame of another shape (`BLURRED_FILL_FRAMES`) at 88-100% of the
+    size that fits, over the same picture enlarged to cover the frame, blurred (a radius of 2-6% of
+    the frame's width) and darkened by up to 35%: how reels, stories and feeds fill the space a
+    picture leaves. Centred across; up or down by up to 8% of the room left."""
+    aspect = image.width / image.height
+    frames = [f for f in BLURRED_FILL_FRAMES if abs(f / aspect - 1.0) >= FILL_SLACK]
+    frame = rng.choice(frames)
+    width = rng.choice([720, 1080])
+    size = (width, round(width / frame))
+    fill = cover(image, size).filter(ImageFilter.GaussianBlur(width * rng.uniform(0.02, 0.06)))
+    kept = rng.uniform(0.65, 1.0)  # of the fill's brightness
+    canvas = Image.eval(fill, lambda level: round(level * kept))
+    fitted = rng.uniform(0.88, 1.0)
+    pic = contain(image, (round(size[0] * fitted), round(size[1] * fitted)))
+    room = size[1] - pic.height
+    y = round(room / 2 + rng.uniform(-0.08, 0.08) * room)
+    canvas.paste(pic, ((size[0] - pic.width) // 2, max(0, min(room, y))))
+    return canvas
+
+
 # ---------------------------------------------------------------- HELD-OUT: screenshots
 
 
