@@ -8,15 +8,17 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError
 
-from hashmatch.aws.retained import DynamoRetainedChecks, encode_check
+from hashmatch.aws.retained import DynamoRetainedChecks, RetainedRecord, encode_check
 from hashmatch.aws.retained_shards import (
     RETENTION_TAG,
     RetainedShard,
     S3RetainedShards,
     ShardConflict,
     shard_key,
+    write_shard,
 )
 from hashmatch.service.retroactive import RetentionPolicy, RetroactiveScanner
 from hashmatch_tools.local.template import Stack
@@ -102,6 +104,39 @@ def test_purge_removes_from_the_shards_at_once(world) -> None:
     assert sharded.purge("facebook") == 4
     assert not [k for k in _keys(world) if k.startswith("retained/facebook/")]
     assert found(sharded, clock) == {("youtube", "y0")}
+
+
+def test_a_shard_under_one_members_prefix_is_only_ever_read_as_that_members(world) -> None:
+    # A member may write under its own prefix (to purge): a shard there that names another member
+    # must not make a check of that member's, nor send it a retroactive alert.
+    clock = world["clock"]
+    world["compactor"].compact()
+    before = found(world["sharded"], clock)
+    hour, checked_at = "2026-12-01T11", at(clock, 70)
+    forged = retained_check("facebook", "chosen-by-youtube", smooth_photo(13, (480, 320)), checked_at)
+    record = RetainedRecord(forged.check_id, checked_at, int(clock()) + 86400, encode_check(forged))
+    shard = write_shard(RetainedShard.build("facebook", hour, [record]))
+    world["s3"].put_object(Bucket=world["bucket"], Key=shard_key("youtube", hour), Body=shard)
+    assert found(world["sharded"], clock) == before
+
+
+def test_an_unreadable_shard_or_record_is_left_out_and_fails_no_share(world) -> None:
+    clock, table = world["clock"], world["dynamo"]._table
+    world["compactor"].compact()
+    before = found(world["sharded"], clock)
+    world["s3"].put_object(Bucket=world["bucket"], Key=shard_key("youtube", "2026-12-01T10"), Body=b"junk")
+    junk = {"check": Binary(b"junk"), "expires_at": int(clock()) + 86400}
+    table.put_item(Item={"pk": "RETAINED#youtube#2026-12-01", "sk": f"{at(clock, 70)}#junk", **junk})
+    table.put_item(Item={"pk": "RETAINED#youtube#2026-12-01", "sk": f"{at(clock, 5)}#junk", **junk})
+    table.put_item(Item={"pk": "RETAINED#youtube#2026-12-01", "sk": "no-check-id", "check": "text"})
+    assert found(world["sharded"], clock) == before
+    # The compaction drops the unreadable record of 11:10 (no shard for it) and fails on nothing;
+    # the member's purge removes the unreadable shard.
+    assert world["compactor"].compact().moved == {"youtube": 1}
+    assert shard_key("youtube", "2026-12-01T11") not in _keys(world)
+    assert found(world["sharded"], clock) == before
+    world["sharded"].purge("youtube")
+    assert not [key for key in _keys(world) if key.startswith("retained/youtube/")]
 
 
 def test_a_shard_rewritten_meanwhile_is_not_overwritten(world) -> None:

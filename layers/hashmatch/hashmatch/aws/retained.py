@@ -39,6 +39,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -46,7 +47,7 @@ from botocore.exceptions import ClientError
 
 from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json
 from hashmatch.service.notifications import ObjectRef
-from hashmatch.service.retroactive import MAX_RETENTION_DAYS, RetainedCheck
+from hashmatch.service.retroactive import MAX_RETENTION_DAYS, RetainedCheck, UnreadableCheck
 
 __all__ = [
     "DOCUMENT_LIMIT",
@@ -101,12 +102,32 @@ def fitted_check(check: RetainedCheck, limit: int = DOCUMENT_LIMIT) -> tuple[byt
 
 
 def decode_check(platform: str, checked_at: str, blob: bytes) -> RetainedCheck:
-    """The check `encode_check` wrote; raises zlib.error or ValueError on a corrupt document."""
-    document = json.loads(zlib.decompress(blob))
-    obj = ObjectRef(document["bucket"], document["key"], document["etag"], int(document["size"]), document["sequencer"])
-    return RetainedCheck(
-        platform, obj, document["content_id"], checked_at, hashes_from_json(document["hashes"]), document["entry"]
-    )
+    """The check `encode_check` wrote; raises `UnreadableCheck` for anything else."""
+    try:
+        document = json.loads(zlib.decompress(blob))
+        obj = ObjectRef(
+            str(document["bucket"]),
+            str(document["key"]),
+            document["etag"],
+            int(document["size"]),
+            document["sequencer"],
+        )
+        return RetainedCheck(
+            platform, obj, document["content_id"], checked_at, hashes_from_json(document["hashes"]), document["entry"]
+        )
+    except (zlib.error, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        raise UnreadableCheck(f"a retained check of {platform} at {checked_at} cannot be read: {error}") from error
+
+
+def _stored_record(record: dict[str, Any]) -> RetainedRecord | None:
+    """A table item as a `RetainedRecord` (its document not decoded); None for an item this code
+    did not write (no ``<checked_at>#<check_id>`` key, no binary document or no expiry)."""
+    checked_at, _, check_id = str(record.get("sk", "")).rpartition("#")
+    document = getattr(record.get("check"), "value", None)
+    expires_at = record.get("expires_at")
+    if not checked_at or not isinstance(document, bytes) or not isinstance(expires_at, (int, Decimal)):
+        return None
+    return RetainedRecord(check_id, checked_at, int(expires_at), document)
 
 
 def _partition(platform: str, day: str) -> str:
@@ -161,7 +182,12 @@ class DynamoRetainedChecks:
             sk = Key("sk").gte(since) if until is None else Key("sk").between(since, until)
             condition = Key("pk").eq(_partition(platform, day)) & sk
             for record in self._query(condition, Attr("expires_at").gt(now)):
-                yield self._check(platform, record)
+                try:
+                    check = self._check(platform, record)
+                except UnreadableCheck:
+                    logger.error("an unreadable retained check was left out", exc_info=True)
+                    continue
+                yield check
 
     def records(self, platform: str, before: str, since: str | None = None) -> Iterator[RetainedRecord]:
         """`platform`'s retained checks still in the table made before `before` (and at or after
@@ -171,10 +197,11 @@ class DynamoRetainedChecks:
         for day in self._days_with_records(platform, since, now):
             condition = Key("pk").eq(_partition(platform, day)) & Key("sk").between(since, before)
             for record in self._query(condition, None):
-                checked_at, check_id = str(record["sk"]).rsplit("#", 1)
-                if checked_at < before:
-                    blob = bytes(record["check"].value)
-                    yield RetainedRecord(check_id, checked_at, int(record["expires_at"]), blob)
+                stored = _stored_record(record)
+                if stored is None:
+                    logger.error("a malformed retained-check record was left in place", extra={"sk": record.get("sk")})
+                elif stored.checked_at < before:
+                    yield stored
 
     def delete(self, platform: str, records: Iterable[RetainedRecord]) -> None:
         """Remove `records` from the table (after a compaction has put them in a shard)."""
@@ -258,4 +285,7 @@ class DynamoRetainedChecks:
     @staticmethod
     def _check(platform: str, record: dict[str, Any]) -> RetainedCheck:
         checked_at = str(record["sk"]).rsplit("#", 1)[0]
-        return decode_check(platform, checked_at, bytes(record["check"].value))
+        document = getattr(record.get("check"), "value", None)
+        if not isinstance(document, bytes):
+            raise UnreadableCheck(f"the retained check {record['sk']} of {platform} holds no document")
+        return decode_check(platform, checked_at, document)

@@ -49,6 +49,7 @@ from hashmatch.service.retroactive import (
     MAX_RETENTION_DAYS,
     RetainedCheck,
     RetainedPrints,
+    UnreadableCheck,
 )
 
 __all__ = [
@@ -133,10 +134,18 @@ class RetainedShard:
 
     @classmethod
     def build(cls, platform: str, hour: str, records: Iterable[RetainedRecord]) -> RetainedShard:
-        """A shard of `records` (one per check id, in time order); raises what decoding a corrupt document raises."""
+        """A shard of `records` (one per check id, in time order); a record whose document cannot
+        be read (`UnreadableCheck`) is left out and logged."""
         unique = sorted({r.check_id: r for r in records}.values(), key=lambda r: (r.checked_at, r.check_id))
-        checks = [decode_check(platform, r.checked_at, r.document) for r in unique]
-        return cls(platform, hour, unique, RetainedPrints(checks))
+        kept, checks = [], []
+        for record in unique:
+            try:
+                checks.append(decode_check(platform, record.checked_at, record.document))
+            except UnreadableCheck:
+                logger.error("an unreadable retained check was left out of its shard", exc_info=True)
+                continue
+            kept.append(record)
+        return cls(platform, hour, kept, RetainedPrints(checks))
 
     def __len__(self) -> int:
         return len(self.check_ids)
@@ -277,7 +286,9 @@ class S3RetainedShards:
         length = prints_length(prefix)
         base = 16 + length
         prints = self._range(listed, 16, base)
-        shard = read_shard(prints, lambda start, end: self._range(listed, base + start, base + end))
+        shard = _where_it_lies(
+            read_shard(prints, lambda start, end: self._range(listed, base + start, base + end)), listed.key
+        )
         self._remember(listed, shard)
         return shard
 
@@ -291,15 +302,23 @@ class S3RetainedShards:
             held -= self._cache.pop(key)[1].prints.nbytes
 
     def get(self, platform: str, hour: str) -> tuple[RetainedShard | None, str | None]:
-        """The shard of `platform` and `hour`, documents and all, and its ETag, or (None, None)."""
+        """The shard of `platform` and `hour`, documents and all, and its ETag, or (None, None).
+        An object there that is no readable shard of that platform and hour gives (None, its
+        ETag), logged: a rewrite replaces it."""
+        key = shard_key(platform, hour)
         try:
-            response = self._s3.get_object(Bucket=self._bucket, Key=shard_key(platform, hour))
+            response = self._s3.get_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _GONE:
                 return None, None
             raise
-        # Read whole: a rewrite needs every document, one request rather than one per check.
-        return read_shard_bytes(response["Body"].read()), str(response["ETag"])
+        etag = str(response["ETag"])
+        try:
+            # Read whole: a rewrite needs every document, one request rather than one per check.
+            return _where_it_lies(read_shard_bytes(response["Body"].read()), key), etag
+        except ShardError:
+            logger.error("an unreadable retained-check shard will be replaced", extra={"key": key}, exc_info=True)
+            return None, etag
 
     def put(self, shard: RetainedShard, etag: str | None, now: float) -> None:
         """Write `shard` over the version `etag` (None: only if there is none); raises `ShardConflict`."""
@@ -332,6 +351,15 @@ class S3RetainedShards:
         )
         data: bytes = response["Body"].read()
         return data
+
+
+def _where_it_lies(shard: RetainedShard, key: str) -> RetainedShard:
+    """`shard`, read from the object `key`; raises `ShardError` unless its own platform and hour
+    are those of the key. A member may write under its own prefix (to purge its checks), so the
+    key, not what the object says, decides whose checks a shard holds."""
+    if shard_key(shard.platform, shard.hour) != key:
+        raise ShardError(f"{key} holds a shard of {shard.platform!r} for {shard.hour!r}")
+    return shard
 
 
 def iso_time(seconds: float) -> str:
@@ -383,7 +411,12 @@ class ShardedRetainedChecks:
             yield RetainedPrints(tail)
         skip = {check.check_id for check in tail}
         for listed in self._shards.listed(platform, since[:13]):
-            prints = live_prints(self._shards.shard(listed), since, now, skip)
+            try:
+                shard = self._shards.shard(listed)
+            except ShardError:
+                logger.error("an unreadable retained-check shard left out", extra={"key": listed.key}, exc_info=True)
+                continue
+            prints = live_prints(shard, since, now, skip)
             if prints is not None:
                 yield prints
 
@@ -406,7 +439,10 @@ class ShardedRetainedChecks:
             if before is not None and hour > before:
                 continue
             if before is None or f"{hour}~" < before:
-                purged += len(self._shards.shard(listed))
+                try:
+                    purged += len(self._shards.shard(listed))
+                except ShardError:
+                    logger.error("an unreadable retained-check shard purged", extra={"key": listed.key}, exc_info=True)
                 self._shards.delete(platform, hour)
                 continue
             shard, etag = self._shards.get(platform, hour)
@@ -482,10 +518,10 @@ class RetainedCompactor:
         merged = {r.check_id: r for r in (shard.records() if shard is not None else [])}
         for record in records:
             merged.setdefault(record.check_id, record)
-        live = [r for r in merged.values() if r.expires_at > now]
-        if live:
-            self._shards.put(RetainedShard.build(platform, hour, live), etag, now)
-        elif shard is not None:
+        kept = RetainedShard.build(platform, hour, [r for r in merged.values() if r.expires_at > now])
+        if len(kept):
+            self._shards.put(kept, etag, now)
+        elif etag is not None:  # a shard (or an unreadable object) stands there
             self._shards.delete(platform, hour)
         self._table.delete(platform, records)
 

@@ -36,6 +36,7 @@ indexed as framings, at the checking platform's threshold. The retained check is
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -71,8 +72,11 @@ __all__ = [
     "RetentionPolicy",
     "RetroactiveMatch",
     "RetroactiveScanner",
+    "UnreadableCheck",
     "near_rows",
 ]
+
+logger = logging.getLogger(__name__)
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 90
@@ -95,6 +99,12 @@ BLOCK_ROWS = 1 << 16
 
 class RetentionError(ValueError):
     """A retention setting outside what operators allow."""
+
+
+class UnreadableCheck(ValueError):
+    """A retained check whose stored document cannot be read: corrupt, or not written by this code
+    (a member may write its own retained checks' store, to purge it). A scan leaves it out and
+    logs it; it never fails the share that scans."""
 
 
 @dataclass(frozen=True)
@@ -411,7 +421,11 @@ class RetroactiveScanner:
         matcher = Matcher(_ItemsBank([_with_cut_views(item) for item in items]), BankIndex())
         found = []
         for number in sorted(candidates):
-            check = prints.checks[number]
+            try:
+                check = prints.checks[number]
+            except UnreadableCheck:
+                logger.error("an unreadable retained check was left out of the scan", exc_info=True)
+                continue
             matches = matcher.match(replace(check.hashes, uneven_crops=None), self._thresholds(check.platform))
             if matches:
                 found.append(RetroactiveMatch(check, matches))
