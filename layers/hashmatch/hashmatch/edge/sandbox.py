@@ -14,11 +14,22 @@ request, and writes one framed answer back.
 What comes back is JSON, never a pickle: the parent treats the child's output as untrusted and
 parses it with the strict codec (`hashmatch.media.codec`). The analysis luma that the uneven-crop
 search needs comes back as raw 8-bit pixels of at most 256 x 256.
+
+A decoder that a file exploits runs code as the server's child, so the server is started without
+the cloud's credentials and addresses (every ``AWS_*`` variable: the keys and session token a
+Lambda function holds, the container-credentials and runtime-API endpoints; `decoder_environment`),
+and the process that starts it marks itself not dumpable, so that a child running as the same user
+cannot read them from its ``/proc/<pid>/environ`` or its memory either. What is left to such code
+is what the operating system lets that user do: read the file it was given and what else the
+function's filesystem holds, and reach the network (no decoder needs it; Lambda offers no way to
+take it away short of a VPC without a route out).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import logging
 import math
 import os
 import resource
@@ -29,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
@@ -40,7 +52,7 @@ from hashmatch.media.model import CropSearch, Limits, MediaHashes, NeedsSegments
 from hashmatch.media.uneven import UnevenCropSearch
 from hashmatch.media.video_crops import VideoCropSearch
 
-__all__ = ["DEFAULT_MEMORY_BYTES", "DEFAULT_SECONDS", "Sandbox", "SandboxLimits"]
+__all__ = ["DEFAULT_MEMORY_BYTES", "DEFAULT_SECONDS", "Sandbox", "SandboxLimits", "decoder_environment"]
 
 # A 100 MP image peaks near 1.2 GB in the decoder, a 720p video's frame loop under 300 MB: the
 # hasher function has 2048 MB, of which the server and the parent take ~250 MB.
@@ -52,6 +64,9 @@ MAX_RESULT_BYTES = 64 * 1024**2
 # child's own deadline.
 _START_SECONDS = 60.0
 _ANSWER_SLACK_SECONDS = 10.0
+_PR_SET_DUMPABLE = 4  # linux/prctl.h
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,13 +127,35 @@ class Sandbox:
 
     def _running_server(self) -> subprocess.Popen[bytes]:
         if self._server is None or self._server.poll() is not None:
+            _not_dumpable()
             self._server = subprocess.Popen(
                 [sys.executable, "-m", "hashmatch.edge.sandbox"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+                env=decoder_environment(os.environ),
             )
         return self._server
+
+
+def decoder_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """What the fork server and its children run with: `environment` without any ``AWS_*``
+    variable, single-threaded numerics."""
+    kept = {name: value for name, value in environment.items() if not name.upper().startswith("AWS_")}
+    return {**kept, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def _not_dumpable() -> None:
+    """This process marked not dumpable (Linux ``PR_SET_DUMPABLE`` 0): processes of the same user,
+    the decoders' among them, can then neither read its ``/proc/<pid>/environ`` nor attach to it.
+    Elsewhere, or where the call fails, nothing changes (logged)."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+    except (OSError, AttributeError):
+        logger.warning("could not mark the process not dumpable", exc_info=True)
 
 
 def _read_frame(stream: IO[bytes], seconds: float) -> tuple[int, bytes | None] | None:
