@@ -8,6 +8,7 @@ import pytest
 from hashmatch.bank.model import Match, Provenance, SharedItem
 from hashmatch.governance.taxonomy import taxonomy
 from hashmatch.service.notifications import (
+    MAX_BODY_BYTES,
     MAX_ITEMS_PER_MESSAGE,
     EventType,
     ObjectRef,
@@ -102,6 +103,50 @@ def test_shared_items_are_paged_for_every_recipient(validator) -> None:
         validator.validate(notification.body)
     assert [n.body["page"] for n in sent if n.platform == "tiktok"] == [{"number": 1, "of": 2}, {"number": 2, "of": 2}]
     assert len({n.body["notification_id"] for n in sent}) == 4
+
+
+# What SNS takes at most, attributes included.
+SNS_MESSAGE_BYTES = 256 * 1024
+
+
+def test_a_verdict_with_more_matches_than_a_message_holds_lists_the_closest_and_counts_the_rest(validator) -> None:
+    # A member that shared thousands of near-copies of one picture must not leave a rival's check
+    # of that picture unanswered: SNS refuses a message over 256 KiB.
+    matches = [_match(item_id=f"youtube-{n:040d}", distance=n % 31) for n in range(3000)]
+    found = verdict_notification(
+        platform="tiktok", obj=OBJ, content_id="c-1", occurred_at=WHEN, media="image", signals=SIGNALS, matches=matches
+    )
+    validator.validate(found.body)
+    assert len(found.to_json().encode()) <= MAX_BODY_BYTES < SNS_MESSAGE_BYTES
+    listed = found.body["matches"]
+    assert 100 < len(listed) < 3000
+    assert found.body["matches_left_out"] == 3000 - len(listed)
+    assert [m["item_id"] for m in listed] == [m.item_id for m in matches[: len(listed)]]
+    few = verdict_notification(
+        platform="tiktok", obj=OBJ, content_id=None, occurred_at=WHEN, media="video", signals={}, matches=matches[:9]
+    )
+    assert len(few.body["matches"]) == 9 and "matches_left_out" not in few.body
+
+
+def test_shared_items_with_long_notes_are_paged_within_a_message(validator) -> None:
+    items = [
+        SharedItem(f"i{n}", Provenance("youtube", WHEN, ("gore",), note="x" * 4000), "hashes", {"md5": f"{n:032x}"})
+        for n in range(MAX_ITEMS_PER_MESSAGE)
+    ]
+    sent = items_notifications(
+        owner="youtube",
+        event_type=EventType.HASH_SHARED,
+        recipients=["tiktok"],
+        obj=OBJ,
+        content_id=None,
+        occurred_at=WHEN,
+        items=items,
+    )
+    assert len(sent) >= 2
+    assert all(len(n.to_json().encode()) <= MAX_BODY_BYTES for n in sent)
+    assert [i["item_id"] for n in sent for i in n.body["items"]] == [i.item_id for i in items]
+    for notification in sent:
+        validator.validate(notification.body)
 
 
 def test_other_members_never_learn_the_sharers_object_key_or_content_id(validator) -> None:

@@ -242,6 +242,8 @@ class Verdict(Notification):
     retroactive: bool = False
     checked_at: str | None = None
     entry: Entry | None = None
+    # How many matches `matches` leaves out (the farthest) so the message fits SNS: 0 when none.
+    matches_left_out: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -545,6 +547,7 @@ def _verdict(read: _Reader) -> dict[str, Any]:
         "retroactive": read.flag("retroactive"),
         "checked_at": read.optional_str("checked_at"),
         "entry": Entry(read.nested("entry").integer("line")) if read.has("entry") else None,
+        "matches_left_out": read.optional_int("matches_left_out") or 0,
     }
 
 

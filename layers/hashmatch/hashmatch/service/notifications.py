@@ -27,7 +27,10 @@ from hashmatch.signals import SIGNALS
 
 SCHEMA_VERSION = "2"
 SCHEMA_ID = f"https://hashmatch.dev/schemas/notification.v{SCHEMA_VERSION}.json"
-# An SNS message is at most 256 KiB; shared items are split across messages well below it.
+# An SNS message is at most 256 KiB, its attributes included: a body is kept within this many bytes
+# of JSON. Shared items are split across messages of at most `MAX_ITEMS_PER_MESSAGE` and at most
+# `MAX_BODY_BYTES`; a verdict with more matches than fit lists the closest (`matches_left_out`).
+MAX_BODY_BYTES = 240 * 1024
 MAX_ITEMS_PER_MESSAGE = 100
 
 
@@ -190,13 +193,38 @@ def verdict_notification(
         body["checked_at"] = checked_at
     body["media"] = media
     body["signals"] = dict(signals)
-    body["matches"] = [match_body(m) for m in matches]
     body["contributors"] = sorted({m.contributor for m in matches if not m.benign})
     if matches:
         body["corroboration"] = sorted({member for m in matches if not m.benign for member in m.backers})
     if any(m.benign for m in matches):
         body["benign_collision"] = True
+    listed = [match_body(m) for m in matches]
+    kept = _fitting(body, listed)
+    body["matches"] = listed[:kept]
+    if kept < len(listed):
+        body["matches_left_out"] = len(listed) - kept
     return Notification(platform, event_type, body)
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _fitting(body: dict[str, Any], listed: list[dict[str, Any]]) -> int:
+    """How many of `listed` (in order) `body` can list under "matches" and stay within
+    `MAX_BODY_BYTES`, room kept for a `matches_left_out` count: all of them when they fit.
+
+    Matches come best first, and a check that matches some thousands of items (a member that
+    shared that many near-copies of one picture) would otherwise make a message SNS refuses, and
+    the checking member would never be answered."""
+    room = MAX_BODY_BYTES - _json_bytes({**body, "matches": [], "matches_left_out": len(listed)})
+    kept = 0
+    for match in listed:
+        room -= _json_bytes(match) + (1 if kept else 0)
+        if room < 0:
+            break
+        kept += 1
+    return kept
 
 
 def rejection_notification(
@@ -341,7 +369,7 @@ def items_notifications(
     `owner` is the member whose submission this answers: only its own notifications name the
     object and content id; other members learn what was shared, never the sharer's key or id."""
     notifications = []
-    pages = [items[i : i + MAX_ITEMS_PER_MESSAGE] for i in range(0, len(items), MAX_ITEMS_PER_MESSAGE)]
+    pages = _pages([item_body(item) for item in items])
     within = obj.identity if part == (1, 1) else f"{obj.identity}#part{part[0]}"
     for page_number, page in enumerate(pages or [[]]):
         for platform in recipients:
@@ -350,9 +378,31 @@ def items_notifications(
                 del body["object"]
             else:
                 body["content_id"] = content_id
-            body["items"] = [item_body(item) for item in page]
+            body["items"] = page
             body["page"] = {"number": page_number + 1, "of": max(1, len(pages))}
             if part != (1, 1):
                 body["part"] = {"number": part[0], "of": part[1]}
             notifications.append(Notification(platform, event_type, body))
     return notifications
+
+
+# Room a page of items leaves for the envelope around them (ids, object, content id, page, part).
+_ENVELOPE_BYTES = 16 * 1024
+
+
+def _pages(bodies: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """`bodies` in order, split into pages of at most `MAX_ITEMS_PER_MESSAGE` items and at most
+    `MAX_BODY_BYTES` less an envelope's room of JSON (a page holds one item at least)."""
+    pages: list[list[dict[str, Any]]] = []
+    page: list[dict[str, Any]] = []
+    room = MAX_BODY_BYTES - _ENVELOPE_BYTES
+    for body in bodies:
+        size = _json_bytes(body) + 1
+        if page and (len(page) == MAX_ITEMS_PER_MESSAGE or size > room):
+            pages.append(page)
+            page, room = [], MAX_BODY_BYTES - _ENVELOPE_BYTES
+        page.append(body)
+        room -= size
+    if page:
+        pages.append(page)
+    return pages
