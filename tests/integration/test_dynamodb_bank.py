@@ -327,6 +327,8 @@ def test_feedback_status_moves_quotas_notices_benign_and_match_counts(bank: Dyna
     assert not bank.count_shares("tiktok", "2026-12-04", 2, 4)  # 3 + 2 > 4: nothing counted
     assert bank.count_shares("tiktok", "2026-12-04", 1, 4)
     assert bank.count_shares("youtube", "2026-12-04", 4, 4)
+    assert not bank.count_shares("reddit", "2026-12-04", 5, 4)  # more than the quota, on a fresh day too
+    assert bank.count_shares("reddit", "2026-12-04", 4, 4)
 
     bank.remember_notice("a" * 32, "facebook", [item.item_id])
     assert bank.notice("a" * 32) == ("facebook", (item.item_id,))

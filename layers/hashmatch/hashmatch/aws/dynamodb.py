@@ -162,7 +162,9 @@ class DynamoBank:
 
     def count_shares(self, member: str, day: str, count: int, quota: int) -> bool:
         """Count `count` more items shared by `member` on `day` when that stays within `quota`;
-        False (nothing counted) when it would not."""
+        False (nothing counted) when it would not, the day's first share included."""
+        if count > quota:
+            return False
         try:
             self._table.update_item(
                 Key={"pk": f"QUOTA#{member}#{day}", "sk": "SHARES"},
