@@ -503,6 +503,10 @@ def test_the_audit_log_is_locked_and_nobody_may_rewrite_it(stack: Stack) -> None
         "s3:BypassGovernanceRetention",
     } <= set(deny["Action"])
     assert "Condition" not in deny
+    (overwrite,) = [s for s in statements if s.get("Sid") == "DenyOverwritingARecord"]
+    assert overwrite["Effect"] == "Deny" and overwrite["Principal"] == "*" and overwrite["Resource"] == f"{arn}/*"
+    assert overwrite["Action"] == "s3:PutObject"
+    assert overwrite["Condition"] == {"Null": {"s3:if-none-match": "true"}}
     for function in (*COALITION_FUNCTIONS, "HashFunction"):
         on_audit = {
             a for a, resources in _granted(stack, function).items() if any(r.startswith(arn) for r in resources)

@@ -2,10 +2,13 @@
 
 One object per record, ``audit/<day>/<time>-<digest>.json``. The bucket is created with Object
 Lock and a default retention in COMPLIANCE mode (`AuditBucket` in the template): until it runs out
-no principal, the account's root included, can delete a record's version or shorten its retention,
-and a write to an existing key only adds a version, so what was recorded stays readable. The
-functions may only put objects there (no delete, no retention or legal-hold rights, denied again in
-the bucket policy); members have no access at all; operators read it (`hashmatch audit`).
+no principal, the account's root included, can delete a record's version or shorten its retention.
+A record is written only where no object is (``If-None-Match: *``), and the bucket policy refuses
+any write without that condition to every principal, so a record, once written, is the one every
+reader sees: it cannot be replaced by a newer version either. The key carries a digest of the
+record, so a retry of the same record finds it written and is done. The functions may only put
+objects there (no delete, no retention or legal-hold rights, denied again in the bucket policy);
+members have no access at all; operators read it (`hashmatch audit`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from hashmatch.service.ports import AuditRecord
 
 PREFIX = "audit/"
+# What S3 answers a conditional write to a key that holds an object (or one being written).
+_WRITTEN_ALREADY = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
 def record_key(record: AuditRecord) -> str:
@@ -52,15 +59,22 @@ class S3AuditLog:
         self._today = today
 
     def append(self, records: Sequence[AuditRecord]) -> None:
+        """Write each of `records` where none is yet; one already there under its key (which
+        holds a digest of it) is the same record, written by an earlier attempt."""
         for record in records:
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=record_key(record),
-                Body=json.dumps(asdict(record), sort_keys=True).encode(),
-                ContentType="application/json",
-                # Object Lock needs an integrity checksum on every put.
-                ChecksumAlgorithm="SHA256",
-            )
+            try:
+                self._s3.put_object(
+                    Bucket=self._bucket,
+                    Key=record_key(record),
+                    Body=json.dumps(asdict(record), sort_keys=True).encode(),
+                    ContentType="application/json",
+                    # Object Lock needs an integrity checksum on every put.
+                    ChecksumAlgorithm="SHA256",
+                    IfNoneMatch="*",
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in _WRITTEN_ALREADY:
+                    raise
 
     def read(self, since: str) -> Iterator[AuditRecord]:
         day = date.fromisoformat(since[:10])
