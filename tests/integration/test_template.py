@@ -781,6 +781,11 @@ def test_members_parameters(template: dict[str, Any]) -> None:
         assert not pattern.fullmatch(bad), bad
     secret = template["Parameters"]["MemberExternalId"]
     assert secret["NoEcho"] is True and secret["Default"] == ""
+    # Every member role may describe the stack: what it would show of the members is masked.
+    for about_members in ("Members", "PlatformThresholds", "RetroactivePlatforms", "MemberPolicies"):
+        assert template["Parameters"][about_members].get("NoEcho") is True, about_members
+    outputs = json.dumps(template.get("Outputs", {}), default=str)
+    assert not any(name in outputs for name in ("PlatformThresholds", "RetroactivePlatforms", "MemberPolicies"))
     # Deploying members without an external id is refused before anything is created.
     (rule,) = template["Rules"].values()
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "Members"}, ""]}]}
