@@ -47,10 +47,11 @@ from typing import IO, Any
 
 from PIL import Image
 
-from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.matching.policy import MAX_UNEVEN_CROP_SEARCHES
+from hashmatch.media.codec import MAX_FRAME_FRAMINGS, MAX_QUERIES, hashes_from_json, hashes_to_json
 from hashmatch.media.model import CropSearch, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason
 from hashmatch.media.uneven import UnevenCropSearch
-from hashmatch.media.video_crops import VideoCropSearch
+from hashmatch.media.video_crops import MAX_PLACES, VideoCropSearch
 
 __all__ = ["DEFAULT_MEMORY_BYTES", "DEFAULT_SECONDS", "Sandbox", "SandboxLimits", "decoder_environment"]
 
@@ -215,11 +216,26 @@ def _decoded(payload: bytes, media_limits: Limits) -> MediaHashes:
         else:
             hashes = hashes_from_json(answer["hashes"])
             search = _search(answer.get("uneven"))
-    except (ValueError, KeyError, TypeError) as error:
+            if search is not None:
+                _room_for_the_search(hashes, search)
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise Rejected(RejectReason.CORRUPT, f"the hasher's answer was malformed: {error}") from error
     if refusal is not None:
         raise refusal
     return hashes if search is None else replace(hashes, uneven_crops=search)
+
+
+def _room_for_the_search(hashes: MediaHashes, search: CropSearch) -> None:
+    """Raises ValueError unless what the search may add to `hashes` (`refine`) still fits what the
+    coalition reads (`hashmatch.media.codec`): a picture's search adds a query per candidate it
+    finds, a video's up to `MAX_PLACES` framings to each sample. A hasher never comes near these
+    limits; a child that does is not answering as the hasher would."""
+    if isinstance(search, VideoCropSearch):
+        fullest = max((len(frame.framings) for frame in hashes.frames), default=0)
+        if fullest > MAX_FRAME_FRAMINGS - MAX_PLACES:
+            raise ValueError(f"a sample with {fullest} framings leaves no room for the search's places")
+    elif len(hashes.queries) > MAX_QUERIES - MAX_UNEVEN_CROP_SEARCHES:
+        raise ValueError(f"{len(hashes.queries)} queries leave no room for the search's findings")
 
 
 def _search(raw: Any) -> CropSearch | None:

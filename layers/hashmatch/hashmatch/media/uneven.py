@@ -259,7 +259,7 @@ class UnevenCropSearch:
         """A search as `to_json` wrote it (or its `grid_json` over `luma`), checked as untrusted
         input; raises ValueError, KeyError or TypeError on anything else. Without orientations,
         every rectangle as it is."""
-        regions = [Region(*(float(v) for v in region)) for region in raw["regions"]]
+        regions = [_grid_region(region) for region in raw["regions"]]
         orientations = [Orientation(str(o)) for o in raw["orientations"]] if "orientations" in raw else None
         hashes = [str(h) for h in raw["hashes"]]
         uncovered = AnalysisLuma.from_json(raw["uncovered"]) if luma is None and "uncovered" in raw else None
@@ -354,6 +354,23 @@ class UnevenCropSearch:
         if distance < start_distance:
             return distance, found, hashes[0][1]
         return start_distance, start, None
+
+
+def _grid_region(raw: Any) -> Region:
+    """A grid rectangle as `grid_json` wrote it, [left, top, right, bottom] as shares of the copy's
+    sides; raises ValueError for anything else (an edge that is not finite, outside 0-1, or not
+    before its opposite)."""
+    if not isinstance(raw, list) or len(raw) != 4:
+        raise ValueError("a grid rectangle is [left, top, right, bottom]")
+    left, top, right, bottom = (float(v) for v in raw)
+    low, high = -_EDGE_ROUNDING, 1.0 + _EDGE_ROUNDING
+    if not (low <= left < right <= high and low <= top < bottom <= high):  # NaN fails every comparison
+        raise ValueError(f"a grid rectangle's edges are shares of the sides, in order: {raw}")
+    return Region(max(0.0, left), max(0.0, top), min(1.0, right), min(1.0, bottom))
+
+
+# How far past 0 or 1 a grid rectangle's edge may lie from rounding alone (they are sums of shares).
+_EDGE_ROUNDING = 1e-9
 
 
 def _best_move(
