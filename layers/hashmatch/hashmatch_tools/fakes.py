@@ -112,12 +112,20 @@ class MemoryBank:
             self.log.append(BankChange(self._position(item.item_id, "remove"), "remove", item.item_id))
 
     def set_status(
-        self, item_id: str, status: str, at: str, *, expected: Sequence[str], clear_disputes: bool = False
+        self,
+        item_id: str,
+        status: str,
+        at: str,
+        *,
+        expected: Sequence[str],
+        clear_disputes: bool = False,
+        by: str | None = None,
     ) -> SharedItem | None:
         item = self.items.get(item_id)
         if item is None or item.status not in expected:
             return None
-        item = replace(item, status=status, disputed_by=() if clear_disputes else item.disputed_by)  # type: ignore[arg-type]
+        disputed_by = () if clear_disputes else item.disputed_by
+        item = replace(item, status=status, disputed_by=disputed_by, status_at=at, status_by=by)  # type: ignore[arg-type]
         if clear_disputes:
             self.reasons.pop(item_id, None)
         self.items[item_id] = item

@@ -94,11 +94,18 @@ class DynamoBank:
             self._log(item.item_id, "remove", ())
 
     def set_status(
-        self, item_id: str, status: str, at: str, *, expected: Sequence[str], clear_disputes: bool = False
+        self,
+        item_id: str,
+        status: str,
+        at: str,
+        *,
+        expected: Sequence[str],
+        clear_disputes: bool = False,
+        by: str | None = None,
     ) -> SharedItem | None:
-        """Move an item to `status` when it is in one of `expected` (atomically); the item as it is
-        now, or None when it is not there or not in an expected status. A removed item also leaves
-        the near-match indexes (a "remove" log entry)."""
+        """Move an item to `status` when it is in one of `expected` (atomically), noting `at` and
+        `by`; the item as it is now, or None when it is not there or not in an expected status. A
+        removed item also leaves the near-match indexes (a "remove" log entry)."""
         names = {"#status": "status"}
         values: dict[str, Any] = {":status": status, ":at": at}
         conditions = []
@@ -106,6 +113,9 @@ class DynamoBank:
             values[f":expected{number}"] = name
             conditions.append(f"#status = :expected{number}")
         update = "SET #status = :status, status_at = :at"
+        if by is not None:
+            update += ", status_by = :by"
+            values[":by"] = by
         if clear_disputes:
             update += " REMOVE disputed_by, dispute_reasons"
         try:
@@ -426,4 +436,6 @@ class DynamoBank:
             confirmed_by=tuple(sorted(record.get("confirmed_by", ()))),
             disputed_by=tuple(sorted(record.get("disputed_by", ()))),
             source=record.get("source"),
+            status_at=record.get("status_at"),
+            status_by=record.get("status_by"),
         )

@@ -101,6 +101,10 @@ class SharedItem:
     # A shared picture's views as unevenly cut copies show it (`hashmatch.media.uneven.cut_views`):
     # scanned against retained checks when it is shared, never stored in the bank or its index.
     cut_views: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # The last status change (quarantine, restore, removal): when, and which request made it (its
+    # object's identity), so a retried request finds the change it made and answers it again.
+    status_at: str | None = field(default=None, compare=False)
+    status_by: str | None = field(default=None, compare=False)
 
     @property
     def backers(self) -> tuple[str, ...]:

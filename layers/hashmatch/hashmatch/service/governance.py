@@ -278,13 +278,18 @@ class Governance:
         notifications = governance_notifications(
             EventType.HASH_DISPUTED, list(self._platforms), updated, now, dedupe, disputed
         )
-        if disputes >= quorum and updated.status == "active":
+        if disputes >= quorum and (updated.status == "active" or _moved_by(updated, "quarantined", submission)):
             notifications += self._quarantine_by_disputes(submission, updated)
         return notifications
 
     def _quarantine_by_disputes(self, submission: Submission, item: SharedItem) -> list[Notification]:
         now = self._now()
-        quarantined = self._bank.set_status(item.item_id, "quarantined", now, expected=("active",))
+        quarantined = self._bank.set_status(
+            item.item_id, "quarantined", now, expected=("active",), by=submission.obj.identity
+        )
+        if quarantined is None and _moved_by(item, "quarantined", submission):
+            # This dispute's quarantine, retried after it was made: on the record and told again as then.
+            quarantined, now = item, item.status_at or now
         if quarantined is None:  # a concurrent dispute got there first, or an operator acted
             return []
         reasons = self._bank.dispute_reasons(item.item_id)
@@ -337,12 +342,22 @@ class Governance:
         status, expected, event_type = moves[request.action]
         now = self._now()
         moved = self._bank.set_status(
-            request.item_id, status, now, expected=expected, clear_disputes=request.action == "restore"
+            request.item_id,
+            status,
+            now,
+            expected=expected,
+            clear_disputes=request.action == "restore",
+            by=submission.obj.identity,
         )
         if moved is None:
             current = self._bank.get_items([request.item_id]).get(request.item_id)
-            why = "no such item" if current is None else f"it is {current.status}, not {' or '.join(expected)}"
-            raise Rejected(RejectReason.UNKNOWN_ITEM, f"cannot {request.action} {request.item_id}: {why}")
+            if current is not None and _moved_by(current, status, submission):
+                # This request's move, retried after it was made (the audit record or the answer
+                # failed): on the record and told again exactly as then.
+                moved, now = current, current.status_at or now
+            else:
+                why = "no such item" if current is None else f"it is {current.status}, not {' or '.join(expected)}"
+                raise Rejected(RejectReason.UNKNOWN_ITEM, f"cannot {request.action} {request.item_id}: {why}")
         actor = f"operator:{request.operator}"
         self.record(
             AuditRecord(
@@ -403,3 +418,8 @@ def _keep_first(item: SharedItem, first: SharedItem) -> SharedItem:
         confirmed_by=first.confirmed_by,
         disputed_by=first.disputed_by,
     )
+
+
+def _moved_by(item: SharedItem, status: str, submission: Submission) -> bool:
+    """Whether `item` is in `status` because `submission` (an earlier attempt at it) put it there."""
+    return item.status == status and item.status_by is not None and item.status_by == submission.obj.identity

@@ -130,11 +130,19 @@ class Bank(BankReader, Protocol):
     def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None: ...
 
     def set_status(
-        self, item_id: str, status: str, at: str, *, expected: Sequence[str], clear_disputes: bool = False
+        self,
+        item_id: str,
+        status: str,
+        at: str,
+        *,
+        expected: Sequence[str],
+        clear_disputes: bool = False,
+        by: str | None = None,
     ) -> SharedItem | None:
         """Move an item to `status` when it is in one of `expected`, atomically (quarantine,
-        restore, remove); the item as it is now, or None when it is absent or in another status.
-        `clear_disputes`: forget its disputes (an operator reviewed them)."""
+        restore, remove), noting `at` and the request it was made `by`; the item as it is now, or
+        None when it is absent or in another status. `clear_disputes`: forget its disputes (an
+        operator reviewed them)."""
         ...
 
     def record_feedback(self, item_id: str, member: str, verdict: str, reason: str) -> SharedItem | None:

@@ -1,0 +1,105 @@
+"""A governance action retried after it changed the bank (its audit record or its answer failed):
+the retry records it and tells the members, as the first attempt would have, instead of refusing
+it because the item is already where the first attempt put it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hashmatch.aws.dynamodb import DynamoBank
+from hashmatch.bank.model import NearEntry, Provenance, SharedItem, item_id_for
+from hashmatch.governance.policy import CoalitionRules
+from hashmatch.service.governance import Governance
+from hashmatch.service.notifications import EventType, ObjectRef
+from hashmatch.service.ports import AuditRecord, Bank
+from hashmatch.service.routing import OPERATOR
+from hashmatch.service.submission import Kind, Submission
+from hashmatch_tools.fakes import MemoryBank
+
+PDQ = "f" * 16 + "0" * 16 + "a5" * 16
+PLATFORMS = ("tiktok", "facebook", "youtube", "reddit")
+
+
+class FailingOnce:
+    """An audit log whose first write of an `action` record fails, as an S3 SlowDown would."""
+
+    def __init__(self, action: str) -> None:
+        self.action, self.failed, self.records = action, False, []
+
+    def append(self, records: Sequence[AuditRecord]) -> None:
+        if not self.failed and any(r.action == self.action for r in records):
+            self.failed = True
+            raise RuntimeError("SlowDown")
+        self.records += list(records)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def bank(request: pytest.FixtureRequest) -> Iterator[Bank]:
+    if request.param == "memory":
+        yield MemoryBank()
+        return
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        keys = [("pk", "HASH"), ("sk", "RANGE")]
+        dynamodb.create_table(
+            TableName="bank",
+            KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in keys],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name, _ in keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoBank("bank", dynamodb)
+
+
+def _item(bank: Bank) -> SharedItem:
+    item = SharedItem(
+        item_id_for("tiktok", "pdq", PDQ), Provenance("tiktok", "t0"), "hashes", {"pdq": PDQ}, (NearEntry("pdq", PDQ),)
+    )
+    bank.put_items([item])
+    return item
+
+
+def _governance(bank: Bank, audit: FailingOnce, quorum: int = 2) -> Governance:
+    rules = CoalitionRules(dispute_quorum=quorum)
+    return Governance(bank=bank, platforms=PLATFORMS, rules=rules, audit=audit, now=lambda: "2026-12-07T12:00:00.000Z")
+
+
+def test_an_operators_removal_retried_is_recorded_and_announced(bank: Bank) -> None:
+    item, audit = _item(bank), FailingOnce("remove")
+    governance = _governance(bank, audit)
+    request = {"action": "remove", "item_id": item.item_id, "reason": "out of scope", "operator": "alice"}
+    asked = Submission(
+        "operator", OPERATOR, ObjectRef("b", "operator/r1.json", "e", 1, "s"), Kind.REQUEST, request=request
+    )
+    with pytest.raises(RuntimeError, match="SlowDown"):
+        governance.operator(asked)
+    told = governance.operator(asked)  # the queue delivers the request again
+    assert [(r.action, r.outcome, r.actor) for r in audit.records] == [("remove", "done", "operator:alice")]
+    assert {n.event_type for n in told} == {EventType.HASH_REMOVED} and len(told) == len(PLATFORMS)
+    # Another request to remove it is refused: the item was removed by the first.
+    again = Submission(
+        "operator", OPERATOR, ObjectRef("b", "operator/r2.json", "e", 1, "t"), Kind.REQUEST, request=request
+    )
+    assert governance.operator(again) == []
+    assert [(r.action, r.outcome) for r in audit.records][-1] == ("remove", "refused")
+
+
+def test_a_quarantine_by_disputes_retried_is_recorded_and_announced(bank: Bank) -> None:
+    item, audit = _item(bank), FailingOnce("quarantine")
+    governance = _governance(bank, audit)
+
+    def dispute(member: str) -> Submission:
+        request = {"target": item.item_id, "verdict": "dispute", "reason": "satire"}
+        where = ObjectRef("b", f"feedback/{member}/d.json", "e", 1, member)
+        return Submission("feedback", member, where, Kind.REQUEST, request=request)
+
+    governance.feedback(dispute("facebook"))
+    with pytest.raises(RuntimeError, match="SlowDown"):
+        governance.feedback(dispute("youtube"))  # the quorum: quarantined, then the record fails
+    told = governance.feedback(dispute("youtube"))
+    quarantines = [r for r in audit.records if r.action == "quarantine"]
+    assert [(r.actor, r.outcome) for r in quarantines] == [("coalition", "done")]
+    assert sum(n.event_type is EventType.HASH_QUARANTINED for n in told) == len(PLATFORMS)
