@@ -273,12 +273,26 @@ def test_an_unreadable_entry_refuses_the_request_naming_the_entry_and_field(
         ('{"entries": []}', (400, "bad_request")),
         ('{"entries": [], "platform": "tiktok"}', (400, "bad_request")),
         ('{"entries": ' + "[" * 100_000 + "]" * 100_000 + "}", (400, "bad_request")),
+        ('{"entries": [{"hashes": {"width": ' + "1" * 5000 + "}}]}", (400, "bad_request")),
         (json.dumps({"entries": [{"hashes": {}}] * (MAX_LOOKUP_ENTRIES + 1)}), (413, "too_large")),
         (json.dumps({"entries": ["x" * (MAX_LOOKUP_BODY_BYTES + 1)]}), (413, "too_large")),
     ],
 )
 def test_a_malformed_or_oversize_request_is_refused_as_a_whole(api: LookupApi, raw: str, expected: tuple) -> None:
     assert _error(api.ask("POST", "/v1/lookup", raw=raw)) == expected
+
+
+def test_a_grid_of_json_numbers_is_refused_not_read_as_their_digits(api: LookupApi) -> None:
+    """A key of 16 decimal digits and a hash of 64 are hex digits once str() is applied: they are
+    refused all the same, as the API document (strings) has it."""
+    keys, hashes = [1234567890123456], [int("1" * 64)]
+    assert _error(api.ask("POST", "/v1/candidates", {"keys": keys, "hashes": hashes})) == (400, "bad_request")
+    assert _error(api.ask("POST", "/v1/candidates", {"files": [{"keys": keys, "hashes": hashes}]})) == (
+        400,
+        "bad_request",
+    )
+    as_text = {"keys": [str(k) for k in keys], "hashes": [str(h) for h in hashes]}
+    assert api.ask("POST", "/v1/candidates", as_text)[0] == 200
 
 
 def test_integers_written_as_json_floats_are_integers(api: LookupApi, copy_hashes: dict[str, Any]) -> None:

@@ -85,6 +85,70 @@ def test_a_hash_list_over_the_byte_limit_is_rejected_before_it_is_read(monkeypat
     assert bank.items == {}
 
 
+def test_a_check_list_over_the_byte_limit_is_rejected_before_it_is_read(monkeypatch) -> None:
+    import hashmatch.edge.ingest as ingest
+
+    monkeypatch.setattr(ingest, "MAX_CHECK_LIST_BYTES", 100)
+    store, bank, notifier = MemoryStore(), MemoryBank(), RecordingNotifier()
+    pipeline = service_on(bank, store, notifier, PLATFORMS)
+    monkeypatch.setattr(ingest, "_entry_lines", lambda *_a, **_k: pytest.fail("the list was read"))
+    listing = "".join(f'{{"signals": {{"md5": "{hashlib.md5(bytes([n])).hexdigest()}"}}}}\n' for n in range(5))
+
+    pipeline.process(store.put("in", "check/tiktok/big.jsonl", listing.encode()))
+
+    (rejection,) = notifier.to("tiktok")
+    assert rejection.event_type is EventType.CHECK_REJECTED
+    assert rejection.body["rejection"]["reason"] == "too_large"
+    assert "a check list is at most 100 bytes" in rejection.body["rejection"]["message"]
+
+
+def test_a_check_list_of_100000_ordinary_lines_is_within_its_byte_limit() -> None:
+    from hashmatch.edge.ingest import MAX_CHECK_LIST_BYTES, MAX_CHECK_LIST_ENTRIES
+
+    picture_line = 14 * 1000  # the largest of a sample picture's check lines, measured: 6-14 KB
+    assert MAX_CHECK_LIST_ENTRIES * picture_line < MAX_CHECK_LIST_BYTES < Limits().max_file_bytes
+
+
+def test_an_over_long_check_line_is_one_rejected_entry(monkeypatch) -> None:
+    import hashmatch.edge.ingest as ingest
+
+    monkeypatch.setattr(ingest, "MAX_CHECK_LINE_BYTES", 100)
+    monkeypatch.setattr(ingest, "_CHECK_LINE_READ", 102)
+    store, notifier = MemoryStore(), RecordingNotifier()
+    pipeline = service_on(MemoryBank(), store, notifier, PLATFORMS)
+    line = '{{"content_id": "{}", "signals": {{"md5": "{}"}}}}'
+    listing = "\n".join([line.format("a", "0" * 32), line.format("b" * 5000, "1" * 32), line.format("c", "2" * 32)])
+
+    pipeline.process(store.put("in", "check/tiktok/list.jsonl", listing.encode()))
+
+    (completed,) = [n for n in notifier.to("tiktok") if n.event_type is EventType.CHECK_COMPLETED]
+    results = pipeline.results.objects[completed.body["results"]["key"]]
+    assert [(r["entry"]["line"], r["event_type"], r["content_id"]) for r in results] == [
+        (1, "check.clean", "a"),
+        (2, "check.rejected", None),
+        (3, "check.clean", "c"),
+    ]
+    assert results[1]["rejection"]["message"] == "line 2: over 100 bytes"
+
+
+def test_an_over_long_check_line_is_never_held_whole(tmp_path) -> None:
+    """A 40 MB line is read a limit's worth at a time, not into memory whole (nor copied by strip)."""
+    import tracemalloc
+
+    from hashmatch.edge.ingest import MAX_CHECK_LINE_BYTES, _entry_lines
+
+    path = tmp_path / "list.jsonl"
+    path.write_bytes(b'{"content_id": "' + b"x" * (40 * 1024**2) + b'"}\n{"signals": {}}\n')
+    tracemalloc.start()
+    try:
+        lines = [(number, len(text)) for number, text in _entry_lines(path)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_CHECK_LINE_BYTES  # the line's first part, and readline's own working copy
+    assert lines == [(1, MAX_CHECK_LINE_BYTES + 2), (2, len(b'{"signals": {}}'))]
+
+
 class CrashingBank(MemoryBank):
     """Fails its `crash_at`-th put_items (1-based) once, as a function killed mid-write would."""
 

@@ -19,7 +19,7 @@ from hashmatch.edge.ingest import MAX_CHECK_LINE_BYTES, _check_entry, check_line
 from hashmatch.edge.sandbox import Sandbox, SandboxLimits
 from hashmatch.media.codec import MAX_FRAME_FRAMINGS, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import hash_file
-from hashmatch.media.model import FrameHash, MediaHashes, Rejected, is_half, is_third
+from hashmatch.media.model import FrameHash, MediaHashes, Rejected, RejectReason, is_half, is_third
 from hashmatch.service.notifications import EventType
 from hashmatch.service.submission import Kind
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
@@ -172,6 +172,89 @@ def test_text_that_is_no_check_list_is_rejected_whole(parts) -> None:
     (rejection,) = notifier.to("reddit")
     assert rejection.event_type is EventType.CHECK_REJECTED
     assert rejection.body["rejection"]["reason"] == "unsupported_media"
+
+
+# JSON that `json.loads` refuses with more than a JSONDecodeError: nested past the recursion
+# limit (RecursionError), and an integer over Python's 4,300 digits (a plain ValueError).
+UNREADABLE_JSON = [
+    pytest.param(b'{"content_id": "deep", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests too deep", id="deep"),
+    pytest.param(b'{"content_id": "long", "width": ' + b"1" * 5000 + b"}", "more than 4300 digits", id="long-int"),
+]
+
+
+@pytest.mark.parametrize(("line", "says"), UNREADABLE_JSON)
+def test_a_check_line_json_cannot_read_is_one_rejected_entry(parts, line: bytes, says: str) -> None:
+    assert says in (_check_entry(2, line).error or "")
+    pipeline, store, notifier = parts
+    good = json.dumps({"content_id": "fine", "signals": {"md5": "0" * 32}}).encode()
+    pipeline.process(store.put(BUCKET, "check/reddit/list.jsonl", b"\n".join([good, line, good])))
+    (completed,) = [n for n in notifier.to("reddit") if n.event_type is EventType.CHECK_COMPLETED]
+    assert completed.body["counts"] == {"entries": 3, "matched": 0, "clean": 2, "rejected": 1}
+    results = pipeline.results.objects[completed.body["results"]["key"]]
+    (rejected,) = [r for r in results if r["event_type"] == "check.rejected"]
+    assert rejected["entry"] == {"line": 2} and says in rejected["rejection"]["message"]
+
+
+@pytest.mark.parametrize(("text", "says"), UNREADABLE_JSON)
+def test_a_request_json_cannot_read_is_refused_as_an_invalid_request(tmp_path: Path, text: bytes, says: str) -> None:
+    from hashmatch.edge.ingest import _request
+
+    path = tmp_path / "feedback.json"
+    path.write_bytes(text)
+    with pytest.raises(Rejected, match=says) as refused:
+        _request(path)
+    assert refused.value.reason.value == "invalid_request"
+
+
+def test_a_member_edges_rejection_reaches_the_coalition_with_its_reason(parts) -> None:
+    pipeline, store, notifier = parts
+    line = {"content_id": "c1", "rejection": {"reason": "too_large", "message": "over 2 GB"}}
+    pipeline.process(store.put(BUCKET, "check/reddit/edge.jsonl", json.dumps(line).encode()))
+    (completed,) = [n for n in notifier.to("reddit") if n.event_type is EventType.CHECK_COMPLETED]
+    (result,) = pipeline.results.objects[completed.body["results"]["key"]]
+    assert result["rejection"] == {"reason": "too_large", "message": "over 2 GB"}
+
+
+def test_a_check_entrys_reason_must_be_a_known_one() -> None:
+    from hashmatch.service.notifications import ObjectRef
+    from hashmatch.service.submission import CheckEntry, Submission, submission_from_json
+
+    entry = CheckEntry(1, "c1", error="over 2 GB", reason=RejectReason.TOO_LARGE)
+    submission = Submission("check", "reddit", ObjectRef(BUCKET, "check/reddit/x.jsonl"), Kind.CHECKS, checks=(entry,))
+    document = submission.to_json()
+    assert submission_from_json(document).checks == (entry,)
+    document["checks"][0]["reason"] = "because"
+    with pytest.raises(ValueError, match="reason 'because'"):
+        submission_from_json(document)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duration", 1e308),  # overflows a DynamoDB number
+        ("duration", 1e-200),  # underflows one
+        ("duration", -7),
+        ("duration", 24 * 3600 + 1),
+        ("offset", 1e308),
+        ("offset", 1e-200),
+    ],
+)
+def test_times_the_bank_cannot_store_are_refused(field: str, value: float) -> None:
+    video = {"media": "video", "signals": {"sha256": "ab" * 32}, "duration": 22.1, "frames": [[0.0, "0f" * 32, 90]]}
+    assert hashes_from_json(video).duration == 22.1
+    assert hashes_from_json({**video, "duration": 0, "frames": [[1.1e-5, "0f" * 32, 90]]}).frames[0].offset == 1.1e-5
+    broken = {**video, "duration": value} if field == "duration" else {**video, "frames": [[value, "0f" * 32, 90]]}
+    with pytest.raises(ValueError, match=f"{field} must be 0 or 1e-09 to 86400 seconds"):
+        hashes_from_json(broken)
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [{"pdq": "0f" * 32, "PDQ": "1e" * 32}, {"md5": "0" * 32, "video_md5": "1" * 32}],
+)
+def test_a_signal_named_twice_is_refused_not_overwritten(signals: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="twice"):
+        hashes_from_json({"signals": signals})
 
 
 def test_a_share_made_at_the_edge_stores_its_framings(parts) -> None:

@@ -58,6 +58,16 @@ def test_a_64_digit_hash_needs_its_signal() -> None:
         (f"md5,labels\n{MD5},7\nzz,\n".encode(), "line 3"),
         (b"\xff\xfe\x00garbage", "UTF-8"),
         (f"nosuch:{MD5}\n".encode(), "unknown signal"),
+        # What json.loads and csv refuse with more than a decoding error: one rejection all the same.
+        (
+            f'{{"md5": "{MD5}"}}\n'.encode() + b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+            "line 2: .*nests too deep",
+        ),
+        (b'{"signal": "md5", "hash": ' + b"1" * 5000 + b"}\n", r"line 1: .*more than \d+ digits"),
+        (f"signal,hash,note\nmd5,{MD5},ok\nmd5,{MD5},{'x' * 200_000}\n".encode(), "line 3: not CSV"),
+        # One signal twice, as a name and its alias or in two cases: neither may silently win.
+        (f'{{"signals": {{"md5": "{MD5}", "MD5": "{"1" * 32}"}}}}\n'.encode(), "line 1: md5 is given twice"),
+        (f"md5,video_md5\n{MD5},{'1' * 32}\n".encode(), "line 2: md5 is given twice"),
     ],
 )
 def test_invalid_lists_are_rejected_naming_the_line(data: bytes, message: str) -> None:

@@ -137,6 +137,7 @@ def test_request_parsing_is_strict() -> None:
     for bad in (
         {"action": "reopen", "incident": "inc-1"},
         {"action": "close", "incident": "inc 1"},
+        {"action": "close", "incident": "inc-1\n"},  # would read as inc-1 to other members
         {"action": "close", "incident": "inc-1", "colour": "red"},
         {"action": "open", "incident": "inc-1", "title": "t", "labels": "graphic-violence"},
     ):
@@ -146,6 +147,10 @@ def test_request_parsing_is_strict() -> None:
         {"action": "incident-escalate", "incident": "inc-1", "operator": "bob", "reason": "spreading"}
     )
     assert operator.incident is not None and operator.incident.move == "escalate"
+    with pytest.raises(Rejected):
+        operator_request_from_json(
+            {"action": "incident-close", "incident": "inc-1\n", "operator": "bob", "reason": "over"}
+        )
 
 
 def test_the_lifecycle_goes_one_way() -> None:

@@ -223,6 +223,10 @@ def test_requests_are_parsed_strictly() -> None:
         feedback_from_json({"target": "a" * 32, "verdict": "dispute"})
     with pytest.raises(Rejected, match="unknown field 'targte'"):
         feedback_from_json({"targte": "a" * 32, "verdict": "confirm"})
+    with pytest.raises(Rejected, match="32 lowercase hex digits"):
+        feedback_from_json({"target": "a" * 32 + "\n", "verdict": "confirm"})
+    with pytest.raises(Rejected, match="32 lowercase hex digits"):
+        operator_request_from_json({"action": "remove", "item_id": "a" * 32 + "\n", "reason": "r", "operator": "x"})
     with pytest.raises(Rejected, match="operator and its reason"):
         operator_request_from_json({"action": "quarantine", "item_id": "a" * 32, "reason": "", "operator": "x"})
     with pytest.raises(Rejected, match=r"hashes\[1\]"):

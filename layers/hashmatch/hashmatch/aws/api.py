@@ -64,7 +64,7 @@ from hashmatch.governance.callers import NO_MEMBER_ROLES, MemberCallers
 from hashmatch.governance.policy import CoalitionRules
 from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.policy import Thresholds
-from hashmatch.media.codec import hashes_from_json
+from hashmatch.media.codec import hashes_from_json, member_json
 from hashmatch.media.model import Candidate, MediaHashes
 from hashmatch.media.uneven import MAX_GRID_ROWS
 from hashmatch.service.notifications import item_body, match_body
@@ -166,11 +166,9 @@ def _body(event: dict[str, Any], limit: int) -> dict[str, Any]:
     if len(data) > limit:
         raise BadRequest(f"a request body is at most {limit} bytes", 413, "too_large")
     try:
-        body = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadRequest(f"the body is not JSON: {getattr(error, 'msg', error)}") from error
-    except RecursionError as error:
-        raise BadRequest("the body nests too deep") from error
+        body = member_json(data)
+    except ValueError as error:
+        raise BadRequest(f"the body is {error}") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
@@ -204,17 +202,20 @@ def _candidates_json(found: list[Candidate]) -> dict[str, Any]:
 
 
 def _grid(body: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """One copy's grid, read: its framing keys and PDQ hashes, row for row."""
+    """One copy's grid, read: its framing keys and PDQ hashes (strings, as the API document has
+    them: a JSON number is refused, not read as its digits), row for row."""
     keys, hashes = body.get("keys"), body.get("hashes")
     if not isinstance(keys, list) or not isinstance(hashes, list) or len(keys) != len(hashes):
         raise BadRequest("keys and hashes must be lists of equal length")
     if len(keys) > MAX_GRID:
         raise BadRequest(f"at most {MAX_GRID} grid rectangles", 413, "too_large")
-    parsed_keys = [str(k).strip().lower() for k in keys]
+    if not all(isinstance(value, str) for value in (*keys, *hashes)):
+        raise BadRequest("keys and hashes must be lists of strings (hex digits)")
+    parsed_keys = [k.strip().lower() for k in keys]
     if any(len(k) != KEY_DIGITS or not set(k) <= _HEX for k in parsed_keys):
         raise BadRequest(f"a framing key is {KEY_DIGITS} hex digits")
     try:
-        parsed_hashes = [PDQ.parse(str(h)) for h in hashes]
+        parsed_hashes = [PDQ.parse(h) for h in hashes]
     except ValueError as error:
         raise BadRequest(str(error)) from error
     return parsed_keys, parsed_hashes

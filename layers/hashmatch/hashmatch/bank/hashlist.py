@@ -47,12 +47,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from hashmatch.media.codec import hashes_from_json
+from hashmatch.media.codec import hashes_from_json, member_json
 from hashmatch.media.model import MediaHashes, Rejected, RejectReason
 from hashmatch.signals import SIGNALS, SignalType, UnknownSignal
 
@@ -156,6 +155,8 @@ def _signals(line: int, pairs: dict[str, str]) -> dict[str, str]:
     signals: dict[str, str] = {}
     for name, value in pairs.items():
         signal = _signal_type(line, name)
+        if signal.name in signals:  # "pdq" and "PDQ", or a name and its alias: neither may silently win
+            raise _invalid(line, f"{signal.name} is given twice (as {name!r} and an earlier spelling)")
         try:
             signals[signal.name] = signal.parse(value)
         except ValueError as error:
@@ -185,9 +186,9 @@ def _overrides(source: Mapping[str, object]) -> dict[str, str]:
 
 def _json_entry(line: int, text: str) -> HashListEntry:
     try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise _invalid(line, f"not JSON ({error.msg})") from error
+        record = member_json(text)
+    except ValueError as error:
+        raise _invalid(line, str(error)) from None
     if not isinstance(record, dict):
         raise _invalid(line, "each line must be a JSON object")
     if _WHOLE_HASHES & record.keys():
@@ -215,19 +216,33 @@ def _is_csv_header(first: str) -> bool:
     return not _is_hash_token(cell) and not any(c.isspace() for c in cell)
 
 
-def _csv_entries(lines: list[tuple[int, str]]) -> list[HashListEntry]:
+def _csv_rows(lines: list[tuple[int, str]]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each CSV row, a row named by the line it starts on (a quoted cell
+    may span lines). A row `csv` cannot read (a cell over its field limit, 128 KiB) rejects the
+    list naming the line, as any other bad line does."""
     reader = csv.reader(io.StringIO("\n".join(line for _, line in lines)))
-    header = [name.strip().lower() for name in next(reader)]
+    consumed = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise _invalid(lines[consumed][0], f"not CSV that can be read ({error})") from None
+        yield lines[consumed][0], row
+        consumed = reader.line_num
+
+
+def _csv_entries(lines: list[tuple[int, str]]) -> list[HashListEntry]:
+    rows = _csv_rows(lines)
+    header = [name.strip().lower() for name in next(rows)[1]]
     by_signal_column = [name for name in header if name in SIGNALS]
     signal_column = next((name for name in _CSV_SIGNAL_COLUMNS if name in header), None)
     hash_column = next((name for name in _CSV_HASH_COLUMNS if name in header), None)
     if not by_signal_column and (signal_column is None or hash_column is None):
         raise _invalid(lines[0][0], "a CSV header needs signal,hash or signal_type,signal_str, or signal-named columns")
     entries = []
-    consumed = reader.line_num
-    for row in reader:
-        # A quoted cell may span lines: a row is named by the line it starts on.
-        number, consumed = lines[consumed][0], reader.line_num
+    for number, row in rows:
         cells = {name: cell.strip() for name, cell in zip(header, row, strict=False)}
         if cells.get("category", "").lower() == _NEGATIVE_CATEGORY:
             raise _invalid(

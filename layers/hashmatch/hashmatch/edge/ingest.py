@@ -13,11 +13,11 @@
   answered once however often it is delivered); under ``check/`` it is a check-by-hash list, each
   line one file's hashes as `hashmatch hash --for-check` prints them (or, from a member's edge
   stack, ``{"content_id": ..., "rejection": {"reason": ..., "message": ...}}`` for a file it could
-  not hash), checked entry by entry, so a bad line is one rejected entry, and long lists go on in
-  chunks;
+  not hash), checked entry by entry, so a bad line (an over-long one too, never read whole) is one
+  rejected entry, its size checked before it is read, and long lists go on in chunks;
 - a member's feedback or incident request, or an operator's request (``feedback/``,
-  ``incident/``, ``operator/``) is a small JSON object, handed on as it is for the coalition to
-  validate;
+  ``incident/``, ``operator/``) is a small JSON object, its size checked before it is read,
+  handed on as it is for the coalition to validate;
 - anything unusable becomes a rejection the platform will be told of;
 - with members in their own accounts (`PrincipalCheck`), an object written by anyone but the
   role of the platform its key names is not fetched at all: it is refused (``wrong_principal``)
@@ -47,7 +47,7 @@ from hashmatch.edge.principals import PrincipalCheck
 from hashmatch.edge.segments import SegmentStore, SegmentTask, assemble, plan_segments
 from hashmatch.governance.admission import refuse_list
 from hashmatch.governance.requests import MAX_REQUEST_BYTES
-from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json
+from hashmatch.media.codec import fitted_hashes, hashes_from_json, hashes_to_json, member_json
 from hashmatch.media.hashing import SNIFF_BYTES
 from hashmatch.media.model import Candidate, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason, sniff_media
 from hashmatch.service.handoffs import HandOffs
@@ -60,6 +60,7 @@ from hashmatch.service.telemetry import NO_TELEMETRY, Telemetry, timed
 __all__ = [
     "CHECK_CHUNK_ENTRIES",
     "MAX_CHECK_LINE_BYTES",
+    "MAX_CHECK_LIST_BYTES",
     "MAX_CHECK_LIST_ENTRIES",
     "SHARE_PART_ENTRIES",
     "EdgeHasher",
@@ -79,7 +80,16 @@ MAX_CHECK_LIST_ENTRIES = 100_000
 # writes and its alerts to every member take well under a minute, so no part nears the timeout.
 SHARE_PART_ENTRIES = 5_000
 MAX_CHECK_LINE_BYTES = 4 * 1024**2
+# 16 KiB a line on average over the most entries a list may have (1.53 GiB, under the 2 GB any
+# object may be): a checked picture's line is 6-14 KB (10 KB on average, measured over 12 sample
+# pictures), so a full list of pictures fits with room for larger ones; a list of long videos'
+# lines (each at most `MAX_CHECK_LINE_BYTES`) holds ~390.
+MAX_CHECK_LIST_BYTES = MAX_CHECK_LIST_ENTRIES * 16 * 1024
 MAX_CONTENT_ID = 1024
+# Bytes read of a check list's line at most at once: the longest line allowed and its line ending.
+_CHECK_LINE_READ = MAX_CHECK_LINE_BYTES + 2
+# Bytes read at once of the rest of an over-long line, which is skipped.
+_SKIP_READ = 64 * 1024
 
 
 def check_line(hashes: MediaHashes, fields: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -334,9 +344,7 @@ class EdgeHasher:
     def _hash_list_parts(self, base: Submission, path: Path, signal: str | None) -> Iterator[Submission]:
         """A shared or withdrawn hash list, validated whole (its size first, before reading it), in
         parts of `share_part` entries."""
-        size = path.stat().st_size
-        if size > MAX_HASH_LIST_BYTES:
-            raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes: a hash list is at most {MAX_HASH_LIST_BYTES} bytes")
+        _refuse_over(path, MAX_HASH_LIST_BYTES, "a hash list")
         entries = parse_hash_list(path.read_bytes(), signal)
         if base.action == "share":
             refuse_list(entries, base.metadata)  # the coalition checks each part again
@@ -348,9 +356,11 @@ class EdgeHasher:
     def _check_list(self, base: Submission, path: Path) -> Iterator[Submission]:
         """A check-by-hash list in chunks, read twice (counted, then parsed a chunk at a time) so a
         100,000-entry list never sits in memory whole; a bad line is a rejected entry, a list over
-        the limits a rejection."""
+        the limits (`MAX_CHECK_LIST_BYTES`, checked before it is read, and `MAX_CHECK_LIST_ENTRIES`)
+        a rejection."""
+        _refuse_over(path, MAX_CHECK_LIST_BYTES, "a check list")
         first = next(_entry_lines(path), None)
-        if first is None or not first[1].startswith(b"{"):
+        if first is None or not first[1].lstrip().startswith(b"{"):
             raise Rejected(
                 RejectReason.UNSUPPORTED_MEDIA,
                 "neither media nor a check list (JSON Lines of hashes, as `hashmatch hash --for-check` prints)",
@@ -381,36 +391,55 @@ def _attempt(step: Callable[..., _T], *args: Any) -> _T | Exception:
         return error
 
 
+def _refuse_over(path: Path, limit: int, what: str) -> None:
+    """Refuse (`too_large`) a list or request over `limit` bytes, from its size alone, before any of
+    it is read."""
+    size = path.stat().st_size
+    if size > limit:
+        raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes: {what} is at most {limit} bytes")
+
+
 def _request(path: Path) -> dict[str, object]:
     """A feedback, incident or operator request: one JSON object of at most `MAX_REQUEST_BYTES`."""
-    size = path.stat().st_size
-    if size > MAX_REQUEST_BYTES:
-        raise Rejected(RejectReason.TOO_LARGE, f"{size} bytes: a request is at most {MAX_REQUEST_BYTES} bytes")
+    _refuse_over(path, MAX_REQUEST_BYTES, "a request")
     try:
-        document = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Rejected(RejectReason.INVALID_REQUEST, f"not JSON: {error}") from None
+        document = member_json(path.read_bytes())
+    except ValueError as error:
+        raise Rejected(RejectReason.INVALID_REQUEST, str(error)) from None
     if not isinstance(document, dict):
         raise Rejected(RejectReason.INVALID_REQUEST, "a request is one JSON object")
     return document
 
 
 def _entry_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, text) of every line of a list that is not blank or a # comment."""
+    """(line number, text) of every line of a check list that is not blank or a # comment.
+
+    A line is read `_CHECK_LINE_READ` bytes at most at a time, so one over `MAX_CHECK_LINE_BYTES`
+    never sits in memory whole: it comes as its first `_CHECK_LINE_READ` bytes, which
+    `_check_entry` refuses by their length, and the rest of it is skipped."""
     with path.open("rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            text = raw.strip()
-            if text and not text.startswith(b"#"):
-                yield number, text
+        number = 0
+        while raw := stream.readline(_CHECK_LINE_READ):
+            number += 1
+            if raw.endswith(b"\n") or len(raw) < _CHECK_LINE_READ:  # the whole line
+                text = raw.strip()
+                if text and not text.startswith(b"#"):
+                    yield number, text
+                continue
+            rest = raw
+            while rest and not rest.endswith(b"\n"):
+                rest = stream.readline(_SKIP_READ)
+            if not raw.lstrip().startswith(b"#"):
+                yield number, raw
 
 
 def _check_entry(line: int, text: bytes) -> CheckEntry:
     if len(text) > MAX_CHECK_LINE_BYTES:
         return CheckEntry(line, None, error=f"line {line}: over {MAX_CHECK_LINE_BYTES} bytes")
     try:
-        record = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return CheckEntry(line, None, error=f"line {line}: not JSON ({error})")
+        record = member_json(text)
+    except ValueError as error:
+        return CheckEntry(line, None, error=f"line {line}: {error}")
     content_id = record.get("content_id") if isinstance(record, dict) else None
     if content_id is not None and (not isinstance(content_id, str) or len(content_id) > MAX_CONTENT_ID):
         return CheckEntry(line, None, error=f"line {line}: content_id must be a string of at most {MAX_CONTENT_ID}")

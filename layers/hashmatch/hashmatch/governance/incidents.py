@@ -33,8 +33,9 @@ IncidentStatus = Literal["open", "escalated", "closed"]
 IncidentMove = Literal["open", "escalate", "close"]
 # Statuses under which shares naming the incident are admitted.
 ACCEPTING: tuple[IncidentStatus, ...] = ("open", "escalated")
-# An incident id: what members write in a share's ``incident`` metadata, e.g. ``inc-7``.
-INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# An incident id: what members write in a share's ``incident`` metadata, e.g. ``inc-7``. Match it
+# with `fullmatch`: ``$`` would let ``inc-7\n`` through, an id other members read as ``inc-7``.
+INCIDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 # Which statuses each move starts from, and the status it leads to.
 _MOVES: dict[str, tuple[tuple[IncidentStatus, ...], IncidentStatus]] = {

@@ -54,7 +54,7 @@ MAX_REQUEST_BYTES = 256 * 1024
 MAX_REASON = 1000
 MAX_BENIGN_HASHES = 1000
 MAX_TITLE = 200
-_ID = re.compile(r"^[0-9a-f]{32}$")
+_ID = re.compile(r"[0-9a-f]{32}")  # matched whole (fullmatch): an id and a newline is no id
 
 Verdict = Literal["confirm", "dispute"]
 OperatorAction = Literal[
@@ -133,7 +133,7 @@ def _text(document: Mapping[str, Any], name: str, limit: int = MAX_REASON) -> st
 
 
 def _id(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise _invalid(f"{name} must be 32 lowercase hex digits (an item or notification id), got {value!r}")
     return value
 
@@ -182,7 +182,7 @@ def incident_request_from_json(document: Any) -> IncidentRequest:
 
 def _incident_request(move: IncidentMove, fields: Mapping[str, Any], note: str) -> IncidentRequest:
     incident = fields.get("incident")
-    if not isinstance(incident, str) or not INCIDENT_ID.match(incident):
+    if not isinstance(incident, str) or not INCIDENT_ID.fullmatch(incident):
         raise _invalid(
             f"incident must be an id of 1 to 64 letters, digits, '.', '_' or '-' (such as inc-7), got {incident!r}"
         )

@@ -22,13 +22,20 @@ picture's framings are); a shared video's frame that starts a run of near-identi
 carries the central crops stored with the run (``content+central_crop_90``, ``..._80``); a frame
 written with three or four elements, as before, has none.
 Members write this form in hash lists too, so `hashes_from_json` treats it as untrusted: every
-signal name and hash is checked against the registry, every list is bounded, and anything else
-is a `ValueError` that names the field.
+signal name and hash is checked against the registry (each signal named once, however it is
+spelt), every list is bounded, every time (a duration, a frame's offset) is one the bank can store
+(`MAX_SECONDS`), and anything else is a `ValueError` that names the field.
+
+`member_json` decodes the JSON text members write (check and hash lists, requests, API bodies)
+into what `hashes_from_json` and the other readers take, so malformed text is one `ValueError`
+wherever it arrives.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -36,7 +43,16 @@ from typing import Any, TypeVar
 from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes, Region
 from hashmatch.signals import SIGNALS
 
-__all__ = ["MAX_FRAMES", "MAX_FRAME_FRAMINGS", "MAX_QUERIES", "fitted_hashes", "hashes_from_json", "hashes_to_json"]
+__all__ = [
+    "MAX_FRAMES",
+    "MAX_FRAME_FRAMINGS",
+    "MAX_QUERIES",
+    "MAX_SECONDS",
+    "fitted_hashes",
+    "hashes_from_json",
+    "hashes_to_json",
+    "member_json",
+]
 
 _Encoded = TypeVar("_Encoded")
 
@@ -51,9 +67,37 @@ MAX_ORIENTATIONS = 7
 # hasher keeps a sample's first 120), and up to 8 places the uneven-crop search found
 # (`hashmatch.media.video_crops.MAX_PLACES`); a shared run's first frame's: 3 crops, its core and 4 halves
 MAX_FRAME_FRAMINGS = 128
+# A duration or a frame's offset, in seconds: at most a day (six times the longest video hashed,
+# `Limits.max_video_seconds`), and 0 or at least a nanosecond (finer than any container's time
+# base). The bank stores them as DynamoDB numbers, which overflow past 1e125 and underflow under
+# 1e-130: a share carrying such a time would fail at the bank write on every retry.
+MAX_SECONDS = 24 * 3600.0
+MIN_SECONDS = 1e-9
 _MEDIA = ("image", "video", "hashes")
 _LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_+/@.")
 MAX_LABEL = 64
+
+
+def member_json(text: bytes | str) -> Any:
+    """The JSON value `text` holds; raises ValueError saying what is wrong with it.
+
+    `json.loads` refuses untrusted text with more than `JSONDecodeError`: bytes that are not
+    UTF-8 raise `UnicodeDecodeError`, deep nesting `RecursionError`, an integer of more digits
+    than Python converts (`sys.get_int_max_str_digits`, 4,300) a plain ValueError. Each is one
+    ValueError here, so a reader rejects the line or the request instead of failing whole."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON ({error.msg} at character {error.pos})") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not JSON (not UTF-8: {error.reason} at byte {error.start})") from None
+    except RecursionError:
+        raise ValueError("not JSON that can be read: it nests too deep") from None
+    except ValueError as error:
+        if "integer string conversion" not in str(error):
+            raise ValueError(f"not JSON that can be read ({error})") from None
+        limit = sys.get_int_max_str_digits()
+        raise ValueError(f"not JSON that can be read: a number of more than {limit} digits") from None
 
 
 def hashes_to_json(hashes: MediaHashes) -> dict[str, Any]:
@@ -102,7 +146,7 @@ def hashes_from_json(document: object) -> MediaHashes:
         framings=framings,
         cut_views=cut_views,
         frames=frames,
-        duration=_optional_number(document.get("duration"), "duration"),
+        duration=None if document.get("duration") is None else _seconds(document["duration"], "duration"),
         width=_optional_int(document.get("width"), "width"),
         height=_optional_int(document.get("height"), "height"),
         extra=extra,
@@ -119,11 +163,13 @@ def _labelled(labelled: LabelledHash) -> list[Any]:
 def _signals(raw: object) -> dict[str, str]:
     if not isinstance(raw, dict) or not raw:
         raise ValueError("signals must be a non-empty object of signal name to hash")
-    signals = {}
+    signals: dict[str, str] = {}
     for name, value in raw.items():
         if not isinstance(value, str):
             raise ValueError(f"signals.{name} must be a string")
         signal, normalised = SIGNALS.parse(str(name), value)
+        if signal in signals:  # "pdq" and "PDQ", or a name and its alias: neither may silently win
+            raise ValueError(f"signals names {signal} twice (as {name!r} and an earlier spelling)")
         signals[signal] = normalised
     return signals
 
@@ -131,12 +177,15 @@ def _signals(raw: object) -> dict[str, str]:
 def _quality(raw: object) -> dict[str, int]:
     if not isinstance(raw, dict):
         raise ValueError("quality must be an object of signal name to 0-100")
-    quality = {}
+    quality: dict[str, int] = {}
     for name, value in raw.items():
         integer = _integer(value)
         if integer is None or not 0 <= integer <= 100:
             raise ValueError(f"quality.{name} must be an integer 0-100")
-        quality[SIGNALS.get(str(name)).name] = integer
+        signal = SIGNALS.get(str(name)).name
+        if signal in quality:
+            raise ValueError(f"quality names {signal} twice (as {name!r} and an earlier spelling)")
+        quality[signal] = integer
     return quality
 
 
@@ -200,9 +249,7 @@ def _frames(raw: object) -> tuple[FrameHash, ...]:
                 f"frames[{position}] must be [offset, pdq, quality], [offset, pdq, quality, orientations]"
                 " or [offset, pdq, quality, orientations, framings]"
             )
-        offset = _number(item[0], f"frames[{position}] offset")
-        if offset < 0:
-            raise ValueError(f"frames[{position}] offset must be >= 0")
+        offset = _seconds(item[0], f"frames[{position}] offset")
         value = pdq.parse(item[1]) if isinstance(item[1], str) else None
         quality = _integer(item[2])
         if value is None or quality is None or not 0 <= quality <= 100:
@@ -243,8 +290,12 @@ def _number(raw: object, where: str, *, positive: bool = False) -> float:
     return float(raw)
 
 
-def _optional_number(raw: object, where: str) -> float | None:
-    return None if raw is None else _number(raw, where)
+def _seconds(raw: object, where: str) -> float:
+    """A time in seconds the bank can store: 0, or `MIN_SECONDS` to `MAX_SECONDS`."""
+    seconds = _number(raw, where)
+    if seconds != 0 and not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise ValueError(f"{where} must be 0 or {MIN_SECONDS:g} to {MAX_SECONDS:.0f} seconds (a day), got {seconds:g}")
+    return seconds
 
 
 def _optional_int(raw: object, where: str) -> int | None:

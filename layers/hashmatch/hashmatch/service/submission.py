@@ -33,6 +33,7 @@ from hashmatch.service.routing import ACTIONS, Action
 __all__ = ["CheckEntry", "Kind", "Submission", "submission_from_json"]
 
 FORMAT_VERSION = 1
+_REASONS = frozenset(reason.value for reason in RejectReason)
 
 
 class Kind(StrEnum):
@@ -159,10 +160,19 @@ def _check_json(entry: CheckEntry) -> dict[str, Any]:
 
 
 def _check_from_json(document: dict[str, Any]) -> CheckEntry:
+    """A check-list entry from its JSON form, with the reason its error carries (a member's edge
+    refusing the file as ``too_large``, say), which must be a known `RejectReason`."""
     hashes = hashes_from_json(document["hashes"]) if "hashes" in document else None
     content_id = document.get("content_id")
+    reason = document.get("reason", RejectReason.INVALID_HASH_LIST.value)
+    if not isinstance(reason, str) or reason not in _REASONS:
+        raise ValueError(f"check entry reason {reason!r} is none of {', '.join(sorted(_REASONS))}")
     return CheckEntry(
-        int(document["line"]), None if content_id is None else str(content_id), hashes, document.get("error")
+        int(document["line"]),
+        None if content_id is None else str(content_id),
+        hashes,
+        document.get("error"),
+        RejectReason(reason),
     )
 
 
