@@ -68,6 +68,9 @@ def test_a_64_digit_hash_needs_its_signal() -> None:
         # One signal twice, as a name and its alias or in two cases: neither may silently win.
         (f'{{"signals": {{"md5": "{MD5}", "MD5": "{"1" * 32}"}}}}\n'.encode(), "line 1: md5 is given twice"),
         (f"md5,video_md5\n{MD5},{'1' * 32}\n".encode(), "line 2: md5 is given twice"),
+        # Every member is sent a line's note with its item: a few KB each made messages SNS refuses.
+        (f'{{"md5": "{MD5}", "note": "{"x" * 1001}"}}\n'.encode(), "line 1: note is 1001 characters; at most 1000"),
+        (f"signal,hash,note\nmd5,{MD5},{'x' * 3000}\n".encode(), "line 2: note is 3000 characters"),
     ],
 )
 def test_invalid_lists_are_rejected_naming_the_line(data: bytes, message: str) -> None:

@@ -59,6 +59,9 @@ MAX_HASH_LIST_BYTES = 64 * 1024**2
 MAX_HASH_LIST_ENTRIES = 1_000_000
 # Fields of a JSON Lines entry or CSV column that carry metadata, not hashes.
 _OVERRIDES = ("severity", "confidence", "incident", "note")
+# The most characters a line's own note (or other override) may have: it goes to every member with
+# the item, a hundred items to a message.
+MAX_OVERRIDE = 1000
 # Fields only a file's whole hashes have (`hashmatch.media.codec`).
 _WHOLE_HASHES = frozenset({"media", "framings", "frames", "quality"})
 # CSV columns naming a row's signal and holding its hash: ours, then python-threatexchange's.
@@ -180,8 +183,14 @@ def _tags(value: str | None) -> tuple[str, ...] | None:
     return tags or None
 
 
-def _overrides(source: Mapping[str, object]) -> dict[str, str]:
-    return {k: str(source[k]) for k in _OVERRIDES if source.get(k) not in (None, "")}
+def _overrides(line: int, source: Mapping[str, object]) -> dict[str, str]:
+    """The line's own severity, confidence, incident and note; raises `Rejected` for one longer
+    than `MAX_OVERRIDE` characters (every member is sent them with the item)."""
+    found = {k: str(source[k]) for k in _OVERRIDES if source.get(k) not in (None, "")}
+    for name, value in found.items():
+        if len(value) > MAX_OVERRIDE:
+            raise _invalid(line, f"{name} is {len(value)} characters; at most {MAX_OVERRIDE}")
+    return found
 
 
 def _json_entry(line: int, text: str) -> HashListEntry:
@@ -197,14 +206,14 @@ def _json_entry(line: int, text: str) -> HashListEntry:
         except ValueError as error:
             raise _invalid(line, str(error)) from error
         labels = _labels(line, record.get("labels"))
-        return HashListEntry(hashes.signals, line, labels, _overrides(record), hashes)
+        return HashListEntry(hashes.signals, line, labels, _overrides(line, record), hashes)
     if isinstance(record.get("signals"), dict):
         pairs = {str(k): str(v) for k, v in record["signals"].items()}
     elif "signal" in record and "hash" in record:
         pairs = {str(record["signal"]): str(record["hash"])}
     else:
         pairs = {k: str(v) for k, v in record.items() if k in SIGNALS}
-    return HashListEntry(_signals(line, pairs), line, _labels(line, record.get("labels")), _overrides(record))
+    return HashListEntry(_signals(line, pairs), line, _labels(line, record.get("labels")), _overrides(line, record))
 
 
 def _is_csv_header(first: str) -> bool:
@@ -256,7 +265,7 @@ def _csv_entries(lines: list[tuple[int, str]]) -> list[HashListEntry]:
             assert signal_column is not None and hash_column is not None
             pairs = {cells.get(signal_column, ""): cells.get(hash_column, "")}
         labels = _labels(number, cells["labels"]) if "labels" in cells else _tags(cells.get("tags"))
-        entries.append(HashListEntry(_signals(number, pairs), number, labels, _overrides(cells)))
+        entries.append(HashListEntry(_signals(number, pairs), number, labels, _overrides(number, cells)))
     if not entries:
         raise _invalid(lines[0][0], "the CSV has a header but no rows")
     return entries
