@@ -157,12 +157,12 @@ class CrashingBank(MemoryBank):
         self.crash_at = crash_at
         self.puts = 0
 
-    def put_items(self, items):
+    def put_items(self, items, *, read=None):
         self.puts += 1
         if self.puts == self.crash_at:
-            super().put_items(items[: len(items) // 2])  # half written, then the crash
+            super().put_items(items[: len(items) // 2], read=read)  # half written, then the crash
             raise TimeoutError("killed mid-write")
-        super().put_items(items)
+        super().put_items(items, read=read)
 
 
 def test_a_50000_line_hash_list_shares_completely_in_parts_across_a_crash() -> None:

@@ -1,6 +1,7 @@
-"""A governance action retried after it changed the bank (its audit record or its answer failed):
-the retry records it and tells the members, as the first attempt would have, instead of refusing
-it because the item is already where the first attempt put it."""
+"""Governance against retries and races: an action retried after it changed the bank (its audit
+record or its answer failed) is recorded and told as the first attempt would have been, instead of
+refused because the item is already where that attempt put it; and a contributor's re-share never
+undoes a quarantine, a removal or the disputes others cast."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hashmatch.bank.model import NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.governance.policy import CoalitionRules
 from hashmatch.service.governance import Governance
 from hashmatch.service.notifications import EventType, ObjectRef
-from hashmatch.service.ports import AuditRecord, Bank
+from hashmatch.service.ports import AuditRecord, Bank, ItemMoved
 from hashmatch.service.routing import OPERATOR
 from hashmatch.service.submission import Kind, Submission
 from hashmatch_tools.fakes import MemoryBank
@@ -103,3 +104,50 @@ def test_a_quarantine_by_disputes_retried_is_recorded_and_announced(bank: Bank) 
     quarantines = [r for r in audit.records if r.action == "quarantine"]
     assert [(r.actor, r.outcome) for r in quarantines] == [("coalition", "done")]
     assert sum(n.event_type is EventType.HASH_QUARANTINED for n in told) == len(PLATFORMS)
+
+
+def _reshared(item: SharedItem) -> SharedItem:
+    """The same item as its contributor would share it again (a fresh provenance)."""
+    return SharedItem(item.item_id, Provenance("tiktok", "t9"), "hashes", dict(item.signals), item.near_entries)
+
+
+def test_a_reshare_never_undoes_a_quarantine_that_landed_after_it_read_the_item(bank: Bank) -> None:
+    item = _item(bank)
+    audit = FailingOnce("none")
+    governance = _governance(bank, audit)
+    where = ObjectRef("b", "share/tiktok/again.txt", "e", 1, "s")
+    submission = Submission("share", "tiktok", where, Kind.ENTRIES)
+    admitted, read = governance.admit_share(submission, [_reshared(item)])
+    assert read[item.item_id].status == "active"
+    # An operator quarantines it while the re-share is on its way to the bank.
+    assert bank.set_status(item.item_id, "quarantined", "t5", expected=("active",), by="operator") is not None
+    with pytest.raises(ItemMoved):
+        bank.put_items(admitted, read=read)
+    assert bank.get_items([item.item_id])[item.item_id].status == "quarantined"
+    # The share is retried: it reads the item again and keeps it quarantined.
+    admitted, read = governance.admit_share(submission, [_reshared(item)])
+    bank.put_items(admitted, read=read)
+    assert bank.get_items([item.item_id])[item.item_id].status == "quarantined"
+
+
+def test_a_reshare_keeps_the_disputes_and_their_reasons_and_a_removed_item_out_of_the_index(bank: Bank) -> None:
+    item = _item(bank)
+    governance = _governance(bank, FailingOnce("none"), quorum=3)
+    where = ObjectRef("b", "feedback/facebook/d.json", "e", 1, "f")
+    request = {"target": item.item_id, "verdict": "dispute", "reason": "satire"}
+    governance.feedback(Submission("feedback", "facebook", where, Kind.REQUEST, request=request))
+    share = Submission("share", "tiktok", ObjectRef("b", "share/tiktok/again.txt", "e", 1, "s"), Kind.ENTRIES)
+    _reshare(bank, governance, share, item)
+    kept = bank.get_items([item.item_id])[item.item_id]
+    assert kept.disputed_by == ("facebook",) and bank.dispute_reasons(item.item_id) == {"facebook": "satire"}
+
+    assert bank.set_status(item.item_id, "removed", "t6", expected=("active",), by="operator") is not None
+    position = max(change.position for change in bank.changes_since(None))
+    _reshare(bank, governance, share, item)
+    assert bank.get_items([item.item_id])[item.item_id].status == "removed"
+    assert [change.operation for change in bank.changes_since(position)] == []
+
+
+def _reshare(bank: Bank, governance: Governance, share: Submission, item: SharedItem) -> None:
+    admitted, read = governance.admit_share(share, [_reshared(item)])
+    bank.put_items(admitted, read=read)

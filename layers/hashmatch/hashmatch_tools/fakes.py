@@ -6,7 +6,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import Limits, MediaHashes
 from hashmatch.service.handoffs import MemoryHandOffs
 from hashmatch.service.notifications import Notification, ObjectRef
-from hashmatch.service.ports import AuditRecord, Bank, BankChange, FetchedObject
+from hashmatch.service.ports import AuditRecord, Bank, BankChange, FetchedObject, ItemMoved
 from hashmatch.service.results import results_key
 from hashmatch.service.retroactive import RetainedCheck
 from hashmatch.service.routing import Outcome
@@ -97,13 +97,27 @@ class MemoryBank:
         seconds, micros = divmod(self._clock, 1_000_000)
         return f"2026-01-01T00:00:{seconds:02d}.{micros:06d}Z#{item_id}#{operation}#00000"
 
-    def put_items(self, items: Sequence[SharedItem]) -> None:
+    def put_items(self, items: Sequence[SharedItem], *, read: Mapping[str, SharedItem] | None = None) -> None:
+        read = read or {}
         for item in items:
+            now = self.items.get(item.item_id)
+            if item.item_id in read and (now is None or now.status != read[item.item_id].status):
+                raise ItemMoved(f"item {item.item_id} is no longer {read[item.item_id].status}: share again")
+        for item in items:
+            now = self.items.get(item.item_id)
+            if item.item_id in read and now is not None:  # what others wrote about it stays
+                item = replace(
+                    item,
+                    confirmed_by=now.confirmed_by,
+                    disputed_by=now.disputed_by,
+                    status_at=now.status_at,
+                    status_by=now.status_by,
+                )
             self.items[item.item_id] = item
             for signal, value in item.signals.items():
                 self.exact.setdefault((signal, value), set()).add(item.item_id)
         for item in items:
-            if item.near_entries:
+            if item.near_entries and item.status != "removed":
                 self.log.append(BankChange(self._position(item.item_id, "add"), "add", item.item_id, item.near_entries))
 
     def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:

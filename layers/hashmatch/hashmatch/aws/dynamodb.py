@@ -22,7 +22,7 @@ overwrites the same records; a repeated log entry re-adds the same index entries
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem, entry_kind
 from hashmatch.governance.incidents import Incident, IncidentStatus, TimelineEntry
-from hashmatch.service.ports import BankChange
+from hashmatch.service.ports import BankChange, ItemMoved
 
 LOG_PARTITION = "LOG"
 BENIGN_PARTITION = "BENIGN"
@@ -69,10 +69,18 @@ class DynamoBank:
         self._table_name = table_name
         self._clock = clock
 
-    def put_items(self, items: Sequence[SharedItem]) -> None:
+    def put_items(self, items: Sequence[SharedItem], *, read: Mapping[str, SharedItem] | None = None) -> None:
+        """`hashmatch.service.ports.Bank.put_items`: a re-shared item's record is updated in place,
+        on condition its status is the one read, so no quarantine, removal or dispute that landed
+        meanwhile is undone; new items are written in batches."""
+        read = read or {}
+        for item in items:
+            if item.item_id in read:
+                self._update_reshared(item, read[item.item_id].status)
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for item in items:
-                batch.put_item(Item=self._meta_record(item))
+                if item.item_id not in read:
+                    batch.put_item(Item=self._meta_record(item))
                 for signal, value in item.signals.items():
                     batch.put_item(
                         Item={"pk": f"HASH#{signal}#{value}", "sk": f"ITEM#{item.item_id}", "item_id": item.item_id}
@@ -80,8 +88,29 @@ class DynamoBank:
                 if item.status == "benign":
                     batch.put_item(Item={"pk": BENIGN_PARTITION, "sk": item.item_id, "signals": dict(item.signals)})
         for item in items:
-            if item.near_entries:
+            if item.near_entries and item.status != "removed":
                 self._log(item.item_id, "add", item.near_entries)
+
+    def _update_reshared(self, item: SharedItem, status_read: str) -> None:
+        """A re-shared item's record written over what the share read, its disputes, their
+        reasons, confirmations and last status change left as they are; raises `ItemMoved` when
+        its status is no longer `status_read`."""
+        record = self._meta_record(item)
+        owned = {k: v for k, v in record.items() if k not in ("pk", "sk", "confirmed_by", "disputed_by")}
+        names = {f"#f{n}": name for n, name in enumerate(owned)}
+        values = {f":f{n}": value for n, value in enumerate(owned.values())}
+        try:
+            self._table.update_item(
+                Key=_item_key(item.item_id),
+                UpdateExpression="SET " + ", ".join(f"#f{n} = :f{n}" for n in range(len(owned))),
+                ConditionExpression="#status_read = :status_read",
+                ExpressionAttributeNames={**names, "#status_read": "status"},
+                ExpressionAttributeValues={**values, ":status_read": status_read},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ItemMoved(f"item {item.item_id} is no longer {status_read}: share again") from error
+            raise
 
     def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:
         for item in items:

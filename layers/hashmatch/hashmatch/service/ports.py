@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +72,10 @@ class ResultStore(Protocol):
         ...
 
 
+class ItemMoved(RuntimeError):
+    """An item changed status between a share reading it and writing it again."""
+
+
 @dataclass(frozen=True)
 class BankChange:
     """One entry of the bank's change log: items whose near-match entries were added or removed."""
@@ -123,8 +127,14 @@ class BankReader(Protocol):
 
 
 class Bank(BankReader, Protocol):
-    def put_items(self, items: Sequence[SharedItem]) -> None:
-        """Store items with their exact-hash records and change-log entries; safe to repeat."""
+    def put_items(self, items: Sequence[SharedItem], *, read: Mapping[str, SharedItem] | None = None) -> None:
+        """Store items with their exact-hash records and change-log entries; safe to repeat.
+
+        `read`: the items among them the bank held already, as the share read them (a re-share).
+        Each is written only while its status is still the one read, raising `ItemMoved`
+        otherwise (a quarantine or removal landed meanwhile: retry the share, which reads again),
+        and what others wrote about it is kept (disputes and their reasons, confirmations, the last
+        status change). A removed item is never put back in the near-match indexes."""
         ...
 
     def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None: ...

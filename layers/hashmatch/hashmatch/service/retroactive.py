@@ -222,7 +222,7 @@ class _ItemsBank:
             if item.near_entries
         )
 
-    def put_items(self, items: Sequence[SharedItem]) -> None:
+    def put_items(self, items: Sequence[SharedItem], *, read: Mapping[str, SharedItem] | None = None) -> None:
         raise NotImplementedError("a retroactive scan never writes")
 
     def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:

@@ -473,7 +473,7 @@ class HashmatchService:
         self, submission: Submission, items: list[SharedItem], known: Mapping[str, SharedItem]
     ) -> list[Notification]:
         with timed(self._telemetry, "store"):
-            self._bank.put_items(self._with_source(submission, items, known))
+            self._bank.put_items(self._with_source(submission, items, known), read=known)
         self._audit_share(submission, items, known)
         alerts = []
         for platform in self._platforms:
