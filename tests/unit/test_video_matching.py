@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import astuple, fields, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -241,6 +242,48 @@ def test_pairs_at_inconsistent_offsets_do_not_align() -> None:
     # Three lookalike frames, each at a different shift: no alignment.
     pairs = [FramePair(float(i), 10.0 * i, 10.0 * i, 5, Orientation.ORIGINAL) for i in range(5)]
     assert not match_pairs(pairs, check_duration=5.0, shared_duration=50.0, sample_period=1.0).matched
+
+
+def _read_budgeted(pairs: list[FramePair], budget: int) -> list[FramePair]:
+    """`pairs` again, as pairs that count the reads of their fields, all together: past `budget`
+    reads, reading one fails the test."""
+    names = {field.name for field in fields(FramePair)}
+    reads = 0
+
+    class Budgeted(FramePair):
+        def __getattribute__(self, name: str) -> Any:
+            nonlocal reads
+            if name in names:
+                reads += 1
+                if reads > budget:
+                    raise AssertionError(f"more than {budget} reads of frame pair fields")
+            return super().__getattribute__(name)
+
+    return [Budgeted(*astuple(pair)) for pair in pairs]
+
+
+def test_alternating_shared_frames_cost_work_linear_in_the_pairs() -> None:
+    """A member may share a hash list whose frames alternate between two hashes, A B A B ...:
+    every frame is a run of its own, and each sample of a check showing A pairs with half of
+    them, at as many time shifts. Scoring the shifts must read each pair a bounded number of
+    times, not once per shift: here 40,000 pairs and about 4,000 shifts."""
+    samples, shared_frames = 20, 4000
+    pairs = [
+        FramePair(float(sample), float(frame), float(frame), 0, Orientation.ORIGINAL)
+        for sample in range(samples)
+        for frame in range(0, shared_frames, 2)
+    ]
+    budgeted = _read_budgeted(pairs, budget=10 * len(pairs))
+    result = match_pairs(
+        budgeted, check_duration=float(samples), shared_duration=float(shared_frames), sample_period=1.0
+    )
+    # The verdict the shift-by-shift scan gave: two alignments, the odd samples' and the even
+    # ones', each at the smallest shift that holds all ten of them (the shared video's end).
+    assert result.matched and result.reason == "check is a clip of the shared video", result
+    assert [(s.check_start, s.check_end, s.shared_start, s.shared_end, s.frames) for s in result.segments] == [
+        (0.0, 19.0, 3980.0, 3999.0, 10),
+        (1.0, 20.0, 3980.0, 3999.0, 10),
+    ]
 
 
 def test_blank_frames_are_never_stored_nor_queried() -> None:

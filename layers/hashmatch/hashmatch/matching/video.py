@@ -28,8 +28,10 @@ at least `MIN_MATCHED_SECONDS` of footage in absolute terms (a long excerpt of a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from hashmatch.matching.policy import (
     CHECK_COVERAGE,
@@ -197,17 +199,25 @@ def match_pairs(
     `sample_period` is the check's sampling period in seconds (1 / fps): each matched sample is
     taken to stand for that much footage. `watchable_duration` (default `check_duration`) is how
     much of the check has anything to match, what its coverage is a share of (`_watchable`).
+
+    Alignments are taken greedily, the best first, each from the samples the ones before left.
+    Each step scores every candidate shift at once (`_alignment_scores`), so its work grows with
+    the pairs, not with pairs times shifts: a shared video whose frames alternate between two
+    hashes (every frame a run of its own, each check sample paired with half of them) costs what
+    its pairs cost. There are at most as many steps as the check has samples over
+    `MIN_MATCHED_FRAMES`.
     """
-    remaining = list(pairs)
+    table = _PairTable(list(pairs))
+    remaining = np.ones(len(table.pairs), dtype=bool)
     segments: list[MatchedSegment] = []
-    while remaining:
-        alignment = _best_alignment(remaining)
+    while remaining.any():
+        alignment = _best_alignment(table, remaining)
         if alignment is None:
             break
-        orientation, shift, supporting = alignment
+        orientation, shift, rows = alignment
+        supporting = [table.pairs[row] for row in rows]
         segments.extend(_segments(supporting, orientation, shift, sample_period, check_duration, shared_duration))
-        used = {p.check_offset for p in supporting}
-        remaining = [p for p in remaining if p.check_offset not in used]
+        remaining &= ~np.isin(table.sample, table.sample[rows])
     segments.sort(key=lambda s: s.check_start)
     check_seconds = _union_length([(s.check_start, s.check_end) for s in segments])
     shared_seconds = _union_length([(s.shared_start, s.shared_end) for s in segments])
@@ -239,46 +249,155 @@ def match_check_pairs(check: MediaHashes, pairs: Iterable[FramePair], shared_dur
     )
 
 
-def _best_alignment(pairs: list[FramePair]) -> tuple[Orientation, float, list[FramePair]] | None:
-    """The (orientation, shift) supported by the most distinct check samples, if enough."""
-    best: tuple[int, int, Orientation, float, list[FramePair]] | None = None
-    for orientation in sorted({p.orientation for p in pairs}):
-        candidates = [p for p in pairs if p.orientation == orientation]
-        # Every shift a pair suggests, the closest pair's first: shifts within the tolerance of the
-        # true one find the same pairs, and a tie goes to the shift the closest pair puts it at.
-        closest: dict[float, int] = {}
-        for p in candidates:
-            shift = round(p.check_offset - p.shared_start, 3)
-            closest[shift] = min(closest.get(shift, p.distance), p.distance)
-        for shift in sorted(closest, key=lambda s: (closest[s], s)):
-            supporting = _supporting(candidates, shift)
-            if not _anchored(supporting):
-                continue
-            support = len({p.check_offset for p in supporting})
-            total = -sum(p.distance for p in supporting)
-            if best is None or (support, total) > (best[0], best[1]):
-                best = (support, total, orientation, shift, supporting)
+class _PairTable:
+    """Frame pairs as columns, each field read once: what the alignments are scored from. Rows
+    keep the pairs' order, which breaks ties between equally close pairs of one sample."""
+
+    def __init__(self, pairs: list[FramePair]) -> None:
+        count = len(pairs)
+        self.pairs = pairs
+        self.check_offset = np.fromiter((p.check_offset for p in pairs), np.float64, count)
+        self.shared_start = np.fromiter((p.shared_start for p in pairs), np.float64, count)
+        self.shared_end = np.fromiter((p.shared_end for p in pairs), np.float64, count)
+        self.distance = np.fromiter((p.distance for p in pairs), np.int64, count)
+        orientations = [p.orientation for p in pairs]
+        self.orientations: list[Orientation] = sorted(set(orientations))
+        code = {orientation: k for k, orientation in enumerate(self.orientations)}
+        self.orientation = np.fromiter((code[o] for o in orientations), np.int64, count)
+        # Which check sample each pair is of (pairs with one check offset are one sample).
+        self.sample = np.unique(self.check_offset, return_inverse=True)[1]
+        # The shift each pair suggests (check minus shared time), rounded by Python's `round`
+        # (numpy's may differ in the last place) once per distinct value.
+        raw, position = np.unique(self.check_offset - self.shared_start, return_inverse=True)
+        self.shift = np.array([round(float(value), 3) for value in raw], dtype=np.float64)[position]
+
+
+def _best_alignment(table: _PairTable, remaining: np.ndarray) -> tuple[Orientation, float, np.ndarray] | None:
+    """The (orientation, shift) supported by the most distinct check samples among the `remaining`
+    rows, if enough, with its supporting rows (`_supporting`). Shifts are those the pairs suggest;
+    only an anchored one counts (`_alignment_scores`). Of equally supported ones the fewest bits in
+    all win, then the earlier orientation, the shift whose closest suggesting pair is closer, the
+    smaller shift: among shifts within the tolerance of the true one, which find the same pairs,
+    a tie goes to the shift the closest pair puts it at."""
+    best: tuple[int, int, Orientation, float, np.ndarray] | None = None
+    for code, orientation in enumerate(table.orientations):
+        rows = np.flatnonzero(remaining & (table.orientation == code))
+        if rows.size == 0:
+            continue
+        shifts, suggested_by = np.unique(table.shift[rows], return_inverse=True)
+        closest = np.full(shifts.size, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(closest, suggested_by, table.distance[rows])
+        support, total_distance, anchored = _alignment_scores(table, rows, shifts)
+        eligible = np.flatnonzero(anchored)
+        if eligible.size == 0:
+            continue
+        ranked = np.lexsort((shifts[eligible], closest[eligible], total_distance[eligible], -support[eligible]))
+        k = eligible[ranked[0]]
+        if best is None or (int(support[k]), -int(total_distance[k])) > (best[0], best[1]):
+            best = (int(support[k]), -int(total_distance[k]), orientation, float(shifts[k]), rows)
     if best is None or best[0] < MIN_MATCHED_FRAMES:
         return None
-    return best[2], best[3], best[4]
+    _, _, orientation, shift, rows = best
+    return orientation, shift, _supporting(table, rows, shift)
 
 
-def _anchored(supporting: list[FramePair]) -> bool:
-    """Whether an alignment holds a pair within the frame threshold: pairs further off (up to
-    `FRAME_CORROBORATION_THRESHOLD`) only corroborate one."""
-    return any(p.distance <= FRAME_MATCH_THRESHOLD for p in supporting)
+def _alignment_scores(table: _PairTable, rows: np.ndarray, shifts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each of the ascending `shifts`: how many distinct check samples have a pair among `rows`
+    whose shared span agrees with it (as `_supporting` decides), the sum of the distances of each
+    such sample's closest agreeing pair, and whether one of them is within `FRAME_MATCH_THRESHOLD`
+    (pairs further off, up to `FRAME_CORROBORATION_THRESHOLD`, only corroborate one).
+
+    A pair agrees with a run of consecutive shifts. Counting the samples that have an agreeing
+    pair within each distance the pairs have, closest first, tells each sample's closest distance
+    at every shift at once: the work is the pairs times their distinct distances (at most 41 from
+    the index: 0 to `FRAME_CORROBORATION_THRESHOLD` bits), where testing every pair at every shift
+    would be the pairs times the shifts."""
+    check, start, end = table.check_offset[rows], table.shared_start[rows], table.shared_end[rows]
+    # Positions [first, stop) of the shifts a pair agrees with, by the exact comparisons
+    # `_supporting` makes (a shift below `first` puts the check sample past the span's end).
+    first = _prefix_lengths(
+        shifts,
+        np.searchsorted(shifts, check - (end + OFFSET_TOLERANCE), side="left"),
+        lambda k, shift: check[k] - shift > end[k] + OFFSET_TOLERANCE,
+    )
+    stop = _prefix_lengths(
+        shifts,
+        np.searchsorted(shifts, check - (start - OFFSET_TOLERANCE), side="right"),
+        lambda k, shift: check[k] - shift >= start[k] - OFFSET_TOLERANCE,
+    )
+    sample, distance = table.sample[rows], table.distance[rows]
+    order = np.lexsort((first, sample))
+    sample, distance, first, stop = sample[order], distance[order], first[order], stop[order]
+    support = np.zeros(shifts.size, dtype=np.int64)
+    total_distance = np.zeros(shifts.size, dtype=np.int64)
+    anchored = np.zeros(shifts.size, dtype=bool)
+    for level in np.unique(distance):
+        within = distance <= level
+        covered = _samples_covering(sample[within], first[within], stop[within], shifts.size)
+        # Samples covered first at this level: their closest agreeing pair is `level` bits off.
+        total_distance += int(level) * (covered - support)
+        support = covered
+        if level <= FRAME_MATCH_THRESHOLD:
+            anchored = covered > 0
+    return support, total_distance, anchored
 
 
-def _supporting(pairs: list[FramePair], shift: float) -> list[FramePair]:
-    """The closest pair per check sample whose shared span agrees with `shift`."""
-    closest: dict[float, FramePair] = {}
-    for pair in pairs:
-        at = pair.check_offset - shift
-        if pair.shared_start - OFFSET_TOLERANCE <= at <= pair.shared_end + OFFSET_TOLERANCE:
-            kept = closest.get(pair.check_offset)
-            if kept is None or pair.distance < kept.distance:
-                closest[pair.check_offset] = pair
-    return list(closest.values())
+def _prefix_lengths(
+    shifts: np.ndarray, guess: np.ndarray, holds: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """For each pair k, how many of the ascending `shifts`, from the first, `holds(k, shift)` for
+    (it holds for a leading run of them, then never again), found from `guess`: a search for the
+    bound computed the other way round (a shift against check time minus a span's edge, not check
+    time minus the shift against the edge), which floating-point rounding can put a place off."""
+    length = np.clip(guess, 0, shifts.size)
+    while True:
+        grow = np.flatnonzero(length < shifts.size)
+        grow = grow[holds(grow, shifts[length[grow]])]
+        if grow.size == 0:
+            break
+        length[grow] += 1
+    while True:
+        shrink = np.flatnonzero(length > 0)
+        shrink = shrink[~holds(shrink, shifts[length[shrink] - 1])]
+        if shrink.size == 0:
+            break
+        length[shrink] -= 1
+    return length
+
+
+def _samples_covering(sample: np.ndarray, first: np.ndarray, stop: np.ndarray, size: int) -> np.ndarray:
+    """How many distinct samples have a range [first, stop) holding each position below `size`,
+    from ranges sorted by sample, then first: a sample's overlapping ranges merge, so it counts
+    once where they overlap."""
+    kept = first < stop
+    sample, first, stop = sample[kept], first[kept], stop[kept]
+    if sample.size == 0:
+        return np.zeros(size, dtype=np.int64)
+    # Each sample's ranges moved onto a stretch of one line of their own: one running maximum of
+    # the range ends then finds where each merged range ends, and never joins two samples.
+    line = sample.astype(np.int64) * (size + 1)
+    reach = np.maximum.accumulate(stop + line)
+    opens = np.ones(sample.size, dtype=bool)
+    opens[1:] = first[1:] + line[1:] > reach[:-1]
+    begins = np.flatnonzero(opens)
+    ends = np.append(begins[1:], sample.size) - 1
+    change = np.bincount(first[begins], minlength=size + 1) - np.bincount(
+        reach[ends] - line[begins], minlength=size + 1
+    )
+    return np.cumsum(change[:size])
+
+
+def _supporting(table: _PairTable, rows: np.ndarray, shift: float) -> np.ndarray:
+    """The closest pair (the first listed of equally close ones) per check sample among `rows`
+    whose shared span agrees with `shift`, as rows."""
+    at = table.check_offset[rows] - shift
+    agreeing = rows[
+        (table.shared_start[rows] - OFFSET_TOLERANCE <= at) & (at <= table.shared_end[rows] + OFFSET_TOLERANCE)
+    ]
+    ordered = agreeing[np.lexsort((agreeing, table.distance[agreeing], table.sample[agreeing]))]
+    closest = np.ones(ordered.size, dtype=bool)
+    closest[1:] = table.sample[ordered[1:]] != table.sample[ordered[:-1]]
+    return ordered[closest]
 
 
 def _segments(
