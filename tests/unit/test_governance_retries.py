@@ -12,14 +12,18 @@ import pytest
 from moto import mock_aws
 
 from hashmatch.aws.dynamodb import DynamoBank
+from hashmatch.bank.hashlist import HashListEntry
 from hashmatch.bank.model import NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.governance.policy import CoalitionRules
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
 from hashmatch.service.governance import Governance
 from hashmatch.service.notifications import EventType, ObjectRef
 from hashmatch.service.ports import AuditRecord, Bank, ItemMoved
 from hashmatch.service.routing import OPERATOR
+from hashmatch.service.service import HashmatchService
 from hashmatch.service.submission import Kind, Submission
-from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.fakes import MemoryBank, RecordingNotifier
 
 PDQ = "f" * 16 + "0" * 16 + "a5" * 16
 PLATFORMS = ("tiktok", "facebook", "youtube", "reddit")
@@ -151,3 +155,20 @@ def test_a_reshare_keeps_the_disputes_and_their_reasons_and_a_removed_item_out_o
 def _reshare(bank: Bank, governance: Governance, share: Submission, item: SharedItem) -> None:
     admitted, read = governance.admit_share(share, [_reshared(item)])
     bank.put_items(admitted, read=read)
+
+
+def test_a_withdrawal_retried_is_recorded_and_announced(bank: Bank) -> None:
+    item = _item(bank)
+    audit, notifier = FailingOnce("withdraw"), RecordingNotifier()
+    service = HashmatchService(
+        bank=bank, notifier=notifier, matcher=Matcher(bank, BankIndex()), platforms=PLATFORMS, audit=audit
+    )
+    where = ObjectRef("b", "withdraw/tiktok/w.txt", "e", 1, "w")
+    withdrawal = Submission("withdraw", "tiktok", where, Kind.ENTRIES, entries=(HashListEntry({"pdq": PDQ}, 1),))
+    with pytest.raises(RuntimeError, match="SlowDown"):
+        service.process(withdrawal)
+    assert bank.get_items([item.item_id])[item.item_id].status == "withdrawn"
+    service.process(withdrawal)  # the queue delivers it again
+    assert [(r.action, r.item_ids) for r in audit.records] == [("withdraw", (item.item_id,))]
+    told = [n.event_type for n in notifier.sent]
+    assert told.count(EventType.HASH_WITHDRAWN) == len(PLATFORMS) and EventType.SHARE_REJECTED not in told

@@ -120,9 +120,10 @@ class MemoryBank:
             if item.near_entries and item.status != "removed":
                 self.log.append(BankChange(self._position(item.item_id, "add"), "add", item.item_id, item.near_entries))
 
-    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str, *, by: str | None = None) -> None:
         for item in items:
-            self.items[item.item_id] = replace(self.items[item.item_id], status="withdrawn")
+            withdrawn = replace(self.items[item.item_id], status="withdrawn", status_at=withdrawn_at, status_by=by)
+            self.items[item.item_id] = withdrawn
             self.log.append(BankChange(self._position(item.item_id, "remove"), "remove", item.item_id))
 
     def set_status(

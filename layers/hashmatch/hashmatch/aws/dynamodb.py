@@ -112,13 +112,17 @@ class DynamoBank:
                 raise ItemMoved(f"item {item.item_id} is no longer {status_read}: share again") from error
             raise
 
-    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str, *, by: str | None = None) -> None:
+        update, values = "SET #status = :withdrawn, withdrawn_at = :at, status_at = :at", {":at": withdrawn_at}
+        if by is not None:
+            update += ", status_by = :by"
+            values[":by"] = by
         for item in items:
             self._table.update_item(
                 Key=_item_key(item.item_id),
-                UpdateExpression="SET #status = :withdrawn, withdrawn_at = :at",
+                UpdateExpression=update,
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":withdrawn": "withdrawn", ":at": withdrawn_at},
+                ExpressionAttributeValues={":withdrawn": "withdrawn", **values},
             )
             self._log(item.item_id, "remove", ())
 

@@ -137,7 +137,10 @@ class Bank(BankReader, Protocol):
         status change). A removed item is never put back in the near-match indexes."""
         ...
 
-    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None: ...
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str, *, by: str | None = None) -> None:
+        """Mark items withdrawn at `withdrawn_at` by the request `by` (noted as their last status
+        change), out of the near-match indexes."""
+        ...
 
     def set_status(
         self,

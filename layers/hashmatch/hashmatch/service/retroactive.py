@@ -225,7 +225,7 @@ class _ItemsBank:
     def put_items(self, items: Sequence[SharedItem], *, read: Mapping[str, SharedItem] | None = None) -> None:
         raise NotImplementedError("a retroactive scan never writes")
 
-    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str) -> None:
+    def withdraw_items(self, items: Sequence[SharedItem], withdrawn_at: str, *, by: str | None = None) -> None:
         raise NotImplementedError("a retroactive scan never writes")
 
     def iter_items(self, since: str | None = None) -> Iterator[SharedItem]:

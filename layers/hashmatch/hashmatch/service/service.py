@@ -554,27 +554,26 @@ class HashmatchService:
         ]
 
     def _withdraw(self, submission: Submission) -> list[Notification]:
-        platform = submission.platform
+        """Withdraw the platform's active items the list names. Items this very request withdrew
+        already (an attempt that failed after it changed the bank: its audit record, its answer)
+        count as withdrawn by it, at the time it did, so the retry records and tells the same."""
+        platform, identity = submission.platform, submission.obj.identity
         items = {}
         for entry in submission.entries:
             for signal, value in entry.signals.items():
                 for item in self._bank.items_by_exact(signal, value):
-                    if item.provenance.contributor == platform and item.status == "active":
+                    earlier = item.status == "withdrawn" and item.status_by == identity
+                    if item.provenance.contributor == platform and (item.status == "active" or earlier):
                         items[item.item_id] = item
         if not items:
             unknown = Rejected(RejectReason.UNKNOWN_ITEM, f"{platform} shared none of these hashes, or withdrew them")
             return [self._rejection(submission, unknown)]
         withdrawn = list(items.values())
-        self._bank.withdraw_items(withdrawn, self._now())
-        self._governance.record(
-            AuditRecord(
-                "withdraw",
-                actor_of(submission),
-                self._now(),
-                item_ids=tuple(sorted(items)),
-                request=submission.obj.key,
-            )
-        )
+        active = [item for item in withdrawn if item.status == "active"]
+        now = self._now() if active else min(item.status_at or self._now() for item in withdrawn)
+        self._bank.withdraw_items(active, now, by=identity)
+        record = AuditRecord("withdraw", actor_of(submission), now, item_ids=tuple(sorted(items)))
+        self._governance.record(replace(record, request=submission.obj.key))
         return self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), submission, withdrawn)
 
     def _item_notifications(
