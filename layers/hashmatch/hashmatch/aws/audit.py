@@ -47,6 +47,7 @@ def record_from_json(document: dict[str, Any]) -> AuditRecord:
         reason=str(document.get("reason", "")),
         request=str(document.get("request", "")),
         detail=dict(document.get("detail", {})),
+        writer=str(document.get("writer", "")),
     )
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypedDict
 
 from hashmatch.bank.model import ItemStatus, Match, NearEntry, Provenance, SharedItem, item_id_for
 from hashmatch.governance.admission import BenignScreen, refuse_degenerate
@@ -203,7 +204,7 @@ class Governance:
                 actor,
                 now,
                 reason=request.note,
-                request=submission.obj.key,
+                **asked_by(submission),
                 detail={"incident": request.incident, "status": incident.status},
             )
         )
@@ -256,7 +257,7 @@ class Governance:
                 now,
                 item_ids=(item.item_id,),
                 reason=said.reason,
-                request=submission.obj.key,
+                **asked_by(submission),
             )
         )
         contributor = updated.provenance.contributor
@@ -300,7 +301,7 @@ class Governance:
                 now,
                 item_ids=(item.item_id,),
                 reason=f"disputed by {len(reasons)} members (quorum {self._rules.dispute_quorum})",
-                request=submission.obj.key,
+                **asked_by(submission),
                 detail={"disputes": reasons},
             )
         )
@@ -361,7 +362,7 @@ class Governance:
         actor = f"operator:{request.operator}"
         self.record(
             AuditRecord(
-                request.action, actor, now, item_ids=(moved.item_id,), reason=request.reason, request=submission.obj.key
+                request.action, actor, now, item_ids=(moved.item_id,), reason=request.reason, **asked_by(submission)
             )
         )
         detail = {"action": status if status != "active" else "restored", "by": actor, "reason": request.reason}
@@ -391,7 +392,7 @@ class Governance:
                 now,
                 item_ids=tuple(item.item_id for item in items),
                 reason=request.reason,
-                request=submission.obj.key,
+                **asked_by(submission),
             )
         )
         return []
@@ -403,7 +404,7 @@ class Governance:
             self._now(),
             outcome="refused",
             reason=f"{refused.reason.value}: {refused.message}",
-            request=submission.obj.key,
+            **asked_by(submission),
         )
 
 
@@ -423,3 +424,13 @@ def _keep_first(item: SharedItem, first: SharedItem) -> SharedItem:
 def _moved_by(item: SharedItem, status: str, submission: Submission) -> bool:
     """Whether `item` is in `status` because `submission` (an earlier attempt at it) put it there."""
     return item.status == status and item.status_by is not None and item.status_by == submission.obj.identity
+
+
+class AskedBy(TypedDict):
+    request: str
+    writer: str
+
+
+def asked_by(submission: Submission) -> AskedBy:
+    """The audit record's `request` and `writer`: the object key that asked, and who S3 says wrote it."""
+    return {"request": submission.obj.key, "writer": submission.obj.principal}

@@ -91,8 +91,11 @@ class AuditRecord:
     """One entry of the append-only audit log: who did what to which items, when and why.
 
     `actor` is the acting principal: ``platform:<name>`` (a member, by the prefix its role may
-    write), ``operator:<name>``, or ``coalition`` (a rule acting, e.g. a dispute quorum reached).
-    `outcome` is ``done`` or ``refused``; `request` the object key that asked."""
+    write), ``operator:<name>`` (the name the request gives), or ``coalition`` (a rule acting, e.g.
+    a dispute quorum reached). `outcome` is ``done`` or ``refused``; `request` the object key that
+    asked, and `writer` who wrote it as S3 named them in its event (``AWS:<unique id>:<session>``
+    for an assumed role; "" where the event did not say): what an operator's name is checked
+    against."""
 
     action: str
     actor: str
@@ -102,6 +105,7 @@ class AuditRecord:
     reason: str = ""
     request: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    writer: str = ""
 
 
 class AuditLog(Protocol):

@@ -45,7 +45,7 @@ from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
 from hashmatch.media.model import MediaHashes, Rejected, RejectReason, is_half, is_third
 from hashmatch.service.answers import AnswerStore, KeptAnswer, MemoryAnswers
-from hashmatch.service.governance import Governance, actor_of
+from hashmatch.service.governance import Governance, actor_of, asked_by
 from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import (
     EventType,
@@ -179,7 +179,7 @@ class HashmatchService:
                     self._now(),
                     outcome="failed",
                     reason=message[:1000],
-                    request=submission.obj.key,
+                    **asked_by(submission),
                 )
             )
             return []
@@ -338,7 +338,7 @@ class HashmatchService:
                 self._now(),
                 outcome="refused",
                 reason=f"{submission.kind.value}: {why}".rstrip(": "),
-                request=submission.obj.key,
+                **asked_by(submission),
             )
         )
         return []
@@ -519,7 +519,7 @@ class HashmatchService:
                     actor_of(submission),
                     now,
                     item_ids=tuple(item.item_id for item in chosen),
-                    request=submission.obj.key,
+                    **asked_by(submission),
                     detail=detail,
                 )
                 self._governance.record(record)
@@ -573,7 +573,7 @@ class HashmatchService:
         now = self._now() if active else min(item.status_at or self._now() for item in withdrawn)
         self._bank.withdraw_items(active, now, by=identity)
         record = AuditRecord("withdraw", actor_of(submission), now, item_ids=tuple(sorted(items)))
-        self._governance.record(replace(record, request=submission.obj.key))
+        self._governance.record(replace(record, **asked_by(submission)))
         return self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), submission, withdrawn)
 
     def _item_notifications(
@@ -604,7 +604,7 @@ class HashmatchService:
                     self._now(),
                     outcome="refused",
                     reason=f"{rejected.reason.value}: {rejected.message}",
-                    request=submission.obj.key,
+                    **asked_by(submission),
                 )
             )
         event_type = {

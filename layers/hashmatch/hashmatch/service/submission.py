@@ -99,6 +99,7 @@ class Submission:
                 "etag": self.obj.etag,
                 "size": self.obj.size,
                 "sequencer": self.obj.sequencer,
+                **({"principal": self.obj.principal} if self.obj.principal else {}),
             },
             "kind": self.kind.value,
             "metadata": dict(self.metadata),
@@ -132,7 +133,12 @@ def submission_from_json(document: Any) -> Submission:
             action=cast(Action, action),
             platform=str(document["platform"]),
             obj=ObjectRef(
-                str(obj["bucket"]), str(obj["key"]), str(obj["etag"]), int(obj["size"]), str(obj["sequencer"])
+                str(obj["bucket"]),
+                str(obj["key"]),
+                str(obj["etag"]),
+                int(obj["size"]),
+                str(obj["sequencer"]),
+                _principal(obj.get("principal", "")),
             ),
             kind=Kind(document["kind"]),
             metadata={str(k): str(v) for k, v in document.get("metadata", {}).items()},
@@ -196,3 +202,17 @@ def _entry_from_json(document: dict[str, Any]) -> HashListEntry:
         overrides={str(k): str(v) for k, v in document.get("overrides", {}).items()},
         hashes=hashes_from_json(document["hashes"]) if "hashes" in document else None,
     )
+
+
+# What of the principal S3 names in an event is kept (``AWS:<unique id>:<session name>`` is at most
+# ~90 characters).
+MAX_PRINCIPAL = 256
+
+
+def _principal(raw: object) -> str:
+    """Who wrote the object, as the S3 event named them: at most `MAX_PRINCIPAL` characters kept,
+    anything unprintable shown as ``?`` (it is only ever recorded); raises ValueError for what is
+    not text."""
+    if not isinstance(raw, str):
+        raise ValueError("object principal must be text")
+    return "".join(c if c.isprintable() else "?" for c in raw[:MAX_PRINCIPAL])
