@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -20,7 +22,7 @@ from hashmatch.aws.retained_shards import (
     shard_key,
     write_shard,
 )
-from hashmatch.service.retroactive import RetentionPolicy, RetroactiveScanner
+from hashmatch.service.retroactive import RetainedPrints, RetentionPolicy, RetroactiveScanner
 from hashmatch_tools.local.template import Stack
 from hashmatch_tools.samples import mirrored, resized, smooth_photo
 from tests.integration.retained_world import Clock, at, build_world, found, retained_check, shared
@@ -137,6 +139,41 @@ def test_an_unreadable_shard_or_record_is_left_out_and_fails_no_share(world) -> 
     assert found(world["sharded"], clock) == before
     world["sharded"].purge("youtube")
     assert not [key for key in _keys(world) if key.startswith("retained/youtube/")]
+
+
+def _planted(world: dict[str, Any], platform: str, owner_shift: int = 0) -> bytes:
+    """A shard a member could write under its own prefix: one check of photo 13 at 11:10 named
+    `platform`, its hashes' owners moved by `owner_shift`."""
+    clock, checked_at = world["clock"], at(world["clock"], 70)
+    check = retained_check(platform, "planted", smooth_photo(13, (480, 320)), checked_at)
+    record = RetainedRecord(check.check_id, checked_at, int(clock()) + 86400, encode_check(check))
+    shard = RetainedShard.build(platform, "2026-12-01T11", [record])
+    pdq, owner, whole, phash, phash_owner = shard.prints.arrays()
+    shard.prints = RetainedPrints.from_arrays(
+        shard.prints.checks, pdq, owner + owner_shift, whole, phash, phash_owner + owner_shift
+    )
+    return write_shard(shard)
+
+
+def test_a_planted_shard_that_reads_but_does_not_hold_together_fails_no_share(world) -> None:
+    clock = world["clock"]
+    world["compactor"].compact()
+    before = found(world["sharded"], clock)
+    key = shard_key("youtube", "2026-12-01T11")
+    world["s3"].put_object(Bucket=world["bucket"], Key=key, Body=_planted(world, "youtube", owner_shift=5))
+    assert found(world["sharded"], clock) == before
+    # Under a member's prefix, one level down, naming a platform with a "/" in it: not read either.
+    nested = shard_key("youtube/sub", "2026-12-01T11")
+    world["s3"].put_object(Bucket=world["bucket"], Key=nested, Body=_planted(world, "youtube/sub"))
+    assert found(world["sharded"], clock) == before
+    # A record whose document holds a number no integer can be (a size of Infinity).
+    hashes = {"media": "image", "signals": {"pdq": "f" * 64}}
+    document = {"bucket": "b", "key": "k", "etag": "e", "size": float("inf"), "sequencer": "s", "hashes": hashes}
+    document |= {"content_id": None, "entry": None}
+    blob = Binary(zlib.compress(json.dumps(document).encode()))
+    item = {"pk": "RETAINED#youtube#2026-12-01", "sk": f"{at(clock, 5)}#inf", "check": blob}
+    world["dynamo"]._table.put_item(Item={**item, "expires_at": int(clock()) + 86400})
+    assert found(world["sharded"], clock) == before
 
 
 def test_a_shard_rewritten_meanwhile_is_not_overwritten(world) -> None:

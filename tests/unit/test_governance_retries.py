@@ -172,3 +172,17 @@ def test_a_withdrawal_retried_is_recorded_and_announced(bank: Bank) -> None:
     assert [(r.action, r.item_ids) for r in audit.records] == [("withdraw", (item.item_id,))]
     told = [n.event_type for n in notifier.sent]
     assert told.count(EventType.HASH_WITHDRAWN) == len(PLATFORMS) and EventType.SHARE_REJECTED not in told
+
+
+def test_a_status_change_made_by_no_request_names_none(bank: Bank) -> None:
+    # A share rolled back withdraws what it stored, as no request: an earlier request's name must
+    # not stay on the item, or a retry of that request would take this change for its own.
+    item = _item(bank)
+    assert bank.set_status(item.item_id, "quarantined", "t1", expected=("active",), by="request-r") is not None
+    assert bank.get_items([item.item_id])[item.item_id].status_by == "request-r"
+    assert bank.set_status(item.item_id, "active", "t2", expected=("quarantined",)) is not None
+    assert bank.get_items([item.item_id])[item.item_id].status_by is None
+    bank.set_status(item.item_id, "active", "t3", expected=("active",), by="request-s")
+    bank.withdraw_items([item], "t4")
+    withdrawn = bank.get_items([item.item_id])[item.item_id]
+    assert (withdrawn.status, withdrawn.status_at, withdrawn.status_by) == ("withdrawn", "t4", None)

@@ -71,6 +71,8 @@ def test_a_64_digit_hash_needs_its_signal() -> None:
         # Every member is sent a line's note with its item: a few KB each made messages SNS refuses.
         (f'{{"md5": "{MD5}", "note": "{"x" * 1001}"}}\n'.encode(), "line 1: note is 1001 characters; at most 1000"),
         (f"signal,hash,note\nmd5,{MD5},{'x' * 3000}\n".encode(), "line 2: note is 3000 characters"),
+        # Half a UTF-16 pair, as JSON may escape it: no store or message would take it later.
+        (f'{{"md5": "{MD5}", "note": "\\ud800"}}\n'.encode(), "line 1: .*surrogate"),
     ],
 )
 def test_invalid_lists_are_rejected_naming_the_line(data: bytes, message: str) -> None:

@@ -117,6 +117,8 @@ class DynamoBank:
         if by is not None:
             update += ", status_by = :by"
             values[":by"] = by
+        else:  # no request to name: an earlier one's must not stay, or it would pass for this change
+            update += " REMOVE status_by"
         for item in items:
             self._table.update_item(
                 Key=_item_key(item.item_id),
@@ -146,11 +148,14 @@ class DynamoBank:
             values[f":expected{number}"] = name
             conditions.append(f"#status = :expected{number}")
         update = "SET #status = :status, status_at = :at"
+        removed = ["disputed_by", "dispute_reasons"] if clear_disputes else []
         if by is not None:
             update += ", status_by = :by"
             values[":by"] = by
-        if clear_disputes:
-            update += " REMOVE disputed_by, dispute_reasons"
+        else:  # no request to name: an earlier one's must not stay, or it would pass for this change
+            removed.append("status_by")
+        if removed:
+            update += " REMOVE " + ", ".join(removed)
         try:
             record = self._table.update_item(
                 Key=_item_key(item_id),

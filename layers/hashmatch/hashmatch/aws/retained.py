@@ -115,7 +115,7 @@ def decode_check(platform: str, checked_at: str, blob: bytes) -> RetainedCheck:
         return RetainedCheck(
             platform, obj, document["content_id"], checked_at, hashes_from_json(document["hashes"]), document["entry"]
         )
-    except (zlib.error, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+    except (zlib.error, ValueError, KeyError, TypeError, AttributeError, RecursionError, ArithmeticError) as error:
         raise UnreadableCheck(f"a retained check of {platform} at {checked_at} cannot be read: {error}") from error
 
 

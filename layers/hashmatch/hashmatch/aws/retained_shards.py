@@ -32,6 +32,7 @@ import functools
 import io
 import itertools
 import logging
+import re
 import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -204,6 +205,15 @@ def read_shard(prints: bytes, document: Callable[[int, int], bytes]) -> Retained
     phash, phash_owner = array(np.uint64), array(np.int32)
     if pdq.shape[-1] != pdq_owner.shape[0] or phash.shape[-1] != phash_owner.shape[0]:
         raise ShardError("corrupt retained-check shard: columns and owners differ in length")
+    # A member may write its own shards (to purge): every index into the checks is checked here,
+    # where a bad one is one unreadable shard, rather than wherever it would be used.
+    owners = np.concatenate([pdq_owner, phash_owner])
+    if owners.size and (int(owners.min()) < 0 or int(owners.max()) >= count):
+        raise ShardError("corrupt retained-check shard: a hash belongs to no check")
+    if not 0 <= int(header["whole_rows"]) <= pdq_owner.shape[0]:
+        raise ShardError("corrupt retained-check shard: more whole-picture rows than rows")
+    if int(offsets[0]) != 0 or bool((np.diff(offsets) < 0).any()):
+        raise ShardError("corrupt retained-check shard: its documents' offsets do not run in order from 0")
 
     def fetch(number: int) -> bytes:
         return document(int(offsets[number]), int(offsets[number + 1]))
@@ -354,12 +364,16 @@ class S3RetainedShards:
 
 
 def _where_it_lies(shard: RetainedShard, key: str) -> RetainedShard:
-    """`shard`, read from the object `key`; raises `ShardError` unless its own platform and hour
-    are those of the key. A member may write under its own prefix (to purge its checks), so the
-    key, not what the object says, decides whose checks a shard holds."""
-    if shard_key(shard.platform, shard.hour) != key:
+    """`shard`, read from the object `key`; raises `ShardError` unless its own platform (a name,
+    no ``/`` in it) and hour (``yyyy-mm-ddThh``) are those of the key. A member may write under
+    its own prefix (to purge its checks), so the key, not what the object says, decides whose
+    checks a shard holds."""
+    if "/" in shard.platform or not _HOUR.fullmatch(shard.hour) or shard_key(shard.platform, shard.hour) != key:
         raise ShardError(f"{key} holds a shard of {shard.platform!r} for {shard.hour!r}")
     return shard
+
+
+_HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
 
 
 def iso_time(seconds: float) -> str:

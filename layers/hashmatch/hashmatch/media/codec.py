@@ -86,7 +86,12 @@ def member_json(text: bytes | str) -> Any:
     than Python converts (`sys.get_int_max_str_digits`, 4,300) a plain ValueError. Each is one
     ValueError here, so a reader rejects the line or the request instead of failing whole."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
+        # JSON's \u escapes can spell half a UTF-16 pair, which no store or message takes.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raise ValueError("not JSON that can be read: text holds half a UTF-16 surrogate pair") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"not JSON ({error.msg} at character {error.pos})") from None
     except UnicodeDecodeError as error:
