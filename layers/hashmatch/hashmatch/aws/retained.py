@@ -284,8 +284,7 @@ class DynamoRetainedChecks:
 
     @staticmethod
     def _check(platform: str, record: dict[str, Any]) -> RetainedCheck:
-        checked_at = str(record["sk"]).rsplit("#", 1)[0]
-        document = getattr(record.get("check"), "value", None)
-        if not isinstance(document, bytes):
-            raise UnreadableCheck(f"the retained check {record['sk']} of {platform} holds no document")
-        return decode_check(platform, checked_at, document)
+        stored = _stored_record(record)
+        if stored is None:
+            raise UnreadableCheck(f"the retained check {record.get('sk')} of {platform} is no record this code wrote")
+        return decode_check(platform, stored.checked_at, stored.document)

@@ -55,7 +55,7 @@ from hashmatch.service.routing import OPERATOR
 from hashmatch.service.submission import Submission
 from hashmatch.signals import SIGNALS
 
-__all__ = ["BENIGN_CONTRIBUTOR", "Governance"]
+__all__ = ["BENIGN_CONTRIBUTOR", "Governance", "asked_by", "moved_by"]
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ class Governance:
         notifications = governance_notifications(
             EventType.HASH_DISPUTED, list(self._platforms), updated, now, dedupe, disputed
         )
-        if disputes >= quorum and (updated.status == "active" or _moved_by(updated, "quarantined", submission)):
+        if disputes >= quorum and (updated.status == "active" or moved_by(updated, "quarantined", submission)):
             notifications += self._quarantine_by_disputes(submission, updated)
         return notifications
 
@@ -288,7 +288,7 @@ class Governance:
         quarantined = self._bank.set_status(
             item.item_id, "quarantined", now, expected=("active",), by=submission.obj.identity
         )
-        if quarantined is None and _moved_by(item, "quarantined", submission):
+        if quarantined is None and moved_by(item, "quarantined", submission):
             # This dispute's quarantine, retried after it was made: on the record and told again as then.
             quarantined, now = item, item.status_at or now
         if quarantined is None:  # a concurrent dispute got there first, or an operator acted
@@ -352,7 +352,7 @@ class Governance:
         )
         if moved is None:
             current = self._bank.get_items([request.item_id]).get(request.item_id)
-            if current is not None and _moved_by(current, status, submission):
+            if current is not None and moved_by(current, status, submission):
                 # This request's move, retried after it was made (the audit record or the answer
                 # failed): on the record and told again exactly as then.
                 moved, now = current, current.status_at or now
@@ -421,7 +421,7 @@ def _keep_first(item: SharedItem, first: SharedItem) -> SharedItem:
     )
 
 
-def _moved_by(item: SharedItem, status: str, submission: Submission) -> bool:
+def moved_by(item: SharedItem, status: str, submission: Submission) -> bool:
     """Whether `item` is in `status` because `submission` (an earlier attempt at it) put it there."""
     return item.status == status and item.status_by is not None and item.status_by == submission.obj.identity
 

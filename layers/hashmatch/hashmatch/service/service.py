@@ -45,7 +45,7 @@ from hashmatch.matching.rules import picture_is_usable
 from hashmatch.matching.video import shared_frame_runs
 from hashmatch.media.model import MediaHashes, Rejected, RejectReason, is_half, is_third
 from hashmatch.service.answers import AnswerStore, KeptAnswer, MemoryAnswers
-from hashmatch.service.governance import Governance, actor_of, asked_by
+from hashmatch.service.governance import Governance, actor_of, asked_by, moved_by
 from hashmatch.service.handoffs import HandOffs
 from hashmatch.service.notifications import (
     EventType,
@@ -562,7 +562,7 @@ class HashmatchService:
         for entry in submission.entries:
             for signal, value in entry.signals.items():
                 for item in self._bank.items_by_exact(signal, value):
-                    earlier = item.status == "withdrawn" and item.status_by == identity
+                    earlier = moved_by(item, "withdrawn", submission)
                     if item.provenance.contributor == platform and (item.status == "active" or earlier):
                         items[item.item_id] = item
         if not items:
