@@ -48,7 +48,7 @@ from typing import IO, Any
 from PIL import Image
 
 from hashmatch.matching.policy import MAX_UNEVEN_CROP_SEARCHES
-from hashmatch.media.codec import MAX_FRAME_FRAMINGS, MAX_QUERIES, hashes_from_json, hashes_to_json
+from hashmatch.media.codec import MAX_FRAME_FRAMINGS, MAX_QUERIES, hashes_from_json, hashes_to_json, member_json
 from hashmatch.media.model import CropSearch, Limits, MediaHashes, NeedsSegments, Rejected, RejectReason
 from hashmatch.media.uneven import UnevenCropSearch
 from hashmatch.media.video_crops import MAX_PLACES, VideoCropSearch
@@ -204,7 +204,7 @@ def _decoded(payload: bytes, media_limits: Limits) -> MediaHashes:
     """The child's JSON answer, checked as untrusted input; raises its rejection."""
     refusal: Exception | None = None
     try:
-        answer = json.loads(payload)
+        answer = member_json(payload)
         if "rejected" in answer:
             refusal = Rejected(RejectReason(answer["rejected"]["reason"]), str(answer["rejected"]["message"])[:500])
         elif "segments" in answer:
@@ -218,7 +218,7 @@ def _decoded(payload: bytes, media_limits: Limits) -> MediaHashes:
             search = _search(answer.get("uneven"))
             if search is not None:
                 _room_for_the_search(hashes, search)
-    except (ValueError, KeyError, TypeError, RecursionError) as error:
+    except (ValueError, KeyError, TypeError) as error:
         raise Rejected(RejectReason.CORRUPT, f"the hasher's answer was malformed: {error}") from error
     if refusal is not None:
         raise refusal

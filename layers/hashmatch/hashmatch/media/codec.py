@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -78,6 +79,9 @@ _LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_+/@.")
 MAX_LABEL = 64
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def member_json(text: bytes | str) -> Any:
     """The JSON value `text` holds; raises ValueError saying what is wrong with it.
 
@@ -87,8 +91,10 @@ def member_json(text: bytes | str) -> Any:
     ValueError here, so a reader rejects the line or the request instead of failing whole."""
     try:
         value = json.loads(text)
-        # JSON's \u escapes can spell half a UTF-16 pair, which no store or message takes.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        # JSON's \u escapes can spell half a UTF-16 pair, which no store or message takes. Only
+        # text that escapes a surrogate at all (an emoji, say) is written out again to find one.
+        if _SURROGATE_ESCAPE.search(text.encode() if isinstance(text, str) else text):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
         return value
     except UnicodeEncodeError:
         raise ValueError("not JSON that can be read: text holds half a UTF-16 surrogate pair") from None
