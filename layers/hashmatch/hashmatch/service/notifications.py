@@ -217,6 +217,8 @@ def _fitting(body: dict[str, Any], listed: list[dict[str, Any]]) -> int:
     Matches come best first, and a check that matches some thousands of items (a member that
     shared that many near-copies of one picture) would otherwise make a message SNS refuses, and
     the checking member would never be answered."""
+    if not listed:  # a clean verdict: nothing to cut
+        return 0
     room = MAX_BODY_BYTES - _json_bytes({**body, "matches": [], "matches_left_out": len(listed)})
     kept = 0
     for match in listed:
