@@ -102,11 +102,22 @@ def test_a_check_list_over_the_byte_limit_is_rejected_before_it_is_read(monkeypa
     assert "a check list is at most 100 bytes" in rejection.body["rejection"]["message"]
 
 
-def test_a_check_list_of_100000_ordinary_lines_is_within_its_byte_limit() -> None:
-    from hashmatch.edge.ingest import MAX_CHECK_LIST_BYTES, MAX_CHECK_LIST_ENTRIES
+def test_a_check_list_of_100000_ordinary_lines_is_within_its_byte_limit(tmp_path) -> None:
+    # The check lines `hashmatch hash --for-check` writes for a few seeded photos, measured: a full
+    # list of the longest of them must fit the limit, and the limit the largest object the edge reads.
+    import json
 
-    picture_line = 14 * 1000  # the largest of a sample picture's check lines, measured: 6-14 KB
-    assert MAX_CHECK_LIST_ENTRIES * picture_line < MAX_CHECK_LIST_BYTES < Limits().max_file_bytes
+    from hashmatch.edge.ingest import MAX_CHECK_LIST_BYTES, MAX_CHECK_LIST_ENTRIES, check_line
+    from hashmatch.media.hashing import hash_file
+    from hashmatch_tools.samples import jpeg_bytes, scene
+
+    longest = 0
+    for seed in range(4):
+        photo = tmp_path / f"photo{seed}.jpg"
+        photo.write_bytes(jpeg_bytes(scene(seed, (1280, 1024))))
+        line, _ = check_line(hash_file(photo, Limits()), {"content_id": f"post-{seed}"})
+        longest = max(longest, len(json.dumps(line).encode()) + 1)
+    assert MAX_CHECK_LIST_ENTRIES * longest < MAX_CHECK_LIST_BYTES < Limits().max_file_bytes
 
 
 def test_an_over_long_check_line_is_one_rejected_entry(monkeypatch) -> None:
