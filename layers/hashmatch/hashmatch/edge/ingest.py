@@ -81,9 +81,9 @@ MAX_CHECK_LIST_ENTRIES = 100_000
 SHARE_PART_ENTRIES = 5_000
 MAX_CHECK_LINE_BYTES = 4 * 1024**2
 # 16 KiB a line on average over the most entries a list may have (1.53 GiB, under the 2 GB any
-# object may be): a checked picture's line is 6-14 KB (10 KB on average, measured over 12 sample
-# pictures), so a full list of pictures fits with room for larger ones; a list of long videos'
-# lines (each at most `MAX_CHECK_LINE_BYTES`) holds ~390.
+# object may be): a checked picture's line is 6-13 KB (`tests/unit/test_bounds.py` measures seeded
+# 1.3 MP photos'), so a full list of pictures fits with room for larger ones; a list of long
+# videos' lines (each at most `MAX_CHECK_LINE_BYTES`) holds ~390.
 MAX_CHECK_LIST_BYTES = MAX_CHECK_LIST_ENTRIES * 16 * 1024
 MAX_CONTENT_ID = 1024
 # Bytes read of a check list's line at most at once: the longest line allowed and its line ending.
