@@ -71,6 +71,7 @@ from hashmatch.media import framing
 from hashmatch.media.codec import hashes_to_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import MediaHashes, is_half, is_third
+from hashmatch.media.uneven import MAX_GRID_ROWS
 from hashmatch.service.notifications import EventType, Notification, ObjectRef
 from hashmatch.service.ports import FetchedObject
 from hashmatch.signals.bits import popcount_rows
@@ -180,6 +181,7 @@ class Coalition:
         self.hash_ms: dict[bool, list[float]] = {True: [], False: []}
         self.rest_ms: dict[bool, list[float]] = {True: [], False: []}  # CPU ms of processing beside hashing
         self.last: MediaHashes | None = None
+        self.grid_rows: list[int] = []  # the uneven-crop grid's rows of each check (0: no search)
         index = BankIndex()
         self.pipeline = service_on(self.bank, self.store, self, (SHARER, CHECKER), hasher=self._hash, index=index)  # type: ignore[arg-type]
         self.pipeline.coalition._matcher = Matcher(
@@ -197,6 +199,9 @@ class Coalition:
         # Kept without the uneven-crop search, which holds the picture's luma (~1 MB): only the
         # last file's is kept whole.
         self.hashed[path.name] = replace(hashes, uneven_crops=None)
+        if not for_sharing:
+            grids = [] if hashes.uneven_crops is None else hashes.uneven_crops.grids
+            self.grid_rows.append(sum(len(keys) for keys, _ in grids))
         self.last = hashes
         return hashes
 
@@ -761,7 +766,7 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
     from hashmatch.media.luma import AnalysisLuma
     from hashmatch.media.regions import frame_rectangles
     from hashmatch.media.tilt import tilted_views
-    from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
+    from hashmatch.media.uneven import UnevenCropSearch
     from hashmatch.signals.base import Orientation
 
     mirrored = (Orientation.ORIGINAL, Orientation.FLIP_X)
@@ -790,7 +795,7 @@ def cost(coalition: Coalition, shared: list[Shared]) -> None:
                     found = time.process_time()
                     tilted_views(luma, (framing.INDEX_CROP_SCALES[-1], framing.DEEP_CROP_SCALE), mirrored)
                     tilted = time.process_time()
-                    UnevenCropSearch(luma, frames=frames[:GRID_FRAMES])
+                    UnevenCropSearch(luma, frames=frames)
                     gridded = time.process_time()
                     for stage, ms in zip(
                         stages.values(), (found - began, tilted - found, gridded - tilted), strict=True
@@ -928,6 +933,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"queried per image: 8 + {statistics.mean(queried):.1f} framings (max {max(queried)}), "
                 f"{statistics.mean(halves):.1f} of them halves (max {max(halves)}), "
                 f"{statistics.mean(thirds):.1f} thirds (max {max(thirds)})"
+            )
+            rows = coalition.grid_rows
+            print(
+                f"Uneven-crop grid per check (keys sent to the lookup API): mean {statistics.mean(rows):.1f}, "
+                f"median {statistics.median(rows):.0f}, max {max(rows)} (the limit is {MAX_GRID_ROWS}), "
+                f"over {len(rows)} checks"
             )
             print("\nCost on one core:")
             cost(coalition, shared)

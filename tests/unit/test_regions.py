@@ -24,7 +24,7 @@ from hashmatch.media import framing, uneven
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.luma import AnalysisLuma
 from hashmatch.media.model import WHOLE, MediaHashes, Region, is_part, is_third
-from hashmatch.media.regions import frame_rectangles
+from hashmatch.media.regions import GridCell, frame_rectangles
 from hashmatch.media.tilt import TILT_ANGLES, TILT_EXTRA_CROPS, inscribed_share, tilted_views
 from hashmatch.media.uneven import GRID_FRAMES, UnevenCropSearch
 from hashmatch.service.notifications import published_schema
@@ -194,8 +194,9 @@ def test_a_picture_in_a_screenshot_matches_by_the_rectangle_found(name: str) -> 
     matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
     shot, truth = screenshot(original)
     # The thirds of the regions between the app's bars may find the picture too (a third of the
-    # screen's middle holding one of its stored halves): left aside here.
-    hashes = without_thirds(checked(shot, matcher))
+    # screen's middle holding one of its stored halves), and so may the uneven-crop search laid
+    # inside the frames found: left aside here.
+    hashes = without(without_thirds(checked(shot, matcher)), "uneven_crop")
     (match,) = [m for m in matcher.match(hashes) if m.item_id == item_id]
     assert match.query.startswith("inside_frame") and match.distance <= PDQ_MATCH_THRESHOLD
     assert Region(*match.detail["region"]).close_to(truth, 0.04)
@@ -255,7 +256,11 @@ def test_a_picture_between_gutters_is_found_inside_them(cell: int) -> None:
 
 
 @pytest.mark.parametrize("cell", [0, 2])
-def test_a_picture_cut_to_fill_a_cell_matches_by_the_core_of_its_frame(cell: int) -> None:
+def test_a_picture_cut_to_fill_a_cell_matches_by_the_core_of_its_frame(
+    cell: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The grids inside further frames off: the fine grid laid inside the cell finds it too.
+    monkeypatch.setattr(uneven, "FURTHER_FRAMES", 0)
     original = reference_photo(BRIDGE)
     matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
     grid, truth = post_grid(original, cell)
@@ -613,24 +618,83 @@ def test_a_photo_in_a_post_of_several_is_searched_for_inside_further_frames(
     name: str, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The TUNED multi-photo post: the photo's cell, cut off-centre, is not among the 2 best frames
-    # that get every grid; the core grid laid inside the next frames finds it.
+    # that get every grid; the grids laid inside the next frames find it.
     original = reference_photo(name)
     matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
     post = multi_photo_post(original, random.Random(seed))
     assert matched_queries(matcher, checked(post, matcher), item_id) == ["uneven_crop"]
-    monkeypatch.setattr(uneven, "FURTHER_CORE_FRAMES", 0)
+    monkeypatch.setattr(uneven, "FURTHER_FRAMES", 0)
     assert matched_queries(matcher, checked(post, matcher), item_id) == []
 
 
-def test_the_further_frames_cores_stay_within_the_grid_limit() -> None:
+def _cores_alone(luma: AnalysisLuma, frames: list[Region], *, room: int) -> list[tuple[Region, Orientation, str]]:
+    """The further frames' grids as they were before the fine grid: the core grid alone."""
+    rows: list[tuple[Region, Orientation, str]] = []
+    for frame in frames:
+        inside = uneven._cores_inside(luma, [frame])
+        if len(rows) + len(inside) > room:
+            break
+        rows += inside
+    return rows
+
+
+@pytest.mark.parametrize(("name", "seed"), [(BRIDGE, 4), (BRIDGE, 16), (DESK, 13)])
+def test_a_photo_in_a_post_of_several_is_found_by_the_fine_grid_in_its_cell_ranked_among_the_further_frames(
+    name: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither alone finds these: the cell ranked among the further frames (a grid's cells right
+    # after the best two) and the fine grid laid there, not the core grid alone.
+    original = reference_photo(name)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    post = multi_photo_post(original, random.Random(seed))
+    assert matched_queries(matcher, checked(post, matcher), item_id) == ["uneven_crop"]
+    with monkeypatch.context() as patched:
+        patched.setattr(uneven, "_further_grids", _cores_alone)
+        assert matched_queries(matcher, checked(post, matcher), item_id) == []
+    monkeypatch.setattr("hashmatch.media.regions.CELL_COVER", 1.01)  # no rectangle is a grid's cell
+    assert matched_queries(matcher, checked(post, matcher), item_id) == []
+
+
+@pytest.mark.parametrize("cell", [0, 1, 2, 3])
+def test_a_grids_cells_rank_right_after_the_best_two_frames(cell: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A post of four between gutters: its rows and columns (unions of cells) are as well covered as
+    # its cells and larger, so they ranked first and pushed cells out of the frames the grids go in.
+    grid, truth = post_grid(reference_photo(DESK), cell)
+    luma = np.asarray(thumbnail(grid).convert("L"), dtype=np.float32)
+    side = truth.right - truth.left  # every cell's, as a share of the post's
+    cells = [Region(x, y, x + side, y + side) for x in (0.0, 1.0 - side) for y in (0.0, 1.0 - side)]
+    further = GRID_FRAMES + uneven.FURTHER_FRAMES
+    found = frame_rectangles(luma)
+    assert all(any(region.close_to(one, 0.01) for region in found[GRID_FRAMES:further]) for one in cells), found
+    # Found as cells, so the further frames' fine grid goes inside them.
+    assert all(isinstance(region, GridCell) for region in found if any(region.close_to(one, 0.01) for one in cells))
+    monkeypatch.setattr("hashmatch.media.regions.CELL_COVER", 1.01)  # no rectangle is a grid's cell
+    found = frame_rectangles(luma)
+    assert not all(any(region.close_to(one, 0.01) for region in found[:further]) for one in cells)
+
+
+def test_the_fine_grid_goes_inside_a_further_frame_only_when_it_is_a_grids_cell() -> None:
+    luma = AnalysisLuma(reference_photo(BRIDGE))
+    frame = Region(0.0, 0.0, 0.8, 0.8)
+    cell = GridCell(frame.left, frame.top, frame.right, frame.bottom)
+    cores = uneven._cores_inside(luma, [frame])
+    assert cores and uneven._further_grids(luma, [frame], room=uneven.MAX_GRID_ROWS) == cores
+    fine = uneven._uneven_crop_spans(uneven.UNEVEN_CUTS)
+    inside = (uneven._within(cell.left, cell.right, fine), uneven._within(cell.top, cell.bottom, fine))
+    fine_grid = luma.grid(*inside, (Orientation.ORIGINAL,))
+    assert uneven._further_grids(luma, [cell], room=uneven.MAX_GRID_ROWS) == fine_grid + cores
+
+
+def test_the_further_frames_grids_stay_within_the_grid_limit() -> None:
     post = multi_photo_post(reference_photo(BRIDGE), random.Random(0))
     luma, frames = AnalysisLuma(post), frame_rectangles(framing._frame_luma(post))
     search = UnevenCropSearch(luma, frames=frames)
     alone = UnevenCropSearch(luma, frames=frames[: uneven.GRID_FRAMES])
     assert len(alone.regions) < len(search.regions) <= uneven.MAX_GRID_ROWS
-    rows = uneven._further_cores(luma, frames[uneven.GRID_FRAMES :], room=10)
-    assert rows == []  # no frame's core grid fits in 10 rows: none is laid
-    # A room of exactly one frame's core grid takes that frame's and stops before the next.
-    first = uneven._cores_inside(luma, frames[uneven.GRID_FRAMES : uneven.GRID_FRAMES + 1])
-    assert first and uneven._further_cores(luma, frames[uneven.GRID_FRAMES :], room=len(first)) == first
-    assert uneven._further_cores(luma, frames[uneven.GRID_FRAMES :], room=len(first) - 1) == []
+    rows = uneven._further_grids(luma, frames[uneven.GRID_FRAMES :], room=10)
+    assert rows == []  # no frame's grids fit in 10 rows: none is laid
+    # A room of exactly one frame's grids takes that frame's and stops before the next.
+    first = uneven._further_grids(luma, frames[uneven.GRID_FRAMES : uneven.GRID_FRAMES + 1], room=uneven.MAX_GRID_ROWS)
+    assert len(first) > len(uneven._cores_inside(luma, frames[uneven.GRID_FRAMES : uneven.GRID_FRAMES + 1]))
+    assert uneven._further_grids(luma, frames[uneven.GRID_FRAMES :], room=len(first)) == first
+    assert uneven._further_grids(luma, frames[uneven.GRID_FRAMES :], room=len(first) - 1) == []

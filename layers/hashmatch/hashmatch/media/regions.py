@@ -23,6 +23,14 @@ finds those), but the picture keeps four straight edges, or shares some with the
    edge on either side of each gutter, and the rectangle out to the far one covers as well and is
    larger: each side is moved in, across a flat strip (`GUTTER_SPREAD`), to the farthest line
    within `SAME_RECTANGLE`, or every hash of the picture is ~1% of its side off.
+5. a post of several pictures, or a collage, divides its frame into cells, and a union of cells
+   (a post's top row, its left column) is as well covered as a cell and larger, so both rankings
+   put the unions first: in the TUNED multi-photo posts missed, the photo's cell ranked anywhere
+   from second to eleventh. So the cells of such a grid come right after the first of each
+   ranking, best covered and larger first, and are returned as `GridCell`: rectangles whose four
+   sides are all at least `CELL_COVER` edge and that no line as well covered runs across from
+   side to side (one at least the least side, `MIN_SIDE_SHARE`, inside the rectangle's own sides).
+   Nothing is ranked down: the first two are as before.
 
 All of it on the luma of the PDQ thumbnail (at most 512 pixels a side, `hashmatch.media.framing.FRAME_SIDE`),
 vectorised: cumulative sums along the edge maps give the coverage of any side at once. Measured on phone and microblog
@@ -35,12 +43,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from hashmatch.media.model import Region
 
-__all__ = ["MAX_RECTANGLES", "frame_rectangles"]
+__all__ = ["MAX_RECTANGLES", "GridCell", "frame_rectangles"]
 
 EDGE_STEP = 10.0  # grey levels between the two rows on either side of an edge
 DOMINANCE = 1.5  # the step exceeds the along-line variation on its flatter side this many times
@@ -56,12 +65,14 @@ BORDER_COVER = MIN_SIDE_COVER  # what an image border counts for in the ranking 
 AREA_WEIGHT = 0.25  # in the ranking, a rectangle's share of the image counts this much beside its cover
 MAX_RECTANGLES = 12
 SAME_RECTANGLE = 0.015  # rectangles whose edges are all closer than this (share of the side) are one
+CELL_COVER = 0.9  # each side of a grid's cell is at least this much edge, and so is a line that splits one
 GUTTER_SPREAD = 6.0  # grey levels (standard deviation) a strip inside a side spans at most to be a gutter
 
 
 def frame_rectangles(luma: np.ndarray, limit: int = MAX_RECTANGLES) -> list[Region]:
     """Up to `limit` rectangles where a picture may sit inside the frame `luma` shows, best first;
-    never the whole image. Empty for an image too small to hold one, or with no straight edges.
+    never the whole image; the cells of a grid as `GridCell`. Empty for an image too small to hold
+    one, or with no straight edges.
 
     `luma` is a 2-D array of grey levels (0-255), any size: the constants were measured on lumas of
     at most 512 pixels a side.
@@ -76,8 +87,12 @@ def frame_rectangles(luma: np.ndarray, limit: int = MAX_RECTANGLES) -> list[Regi
     across_cols = _edge_map(np.ascontiguousarray(_pooled(pixels.T)))  # (width + 1, height // ALONG)
     rows = np.asarray(sorted({0, height, *_lines(across_rows, MIN_RUN * width / ALONG)}))
     cols = np.asarray(sorted({0, width, *_lines(across_cols, MIN_RUN * height / ALONG)}))
-    top, bottom = _spans(rows, max(MIN_SIDE_PIXELS, MIN_SIDE_SHARE * height))
-    left, right = _spans(cols, max(MIN_SIDE_PIXELS, MIN_SIDE_SHARE * width))
+    least_height, least_width = (
+        max(MIN_SIDE_PIXELS, MIN_SIDE_SHARE * height),
+        max(MIN_SIDE_PIXELS, MIN_SIDE_SHARE * width),
+    )
+    top, bottom = _spans(rows, least_height)
+    left, right = _spans(cols, least_width)
     if not len(top) or not len(left):
         return []
     # A side's cover depends on its own line and the span across it only: computed once per line
@@ -90,6 +105,7 @@ def frame_rectangles(luma: np.ndarray, limit: int = MAX_RECTANGLES) -> list[Regi
     covers = np.stack([across[top_line], across[bottom_line], down[left_line].T, down[right_line].T], axis=-1).reshape(
         -1, 4
     )
+    split = _split(across, rows, (top, bottom), least_height) | _split(down, cols, (left, right), least_width).T
     row_spans, col_spans = len(top), len(left)
     top, bottom = np.repeat(top, col_spans), np.repeat(bottom, col_spans)
     left, right = np.tile(left, row_spans), np.tile(right, row_spans)
@@ -103,19 +119,46 @@ def frame_rectangles(luma: np.ndarray, limit: int = MAX_RECTANGLES) -> list[Regi
     closed_by_borders = np.argsort(-(covers[kept].mean(axis=1) + AREA_WEIGHT * area), kind="stable")
     own_edges = np.where(on_border[kept], BORDER_COVER, covers[kept])
     with_own_edges = np.argsort(-(own_edges.mean(axis=1) + AREA_WEIGHT * area), kind="stable")
-    in_turn = np.stack([closed_by_borders, with_own_edges], axis=1).ravel()
-    _, first_seen = np.unique(in_turn, return_index=True)
-    ranked = kept[in_turn[np.sort(first_seen)]]
-    edges = np.stack([left / width, top / height, right / width, bottom / height], axis=1)[ranked]
+    in_turn = _first_seen(np.stack([closed_by_borders, with_own_edges], axis=1).ravel())
+    # A grid's cells next, best covered and larger first.
+    is_cell = (covers[kept].min(axis=1) >= CELL_COVER) & ~split.ravel()[kept]
+    cells = closed_by_borders[is_cell[closed_by_borders]]
+    order = _first_seen(np.concatenate([in_turn[:2], cells, in_turn[2:]]))
+    edges = np.stack([left / width, top / height, right / width, bottom / height], axis=1)[kept[order]]
+    ranked_cells = is_cell[order]
     found: list[Region] = []
     while len(edges) and len(found) < limit:
         best = edges[0]
         inside = _inside_gutters(Region(*(float(edge) for edge in best)), pixels, rows, cols)
         if not any(inside.close_to(other, SAME_RECTANGLE) for other in found):
-            found.append(inside)
+            found.append(GridCell(inside.left, inside.top, inside.right, inside.bottom) if ranked_cells[0] else inside)
         # The best of the rest, leaving out near-duplicates of the one just taken.
-        edges = edges[1:][np.abs(edges[1:] - best).max(axis=1) > SAME_RECTANGLE]
+        rest = np.abs(edges[1:] - best).max(axis=1) > SAME_RECTANGLE
+        edges, ranked_cells = edges[1:][rest], ranked_cells[1:][rest]
     return found
+
+
+@dataclass(frozen=True)
+class GridCell(Region):
+    """A rectangle `frame_rectangles` found that is a cell of a grid: its four sides are each at
+    least `CELL_COVER` edge, and no line as well covered runs across it."""
+
+
+def _first_seen(ranks: np.ndarray) -> np.ndarray:
+    """`ranks` without repeats, each where it first appears."""
+    _, first = np.unique(ranks, return_index=True)
+    return ranks[np.sort(first)]
+
+
+def _split(cover: np.ndarray, lines: np.ndarray, spans: tuple[np.ndarray, np.ndarray], least: float) -> np.ndarray:
+    """(spans, spans across): whether a rectangle spanning `spans` (first, second pairs of `lines`)
+    one way and each span of `cover` (`_cover`: lines, spans across) the other has, at least `least`
+    inside its own sides, a line at least `CELL_COVER` edge along the whole span across: two cells
+    or more of a grid, not one."""
+    first, second = spans
+    inside = (lines >= first[:, None] + least) & (lines <= second[:, None] - least)  # (spans, lines)
+    split: np.ndarray = inside.astype(np.int32) @ (cover >= CELL_COVER).astype(np.int32) > 0
+    return split
 
 
 def _inside_gutters(region: Region, pixels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Region:
