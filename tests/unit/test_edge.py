@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
+import re
 import signal
 import tempfile
 from dataclasses import replace
@@ -20,7 +21,8 @@ from hashmatch.edge.sandbox import Sandbox, SandboxLimits
 from hashmatch.media.codec import MAX_FRAME_FRAMINGS, hashes_from_json, hashes_to_json
 from hashmatch.media.hashing import hash_file
 from hashmatch.media.model import FrameHash, MediaHashes, Rejected, RejectReason, is_half, is_third
-from hashmatch.service.notifications import EventType
+from hashmatch.service.notifications import EventType, ObjectRef
+from hashmatch.service.results import results_key
 from hashmatch.service.submission import Kind
 from hashmatch_tools.fakes import MemoryBank, MemoryStore, Pipeline, RecordingNotifier, service_on
 from hashmatch_tools.samples import (
@@ -135,6 +137,32 @@ def test_a_check_by_hash_list_is_answered_entry_by_entry(parts) -> None:
         (5, "check.rejected", "post-3"),
     ]
     assert completed.body["results"]["key"].startswith("results/reddit/")
+
+
+def test_a_check_list_uploaded_again_under_its_key_leaves_the_first_uploads_results_as_they_were(parts) -> None:
+    pipeline, store, notifier = parts
+    original = scene(33)
+    pipeline.process(store.put(BUCKET, "share/tiktok/a.jpg", jpeg_bytes(original), {"labels": "self-harm"}))
+    copy, unrelated = _checked(mirrored(original), pipeline), _checked(scene(34), pipeline)
+    first = json.dumps({**copy, "content_id": "first"}).encode()
+    again = json.dumps({**unrelated, "content_id": "again"}).encode()
+    pipeline.process(store.put(BUCKET, "check/reddit/daily.jsonl", first))
+    pipeline.process(store.put(BUCKET, "check/reddit/daily.jsonl", again))
+    keys = [n.body["results"]["key"] for n in notifier.to("reddit") if n.event_type is EventType.CHECK_COMPLETED]
+    assert len(keys) == 2 and keys[0] != keys[1]
+    assert all(key.startswith("results/reddit/daily.jsonl.") for key in keys)
+    [(first_result,)], [(again_result,)] = ([pipeline.results.objects[key]] for key in keys)
+    assert (first_result["content_id"], first_result["event_type"]) == ("first", "match.found")
+    assert (again_result["content_id"], again_result["event_type"]) == ("again", "check.clean")
+
+
+def test_a_results_key_names_the_upload_not_only_the_list() -> None:
+    upload = ObjectRef(BUCKET, "check/reddit/daily.jsonl", etag="e1", size=10, sequencer="0A1")
+    key = results_key("reddit", upload, (1, 2))
+    assert re.fullmatch(r"results/reddit/daily\.jsonl\.[0-9a-f]{12}\.00001-of-00002\.jsonl", key)
+    assert results_key("reddit", replace(upload, principal="someone"), (1, 2)) == key  # the same delivery
+    assert results_key("reddit", replace(upload, sequencer="0A2"), (1, 2)) != key  # a new write of the key
+    assert results_key("reddit", upload, (2, 2)) != key
 
 
 def test_a_long_check_list_goes_in_chunks_each_with_its_results(parts) -> None:
