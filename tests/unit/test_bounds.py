@@ -142,22 +142,35 @@ def test_an_over_long_check_line_is_one_rejected_entry(monkeypatch) -> None:
     assert results[1]["rejection"]["message"] == "line 2: over 100 bytes"
 
 
-def test_an_over_long_check_line_is_never_held_whole(tmp_path) -> None:
-    """A 40 MB line is read a limit's worth at a time, not into memory whole (nor copied by strip)."""
-    import tracemalloc
+_PEAK_WHILE_READING = """
+import json, sys, tracemalloc
+from pathlib import Path
+from hashmatch.edge.ingest import _entry_lines
+tracemalloc.start()
+lines = [(number, len(text)) for number, text in _entry_lines(Path(sys.argv[1]))]
+_, peak = tracemalloc.get_traced_memory()
+print(json.dumps({"lines": lines, "peak": peak}))
+"""
 
-    from hashmatch.edge.ingest import MAX_CHECK_LINE_BYTES, _entry_lines
+
+def test_an_over_long_check_line_is_never_held_whole(tmp_path) -> None:
+    """A 40 MB line is read a limit's worth at a time, not into memory whole (nor copied by strip).
+    Measured in a process of its own: tracemalloc counts every thread's allocations, and a test
+    worker may still run another test's threads."""
+    import json
+    import subprocess
+    import sys
+
+    from hashmatch.edge.ingest import MAX_CHECK_LINE_BYTES
 
     path = tmp_path / "list.jsonl"
     path.write_bytes(b'{"content_id": "' + b"x" * (40 * 1024**2) + b'"}\n{"signals": {}}\n')
-    tracemalloc.start()
-    try:
-        lines = [(number, len(text)) for number, text in _entry_lines(path)]
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 3 * MAX_CHECK_LINE_BYTES  # the line's first part, and readline's own working copy
-    assert lines == [(1, MAX_CHECK_LINE_BYTES + 2), (2, len(b'{"signals": {}}'))]
+    answer = subprocess.run(
+        [sys.executable, "-c", _PEAK_WHILE_READING, str(path)], capture_output=True, text=True, check=True, timeout=120
+    )
+    measured = json.loads(answer.stdout)
+    assert measured["peak"] < 3 * MAX_CHECK_LINE_BYTES  # the line's first part, and readline's own working copy
+    assert measured["lines"] == [[1, MAX_CHECK_LINE_BYTES + 2], [2, len(b'{"signals": {}}')]]
 
 
 class CrashingBank(MemoryBank):
