@@ -572,8 +572,9 @@ class HashmatchService:
         active = [item for item in withdrawn if item.status == "active"]
         now = self._now() if active else min(item.status_at or self._now() for item in withdrawn)
         self._bank.withdraw_items(active, now, by=identity)
-        record = AuditRecord("withdraw", actor_of(submission), now, item_ids=tuple(sorted(items)))
-        self._governance.record(replace(record, **asked_by(submission)))
+        self._governance.record(
+            AuditRecord("withdraw", actor_of(submission), now, item_ids=tuple(sorted(items)), **asked_by(submission))
+        )
         return self._item_notifications(EventType.HASH_WITHDRAWN, list(self._platforms), submission, withdrawn)
 
     def _item_notifications(
