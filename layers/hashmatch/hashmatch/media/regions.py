@@ -25,8 +25,8 @@ finds those), but the picture keeps four straight edges, or shares some with the
    within `SAME_RECTANGLE`, or every hash of the picture is ~1% of its side off.
 5. a post of several pictures, or a collage, divides its frame into cells, and a union of cells
    (a post's top row, its left column) is as well covered as a cell and larger, so both rankings
-   put the unions first: in 23 of 35 TUNED multi-photo copies missed, the photo's cell ranked
-   third to eleventh. So the cells of such a grid come right after the first of each
+   put the unions first, and a photo's cell often ranked out of the best two frames. So the cells
+   of such a grid come right after the first of each
    ranking, best covered and larger first, and are returned as `GridCell`: rectangles whose four
    sides are all at least `CELL_COVER` edge and that no line as well covered runs across from
    side to side (one at least the least side, `MIN_SIDE_SHARE`, inside the rectangle's own sides).

@@ -45,10 +45,10 @@ pictures the photo's cell need not be among those two, so the core grid is laid 
 `MAX_GRID_ROWS`; the frames found rank a grid's cells right after the best two: on the TUNED
 multi-photo posts (`bench_robustness.py --set tuned --set tuned-held-out-photos --edit multi-photo
 --copies 4`), 53 -> 66 of 88 copies of tuned photos and 34 -> 36 of 56 of held-out photos, 0 false
-matches (the cells ranked so with the core grid alone: 57 and 34; the fine grid inside every
-further frame, cell or not: 66 and 37, for 25-35% more lookup work a check by hash at 10M hashes;
-the fine grid mirrored too, which leaves room for fewer frames: 57 and 34; a cell's sides 0.8
-edge, not 0.9: 64 and 37). A picture cut unevenly and
+matches (variants tried as patches, not in the repo: the core grid alone in the cells, the fine
+grid mirrored too, a cell's sides 0.8 edge found fewer; the fine grid inside every further frame,
+cell or not, found one more and cost a check by hash a quarter to a third more at 10M hashes). A
+picture cut unevenly and
 then letterboxed or pillarboxed (fitted to a video's frame, a phone's screen), or shown inside its
 own bars and zoomed into, is cut inside solid bars that the grids on the whole copy take in; the
 picture inside the bars (`framing.Framing.INSIDE_BARS`) is such a frame, so where a copy has solid
