@@ -679,10 +679,8 @@ def test_the_fine_grid_goes_inside_a_further_frame_only_when_it_is_a_grids_cell(
     cell = GridCell(frame.left, frame.top, frame.right, frame.bottom)
     cores = uneven._cores_inside(luma, [frame])
     assert cores and uneven._further_grids(luma, [frame], room=uneven.MAX_GRID_ROWS) == cores
-    fine = uneven._uneven_crop_spans(uneven.UNEVEN_CUTS)
-    inside = (uneven._within(cell.left, cell.right, fine), uneven._within(cell.top, cell.bottom, fine))
-    fine_grid = luma.grid(*inside, (Orientation.ORIGINAL,))
-    assert uneven._further_grids(luma, [cell], room=uneven.MAX_GRID_ROWS) == fine_grid + cores
+    fine_grid = uneven._fine_inside(luma, cell, (Orientation.ORIGINAL,))
+    assert fine_grid and uneven._further_grids(luma, [cell], room=uneven.MAX_GRID_ROWS) == fine_grid + cores
 
 
 def test_the_further_frames_grids_stay_within_the_grid_limit() -> None:

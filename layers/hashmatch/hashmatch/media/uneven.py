@@ -421,8 +421,7 @@ def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Or
     rows = luma.grid(fine, fine, (Orientation.ORIGINAL,))
     rows += luma.grid(coarse, coarse, (Orientation.FLIP_X,))
     for frame in frames:
-        across, down = _within(frame.left, frame.right, fine), _within(frame.top, frame.bottom, fine)
-        rows += luma.grid(across, down, (Orientation.ORIGINAL, Orientation.FLIP_X))
+        rows += _fine_inside(luma, frame, (Orientation.ORIGINAL, Orientation.FLIP_X))
     deep = _uneven_crop_spans(DEEP_CUTS, DEEP_CROP_SCALE)
     rows += luma.grid(deep, deep, (Orientation.ORIGINAL,))
     for across, down in core_rectangles(luma.width, luma.height):
@@ -433,17 +432,23 @@ def _grid(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Or
 def _further_grids(luma: AnalysisLuma, frames: Sequence[Region], *, room: int) -> list[tuple[Region, Orientation, str]]:
     """The core grid (`_cores_inside`) inside each of `frames` in turn, and the fine grid as it is
     inside those that are a grid's cells (`GridCell`), while their rows fit in `room`."""
-    fine = _uneven_crop_spans(UNEVEN_CUTS)
     rows: list[tuple[Region, Orientation, str]] = []
     for frame in frames:
         inside = _cores_inside(luma, [frame])
         if isinstance(frame, GridCell):
-            across, down = _within(frame.left, frame.right, fine), _within(frame.top, frame.bottom, fine)
-            inside = luma.grid(across, down, (Orientation.ORIGINAL,)) + inside
+            inside = _fine_inside(luma, frame, (Orientation.ORIGINAL,)) + inside
         if len(rows) + len(inside) > room:
             break
         rows += inside
     return rows
+
+
+def _fine_inside(
+    luma: AnalysisLuma, frame: Region, orientations: tuple[Orientation, ...]
+) -> list[tuple[Region, Orientation, str]]:
+    """The fine grid laid inside `frame`, in each of `orientations`."""
+    fine = _uneven_crop_spans(UNEVEN_CUTS)
+    return luma.grid(_within(frame.left, frame.right, fine), _within(frame.top, frame.bottom, fine), orientations)
 
 
 def _cores_inside(luma: AnalysisLuma, frames: Sequence[Region]) -> list[tuple[Region, Orientation, str]]:
