@@ -13,6 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from hashmatch.bank.model import Provenance
+from hashmatch.index.bank_index import BankIndex
+from hashmatch.matching.matcher import Matcher
+from hashmatch.matching.policy import CORROBORATED_PDQ_LIMIT, PHASH_CORROBORATION_THRESHOLD
 from hashmatch.media import framing, overlays
 from hashmatch.media.framing import QUERY_CROP_SCALES, Framing, _frame_luma, query_framings, sample_framings
 from hashmatch.media.image import hash_picture
@@ -21,8 +25,11 @@ from hashmatch.media.model import HALF_SIDES, MediaHashes, Region, is_third
 from hashmatch.media.overlays import MAX_MASK, MIN_PICTURE_MASK, overlay_mask, painted_over
 from hashmatch.media.regions import MAX_RECTANGLES
 from hashmatch.service.notifications import published_schema
+from hashmatch.service.service import item_from_media
 from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools import oracles
+from hashmatch_tools.fakes import MemoryBank
+from hashmatch_tools.reuploads import TUNED
 from hashmatch_tools.reuploads.drawing import font, sticker
 from tests.unit import reference_media
 
@@ -260,3 +267,37 @@ def test_every_painted_over_label_is_a_query_the_notification_schema_allows() ->
     labels += [label for label, _ in sample_framings(np.asarray(with_stickers(photo).convert("L")))]
     assert any(label.startswith("uncovered_inside_frame") or label.startswith("uncovered_whole+") for label in labels)
     assert [label for label in labels if not pattern.match(label)] == []
+
+
+def _matcher_of(photo: Image.Image) -> tuple[Matcher, str]:
+    """A matcher over a bank holding `photo`, shared (its hashes as the edge makes them)."""
+    shared = hash_picture(photo, for_sharing=True)
+    shared = replace(shared, signals={**shared.signals, "sha256": "0" * 64})
+    item = item_from_media(shared, Provenance(contributor="member-1", shared_at="2026-12-04T00:00:00Z"))
+    bank = MemoryBank()
+    bank.put_items([item])
+    return Matcher(bank, BankIndex()), item.item_id
+
+
+@pytest.mark.parametrize(
+    ("relative", "seed"),
+    [(DESK, 5), ("pdq/misc-images/c.png", 23), (BRIDGE, 13)],
+    ids=["desk", "coaster", "bridge"],
+)
+def test_a_photo_under_text_boxes_painted_over_past_the_threshold_is_corroborated_by_its_phash(
+    relative: str, seed: int
+) -> None:
+    # The benchmark's own text boxes (1-2 boxes, seeded): painted over, the picture comes back
+    # past PDQ's threshold but within corroboration, and its pHash close.
+    photo = reference_photo(relative)
+    matcher, item_id = _matcher_of(photo)
+    copy = hash_picture(TUNED["overlay: text boxes"](photo, random.Random(seed)))
+    [found] = [m for m in matcher.match(copy) if m.item_id == item_id]
+    assert found.query == Framing.uncovered(Framing.WHOLE)
+    assert PDQ_MATCH_THRESHOLD < found.distance <= CORROBORATED_PDQ_LIMIT
+    assert found.detail["phash_distance"] <= PHASH_CORROBORATION_THRESHOLD
+    # Without the painted picture's pHash, nothing of the check finds it.
+    painted = [q for q in copy.queries if q.signal == "phash" and q.label == found.query]
+    assert len(painted) == 1
+    alone = replace(copy, queries=tuple(q for q in copy.queries if q not in painted))
+    assert not [m for m in matcher.match(alone) if m.item_id == item_id]

@@ -14,6 +14,7 @@ from hashmatch.matching.policy import (
     FRAME_CORROBORATION_THRESHOLD,
     FRAME_MATCH_THRESHOLD,
     HALF_MATCH_THRESHOLD,
+    MAX_CORROBORATED_VIEWS,
     PHASH_CORROBORATION_THRESHOLD,
     SAME_SEARCH_BITS,
     THIRD_MATCH_THRESHOLD,
@@ -26,6 +27,7 @@ from hashmatch.matching.policy import (
 from hashmatch.matching.rules import (
     agreeing_parts,
     corroborated_evidence,
+    corroborating_views,
     corroboration_candidates,
     exact_evidence,
     frame_hits,
@@ -37,7 +39,8 @@ from hashmatch.matching.rules import (
     video_evidence,
 )
 from hashmatch.matching.video import FrameQuery
-from hashmatch.media.model import FrameHash, LabelledHash, MediaHashes
+from hashmatch.media.framing import PHASH_FRAMES
+from hashmatch.media.model import PHASH_VIEWS, UNCOVERED_WHOLE_QUERY, FrameHash, LabelledHash, MediaHashes, Region
 from hashmatch.signals.base import Orientation
 from hashmatch.signals.bits import hex_distance
 from hashmatch.signals.pdq import low_frequency_key
@@ -301,6 +304,56 @@ def test_corroboration_accepts_pdq_past_the_threshold_only_with_phash_close() ->
         assert bool(evidence) is matched, (pdq_bits, phash_bits)
     # Within the threshold it is a plain PDQ match, not a corroboration candidate.
     assert not corroboration_candidates(index, check({"pdq": flip(PDQ_A, 31), "phash": PHASH_A}), Thresholds())
+
+
+def test_a_view_of_the_picture_is_corroborated_by_its_own_phash() -> None:
+    # A text box or a screenshot's frame moves the copy's main PDQ and pHash past corroboration
+    # (110 and 20 bits); the picture painted over, or the rectangle it fills, is 40 PDQ bits from
+    # the stored picture and its pHash 4.
+    stored = item("i1", {"pdq": PDQ_A, "phash": PHASH_A}, (NearEntry("pdq", PDQ_A), NearEntry("phash", PHASH_A)))
+    _, index = bank_with(stored)
+    items = {"i1": stored}
+    main = {"pdq": flip(PDQ_A, 110), "phash": flip(PHASH_A, 20)}
+    frame, other_frame = Region(0.1, 0.2, 0.9, 0.7), Region(0.0, 0.0, 0.5, 0.5)
+
+    def view(label: str, phash_bits: int, region: Region | None = None, phash_region: Region | None = None):
+        pdq = LabelledHash("pdq", flip(PDQ_A, 40), label, region)
+        phash = LabelledHash("phash", flip(PHASH_A, phash_bits), label, phash_region or region)
+        return check(main, queries=(pdq, phash))
+
+    def corroborated(hashes: MediaHashes) -> list[tuple[str, int, object]]:
+        evidence = corroborated_evidence(corroboration_candidates(index, hashes, Thresholds()), items, hashes)
+        return [(e.query, e.distance, e.detail["phash_distance"]) for e in evidence]
+
+    assert corroborated(view(UNCOVERED_WHOLE_QUERY, 4)) == [(UNCOVERED_WHOLE_QUERY, 40, 4)]
+    assert corroborated(view("inside_bars", 4)) == [("inside_bars", 40, 4)]
+    assert corroborated(view("inside_frame", 4, frame)) == [("inside_frame", 40, 4)]
+    assert corroborated(view(UNCOVERED_WHOLE_QUERY, PHASH_CORROBORATION_THRESHOLD + 1)) == []
+    # A frame's pHash corroborates that frame's PDQ, not another's.
+    assert corroborated(view("inside_frame", 4, frame, other_frame)) == []
+    # Only whole upright views: a pHash beside a crop, a part or a turn is not comparable.
+    for label in ("uncovered_whole+central_crop_90", "whole+half_top", "rotate_90", "inside_frame/flip_x"):
+        assert label not in PHASH_VIEWS
+        assert corroborated(view(label, 4)) == [], label
+    # Nor a flat picture's.
+    flat = view(UNCOVERED_WHOLE_QUERY, 4)
+    assert corroborated(MediaHashes(media="image", signals=main, quality={"pdq": 10}, queries=flat.queries)) == []
+
+
+def test_a_check_is_looked_up_for_corroboration_by_at_most_as_many_views_as_an_edge_makes() -> None:
+    # One of each view but the frames, and two frames: what `hashmatch.media.framing` makes at most.
+    assert 1 + (len(PHASH_VIEWS) - 1) + PHASH_FRAMES == MAX_CORROBORATED_VIEWS
+    # A hash list may carry more pairs (here 20 frames): the first ones only are looked up.
+    frames = [Region(0.0, k / 40, 0.5, 0.5 + k / 40) for k in range(20)]
+    queries = tuple(
+        LabelledHash(signal, flip(value, 40), "inside_frame", frame)
+        for frame in frames
+        for signal, value in (("pdq", PDQ_A), ("phash", PHASH_A))
+    )
+    hashes = check({"pdq": flip(PDQ_A, 110), "phash": flip(PHASH_A, 20)}, queries=queries)
+    views = corroborating_views(hashes)
+    assert [v.label for v in views] == ["original"] + ["inside_frame"] * (MAX_CORROBORATED_VIEWS - 1)
+    assert [v.region for v in views[1:]] == frames[: MAX_CORROBORATED_VIEWS - 1]
 
 
 def test_the_corroboration_limit_follows_a_platforms_threshold_but_never_passes_the_measured_one() -> None:

@@ -78,8 +78,12 @@ def test_a_copy_under_a_band_across_its_middle_matches_by_two_stored_thirds(name
     assert match.detail.get("shared_third") is True and match.detail["agreeing_parts"] >= 2, match
     assert match.distance <= THIRD_MATCH_THRESHOLD
     # Without the stored thirds nothing else of the copy comes near: the thirds are what found it.
+    # (The band painted over comes near, corroborated by its pHash, on one of these photos: that
+    # way, `PHASH_VIEWS`, is set aside here.)
     without, (item_id, _) = matcher_of(*shared, thirds=False)
-    assert [m for m in without.match(checked(banded(original), without)) if m.item_id == item_id] == []
+    copy = checked(banded(original), without)
+    copy = replace(copy, queries=tuple(q for q in copy.queries if q.signal != "phash"))
+    assert [m for m in without.match(copy) if m.item_id == item_id] == []
 
 
 def test_two_frames_of_a_test_card_that_share_only_a_third_do_not_match(monkeypatch: pytest.MonkeyPatch) -> None:

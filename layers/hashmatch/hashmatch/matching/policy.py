@@ -37,6 +37,7 @@ __all__ = [
     "FRAMING_KEY_THRESHOLD",
     "HALF_MATCH_THRESHOLD",
     "LONE_SIGNALS",
+    "MAX_CORROBORATED_VIEWS",
     "MAX_UNEVEN_CROP_SEARCHES",
     "MIN_MATCHED_FRAMES",
     "MIN_MATCHED_SECONDS",
@@ -82,8 +83,16 @@ PICTURE_QUALITY_SIGNAL = PDQ.name
 # CORROBORATION_MARGIN bits and never past CORROBORATED_PDQ_LIMIT, matches a stored picture's
 # main PDQ when their pHashes are within PHASH_CORROBORATION_THRESHOLD. Measured: text or a logo
 # over a picture moves its PDQ up to 48 bits while pHash stays within 8; different photos came no
-# closer than 80 PDQ bits. Only the upright pair qualifies: pHash has no rotated or cropped forms.
+# closer than 80 PDQ bits. Only upright whole views qualify, pHash having no rotated or cropped
+# forms: the picture as it is, and the views of it a check hashes with pHash too because they may
+# show a shared picture whole (`hashmatch.media.model.PHASH_VIEWS`: inside bars or caption bars,
+# inside a frame found, painted over), each view's PDQ with its own pHash.
 CORROBORATION_MARGIN = 17
+# At most this many views of a check are looked up for corroboration, the picture as it is first:
+# as many as an edge makes (one of each `hashmatch.media.model.PHASH_VIEWS` but the frames, two
+# frames). Each is a lookup within CORROBORATED_PDQ_LIMIT, the widest the matcher makes, so a
+# hash list cannot make a check cost more by sending more.
+MAX_CORROBORATED_VIEWS = 9
 CORROBORATED_PDQ_LIMIT = PDQ_MATCH_THRESHOLD + CORROBORATION_MARGIN  # 48
 PHASH_CORROBORATION_THRESHOLD = 8
 

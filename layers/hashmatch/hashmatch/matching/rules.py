@@ -12,7 +12,8 @@ evidence per (item, signal). The numbers they apply are in `hashmatch.matching.p
   within stricter thresholds (a half's, a third's), a stored third only beside another part;
 - `uneven_crop_candidates`: which stored framings the edge should search an unevenly cut copy
   toward (`hashmatch.media.uneven`); what it finds is matched by `near_evidence`;
-- `corroborated_evidence`: PDQ a little past its threshold, with pHash close;
+- `corroborated_evidence`: PDQ a little past its threshold, with pHash close, of the picture as it
+  is or of a view of it that shows it whole (`hashmatch.media.model.PHASH_VIEWS`);
 - `lone_signal_evidence`: a signal that matches alone only items shared without another;
 - `video_evidence`: a sampled video against a shared video (alignment rules) or a still image.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hashmatch.bank.model import MAX_STORED_FRAMINGS, PART_KINDS, IndexedEntry, SharedItem
 from hashmatch.index.bank_index import BankIndex, NearHit
@@ -30,6 +32,7 @@ from hashmatch.matching.policy import (
     FRAMING_KEY_THRESHOLD,
     HALF_MATCH_THRESHOLD,
     LONE_SIGNALS,
+    MAX_CORROBORATED_VIEWS,
     MAX_UNEVEN_CROP_SEARCHES,
     PHASH_CORROBORATION_THRESHOLD,
     PICTURE_QUALITY_SIGNAL,
@@ -42,7 +45,17 @@ from hashmatch.matching.policy import (
     corroborated_pdq_limit,
 )
 from hashmatch.matching.video import FramePair, FrameQuery, frame_queries, match_check_pairs
-from hashmatch.media.model import FRAMES_QUERY, ORIGINAL_QUERY, Candidate, LabelledHash, MediaHashes, is_half, is_third
+from hashmatch.media.model import (
+    FRAMES_QUERY,
+    ORIGINAL_QUERY,
+    PHASH_VIEWS,
+    Candidate,
+    LabelledHash,
+    MediaHashes,
+    Region,
+    is_half,
+    is_third,
+)
 from hashmatch.service.ports import BankReader
 from hashmatch.signals import SIGNALS, VPDQ
 from hashmatch.signals.base import ORIENTATIONS, Orientation
@@ -51,9 +64,11 @@ from hashmatch.signals.pdq import FRAMING_KEYS, PDQ
 from hashmatch.signals.phash import PHASH
 
 __all__ = [
+    "CorroboratingView",
     "Evidence",
     "agreeing_parts",
     "corroborated_evidence",
+    "corroborating_views",
     "corroboration_candidates",
     "exact_evidence",
     "frame_hits",
@@ -210,28 +225,66 @@ def uneven_crop_candidates(
 
 
 def corroboration_candidates(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[NearHit]:
-    """Stored main PDQs past the platform's threshold but within the corroboration limit of the
-    check's upright main PDQ: `corroborated_evidence` decides them once their items are fetched."""
-    if not picture_is_usable(hashes) or PHASH.name not in hashes.signals or PDQ.name not in index.signal_names:
+    """Stored main PDQs past the platform's threshold but within the corroboration limit of a
+    view of the check that pHash can corroborate (`corroborating_views`): `corroborated_evidence`
+    decides them once their items are fetched. A hit's `query_row` is its view's position."""
+    if PDQ.name not in index.signal_names:
         return []
+    views = corroborating_views(hashes)
     threshold = thresholds.pdq
-    wide = index.query(PDQ.name, [hashes.signals[PDQ.name]], corroborated_pdq_limit(threshold), _NO_PARTS)
+    wide = index.query(PDQ.name, [view.pdq for view in views], corroborated_pdq_limit(threshold), _NO_PARTS)
     return [hit for hit in wide if hit.distance > threshold and hit.entry.kind == "hash"]
+
+
+class CorroboratingView(NamedTuple):
+    """A view of a checked picture with both its PDQ and its pHash (`corroborating_views`)."""
+
+    label: str
+    pdq: str
+    phash: str
+    region: Region | None = None
+
+
+def corroborating_views(hashes: MediaHashes) -> list[CorroboratingView]:
+    """Each view of a checked picture whose pHash is comparable with a stored picture's: the
+    upright picture as it is (`ORIGINAL_QUERY`, its main hashes), then each of `PHASH_VIEWS` the
+    check carries both hashes of (paired by label and region); at most `MAX_CORROBORATED_VIEWS`.
+    Rotations, crops and parts never qualify: pHash has no rotated or cropped forms. None for a
+    picture that is not usable."""
+    if not picture_is_usable(hashes) or hashes.media != "image" or PHASH.name not in hashes.signals:
+        return []
+    views = []
+    if PDQ.name in hashes.signals:
+        views.append(CorroboratingView(ORIGINAL_QUERY, hashes.signals[PDQ.name], hashes.signals[PHASH.name]))
+    phashes = {
+        (q.label, q.region): q.value for q in hashes.queries if q.signal == PHASH.name and q.label in PHASH_VIEWS
+    }
+    views += [
+        CorroboratingView(q.label, q.value, phashes[(q.label, q.region)], q.region)
+        for q in hashes.queries
+        if q.signal == PDQ.name and (q.label, q.region) in phashes
+    ]
+    return views[:MAX_CORROBORATED_VIEWS]
 
 
 def corroborated_evidence(
     candidates: Sequence[NearHit], items: Mapping[str, SharedItem], hashes: MediaHashes
 ) -> list[Evidence]:
-    """Candidates whose item's pHash is within `PHASH_CORROBORATION_THRESHOLD` of the check's."""
+    """Candidates whose item's pHash is within `PHASH_CORROBORATION_THRESHOLD` of the pHash of the
+    view of the check that found them (`corroboration_candidates`)."""
+    views = corroborating_views(hashes)
     evidence = []
     for hit in candidates:
         item = items.get(hit.entry.item_id)
-        if item is None or PHASH.name not in item.signals or PHASH.name not in hashes.signals:
+        if item is None or PHASH.name not in item.signals:
             continue
-        phash_distance = hex_distance(hashes.signals[PHASH.name], item.signals[PHASH.name])
+        view = views[hit.query_row]
+        phash_distance = hex_distance(view.phash, item.signals[PHASH.name])
         if phash_distance <= PHASH_CORROBORATION_THRESHOLD:
             detail: dict[str, object] = {"phash_distance": phash_distance}
-            evidence.append(Evidence(hit.entry.item_id, PDQ.name, hit.distance, ORIGINAL_QUERY, detail))
+            if view.region is not None:
+                detail["region"] = view.region.edges()
+            evidence.append(Evidence(hit.entry.item_id, PDQ.name, hit.distance, view.label, detail))
     return evidence
 
 

@@ -13,7 +13,8 @@ never the analysis luma the uneven-crop search keeps.
      "duration": 22.1, "width": 1280, "height": 720, "sample_fps": 1.0}
 
 `queries` are what a check is looked up with besides its main hashes (rotations/flips, framings,
-framings found by the uneven-crop search with the region they cover); `framings` what a share
+framings found by the uneven-crop search with the region they cover, and the pHash of the framings
+that may show the picture whole, `hashmatch.media.model.PHASH_VIEWS`, labelled as their PDQ); `framings` what a share
 stores besides its main hashes, `cut_views` the PDQ hashes of a shared picture as unevenly cut
 copies show it (`hashmatch.media.uneven.cut_views`: for the retroactive scan, never stored). A
 checked video's frames carry their rotations/flips and their framings (the footage inside a

@@ -29,7 +29,9 @@ fill, caption bars) or lose some (crops). Framings put the framing back:
   stored crops' scales (`inside_slanted_frame`, `hashmatch.media.slanted`); the picture with what
   seems drawn over it (a sticker, a text box; a half-transparent box unblended) painted over, whole,
   at the central crops, by halves and inside the frames found (`uncovered_*`,
-  `hashmatch.media.overlays`); and the search for
+  `hashmatch.media.overlays`); the pHash of the views among these that may show the picture whole
+  and upright (`hashmatch.media.model.PHASH_VIEWS`), labelled as their PDQ, so that pHash can
+  corroborate a PDQ of theirs a little past its threshold; and the search for
   copies cut unevenly (`hashmatch.media.uneven`), on the picture as it is and, where something
   seems drawn over it, painted over too (a copy cut unevenly under a sticker or a logo).
 
@@ -69,6 +71,7 @@ from hashmatch.media.model import (
     HALF_SIDES,
     THIRD_CROP,
     THIRD_SIDES,
+    UNCOVERED_WHOLE_QUERY,
     WHOLE,
     LabelledHash,
     Region,
@@ -82,6 +85,7 @@ from hashmatch.media.slanted import SlantedFrame, rectified_views, slanted_frame
 from hashmatch.media.tilt import tilted_views
 from hashmatch.signals.base import ORIENTATIONS, Orientation
 from hashmatch.signals.pdq import PDQ
+from hashmatch.signals.phash import PHASH, phash
 
 if TYPE_CHECKING:
     from hashmatch.media.uneven import UnevenCropSearch
@@ -196,6 +200,16 @@ class Framing:
 
 _IDENTITY = (Orientation.ORIGINAL,)
 _MIRRORED = (Orientation.ORIGINAL, Orientation.FLIP_X)
+# How many of the rectangles found inside a larger frame (best first) a check carries the pHash of
+# besides their PDQ (`_whole_view_phashes`): each is one more PDQ lookup within the corroboration
+# limit (48 bits) at the matcher, its widest kind. The first two, as the fine uneven-crop grid
+# goes inside the best two frames (`hashmatch.media.uneven`).
+PHASH_FRAMES = 2
+# ... and only of views at least this many pixels each way on the picture's luma (`WORK_SIDE` long):
+# PDQ's grid. A smaller view is stretched to it, with less detail than the hashes have bits, and
+# pictures of one scene come together: the inset of a picture-in-picture, 77 x 46 pixels, showed one
+# photo of a stereo pair 42 PDQ bits and 4 pHash bits from the other (88 and 4 whole).
+PHASH_VIEW_SIDE = 64
 
 
 def stored_framings(image: Image.Image) -> tuple[LabelledHash, ...]:
@@ -480,6 +494,7 @@ def _query_framings(
     found += _tilted(luma)
     found += _inside_slanted(luma, slanted)
     found += _uncovered(uncovered, frames, least=MIN_PICTURE_MASK)
+    found += _whole_view_phashes(luma, named, frames, uncovered, found)
     return _unique(found)
 
 
@@ -567,6 +582,45 @@ def _uncovered(
         )
         for (name, crop, region), hashes in zip(named, hashed, strict=True)
         for orientation, value in hashes
+    ]
+
+
+def _whole_view_phashes(
+    luma: AnalysisLuma,
+    named: Sequence[tuple[str, Region]],
+    frames: Sequence[Region],
+    uncovered: Uncovered | None,
+    queried: Sequence[LabelledHash],
+) -> list[LabelledHash]:
+    """The pHash of each view of a checked picture that may show a shared picture whole and upright
+    (`hashmatch.media.model.PHASH_VIEWS`), at least `PHASH_VIEW_SIDE` pixels each way, and whose
+    upright PDQ is among `queried` (so none of a flat view): the content rectangles found inside
+    bars, padding or caption bars (`named`; the whole image's pHash is its main one), the first
+    `PHASH_FRAMES` rectangles found inside a larger frame, and the picture with what seems drawn
+    over it painted over (as `_uncovered` paints it). Each is labelled, and placed, as the view's
+    upright PDQ is, so that a PDQ a little past its threshold can be corroborated by it
+    (`hashmatch.matching.rules.corroborated_evidence`) as a picture's own pHash corroborates its
+    main PDQ."""
+    views: list[tuple[str, Region, Region | None]] = [(n, r, None) for n, r in named if n != Framing.WHOLE]
+    views += [(Framing.INSIDE_FRAME, frame, Region(*frame.edges())) for frame in frames[:PHASH_FRAMES]]
+    pdq = {(q.label, q.region) for q in queried if q.signal == PDQ.name}
+    grey = luma.grey()
+    crops = [(name, _crop(grey, region), where) for name, region, where in views if (name, where) in pdq]
+    if uncovered is not None and (UNCOVERED_WHOLE_QUERY, None) in pdq:
+        crops.append((UNCOVERED_WHOLE_QUERY, uncovered.luma.grey(), None))
+    return [
+        LabelledHash(PHASH.name, phash(Image.fromarray(pixels)), name, where)
+        for name, pixels, where in crops
+        if min(pixels.shape) >= PHASH_VIEW_SIDE
+    ]
+
+
+def _crop(grey: np.ndarray, region: Region) -> np.ndarray:
+    """The part of 8-bit grey levels `grey` that `region` covers."""
+    height, width = grey.shape
+    return grey[
+        round(region.top * height) : round(region.bottom * height),
+        round(region.left * width) : round(region.right * width),
     ]
 
 

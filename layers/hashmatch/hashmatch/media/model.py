@@ -46,7 +46,9 @@ from hashmatch.signals.base import OTHER_ORIENTATIONS, Orientation
 __all__ = [
     "HALF_SIDES",
     "ORIGINAL_QUERY",
+    "PHASH_VIEWS",
     "THIRD_SIDES",
+    "UNCOVERED_WHOLE_QUERY",
     "UNEVEN_CROP_QUERY",
     "Candidate",
     "CropSearch",
@@ -71,6 +73,25 @@ __all__ = [
 MediaKind = Literal["image", "video"]
 ORIGINAL_QUERY = "original"
 UNEVEN_CROP_QUERY = "uneven_crop"
+# The whole picture with what seems drawn over it painted over (`hashmatch.media.framing`), upright.
+UNCOVERED_WHOLE_QUERY = "uncovered_whole"
+# The views of a checked picture that may show a shared picture whole and upright, so that their
+# pHash compares with the shared picture's: the picture inside bars, padding or caption bars, a
+# rectangle found inside a larger frame, and `UNCOVERED_WHOLE_QUERY`. A check carries each one's
+# pHash beside its PDQ, with the same label (and region), and a PDQ of one of them a little past
+# its threshold is corroborated by its pHash as the main PDQ is by the main pHash
+# (`hashmatch.matching.rules.corroborated_evidence`).
+PHASH_VIEWS = frozenset(
+    {
+        "inside_bars",
+        "inside_padding",
+        "below_caption",
+        "above_caption",
+        "between_captions",
+        "inside_frame",
+        UNCOVERED_WHOLE_QUERY,
+    }
+)
 FRAMES_QUERY = "frames"
 
 
