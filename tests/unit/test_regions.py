@@ -634,16 +634,23 @@ def test_a_picture_on_a_blurred_fill_is_the_picture_whole_over_a_blurred_copy_of
     assert len(shapes) >= 2
 
 
+def found_by_uneven_crop_in_a_post(name: str, seed: int) -> tuple[Matcher, str, Image.Image]:
+    """A matcher over the photo `name` (and another), its item id, and the TUNED multi-photo post
+    of it seeded `seed`, which the uneven-crop search finds (asserted)."""
+    original = reference_photo(name)
+    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
+    post = multi_photo_post(original, random.Random(seed))
+    assert matched_queries(matcher, checked(post, matcher), item_id) == ["uneven_crop"]
+    return matcher, item_id, post
+
+
 @pytest.mark.parametrize(("name", "seed"), [(BRIDGE, 0), (BRIDGE, 15), (DESK, 8)])
 def test_a_photo_in_a_post_of_several_is_searched_for_inside_further_frames(
     name: str, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The TUNED multi-photo post: the photo's cell, cut off-centre, is not among the 2 best frames
     # that get every grid; the grids laid inside the next frames find it.
-    original = reference_photo(name)
-    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
-    post = multi_photo_post(original, random.Random(seed))
-    assert matched_queries(matcher, checked(post, matcher), item_id) == ["uneven_crop"]
+    matcher, item_id, post = found_by_uneven_crop_in_a_post(name, seed)
     monkeypatch.setattr(uneven, "FURTHER_FRAMES", 0)
     assert matched_queries(matcher, checked(post, matcher), item_id) == []
 
@@ -665,10 +672,7 @@ def test_a_photo_in_a_post_of_several_is_found_by_the_fine_grid_in_its_cell_rank
 ) -> None:
     # Neither alone finds these: the cell ranked among the further frames (a grid's cells right
     # after the best two) and the fine grid laid there, not the core grid alone.
-    original = reference_photo(name)
-    matcher, (item_id, _) = bank_of(original, synthetic_photo(seed=99))
-    post = multi_photo_post(original, random.Random(seed))
-    assert matched_queries(matcher, checked(post, matcher), item_id) == ["uneven_crop"]
+    matcher, item_id, post = found_by_uneven_crop_in_a_post(name, seed)
     with monkeypatch.context() as patched:
         patched.setattr(uneven, "_further_grids", _cores_alone)
         assert matched_queries(matcher, checked(post, matcher), item_id) == []

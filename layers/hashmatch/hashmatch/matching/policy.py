@@ -88,13 +88,13 @@ PICTURE_QUALITY_SIGNAL = PDQ.name
 # show a shared picture whole (`hashmatch.media.model.PHASH_VIEWS`: inside bars or caption bars,
 # inside a frame found, painted over), each view's PDQ with its own pHash.
 CORROBORATION_MARGIN = 17
+CORROBORATED_PDQ_LIMIT = PDQ_MATCH_THRESHOLD + CORROBORATION_MARGIN  # 48
+PHASH_CORROBORATION_THRESHOLD = 8
 # At most this many views of a check are looked up for corroboration, the picture as it is first:
 # as many as an edge makes (one of each `hashmatch.media.model.PHASH_VIEWS` but the frames, two
 # frames). Each is a lookup within CORROBORATED_PDQ_LIMIT, the widest the matcher makes, so a
 # hash list cannot make a check cost more by sending more.
 MAX_CORROBORATED_VIEWS = 9
-CORROBORATED_PDQ_LIMIT = PDQ_MATCH_THRESHOLD + CORROBORATION_MARGIN  # 48
-PHASH_CORROBORATION_THRESHOLD = 8
 
 
 def corroborated_pdq_limit(pdq_threshold: int) -> int:

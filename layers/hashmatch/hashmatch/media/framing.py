@@ -207,8 +207,9 @@ _MIRRORED = (Orientation.ORIGINAL, Orientation.FLIP_X)
 PHASH_FRAMES = 2
 # ... and only of views at least this many pixels each way on the picture's luma (`WORK_SIDE` long):
 # PDQ's grid. A smaller view is stretched to it, with less detail than the hashes have bits, and
-# pictures of one scene come together: the inset of a picture-in-picture, 77 x 46 pixels, showed one
-# photo of a stereo pair 42 PDQ bits and 4 pHash bits from the other (88 and 4 whole).
+# pictures of one scene come together: a picture-in-picture's inset showed one photo of a stereo
+# pair within both limits of the other, which whole is far from it by PDQ
+# (`tests/unit/test_regions.py::test_a_stereo_pairs_other_photo_as_a_small_inset_does_not_match_by_its_phash`).
 PHASH_VIEW_SIDE = 64
 
 

@@ -47,7 +47,7 @@ multi-photo posts (`bench_robustness.py --set tuned --set tuned-held-out-photos 
 --copies 4`), 53 -> 66 of 88 copies of tuned photos and 34 -> 36 of 56 of held-out photos, 0 false
 matches (variants tried as patches, not in the repo: the core grid alone in the cells, the fine
 grid mirrored too, a cell's sides 0.8 edge found fewer; the fine grid inside every further frame,
-cell or not, found one more and cost a check by hash a quarter to a third more at 10M hashes). A
+cell or not, found about as many and cost a check by hash markedly more at 10M hashes). A
 picture cut unevenly and
 then letterboxed or pillarboxed (fitted to a video's frame, a phone's screen), or shown inside its
 own bars and zoomed into, is cut inside solid bars that the grids on the whole copy take in; the
