@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,9 @@ import pytest
 from PIL import Image
 
 from hashmatch.bank.model import Provenance
+from hashmatch.matching.policy import CORROBORATED_PDQ_LIMIT, PHASH_CORROBORATION_THRESHOLD
 from hashmatch.media.codec import hashes_from_json, hashes_to_json
+from hashmatch.media.framing import Framing
 from hashmatch.media.image import hash_picture
 from hashmatch.media.model import MediaHashes
 from hashmatch.media.uneven import CUT_VIEW_CUTS, coarse_cut_views
@@ -24,7 +27,9 @@ from hashmatch.service.retroactive import (
     RetroactiveScanner,
 )
 from hashmatch.service.service import item_from_media
+from hashmatch.signals.pdq import PDQ_MATCH_THRESHOLD
 from hashmatch_tools.fakes import MemoryBank, MemoryRetainedChecks, MemoryStore, RecordingNotifier, service_on
+from hashmatch_tools.reuploads import TUNED
 from hashmatch_tools.samples import (
     jpeg_bytes,
     mirrored,
@@ -35,6 +40,7 @@ from hashmatch_tools.samples import (
     smooth_photo,
     video_bytes,
 )
+from tests.unit import reference_media
 
 pytestmark = pytest.mark.unit
 
@@ -117,6 +123,39 @@ def test_a_copy_with_an_overlay_over_one_half_checked_before_the_share_is_report
     (match,) = found["matches"]
     assert match["query"].startswith("whole+half_top") and match["detail"]["shared_half"] is True
     jsonschema.Draft202012Validator(notification_schema()).validate(found)
+
+
+def test_a_view_corroborated_by_its_phash_checked_before_the_share_is_reported_after_it(world) -> None:
+    """The pHash of a view reaches back too: a photo under the benchmark's text boxes, painted over,
+    comes back past PDQ's threshold and is corroborated by its own pHash (forward:
+    `tests/unit/test_overlays.py`). The retained check keeps that pHash, and the scan uses it."""
+    pipeline, store, notifier, retained, clock = world
+    photo = reference_media.reference_photo("pdq/reg-test-input/exif-rotn/exif-rotn-1.jpg", side=512, draft=1024)
+    boxed = TUNED["overlay: text boxes"](photo, random.Random(5))
+    pipeline.process(store.put("in", "check/facebook/boxed.png", png_bytes(boxed), {"content-id": "post-5"}))
+    assert {n.event_type for n in notifier.sent} == {EventType.CHECK_CLEAN}
+    (kept,) = retained.checks("facebook", "")
+    painted = [q for q in kept.hashes.queries if q.signal == "phash" and q.label == Framing.uncovered(Framing.WHOLE)]
+    assert len(painted) == 1, "the check is retained with the pHash of the painted picture"
+
+    clock.now += timedelta(days=1)
+    pipeline.process(store.put("in", "share/tiktok/desk.png", png_bytes(photo), {"labels": "self-harm"}))
+
+    (found,) = _retroactive(notifier, "facebook")
+    assert found["content_id"] == "post-5"
+    (match,) = found["matches"]
+    assert match["query"] == Framing.uncovered(Framing.WHOLE)
+    assert PDQ_MATCH_THRESHOLD < match["distance"] <= CORROBORATED_PDQ_LIMIT
+    assert match["detail"]["phash_distance"] <= PHASH_CORROBORATION_THRESHOLD
+    jsonschema.Draft202012Validator(notification_schema()).validate(found)
+    # Without that pHash the same retained check is not found.
+    item = item_from_media(_shared(photo), Provenance("tiktok", "2026-12-01T00:00:00Z"))
+    scanner = RetroactiveScanner(MemoryRetainedChecks(), RetentionPolicy({"facebook": 30}))
+    assert [m.matches[0].query for m in scanner.scan_checks([item], RetainedPrints([kept]))] == [match["query"]]
+    alone = replace(
+        kept, hashes=replace(kept.hashes, queries=tuple(q for q in kept.hashes.queries if q not in painted))
+    )
+    assert scanner.scan_checks([item], RetainedPrints([alone])) == []
 
 
 def test_purged_and_expired_checks_are_not_reported(world) -> None:
