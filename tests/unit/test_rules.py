@@ -299,11 +299,12 @@ def test_corroboration_accepts_pdq_past_the_threshold_only_with_phash_close() ->
         (CORROBORATED_PDQ_LIMIT + 1, 0, False),
     ):
         hashes = check({"pdq": flip(PDQ_A, pdq_bits), "phash": flip(PHASH_A, phash_bits)})
-        candidates = corroboration_candidates(index, hashes, Thresholds())
-        evidence = corroborated_evidence(candidates, items, hashes)
+        views = corroborating_views(hashes)
+        evidence = corroborated_evidence(corroboration_candidates(index, views, Thresholds()), items, views)
         assert bool(evidence) is matched, (pdq_bits, phash_bits)
     # Within the threshold it is a plain PDQ match, not a corroboration candidate.
-    assert not corroboration_candidates(index, check({"pdq": flip(PDQ_A, 31), "phash": PHASH_A}), Thresholds())
+    within = check({"pdq": flip(PDQ_A, 31), "phash": PHASH_A})
+    assert not corroboration_candidates(index, corroborating_views(within), Thresholds())
 
 
 def test_a_view_of_the_picture_is_corroborated_by_its_own_phash() -> None:
@@ -322,7 +323,8 @@ def test_a_view_of_the_picture_is_corroborated_by_its_own_phash() -> None:
         return check(main, queries=(pdq, phash))
 
     def corroborated(hashes: MediaHashes) -> list[tuple[str, int, object]]:
-        evidence = corroborated_evidence(corroboration_candidates(index, hashes, Thresholds()), items, hashes)
+        views = corroborating_views(hashes)
+        evidence = corroborated_evidence(corroboration_candidates(index, views, Thresholds()), items, views)
         return [(e.query, e.distance, e.detail["phash_distance"]) for e in evidence]
 
     assert corroborated(view(UNCOVERED_WHOLE_QUERY, 4)) == [(UNCOVERED_WHOLE_QUERY, 40, 4)]

@@ -10,6 +10,7 @@ from hashmatch.matching.policy import FRAMING_KEY_THRESHOLD, UNEVEN_CROP_START_L
 from hashmatch.matching.rules import (
     Evidence,
     corroborated_evidence,
+    corroborating_views,
     corroboration_candidates,
     exact_evidence,
     frame_hits,
@@ -91,13 +92,14 @@ class Matcher:
     def _match_fresh(self, hashes: MediaHashes, thresholds: Thresholds, benign: bool) -> list[Match]:
         evidence, found = exact_evidence(self._bank, hashes)
         evidence += near_evidence(self._index, hashes, thresholds)
-        corroboration = corroboration_candidates(self._index, hashes, thresholds)
+        views = corroborating_views(hashes)
+        corroboration = corroboration_candidates(self._index, views, thresholds)
         lone = lone_signal_candidates(self._index, hashes, thresholds)
         frames = frame_hits(self._index, hashes)
 
         wanted = {e.item_id for e in evidence} | {h.entry.item_id for h in (*corroboration, *lone)} | set(frames)
         found.update(self._bank.get_items([item_id for item_id in wanted if item_id not in found]))
-        evidence += corroborated_evidence(corroboration, found, hashes)
+        evidence += corroborated_evidence(corroboration, found, views)
         evidence += lone_signal_evidence(lone, found)
         for item_id, hits in frames.items():
             if item_id in found:

@@ -224,18 +224,6 @@ def uneven_crop_candidates(
     return [Candidate(hits[k].query_row, hits[k].entry.value) for k in positions]
 
 
-def corroboration_candidates(index: BankIndex, hashes: MediaHashes, thresholds: Thresholds) -> list[NearHit]:
-    """Stored main PDQs past the platform's threshold but within the corroboration limit of a
-    view of the check that pHash can corroborate (`corroborating_views`): `corroborated_evidence`
-    decides them once their items are fetched. A hit's `query_row` is its view's position."""
-    if PDQ.name not in index.signal_names:
-        return []
-    views = corroborating_views(hashes)
-    threshold = thresholds.pdq
-    wide = index.query(PDQ.name, [view.pdq for view in views], corroborated_pdq_limit(threshold), _NO_PARTS)
-    return [hit for hit in wide if hit.distance > threshold and hit.entry.kind == "hash"]
-
-
 class CorroboratingView(NamedTuple):
     """A view of a checked picture with both its PDQ and its pHash (`corroborating_views`)."""
 
@@ -267,12 +255,25 @@ def corroborating_views(hashes: MediaHashes) -> list[CorroboratingView]:
     return views[:MAX_CORROBORATED_VIEWS]
 
 
+def corroboration_candidates(
+    index: BankIndex, views: Sequence[CorroboratingView], thresholds: Thresholds
+) -> list[NearHit]:
+    """Stored main PDQs past the platform's threshold but within the corroboration limit of one of
+    `views`, a check's views that pHash can corroborate (`corroborating_views`):
+    `corroborated_evidence` decides them once their items are fetched. A hit's `query_row` is its
+    view's position in `views`."""
+    if PDQ.name not in index.signal_names or not views:
+        return []
+    threshold = thresholds.pdq
+    wide = index.query(PDQ.name, [view.pdq for view in views], corroborated_pdq_limit(threshold), _NO_PARTS)
+    return [hit for hit in wide if hit.distance > threshold and hit.entry.kind == "hash"]
+
+
 def corroborated_evidence(
-    candidates: Sequence[NearHit], items: Mapping[str, SharedItem], hashes: MediaHashes
+    candidates: Sequence[NearHit], items: Mapping[str, SharedItem], views: Sequence[CorroboratingView]
 ) -> list[Evidence]:
     """Candidates whose item's pHash is within `PHASH_CORROBORATION_THRESHOLD` of the pHash of the
-    view of the check that found them (`corroboration_candidates`)."""
-    views = corroborating_views(hashes)
+    one of `views` that found them (`corroboration_candidates` over the same `views`)."""
     evidence = []
     for hit in candidates:
         item = items.get(hit.entry.item_id)

@@ -619,10 +619,8 @@ def _whole_view_phashes(
 def _crop(grey: np.ndarray, region: Region) -> np.ndarray:
     """The part of 8-bit grey levels `grey` that `region` covers."""
     height, width = grey.shape
-    return grey[
-        round(region.top * height) : round(region.bottom * height),
-        round(region.left * width) : round(region.right * width),
-    ]
+    left, top, right, bottom = region.pixel_box(width, height)
+    return grey[top:bottom, left:right]
 
 
 def _tilted(luma: AnalysisLuma) -> list[LabelledHash]:

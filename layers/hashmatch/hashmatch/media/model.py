@@ -251,6 +251,15 @@ class Region:
         )
         return all(abs(a - b) <= tolerance for a, b in edges)
 
+    def pixel_box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) in the pixels of an image `width` x `height` pixels, rounded."""
+        return (
+            round(self.left * width),
+            round(self.top * height),
+            round(self.right * width),
+            round(self.bottom * height),
+        )
+
     def edges(self, digits: int = 4) -> list[float]:
         """[left, top, right, bottom], rounded for a notification."""
         return [round(edge, digits) for edge in (self.left, self.top, self.right, self.bottom)]

@@ -195,8 +195,7 @@ def unblended(pixels: np.ndarray, boxes: Sequence[Region]) -> tuple[np.ndarray, 
     opaque = np.zeros((height, width), dtype=bool)
     taken = np.zeros((height, width), dtype=bool)
     for box in boxes:
-        x0, x1 = round(box.left * width), round(box.right * width)
-        y0, y1 = round(box.top * height), round(box.bottom * height)
+        x0, y0, x1, y1 = box.pixel_box(width, height)
         if (x1 - x0) * (y1 - y0) > BOX_MAX_AREA * width * height or min(x1 - x0, y1 - y0) <= 4 * BOX_RING:
             continue
         fit = _see_through(out, x0, y0, x1, y1)

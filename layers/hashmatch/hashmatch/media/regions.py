@@ -167,8 +167,7 @@ def _inside_gutters(region: Region, pixels: np.ndarray, rows: np.ndarray, cols: 
     (`GUTTER_SPREAD`; a pixel next to either line left aside, where edges blur): a gutter, a
     margin or a thin border."""
     height, width = pixels.shape
-    left, top = round(region.left * width), round(region.top * height)
-    right, bottom = round(region.right * width), round(region.bottom * height)
+    left, top, right, bottom = region.pixel_box(width, height)
     reach_down, reach_across = SAME_RECTANGLE * height + 1, SAME_RECTANGLE * width + 1
     top = _moved_in(top, 1, rows, reach_down, lambda a, b: pixels[a:b, left:right])
     bottom = _moved_in(bottom, -1, rows, reach_down, lambda a, b: pixels[a:b, left:right])
