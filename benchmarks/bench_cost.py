@@ -1,6 +1,6 @@
 """Cost of a check at 10 million stored hashes, by media and by hash, against HMA's published figure.
 
-    .venv/bin/python benchmarks/bench_cost.py                    # 10M hashes (~1.7M shared images)
+    .venv/bin/python benchmarks/bench_cost.py                    # 10M hashes (555,555 shared images)
     .venv/bin/python benchmarks/bench_cost.py --hashes 1000000   # quicker
 
 A bank of `--hashes` stored hashes (synthetic: each shared image a main PDQ, a pHash and 5 PDQ
