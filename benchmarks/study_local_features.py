@@ -20,12 +20,15 @@ the copy at `COPY_SIDE` pixels and `STORED_KEYPOINTS` on the shared photo at `ST
 bank would store per picture: 600 x 32 bytes and their places), the copy also mirrored (BRIEF is not
 mirror-invariant). ORB keeps the strongest corners, and the letters of a text box are the strongest
 in a photo: with 500 on the copy, four photos under text boxes kept too few of the picture's to
-fit any transform. Matches are mutual nearest neighbours passing Lowe's ratio test (`MAX_RATIO`); the transform an
-affine one fitted by RANSAC (`RESIDUAL_PIXELS` at the shared photo's scale, fixed seed).
+fit any transform. With `--extractor numpy` the features are `orb_numpy`'s instead, a prototype on
+numpy alone that spreads its keypoints over the picture. Matches are mutual nearest neighbours
+passing Lowe's ratio test (`MAX_RATIO`); the transform an affine one fitted by RANSAC
+(`RESIDUAL_PIXELS` at the shared photo's scale, fixed seed).
 
 The HELD-OUT families are not run: the study informs a design, and they stay unseen.
 
     .venv/bin/python benchmarks/study_local_features.py     # needs the [bench] extra; ~30 minutes
+    .venv/bin/python benchmarks/study_local_features.py --extractor numpy
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pathlib import Path
 
 import bench_robustness as bench  # beside this file: run as a script
 import numpy as np
+import orb_numpy
 from PIL import Image, ImageOps
 
 from hashmatch_tools.reuploads.photos import gather_photos
@@ -60,6 +64,8 @@ RESIDUAL_PIXELS = 4.0
 RANSAC_TRIALS = 300
 MIN_MATCHES = 6  # fewer matches than this are not fitted (0 inliers)
 THRESHOLDS = (10, 15, 20, 30)
+EXTRACTORS = ("scikit-image", "numpy")  # scikit-image's ORB, or `orb_numpy` (a prototype of our own)
+EXTRACTOR = EXTRACTORS[0]
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,11 @@ class Family:
 
 
 def features(image: Image.Image, side: int, keypoints: int) -> Features | None:
+    """Up to `keypoints` features of `image` fitted within `side` pixels (None when too few), by the
+    extractor `EXTRACTOR` names."""
+    if EXTRACTOR == "numpy":
+        places, descriptors = orb_numpy.extract(image, side, keypoints)
+        return Features(places, descriptors) if len(places) >= MIN_MATCHES else None
     grey = image.convert("L")
     grey.thumbnail((side, side), Image.Resampling.BILINEAR)
     orb = ORB(n_keypoints=keypoints, fast_threshold=0.05)
@@ -140,7 +151,10 @@ def copy_features(image: Image.Image) -> list[Features]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--edit", action="append", default=[], help="families whose name contains this (repeatable)")
+    parser.add_argument("--extractor", choices=EXTRACTORS, default=EXTRACTORS[0], help="whose ORB finds the features")
     args = parser.parse_args(argv)
+    global EXTRACTOR
+    EXTRACTOR = args.extractor
     if ORB is None:
         print("needs scikit-image: pip install -e '.[bench]'", file=sys.stderr)
         return 1
@@ -197,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     report(families, other_scene, same_scene)
     pair_ms = 1000 * np.array(seconds["verification"])
     print(
-        f"- CPU (scikit-image, one core): the copy's features, both orientations, median "
+        f"- CPU ({EXTRACTOR}, one core): the copy's features, both orientations, median "
         f"{1000 * np.median(seconds['features']):.0f} ms; matching and fitting one pair, median "
         f"{np.median(pair_ms):.1f} ms, p95 {np.percentile(pair_ms, 95):.1f} ms"
     )
