@@ -130,8 +130,8 @@ def _keypoints(luma: np.ndarray, count: int) -> np.ndarray:
     order = np.lexsort((-score, cell))
     rank = np.empty(len(order), dtype=np.int64)  # within its cell, strongest first
     rank[order] = np.arange(len(order)) - np.searchsorted(cell[order], np.arange(GRID * GRID))[cell[order]]
-    first = np.flatnonzero(rank < max(1, count // (GRID * GRID)))
-    rest = np.flatnonzero(rank >= max(1, count // (GRID * GRID)))
+    per_cell = max(1, count // (GRID * GRID))
+    first, rest = np.flatnonzero(rank < per_cell), np.flatnonzero(rank >= per_cell)
     rest = rest[np.argsort(-score[rest])][: max(0, count - len(first))]
     kept = np.concatenate([first, rest])
     kept = kept[np.argsort(-score[kept])][:count]

@@ -53,10 +53,7 @@ def hits(copy: np.ndarray, stored: np.ndarray) -> np.ndarray:
     """For each stored descriptor, the distance to the nearest of the copy's."""
     if not len(copy) or not len(stored):
         return np.full(len(stored), 256)
-    distances = np.zeros((len(stored), len(copy)), dtype=np.uint16)
-    for word in range(stored.shape[1]):
-        distances += np.bitwise_count(stored[:, word, None] ^ copy[None, :, word])
-    return distances.min(axis=1)
+    return local.distances(stored, copy).min(axis=1)
 
 
 def main() -> int:
@@ -74,35 +71,35 @@ def main() -> int:
     own: list[np.ndarray] = []  # per copy of a shared photo: nearest distances of its photo's descriptors
     missed: list[np.ndarray] = []  # the same, for the copies the service missed
     others: list[np.ndarray] = []  # per pair of a copy and a photo of another scene
-    folder = tempfile.TemporaryDirectory()
-    coalition = bench.Coalition(Path(folder.name))
-    by_name = {s.photo.name: s for s in bench.share_all(coalition, shared)[0]}
-    for family, edit in edit_set.families.items():
-        for photo in photos:
-            if not edit_set.takes(photo) or (photo.shared and photo.name not in by_name):
-                continue
-            seed = f"{bench.SEED}|{photo.name}|{family}|0"
-            edited = edit(photo.image, random.Random(seed))
-            found = True  # a look-alike's copy is only ever a pair with other scenes
-            if photo.name in by_name:
-                body, suffix = bench.encoded(edited, family, seed)
-                matched = coalition.check(f"{bench._file_name(photo.name)}{suffix}", body)[0]
-                found = by_name[photo.name].item.item_id in matched
-            copy = edited.convert("RGB")
-            queries = np.concatenate(
-                [
-                    descriptors(copy, local.COPY_SIDE, COPY_QUERIES),
-                    descriptors(ImageOps.mirror(copy), local.COPY_SIDE, COPY_QUERIES),
-                ]
-            )
-            for other in shared:
-                nearest = hits(queries, stored[other.name])
-                if other.name == photo.name:
-                    own.append(nearest)
-                    if not found:
-                        missed.append(nearest)
-                elif other.scene != photo.scene:
-                    others.append(nearest)
+    with tempfile.TemporaryDirectory() as folder:
+        coalition = bench.Coalition(Path(folder))
+        by_name = {s.photo.name: s for s in bench.share_all(coalition, shared)[0]}
+        for family, edit in edit_set.families.items():
+            for photo in photos:
+                if not edit_set.takes(photo) or (photo.shared and photo.name not in by_name):
+                    continue
+                seed = f"{bench.SEED}|{photo.name}|{family}|0"
+                edited = edit(photo.image, random.Random(seed))
+                found = True  # a look-alike's copy is only ever a pair with other scenes
+                if photo.name in by_name:
+                    body, suffix = bench.encoded(edited, family, seed)
+                    matched = coalition.check(f"{bench._file_name(photo.name)}{suffix}", body)[0]
+                    found = by_name[photo.name].item.item_id in matched
+                copy = edited.convert("RGB")
+                queries = np.concatenate(
+                    [
+                        descriptors(copy, local.COPY_SIDE, COPY_QUERIES),
+                        descriptors(ImageOps.mirror(copy), local.COPY_SIDE, COPY_QUERIES),
+                    ]
+                )
+                for other in shared:
+                    nearest = hits(queries, stored[other.name])
+                    if other.name == photo.name:
+                        own.append(nearest)
+                        if not found:
+                            missed.append(nearest)
+                    elif other.scene != photo.scene:
+                        others.append(nearest)
     print(
         f"{len(shared)} photos shared, {STORED_KEYPOINTS} descriptors each; {len(own)} copies (TUNED families, "
         f"tuned photos), {COPY_QUERIES} descriptors each way; {len(others)} pairs with a photo of another scene"
@@ -124,7 +121,6 @@ def main() -> int:
             # None seen: the rule of three's 95% bound.
             bound = f"under {3 * PICTURES_AT_10M / len(others):,.0f}" if false == 0 else f"{at_scale:,.0f}"
             print(f"| {bits} | {needed} | {recall:.1%} | {reached} | {false_pairs} ({false:.3%}) | {bound} |")
-    folder.cleanup()
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 

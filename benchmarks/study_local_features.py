@@ -34,6 +34,7 @@ The HELD-OUT families are not run: the study informs a design, and they stay uns
 from __future__ import annotations
 
 import argparse
+import io
 import random
 import sys
 import tempfile
@@ -65,7 +66,6 @@ RANSAC_TRIALS = 300
 MIN_MATCHES = 6  # fewer matches than this are not fitted (0 inliers)
 THRESHOLDS = (10, 15, 20, 30)
 EXTRACTORS = ("scikit-image", "numpy")  # scikit-image's ORB, or `orb_numpy` (a prototype of our own)
-EXTRACTOR = EXTRACTORS[0]
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,10 @@ class Family:
         return [n for n, _bits, _photo in self.missed]
 
 
-def features(image: Image.Image, side: int, keypoints: int) -> Features | None:
-    """Up to `keypoints` features of `image` fitted within `side` pixels (None when too few), by the
-    extractor `EXTRACTOR` names."""
-    if EXTRACTOR == "numpy":
+def features(image: Image.Image, side: int, keypoints: int, extractor: str = EXTRACTORS[0]) -> Features | None:
+    """Up to `keypoints` features of `image` fitted within `side` pixels (None when too few), by
+    `extractor` (one of `EXTRACTORS`)."""
+    if extractor == "numpy":
         places, descriptors = orb_numpy.extract(image, side, keypoints)
         return Features(places, descriptors) if len(places) >= MIN_MATCHES else None
     grey = image.convert("L")
@@ -105,15 +105,21 @@ def features(image: Image.Image, side: int, keypoints: int) -> Features | None:
     return Features(orb.keypoints, np.ascontiguousarray(packed).view(np.uint64))
 
 
+def distances(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Hamming distances (len(left), len(right)) between descriptors packed as uint64 words."""
+    found = np.zeros((left.shape[0], right.shape[0]), dtype=np.uint16)
+    for word in range(left.shape[1]):
+        found += np.bitwise_count(left[:, word, None] ^ right[None, :, word])
+    return found
+
+
 def matches(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """(row in left, row in right) of mutual nearest descriptors passing the ratio test."""
-    distances = np.zeros((left.shape[0], right.shape[0]), dtype=np.uint16)
-    for word in range(left.shape[1]):
-        distances += np.bitwise_count(left[:, word, None] ^ right[None, :, word])
-    nearest = np.argmin(distances, axis=1)
+    apart = distances(left, right)
+    nearest = np.argmin(apart, axis=1)
     rows = np.arange(left.shape[0])
-    two = np.partition(distances, 1, axis=1)[:, :2] if right.shape[0] > 1 else np.repeat(distances, 2, axis=1)
-    mutual = np.argmin(distances, axis=0)[nearest] == rows
+    two = np.partition(apart, 1, axis=1)[:, :2] if right.shape[0] > 1 else np.repeat(apart, 2, axis=1)
+    mutual = np.argmin(apart, axis=0)[nearest] == rows
     ratio = two[:, 0] < MAX_RATIO * two[:, 1]
     keep = np.flatnonzero(mutual & ratio)
     return np.stack([keep, nearest[keep]], axis=1)
@@ -143,8 +149,9 @@ def inliers(copy: list[Features], stored: Features | None, seed: int) -> int:
     return best
 
 
-def copy_features(image: Image.Image) -> list[Features]:
-    found = [features(image, COPY_SIDE, COPY_KEYPOINTS), features(ImageOps.mirror(image), COPY_SIDE, COPY_KEYPOINTS)]
+def copy_features(image: Image.Image, extractor: str) -> list[Features]:
+    """A copy's features as it is and mirrored (BRIEF is not mirror-invariant)."""
+    found = [features(side, COPY_SIDE, COPY_KEYPOINTS, extractor) for side in (image, ImageOps.mirror(image))]
     return [f for f in found if f is not None]
 
 
@@ -153,8 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edit", action="append", default=[], help="families whose name contains this (repeatable)")
     parser.add_argument("--extractor", choices=EXTRACTORS, default=EXTRACTORS[0], help="whose ORB finds the features")
     args = parser.parse_args(argv)
-    global EXTRACTOR
-    EXTRACTOR = args.extractor
     if ORB is None:
         print("needs scikit-image: pip install -e '.[bench]'", file=sys.stderr)
         return 1
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         coalition = bench.Coalition(Path(folder))
         shared, _rejected = bench.share_all(coalition, photos)
-        stored = {s.photo.name: features(s.photo.image, STORED_SIDE, STORED_KEYPOINTS) for s in shared}
+        stored = {s.photo.name: features(s.photo.image, STORED_SIDE, STORED_KEYPOINTS, args.extractor) for s in shared}
         what = "TUNED families, tuned photos and their look-alikes"
         print(f"{len(shared)} photos shared; {what}; seed {bench.SEED}", flush=True)
         by_name = {s.photo.name: s for s in shared}
@@ -186,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                 image = edit(photo.image, random.Random(copy_seed))
                 body, suffix = bench.encoded(image, family, copy_seed)
                 matched, _by_hash, hashes = coalition.check(f"{bench._file_name(photo.name)}{suffix}", body)
-                with Image.open(_as_file(Path(folder), body, suffix)) as uploaded:
+                with Image.open(io.BytesIO(body)) as uploaded:
                     start = time.process_time()
-                    mine = copy_features(uploaded.convert("RGB"))
+                    mine = copy_features(uploaded.convert("RGB"), args.extractor)
                     seconds["features"].append(time.process_time() - start)
                 own = by_name.get(photo.name)
                 for other in shared:
@@ -211,18 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     report(families, other_scene, same_scene)
     pair_ms = 1000 * np.array(seconds["verification"])
     print(
-        f"- CPU ({EXTRACTOR}, one core): the copy's features, both orientations, median "
+        f"- CPU ({args.extractor}, one core): the copy's features, both orientations, median "
         f"{1000 * np.median(seconds['features']):.0f} ms; matching and fitting one pair, median "
         f"{np.median(pair_ms):.1f} ms, p95 {np.percentile(pair_ms, 95):.1f} ms"
     )
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
-
-
-def _as_file(folder: Path, body: bytes, suffix: str) -> Path:
-    path = folder / f"copy{suffix}"
-    path.write_bytes(body)
-    return path
 
 
 def report(families: dict[str, Family], other_scene: list[tuple[int, str]], same_scene: list[tuple[int, str]]) -> None:
